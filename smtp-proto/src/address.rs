@@ -1,0 +1,545 @@
+//! Paths, mailboxes and domains: the address grammar of
+//! [RFC 5321 §4.1.2](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.2),
+//! with the UTF-8 extension of [RFC 6531 §3.3](https://www.rfc-editor.org/rfc/rfc6531#section-3.3).
+//!
+//! Parsing borrows from the input; every value can be made owned with `into_owned`.
+//! Encoding validates, so a value built from untrusted data can never inject a
+//! line ending or a `>` into a command.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Longest domain accepted, in octets ([RFC 5321 §4.5.3.1.2](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1.2)).
+pub const MAX_DOMAIN_LEN: usize = 255;
+/// Longest path accepted, in octets, brackets included ([RFC 5321 §4.5.3.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1.3)).
+pub const MAX_PATH_LEN: usize = 256;
+
+/// The domain of a mailbox: a name or an address literal.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Domain<'a> {
+    /// `Domain = sub-domain *("." sub-domain)`; U-labels only under SMTPUTF8.
+    Name(Cow<'a, str>),
+    /// `IPv4-address-literal`, written `[192.0.2.1]`.
+    Ipv4(Ipv4Addr),
+    /// `IPv6-address-literal`, written `[IPv6:2001:db8::1]`.
+    Ipv6(Ipv6Addr),
+    /// `General-address-literal = Standardized-tag ":" 1*dcontent`.
+    General {
+        /// The standardized tag (never `IPv6`, which has its own variant).
+        tag: Cow<'a, str>,
+        /// The literal's content.
+        content: Cow<'a, str>,
+    },
+}
+
+/// A mailbox: `Mailbox = Local-part "@" ( Domain / address-literal )`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Mailbox<'a> {
+    /// The local part as it stands on the wire: a dot-string, or a quoted string
+    /// with its quotes and backslashes (see [`Mailbox::local_part_unquoted`]).
+    pub local_part: Cow<'a, str>,
+    /// The domain.
+    pub domain: Domain<'a>,
+}
+
+/// `Reverse-path = Path / "<>"`: the sender of `MAIL FROM`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ReversePath<'a> {
+    /// The null path `<>`, used by bounces and auto-replies.
+    Null,
+    /// A sender mailbox.
+    Mailbox(Mailbox<'a>),
+}
+
+/// `Forward-path = Path`, or the special `<Postmaster>` of `RCPT TO`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ForwardPath<'a> {
+    /// `<Postmaster>` with no domain ([RFC 5321 §4.5.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.1)).
+    Postmaster,
+    /// A recipient mailbox.
+    Mailbox(Mailbox<'a>),
+}
+
+/// Why a path did not parse or encode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PathError {
+    /// A byte that the grammar does not allow here, at this offset of the argument.
+    InvalidByteAt {
+        /// The offending byte.
+        byte: u8,
+        /// Its offset.
+        at: usize,
+    },
+    /// The path ended before it was complete.
+    Truncated,
+    /// The path, or its domain, is longer than the RFC limit.
+    TooLong,
+    /// Non-ASCII text, which needs SMTPUTF8.
+    NonAscii,
+    /// Bytes that are not UTF-8.
+    InvalidUtf8,
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidByteAt { byte, at } => write!(f, "invalid byte 0x{byte:02x} at {at}"),
+            Self::Truncated => f.write_str("path is incomplete"),
+            Self::TooLong => f.write_str("path is too long"),
+            Self::NonAscii => f.write_str("non-ASCII address without SMTPUTF8"),
+            Self::InvalidUtf8 => f.write_str("address is not UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for PathError {}
+
+// Character classes as lookup tables: one load per byte on the hot path.
+const fn class_table(extra: &[u8], alnum: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    if alnum {
+        let mut c = 0usize;
+        while c < 256 {
+            let b = c as u8;
+            if b.is_ascii_alphanumeric() {
+                t[c] = true;
+            }
+            c += 1;
+        }
+    }
+    t
+}
+
+/// `atext` ([RFC 5322 §3.2.3](https://www.rfc-editor.org/rfc/rfc5322#section-3.2.3)).
+static ATEXT: [bool; 256] = class_table(b"!#$%&'*+-/=?^_`{|}~", true);
+/// `Let-dig / "-"`.
+static LDH: [bool; 256] = class_table(b"-", true);
+
+#[inline]
+fn is_atext(b: u8) -> bool {
+    ATEXT[b as usize] || b >= 0x80
+}
+
+#[inline]
+fn is_ldh(b: u8) -> bool {
+    LDH[b as usize] || b >= 0x80
+}
+
+/// `qtextSMTP = %d32-33 / %d35-91 / %d93-126` (and UTF-8 under SMTPUTF8).
+#[inline]
+fn is_qtext(b: u8) -> bool {
+    matches!(b, 32..=33 | 35..=91 | 93..=126) || b >= 0x80
+}
+
+/// `dcontent = %d33-90 / %d94-126`.
+#[inline]
+fn is_dcontent(b: u8) -> bool {
+    matches!(b, 33..=90 | 94..=126)
+}
+
+fn invalid(input: &[u8], at: usize) -> PathError {
+    match input.get(at) {
+        Some(&byte) => PathError::InvalidByteAt { byte, at },
+        None => PathError::Truncated,
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, PathError> {
+    std::str::from_utf8(bytes).map_err(|_| PathError::InvalidUtf8)
+}
+
+/// `Dot-string = Atom *("." Atom)`; returns the end offset.
+fn dot_string(input: &[u8], mut pos: usize) -> Result<usize, PathError> {
+    loop {
+        let start = pos;
+        while input.get(pos).is_some_and(|&b| is_atext(b)) {
+            pos += 1;
+        }
+        if pos == start {
+            return Err(invalid(input, pos));
+        }
+        if input.get(pos) == Some(&b'.') {
+            pos += 1;
+        } else {
+            return Ok(pos);
+        }
+    }
+}
+
+/// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE`; `pos` is at the opening quote.
+fn quoted_string(input: &[u8], mut pos: usize) -> Result<usize, PathError> {
+    pos += 1;
+    loop {
+        match input.get(pos) {
+            Some(b'"') => return Ok(pos + 1),
+            // quoted-pairSMTP = %d92 %d32-126
+            Some(b'\\') => match input.get(pos + 1) {
+                Some(32..=126) => pos += 2,
+                _ => return Err(invalid(input, pos + 1)),
+            },
+            Some(&b) if is_qtext(b) => pos += 1,
+            _ => return Err(invalid(input, pos)),
+        }
+    }
+}
+
+/// `Local-part = Dot-string / Quoted-string`.
+fn local_part(input: &[u8], pos: usize) -> Result<usize, PathError> {
+    if input.get(pos) == Some(&b'"') { quoted_string(input, pos) } else { dot_string(input, pos) }
+}
+
+/// `Domain = sub-domain *("." sub-domain)`, `sub-domain = Let-dig [Ldh-str]`.
+fn domain_name(input: &[u8], mut pos: usize) -> Result<usize, PathError> {
+    let begin = pos;
+    loop {
+        let start = pos;
+        while input.get(pos).is_some_and(|&b| is_ldh(b)) {
+            pos += 1;
+        }
+        // A label neither starts nor ends with a hyphen.
+        if pos == start || input.get(start) == Some(&b'-') {
+            return Err(invalid(input, start));
+        }
+        if input.get(pos - 1) == Some(&b'-') {
+            return Err(invalid(input, pos - 1));
+        }
+        if pos - start > 63 {
+            return Err(PathError::TooLong);
+        }
+        if input.get(pos) == Some(&b'.') {
+            pos += 1;
+        } else if pos - begin > MAX_DOMAIN_LEN {
+            return Err(PathError::TooLong);
+        } else {
+            return Ok(pos);
+        }
+    }
+}
+
+/// `address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
+/// General-address-literal ) "]"`; `pos` is at `[`.
+fn address_literal(input: &[u8], pos: usize) -> Result<(Domain<'_>, usize), PathError> {
+    let body_start = pos + 1;
+    let rest = input.get(body_start..).ok_or(PathError::Truncated)?;
+    let len = memchr::memchr(b']', rest).ok_or(PathError::Truncated)?;
+    let body = &rest[..len];
+    let end = body_start + len + 1;
+    let bad = || invalid(input, body_start);
+    let domain = match memchr::memchr(b':', body) {
+        None => Domain::Ipv4(utf8(body)?.parse().map_err(|_| bad())?),
+        Some(colon) => {
+            let (tag, content) = (&body[..colon], &body[colon + 1..]);
+            if tag.eq_ignore_ascii_case(b"IPv6") {
+                Domain::Ipv6(utf8(content)?.parse().map_err(|_| bad())?)
+            } else {
+                let tag_ok = !tag.is_empty()
+                    && tag.iter().all(|&b| LDH[b as usize])
+                    && tag.first() != Some(&b'-')
+                    && tag.last() != Some(&b'-');
+                if !tag_ok || content.is_empty() || !content.iter().all(|&b| is_dcontent(b)) {
+                    return Err(bad());
+                }
+                Domain::General { tag: Cow::Borrowed(utf8(tag)?), content: Cow::Borrowed(utf8(content)?) }
+            }
+        }
+    };
+    Ok((domain, end))
+}
+
+/// `Domain / address-literal` starting at `pos`.
+fn domain_or_literal(input: &[u8], pos: usize) -> Result<(Domain<'_>, usize), PathError> {
+    if input.get(pos) == Some(&b'[') {
+        address_literal(input, pos)
+    } else {
+        let end = domain_name(input, pos)?;
+        Ok((Domain::Name(Cow::Borrowed(utf8(&input[pos..end])?)), end))
+    }
+}
+
+/// `Mailbox = Local-part "@" ( Domain / address-literal )` starting at `pos`.
+fn mailbox(input: &[u8], pos: usize) -> Result<(Mailbox<'_>, usize), PathError> {
+    let lp_end = local_part(input, pos)?;
+    if input.get(lp_end) != Some(&b'@') {
+        return Err(invalid(input, lp_end));
+    }
+    let local_part = Cow::Borrowed(utf8(&input[pos..lp_end])?);
+    let (domain, end) = domain_or_literal(input, lp_end + 1)?;
+    Ok((Mailbox { local_part, domain }, end))
+}
+
+/// `A-d-l = At-domain *( "," At-domain ) ":"`: a source route, parsed and then
+/// ignored as [RFC 5321 §4.1.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.3) asks.
+fn source_route(input: &[u8], mut pos: usize) -> Result<usize, PathError> {
+    loop {
+        // At-domain = "@" Domain
+        if input.get(pos) != Some(&b'@') {
+            return Err(invalid(input, pos));
+        }
+        pos = domain_name(input, pos + 1)?;
+        match input.get(pos) {
+            Some(b',') => pos += 1,
+            Some(b':') => return Ok(pos + 1),
+            _ => return Err(invalid(input, pos)),
+        }
+    }
+}
+
+/// `Path = "<" [ A-d-l ":" ] Mailbox ">"`; returns the mailbox and the end offset.
+fn path(input: &[u8]) -> Result<(Mailbox<'_>, usize), PathError> {
+    let mut pos = 1;
+    if input.get(pos) == Some(&b'@') {
+        pos = source_route(input, pos)?;
+    }
+    let (mailbox, end) = mailbox(input, pos)?;
+    if input.get(end) != Some(&b'>') {
+        return Err(invalid(input, end));
+    }
+    Ok((mailbox, end + 1))
+}
+
+fn check_path_len(end: usize) -> Result<(), PathError> {
+    if end > MAX_PATH_LEN { Err(PathError::TooLong) } else { Ok(()) }
+}
+
+impl<'a> ReversePath<'a> {
+    /// Parses `Reverse-path` at the start of `input`; returns it and the bytes after it.
+    pub fn parse(input: &'a [u8]) -> Result<(Self, &'a [u8]), PathError> {
+        match input {
+            [b'<', b'>', rest @ ..] => Ok((Self::Null, rest)),
+            [b'<', ..] => {
+                let (mailbox, end) = path(input)?;
+                check_path_len(end)?;
+                Ok((Self::Mailbox(mailbox), &input[end..]))
+            }
+            _ => Err(invalid(input, 0)),
+        }
+    }
+
+    /// The mailbox, unless this is the null path.
+    pub fn mailbox(&self) -> Option<&Mailbox<'a>> {
+        match self {
+            Self::Null => None,
+            Self::Mailbox(m) => Some(m),
+        }
+    }
+
+    /// Whether every octet is ASCII (else SMTPUTF8 is needed).
+    pub fn is_ascii(&self) -> bool {
+        self.mailbox().is_none_or(Mailbox::is_ascii)
+    }
+
+    /// Detaches the value from the input it borrows.
+    pub fn into_owned(self) -> ReversePath<'static> {
+        match self {
+            Self::Null => ReversePath::Null,
+            Self::Mailbox(m) => ReversePath::Mailbox(m.into_owned()),
+        }
+    }
+
+    /// Writes `<...>` after checking that the value is valid on the wire.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), PathError> {
+        match self {
+            Self::Null => {
+                out.extend_from_slice(b"<>");
+                Ok(())
+            }
+            Self::Mailbox(m) => m.encode_path(out),
+        }
+    }
+}
+
+impl<'a> ForwardPath<'a> {
+    /// Parses `Forward-path` (or `<Postmaster>`) at the start of `input`;
+    /// returns it and the bytes after it.
+    pub fn parse(input: &'a [u8]) -> Result<(Self, &'a [u8]), PathError> {
+        const POSTMASTER: &[u8] = b"<postmaster>";
+        if input.len() >= POSTMASTER.len() && input[..POSTMASTER.len()].eq_ignore_ascii_case(POSTMASTER) {
+            return Ok((Self::Postmaster, &input[POSTMASTER.len()..]));
+        }
+        if input.first() != Some(&b'<') {
+            return Err(invalid(input, 0));
+        }
+        let (mailbox, end) = path(input)?;
+        check_path_len(end)?;
+        Ok((Self::Mailbox(mailbox), &input[end..]))
+    }
+
+    /// The mailbox, unless this is the bare `<Postmaster>`.
+    pub fn mailbox(&self) -> Option<&Mailbox<'a>> {
+        match self {
+            Self::Postmaster => None,
+            Self::Mailbox(m) => Some(m),
+        }
+    }
+
+    /// Whether every octet is ASCII (else SMTPUTF8 is needed).
+    pub fn is_ascii(&self) -> bool {
+        self.mailbox().is_none_or(Mailbox::is_ascii)
+    }
+
+    /// Detaches the value from the input it borrows.
+    pub fn into_owned(self) -> ForwardPath<'static> {
+        match self {
+            Self::Postmaster => ForwardPath::Postmaster,
+            Self::Mailbox(m) => ForwardPath::Mailbox(m.into_owned()),
+        }
+    }
+
+    /// Writes `<...>` after checking that the value is valid on the wire.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), PathError> {
+        match self {
+            Self::Postmaster => {
+                out.extend_from_slice(b"<Postmaster>");
+                Ok(())
+            }
+            Self::Mailbox(m) => m.encode_path(out),
+        }
+    }
+}
+
+impl<'a> Mailbox<'a> {
+    /// Parses a bare `Mailbox` (`local@domain`, no brackets) that must fill `input`.
+    pub fn parse(input: &'a [u8]) -> Result<Self, PathError> {
+        let (mailbox, end) = mailbox(input, 0)?;
+        if end != input.len() {
+            return Err(invalid(input, end));
+        }
+        Ok(mailbox)
+    }
+
+    /// Whether every octet is ASCII (else SMTPUTF8 is needed).
+    pub fn is_ascii(&self) -> bool {
+        self.local_part.is_ascii() && self.domain.is_ascii()
+    }
+
+    /// The local part with the quoting of a quoted string removed.
+    pub fn local_part_unquoted(&self) -> Cow<'_, str> {
+        let lp: &str = &self.local_part;
+        match lp.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            None => Cow::Borrowed(lp),
+            Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
+            Some(inner) => {
+                let mut s = String::with_capacity(inner.len());
+                let mut escaped = false;
+                for c in inner.chars() {
+                    if c == '\\' && !escaped {
+                        escaped = true;
+                    } else {
+                        s.push(c);
+                        escaped = false;
+                    }
+                }
+                Cow::Owned(s)
+            }
+        }
+    }
+
+    /// Detaches the value from the input it borrows.
+    pub fn into_owned(self) -> Mailbox<'static> {
+        Mailbox { local_part: Cow::Owned(self.local_part.into_owned()), domain: self.domain.into_owned() }
+    }
+
+    /// Writes `<local@domain>` after checking the value against the grammar.
+    pub fn encode_path(&self, out: &mut Vec<u8>) -> Result<(), PathError> {
+        let start = out.len();
+        out.push(b'<');
+        // Validate what was written with the parser itself: one grammar, two directions.
+        let result = self.encode(out).and_then(|()| {
+            out.push(b'>');
+            let written = &out[start..];
+            match path(written) {
+                Ok((_, end)) if end == written.len() && end <= MAX_PATH_LEN => Ok(()),
+                Ok(_) => Err(PathError::TooLong),
+                Err(e) => Err(e),
+            }
+        });
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// Writes `local@domain` without validation (see [`Mailbox::encode_path`]).
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), PathError> {
+        out.extend_from_slice(self.local_part.as_bytes());
+        out.push(b'@');
+        self.domain.encode(out)
+    }
+}
+
+impl fmt::Display for Mailbox<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local_part, self.domain)
+    }
+}
+
+impl Domain<'_> {
+    /// Whether every octet is ASCII (else SMTPUTF8 is needed).
+    pub fn is_ascii(&self) -> bool {
+        match self {
+            Self::Name(n) => n.is_ascii(),
+            Self::General { tag, content } => tag.is_ascii() && content.is_ascii(),
+            Self::Ipv4(_) | Self::Ipv6(_) => true,
+        }
+    }
+
+    /// Detaches the value from the input it borrows.
+    pub fn into_owned(self) -> Domain<'static> {
+        match self {
+            Self::Name(n) => Domain::Name(Cow::Owned(n.into_owned())),
+            Self::Ipv4(a) => Domain::Ipv4(a),
+            Self::Ipv6(a) => Domain::Ipv6(a),
+            Self::General { tag, content } => {
+                Domain::General { tag: Cow::Owned(tag.into_owned()), content: Cow::Owned(content.into_owned()) }
+            }
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), PathError> {
+        use std::io::Write as _;
+        match self {
+            Self::Name(n) => out.extend_from_slice(n.as_bytes()),
+            Self::Ipv4(a) => write!(out, "[{a}]").map_err(|_| PathError::Truncated)?,
+            Self::Ipv6(a) => write!(out, "[IPv6:{a}]").map_err(|_| PathError::Truncated)?,
+            Self::General { tag, content } => {
+                if tag.eq_ignore_ascii_case("IPv6") {
+                    return Err(PathError::InvalidByteAt { byte: b'I', at: 0 });
+                }
+                write!(out, "[{tag}:{content}]").map_err(|_| PathError::Truncated)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Domain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Name(n) => f.write_str(n),
+            Self::Ipv4(a) => write!(f, "[{a}]"),
+            Self::Ipv6(a) => write!(f, "[IPv6:{a}]"),
+            Self::General { tag, content } => write!(f, "[{tag}:{content}]"),
+        }
+    }
+}
+
+/// Checks a bare domain name (as in EHLO, ETRN or ATRN) against `Domain`.
+pub(crate) fn is_domain_name(input: &[u8]) -> bool {
+    domain_name(input, 0).is_ok_and(|end| end == input.len())
+}
+
+/// Checks `Domain / address-literal` filling all of `input`.
+pub(crate) fn is_domain_or_literal(input: &[u8]) -> bool {
+    domain_or_literal(input, 0).is_ok_and(|(_, end)| end == input.len())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,443 @@
+//! Commands: `Command = verb [SP arguments] CRLF`
+//! ([RFC 5321 §4.1.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1)) and the verbs of
+//! the extensions (STARTTLS, AUTH, BDAT, ETRN, ATRN).
+//!
+//! [`Command::parse`] finds the line and parses it, borrowing from the input;
+//! [`Command::parse_line`] parses a line already framed; [`Command::encode`] writes one,
+//! refusing any value that would not parse back to itself.
+
+mod encode;
+mod error;
+mod params;
+#[cfg(test)]
+mod tests;
+
+pub use error::{CommandError, EncodeError, ParamError};
+pub use params::{Body, MailParams, Notify, Orcpt, Param, RcptParams, Ret, XText};
+
+use std::borrow::Cow;
+
+use crate::address::{ForwardPath, ReversePath};
+use crate::{Mechanism, Status};
+
+/// A parsed command; text fields borrow from the input line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Command<'a> {
+    /// `HELO SP Domain`.
+    Helo {
+        /// The client's name for itself.
+        host: Cow<'a, str>,
+    },
+    /// `EHLO SP ( Domain / address-literal )`.
+    Ehlo {
+        /// The client's name for itself.
+        host: Cow<'a, str>,
+    },
+    /// `MAIL FROM:Reverse-path [SP Mail-parameters]`.
+    Mail {
+        /// The sender.
+        from: ReversePath<'a>,
+        /// The parameters.
+        params: MailParams<'a>,
+    },
+    /// `RCPT TO:( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`.
+    Rcpt {
+        /// The recipient.
+        to: ForwardPath<'a>,
+        /// The parameters.
+        params: RcptParams<'a>,
+    },
+    /// `DATA`.
+    Data,
+    /// `BDAT SP chunk-size [SP end-marker]` ([RFC 3030 §2](https://www.rfc-editor.org/rfc/rfc3030#section-2)).
+    Bdat {
+        /// Octets of message data that follow the command line.
+        size: u64,
+        /// `LAST`: this chunk ends the message.
+        last: bool,
+    },
+    /// `RSET`.
+    Rset,
+    /// `VRFY SP String`.
+    Vrfy {
+        /// What to verify.
+        arg: Cow<'a, str>,
+    },
+    /// `EXPN SP String`.
+    Expn {
+        /// The list to expand.
+        arg: Cow<'a, str>,
+    },
+    /// `HELP [SP String]`.
+    Help {
+        /// The topic.
+        topic: Option<Cow<'a, str>>,
+    },
+    /// `NOOP [SP String]`.
+    Noop {
+        /// The ignored argument.
+        arg: Option<Cow<'a, str>>,
+    },
+    /// `QUIT`.
+    Quit,
+    /// `STARTTLS` ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)).
+    StartTls,
+    /// `AUTH SP sasl-mech [SP initial-response]` ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
+    Auth {
+        /// The mechanism.
+        mechanism: Mechanism<'a>,
+        /// The initial response, still base64-encoded; `=` (empty) is `Some("")`.
+        initial_response: Option<Cow<'a, str>>,
+    },
+    /// `ETRN SP [ "@" / "#" ] Domain` ([RFC 1985](https://www.rfc-editor.org/rfc/rfc1985)).
+    Etrn {
+        /// The node or queue name, with its `@` or `#` prefix if any.
+        queue: Cow<'a, str>,
+    },
+    /// `ATRN [SP domain *("," domain)]` ([RFC 2645](https://www.rfc-editor.org/rfc/rfc2645)).
+    Atrn {
+        /// The comma-separated domains, if given; see [`Command::atrn_domains`].
+        domains: Option<Cow<'a, str>>,
+    },
+    /// Any other verb, kept so that the embedder may answer it.
+    Unknown {
+        /// The verb, as sent.
+        verb: Cow<'a, str>,
+        /// Everything after the first SP, if anything.
+        args: Option<Cow<'a, str>>,
+    },
+}
+
+/// The verbs, for matching without the arguments and for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub enum Verb {
+    Helo,
+    Ehlo,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat,
+    Rset,
+    Vrfy,
+    Expn,
+    Help,
+    Noop,
+    Quit,
+    StartTls,
+    Auth,
+    Etrn,
+    Atrn,
+    Unknown,
+}
+
+impl Verb {
+    /// The syntax hint sent back with a 501 reply.
+    pub fn usage(self) -> &'static str {
+        match self {
+            Self::Helo => "Syntax: HELO hostname",
+            Self::Ehlo => "Syntax: EHLO hostname",
+            Self::Mail => "Syntax: MAIL FROM:<address> [parameters]",
+            Self::Rcpt => "Syntax: RCPT TO:<address> [parameters]",
+            Self::Data => "Syntax: DATA",
+            Self::Bdat => "Syntax: BDAT size [LAST]",
+            Self::Rset => "Syntax: RSET",
+            Self::Vrfy => "Syntax: VRFY address",
+            Self::Expn => "Syntax: EXPN list",
+            Self::Help => "Syntax: HELP [topic]",
+            Self::Noop => "Syntax: NOOP [text]",
+            Self::Quit => "Syntax: QUIT",
+            Self::StartTls => "Syntax: STARTTLS",
+            Self::Auth => "Syntax: AUTH mechanism [initial-response]",
+            Self::Etrn => "Syntax: ETRN [@#]domain",
+            Self::Atrn => "Syntax: ATRN [domain[,domain]...]",
+            Self::Unknown => "Syntax error",
+        }
+    }
+}
+
+/// Packs a 4-letter verb into a `u32`, upper-cased: one compare per verb, no allocation.
+const fn verb4(v: &[u8; 4]) -> u32 {
+    u32::from_le_bytes(*v)
+}
+
+const CASE_MASK: u32 = 0xDFDF_DFDF;
+
+/// Finds the end of the line at the start of `input`: returns the line without its line
+/// ending and the length consumed. CRLF is the terminator; a bare LF is accepted for
+/// commands (no smuggling risk outside DATA).
+pub(crate) fn find_line(input: &[u8]) -> Option<(&[u8], usize)> {
+    let lf = memchr::memchr(b'\n', input)?;
+    let line = &input[..lf];
+    Some((line.strip_suffix(b"\r").unwrap_or(line), lf + 1))
+}
+
+fn text(bytes: &[u8], verb: Verb) -> Result<Cow<'_, str>, CommandError> {
+    if bytes.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
+        return Err(CommandError::Syntax(verb));
+    }
+    std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|_| CommandError::Syntax(verb))
+}
+
+impl<'a> Command<'a> {
+    /// Parses one command at the start of `input`; returns it and the bytes consumed
+    /// (line ending included), or [`Status::Partial`] when no line ending has arrived yet.
+    ///
+    /// Line length is not bounded here: framing code (the server session) bounds it.
+    pub fn parse(input: &'a [u8]) -> Result<Status<(Self, usize)>, CommandError> {
+        match find_line(input) {
+            None => Ok(Status::Partial),
+            Some((line, used)) => Ok(Status::Complete((Self::parse_line(line)?, used))),
+        }
+    }
+
+    /// Parses one command line, without its line ending.
+    pub fn parse_line(line: &'a [u8]) -> Result<Self, CommandError> {
+        let (verb, args) = match memchr::memchr(b' ', line) {
+            Some(sp) => (&line[..sp], Some(&line[sp + 1..])),
+            None => (line, None),
+        };
+        match verb.len() {
+            4 if !verb.iter().all(u8::is_ascii_alphabetic) => Self::unknown(verb, args),
+            4 => {
+                let word = <[u8; 4]>::try_from(verb).map_or(0, |w| verb4(&w) & CASE_MASK);
+                // All four bytes are letters, so the mask upper-cases them exactly.
+                match word {
+                    w if w == verb4(b"RCPT") => Self::rcpt(args),
+                    w if w == verb4(b"MAIL") => Self::mail(args),
+                    w if w == verb4(b"EHLO") => Self::hello(args, Verb::Ehlo),
+                    w if w == verb4(b"HELO") => Self::hello(args, Verb::Helo),
+                    w if w == verb4(b"DATA") => no_args(args, Self::Data, Verb::Data),
+                    w if w == verb4(b"BDAT") => Self::bdat(args),
+                    w if w == verb4(b"RSET") => no_args(args, Self::Rset, Verb::Rset),
+                    w if w == verb4(b"QUIT") => no_args(args, Self::Quit, Verb::Quit),
+                    w if w == verb4(b"NOOP") => Ok(Self::Noop { arg: args.map(|a| text(a, Verb::Noop)).transpose()? }),
+                    w if w == verb4(b"AUTH") => Self::auth(args),
+                    w if w == verb4(b"VRFY") => Ok(Self::Vrfy { arg: required_text(args, Verb::Vrfy)? }),
+                    w if w == verb4(b"EXPN") => Ok(Self::Expn { arg: required_text(args, Verb::Expn)? }),
+                    w if w == verb4(b"HELP") => {
+                        Ok(Self::Help { topic: args.map(|a| text(a, Verb::Help)).transpose()? })
+                    }
+                    w if w == verb4(b"ETRN") => Self::etrn(args),
+                    w if w == verb4(b"ATRN") => Self::atrn(args),
+                    _ => Self::unknown(verb, args),
+                }
+            }
+            8 if verb.eq_ignore_ascii_case(b"STARTTLS") => no_args(args, Self::StartTls, Verb::StartTls),
+            _ => Self::unknown(verb, args),
+        }
+    }
+
+    fn unknown(verb: &'a [u8], args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+        // A verb is a token of letters, digits and hyphens (keyword-like); anything else,
+        // such as an HTTP request or binary noise, is not a command at all.
+        if verb.is_empty() || verb.len() > 20 || !verb.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(CommandError::Unrecognized);
+        }
+        let verb = text(verb, Verb::Unknown).map_err(|_| CommandError::Unrecognized)?;
+        let args = args.map(|a| text(a, Verb::Unknown)).transpose().map_err(|_| CommandError::Unrecognized)?;
+        Ok(Self::Unknown { verb, args })
+    }
+
+    /// `HELO SP Domain` / `EHLO SP ( Domain / address-literal )`. The name is checked only
+    /// for being one printable token: real clients send names that are not valid domains,
+    /// and RFC 5321 §4.1.4 says the name must not cause the session to be refused.
+    fn hello(args: Option<&'a [u8]>, verb: Verb) -> Result<Self, CommandError> {
+        let host = args.map(|a| a.strip_suffix(b" ").unwrap_or(a)).ok_or(CommandError::Syntax(verb))?;
+        if host.is_empty() || host.iter().any(|&b| b <= b' ' || b == 0x7f) {
+            return Err(CommandError::Syntax(verb));
+        }
+        let host = text(host, verb)?;
+        Ok(if verb == Verb::Ehlo { Self::Ehlo { host } } else { Self::Helo { host } })
+    }
+
+    fn mail(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+        let rest = path_args(args, b"FROM:", Verb::Mail)?;
+        let (from, rest) = ReversePath::parse(rest).map_err(CommandError::InvalidSender)?;
+        let params = parse_params(rest, Verb::Mail, MailParams::parse)?;
+        if !params.smtputf8 && !from.is_ascii() {
+            return Err(CommandError::Utf8WithoutSmtputf8);
+        }
+        Ok(Self::Mail { from, params })
+    }
+
+    fn rcpt(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+        let rest = path_args(args, b"TO:", Verb::Rcpt)?;
+        let (to, rest) = ForwardPath::parse(rest).map_err(CommandError::InvalidRecipient)?;
+        let params = parse_params(rest, Verb::Rcpt, RcptParams::parse)?;
+        Ok(Self::Rcpt { to, params })
+    }
+
+    fn bdat(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+        let args = args.ok_or(CommandError::Syntax(Verb::Bdat))?;
+        let (size, last) = match memchr::memchr(b' ', args) {
+            Some(sp) if args[sp + 1..].eq_ignore_ascii_case(b"LAST") => (&args[..sp], true),
+            Some(_) => return Err(CommandError::Syntax(Verb::Bdat)),
+            None => (args, false),
+        };
+        let size = params::number(size).ok_or(CommandError::Syntax(Verb::Bdat))?;
+        Ok(Self::Bdat { size, last })
+    }
+
+    fn auth(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+        let args = args.ok_or(CommandError::Syntax(Verb::Auth))?;
+        let (mech, initial) = match memchr::memchr(b' ', args) {
+            Some(sp) => (&args[..sp], Some(&args[sp + 1..])),
+            None => (args, None),
+        };
+        let mechanism = Mechanism::parse(mech).ok_or(CommandError::Syntax(Verb::Auth))?;
+        let initial_response = match initial {
+            None => None,
+            Some(b"=") => Some(Cow::Borrowed("")),
+            Some(r) if is_base64(r) => Some(text(r, Verb::Auth)?),
+            Some(_) => return Err(CommandError::Syntax(Verb::Auth)),
+        };
+        Ok(Self::Auth { mechanism, initial_response })
+    }
+
+    fn etrn(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+        let arg = args.ok_or(CommandError::Syntax(Verb::Etrn))?;
+        let domain = arg.strip_prefix(b"@").or_else(|| arg.strip_prefix(b"#")).unwrap_or(arg);
+        // `#queue` names are opaque; `@domain` and `domain` must be domains.
+        let ok = if arg.first() == Some(&b'#') {
+            !domain.is_empty() && domain.iter().all(|&b| b > b' ' && b < 0x7f)
+        } else {
+            crate::address::is_domain_or_literal(domain)
+        };
+        if !ok {
+            return Err(CommandError::Syntax(Verb::Etrn));
+        }
+        Ok(Self::Etrn { queue: text(arg, Verb::Etrn)? })
+    }
+
+    fn atrn(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+        let Some(arg) = args else { return Ok(Self::Atrn { domains: None }) };
+        if arg.split(|&b| b == b',').any(|d| !crate::address::is_domain_name(d)) {
+            return Err(CommandError::Syntax(Verb::Atrn));
+        }
+        Ok(Self::Atrn { domains: Some(text(arg, Verb::Atrn)?) })
+    }
+
+    /// The domains of an ATRN command (empty for other commands or a bare `ATRN`).
+    pub fn atrn_domains(&self) -> impl Iterator<Item = &str> {
+        let list = match self {
+            Self::Atrn { domains: Some(d) } => d.as_ref(),
+            _ => "",
+        };
+        list.split(',').filter(|d| !d.is_empty())
+    }
+
+    /// The verb of this command.
+    pub fn verb(&self) -> Verb {
+        match self {
+            Self::Helo { .. } => Verb::Helo,
+            Self::Ehlo { .. } => Verb::Ehlo,
+            Self::Mail { .. } => Verb::Mail,
+            Self::Rcpt { .. } => Verb::Rcpt,
+            Self::Data => Verb::Data,
+            Self::Bdat { .. } => Verb::Bdat,
+            Self::Rset => Verb::Rset,
+            Self::Vrfy { .. } => Verb::Vrfy,
+            Self::Expn { .. } => Verb::Expn,
+            Self::Help { .. } => Verb::Help,
+            Self::Noop { .. } => Verb::Noop,
+            Self::Quit => Verb::Quit,
+            Self::StartTls => Verb::StartTls,
+            Self::Auth { .. } => Verb::Auth,
+            Self::Etrn { .. } => Verb::Etrn,
+            Self::Atrn { .. } => Verb::Atrn,
+            Self::Unknown { .. } => Verb::Unknown,
+        }
+    }
+
+    /// Detaches the command from the line it borrows.
+    pub fn into_owned(self) -> Command<'static> {
+        fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(c.into_owned())
+        }
+        match self {
+            Self::Helo { host } => Command::Helo { host: own(host) },
+            Self::Ehlo { host } => Command::Ehlo { host: own(host) },
+            Self::Mail { from, params } => Command::Mail { from: from.into_owned(), params: params.into_owned() },
+            Self::Rcpt { to, params } => Command::Rcpt { to: to.into_owned(), params: params.into_owned() },
+            Self::Data => Command::Data,
+            Self::Bdat { size, last } => Command::Bdat { size, last },
+            Self::Rset => Command::Rset,
+            Self::Vrfy { arg } => Command::Vrfy { arg: own(arg) },
+            Self::Expn { arg } => Command::Expn { arg: own(arg) },
+            Self::Help { topic } => Command::Help { topic: topic.map(own) },
+            Self::Noop { arg } => Command::Noop { arg: arg.map(own) },
+            Self::Quit => Command::Quit,
+            Self::StartTls => Command::StartTls,
+            Self::Auth { mechanism, initial_response } => {
+                Command::Auth { mechanism: mechanism.into_owned(), initial_response: initial_response.map(own) }
+            }
+            Self::Etrn { queue } => Command::Etrn { queue: own(queue) },
+            Self::Atrn { domains } => Command::Atrn { domains: domains.map(own) },
+            Self::Unknown { verb, args } => Command::Unknown { verb: own(verb), args: args.map(own) },
+        }
+    }
+}
+
+fn no_args<'a>(args: Option<&[u8]>, cmd: Command<'a>, verb: Verb) -> Result<Command<'a>, CommandError> {
+    // A trailing space is tolerated; any argument is not.
+    match args {
+        None | Some(b"") => Ok(cmd),
+        Some(_) => Err(CommandError::Syntax(verb)),
+    }
+}
+
+fn required_text(args: Option<&[u8]>, verb: Verb) -> Result<Cow<'_, str>, CommandError> {
+    match args {
+        Some(a) if !a.is_empty() => text(a, verb),
+        _ => Err(CommandError::Syntax(verb)),
+    }
+}
+
+/// Matches `FROM:` / `TO:` case-insensitively and skips spaces after the colon, a
+/// deviation from RFC 5321 §4.1.2 that most clients rely on.
+fn path_args<'a>(args: Option<&'a [u8]>, prefix: &[u8], verb: Verb) -> Result<&'a [u8], CommandError> {
+    let args = args.ok_or(CommandError::Syntax(verb))?;
+    match args.get(..prefix.len()) {
+        Some(p) if p.eq_ignore_ascii_case(prefix) => {
+            let mut rest = &args[prefix.len()..];
+            while let [b' ', r @ ..] = rest {
+                rest = r;
+            }
+            Ok(rest)
+        }
+        _ => Err(CommandError::Syntax(verb)),
+    }
+}
+
+fn parse_params<'a, T: Default>(
+    rest: &'a [u8],
+    verb: Verb,
+    parse: fn(&'a [u8]) -> Result<T, ParamError>,
+) -> Result<T, CommandError> {
+    match rest {
+        [] => Ok(T::default()),
+        [b' ', params @ ..] => parse(params).map_err(|e| CommandError::InvalidParameter(verb, e)),
+        _ => Err(match verb {
+            Verb::Mail => CommandError::InvalidSender(crate::address::PathError::InvalidByteAt {
+                byte: rest.first().copied().unwrap_or(0),
+                at: 0,
+            }),
+            _ => CommandError::InvalidRecipient(crate::address::PathError::InvalidByteAt {
+                byte: rest.first().copied().unwrap_or(0),
+                at: 0,
+            }),
+        }),
+    }
+}
+
+/// `base64 = base64-terminal / ( 1*(4base64-char) [base64-terminal] )` — characters and
+/// padding shape only; decoding is the session's.
+pub(crate) fn is_base64(s: &[u8]) -> bool {
+    let body = s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(s);
+    !s.is_empty()
+        && s.len().is_multiple_of(4)
+        && body.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}

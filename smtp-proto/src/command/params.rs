@@ -1,0 +1,421 @@
+//! MAIL and RCPT parameters: `Mail-parameters = esmtp-param *(SP esmtp-param)`,
+//! `esmtp-param = esmtp-keyword ["=" esmtp-value]`
+//! ([RFC 5321 §4.1.2](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.2)).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use super::error::ParamError;
+
+/// `BODY=` ([RFC 6152](https://www.rfc-editor.org/rfc/rfc6152), [RFC 3030](https://www.rfc-editor.org/rfc/rfc3030)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Body {
+    /// `7BIT`.
+    SevenBit,
+    /// `8BITMIME`.
+    EightBitMime,
+    /// `BINARYMIME`: the message may only be sent with BDAT.
+    BinaryMime,
+}
+
+/// `RET=` ([RFC 3461 §4.3](https://www.rfc-editor.org/rfc/rfc3461#section-4.3)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ret {
+    /// `FULL`: return the whole message in a failure DSN.
+    Full,
+    /// `HDRS`: return only the headers.
+    Hdrs,
+}
+
+/// `NOTIFY=` ([RFC 3461 §4.1](https://www.rfc-editor.org/rfc/rfc3461#section-4.1)):
+/// `NEVER`, or any non-empty set of `SUCCESS`, `FAILURE`, `DELAY`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Notify {
+    /// Notify on successful delivery.
+    pub success: bool,
+    /// Notify on failure.
+    pub failure: bool,
+    /// Notify on delay.
+    pub delay: bool,
+}
+
+impl Notify {
+    /// `NOTIFY=NEVER`.
+    pub const NEVER: Self = Self { success: false, failure: false, delay: false };
+
+    /// Whether this is `NEVER`.
+    pub fn is_never(self) -> bool {
+        self == Self::NEVER
+    }
+}
+
+/// An `xtext` value ([RFC 3461 §4](https://www.rfc-editor.org/rfc/rfc3461#section-4)) as on the
+/// wire: `+XX` escapes still in place.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct XText<'a>(pub Cow<'a, str>);
+
+impl<'a> XText<'a> {
+    /// Escapes `text`: `+`, `=`, controls, SP and non-ASCII become `+XX`.
+    pub fn encode(text: &str) -> XText<'static> {
+        let mut s = String::with_capacity(text.len());
+        for b in text.bytes() {
+            if (b'!'..=b'~').contains(&b) && b != b'+' && b != b'=' {
+                s.push(b as char);
+            } else {
+                let _ = write!(s, "+{b:02X}");
+            }
+        }
+        XText(Cow::Owned(s))
+    }
+
+    /// The decoded bytes; `None` if an escape is malformed.
+    pub fn decode(&self) -> Option<Cow<'_, [u8]>> {
+        let raw = self.0.as_bytes();
+        if !raw.contains(&b'+') {
+            return Some(Cow::Borrowed(raw));
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while let Some(&b) = raw.get(i) {
+            if b == b'+' {
+                let hex = raw.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                // hexchar uses upper-case digits only (RFC 3461 §4).
+                if hex.bytes().any(|h| h.is_ascii_lowercase()) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(b);
+                i += 1;
+            }
+        }
+        Some(Cow::Owned(out))
+    }
+
+    /// Checks the `xtext` grammar: `*( xchar / hexchar )`.
+    pub fn is_valid(&self) -> bool {
+        self.decode().is_some() && self.0.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b'=')
+    }
+
+    fn into_owned(self) -> XText<'static> {
+        XText(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+/// `ORCPT=addr-type ";" xtext` ([RFC 3461 §4.2](https://www.rfc-editor.org/rfc/rfc3461#section-4.2)).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Orcpt<'a> {
+    /// The address type, usually `rfc822` (or `utf-8` under SMTPUTF8).
+    pub addr_type: Cow<'a, str>,
+    /// The original recipient, still xtext-encoded.
+    pub addr: XText<'a>,
+}
+
+/// A parameter the parser does not know, kept for the embedder.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Param<'a> {
+    /// `esmtp-keyword`.
+    pub keyword: Cow<'a, str>,
+    /// `esmtp-value`, if any.
+    pub value: Option<Cow<'a, str>>,
+}
+
+/// The parameters of `MAIL FROM`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct MailParams<'a> {
+    /// `SIZE=` declared message size ([RFC 1870](https://www.rfc-editor.org/rfc/rfc1870)).
+    pub size: Option<u64>,
+    /// `BODY=`.
+    pub body: Option<Body>,
+    /// `SMTPUTF8` ([RFC 6531](https://www.rfc-editor.org/rfc/rfc6531)).
+    pub smtputf8: bool,
+    /// `RET=`.
+    pub ret: Option<Ret>,
+    /// `ENVID=` ([RFC 3461 §4.4](https://www.rfc-editor.org/rfc/rfc3461#section-4.4)).
+    pub envid: Option<XText<'a>>,
+    /// `AUTH=` ([RFC 4954 §5](https://www.rfc-editor.org/rfc/rfc4954#section-5)): xtext mailbox, or `<>`.
+    pub auth: Option<XText<'a>>,
+    /// `REQUIRETLS` ([RFC 8689](https://www.rfc-editor.org/rfc/rfc8689)).
+    pub requiretls: bool,
+    /// Parameters the parser does not know, in order.
+    pub other: Vec<Param<'a>>,
+}
+
+/// The parameters of `RCPT TO`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct RcptParams<'a> {
+    /// `NOTIFY=`.
+    pub notify: Option<Notify>,
+    /// `ORCPT=`.
+    pub orcpt: Option<Orcpt<'a>>,
+    /// Parameters the parser does not know, in order.
+    pub other: Vec<Param<'a>>,
+}
+
+/// `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`.
+fn is_esmtp_keyword(k: &[u8]) -> bool {
+    k.first().is_some_and(u8::is_ascii_alphanumeric) && k.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// `esmtp-value = 1*(%d33-60 / %d62-126)`, plus UTF-8 under SMTPUTF8 (RFC 6531 §3.3).
+fn is_esmtp_value(v: &[u8]) -> bool {
+    !v.is_empty() && v.iter().all(|&b| matches!(b, 33..=60 | 62..=126) || b >= 0x80)
+}
+
+/// Splits `SP esmtp-param` items; `f` gets keyword and value of each.
+fn for_each_param<'a>(
+    mut input: &'a [u8],
+    mut f: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ParamError>,
+) -> Result<(), ParamError> {
+    loop {
+        // One or more SP between parameters, and trailing SP, are tolerated.
+        while let [b' ', rest @ ..] = input {
+            input = rest;
+        }
+        if input.is_empty() {
+            return Ok(());
+        }
+        let end = memchr::memchr(b' ', input).unwrap_or(input.len());
+        let (param, rest) = input.split_at(end);
+        input = rest;
+        let (keyword, value) = match memchr::memchr(b'=', param) {
+            Some(eq) => (&param[..eq], Some(&param[eq + 1..])),
+            None => (param, None),
+        };
+        if !is_esmtp_keyword(keyword) || value.is_some_and(|v| !is_esmtp_value(v)) {
+            return Err(ParamError::Syntax);
+        }
+        f(keyword, value)?;
+    }
+}
+
+fn str_of(b: &[u8]) -> Result<Cow<'_, str>, ParamError> {
+    std::str::from_utf8(b).map(Cow::Borrowed).map_err(|_| ParamError::Syntax)
+}
+
+fn xtext(v: Option<&[u8]>) -> Result<XText<'_>, ParamError> {
+    let x = XText(str_of(v.ok_or(ParamError::InvalidValue)?)?);
+    if x.is_valid() { Ok(x) } else { Err(ParamError::InvalidValue) }
+}
+
+fn set<T>(slot: &mut Option<T>, value: T) -> Result<(), ParamError> {
+    if slot.replace(value).is_some() { Err(ParamError::Duplicate) } else { Ok(()) }
+}
+
+fn flag(slot: &mut bool, value: Option<&[u8]>) -> Result<(), ParamError> {
+    if value.is_some() {
+        return Err(ParamError::InvalidValue);
+    }
+    if std::mem::replace(slot, true) { Err(ParamError::Duplicate) } else { Ok(()) }
+}
+
+fn other<'a>(keyword: &'a [u8], value: Option<&'a [u8]>) -> Result<Param<'a>, ParamError> {
+    Ok(Param { keyword: str_of(keyword)?, value: value.map(str_of).transpose()? })
+}
+
+/// `1*20DIGIT`, as SIZE and BDAT sizes.
+pub(crate) fn number(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 20 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |acc, &b| acc.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+}
+
+impl<'a> MailParams<'a> {
+    pub(crate) fn parse(input: &'a [u8]) -> Result<Self, ParamError> {
+        let mut p = Self::default();
+        for_each_param(input, |k, v| {
+            // Keywords are case-insensitive; dispatch on length first, as most are distinct there.
+            let is = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
+            if is("SIZE") {
+                set(&mut p.size, v.and_then(number).ok_or(ParamError::InvalidValue)?)
+            } else if is("BODY") {
+                let body = match v {
+                    Some(v) if v.eq_ignore_ascii_case(b"7BIT") => Body::SevenBit,
+                    Some(v) if v.eq_ignore_ascii_case(b"8BITMIME") => Body::EightBitMime,
+                    Some(v) if v.eq_ignore_ascii_case(b"BINARYMIME") => Body::BinaryMime,
+                    _ => return Err(ParamError::InvalidValue),
+                };
+                set(&mut p.body, body)
+            } else if is("SMTPUTF8") {
+                flag(&mut p.smtputf8, v)
+            } else if is("RET") {
+                let ret = match v {
+                    Some(v) if v.eq_ignore_ascii_case(b"FULL") => Ret::Full,
+                    Some(v) if v.eq_ignore_ascii_case(b"HDRS") => Ret::Hdrs,
+                    _ => return Err(ParamError::InvalidValue),
+                };
+                set(&mut p.ret, ret)
+            } else if is("ENVID") {
+                set(&mut p.envid, xtext(v)?)
+            } else if is("AUTH") {
+                set(&mut p.auth, xtext(v)?)
+            } else if is("REQUIRETLS") {
+                flag(&mut p.requiretls, v)
+            } else {
+                p.other.push(other(k, v)?);
+                Ok(())
+            }
+        })?;
+        Ok(p)
+    }
+
+    /// Detaches the value from the input it borrows.
+    pub fn into_owned(self) -> MailParams<'static> {
+        MailParams {
+            size: self.size,
+            body: self.body,
+            smtputf8: self.smtputf8,
+            ret: self.ret,
+            envid: self.envid.map(XText::into_owned),
+            auth: self.auth.map(XText::into_owned),
+            requiretls: self.requiretls,
+            other: self.other.into_iter().map(Param::into_owned).collect(),
+        }
+    }
+
+    pub(crate) fn encode(&self, out: &mut String) -> Result<(), ParamError> {
+        if let Some(n) = self.size {
+            let _ = write!(out, " SIZE={n}");
+        }
+        if let Some(b) = self.body {
+            out.push_str(match b {
+                Body::SevenBit => " BODY=7BIT",
+                Body::EightBitMime => " BODY=8BITMIME",
+                Body::BinaryMime => " BODY=BINARYMIME",
+            });
+        }
+        if self.smtputf8 {
+            out.push_str(" SMTPUTF8");
+        }
+        if let Some(r) = self.ret {
+            out.push_str(if r == Ret::Full { " RET=FULL" } else { " RET=HDRS" });
+        }
+        encode_xtext(out, "ENVID", self.envid.as_ref())?;
+        encode_xtext(out, "AUTH", self.auth.as_ref())?;
+        if self.requiretls {
+            out.push_str(" REQUIRETLS");
+        }
+        encode_other(out, &self.other, &["SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH", "REQUIRETLS"])
+    }
+}
+
+impl<'a> RcptParams<'a> {
+    pub(crate) fn parse(input: &'a [u8]) -> Result<Self, ParamError> {
+        let mut p = Self::default();
+        for_each_param(input, |k, v| {
+            if k.eq_ignore_ascii_case(b"NOTIFY") {
+                set(&mut p.notify, notify(v.ok_or(ParamError::InvalidValue)?)?)
+            } else if k.eq_ignore_ascii_case(b"ORCPT") {
+                let v = v.ok_or(ParamError::InvalidValue)?;
+                let semi = memchr::memchr(b';', v).ok_or(ParamError::InvalidValue)?;
+                let addr_type = &v[..semi];
+                if !is_esmtp_keyword(addr_type) {
+                    return Err(ParamError::InvalidValue);
+                }
+                let addr = xtext(Some(&v[semi + 1..]))?;
+                set(&mut p.orcpt, Orcpt { addr_type: str_of(addr_type)?, addr })
+            } else {
+                p.other.push(other(k, v)?);
+                Ok(())
+            }
+        })?;
+        Ok(p)
+    }
+
+    /// Detaches the value from the input it borrows.
+    pub fn into_owned(self) -> RcptParams<'static> {
+        RcptParams {
+            notify: self.notify,
+            orcpt: self
+                .orcpt
+                .map(|o| Orcpt { addr_type: Cow::Owned(o.addr_type.into_owned()), addr: o.addr.into_owned() }),
+            other: self.other.into_iter().map(Param::into_owned).collect(),
+        }
+    }
+
+    pub(crate) fn encode(&self, out: &mut String) -> Result<(), ParamError> {
+        if let Some(n) = self.notify {
+            if n.is_never() {
+                out.push_str(" NOTIFY=NEVER");
+            } else {
+                out.push_str(" NOTIFY=");
+                let names = [(n.success, "SUCCESS"), (n.failure, "FAILURE"), (n.delay, "DELAY")];
+                let mut first = true;
+                for (_, name) in names.iter().filter(|(on, _)| *on) {
+                    if !first {
+                        out.push(',');
+                    }
+                    out.push_str(name);
+                    first = false;
+                }
+            }
+        }
+        if let Some(o) = &self.orcpt {
+            if !is_esmtp_keyword(o.addr_type.as_bytes()) || !o.addr.is_valid() {
+                return Err(ParamError::InvalidValue);
+            }
+            let _ = write!(out, " ORCPT={};{}", o.addr_type, o.addr.0);
+        }
+        encode_other(out, &self.other, &["NOTIFY", "ORCPT"])
+    }
+}
+
+/// `notify-esmtp-value = "NEVER" / 1#notify-list-element`.
+fn notify(v: &[u8]) -> Result<Notify, ParamError> {
+    if v.eq_ignore_ascii_case(b"NEVER") {
+        return Ok(Notify::NEVER);
+    }
+    let mut n = Notify::default();
+    for item in v.split(|&b| b == b',') {
+        let slot = if item.eq_ignore_ascii_case(b"SUCCESS") {
+            &mut n.success
+        } else if item.eq_ignore_ascii_case(b"FAILURE") {
+            &mut n.failure
+        } else if item.eq_ignore_ascii_case(b"DELAY") {
+            &mut n.delay
+        } else {
+            return Err(ParamError::InvalidValue);
+        };
+        if std::mem::replace(slot, true) {
+            return Err(ParamError::InvalidValue);
+        }
+    }
+    Ok(n)
+}
+
+fn encode_xtext(out: &mut String, name: &str, x: Option<&XText<'_>>) -> Result<(), ParamError> {
+    if let Some(x) = x {
+        if !x.is_valid() || x.0.is_empty() {
+            return Err(ParamError::InvalidValue);
+        }
+        let _ = write!(out, " {name}={}", x.0);
+    }
+    Ok(())
+}
+
+fn encode_other(out: &mut String, other: &[Param<'_>], known: &[&str]) -> Result<(), ParamError> {
+    for p in other {
+        if !is_esmtp_keyword(p.keyword.as_bytes()) || known.iter().any(|k| k.eq_ignore_ascii_case(&p.keyword)) {
+            return Err(ParamError::Syntax);
+        }
+        out.push(' ');
+        out.push_str(&p.keyword);
+        if let Some(v) = &p.value {
+            if !is_esmtp_value(v.as_bytes()) {
+                return Err(ParamError::InvalidValue);
+            }
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    Ok(())
+}
+
+impl Param<'_> {
+    fn into_owned(self) -> Param<'static> {
+        Param { keyword: Cow::Owned(self.keyword.into_owned()), value: self.value.map(|v| Cow::Owned(v.into_owned())) }
+    }
+}

@@ -1,0 +1,288 @@
+//! Message content of `DATA`
+//! ([RFC 5321 §4.1.1.4](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.4), §4.5.2).
+//!
+//! [`DataDecoder`] (server side) removes the transparency dots and ends the message only on
+//! `<CRLF>.<CRLF>`. A bare LF or bare CR never ends it, whatever follows: reading `\n.\n`,
+//! `\n.\r\n` or `\r.\r\n` as the end is what SMTP smuggling
+//! ([CVE-2023-51764](https://www.cve.org/CVERecord?id=CVE-2023-51764)) exploits. Bare line
+//! endings are either flagged (the session then rejects the message) or rewritten to CRLF.
+//!
+//! [`DataEncoder`] (client side) writes CRLF line endings and dot-stuffs, so that no content
+//! can end the message early on any receiver.
+//!
+//! Both copy runs of ordinary bytes with one `extend_from_slice`, not byte by byte.
+
+use memchr::memchr2;
+
+/// What to do with a CR or LF that is not part of a CRLF pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BareLineEndings {
+    /// Flag the message ([`DataDecoder::saw_bare_line_ending`]) so it can be refused.
+    #[default]
+    Reject,
+    /// Rewrite each to CRLF in the decoded content. A line after a bare line ending is still
+    /// not a line start: a dot there is kept, and never ends the message.
+    Normalize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// At the start of a line: a dot here is a transparency dot or the end marker.
+    LineStart,
+    /// Inside a line.
+    Text,
+    /// After a CR inside a line.
+    Cr,
+    /// After a dot at the start of a line.
+    Dot,
+    /// After `.` CR at the start of a line: an LF now ends the message.
+    DotCr,
+    /// The end marker has been read.
+    Done,
+}
+
+/// What one [`DataDecoder::decode`] call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decoded {
+    /// Input bytes used. Less than the input only when the end marker was found: the rest
+    /// belongs to the next command.
+    pub consumed: usize,
+    /// Whether the end marker `<CRLF>.<CRLF>` was read.
+    pub done: bool,
+}
+
+/// Decodes the content that follows a `354` reply, up to and excluding the end marker.
+#[derive(Clone, Debug)]
+pub struct DataDecoder {
+    state: State,
+    bare: BareLineEndings,
+    max_line: Option<usize>,
+    line_len: usize,
+    size: u64,
+    saw_bare: bool,
+    saw_long_line: bool,
+}
+
+impl DataDecoder {
+    /// A decoder for one message. `max_line` bounds a line in octets, CRLF included
+    /// (RFC 5321 §4.5.3.1.6 says 1,000); longer lines are flagged, not cut.
+    pub fn new(bare: BareLineEndings, max_line: Option<usize>) -> Self {
+        Self { state: State::LineStart, bare, max_line, line_len: 0, size: 0, saw_bare: false, saw_long_line: false }
+    }
+
+    /// Decoded octets so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether a bare CR or LF was seen.
+    pub fn saw_bare_line_ending(&self) -> bool {
+        self.saw_bare
+    }
+
+    /// Whether a line longer than `max_line` was seen.
+    pub fn saw_long_line(&self) -> bool {
+        self.saw_long_line
+    }
+
+    /// Whether the end marker has been read.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    fn end_line(&mut self) {
+        if self.max_line.is_some_and(|max| self.line_len + 2 > max) {
+            self.saw_long_line = true;
+        }
+        self.line_len = 0;
+    }
+
+    /// Decodes as much of `input` as belongs to the message, appending content to `out`.
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Decoded {
+        let before = out.len();
+        let n = input.len();
+        let mut i = 0;
+        // Start of the bytes to copy verbatim at the next flush.
+        let mut span = 0;
+        let normalize = self.bare == BareLineEndings::Normalize;
+        while let Some(&b) = input.get(i) {
+            match self.state {
+                State::Text => match memchr2(b'\r', b'\n', &input[i..]) {
+                    None => {
+                        self.line_len += n - i;
+                        i = n;
+                    }
+                    Some(off) => {
+                        let p = i + off;
+                        self.line_len += off;
+                        i = p + 1;
+                        if input[p] == b'\r' {
+                            self.state = State::Cr;
+                        } else {
+                            // Bare LF: never a line start, so never the end of the message.
+                            self.saw_bare = true;
+                            if normalize {
+                                out.extend_from_slice(&input[span..p]);
+                                out.extend_from_slice(b"\r\n");
+                                span = i;
+                            }
+                            self.end_line();
+                        }
+                    }
+                },
+                State::Cr => {
+                    if b == b'\n' {
+                        i += 1;
+                        self.end_line();
+                        self.state = State::LineStart;
+                    } else {
+                        // Bare CR (already copied, or in the span): add the LF it lacks.
+                        self.saw_bare = true;
+                        if normalize {
+                            out.extend_from_slice(&input[span..i]);
+                            out.push(b'\n');
+                            span = i;
+                        }
+                        self.end_line();
+                        self.state = State::Text;
+                    }
+                }
+                State::LineStart => {
+                    if b == b'.' {
+                        out.extend_from_slice(&input[span..i]);
+                        i += 1;
+                        span = i;
+                        self.line_len = 1;
+                        self.state = State::Dot;
+                    } else {
+                        self.state = State::Text;
+                    }
+                }
+                State::Dot => {
+                    if b == b'\r' {
+                        // Not copied at the end of this call, so that `.` CR LF leaves no CR.
+                        i += 1;
+                        self.state = State::DotCr;
+                    } else {
+                        // RFC 5321 §4.5.2: the leading dot of a longer line is removed.
+                        self.state = State::Text;
+                    }
+                }
+                State::DotCr => {
+                    if b == b'\n' {
+                        // The CR is at `span` (or was held back by the last call): drop both.
+                        i += 1;
+                        self.state = State::Done;
+                        break;
+                    }
+                    self.saw_bare = true;
+                    if i == 0 {
+                        // The CR ended the previous input and was held back.
+                        out.push(b'\r');
+                    }
+                    if normalize {
+                        out.extend_from_slice(&input[span..i]);
+                        out.push(b'\n');
+                        span = i;
+                    }
+                    self.end_line();
+                    self.line_len = 0;
+                    self.state = State::Text;
+                }
+                State::Done => break,
+            }
+        }
+        let flush_end = match self.state {
+            State::Done => span,
+            // Hold back the CR of `.` CR: it vanishes if an LF follows.
+            State::DotCr if i > 0 => i - 1,
+            _ => i,
+        };
+        if let Some(rest) = input.get(span..flush_end) {
+            out.extend_from_slice(rest);
+        }
+        if self.max_line.is_some_and(|max| self.line_len + 2 > max) {
+            self.saw_long_line = true;
+        }
+        self.size += (out.len() - before) as u64;
+        Decoded { consumed: i, done: self.state == State::Done }
+    }
+}
+
+/// Encodes message content for `DATA`: CRLF line endings and dot-stuffing.
+///
+/// Feed the message with [`DataEncoder::encode`] in pieces of any size, then call
+/// [`DataEncoder::finish`] for the end marker. A bare CR or LF in the content is written as
+/// CRLF, so the receiver sees exactly the lines the end marker is judged by.
+#[derive(Clone, Debug)]
+pub struct DataEncoder {
+    at_line_start: bool,
+    cr_pending: bool,
+}
+
+impl Default for DataEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataEncoder {
+    /// An encoder at the start of a message.
+    pub fn new() -> Self {
+        Self { at_line_start: true, cr_pending: false }
+    }
+
+    /// Appends the encoded form of `input` to `out`.
+    pub fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() + input.len() / 64 + 4);
+        let mut i = 0;
+        if self.cr_pending && !input.is_empty() {
+            self.cr_pending = false;
+            out.extend_from_slice(b"\r\n");
+            self.at_line_start = true;
+            if input.first() == Some(&b'\n') {
+                i = 1;
+            }
+        }
+        while i < input.len() {
+            if self.at_line_start {
+                self.at_line_start = false;
+                if input[i] == b'.' {
+                    out.push(b'.');
+                }
+            }
+            match memchr2(b'\r', b'\n', &input[i..]) {
+                None => {
+                    out.extend_from_slice(&input[i..]);
+                    return;
+                }
+                Some(off) => {
+                    let p = i + off;
+                    out.extend_from_slice(&input[i..p]);
+                    match (input[p], input.get(p + 1)) {
+                        (b'\r', None) => {
+                            self.cr_pending = true;
+                            return;
+                        }
+                        (b'\r', Some(b'\n')) => i = p + 2,
+                        _ => i = p + 1,
+                    }
+                    out.extend_from_slice(b"\r\n");
+                    self.at_line_start = true;
+                }
+            }
+        }
+    }
+
+    /// Appends the end marker, after a CRLF if the content did not end with one.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.cr_pending || !self.at_line_start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        *self = Self::new();
+    }
+}
+
+#[cfg(test)]
+mod tests;
