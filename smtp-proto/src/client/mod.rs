@@ -12,8 +12,6 @@
 //! [`ReplyLimits`](crate::reply::ReplyLimits), and replies nobody asked for are errors.
 
 mod config;
-#[cfg(test)]
-mod tests;
 
 pub use config::{ClientConfig, ClientTimeouts, Credentials, Envelope, TlsPolicy};
 

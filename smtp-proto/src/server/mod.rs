@@ -26,8 +26,6 @@
 mod config;
 mod dispatch;
 mod event;
-#[cfg(test)]
-mod tests;
 
 pub use config::{Extensions, Limits, ServerConfig, Timeouts};
 pub use event::{AbortReason, Event};

@@ -35,7 +35,7 @@ impl Server {
     }
 
     /// Feeds all of `input` (retrying what backpressure left over), answering with `policy`.
-    pub fn feed(&mut self, mut input: &[u8], policy: &mut Policy) {
+    pub fn feed(&mut self, mut input: &[u8], policy: &mut dyn FnMut(&Event) -> Option<Reply<'static>>) {
         let mut stalls = 0;
         while !input.is_empty() {
             let used = self.session.handle_input(self.now, input);
@@ -53,7 +53,7 @@ impl Server {
         self.drain(policy);
     }
 
-    pub fn drain(&mut self, policy: &mut Policy) {
+    pub fn drain(&mut self, policy: &mut dyn FnMut(&Event) -> Option<Reply<'static>>) {
         while let Some(event) = self.session.poll_event() {
             match &event {
                 Event::MessageData(chunk) => self.message.extend_from_slice(chunk),
@@ -65,6 +65,8 @@ impl Server {
                 assert!(self.session.is_waiting());
                 match policy(&event) {
                     None => self.session.accept().unwrap(),
+                    // Harness convention: a 334 "reply" is an AUTH challenge with that text.
+                    Some(reply) if reply.code.0 == 334 => self.session.auth_challenge(reply.text.as_bytes()).unwrap(),
                     Some(reply) if reply.code.class() < 4 => self.session.accept_with(&reply).unwrap(),
                     Some(reply) => self.session.reject(&reply).unwrap(),
                 }
@@ -144,17 +146,17 @@ pub fn converse(
     server: &mut Server,
     body: &[u8],
     piece: usize,
-    policy: &mut Policy,
+    policy: &mut dyn FnMut(&Event) -> Option<Reply<'static>>,
 ) -> Vec<ClientEvent> {
     let now = server.now;
     let mut events = Vec::new();
     let mut c2s = Vec::new();
+    // Everything the server says lands in `wire` (the harness drains into it).
+    let mut sent = 0;
     for _ in 0..10_000 {
-        let mut s2c = Vec::new();
-        server.session.poll_transmit(&mut s2c);
-        // The harness reads server output from `wire`; keep a copy there too.
-        server.wire.extend_from_slice(&s2c);
-        client.handle_input(now, &s2c);
+        server.session.poll_transmit(&mut server.wire);
+        client.handle_input(now, &server.wire[sent..]);
+        sent = server.wire.len();
         while let Some(e) = client.poll_event() {
             match e {
                 ClientEvent::ReadyForBody => {

@@ -1,0 +1,325 @@
+//! The client session against our server session, and against scripted and hostile servers.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, converse};
+use sansmail_smtp_proto::client::{
+    ClientConfig, ClientError, ClientEvent, ClientSession, Credentials, Envelope, Stage, TlsPolicy,
+};
+use sansmail_smtp_proto::command::{MailParams, RcptParams};
+use sansmail_smtp_proto::reply::ReplyError;
+use sansmail_smtp_proto::server::{Event, Extensions, ServerConfig};
+use sansmail_smtp_proto::{ForwardPath, Mailbox, Mechanism, Reply, ReversePath};
+
+fn envelope(rcpts: &[&'static str]) -> Envelope {
+    Envelope {
+        from: ReversePath::Mailbox(Mailbox::parse(b"alice@client.test").unwrap().into_owned()),
+        params: MailParams { size: Some(100), ..MailParams::default() },
+        recipients: rcpts
+            .iter()
+            .map(|r| (ForwardPath::Mailbox(Mailbox::parse(r.as_bytes()).unwrap().into_owned()), RcptParams::default()))
+            .collect(),
+    }
+}
+
+fn client(config: ClientConfig, rcpts: &[&'static str]) -> ClientSession {
+    ClientSession::new(config, envelope(rcpts), Instant::now(), false).unwrap()
+}
+
+const BODY: &[u8] = b"Subject: test\r\n\r\n.leading dot\r\n.\r\nbare\nlf and end without newline";
+/// What the server must store: CRLF everywhere, dots intact, a final CRLF added.
+const STORED: &[u8] = b"Subject: test\r\n\r\n.leading dot\r\n.\r\nbare\r\nlf and end without newline\r\n";
+
+fn done(events: &[ClientEvent]) -> &Result<Reply<'static>, ClientError> {
+    events.iter().find_map(|e| if let ClientEvent::Done(r) = e { Some(r) } else { None }).unwrap()
+}
+
+#[test]
+fn delivers_with_pipelining_and_bdat() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut c = client(ClientConfig::default(), &["bob@server.test", "carol@server.test"]);
+    let events = converse(&mut c, &mut server, BODY, 7, &mut |_: &Event| None);
+    assert!(done(&events).is_ok(), "{events:?}");
+    // BDAT carries the body as is.
+    assert_eq!(server.messages, [BODY.to_vec()]);
+    let out = server.output();
+    assert!(out.contains("octets received"), "{out}");
+    assert_eq!(events.iter().filter(|e| matches!(e, ClientEvent::Recipient { .. })).count(), 2);
+    assert_eq!(events.last(), Some(&ClientEvent::Close));
+}
+
+#[test]
+fn delivers_with_data_when_chunking_is_off_and_stuffs_dots() {
+    for pipelining in [true, false] {
+        let config = ServerConfig {
+            extensions: Extensions { chunking: false, pipelining, ..Extensions::default() },
+            ..ServerConfig::default()
+        };
+        let mut server = Server::new(config);
+        let mut c = client(ClientConfig::default(), &["bob@server.test"]);
+        let events = converse(&mut c, &mut server, BODY, 5, &mut |_: &Event| None);
+        assert!(done(&events).is_ok(), "{events:?}");
+        assert_eq!(server.messages, [STORED.to_vec()], "pipelining {pipelining}");
+    }
+}
+
+#[test]
+fn one_recipient_refused_the_others_delivered() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut c = client(ClientConfig::default(), &["bob@server.test", "nobody@server.test", "carol@server.test"]);
+    let events = converse(&mut c, &mut server, b"x\r\n", 100, &mut |e: &Event| match e {
+        Event::Recipient { to, .. } if to.mailbox().unwrap().local_part == "nobody" => {
+            Some(Reply::new(550, (5, 1, 1), "No such user"))
+        }
+        _ => None,
+    });
+    let results: Vec<(usize, u16)> = events
+        .iter()
+        .filter_map(
+            |e| if let ClientEvent::Recipient { index, reply } = e { Some((*index, reply.code.0)) } else { None },
+        )
+        .collect();
+    assert_eq!(results, [(0, 250), (1, 550), (2, 250)]);
+    assert!(done(&events).is_ok());
+}
+
+#[test]
+fn all_recipients_refused() {
+    for chunking in [true, false] {
+        let config =
+            ServerConfig { extensions: Extensions { chunking, ..Extensions::default() }, ..ServerConfig::default() };
+        let mut server = Server::new(config);
+        let mut c = client(ClientConfig::default(), &["a@server.test", "b@server.test"]);
+        let events = converse(&mut c, &mut server, b"x", 1, &mut |e: &Event| match e {
+            Event::Recipient { .. } => Some(Reply::new(550, (5, 1, 1), "No")),
+            _ => None,
+        });
+        assert_eq!(done(&events), &Err(ClientError::NoRecipientsAccepted), "chunking {chunking}");
+        assert!(server.messages.is_empty());
+    }
+}
+
+#[test]
+fn message_refused_at_end_of_data() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut c = client(ClientConfig::default(), &["bob@server.test"]);
+    let events = converse(&mut c, &mut server, b"x", 1, &mut |e: &Event| match e {
+        Event::MessageEnd { .. } => Some(Reply::new(554, (5, 7, 1), "Spam")),
+        _ => None,
+    });
+    assert!(matches!(done(&events), Err(ClientError::Rejected(Stage::EndOfData, r)) if r.code.0 == 554));
+}
+
+#[test]
+fn starttls_then_auth_plain() {
+    let config = ServerConfig {
+        extensions: Extensions { starttls: true, ..Extensions::default() },
+        auth_mechanisms: vec![Mechanism::Plain],
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let creds = Credentials { username: "alice".into(), password: "secret".into() };
+    let mut c = client(
+        ClientConfig { tls: TlsPolicy::Required, credentials: Some(creds), ..ClientConfig::default() },
+        &["bob@x.test"],
+    );
+    let auth = std::cell::RefCell::new(None);
+    let events = converse(&mut c, &mut server, b"x\r\n", 10, &mut |e: &Event| {
+        if let Event::AuthStart { initial_response, .. } = e {
+            *auth.borrow_mut() = initial_response.clone();
+        }
+        None
+    });
+    assert!(done(&events).is_ok(), "{events:?}");
+    assert!(events.contains(&ClientEvent::StartTls));
+    assert!(c.is_tls() && server.session.is_tls());
+    assert_eq!(auth.into_inner().unwrap(), b"\0alice\0secret");
+}
+
+#[test]
+fn auth_login_when_plain_is_not_offered() {
+    let config =
+        ServerConfig { auth_mechanisms: vec![Mechanism::Login], auth_requires_tls: false, ..ServerConfig::default() };
+    let mut server = Server::new(config);
+    let creds = Credentials { username: "alice".into(), password: "secret".into() };
+    let cc = ClientConfig {
+        tls: TlsPolicy::Never,
+        credentials: Some(creds),
+        plaintext_auth: true,
+        ..ClientConfig::default()
+    };
+    let mut c = client(cc, &["bob@x.test"]);
+    let got = std::cell::RefCell::new(vec![]);
+    let events = converse(&mut c, &mut server, b"x", 1, &mut |e: &Event| match e {
+        Event::AuthStart { mechanism: Mechanism::Login, initial_response: None } => {
+            Some(Reply::basic(334, "Username:"))
+        }
+        Event::AuthResponse(r) => {
+            got.borrow_mut().push(r.clone());
+            if got.borrow().len() == 1 { Some(Reply::basic(334, "Password:")) } else { None }
+        }
+        _ => None,
+    });
+    assert!(done(&events).is_ok(), "{events:?}");
+    assert_eq!(got.into_inner(), [b"alice".to_vec(), b"secret".to_vec()]);
+    assert!(server.session.is_authenticated());
+}
+
+#[test]
+fn no_auth_over_plaintext_unless_allowed() {
+    let config =
+        ServerConfig { auth_mechanisms: vec![Mechanism::Plain], auth_requires_tls: false, ..ServerConfig::default() };
+    let mut server = Server::new(config);
+    let creds = Credentials { username: "alice".into(), password: "secret".into() };
+    let mut c = client(ClientConfig { credentials: Some(creds), ..ClientConfig::default() }, &["bob@x.test"]);
+    let events = converse(&mut c, &mut server, b"x", 1, &mut |_: &Event| None);
+    assert_eq!(done(&events), &Err(ClientError::AuthUnavailable));
+    assert!(!server.events.iter().any(|e| matches!(e, Event::AuthStart { .. })), "no password in clear");
+}
+
+#[test]
+fn tls_required_but_not_offered() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut c = client(ClientConfig { tls: TlsPolicy::Required, ..ClientConfig::default() }, &["b@x.test"]);
+    let events = converse(&mut c, &mut server, b"", 1, &mut |_: &Event| None);
+    assert_eq!(done(&events), &Err(ClientError::TlsUnavailable));
+    assert!(server.events.iter().all(|e| !matches!(e, Event::MailFrom { .. })));
+}
+
+#[test]
+fn declared_size_over_the_servers_limit() {
+    let config = ServerConfig {
+        limits: sansmail_smtp_proto::server::Limits { message_size: Some(50), ..Default::default() },
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let mut c = client(ClientConfig::default(), &["b@x.test"]);
+    let events = converse(&mut c, &mut server, b"", 1, &mut |_: &Event| None);
+    assert_eq!(done(&events), &Err(ClientError::MessageTooBig { limit: 50 }));
+}
+
+/// Feeds a scripted server's bytes and returns the client's events and output.
+fn scripted(config: ClientConfig, server_bytes: &[&[u8]]) -> (Vec<ClientEvent>, String) {
+    let now = Instant::now();
+    let mut c = ClientSession::new(config, envelope(&["b@x.test"]), now, false).unwrap();
+    let mut events = vec![];
+    let mut out = vec![];
+    for bytes in server_bytes {
+        c.handle_input(now, bytes);
+        while let Some(e) = c.poll_event() {
+            events.push(e);
+        }
+        c.poll_transmit(&mut out);
+    }
+    (events, String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn ehlo_refused_falls_back_to_helo() {
+    let (events, out) = scripted(
+        ClientConfig::default(),
+        &[
+            b"220 old.test\r\n",
+            b"502 Command not implemented\r\n",
+            b"250 old.test\r\n",
+            b"250 OK\r\n",
+            b"250 OK\r\n",
+            b"354 go\r\n",
+        ],
+    );
+    assert!(
+        out.starts_with(
+            "EHLO localhost\r\nHELO localhost\r\nMAIL FROM:<alice@client.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"
+        ),
+        "{out}"
+    );
+    // Without SIZE advertised, the SIZE parameter is left out.
+    assert!(!out.contains("SIZE="));
+    assert_eq!(events.last(), Some(&ClientEvent::ReadyForBody));
+}
+
+#[test]
+fn greeting_refused() {
+    let (events, out) = scripted(ClientConfig::default(), &[b"554 5.7.1 go away\r\n", b"221 bye\r\n"]);
+    assert!(matches!(&events[0], ClientEvent::Done(Err(ClientError::Rejected(Stage::Greeting, r))) if r.code.0 == 554));
+    assert_eq!(out, "QUIT\r\n");
+    assert_eq!(events.last(), Some(&ClientEvent::Close));
+}
+
+#[test]
+fn hostile_server_huge_line_is_bounded() {
+    let huge = vec![b'2'; 1 << 20];
+    let (events, _) = scripted(ClientConfig::default(), &[&huge]);
+    assert_eq!(events[0], ClientEvent::Done(Err(ClientError::Reply(ReplyError::LineTooLong))));
+    assert_eq!(events.last(), Some(&ClientEvent::Close));
+}
+
+#[test]
+fn hostile_server_endless_continuation_lines() {
+    let many = "220-x\r\n".repeat(100_000);
+    let (events, _) = scripted(ClientConfig::default(), &[many.as_bytes()]);
+    assert_eq!(events[0], ClientEvent::Done(Err(ClientError::Reply(ReplyError::TooManyLines))));
+}
+
+#[test]
+fn hostile_server_non_digit_code_and_unsolicited_reply() {
+    let (events, _) = scripted(ClientConfig::default(), &[b"2x0 hi\r\n"]);
+    assert_eq!(events[0], ClientEvent::Done(Err(ClientError::Reply(ReplyError::InvalidCode))));
+    // While the client waits for the embedder's body, no reply is due.
+    let (events, _) =
+        scripted(ClientConfig::default(), &[b"220 hi\r\n250 me\r\n250 a\r\n250 b\r\n354 c\r\n250 extra\r\n"]);
+    assert_eq!(
+        events[1..],
+        [ClientEvent::ReadyForBody, ClientEvent::Done(Err(ClientError::UnexpectedReply)), ClientEvent::Close]
+    );
+}
+
+#[test]
+fn hostile_server_closes_mid_reply() {
+    let now = Instant::now();
+    let mut c = ClientSession::new(ClientConfig::default(), envelope(&["b@x.test"]), now, false).unwrap();
+    c.handle_input(now, b"220-first line\r\n220-sec");
+    assert_eq!(c.poll_event(), None);
+    c.handle_eof();
+    assert_eq!(c.poll_event(), Some(ClientEvent::Done(Err(ClientError::ConnectionClosed))));
+    assert_eq!(c.poll_event(), Some(ClientEvent::Close));
+}
+
+#[test]
+fn starttls_response_injection_is_dropped() {
+    let (events, out) = scripted(
+        ClientConfig::default(),
+        &[
+            b"220 x\r\n",
+            b"250-x\r\n250 STARTTLS\r\n",
+            // A man in the middle appends a fake reply after the 220 (the client-side CVE-2011-0411).
+            b"220 go ahead\r\n250-x\r\n250 AUTH PLAIN\r\n",
+        ],
+    );
+    assert_eq!(events, [ClientEvent::StartTls]);
+    assert_eq!(out, "EHLO localhost\r\nSTARTTLS\r\n");
+}
+
+#[test]
+fn greeting_timeout_is_five_minutes() {
+    let now = Instant::now();
+    let mut c = ClientSession::new(ClientConfig::default(), envelope(&["b@x.test"]), now, false).unwrap();
+    assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(300)));
+    c.handle_timeout(now + Duration::from_secs(299));
+    assert_eq!(c.poll_event(), None);
+    c.handle_timeout(now + Duration::from_secs(300));
+    assert_eq!(c.poll_event(), Some(ClientEvent::Done(Err(ClientError::Timeout))));
+}
+
+#[test]
+fn envelope_that_cannot_be_written_is_refused_up_front() {
+    let mut env = envelope(&["b@x.test"]);
+    env.from = ReversePath::Mailbox(Mailbox {
+        local_part: "a\r\nRCPT TO:<x@y>".into(),
+        domain: sansmail_smtp_proto::Domain::Name("x".into()),
+    });
+    assert!(ClientSession::new(ClientConfig::default(), env, Instant::now(), false).is_err());
+}
