@@ -16,6 +16,7 @@ pub const MAX_DOMAIN_LEN: usize = 255;
 pub const MAX_PATH_LEN: usize = 256;
 
 /// The domain of a mailbox: a name or an address literal.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Domain<'a> {
@@ -35,6 +36,7 @@ pub enum Domain<'a> {
 }
 
 /// A mailbox: `Mailbox = Local-part "@" ( Domain / address-literal )`.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Mailbox<'a> {
     /// The local part as it stands on the wire: a dot-string, or a quoted string
@@ -45,6 +47,7 @@ pub struct Mailbox<'a> {
 }
 
 /// `Reverse-path = Path / "<>"`: the sender of `MAIL FROM`.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ReversePath<'a> {
     /// The null path `<>`, used by bounces and auto-replies.
@@ -54,6 +57,7 @@ pub enum ReversePath<'a> {
 }
 
 /// `Forward-path = Path`, or the special `<Postmaster>` of `RCPT TO`.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ForwardPath<'a> {
     /// `<Postmaster>` with no domain ([RFC 5321 §4.5.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.1)).
@@ -447,7 +451,7 @@ impl<'a> Mailbox<'a> {
         Mailbox { local_part: Cow::Owned(self.local_part.into_owned()), domain: self.domain.into_owned() }
     }
 
-    /// Writes `<local@domain>` after checking the value against the grammar.
+    /// Writes `<local@domain>` after checking that it parses back to this very value.
     pub fn encode_path(&self, out: &mut Vec<u8>) -> Result<(), PathError> {
         let start = out.len();
         out.push(b'<');
@@ -456,8 +460,10 @@ impl<'a> Mailbox<'a> {
             out.push(b'>');
             let written = &out[start..];
             match path(written) {
-                Ok((_, end)) if end == written.len() && end <= MAX_PATH_LEN => Ok(()),
-                Ok(_) => Err(PathError::TooLong),
+                Ok((back, end)) if end == written.len() && end <= MAX_PATH_LEN && back == *self => Ok(()),
+                Ok((_, end)) if end > MAX_PATH_LEN => Err(PathError::TooLong),
+                // It parses, but as another address: some field holds a delimiter.
+                Ok((_, end)) => Err(invalid(written, end.min(written.len().saturating_sub(1)))),
                 Err(e) => Err(e),
             }
         });

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// A SASL mechanism name. Unknown names are kept, never rejected by the parser.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Mechanism<'a> {

@@ -186,7 +186,6 @@ impl DataDecoder {
                         span = i;
                     }
                     self.end_line();
-                    self.line_len = 0;
                     self.state = State::Text;
                 }
                 State::Done => break,

@@ -138,3 +138,15 @@ fn encode_validates_and_writes_nothing_on_error() {
     good.encode(&mut out).unwrap();
     assert_eq!(out, b"prefix<a@[IPv6:::1]>");
 }
+
+/// Found by the `command_to_bytes_and_back` fuzz target: a tag holding `:` wrote bytes that
+/// parse as another address literal.
+#[test]
+fn encode_refuses_values_that_would_parse_as_another() {
+    let tricky = Domain::General { tag: "Caaaaaaaa:aaaaaaaaaaaa".into(), content: "".into() };
+    let mut out = Vec::new();
+    assert!(ReversePath::Mailbox(mbox("Dc", tricky)).encode(&mut out).is_err());
+    assert!(out.is_empty());
+    let empty_content = Domain::General { tag: "x".into(), content: "".into() };
+    assert!(ReversePath::Mailbox(mbox("a", empty_content)).encode(&mut out).is_err());
+}

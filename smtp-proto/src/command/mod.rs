@@ -21,6 +21,7 @@ use crate::address::{ForwardPath, ReversePath};
 use crate::{Mechanism, Status};
 
 /// A parsed command; text fields borrow from the input line.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Command<'a> {

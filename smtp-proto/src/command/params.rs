@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use super::error::ParamError;
 
 /// `BODY=` ([RFC 6152](https://www.rfc-editor.org/rfc/rfc6152), [RFC 3030](https://www.rfc-editor.org/rfc/rfc3030)).
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Body {
     /// `7BIT`.
@@ -19,6 +20,7 @@ pub enum Body {
 }
 
 /// `RET=` ([RFC 3461 §4.3](https://www.rfc-editor.org/rfc/rfc3461#section-4.3)).
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ret {
     /// `FULL`: return the whole message in a failure DSN.
@@ -29,6 +31,7 @@ pub enum Ret {
 
 /// `NOTIFY=` ([RFC 3461 §4.1](https://www.rfc-editor.org/rfc/rfc3461#section-4.1)):
 /// `NEVER`, or any non-empty set of `SUCCESS`, `FAILURE`, `DELAY`.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Notify {
     /// Notify on successful delivery.
@@ -51,6 +54,7 @@ impl Notify {
 
 /// An `xtext` value ([RFC 3461 §4](https://www.rfc-editor.org/rfc/rfc3461#section-4)) as on the
 /// wire: `+XX` escapes still in place.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct XText<'a>(pub Cow<'a, str>);
 
@@ -105,6 +109,7 @@ impl<'a> XText<'a> {
 }
 
 /// `ORCPT=addr-type ";" xtext` ([RFC 3461 §4.2](https://www.rfc-editor.org/rfc/rfc3461#section-4.2)).
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Orcpt<'a> {
     /// The address type, usually `rfc822` (or `utf-8` under SMTPUTF8).
@@ -114,6 +119,7 @@ pub struct Orcpt<'a> {
 }
 
 /// A parameter the parser does not know, kept for the embedder.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Param<'a> {
     /// `esmtp-keyword`.
@@ -123,6 +129,7 @@ pub struct Param<'a> {
 }
 
 /// The parameters of `MAIL FROM`.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct MailParams<'a> {
     /// `SIZE=` declared message size ([RFC 1870](https://www.rfc-editor.org/rfc/rfc1870)).
@@ -144,6 +151,7 @@ pub struct MailParams<'a> {
 }
 
 /// The parameters of `RCPT TO`.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct RcptParams<'a> {
     /// `NOTIFY=`.

@@ -4,6 +4,7 @@
 use std::fmt;
 
 /// A three-digit reply code.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ReplyCode(pub u16);
 
@@ -46,6 +47,7 @@ impl fmt::Display for ReplyCode {
 }
 
 /// `status-code = class "." subject "." detail`.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EnhancedCode {
     /// 2 success, 4 persistent transient failure, 5 permanent failure.

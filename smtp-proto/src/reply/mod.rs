@@ -26,6 +26,7 @@ use nom::{IResult, Parser};
 use crate::Status;
 
 /// A reply: a code, an optional enhanced status code, and text whose lines are joined by `\n`.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Reply<'a> {
     /// The three-digit reply code.

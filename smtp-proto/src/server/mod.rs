@@ -179,8 +179,7 @@ impl ServerSession {
         self.authenticated
     }
 
-    /// The name given in HELO/EHLO... is reported by [`Event::Hello`]; this tells only
-    /// whether the client used EHLO.
+    /// Whether the client greeted with EHLO (its name came with [`Event::Hello`]).
     pub fn is_esmtp(&self) -> bool {
         self.helo == Some(true)
     }
@@ -448,8 +447,7 @@ impl ServerSession {
         let input = std::mem::take(&mut self.inbuf);
         let rest = &input[self.rpos..];
         let progressed = match find_line(rest) {
-            Some((line, used)) if self.discarding || used > limit => {
-                let _ = line;
+            Some((_, used)) if self.discarding || used > limit => {
                 self.discarding = false;
                 self.rpos += used;
                 self.line_too_long();

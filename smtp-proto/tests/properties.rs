@@ -1,0 +1,255 @@
+//! Properties: `parse(encode(x)) == x` for commands and replies; DATA encoding decodes back to
+//! the normalised content; a server session's output does not depend on how input is split.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use proptest::prelude::*;
+use sansmail_smtp_proto::command::{Body, MailParams, Notify, Orcpt, Param, RcptParams, Ret, XText};
+use sansmail_smtp_proto::data::{BareLineEndings, DataDecoder, DataEncoder};
+use sansmail_smtp_proto::server::ServerConfig;
+use sansmail_smtp_proto::{
+    Command, Domain, EnhancedCode, ForwardPath, Mailbox, Mechanism, Reply, ReplyCode, ReversePath,
+};
+
+fn s(re: &'static str) -> impl Strategy<Value = Cow<'static, str>> {
+    re.prop_map(Cow::Owned)
+}
+
+fn domain_name() -> impl Strategy<Value = String> {
+    prop::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..4).prop_map(|l| l.join("."))
+}
+
+fn domain() -> impl Strategy<Value = Domain<'static>> {
+    prop_oneof![
+        4 => domain_name().prop_map(|d| Domain::Name(d.into())),
+        1 => any::<u32>().prop_map(|a| Domain::Ipv4(Ipv4Addr::from(a))),
+        1 => any::<u128>().prop_map(|a| Domain::Ipv6(Ipv6Addr::from(a))),
+        1 => ("x-[a-z0-9]{0,5}[a-z0-9]", "[!-Z^-~]{1,10}")
+            .prop_map(|(tag, content)| Domain::General { tag: tag.into(), content: content.into() }),
+    ]
+}
+
+fn local_part() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::collection::vec("[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,8}", 1..4).prop_map(|a| a.join(".")),
+        1 => "[ !#-\\[\\]-~]{0,10}".prop_map(|q| format!("\"{q}\"")),
+    ]
+}
+
+fn mailbox() -> impl Strategy<Value = Mailbox<'static>> {
+    (local_part(), domain()).prop_map(|(l, domain)| Mailbox { local_part: l.into(), domain })
+}
+
+fn xtext() -> impl Strategy<Value = XText<'static>> {
+    "[ -~]{1,20}".prop_map(|t| XText::encode(&t))
+}
+
+fn other_params() -> impl Strategy<Value = Vec<Param<'static>>> {
+    prop::collection::vec(
+        (s("X-[A-Z0-9]{1,6}"), prop::option::of(s("[!-<>-~]{1,10}")))
+            .prop_map(|(keyword, value)| Param { keyword, value }),
+        0..3,
+    )
+}
+
+fn mail_params() -> impl Strategy<Value = MailParams<'static>> {
+    (
+        prop::option::of(any::<u64>()),
+        prop::option::of(prop_oneof![Just(Body::SevenBit), Just(Body::EightBitMime), Just(Body::BinaryMime)]),
+        any::<bool>(),
+        prop::option::of(prop_oneof![Just(Ret::Full), Just(Ret::Hdrs)]),
+        prop::option::of(xtext()),
+        prop::option::of(xtext()),
+        any::<bool>(),
+        other_params(),
+    )
+        .prop_map(|(size, body, smtputf8, ret, envid, auth, requiretls, other)| MailParams {
+            size,
+            body,
+            smtputf8,
+            ret,
+            envid,
+            auth,
+            requiretls,
+            other,
+        })
+}
+
+fn rcpt_params() -> impl Strategy<Value = RcptParams<'static>> {
+    let notify = prop_oneof![
+        Just(Notify::NEVER),
+        (any::<bool>(), any::<bool>(), any::<bool>())
+            .prop_filter("non-empty", |(a, b, c)| *a || *b || *c)
+            .prop_map(|(success, failure, delay)| Notify { success, failure, delay }),
+    ];
+    let orcpt = (s("rfc822|utf-8|x-[a-z]{1,4}"), xtext()).prop_map(|(addr_type, addr)| Orcpt { addr_type, addr });
+    (prop::option::of(notify), prop::option::of(orcpt), other_params()).prop_map(|(notify, orcpt, other)| RcptParams {
+        notify,
+        orcpt,
+        other,
+    })
+}
+
+fn mechanism() -> impl Strategy<Value = Mechanism<'static>> {
+    prop_oneof![
+        Just(Mechanism::Plain),
+        Just(Mechanism::Login),
+        Just(Mechanism::CramMd5),
+        Just(Mechanism::ScramSha256),
+        Just(Mechanism::XOAuth2),
+        s("X-[A-Z0-9_]{1,10}").prop_map(Mechanism::Unknown),
+    ]
+}
+
+fn command() -> impl Strategy<Value = Command<'static>> {
+    use base64::Engine as _;
+    let text = || s("[!-~][ -~]{0,20}");
+    prop_oneof![
+        s("[a-zA-Z0-9.:\\[\\]-]{1,20}").prop_map(|host| Command::Helo { host }),
+        s("[a-zA-Z0-9.:\\[\\]-]{1,20}").prop_map(|host| Command::Ehlo { host }),
+        (prop_oneof![Just(ReversePath::Null), mailbox().prop_map(ReversePath::Mailbox)], mail_params())
+            .prop_map(|(from, params)| Command::Mail { from, params }),
+        (prop_oneof![Just(ForwardPath::Postmaster), mailbox().prop_map(ForwardPath::Mailbox)], rcpt_params())
+            .prop_map(|(to, params)| Command::Rcpt { to, params }),
+        Just(Command::Data),
+        (any::<u64>(), any::<bool>()).prop_map(|(size, last)| Command::Bdat { size, last }),
+        Just(Command::Rset),
+        text().prop_map(|arg| Command::Vrfy { arg }),
+        text().prop_map(|arg| Command::Expn { arg }),
+        prop::option::of(s("[ -~]{0,20}")).prop_map(|topic| Command::Help { topic }),
+        prop::option::of(s("[ -~]{0,20}")).prop_map(|arg| Command::Noop { arg }),
+        Just(Command::Quit),
+        Just(Command::StartTls),
+        (mechanism(), prop::option::of(prop::collection::vec(any::<u8>(), 0..40))).prop_map(|(mechanism, ir)| {
+            let initial_response = ir.map(|b| Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b)));
+            Command::Auth { mechanism, initial_response }
+        }),
+        prop_oneof![domain_name(), domain_name().prop_map(|d| format!("@{d}")), "#[!-~]{1,10}".prop_map(String::from)]
+            .prop_map(|q| Command::Etrn { queue: q.into() }),
+        prop::option::of(prop::collection::vec(domain_name(), 1..4).prop_map(|d| Cow::Owned(d.join(","))))
+            .prop_map(|domains| Command::Atrn { domains }),
+        (s("X[A-Z0-9-]{1,8}"), prop::option::of(s("[ -~]{0,20}")))
+            .prop_map(|(verb, args)| Command::Unknown { verb, args }),
+    ]
+}
+
+fn reply() -> impl Strategy<Value = Reply<'static>> {
+    (
+        2u16..=5,
+        0u16..=5,
+        0u16..=9,
+        any::<bool>(),
+        0u16..1000,
+        0u16..1000,
+        prop::collection::vec("([a-zA-Z][ -~]{0,30})?", 1..5),
+    )
+        .prop_map(|(c1, c2, c3, has_enhanced, subject, detail, lines)| {
+            let code = c1 * 100 + c2 * 10 + c3;
+            Reply {
+                code: ReplyCode(code),
+                enhanced: has_enhanced.then_some(EnhancedCode::new(c1 as u8, subject, detail)),
+                text: Cow::Owned(lines.join("\n")),
+            }
+        })
+        .prop_filter("enhanced codes exist for 2, 4, 5 only", |r| r.code.class() != 3 || r.enhanced.is_none())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn command_roundtrip(cmd in command()) {
+        // Every generated command is valid, so it must encode, and parse back to itself.
+        let bytes = cmd.to_bytes().unwrap();
+        let (parsed, used) = Command::parse(&bytes).unwrap().complete().unwrap();
+        prop_assert_eq!(used, bytes.len());
+        prop_assert_eq!(parsed, cmd);
+    }
+
+    #[test]
+    fn reply_roundtrip(reply in reply()) {
+        let mut bytes = Vec::new();
+        reply.encode(&mut bytes, true);
+        let (parsed, used) = Reply::parse_prefix(&bytes).unwrap().complete().unwrap();
+        prop_assert_eq!(used, bytes.len());
+        prop_assert_eq!(parsed, reply);
+    }
+
+    #[test]
+    fn data_encoding_decodes_to_normalised_content(body in prop::collection::vec(prop_oneof![
+        Just(b'\r'), Just(b'\n'), Just(b'.'), any::<u8>()], 0..300), cut in 1usize..50, cut2 in 1usize..50) {
+        let mut wire = Vec::new();
+        let mut enc = DataEncoder::new();
+        for piece in body.chunks(cut) {
+            enc.encode(piece, &mut wire);
+        }
+        enc.finish(&mut wire);
+        wire.extend_from_slice(b"NEXT");
+        let mut dec = DataDecoder::new(BareLineEndings::Reject, None);
+        let mut out = Vec::new();
+        let mut used = 0;
+        for piece in wire.chunks(cut2) {
+            if dec.is_done() { break; }
+            used += dec.decode(piece, &mut out).consumed;
+        }
+        prop_assert!(dec.is_done());
+        prop_assert!(!dec.saw_bare_line_ending());
+        prop_assert_eq!(&wire[used..], b"NEXT");
+        prop_assert_eq!(out, normalise(&body));
+    }
+
+    #[test]
+    fn server_output_does_not_depend_on_input_splits(
+        lines in prop::collection::vec(prop_oneof![
+            Just("EHLO c".to_string()), Just("HELO c".to_string()), Just("MAIL FROM:<a@b.c>".to_string()),
+            Just("RCPT TO:<x@y.z>".to_string()), Just("DATA".to_string()), Just(".".to_string()),
+            Just("..x".to_string()), Just("RSET".to_string()), Just("BDAT 3".to_string()),
+            Just("BDAT 0 LAST".to_string()), Just("NOOP".to_string()), Just("AUTH PLAIN".to_string()),
+            "[ -~]{0,600}", "[\\x00-\\xff]{0,40}",
+        ], 0..30),
+        splits in prop::collection::vec(1usize..64, 1..20),
+    ) {
+        let input: Vec<u8> = lines.iter().flat_map(|l| l.bytes().chain(*b"\r\n")).collect();
+        let whole = {
+            let mut s = common::Server::new(ServerConfig::default());
+            s.feed(&input, &mut *common::accept_all());
+            (s.output(), s.messages)
+        };
+        let mut s = common::Server::new(ServerConfig::default());
+        let mut rest = &input[..];
+        for n in splits.iter().cycle() {
+            if rest.is_empty() || s.session.is_closed() { break; }
+            let (piece, r) = rest.split_at((*n).min(rest.len()));
+            s.feed(piece, &mut *common::accept_all());
+            rest = r;
+        }
+        prop_assert_eq!(s.output(), whole.0);
+        prop_assert_eq!(s.messages, whole.1);
+    }
+}
+
+/// What the encoder promises the receiver stores: CRLF line ends, a CRLF at the end.
+fn normalise(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < body.len() {
+        match (body[i], body.get(i + 1)) {
+            (b'\r', Some(b'\n')) => {
+                out.extend_from_slice(b"\r\n");
+                i += 2;
+                continue;
+            }
+            (b'\r' | b'\n', _) => out.extend_from_slice(b"\r\n"),
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
