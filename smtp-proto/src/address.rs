@@ -101,41 +101,34 @@ impl fmt::Display for PathError {
 
 impl std::error::Error for PathError {}
 
-// Character classes as lookup tables: one load per byte on the hot path.
-const fn class_table(extra: &[u8], alnum: bool) -> [bool; 256] {
+// Character classes as lookup tables: one load per byte on the hot path. Bytes of UTF-8
+// sequences (>= 0x80) are allowed where RFC 6531 allows UTF-8; the input is already a `str`.
+const fn class_table(extra: &[u8], alnum: bool, utf8: bool) -> [bool; 256] {
     let mut t = [false; 256];
     let mut i = 0;
     while i < extra.len() {
         t[extra[i] as usize] = true;
         i += 1;
     }
-    if alnum {
-        let mut c = 0usize;
-        while c < 256 {
-            let b = c as u8;
-            if b.is_ascii_alphanumeric() {
-                t[c] = true;
-            }
-            c += 1;
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        if (alnum && b.is_ascii_alphanumeric()) || (utf8 && b >= 0x80) {
+            t[c] = true;
         }
+        c += 1;
     }
     t
 }
 
-/// `atext` ([RFC 5322 §3.2.3](https://www.rfc-editor.org/rfc/rfc5322#section-3.2.3)).
-static ATEXT: [bool; 256] = class_table(b"!#$%&'*+-/=?^_`{|}~", true);
-/// `Let-dig / "-"`.
-static LDH: [bool; 256] = class_table(b"-", true);
-
-#[inline]
-fn is_atext(b: u8) -> bool {
-    ATEXT[b as usize] || b >= 0x80
-}
-
-#[inline]
-fn is_ldh(b: u8) -> bool {
-    LDH[b as usize] || b >= 0x80
-}
+/// `atext` ([RFC 5322 §3.2.3](https://www.rfc-editor.org/rfc/rfc5322#section-3.2.3)) and UTF-8.
+static ATEXT: [bool; 256] = class_table(b"!#$%&'*+-/=?^_`{|}~", true, true);
+/// `Let-dig / "-"` and UTF-8 (U-labels).
+static LDH: [bool; 256] = class_table(b"-", true, true);
+/// `Let-dig / "-"`, ASCII only (standardized tags, and the fast path).
+static LDH_ASCII: [bool; 256] = class_table(b"-", true, false);
+/// `atext`, ASCII only (the fast path).
+static ATEXT_ASCII: [bool; 256] = class_table(b"!#$%&'*+-/=?^_`{|}~", true, false);
 
 /// `qtextSMTP = %d32-33 / %d35-91 / %d93-126` (and UTF-8 under SMTPUTF8).
 #[inline]
@@ -156,175 +149,260 @@ fn invalid(input: &[u8], at: usize) -> PathError {
     }
 }
 
-fn utf8(bytes: &[u8]) -> Result<&str, PathError> {
-    std::str::from_utf8(bytes).map_err(|_| PathError::InvalidUtf8)
+/// `&s[a..b]`, or an error if the offsets do not fall on character boundaries.
+fn sub(s: &str, a: usize, b: usize) -> Result<&str, PathError> {
+    s.get(a..b).ok_or(PathError::InvalidUtf8)
 }
 
-/// `Dot-string = Atom *("." Atom)`; returns the end offset.
-fn dot_string(input: &[u8], mut pos: usize) -> Result<usize, PathError> {
-    loop {
-        let start = pos;
-        while input.get(pos).is_some_and(|&b| is_atext(b)) {
-            pos += 1;
-        }
-        if pos == start {
-            return Err(invalid(input, pos));
-        }
-        if input.get(pos) == Some(&b'.') {
-            pos += 1;
+/// Offset of the first byte at or after `pos` not in `class`.
+#[inline]
+fn scan(b: &[u8], pos: usize, class: &[bool; 256]) -> usize {
+    b.get(pos..).and_then(|rest| rest.iter().position(|&c| !class[c as usize])).map_or(b.len(), |n| pos + n)
+}
+
+/// `Dot-string = Atom *("." Atom)`, in one pass; returns the end offset.
+fn dot_string(b: &[u8], pos: usize) -> Result<usize, PathError> {
+    let mut i = pos;
+    // Start as if after a dot: a leading dot, two dots, or a trailing dot is an error.
+    let mut after_dot = true;
+    while let Some(&c) = b.get(i) {
+        if ATEXT[c as usize] {
+            after_dot = false;
+        } else if c == b'.' && !after_dot {
+            after_dot = true;
         } else {
-            return Ok(pos);
+            break;
         }
+        i += 1;
     }
+    if after_dot { Err(invalid(b, i)) } else { Ok(i) }
 }
 
 /// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE`; `pos` is at the opening quote.
-fn quoted_string(input: &[u8], mut pos: usize) -> Result<usize, PathError> {
+fn quoted_string(b: &[u8], mut pos: usize) -> Result<usize, PathError> {
     pos += 1;
     loop {
-        match input.get(pos) {
+        match b.get(pos) {
             Some(b'"') => return Ok(pos + 1),
             // quoted-pairSMTP = %d92 %d32-126
-            Some(b'\\') => match input.get(pos + 1) {
+            Some(b'\\') => match b.get(pos + 1) {
                 Some(32..=126) => pos += 2,
-                _ => return Err(invalid(input, pos + 1)),
+                _ => return Err(invalid(b, pos + 1)),
             },
-            Some(&b) if is_qtext(b) => pos += 1,
-            _ => return Err(invalid(input, pos)),
+            Some(&c) if is_qtext(c) => pos += 1,
+            _ => return Err(invalid(b, pos)),
         }
     }
 }
 
 /// `Local-part = Dot-string / Quoted-string`.
-fn local_part(input: &[u8], pos: usize) -> Result<usize, PathError> {
-    if input.get(pos) == Some(&b'"') { quoted_string(input, pos) } else { dot_string(input, pos) }
+fn local_part(b: &[u8], pos: usize) -> Result<usize, PathError> {
+    if b.get(pos) == Some(&b'"') { quoted_string(b, pos) } else { dot_string(b, pos) }
 }
 
-/// `Domain = sub-domain *("." sub-domain)`, `sub-domain = Let-dig [Ldh-str]`.
-fn domain_name(input: &[u8], mut pos: usize) -> Result<usize, PathError> {
-    let begin = pos;
+/// `Domain = sub-domain *("." sub-domain)`, `sub-domain = Let-dig [Ldh-str]`, in one pass:
+/// labels of 1–63 octets that neither start nor end with a hyphen, 255 octets in all.
+fn domain_name(b: &[u8], pos: usize) -> Result<usize, PathError> {
+    let mut i = pos;
+    let mut label = pos;
     loop {
-        let start = pos;
-        while input.get(pos).is_some_and(|&b| is_ldh(b)) {
-            pos += 1;
-        }
-        // A label neither starts nor ends with a hyphen.
-        if pos == start || input.get(start) == Some(&b'-') {
-            return Err(invalid(input, start));
-        }
-        if input.get(pos - 1) == Some(&b'-') {
-            return Err(invalid(input, pos - 1));
-        }
-        if pos - start > 63 {
-            return Err(PathError::TooLong);
-        }
-        if input.get(pos) == Some(&b'.') {
-            pos += 1;
-        } else if pos - begin > MAX_DOMAIN_LEN {
-            return Err(PathError::TooLong);
-        } else {
-            return Ok(pos);
+        match b.get(i) {
+            Some(&c) if LDH[c as usize] => i += 1,
+            next => {
+                if i == label || b.get(label) == Some(&b'-') {
+                    return Err(invalid(b, label));
+                }
+                if b.get(i - 1) == Some(&b'-') {
+                    return Err(invalid(b, i - 1));
+                }
+                if i - label > 63 {
+                    return Err(PathError::TooLong);
+                }
+                if next != Some(&b'.') {
+                    break;
+                }
+                i += 1;
+                label = i;
+            }
         }
     }
+    if i - pos > MAX_DOMAIN_LEN { Err(PathError::TooLong) } else { Ok(i) }
 }
 
 /// `address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
 /// General-address-literal ) "]"`; `pos` is at `[`.
-fn address_literal(input: &[u8], pos: usize) -> Result<(Domain<'_>, usize), PathError> {
+fn address_literal(s: &str, pos: usize) -> Result<(Domain<'_>, usize), PathError> {
+    let b = s.as_bytes();
     let body_start = pos + 1;
-    let rest = input.get(body_start..).ok_or(PathError::Truncated)?;
-    let len = memchr::memchr(b']', rest).ok_or(PathError::Truncated)?;
-    let body = &rest[..len];
+    let len = b.get(body_start..).and_then(|r| memchr::memchr(b']', r)).ok_or(PathError::Truncated)?;
+    let body = sub(s, body_start, body_start + len)?;
     let end = body_start + len + 1;
-    let bad = || invalid(input, body_start);
-    let domain = match memchr::memchr(b':', body) {
-        None => Domain::Ipv4(utf8(body)?.parse().map_err(|_| bad())?),
-        Some(colon) => {
-            let (tag, content) = (&body[..colon], &body[colon + 1..]);
-            if tag.eq_ignore_ascii_case(b"IPv6") {
-                Domain::Ipv6(utf8(content)?.parse().map_err(|_| bad())?)
-            } else {
-                let tag_ok = !tag.is_empty()
-                    && tag.iter().all(|&b| LDH[b as usize])
-                    && tag.first() != Some(&b'-')
-                    && tag.last() != Some(&b'-');
-                if !tag_ok || content.is_empty() || !content.iter().all(|&b| is_dcontent(b)) {
-                    return Err(bad());
-                }
-                Domain::General { tag: Cow::Borrowed(utf8(tag)?), content: Cow::Borrowed(utf8(content)?) }
+    let bad = || invalid(b, body_start);
+    let domain = match body.split_once(':') {
+        None => Domain::Ipv4(body.parse().map_err(|_| bad())?),
+        Some((tag, content)) if tag.eq_ignore_ascii_case("IPv6") => Domain::Ipv6(content.parse().map_err(|_| bad())?),
+        Some((tag, content)) => {
+            let tb = tag.as_bytes();
+            let tag_ok = !tb.is_empty()
+                && scan(tb, 0, &LDH_ASCII) == tb.len()
+                && tb.first() != Some(&b'-')
+                && tb.last() != Some(&b'-');
+            if !tag_ok || content.is_empty() || !content.bytes().all(is_dcontent) {
+                return Err(bad());
             }
+            Domain::General { tag: Cow::Borrowed(tag), content: Cow::Borrowed(content) }
         }
     };
     Ok((domain, end))
 }
 
 /// `Domain / address-literal` starting at `pos`.
-fn domain_or_literal(input: &[u8], pos: usize) -> Result<(Domain<'_>, usize), PathError> {
-    if input.get(pos) == Some(&b'[') {
-        address_literal(input, pos)
+fn domain_or_literal(s: &str, pos: usize) -> Result<(Domain<'_>, usize), PathError> {
+    if s.as_bytes().get(pos) == Some(&b'[') {
+        address_literal(s, pos)
     } else {
-        let end = domain_name(input, pos)?;
-        Ok((Domain::Name(Cow::Borrowed(utf8(&input[pos..end])?)), end))
+        let end = domain_name(s.as_bytes(), pos)?;
+        Ok((Domain::Name(Cow::Borrowed(sub(s, pos, end)?)), end))
     }
 }
 
 /// `Mailbox = Local-part "@" ( Domain / address-literal )` starting at `pos`.
-fn mailbox(input: &[u8], pos: usize) -> Result<(Mailbox<'_>, usize), PathError> {
-    let lp_end = local_part(input, pos)?;
-    if input.get(lp_end) != Some(&b'@') {
-        return Err(invalid(input, lp_end));
+#[inline]
+fn mailbox(s: &str, pos: usize) -> Result<(Mailbox<'_>, usize), PathError> {
+    let b = s.as_bytes();
+    let lp_end = local_part(b, pos)?;
+    if b.get(lp_end) != Some(&b'@') {
+        return Err(invalid(b, lp_end));
     }
-    let local_part = Cow::Borrowed(utf8(&input[pos..lp_end])?);
-    let (domain, end) = domain_or_literal(input, lp_end + 1)?;
+    let local_part = Cow::Borrowed(sub(s, pos, lp_end)?);
+    let (domain, end) = domain_or_literal(s, lp_end + 1)?;
     Ok((Mailbox { local_part, domain }, end))
 }
 
 /// `A-d-l = At-domain *( "," At-domain ) ":"`: a source route, parsed and then
 /// ignored as [RFC 5321 §4.1.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.3) asks.
-fn source_route(input: &[u8], mut pos: usize) -> Result<usize, PathError> {
+fn source_route(b: &[u8], mut pos: usize) -> Result<usize, PathError> {
     loop {
         // At-domain = "@" Domain
-        if input.get(pos) != Some(&b'@') {
-            return Err(invalid(input, pos));
+        if b.get(pos) != Some(&b'@') {
+            return Err(invalid(b, pos));
         }
-        pos = domain_name(input, pos + 1)?;
-        match input.get(pos) {
+        pos = domain_name(b, pos + 1)?;
+        match b.get(pos) {
             Some(b',') => pos += 1,
             Some(b':') => return Ok(pos + 1),
-            _ => return Err(invalid(input, pos)),
+            _ => return Err(invalid(b, pos)),
         }
     }
 }
 
-/// `Path = "<" [ A-d-l ":" ] Mailbox ">"`; returns the mailbox and the end offset.
-fn path(input: &[u8]) -> Result<(Mailbox<'_>, usize), PathError> {
-    let mut pos = 1;
-    if input.get(pos) == Some(&b'@') {
-        pos = source_route(input, pos)?;
+/// The common shape `<dot-atom@domain>`, ASCII, in one pass. `None` hands the path to the
+/// full grammar: quoted local parts, address literals, source routes, UTF-8, and every
+/// error (so errors are reported by one implementation only).
+#[inline]
+fn simple_path(s: &str) -> Option<(Mailbox<'_>, usize)> {
+    let b = s.as_bytes();
+    let mut i = 1;
+    // Start as if after a dot: a leading dot, two dots, or a trailing dot falls back.
+    let mut after_dot = true;
+    while let Some(&c) = b.get(i) {
+        if ATEXT_ASCII[c as usize] {
+            after_dot = false;
+        } else if c == b'.' && !after_dot {
+            after_dot = true;
+        } else {
+            break;
+        }
+        i += 1;
     }
-    let (mailbox, end) = mailbox(input, pos)?;
-    if input.get(end) != Some(&b'>') {
-        return Err(invalid(input, end));
+    if after_dot || b.get(i) != Some(&b'@') {
+        return None;
+    }
+    let at = i;
+    i += 1;
+    let mut label = i;
+    loop {
+        match b.get(i) {
+            Some(&c) if LDH_ASCII[c as usize] => i += 1,
+            next => {
+                let ok = i > label && b.get(label) != Some(&b'-') && b.get(i - 1) != Some(&b'-') && i - label <= 63;
+                if !ok {
+                    return None;
+                }
+                if next != Some(&b'.') {
+                    break;
+                }
+                i += 1;
+                label = i;
+            }
+        }
+    }
+    if b.get(i) != Some(&b'>') || i + 1 > MAX_PATH_LEN || i - at - 1 > MAX_DOMAIN_LEN {
+        return None;
+    }
+    let mailbox =
+        Mailbox { local_part: Cow::Borrowed(s.get(1..at)?), domain: Domain::Name(Cow::Borrowed(s.get(at + 1..i)?)) };
+    Some((mailbox, i + 1))
+}
+
+/// `Path = "<" [ A-d-l ":" ] Mailbox ">"`; returns the mailbox and the end offset.
+#[inline]
+fn path(s: &str) -> Result<(Mailbox<'_>, usize), PathError> {
+    if let Some(simple) = simple_path(s) {
+        return Ok(simple);
+    }
+    let b = s.as_bytes();
+    let mut pos = 1;
+    if b.get(pos) == Some(&b'@') {
+        pos = source_route(b, pos)?;
+    }
+    let (mailbox, end) = mailbox(s, pos)?;
+    if b.get(end) != Some(&b'>') {
+        return Err(invalid(b, end));
+    }
+    if end + 1 > MAX_PATH_LEN {
+        return Err(PathError::TooLong);
     }
     Ok((mailbox, end + 1))
 }
 
-fn check_path_len(end: usize) -> Result<(), PathError> {
-    if end > MAX_PATH_LEN { Err(PathError::TooLong) } else { Ok(()) }
+fn utf8(bytes: &[u8]) -> Result<&str, PathError> {
+    std::str::from_utf8(bytes).map_err(|_| PathError::InvalidUtf8)
+}
+
+/// `Reverse-path` at the start of `s`, and the rest.
+#[inline]
+pub(crate) fn reverse_path(s: &str) -> Result<(ReversePath<'_>, &str), PathError> {
+    if let Some(rest) = s.strip_prefix("<>") {
+        return Ok((ReversePath::Null, rest));
+    }
+    if !s.starts_with('<') {
+        return Err(invalid(s.as_bytes(), 0));
+    }
+    let (mailbox, end) = path(s)?;
+    Ok((ReversePath::Mailbox(mailbox), sub(s, end, s.len())?))
+}
+
+/// `Forward-path` (or `<Postmaster>`) at the start of `s`, and the rest.
+#[inline]
+pub(crate) fn forward_path(s: &str) -> Result<(ForwardPath<'_>, &str), PathError> {
+    const POSTMASTER: &str = "<postmaster>";
+    let maybe = matches!(s.as_bytes().get(1), Some(b'p' | b'P'));
+    if maybe && s.get(..POSTMASTER.len()).is_some_and(|p| p.eq_ignore_ascii_case(POSTMASTER)) {
+        return Ok((ForwardPath::Postmaster, sub(s, POSTMASTER.len(), s.len())?));
+    }
+    if !s.starts_with('<') {
+        return Err(invalid(s.as_bytes(), 0));
+    }
+    let (mailbox, end) = path(s)?;
+    Ok((ForwardPath::Mailbox(mailbox), sub(s, end, s.len())?))
 }
 
 impl<'a> ReversePath<'a> {
     /// Parses `Reverse-path` at the start of `input`; returns it and the bytes after it.
+    /// The input must be UTF-8 as a whole (a command line is).
     pub fn parse(input: &'a [u8]) -> Result<(Self, &'a [u8]), PathError> {
-        match input {
-            [b'<', b'>', rest @ ..] => Ok((Self::Null, rest)),
-            [b'<', ..] => {
-                let (mailbox, end) = path(input)?;
-                check_path_len(end)?;
-                Ok((Self::Mailbox(mailbox), &input[end..]))
-            }
-            _ => Err(invalid(input, 0)),
-        }
+        reverse_path(utf8(input)?).map(|(p, rest)| (p, rest.as_bytes()))
     }
 
     /// The mailbox, unless this is the null path.
@@ -362,18 +440,9 @@ impl<'a> ReversePath<'a> {
 
 impl<'a> ForwardPath<'a> {
     /// Parses `Forward-path` (or `<Postmaster>`) at the start of `input`;
-    /// returns it and the bytes after it.
+    /// returns it and the bytes after it. The input must be UTF-8 as a whole.
     pub fn parse(input: &'a [u8]) -> Result<(Self, &'a [u8]), PathError> {
-        const POSTMASTER: &[u8] = b"<postmaster>";
-        if input.len() >= POSTMASTER.len() && input[..POSTMASTER.len()].eq_ignore_ascii_case(POSTMASTER) {
-            return Ok((Self::Postmaster, &input[POSTMASTER.len()..]));
-        }
-        if input.first() != Some(&b'<') {
-            return Err(invalid(input, 0));
-        }
-        let (mailbox, end) = path(input)?;
-        check_path_len(end)?;
-        Ok((Self::Mailbox(mailbox), &input[end..]))
+        forward_path(utf8(input)?).map(|(p, rest)| (p, rest.as_bytes()))
     }
 
     /// The mailbox, unless this is the bare `<Postmaster>`.
@@ -412,7 +481,8 @@ impl<'a> ForwardPath<'a> {
 impl<'a> Mailbox<'a> {
     /// Parses a bare `Mailbox` (`local@domain`, no brackets) that must fill `input`.
     pub fn parse(input: &'a [u8]) -> Result<Self, PathError> {
-        let (mailbox, end) = mailbox(input, 0)?;
+        let s = utf8(input)?;
+        let (mailbox, end) = mailbox(s, 0)?;
         if end != input.len() {
             return Err(invalid(input, end));
         }
@@ -458,12 +528,12 @@ impl<'a> Mailbox<'a> {
         // Validate what was written with the parser itself: one grammar, two directions.
         let result = self.encode(out).and_then(|()| {
             out.push(b'>');
-            let written = &out[start..];
+            let written = utf8(&out[start..])?;
             match path(written) {
                 Ok((back, end)) if end == written.len() && end <= MAX_PATH_LEN && back == *self => Ok(()),
                 Ok((_, end)) if end > MAX_PATH_LEN => Err(PathError::TooLong),
                 // It parses, but as another address: some field holds a delimiter.
-                Ok((_, end)) => Err(invalid(written, end.min(written.len().saturating_sub(1)))),
+                Ok((_, end)) => Err(invalid(written.as_bytes(), end.min(written.len().saturating_sub(1)))),
                 Err(e) => Err(e),
             }
         });
@@ -543,7 +613,7 @@ pub(crate) fn is_domain_name(input: &[u8]) -> bool {
 }
 
 /// Checks `Domain / address-literal` filling all of `input`.
-pub(crate) fn is_domain_or_literal(input: &[u8]) -> bool {
+pub(crate) fn is_domain_or_literal(input: &str) -> bool {
     domain_or_literal(input, 0).is_ok_and(|(_, end)| end == input.len())
 }
 

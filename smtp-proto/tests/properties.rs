@@ -253,3 +253,81 @@ fn normalise(body: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// The DATA decoder's rules, one byte at a time, straight from RFC 5321 §4.5.2: an oracle
+/// independent of the decoder's span-copying design. Input must contain the end marker.
+fn reference_decode(input: &[u8], normalize: bool, max_line: Option<usize>) -> (Vec<u8>, usize, bool, bool) {
+    let (mut out, mut i, mut line_start, mut line_len) = (Vec::new(), 0, true, 0usize);
+    let (mut bare, mut long) = (false, false);
+    let mut end_line = |len: &mut usize| {
+        if max_line.is_some_and(|m| *len + 2 > m) {
+            long = true;
+        }
+        *len = 0;
+    };
+    loop {
+        if line_start && input[i..].starts_with(b".\r\n") {
+            return (out, i + 3, bare, long);
+        }
+        if line_start && input[i] == b'.' {
+            i += 1;
+            line_len = 1;
+        }
+        line_start = false;
+        match (input[i], input.get(i + 1)) {
+            (b'\r', Some(b'\n')) => {
+                out.extend_from_slice(b"\r\n");
+                end_line(&mut line_len);
+                i += 2;
+                line_start = true;
+            }
+            (b'\r' | b'\n', _) => {
+                bare = true;
+                out.extend_from_slice(if normalize { b"\r\n" } else { std::slice::from_ref(&input[i]) });
+                end_line(&mut line_len);
+                i += 1;
+            }
+            (c, _) => {
+                out.push(c);
+                line_len += 1;
+                i += 1;
+            }
+        }
+    }
+}
+
+fn segment() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => (0usize..150).prop_map(|n| [vec![b'x'; n], b"\r\n".to_vec()].concat()),
+        1 => (0usize..40).prop_map(|n| [b".".to_vec(), vec![b'y'; n], b"\r\n".to_vec()].concat()),
+        1 => (995usize..1002).prop_map(|n| [vec![b'L'; n], b"\r\n".to_vec()].concat()),
+        1 => prop_oneof![Just(b"\n".to_vec()), Just(b"\r".to_vec()), Just(b".\n".to_vec()), Just(b"\r.\r".to_vec()), Just(b".\rz".to_vec())],
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// The decoder agrees with the byte-at-a-time oracle on
+    /// content, end position, bare line endings and long lines, however the input is split.
+    #[test]
+    fn data_decoder_matches_the_reference(
+        segments in prop::collection::vec(segment(), 0..60),
+        normalize in any::<bool>(),
+        max_line in prop_oneof![Just(None), Just(Some(1000)), Just(Some(130)), Just(Some(100))],
+        cut in 1usize..300,
+    ) {
+        let mut input: Vec<u8> = segments.concat();
+        input.extend_from_slice(b"\r\n.\r\nTAIL");
+        let expected = reference_decode(&input, normalize, max_line);
+        let mode = if normalize { BareLineEndings::Normalize } else { BareLineEndings::Reject };
+        let mut d = DataDecoder::new(mode, max_line);
+        let (mut out, mut used) = (Vec::new(), 0);
+        for piece in input.chunks(cut) {
+            if d.is_done() { break; }
+            used += d.decode(piece, &mut out).consumed;
+        }
+        prop_assert!(d.is_done());
+        prop_assert_eq!((out, used, d.saw_bare_line_ending(), d.saw_long_line()), expected);
+    }
+}

@@ -15,10 +15,27 @@ fn cfg() -> ServerConfig {
     ServerConfig { hostname: "mx.test".into(), ..ServerConfig::default() }
 }
 
+/// Runs `input` whole, and checks that byte-by-byte and every two-piece split give the same
+/// replies and messages.
 fn run(config: ServerConfig, input: &[u8]) -> Server {
-    let mut s = Server::new(config);
-    s.feed(input, &mut *accept_all());
-    s
+    let feed = |pieces: &[&[u8]]| {
+        let mut s = Server::new(config.clone());
+        for piece in pieces {
+            s.feed(piece, &mut *accept_all());
+        }
+        s
+    };
+    let whole = feed(&[input]);
+    let bytes: Vec<&[u8]> = input.chunks(1).collect();
+    let mut runs = vec![feed(&bytes)];
+    // Every boundary for short inputs; a spread of them for the long ones.
+    let step = (input.len() / 256).max(1);
+    runs.extend((1..input.len()).step_by(step).map(|i| feed(&[&input[..i], &input[i..]])));
+    for other in runs {
+        assert_eq!(other.output(), whole.output());
+        assert_eq!(other.messages, whole.messages);
+    }
+    whole
 }
 
 fn replies(config: ServerConfig, input: &str) -> Vec<String> {

@@ -17,7 +17,7 @@ pub use params::{Body, MailParams, Notify, Orcpt, Param, RcptParams, Ret, XText}
 
 use std::borrow::Cow;
 
-use crate::address::{ForwardPath, ReversePath};
+use crate::address::{self, ForwardPath, PathError, ReversePath};
 use crate::{Mechanism, Status};
 
 /// A parsed command; text fields borrow from the input line.
@@ -175,11 +175,11 @@ pub(crate) fn find_line(input: &[u8]) -> Option<(&[u8], usize)> {
     Some((line.strip_suffix(b"\r").unwrap_or(line), lf + 1))
 }
 
-fn text(bytes: &[u8], verb: Verb) -> Result<Cow<'_, str>, CommandError> {
-    if bytes.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
+fn text(s: &str, verb: Verb) -> Result<Cow<'_, str>, CommandError> {
+    if s.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
         return Err(CommandError::Syntax(verb));
     }
-    std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|_| CommandError::Syntax(verb))
+    Ok(Cow::Borrowed(s))
 }
 
 impl<'a> Command<'a> {
@@ -195,15 +195,27 @@ impl<'a> Command<'a> {
     }
 
     /// Parses one command line, without its line ending.
+    #[inline]
     pub fn parse_line(line: &'a [u8]) -> Result<Self, CommandError> {
-        let (verb, args) = match memchr::memchr(b' ', line) {
-            Some(sp) => (&line[..sp], Some(&line[sp + 1..])),
-            None => (line, None),
-        };
-        match verb.len() {
-            4 if !verb.iter().all(u8::is_ascii_alphabetic) => Self::unknown(verb, args),
+        // One UTF-8 check for the whole line; every field below is a slice of it.
+        match std::str::from_utf8(line) {
+            Ok(line) => Self::parse_str(line),
+            Err(_) => Err(match line.get(..4).map(|v| v.to_ascii_uppercase()).as_deref() {
+                Some(b"MAIL") => CommandError::InvalidSender(PathError::InvalidUtf8),
+                Some(b"RCPT") => CommandError::InvalidRecipient(PathError::InvalidUtf8),
+                _ => CommandError::Unrecognized,
+            }),
+        }
+    }
+
+    #[inline]
+    fn parse_str(line: &'a str) -> Result<Self, CommandError> {
+        let (verb, args) = split_verb(line);
+        let vb = verb.as_bytes();
+        match vb.len() {
+            4 if !vb.iter().all(u8::is_ascii_alphabetic) => Self::unknown(verb, args),
             4 => {
-                let word = <[u8; 4]>::try_from(verb).map_or(0, |w| verb4(&w) & CASE_MASK);
+                let word = <[u8; 4]>::try_from(vb).map_or(0, |w| verb4(&w) & CASE_MASK);
                 // All four bytes are letters, so the mask upper-cases them exactly.
                 match word {
                     w if w == verb4(b"RCPT") => Self::rcpt(args),
@@ -226,37 +238,37 @@ impl<'a> Command<'a> {
                     _ => Self::unknown(verb, args),
                 }
             }
-            8 if verb.eq_ignore_ascii_case(b"STARTTLS") => no_args(args, Self::StartTls, Verb::StartTls),
+            8 if verb.eq_ignore_ascii_case("STARTTLS") => no_args(args, Self::StartTls, Verb::StartTls),
             _ => Self::unknown(verb, args),
         }
     }
 
-    fn unknown(verb: &'a [u8], args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+    fn unknown(verb: &'a str, args: Option<&'a str>) -> Result<Self, CommandError> {
         // A verb is a token of letters, digits and hyphens (keyword-like); anything else,
-        // such as an HTTP request or binary noise, is not a command at all.
-        if verb.is_empty() || verb.len() > 20 || !verb.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-') {
+        // such as binary noise, is not a command at all.
+        if verb.is_empty() || verb.len() > 20 || !verb.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(CommandError::Unrecognized);
         }
-        let verb = text(verb, Verb::Unknown).map_err(|_| CommandError::Unrecognized)?;
         let args = args.map(|a| text(a, Verb::Unknown)).transpose().map_err(|_| CommandError::Unrecognized)?;
-        Ok(Self::Unknown { verb, args })
+        Ok(Self::Unknown { verb: Cow::Borrowed(verb), args })
     }
 
     /// `HELO SP Domain` / `EHLO SP ( Domain / address-literal )`. The name is checked only
     /// for being one printable token: real clients send names that are not valid domains,
     /// and RFC 5321 §4.1.4 says the name must not cause the session to be refused.
-    fn hello(args: Option<&'a [u8]>, verb: Verb) -> Result<Self, CommandError> {
-        let host = args.map(|a| a.strip_suffix(b" ").unwrap_or(a)).ok_or(CommandError::Syntax(verb))?;
-        if host.is_empty() || host.iter().any(|&b| b <= b' ' || b == 0x7f) {
+    fn hello(args: Option<&'a str>, verb: Verb) -> Result<Self, CommandError> {
+        let host = args.map(|a| a.strip_suffix(' ').unwrap_or(a)).ok_or(CommandError::Syntax(verb))?;
+        if host.is_empty() || host.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(CommandError::Syntax(verb));
         }
-        let host = text(host, verb)?;
+        let host = Cow::Borrowed(host);
         Ok(if verb == Verb::Ehlo { Self::Ehlo { host } } else { Self::Helo { host } })
     }
 
-    fn mail(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
-        let rest = path_args(args, b"FROM:", Verb::Mail)?;
-        let (from, rest) = ReversePath::parse(rest).map_err(CommandError::InvalidSender)?;
+    #[inline]
+    fn mail(args: Option<&'a str>) -> Result<Self, CommandError> {
+        let rest = path_args(args, "FROM:", Verb::Mail)?;
+        let (from, rest) = address::reverse_path(rest).map_err(CommandError::InvalidSender)?;
         let params = parse_params(rest, Verb::Mail, MailParams::parse)?;
         if !params.smtputf8 && !from.is_ascii() {
             return Err(CommandError::Utf8WithoutSmtputf8);
@@ -264,61 +276,60 @@ impl<'a> Command<'a> {
         Ok(Self::Mail { from, params })
     }
 
-    fn rcpt(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
-        let rest = path_args(args, b"TO:", Verb::Rcpt)?;
-        let (to, rest) = ForwardPath::parse(rest).map_err(CommandError::InvalidRecipient)?;
+    #[inline]
+    fn rcpt(args: Option<&'a str>) -> Result<Self, CommandError> {
+        let rest = path_args(args, "TO:", Verb::Rcpt)?;
+        let (to, rest) = address::forward_path(rest).map_err(CommandError::InvalidRecipient)?;
         let params = parse_params(rest, Verb::Rcpt, RcptParams::parse)?;
         Ok(Self::Rcpt { to, params })
     }
 
-    fn bdat(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+    fn bdat(args: Option<&'a str>) -> Result<Self, CommandError> {
         let args = args.ok_or(CommandError::Syntax(Verb::Bdat))?;
-        let (size, last) = match memchr::memchr(b' ', args) {
-            Some(sp) if args[sp + 1..].eq_ignore_ascii_case(b"LAST") => (&args[..sp], true),
+        let (size, last) = match split_byte(args, b' ') {
+            Some((size, marker)) if marker.eq_ignore_ascii_case("LAST") => (size, true),
             Some(_) => return Err(CommandError::Syntax(Verb::Bdat)),
             None => (args, false),
         };
-        let size = params::number(size).ok_or(CommandError::Syntax(Verb::Bdat))?;
+        let size = params::number(size.as_bytes()).ok_or(CommandError::Syntax(Verb::Bdat))?;
         Ok(Self::Bdat { size, last })
     }
 
-    fn auth(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+    fn auth(args: Option<&'a str>) -> Result<Self, CommandError> {
         let args = args.ok_or(CommandError::Syntax(Verb::Auth))?;
-        let (mech, initial) = match memchr::memchr(b' ', args) {
-            Some(sp) => (&args[..sp], Some(&args[sp + 1..])),
+        let (mech, initial) = match split_byte(args, b' ') {
+            Some((m, i)) => (m, Some(i)),
             None => (args, None),
         };
-        let mechanism = Mechanism::parse(mech).ok_or(CommandError::Syntax(Verb::Auth))?;
+        let mechanism = Mechanism::parse(mech.as_bytes()).ok_or(CommandError::Syntax(Verb::Auth))?;
         let initial_response = match initial {
             None => None,
-            Some(b"=") => Some(Cow::Borrowed("")),
-            Some(r) if is_base64(r) => Some(text(r, Verb::Auth)?),
+            Some("=") => Some(Cow::Borrowed("")),
+            Some(r) if is_base64(r.as_bytes()) => Some(Cow::Borrowed(r)),
             Some(_) => return Err(CommandError::Syntax(Verb::Auth)),
         };
         Ok(Self::Auth { mechanism, initial_response })
     }
 
-    fn etrn(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+    fn etrn(args: Option<&'a str>) -> Result<Self, CommandError> {
         let arg = args.ok_or(CommandError::Syntax(Verb::Etrn))?;
-        let domain = arg.strip_prefix(b"@").or_else(|| arg.strip_prefix(b"#")).unwrap_or(arg);
         // `#queue` names are opaque; `@domain` and `domain` must be domains.
-        let ok = if arg.first() == Some(&b'#') {
-            !domain.is_empty() && domain.iter().all(|&b| b > b' ' && b < 0x7f)
-        } else {
-            crate::address::is_domain_or_literal(domain)
+        let ok = match arg.strip_prefix('#') {
+            Some(queue) => !queue.is_empty() && queue.bytes().all(|b| b > b' ' && b < 0x7f),
+            None => address::is_domain_or_literal(arg.strip_prefix('@').unwrap_or(arg)),
         };
         if !ok {
             return Err(CommandError::Syntax(Verb::Etrn));
         }
-        Ok(Self::Etrn { queue: text(arg, Verb::Etrn)? })
+        Ok(Self::Etrn { queue: Cow::Borrowed(arg) })
     }
 
-    fn atrn(args: Option<&'a [u8]>) -> Result<Self, CommandError> {
+    fn atrn(args: Option<&'a str>) -> Result<Self, CommandError> {
         let Some(arg) = args else { return Ok(Self::Atrn { domains: None }) };
-        if arg.split(|&b| b == b',').any(|d| !crate::address::is_domain_name(d)) {
+        if arg.split(',').any(|d| !address::is_domain_name(d.as_bytes())) {
             return Err(CommandError::Syntax(Verb::Atrn));
         }
-        Ok(Self::Atrn { domains: Some(text(arg, Verb::Atrn)?) })
+        Ok(Self::Atrn { domains: Some(Cow::Borrowed(arg)) })
     }
 
     /// The domains of an ATRN command (empty for other commands or a bare `ATRN`).
@@ -382,15 +393,38 @@ impl<'a> Command<'a> {
     }
 }
 
-fn no_args<'a>(args: Option<&[u8]>, cmd: Command<'a>, verb: Verb) -> Result<Command<'a>, CommandError> {
+/// Splits at the first SP; nearly every verb has four letters, so look there first.
+#[inline]
+fn split_verb(line: &str) -> (&str, Option<&str>) {
+    let b = line.as_bytes();
+    let four = b.get(..4).is_some_and(|v| !v.contains(&b' '));
+    let sp = match b.get(4) {
+        Some(b' ') if four => Some(4),
+        None if four => None,
+        _ => memchr::memchr(b' ', b),
+    };
+    match sp {
+        Some(sp) => (&line[..sp], Some(&line[sp + 1..])),
+        None => (line, None),
+    }
+}
+
+/// Splits `s` at the first `delim` (memchr's search, not `str::split_once`'s).
+#[inline]
+pub(crate) fn split_byte(s: &str, delim: u8) -> Option<(&str, &str)> {
+    let at = memchr::memchr(delim, s.as_bytes())?;
+    Some((&s[..at], &s[at + 1..]))
+}
+
+fn no_args<'a>(args: Option<&str>, cmd: Command<'a>, verb: Verb) -> Result<Command<'a>, CommandError> {
     // A trailing space is tolerated; any argument is not.
     match args {
-        None | Some(b"") => Ok(cmd),
+        None | Some("") => Ok(cmd),
         Some(_) => Err(CommandError::Syntax(verb)),
     }
 }
 
-fn required_text(args: Option<&[u8]>, verb: Verb) -> Result<Cow<'_, str>, CommandError> {
+fn required_text(args: Option<&str>, verb: Verb) -> Result<Cow<'_, str>, CommandError> {
     match args {
         Some(a) if !a.is_empty() => text(a, verb),
         _ => Err(CommandError::Syntax(verb)),
@@ -399,38 +433,28 @@ fn required_text(args: Option<&[u8]>, verb: Verb) -> Result<Cow<'_, str>, Comman
 
 /// Matches `FROM:` / `TO:` case-insensitively and skips spaces after the colon, a
 /// deviation from RFC 5321 §4.1.2 that most clients rely on.
-fn path_args<'a>(args: Option<&'a [u8]>, prefix: &[u8], verb: Verb) -> Result<&'a [u8], CommandError> {
+#[inline]
+fn path_args<'a>(args: Option<&'a str>, prefix: &str, verb: Verb) -> Result<&'a str, CommandError> {
     let args = args.ok_or(CommandError::Syntax(verb))?;
     match args.get(..prefix.len()) {
-        Some(p) if p.eq_ignore_ascii_case(prefix) => {
-            let mut rest = &args[prefix.len()..];
-            while let [b' ', r @ ..] = rest {
-                rest = r;
-            }
-            Ok(rest)
-        }
+        Some(p) if p.eq_ignore_ascii_case(prefix) => Ok(args[prefix.len()..].trim_start_matches(' ')),
         _ => Err(CommandError::Syntax(verb)),
     }
 }
 
+#[inline]
 fn parse_params<'a, T: Default>(
-    rest: &'a [u8],
+    rest: &'a str,
     verb: Verb,
-    parse: fn(&'a [u8]) -> Result<T, ParamError>,
+    parse: fn(&'a str) -> Result<T, ParamError>,
 ) -> Result<T, CommandError> {
-    match rest {
-        [] => Ok(T::default()),
-        [b' ', params @ ..] => parse(params).map_err(|e| CommandError::InvalidParameter(verb, e)),
-        _ => Err(match verb {
-            Verb::Mail => CommandError::InvalidSender(crate::address::PathError::InvalidByteAt {
-                byte: rest.first().copied().unwrap_or(0),
-                at: 0,
-            }),
-            _ => CommandError::InvalidRecipient(crate::address::PathError::InvalidByteAt {
-                byte: rest.first().copied().unwrap_or(0),
-                at: 0,
-            }),
-        }),
+    match rest.as_bytes().first() {
+        None => Ok(T::default()),
+        Some(b' ') => parse(&rest[1..]).map_err(|e| CommandError::InvalidParameter(verb, e)),
+        Some(&byte) => {
+            let e = PathError::InvalidByteAt { byte, at: 0 };
+            Err(if verb == Verb::Mail { CommandError::InvalidSender(e) } else { CommandError::InvalidRecipient(e) })
+        }
     }
 }
 

@@ -98,9 +98,29 @@ impl<'a> XText<'a> {
         Some(Cow::Owned(out))
     }
 
-    /// Checks the `xtext` grammar: `*( xchar / hexchar )`.
+    /// Checks the `xtext` grammar: `*( xchar / hexchar )`, `hexchar = "+" 2(%x30-39 / %x41-46)`.
     pub fn is_valid(&self) -> bool {
-        self.decode().is_some() && self.0.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b'=')
+        let b = self.0.as_bytes();
+        // Most values have no escapes: check them without branches, so the loop vectorises.
+        let plain = b.iter().fold(true, |ok, &c| ok & (c.wrapping_sub(0x21) < 0x5E) & (c != b'+') & (c != b'='));
+        if plain {
+            return true;
+        }
+        let mut i = 0;
+        while let Some(&c) = b.get(i) {
+            if XCHAR[c as usize] {
+                i += 1;
+            } else if c == b'+' {
+                let hex = |at: usize| b.get(at).is_some_and(|h| matches!(h, b'0'..=b'9' | b'A'..=b'F'));
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return false;
+                }
+                i += 3;
+            } else {
+                return false;
+            }
+        }
+        true
     }
 
     fn into_owned(self) -> XText<'static> {
@@ -172,39 +192,77 @@ fn is_esmtp_value(v: &[u8]) -> bool {
     !v.is_empty() && v.iter().all(|&b| matches!(b, 33..=60 | 62..=126) || b >= 0x80)
 }
 
-/// Splits `SP esmtp-param` items; `f` gets keyword and value of each.
+/// Splits `SP esmtp-param` items; `f` gets keyword and value of each. Values are checked
+/// by `f`: each known keyword's grammar is stricter than `esmtp-value`, and unknown ones go
+/// through [`other`], which checks `esmtp-value`.
 fn for_each_param<'a>(
-    mut input: &'a [u8],
-    mut f: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ParamError>,
+    input: &'a str,
+    mut f: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ParamError>,
 ) -> Result<(), ParamError> {
-    loop {
+    let b = input.as_bytes();
+    let mut start = 0;
+    while start < b.len() {
         // One or more SP between parameters, and trailing SP, are tolerated.
-        while let [b' ', rest @ ..] = input {
-            input = rest;
+        if b[start] == b' ' {
+            start += 1;
+            continue;
         }
-        if input.is_empty() {
-            return Ok(());
-        }
-        let end = memchr::memchr(b' ', input).unwrap_or(input.len());
-        let (param, rest) = input.split_at(end);
-        input = rest;
-        let (keyword, value) = match memchr::memchr(b'=', param) {
-            Some(eq) => (&param[..eq], Some(&param[eq + 1..])),
-            None => (param, None),
-        };
-        if !is_esmtp_keyword(keyword) || value.is_some_and(|v| !is_esmtp_value(v)) {
+        let end = memchr::memchr(b' ', &b[start..]).map_or(b.len(), |n| start + n);
+        // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+        let kw_end = b[start..end].iter().position(|&c| !KEYWORD[c as usize]).map_or(end, |n| start + n);
+        if kw_end == start || b[start] == b'-' {
             return Err(ParamError::Syntax);
         }
-        f(keyword, value)?;
+        let value = match b.get(kw_end) {
+            _ if kw_end == end => None,
+            Some(b'=') if kw_end + 1 < end => Some(&input[kw_end + 1..end]),
+            _ => return Err(ParamError::Syntax),
+        };
+        f(&input[start..kw_end], value)?;
+        start = end;
     }
+    Ok(())
 }
 
-fn str_of(b: &[u8]) -> Result<Cow<'_, str>, ParamError> {
-    std::str::from_utf8(b).map(Cow::Borrowed).map_err(|_| ParamError::Syntax)
+static KEYWORD: [bool; 256] = keyword_table();
+static VALUE: [bool; 256] = value_table();
+/// `xchar` less `+`: `%x21-2A / %x2C-3C / %x3E-7E`.
+static XCHAR: [bool; 256] = xchar_table();
+
+const fn keyword_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || b == b'-';
+        i += 1;
+    }
+    t
 }
 
-fn xtext(v: Option<&[u8]>) -> Result<XText<'_>, ParamError> {
-    let x = XText(str_of(v.ok_or(ParamError::InvalidValue)?)?);
+/// `esmtp-value` bytes: `%d33-60 / %d62-126`, and UTF-8 (RFC 6531 §3.3).
+const fn value_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = matches!(i, 33..=60 | 62..=126) || i >= 0x80;
+        i += 1;
+    }
+    t
+}
+
+const fn xchar_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = matches!(i, 0x21..=0x2A | 0x2C..=0x3C | 0x3E..=0x7E);
+        i += 1;
+    }
+    t
+}
+
+fn xtext(v: Option<&str>) -> Result<XText<'_>, ParamError> {
+    let x = XText(Cow::Borrowed(v.ok_or(ParamError::InvalidValue)?));
     if x.is_valid() { Ok(x) } else { Err(ParamError::InvalidValue) }
 }
 
@@ -212,15 +270,18 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Result<(), ParamError> {
     if slot.replace(value).is_some() { Err(ParamError::Duplicate) } else { Ok(()) }
 }
 
-fn flag(slot: &mut bool, value: Option<&[u8]>) -> Result<(), ParamError> {
+fn flag(slot: &mut bool, value: Option<&str>) -> Result<(), ParamError> {
     if value.is_some() {
         return Err(ParamError::InvalidValue);
     }
     if std::mem::replace(slot, true) { Err(ParamError::Duplicate) } else { Ok(()) }
 }
 
-fn other<'a>(keyword: &'a [u8], value: Option<&'a [u8]>) -> Result<Param<'a>, ParamError> {
-    Ok(Param { keyword: str_of(keyword)?, value: value.map(str_of).transpose()? })
+fn other<'a>(keyword: &'a str, value: Option<&'a str>) -> Result<Param<'a>, ParamError> {
+    if value.is_some_and(|v| !v.bytes().all(|c| VALUE[c as usize])) {
+        return Err(ParamError::Syntax);
+    }
+    Ok(Param { keyword: Cow::Borrowed(keyword), value: value.map(Cow::Borrowed) })
 }
 
 /// `1*20DIGIT`, as SIZE and BDAT sizes.
@@ -232,18 +293,17 @@ pub(crate) fn number(v: &[u8]) -> Option<u64> {
 }
 
 impl<'a> MailParams<'a> {
-    pub(crate) fn parse(input: &'a [u8]) -> Result<Self, ParamError> {
+    pub(crate) fn parse(input: &'a str) -> Result<Self, ParamError> {
         let mut p = Self::default();
         for_each_param(input, |k, v| {
-            // Keywords are case-insensitive; dispatch on length first, as most are distinct there.
-            let is = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
+            let is = |name: &str| k.eq_ignore_ascii_case(name);
             if is("SIZE") {
-                set(&mut p.size, v.and_then(number).ok_or(ParamError::InvalidValue)?)
+                set(&mut p.size, v.and_then(|v| number(v.as_bytes())).ok_or(ParamError::InvalidValue)?)
             } else if is("BODY") {
                 let body = match v {
-                    Some(v) if v.eq_ignore_ascii_case(b"7BIT") => Body::SevenBit,
-                    Some(v) if v.eq_ignore_ascii_case(b"8BITMIME") => Body::EightBitMime,
-                    Some(v) if v.eq_ignore_ascii_case(b"BINARYMIME") => Body::BinaryMime,
+                    Some(v) if v.eq_ignore_ascii_case("7BIT") => Body::SevenBit,
+                    Some(v) if v.eq_ignore_ascii_case("8BITMIME") => Body::EightBitMime,
+                    Some(v) if v.eq_ignore_ascii_case("BINARYMIME") => Body::BinaryMime,
                     _ => return Err(ParamError::InvalidValue),
                 };
                 set(&mut p.body, body)
@@ -251,8 +311,8 @@ impl<'a> MailParams<'a> {
                 flag(&mut p.smtputf8, v)
             } else if is("RET") {
                 let ret = match v {
-                    Some(v) if v.eq_ignore_ascii_case(b"FULL") => Ret::Full,
-                    Some(v) if v.eq_ignore_ascii_case(b"HDRS") => Ret::Hdrs,
+                    Some(v) if v.eq_ignore_ascii_case("FULL") => Ret::Full,
+                    Some(v) if v.eq_ignore_ascii_case("HDRS") => Ret::Hdrs,
                     _ => return Err(ParamError::InvalidValue),
                 };
                 set(&mut p.ret, ret)
@@ -311,20 +371,19 @@ impl<'a> MailParams<'a> {
 }
 
 impl<'a> RcptParams<'a> {
-    pub(crate) fn parse(input: &'a [u8]) -> Result<Self, ParamError> {
+    pub(crate) fn parse(input: &'a str) -> Result<Self, ParamError> {
         let mut p = Self::default();
         for_each_param(input, |k, v| {
-            if k.eq_ignore_ascii_case(b"NOTIFY") {
+            if k.eq_ignore_ascii_case("NOTIFY") {
                 set(&mut p.notify, notify(v.ok_or(ParamError::InvalidValue)?)?)
-            } else if k.eq_ignore_ascii_case(b"ORCPT") {
+            } else if k.eq_ignore_ascii_case("ORCPT") {
                 let v = v.ok_or(ParamError::InvalidValue)?;
-                let semi = memchr::memchr(b';', v).ok_or(ParamError::InvalidValue)?;
-                let addr_type = &v[..semi];
-                if !is_esmtp_keyword(addr_type) {
+                let semi = v.bytes().position(|c| c == b';').ok_or(ParamError::InvalidValue)?;
+                let (addr_type, addr) = (&v[..semi], &v[semi + 1..]);
+                if !is_esmtp_keyword(addr_type.as_bytes()) {
                     return Err(ParamError::InvalidValue);
                 }
-                let addr = xtext(Some(&v[semi + 1..]))?;
-                set(&mut p.orcpt, Orcpt { addr_type: str_of(addr_type)?, addr })
+                set(&mut p.orcpt, Orcpt { addr_type: Cow::Borrowed(addr_type), addr: xtext(Some(addr))? })
             } else {
                 p.other.push(other(k, v)?);
                 Ok(())
@@ -372,12 +431,12 @@ impl<'a> RcptParams<'a> {
 }
 
 /// `notify-esmtp-value = "NEVER" / 1#notify-list-element`.
-fn notify(v: &[u8]) -> Result<Notify, ParamError> {
-    if v.eq_ignore_ascii_case(b"NEVER") {
+fn notify(v: &str) -> Result<Notify, ParamError> {
+    if v.eq_ignore_ascii_case("NEVER") {
         return Ok(Notify::NEVER);
     }
     let mut n = Notify::default();
-    for item in v.split(|&b| b == b',') {
+    for item in v.as_bytes().split(|&b| b == b',') {
         let slot = if item.eq_ignore_ascii_case(b"SUCCESS") {
             &mut n.success
         } else if item.eq_ignore_ascii_case(b"FAILURE") {
