@@ -1,7 +1,7 @@
 //! DATA decoding of 1 MiB and 25 MiB bodies beside a plain copy of the same bytes (the
 //! ceiling), and Stalwart's `smtp-proto` DATA receiver for reference.
 //!
-//! `cargo bench -p sansmail-benches --bench smtp_data`
+//! `cargo bench -p sansmail-benches --bench smtp_data` (figures in `benches/README.md`)
 
 #![allow(clippy::expect_used, clippy::panic, missing_docs)]
 

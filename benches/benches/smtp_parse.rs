@@ -1,6 +1,6 @@
 //! Command parsing: ours beside Stalwart's `smtp-proto` on the same pipelined transaction.
 //!
-//! `cargo bench -p sansmail-benches --bench smtp_parse`
+//! `cargo bench -p sansmail-benches --bench smtp_parse` (figures in `benches/README.md`)
 
 #![allow(clippy::expect_used, clippy::panic, missing_docs)]
 

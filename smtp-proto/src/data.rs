@@ -97,6 +97,24 @@ impl DataDecoder {
         self.line_len = 0;
     }
 
+    /// Flags a bare CR or LF. When normalising, copies the span up to `flush_to`, writes
+    /// `fill` (what the line ending lacked to be CRLF) and restarts the span at `resume`.
+    fn bare_line_ending(
+        &mut self,
+        input: &[u8],
+        (flush_to, fill, resume): (usize, &[u8], usize),
+        span: &mut usize,
+        out: &mut Vec<u8>,
+    ) {
+        self.saw_bare = true;
+        if self.bare == BareLineEndings::Normalize {
+            out.extend_from_slice(input.get(*span..flush_to).unwrap_or_default());
+            out.extend_from_slice(fill);
+            *span = resume;
+        }
+        self.end_line();
+    }
+
     /// Decodes as much of `input` as belongs to the message, appending content to `out`.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Decoded {
         let before = out.len();
@@ -104,7 +122,6 @@ impl DataDecoder {
         let mut i = 0;
         // Start of the bytes to copy verbatim at the next flush.
         let mut span = 0;
-        let normalize = self.bare == BareLineEndings::Normalize;
         while let Some(&b) = input.get(i) {
             match self.state {
                 State::Text => match memchr2(b'\r', b'\n', &input[i..]) {
@@ -120,13 +137,7 @@ impl DataDecoder {
                             self.state = State::Cr;
                         } else {
                             // Bare LF: never a line start, so never the end of the message.
-                            self.saw_bare = true;
-                            if normalize {
-                                out.extend_from_slice(&input[span..p]);
-                                out.extend_from_slice(b"\r\n");
-                                span = i;
-                            }
-                            self.end_line();
+                            self.bare_line_ending(input, (p, b"\r\n", i), &mut span, out);
                         }
                     }
                 },
@@ -137,13 +148,7 @@ impl DataDecoder {
                         self.state = State::LineStart;
                     } else {
                         // Bare CR (already copied, or in the span): add the LF it lacks.
-                        self.saw_bare = true;
-                        if normalize {
-                            out.extend_from_slice(&input[span..i]);
-                            out.push(b'\n');
-                            span = i;
-                        }
-                        self.end_line();
+                        self.bare_line_ending(input, (i, b"\n", i), &mut span, out);
                         self.state = State::Text;
                     }
                 }
@@ -175,17 +180,11 @@ impl DataDecoder {
                         self.state = State::Done;
                         break;
                     }
-                    self.saw_bare = true;
                     if i == 0 {
                         // The CR ended the previous input and was held back.
                         out.push(b'\r');
                     }
-                    if normalize {
-                        out.extend_from_slice(&input[span..i]);
-                        out.push(b'\n');
-                        span = i;
-                    }
-                    self.end_line();
+                    self.bare_line_ending(input, (i, b"\n", i), &mut span, out);
                     self.state = State::Text;
                 }
                 State::Done => break,
