@@ -41,6 +41,33 @@ enum State {
     Done,
 }
 
+/// Finds the next CR or LF, with the best routine for this CPU chosen once.
+enum LineEnds {
+    #[cfg(target_arch = "x86_64")]
+    Avx2(memchr::arch::x86_64::avx2::memchr::Two),
+    Generic,
+}
+
+impl LineEnds {
+    #[inline]
+    fn new() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(two) = memchr::arch::x86_64::avx2::memchr::Two::new(b'\r', b'\n') {
+            return Self::Avx2(two);
+        }
+        Self::Generic
+    }
+
+    #[inline]
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2(two) => two.find(haystack),
+            Self::Generic => memchr2(b'\r', b'\n', haystack),
+        }
+    }
+}
+
 /// What one [`DataDecoder::decode`] call did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decoded {
@@ -119,12 +146,14 @@ impl DataDecoder {
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Decoded {
         let before = out.len();
         let n = input.len();
+        // One finder for the call: the CPU-feature dispatch is paid once, not per line.
+        let finder = LineEnds::new();
         let mut i = 0;
         // Start of the bytes to copy verbatim at the next flush.
         let mut span = 0;
         while let Some(&b) = input.get(i) {
             match self.state {
-                State::Text => match memchr2(b'\r', b'\n', &input[i..]) {
+                State::Text => match finder.find(&input[i..]) {
                     None => {
                         self.line_len += n - i;
                         i = n;
@@ -134,6 +163,13 @@ impl DataDecoder {
                         self.line_len += off;
                         i = p + 1;
                         if input[p] == b'\r' {
+                            // The usual line end, before a line that does not start with a dot:
+                            // finish it here rather than through the Cr and LineStart states.
+                            if input.get(p + 1) == Some(&b'\n') && input.get(p + 2).is_some_and(|&c| c != b'.') {
+                                i = p + 2;
+                                self.end_line();
+                                continue;
+                            }
                             self.state = State::Cr;
                         } else {
                             // Bare LF: never a line start, so never the end of the message.
