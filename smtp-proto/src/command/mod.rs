@@ -411,7 +411,7 @@ fn split_verb(line: &str) -> (&str, Option<&str>) {
 
 /// Splits `s` at the first `delim` (memchr's search, not `str::split_once`'s).
 #[inline]
-pub(crate) fn split_byte(s: &str, delim: u8) -> Option<(&str, &str)> {
+fn split_byte(s: &str, delim: u8) -> Option<(&str, &str)> {
     let at = memchr::memchr(delim, s.as_bytes())?;
     Some((&s[..at], &s[at + 1..]))
 }
