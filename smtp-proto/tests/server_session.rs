@@ -601,3 +601,29 @@ fn backpressure_while_a_decision_is_pending() {
     session.poll_transmit(&mut out);
     assert_eq!(String::from_utf8(out).unwrap().matches("250 2.0.0 OK\r\n").count(), 40);
 }
+
+#[test]
+fn a_client_that_never_reads_its_replies_is_bounded() {
+    let config =
+        ServerConfig { limits: Limits { output_buffer: 1024, input_buffer: 1024, ..Limits::default() }, ..cfg() };
+    let now = Instant::now();
+    let mut session = ServerSession::new(Arc::new(config), now, false);
+    let flood = "NOOP\r\n".repeat(100_000);
+    let mut rest = flood.as_bytes();
+    // Feed without ever taking output: the session stops reading once 1 KiB of replies wait.
+    loop {
+        let used = session.handle_input(now, rest);
+        while session.poll_event().is_some() {}
+        if used == 0 {
+            break;
+        }
+        rest = &rest[used..];
+    }
+    assert!(!rest.is_empty(), "the flood must back up");
+    let mut out = Vec::new();
+    session.poll_transmit(&mut out);
+    // One reply past the limit at most (the greeting and "250 OK" lines are short).
+    assert!(out.len() < 1024 + 64, "{} octets queued", out.len());
+    // Taking the output lets it go on.
+    assert!(session.handle_input(now, rest) > 0);
+}

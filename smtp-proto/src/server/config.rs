@@ -112,6 +112,9 @@ pub struct Limits {
     pub errors: usize,
     /// Input the session buffers while it waits for a decision: 64 KiB.
     pub input_buffer: usize,
+    /// Replies the session queues before it stops reading commands until they are taken
+    /// with `poll_transmit`: 64 KiB. Bounds a client that pipelines without reading.
+    pub output_buffer: usize,
 }
 
 impl Default for Limits {
@@ -124,6 +127,7 @@ impl Default for Limits {
             message_size: Some(25 * 1024 * 1024),
             errors: 20,
             input_buffer: 64 * 1024,
+            output_buffer: 64 * 1024,
         }
     }
 }

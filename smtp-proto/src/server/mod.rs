@@ -220,6 +220,11 @@ impl ServerSession {
             Phase::Data(_) | Phase::Bdat { .. } => self.deadline = Some(now + self.config.timeouts.data),
             _ => self.deadline = Some(now + self.config.timeouts.command),
         }
+        // Work through what is already buffered first (it may have waited for a decision or
+        // for output to be taken), so that there is room for more.
+        if self.rpos < self.inbuf.len() {
+            self.process();
+        }
         // Fast path for message content: decode straight from the caller's buffer.
         let mut used = 0;
         if self.is_idle() && self.rpos == self.inbuf.len() && matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. })
@@ -245,7 +250,8 @@ impl ServerSession {
         self.events.pop_front()
     }
 
-    /// Moves queued output into `buf`.
+    /// Moves queued output into `buf`. While more than
+    /// [`Limits::output_buffer`] octets wait here, the session reads no further commands.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) {
         buf.append(&mut self.out);
     }
@@ -373,8 +379,10 @@ impl ServerSession {
         Ok(())
     }
 
+    /// Whether the session may run input: no decision or event waits for the embedder, and
+    /// the output it has not taken yet is within bounds.
     fn is_idle(&self) -> bool {
-        self.pending.is_none() && self.events.is_empty()
+        self.pending.is_none() && self.events.is_empty() && self.out.len() < self.config.limits.output_buffer
     }
 
     /// Queues a reply; enhanced codes only after EHLO when advertised (RFC 2034 §3).
