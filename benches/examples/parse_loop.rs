@@ -13,11 +13,13 @@ use std::hint::black_box;
 use sansmail_benches::pipelined_transaction;
 use sansmail_smtp_proto::{Command, Status};
 
+const ITER: usize = 20_000;
+
 fn main() {
     let input = pipelined_transaction();
     let stalwart = std::env::args().nth(1).as_deref() == Some("stalwart");
     let mut commands = 0usize;
-    for _ in 0..20_000 {
+    for _ in 0..ITER {
         if stalwart {
             let mut iter = black_box(&input[..]).iter();
             while !iter.as_slice().is_empty() {
@@ -33,5 +35,5 @@ fn main() {
             }
         }
     }
-    assert_eq!(commands, 54 * 20_000);
+    assert_eq!(commands, 54 * ITER);
 }
