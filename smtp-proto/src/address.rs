@@ -360,9 +360,14 @@ fn simple_path(s: &str) -> Option<(Mailbox<'_>, usize)> {
 /// `Path = "<" [ A-d-l ":" ] Mailbox ">"`; returns the mailbox and the end offset.
 #[inline]
 fn path(s: &str) -> Result<(Mailbox<'_>, usize), PathError> {
-    if let Some(simple) = simple_path(s) {
-        return Ok(simple);
+    match simple_path(s) {
+        Some(simple) => Ok(simple),
+        None => path_grammar(s),
     }
+}
+
+/// [`path`] by the full grammar, for every shape.
+fn path_grammar(s: &str) -> Result<(Mailbox<'_>, usize), PathError> {
     let b = s.as_bytes();
     let mut pos = 1;
     if b.get(pos) == Some(&b'@') {

@@ -150,3 +150,36 @@ fn encode_refuses_values_that_would_parse_as_another() {
     let empty_content = Domain::General { tag: "x".into(), content: "".into() };
     assert!(ReversePath::Mailbox(mbox("a", empty_content)).encode(&mut out).is_err());
 }
+
+fn path_tokens() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let token = prop_oneof![
+        6 => "[a-z0-9]{1,6}",
+        2 => Just(".".to_owned()),
+        2 => Just("-".to_owned()),
+        1 => prop_oneof![Just("\"".to_owned()), Just("[".to_owned()), Just("ä".to_owned()), Just("_".to_owned()), Just(" ".to_owned())],
+    ];
+    (proptest::collection::vec(token.clone(), 0..6), proptest::collection::vec(token, 0..8), any::<bool>()).prop_map(
+        |(local, domain, close)| format!("<{}@{}{}", local.concat(), domain.concat(), if close { ">" } else { "" }),
+    )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 20_000, ..Default::default() })]
+
+    /// Whatever the `<dot-atom@domain>` fast path accepts, the full grammar accepts alike.
+    #[test]
+    fn fast_path_agrees_with_the_grammar(s in path_tokens()) {
+        if let Some(fast) = simple_path(&s) {
+            proptest::prop_assert_eq!(Ok(fast), path_grammar(&s));
+        }
+    }
+}
+
+#[test]
+fn fast_path_is_taken_by_ordinary_paths_and_left_by_others() {
+    assert!(simple_path("<a.b@c-d.e>").is_some());
+    for other in ["<\"q\"@x>", "<a@[1.2.3.4]>", "<@r:a@b>", "<ä@b>", "<a@b", "<a..b@c>", "<a@-b>"] {
+        assert!(simple_path(other).is_none(), "{other}");
+    }
+}
