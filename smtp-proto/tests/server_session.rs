@@ -627,3 +627,33 @@ fn a_client_that_never_reads_its_replies_is_bounded() {
     // Taking the output lets it go on.
     assert!(session.handle_input(now, rest) > 0);
 }
+
+#[test]
+fn auth_line_limit_exactly_at_and_one_past_the_edge() {
+    let now = Instant::now();
+    let mut session = ServerSession::new(Arc::new(auth_config()), now, true);
+    let mut out = Vec::new();
+    let mut run = |session: &mut ServerSession, input: &[u8]| {
+        assert_eq!(session.handle_input(now, input), input.len());
+        while let Some(e) = session.poll_event() {
+            if e.is_decision() {
+                session.auth_challenge(b"").or_else(|_| session.accept()).unwrap();
+            }
+        }
+        out.clear();
+        session.poll_transmit(&mut out);
+        String::from_utf8(out.clone()).unwrap()
+    };
+    run(&mut session, b"EHLO c\r\n");
+    // 12,288 octets with CRLF: framed and read (it is not base64, so 501 5.5.2).
+    run(&mut session, b"AUTH LOGIN\r\n");
+    let at = format!("{}\r\n", "A".repeat(12_286));
+    assert_eq!(at.len(), 12_288);
+    assert_eq!(run(&mut session, at.as_bytes()), "501 5.5.2 Invalid base64 data\r\n");
+    // 12,289: refused as too long, without being buffered.
+    run(&mut session, b"AUTH LOGIN\r\n");
+    let past = format!("{}\r\n", "A".repeat(12_287));
+    assert_eq!(run(&mut session, past.as_bytes()), "500 5.5.6 Authentication exchange line is too long\r\n");
+    // The session goes on.
+    assert_eq!(run(&mut session, b"NOOP\r\n"), "250 2.0.0 OK\r\n");
+}
