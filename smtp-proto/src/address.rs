@@ -10,6 +10,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::class::{ATEXT, ATEXT_ASCII, LDH, LDH_ASCII};
+
 /// Longest domain accepted, in octets ([RFC 5321 §4.5.3.1.2](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1.2)).
 pub const MAX_DOMAIN_LEN: usize = 255;
 /// Longest path accepted, in octets, brackets included ([RFC 5321 §4.5.3.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1.3)).
@@ -101,35 +103,6 @@ impl fmt::Display for PathError {
 
 impl std::error::Error for PathError {}
 
-// Character classes as lookup tables: one load per byte on the hot path. Bytes of UTF-8
-// sequences (>= 0x80) are allowed where RFC 6531 allows UTF-8; the input is already a `str`.
-const fn class_table(extra: &[u8], alnum: bool, utf8: bool) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < extra.len() {
-        t[extra[i] as usize] = true;
-        i += 1;
-    }
-    let mut c = 0usize;
-    while c < 256 {
-        let b = c as u8;
-        if (alnum && b.is_ascii_alphanumeric()) || (utf8 && b >= 0x80) {
-            t[c] = true;
-        }
-        c += 1;
-    }
-    t
-}
-
-/// `atext` ([RFC 5322 §3.2.3](https://www.rfc-editor.org/rfc/rfc5322#section-3.2.3)) and UTF-8.
-static ATEXT: [bool; 256] = class_table(b"!#$%&'*+-/=?^_`{|}~", true, true);
-/// `Let-dig / "-"` and UTF-8 (U-labels).
-static LDH: [bool; 256] = class_table(b"-", true, true);
-/// `Let-dig / "-"`, ASCII only (standardized tags, and the fast path).
-static LDH_ASCII: [bool; 256] = class_table(b"-", true, false);
-/// `atext`, ASCII only (the fast path).
-static ATEXT_ASCII: [bool; 256] = class_table(b"!#$%&'*+-/=?^_`{|}~", true, false);
-
 /// `qtextSMTP = %d32-33 / %d35-91 / %d93-126` (and UTF-8 under SMTPUTF8).
 #[inline]
 fn is_qtext(b: u8) -> bool {
@@ -154,28 +127,36 @@ fn sub(s: &str, a: usize, b: usize) -> Result<&str, PathError> {
     s.get(a..b).ok_or(PathError::InvalidUtf8)
 }
 
-/// Offset of the first byte at or after `pos` not in `class`.
+/// End of the run of `class` bytes from `i`: eight bytes per step while it can (one
+/// branch per step), then byte by byte.
 #[inline]
-fn scan(b: &[u8], pos: usize, class: &[bool; 256]) -> usize {
-    b.get(pos..).and_then(|rest| rest.iter().position(|&c| !class[c as usize])).map_or(b.len(), |n| pos + n)
-}
-
-/// `Dot-string = Atom *("." Atom)`, in one pass; returns the end offset.
-fn dot_string(b: &[u8], pos: usize) -> Result<usize, PathError> {
-    let mut i = pos;
-    // Start as if after a dot: a leading dot, two dots, or a trailing dot is an error.
-    let mut after_dot = true;
-    while let Some(&c) = b.get(i) {
-        if ATEXT[c as usize] {
-            after_dot = false;
-        } else if c == b'.' && !after_dot {
-            after_dot = true;
-        } else {
+fn run_of(b: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
+    while let Some(chunk) = b.get(i..i + 8).and_then(|c| <&[u8; 8]>::try_from(c).ok()) {
+        if !chunk.iter().fold(true, |ok, &c| ok & class[c as usize]) {
             break;
         }
+        i += 8;
+    }
+    while b.get(i).is_some_and(|&c| class[c as usize]) {
         i += 1;
     }
-    if after_dot { Err(invalid(b, i)) } else { Ok(i) }
+    i
+}
+
+/// `Dot-string = Atom *("." Atom)` over the bytes `atext` allows; returns the end offset.
+#[inline]
+fn dot_string(b: &[u8], mut i: usize, atext: &[bool; 256]) -> Result<usize, PathError> {
+    loop {
+        let end = run_of(b, i, atext);
+        if end == i {
+            // An empty atom: a leading dot, two dots, a trailing dot, or nothing at all.
+            return Err(invalid(b, i));
+        }
+        if b.get(end) != Some(&b'.') {
+            return Ok(end);
+        }
+        i = end + 1;
+    }
 }
 
 /// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE`; `pos` is at the opening quote.
@@ -197,36 +178,31 @@ fn quoted_string(b: &[u8], mut pos: usize) -> Result<usize, PathError> {
 
 /// `Local-part = Dot-string / Quoted-string`.
 fn local_part(b: &[u8], pos: usize) -> Result<usize, PathError> {
-    if b.get(pos) == Some(&b'"') { quoted_string(b, pos) } else { dot_string(b, pos) }
+    if b.get(pos) == Some(&b'"') { quoted_string(b, pos) } else { dot_string(b, pos, &ATEXT) }
 }
 
-/// `Domain = sub-domain *("." sub-domain)`, `sub-domain = Let-dig [Ldh-str]`, in one pass:
-/// labels of 1–63 octets that neither start nor end with a hyphen, 255 octets in all.
-fn domain_name(b: &[u8], pos: usize) -> Result<usize, PathError> {
+/// `Domain = sub-domain *("." sub-domain)`, `sub-domain = Let-dig [Ldh-str]`, over the
+/// bytes `ldh` allows: labels of 1–63 octets that neither start nor end with a hyphen,
+/// 255 octets in all.
+#[inline]
+fn domain_name(b: &[u8], pos: usize, ldh: &[bool; 256]) -> Result<usize, PathError> {
     let mut i = pos;
-    let mut label = pos;
     loop {
-        match b.get(i) {
-            Some(&c) if LDH[c as usize] => i += 1,
-            next => {
-                if i == label || b.get(label) == Some(&b'-') {
-                    return Err(invalid(b, label));
-                }
-                if b.get(i - 1) == Some(&b'-') {
-                    return Err(invalid(b, i - 1));
-                }
-                if i - label > 63 {
-                    return Err(PathError::TooLong);
-                }
-                if next != Some(&b'.') {
-                    break;
-                }
-                i += 1;
-                label = i;
-            }
+        let end = run_of(b, i, ldh);
+        if end == i || b.get(i) == Some(&b'-') {
+            return Err(invalid(b, i));
         }
+        if b.get(end - 1) == Some(&b'-') {
+            return Err(invalid(b, end - 1));
+        }
+        if end - i > 63 {
+            return Err(PathError::TooLong);
+        }
+        if b.get(end) != Some(&b'.') {
+            return if end - pos > MAX_DOMAIN_LEN { Err(PathError::TooLong) } else { Ok(end) };
+        }
+        i = end + 1;
     }
-    if i - pos > MAX_DOMAIN_LEN { Err(PathError::TooLong) } else { Ok(i) }
 }
 
 /// `address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
@@ -244,7 +220,7 @@ fn address_literal(s: &str, pos: usize) -> Result<(Domain<'_>, usize), PathError
         Some((tag, content)) => {
             let tb = tag.as_bytes();
             let tag_ok = !tb.is_empty()
-                && scan(tb, 0, &LDH_ASCII) == tb.len()
+                && run_of(tb, 0, &LDH_ASCII) == tb.len()
                 && tb.first() != Some(&b'-')
                 && tb.last() != Some(&b'-');
             if !tag_ok || content.is_empty() || !content.bytes().all(is_dcontent) {
@@ -261,7 +237,7 @@ fn domain_or_literal(s: &str, pos: usize) -> Result<(Domain<'_>, usize), PathErr
     if s.as_bytes().get(pos) == Some(&b'[') {
         address_literal(s, pos)
     } else {
-        let end = domain_name(s.as_bytes(), pos)?;
+        let end = domain_name(s.as_bytes(), pos, &LDH)?;
         Ok((Domain::Name(Cow::Borrowed(sub(s, pos, end)?)), end))
     }
 }
@@ -287,7 +263,7 @@ fn source_route(b: &[u8], mut pos: usize) -> Result<usize, PathError> {
         if b.get(pos) != Some(&b'@') {
             return Err(invalid(b, pos));
         }
-        pos = domain_name(b, pos + 1)?;
+        pos = domain_name(b, pos + 1, &LDH)?;
         match b.get(pos) {
             Some(b',') => pos += 1,
             Some(b':') => return Ok(pos + 1),
@@ -296,65 +272,24 @@ fn source_route(b: &[u8], mut pos: usize) -> Result<usize, PathError> {
     }
 }
 
-/// End of the run of `class` bytes from `i`: eight bytes per step while it can (one
-/// branch per step), then byte by byte.
-#[inline]
-fn run_of(b: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
-    while let Some(chunk) = b.get(i..i + 8).and_then(|c| <&[u8; 8]>::try_from(c).ok()) {
-        if !chunk.iter().fold(true, |ok, &c| ok & class[c as usize]) {
-            break;
-        }
-        i += 8;
-    }
-    while b.get(i).is_some_and(|&c| class[c as usize]) {
-        i += 1;
-    }
-    i
-}
-
-/// The common shape `<dot-atom@domain>`, ASCII. `None` hands the path to the full grammar:
-/// quoted local parts, address literals, source routes, UTF-8, and every error (so errors
-/// are reported by one implementation only).
+/// The common shape `<dot-atom@domain>`, ASCII: the grammar's own scanners with ASCII-only
+/// classes, so the mailbox can be built without the general path's checks. `None` hands the
+/// path to the full grammar: quoted local parts, address literals, source routes, UTF-8,
+/// and every error (so errors are reported by one implementation only).
 #[inline]
 fn simple_path(s: &str) -> Option<(Mailbox<'_>, usize)> {
     let b = s.as_bytes();
-    // Dot-string: atoms separated by single dots.
-    let mut i = 1;
-    loop {
-        let end = run_of(b, i, &ATEXT_ASCII);
-        if end == i {
-            return None;
-        }
-        i = end;
-        if b.get(i) != Some(&b'.') {
-            break;
-        }
-        i += 1;
-    }
-    if b.get(i) != Some(&b'@') {
+    let at = dot_string(b, 1, &ATEXT_ASCII).ok()?;
+    if b.get(at) != Some(&b'@') {
         return None;
     }
-    let at = i;
-    i += 1;
-    // Domain: LDH labels of 1-63 octets, no hyphen at either end, separated by dots.
-    loop {
-        let end = run_of(b, i, &LDH_ASCII);
-        let ok = end > i && b.get(i) != Some(&b'-') && b.get(end - 1) != Some(&b'-') && end - i <= 63;
-        if !ok {
-            return None;
-        }
-        i = end;
-        if b.get(i) != Some(&b'.') {
-            break;
-        }
-        i += 1;
-    }
-    if b.get(i) != Some(&b'>') || i + 1 > MAX_PATH_LEN || i - at - 1 > MAX_DOMAIN_LEN {
+    let end = domain_name(b, at + 1, &LDH_ASCII).ok()?;
+    if b.get(end) != Some(&b'>') || end + 1 > MAX_PATH_LEN {
         return None;
     }
     let mailbox =
-        Mailbox { local_part: Cow::Borrowed(s.get(1..at)?), domain: Domain::Name(Cow::Borrowed(s.get(at + 1..i)?)) };
-    Some((mailbox, i + 1))
+        Mailbox { local_part: Cow::Borrowed(s.get(1..at)?), domain: Domain::Name(Cow::Borrowed(s.get(at + 1..end)?)) };
+    Some((mailbox, end + 1))
 }
 
 /// `Path = "<" [ A-d-l ":" ] Mailbox ">"`; returns the mailbox and the end offset.
@@ -626,7 +561,7 @@ impl fmt::Display for Domain<'_> {
 
 /// Checks a bare domain name (as in EHLO, ETRN or ATRN) against `Domain`.
 pub(crate) fn is_domain_name(input: &[u8]) -> bool {
-    domain_name(input, 0).is_ok_and(|end| end == input.len())
+    domain_name(input, 0, &LDH).is_ok_and(|end| end == input.len())
 }
 
 /// Checks `Domain / address-literal` filling all of `input`.

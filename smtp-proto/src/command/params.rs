@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::error::ParamError;
+use crate::class::{KEYWORD, VALUE, XCHAR};
 
 /// `BODY=` ([RFC 6152](https://www.rfc-editor.org/rfc/rfc6152), [RFC 3030](https://www.rfc-editor.org/rfc/rfc3030)).
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -184,7 +185,7 @@ pub struct RcptParams<'a> {
 
 /// `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`.
 fn is_esmtp_keyword(k: &[u8]) -> bool {
-    k.first().is_some_and(u8::is_ascii_alphanumeric) && k.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+    k.first().is_some_and(u8::is_ascii_alphanumeric) && k.iter().all(|&b| KEYWORD[b as usize])
 }
 
 /// `esmtp-value = 1*(%d33-60 / %d62-126)`, plus UTF-8 under SMTPUTF8 (RFC 6531 §3.3).
@@ -222,43 +223,6 @@ fn for_each_param<'a>(
         start = end;
     }
     Ok(())
-}
-
-static KEYWORD: [bool; 256] = keyword_table();
-static VALUE: [bool; 256] = value_table();
-/// `xchar` less `+`: `%x21-2A / %x2C-3C / %x3E-7E`.
-static XCHAR: [bool; 256] = xchar_table();
-
-const fn keyword_table() -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric() || b == b'-';
-        i += 1;
-    }
-    t
-}
-
-/// `esmtp-value` bytes: `%d33-60 / %d62-126`, and UTF-8 (RFC 6531 §3.3).
-const fn value_table() -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = matches!(i, 33..=60 | 62..=126) || i >= 0x80;
-        i += 1;
-    }
-    t
-}
-
-const fn xchar_table() -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = matches!(i, 0x21..=0x2A | 0x2C..=0x3C | 0x3E..=0x7E);
-        i += 1;
-    }
-    t
 }
 
 fn xtext(v: Option<&str>) -> Result<XText<'_>, ParamError> {

@@ -1,0 +1,87 @@
+//! Byte classes of the SMTP grammars as lookup tables: one load per byte on the hot paths.
+//! Where RFC 6531 allows UTF-8, bytes of multi-byte sequences (>= 0x80) are in the class:
+//! the text is already a valid `str` when it is scanned.
+
+/// A table from inclusive byte ranges (a single byte is `(b, b)`).
+const fn table(ranges: &[(u8, u8)]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut r = 0;
+    while r < ranges.len() {
+        let (lo, hi) = ranges[r];
+        let mut b = lo as usize;
+        while b <= hi as usize {
+            t[b] = true;
+            b += 1;
+        }
+        r += 1;
+    }
+    t
+}
+
+const DIGIT: (u8, u8) = (b'0', b'9');
+const UPPER: (u8, u8) = (b'A', b'Z');
+const LOWER: (u8, u8) = (b'a', b'z');
+const UTF8: (u8, u8) = (0x80, 0xFF);
+const HYPHEN: (u8, u8) = (b'-', b'-');
+
+/// `atext` ([RFC 5322 §3.2.3](https://www.rfc-editor.org/rfc/rfc5322#section-3.2.3)):
+/// ALPHA, DIGIT and ``!#$%&'*+-/=?^_`{|}~``, ASCII only.
+pub(crate) static ATEXT_ASCII: [bool; 256] = table(&[
+    DIGIT,
+    UPPER,
+    LOWER,
+    (b'!', b'!'),
+    (b'#', b'\''),
+    (b'*', b'+'),
+    HYPHEN,
+    (b'/', b'/'),
+    (b'=', b'='),
+    (b'?', b'?'),
+    (b'^', b'`'),
+    (b'{', b'~'),
+]);
+/// `atext` and UTF-8 (RFC 6531 §3.3).
+pub(crate) static ATEXT: [bool; 256] = table(&[
+    DIGIT,
+    UPPER,
+    LOWER,
+    (b'!', b'!'),
+    (b'#', b'\''),
+    (b'*', b'+'),
+    HYPHEN,
+    (b'/', b'/'),
+    (b'=', b'='),
+    (b'?', b'?'),
+    (b'^', b'`'),
+    (b'{', b'~'),
+    UTF8,
+]);
+/// `Let-dig / "-"`, ASCII only (standardized tags, the path fast path).
+pub(crate) static LDH_ASCII: [bool; 256] = table(&[DIGIT, UPPER, LOWER, HYPHEN]);
+/// `Let-dig / "-"` and UTF-8 (U-labels).
+pub(crate) static LDH: [bool; 256] = table(&[DIGIT, UPPER, LOWER, HYPHEN, UTF8]);
+/// `esmtp-keyword` bytes after the first: `ALPHA / DIGIT / "-"` (the same set as LDH).
+pub(crate) static KEYWORD: &[bool; 256] = &LDH_ASCII;
+/// `esmtp-value = 1*(%d33-60 / %d62-126)`, and UTF-8 (RFC 6531 §3.3).
+pub(crate) static VALUE: [bool; 256] = table(&[(33, 60), (62, 126), UTF8]);
+/// `xchar` of xtext less `+`: `%x21-2A / %x2C-3C / %x3E-7E` (RFC 3461 §4).
+pub(crate) static XCHAR: [bool; 256] = table(&[(0x21, 0x2A), (0x2C, 0x3C), (0x3E, 0x7E)]);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_match_their_definitions() {
+        for b in 0..=255u8 {
+            let atext_ascii = b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
+            assert_eq!(ATEXT_ASCII[b as usize], atext_ascii, "atext {b:#x}");
+            assert_eq!(ATEXT[b as usize], atext_ascii || b >= 0x80, "atext utf8 {b:#x}");
+            let ldh = b.is_ascii_alphanumeric() || b == b'-';
+            assert_eq!(LDH_ASCII[b as usize], ldh);
+            assert_eq!(LDH[b as usize], ldh || b >= 0x80);
+            assert_eq!(VALUE[b as usize], (33..=126).contains(&b) && b != b'=' || b >= 0x80);
+            assert_eq!(XCHAR[b as usize], (0x21..=0x7E).contains(&b) && b != b'+' && b != b'=');
+        }
+    }
+}
