@@ -33,6 +33,10 @@ const BODY: &[u8] = b"Subject: test\r\n\r\n.leading dot\r\n.\r\nbare\nlf and end
 /// What the server must store: CRLF everywhere, dots intact, a final CRLF added.
 const STORED: &[u8] = b"Subject: test\r\n\r\n.leading dot\r\n.\r\nbare\r\nlf and end without newline\r\n";
 
+fn alice() -> Credentials {
+    Credentials { username: "alice".into(), password: "secret".into() }
+}
+
 fn done(events: &[ClientEvent]) -> &Result<Reply<'static>, ClientError> {
     events.iter().find_map(|e| if let ClientEvent::Done(r) = e { Some(r) } else { None }).unwrap()
 }
@@ -121,7 +125,7 @@ fn starttls_then_auth_plain() {
         ..ServerConfig::default()
     };
     let mut server = Server::new(config);
-    let creds = Credentials { username: "alice".into(), password: "secret".into() };
+    let creds = alice();
     let mut c = client(
         ClientConfig { tls: TlsPolicy::Required, credentials: Some(creds), ..ClientConfig::default() },
         &["bob@x.test"],
@@ -144,7 +148,7 @@ fn auth_login_when_plain_is_not_offered() {
     let config =
         ServerConfig { auth_mechanisms: vec![Mechanism::Login], auth_requires_tls: false, ..ServerConfig::default() };
     let mut server = Server::new(config);
-    let creds = Credentials { username: "alice".into(), password: "secret".into() };
+    let creds = alice();
     let cc = ClientConfig {
         tls: TlsPolicy::Never,
         credentials: Some(creds),
@@ -173,7 +177,7 @@ fn no_auth_over_plaintext_unless_allowed() {
     let config =
         ServerConfig { auth_mechanisms: vec![Mechanism::Plain], auth_requires_tls: false, ..ServerConfig::default() };
     let mut server = Server::new(config);
-    let creds = Credentials { username: "alice".into(), password: "secret".into() };
+    let creds = alice();
     let mut c = client(ClientConfig { credentials: Some(creds), ..ClientConfig::default() }, &["bob@x.test"]);
     let events = converse(&mut c, &mut server, b"x", 1, &mut |_: &Event| None);
     assert_eq!(done(&events), &Err(ClientError::AuthUnavailable));

@@ -200,11 +200,16 @@ impl<'a> Command<'a> {
         // One UTF-8 check for the whole line; every field below is a slice of it.
         match std::str::from_utf8(line) {
             Ok(line) => Self::parse_str(line),
-            Err(_) => Err(match line.get(..4).map(|v| v.to_ascii_uppercase()).as_deref() {
-                Some(b"MAIL") => CommandError::InvalidSender(PathError::InvalidUtf8),
-                Some(b"RCPT") => CommandError::InvalidRecipient(PathError::InvalidUtf8),
-                _ => CommandError::Unrecognized,
-            }),
+            Err(_) => {
+                let verb_is = |v: &[u8]| line.get(..4).is_some_and(|l| l.eq_ignore_ascii_case(v));
+                Err(if verb_is(b"MAIL") {
+                    CommandError::InvalidSender(PathError::InvalidUtf8)
+                } else if verb_is(b"RCPT") {
+                    CommandError::InvalidRecipient(PathError::InvalidUtf8)
+                } else {
+                    CommandError::Unrecognized
+                })
+            }
         }
     }
 

@@ -219,3 +219,10 @@ fn encode_refuses_injection() {
     };
     assert!(matches!(bad_path.to_bytes(), Err(EncodeError::Path(PathError::InvalidByteAt { .. }))));
 }
+
+#[test]
+fn invalid_utf8_is_reported_against_the_path_it_spoils() {
+    assert_eq!(Command::parse_line(b"mail FROM:<\xff@x>"), Err(CommandError::InvalidSender(PathError::InvalidUtf8)));
+    assert_eq!(Command::parse_line(b"RCPT TO:<\xff@x>"), Err(CommandError::InvalidRecipient(PathError::InvalidUtf8)));
+    assert_eq!(Command::parse_line(b"NOOP \xff"), Err(CommandError::Unrecognized));
+}
