@@ -2,70 +2,62 @@
 //! Where RFC 6531 allows UTF-8, bytes of multi-byte sequences (>= 0x80) are in the class:
 //! the text is already a valid `str` when it is scanned.
 
-/// A table from inclusive byte ranges (a single byte is `(b, b)`).
-const fn table(ranges: &[(u8, u8)]) -> [bool; 256] {
+/// A table from lists of inclusive byte ranges (a single byte is `(b, b)`).
+const fn table(lists: &[&[(u8, u8)]]) -> [bool; 256] {
     let mut t = [false; 256];
-    let mut r = 0;
-    while r < ranges.len() {
-        let (lo, hi) = ranges[r];
-        let mut b = lo as usize;
-        while b <= hi as usize {
-            t[b] = true;
-            b += 1;
+    let mut l = 0;
+    while l < lists.len() {
+        let ranges = lists[l];
+        let mut r = 0;
+        while r < ranges.len() {
+            let (lo, hi) = ranges[r];
+            let mut b = lo as usize;
+            while b <= hi as usize {
+                t[b] = true;
+                b += 1;
+            }
+            r += 1;
         }
-        r += 1;
+        l += 1;
     }
     t
 }
 
-const DIGIT: (u8, u8) = (b'0', b'9');
-const UPPER: (u8, u8) = (b'A', b'Z');
-const LOWER: (u8, u8) = (b'a', b'z');
-const UTF8: (u8, u8) = (0x80, 0xFF);
-const HYPHEN: (u8, u8) = (b'-', b'-');
-
+/// Bytes of UTF-8 sequences beyond ASCII.
+const UTF8: &[(u8, u8)] = &[(0x80, 0xFF)];
+/// `Let-dig / "-"`: ALPHA, DIGIT and hyphen.
+const LET_DIG_HYPHEN: &[(u8, u8)] = &[(b'0', b'9'), (b'A', b'Z'), (b'a', b'z'), (b'-', b'-')];
 /// `atext` ([RFC 5322 §3.2.3](https://www.rfc-editor.org/rfc/rfc5322#section-3.2.3)):
-/// ALPHA, DIGIT and ``!#$%&'*+-/=?^_`{|}~``, ASCII only.
-pub(crate) static ATEXT_ASCII: [bool; 256] = table(&[
-    DIGIT,
-    UPPER,
-    LOWER,
+/// ALPHA, DIGIT and ``!#$%&'*+-/=?^_`{|}~``.
+const ATEXT_RANGES: &[(u8, u8)] = &[
+    (b'0', b'9'),
+    (b'A', b'Z'),
+    (b'a', b'z'),
     (b'!', b'!'),
     (b'#', b'\''),
     (b'*', b'+'),
-    HYPHEN,
+    (b'-', b'-'),
     (b'/', b'/'),
     (b'=', b'='),
     (b'?', b'?'),
     (b'^', b'`'),
     (b'{', b'~'),
-]);
+];
+
+/// `atext`, ASCII only (the path fast path).
+pub(crate) static ATEXT_ASCII: [bool; 256] = table(&[ATEXT_RANGES]);
 /// `atext` and UTF-8 (RFC 6531 §3.3).
-pub(crate) static ATEXT: [bool; 256] = table(&[
-    DIGIT,
-    UPPER,
-    LOWER,
-    (b'!', b'!'),
-    (b'#', b'\''),
-    (b'*', b'+'),
-    HYPHEN,
-    (b'/', b'/'),
-    (b'=', b'='),
-    (b'?', b'?'),
-    (b'^', b'`'),
-    (b'{', b'~'),
-    UTF8,
-]);
+pub(crate) static ATEXT: [bool; 256] = table(&[ATEXT_RANGES, UTF8]);
 /// `Let-dig / "-"`, ASCII only (standardized tags, the path fast path).
-pub(crate) static LDH_ASCII: [bool; 256] = table(&[DIGIT, UPPER, LOWER, HYPHEN]);
+pub(crate) static LDH_ASCII: [bool; 256] = table(&[LET_DIG_HYPHEN]);
 /// `Let-dig / "-"` and UTF-8 (U-labels).
-pub(crate) static LDH: [bool; 256] = table(&[DIGIT, UPPER, LOWER, HYPHEN, UTF8]);
+pub(crate) static LDH: [bool; 256] = table(&[LET_DIG_HYPHEN, UTF8]);
 /// `esmtp-keyword` bytes after the first: `ALPHA / DIGIT / "-"` (the same set as LDH).
 pub(crate) static KEYWORD: &[bool; 256] = &LDH_ASCII;
 /// `esmtp-value = 1*(%d33-60 / %d62-126)`, and UTF-8 (RFC 6531 §3.3).
-pub(crate) static VALUE: [bool; 256] = table(&[(33, 60), (62, 126), UTF8]);
+pub(crate) static VALUE: [bool; 256] = table(&[&[(33, 60), (62, 126)], UTF8]);
 /// `xchar` of xtext less `+`: `%x21-2A / %x2C-3C / %x3E-7E` (RFC 3461 §4).
-pub(crate) static XCHAR: [bool; 256] = table(&[(0x21, 0x2A), (0x2C, 0x3C), (0x3E, 0x7E)]);
+pub(crate) static XCHAR: [bool; 256] = table(&[&[(0x21, 0x2A), (0x2C, 0x3C), (0x3E, 0x7E)]]);
 
 #[cfg(test)]
 mod tests {
