@@ -1,0 +1,444 @@
+//! The TOML configuration, its embedded defaults, and the checks run before anything binds.
+//!
+//! Every key is documented in `sansmail.example.toml` at the repository root; a test keeps
+//! that file parsing.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::{IpNet, Ipv4Net};
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// The name the server gives itself (greeting, EHLO, `Received`).
+    #[serde(default = "default_hostname")]
+    pub(crate) hostname: String,
+    /// Spool, mailboxes, users, generated certificate.
+    #[serde(default = "default_data_dir")]
+    pub(crate) data_dir: PathBuf,
+    /// Certificate and key; a self-signed pair is generated when both are absent.
+    #[serde(default)]
+    pub(crate) tls: TlsFiles,
+    /// Where mail to `postmaster@` every local domain goes; default `postmaster@<first domain>`.
+    #[serde(default)]
+    pub(crate) postmaster: Option<String>,
+    /// The local domains.
+    #[serde(default = "default_domains")]
+    pub(crate) domain: Vec<DomainConfig>,
+    /// Per-user settings (passwords live in the data directory, set by `sansmail user`).
+    #[serde(default)]
+    pub(crate) user: Vec<UserConfig>,
+    /// The services and the addresses they listen on.
+    #[serde(default = "default_listeners")]
+    pub(crate) listener: Vec<ListenerConfig>,
+    /// Seconds sessions get to finish after SIGTERM or SIGINT.
+    #[serde(default = "default_grace")]
+    pub(crate) shutdown_grace_secs: u64,
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsFiles {
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
+}
+
+/// `[[domain]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DomainConfig {
+    pub(crate) name: String,
+    /// Mailbox that receives mail for unknown local parts of this domain.
+    #[serde(default)]
+    pub(crate) catch_all: Option<String>,
+}
+
+/// `[[user]]`: what a mailbox does with mail besides storing it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserConfig {
+    pub(crate) address: String,
+    /// Other addresses delivered to this mailbox.
+    #[serde(default)]
+    pub(crate) aliases: Vec<String>,
+}
+
+/// What a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Service {
+    /// Mail exchange (port 25).
+    Smtp,
+    /// Message submission (port 587, RFC 6409).
+    Submission,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Smtp => "smtp",
+            Self::Submission => "submission",
+        })
+    }
+}
+
+/// How a listener uses TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TlsMode {
+    None,
+    /// Plaintext first, upgraded by STARTTLS.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+/// `[[listener]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListenerConfig {
+    /// A name for logs and errors; default `<service>@<bind>`.
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    pub(crate) service: Service,
+    /// `"IP:port"`, `"[IPv6]:port"`, `"port"` or `":port"` (the last two: all addresses).
+    pub(crate) bind: String,
+    #[serde(default = "default_tls_mode")]
+    pub(crate) tls: TlsMode,
+    #[serde(default)]
+    pub(crate) limits: ListenerLimits,
+    #[serde(default)]
+    pub(crate) access: Access,
+    #[serde(default)]
+    pub(crate) relay: Option<Relay>,
+}
+
+/// `[listener.limits]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ListenerLimits {
+    /// Largest message in octets (advertised as SIZE).
+    pub(crate) max_message_size: u64,
+    /// Recipients per message.
+    pub(crate) max_recipients: usize,
+    /// Sessions at once on this listener.
+    pub(crate) max_connections: usize,
+    /// Sessions at once from one client address.
+    pub(crate) max_connections_per_ip: usize,
+    /// Seconds of client silence before 421.
+    pub(crate) idle_timeout_secs: u64,
+    /// Seconds a TLS handshake may take.
+    pub(crate) tls_handshake_timeout_secs: u64,
+    /// Error replies before 421 and close.
+    pub(crate) max_errors: usize,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_connections: 500,
+            max_connections_per_ip: 20,
+            idle_timeout_secs: 300,
+            tls_handshake_timeout_secs: 30,
+            max_errors: 20,
+        }
+    }
+}
+
+/// `[listener.access]`: which client addresses may connect. A client in `deny`, or not in a
+/// non-empty `allow`, gets `554 5.7.1` and is disconnected.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Access {
+    #[serde(default)]
+    pub(crate) allow: Vec<IpNet>,
+    #[serde(default)]
+    pub(crate) deny: Vec<IpNet>,
+}
+
+impl Access {
+    pub(crate) fn permits(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        !self.deny.iter().any(|n| n.contains(&ip))
+            && (self.allow.is_empty() || self.allow.iter().any(|n| n.contains(&ip)))
+    }
+}
+
+/// `[listener.relay]`: who may send to non-local domains.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Relay {
+    /// Client networks that may relay.
+    #[serde(default)]
+    pub(crate) networks: Vec<IpNet>,
+}
+
+impl Relay {
+    pub(crate) fn allows(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.networks.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// An IPv4 client seen through a dual-stack socket (`::ffff:a.b.c.d`) as the IPv4 address
+/// the administrator wrote.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn default_hostname() -> String {
+    "localhost".into()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("sansmail-data")
+}
+fn default_grace() -> u64 {
+    30
+}
+fn default_tls_mode() -> TlsMode {
+    TlsMode::Starttls
+}
+fn default_domains() -> Vec<DomainConfig> {
+    vec![DomainConfig { name: "localhost".into(), catch_all: None }]
+}
+fn default_listeners() -> Vec<ListenerConfig> {
+    let listener = |service, bind: &str, relay| ListenerConfig {
+        name: None,
+        service,
+        bind: bind.into(),
+        tls: TlsMode::Starttls,
+        limits: ListenerLimits::default(),
+        access: Access::default(),
+        relay,
+    };
+    vec![listener(Service::Smtp, "127.0.0.1:2525", None), listener(Service::Submission, "127.0.0.1:5587", None)]
+}
+
+/// A configuration error, said in the administrator's terms.
+#[derive(Debug)]
+pub(crate) struct ConfigError(pub(crate) String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A listener with its address resolved and its name settled.
+#[derive(Clone, Debug)]
+pub(crate) struct Listener {
+    pub(crate) name: String,
+    pub(crate) addr: SocketAddr,
+    pub(crate) config: ListenerConfig,
+}
+
+impl Listener {
+    /// The relay rules: the listener's own, else the service's default (submission: the
+    /// loopback addresses, so local programs can send; smtp: nobody).
+    pub(crate) fn relay(&self) -> Relay {
+        self.config.relay.clone().unwrap_or_else(|| match self.config.service {
+            Service::Smtp => Relay::default(),
+            Service::Submission => Relay {
+                networks: vec![
+                    IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)),
+                    IpNet::from(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                ],
+            },
+        })
+    }
+
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.config.limits.idle_timeout_secs)
+    }
+}
+
+/// Parses a `bind` value.
+pub(crate) fn parse_bind(bind: &str) -> Result<SocketAddr, String> {
+    let port_only = bind.strip_prefix(':').unwrap_or(bind);
+    if let Ok(port) = port_only.parse::<u16>() {
+        // All addresses: the IPv6 wildcard, dual-stack on Linux.
+        return Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+    }
+    bind.parse::<SocketAddr>()
+        .map_err(|_| format!("bind {bind:?} is not \"IP:port\", \"[IPv6]:port\", \"port\" or \":port\""))
+}
+
+impl Config {
+    /// The embedded defaults: what `sansmail serve` runs with no file.
+    pub(crate) fn embedded() -> Self {
+        // An empty document takes every default.
+        toml::from_str("").unwrap_or_else(|_| unreachable_default())
+    }
+
+    /// Reads and checks a file.
+    pub(crate) fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let config = match path {
+            None => Self::embedded(),
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| ConfigError(format!("cannot read {}: {e}", p.display())))?;
+                toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", p.display())))?
+            }
+        };
+        config.listeners()?;
+        config.check_domains()?;
+        Ok(config)
+    }
+
+    fn check_domains(&self) -> Result<(), ConfigError> {
+        if self.domain.is_empty() {
+            return Err(ConfigError("at least one [[domain]] is needed".into()));
+        }
+        for u in &self.user {
+            if !u.address.contains('@') {
+                return Err(ConfigError(format!("[[user]] address {:?} has no domain", u.address)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The listeners with their addresses, after the multi-homing checks: the same address
+    /// and port twice, or a wildcard and a specific address on one port, is an error naming
+    /// both listeners.
+    pub(crate) fn listeners(&self) -> Result<Vec<Listener>, ConfigError> {
+        let mut out: Vec<Listener> = Vec::new();
+        let mut by_port: HashMap<u16, Vec<usize>> = HashMap::new();
+        for l in &self.listener {
+            let addr = parse_bind(&l.bind).map_err(ConfigError)?;
+            let name = l.name.clone().unwrap_or_else(|| format!("{}@{}", l.service, l.bind));
+            if l.tls == TlsMode::Implicit && l.service == Service::Smtp && addr.port() == 25 {
+                return Err(ConfigError(format!("listener {name}: implicit TLS on port 25 cannot work")));
+            }
+            for &other in by_port.get(&addr.port()).into_iter().flatten() {
+                let o: &Listener = &out[other];
+                let clash = o.addr.ip() == addr.ip() || o.addr.ip().is_unspecified() || addr.ip().is_unspecified();
+                if clash && addr.port() != 0 {
+                    return Err(ConfigError(format!(
+                        "listeners {} ({}) and {name} ({}) both claim port {}: use distinct addresses, \
+                         and not a wildcard beside a specific address",
+                        o.name,
+                        o.config.bind,
+                        l.bind,
+                        addr.port()
+                    )));
+                }
+            }
+            by_port.entry(addr.port()).or_default().push(out.len());
+            out.push(Listener { name, addr, config: l.clone() });
+        }
+        Ok(out)
+    }
+
+    /// The postmaster mailbox.
+    pub(crate) fn postmaster(&self) -> String {
+        self.postmaster
+            .clone()
+            .unwrap_or_else(|| format!("postmaster@{}", self.domain.first().map_or("localhost", |d| d.name.as_str())))
+    }
+}
+
+/// `toml::from_str("")` cannot fail for a struct whose every field has a default; this keeps
+/// the no-panic rule without an `expect`.
+fn unreachable_default() -> Config {
+    Config {
+        hostname: default_hostname(),
+        data_dir: default_data_dir(),
+        tls: TlsFiles::default(),
+        postmaster: None,
+        domain: default_domains(),
+        user: Vec::new(),
+        listener: default_listeners(),
+        shutdown_grace_secs: default_grace(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Listener>, ConfigError> {
+        let c: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        c.listeners()
+    }
+
+    #[test]
+    fn embedded_defaults() {
+        let c = Config::embedded();
+        let l = c.listeners().unwrap();
+        assert_eq!(l[0].addr, "127.0.0.1:2525".parse().unwrap());
+        assert_eq!(l[1].addr, "127.0.0.1:5587".parse().unwrap());
+        assert_eq!(c.domain[0].name, "localhost");
+        assert_eq!(c.postmaster(), "postmaster@localhost");
+        assert!(l[1].relay().allows("127.0.0.1".parse().unwrap()));
+        assert!(!l[0].relay().allows("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn bind_forms() {
+        assert_eq!(parse_bind("2525").unwrap(), "[::]:2525".parse().unwrap());
+        assert_eq!(parse_bind(":2525").unwrap(), "[::]:2525".parse().unwrap());
+        assert_eq!(parse_bind("127.0.0.2:25").unwrap(), "127.0.0.2:25".parse().unwrap());
+        assert_eq!(parse_bind("[::1]:25").unwrap(), "[::1]:25".parse().unwrap());
+        assert!(parse_bind("localhost:25").is_err());
+        assert!(parse_bind("70000").is_err());
+    }
+
+    #[test]
+    fn multi_homing_on_one_port_is_fine() {
+        let l = parse(
+            "[[listener]]\nservice='smtp'\nbind='127.0.0.1:25'\n[[listener]]\nservice='smtp'\nbind='127.0.0.2:25'\n",
+        )
+        .unwrap();
+        assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn clashes_name_both_listeners() {
+        let same = "[[listener]]\nname='a'\nservice='smtp'\nbind='127.0.0.1:25'\n\
+                    [[listener]]\nname='b'\nservice='submission'\nbind='127.0.0.1:25'\n";
+        let e = parse(same).unwrap_err().0;
+        assert!(e.contains("a (127.0.0.1:25)") && e.contains("b (127.0.0.1:25)"), "{e}");
+        let wild = "[[listener]]\nname='all'\nservice='smtp'\nbind='25'\n\
+                    [[listener]]\nname='one'\nservice='smtp'\nbind='127.0.0.2:25'\n";
+        let e = parse(wild).unwrap_err().0;
+        assert!(e.contains("all") && e.contains("one"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(toml::from_str::<Config>("hostnme = 'x'").is_err());
+        assert!(parse("[[listener]]\nservice='smtp'\nbind='25'\nlimits={max_size=1}\n").is_err());
+    }
+
+    #[test]
+    fn access_lists() {
+        let a = Access { allow: vec![], deny: vec!["127.0.0.2/32".parse().unwrap()] };
+        assert!(a.permits("127.0.0.1".parse().unwrap()));
+        assert!(!a.permits("127.0.0.2".parse().unwrap()));
+        assert!(!a.permits("::ffff:127.0.0.2".parse().unwrap()));
+        let a = Access { allow: vec!["10.0.0.0/8".parse().unwrap()], deny: vec![] };
+        assert!(!a.permits("127.0.0.1".parse().unwrap()));
+        assert!(a.permits("10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let text = include_str!("../../sansmail.example.toml");
+        let c: Config = toml::from_str(text).unwrap();
+        c.listeners().unwrap();
+    }
+}

@@ -1,0 +1,170 @@
+//! Local delivery: queued messages into Maildir mailboxes, exactly once.
+//!
+//! Each copy gets a name fixed by the queue id and the recipient's index
+//! (`<id>.<index>.<hostname>,S=<size>`). It is written in `tmp/`, fsynced, and renamed
+//! into `new/`; the queue file is removed only after every local copy is in place. If the
+//! server dies in between, the retry finds the name in `new/` (or, in a mailbox a client has
+//! since read, in `cur/` with flags) and skips it: a message is delivered once, not at
+//! least once.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::spool::{Envelope, Spool};
+
+/// Where mailboxes live.
+#[derive(Clone, Debug)]
+pub(crate) struct Mailboxes {
+    root: PathBuf,
+    hostname: String,
+}
+
+/// A file-name-safe form of one address part: ASCII letters, digits and `._+-` stay, every
+/// other octet becomes `%XX`, and so does a leading dot.
+fn path_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, b) in s.bytes().enumerate() {
+        let keep = b.is_ascii_alphanumeric() || b"_+-".contains(&b) || (b == b'.' && i > 0);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Mailboxes {
+    pub(crate) fn new(data_dir: &Path, hostname: &str) -> Self {
+        Self { root: data_dir.join("mail"), hostname: path_component(hostname) }
+    }
+
+    /// The Maildir of `mailbox` (`local@domain`, already lower-cased).
+    pub(crate) fn maildir(&self, mailbox: &str) -> PathBuf {
+        let (local, domain) = mailbox.rsplit_once('@').unwrap_or((mailbox, ""));
+        self.root.join(path_component(domain)).join(path_component(local)).join("Maildir")
+    }
+
+    fn create(maildir: &Path) -> io::Result<()> {
+        for sub in ["tmp", "new", "cur"] {
+            fs::create_dir_all(maildir.join(sub))?;
+        }
+        Ok(())
+    }
+
+    /// Whether a copy named `name` is already in the mailbox.
+    fn has(maildir: &Path, name: &str, look_in_cur: bool) -> io::Result<bool> {
+        if maildir.join("new").join(name).exists() {
+            return Ok(true);
+        }
+        if look_in_cur {
+            let prefix = format!("{name}:");
+            for entry in fs::read_dir(maildir.join("cur"))? {
+                if entry?.file_name().to_str().is_some_and(|n| n == name || n.starts_with(&prefix)) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Delivers one copy, with `Return-Path` on top (RFC 5321 §4.4).
+    fn deliver_one(
+        &self,
+        mailbox: &str,
+        name_base: &str,
+        from: &str,
+        content: &[u8],
+        recovering: bool,
+    ) -> io::Result<()> {
+        let dir = self.maildir(mailbox);
+        Self::create(&dir)?;
+        let return_path = format!("Return-Path: <{from}>\r\n");
+        let size = return_path.len() + content.len();
+        let name = format!("{name_base}.{},S={size}", self.hostname);
+        if Self::has(&dir, &name, recovering)? {
+            return Ok(());
+        }
+        let tmp = dir.join("tmp").join(&name);
+        let result = (|| {
+            let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+            f.write_all(return_path.as_bytes())?;
+            f.write_all(content)?;
+            f.sync_all()?;
+            drop(f);
+            fs::rename(&tmp, dir.join("new").join(&name))?;
+            File::open(dir.join("new"))?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Delivers every local recipient of a queued message; returns whether the message is
+    /// finished with (no remote recipient waits in it).
+    pub(crate) fn deliver(&self, id: &str, envelope: &Envelope, content: &[u8], recovering: bool) -> io::Result<bool> {
+        let mut done = true;
+        for (index, rcpt) in envelope.recipients.iter().enumerate() {
+            match &rcpt.mailbox {
+                Some(mailbox) => {
+                    self.deliver_one(mailbox, &format!("{id}.{index}"), &envelope.from, content, recovering)?;
+                    tracing::info!(queue_id = id, to = %rcpt.address, mailbox = %mailbox, "delivered");
+                }
+                None => done = false,
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// A queued message to deliver; `recovering` when it was found in the queue at start.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) id: String,
+    pub(crate) recovering: bool,
+}
+
+/// Delivers queued messages as their ids arrive. Remote recipients stay queued for the
+/// outbound queue manager (a later part of the server).
+pub(crate) async fn run(spool: Arc<Spool>, mailboxes: Arc<Mailboxes>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    while let Some(job) = jobs.recv().await {
+        let (spool, mailboxes) = (spool.clone(), mailboxes.clone());
+        let id = job.id.clone();
+        let result = tokio::task::spawn_blocking(move || -> io::Result<bool> {
+            let (envelope, content) = spool.read(&job.id)?;
+            let finished = mailboxes.deliver(&job.id, &envelope, &content, job.recovering)?;
+            if finished {
+                spool.remove(&job.id)?;
+            }
+            Ok(finished)
+        })
+        .await;
+        match result {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => tracing::info!(queue_id = %id, "remote recipients wait in the queue"),
+            Ok(Err(e)) => {
+                tracing::error!(queue_id = %id, error = %e, "local delivery failed; the message stays queued")
+            }
+            Err(e) => tracing::error!(queue_id = %id, error = %e, "delivery task failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_escape_the_mail_root() {
+        let m = Mailboxes::new(Path::new("/d"), "mx");
+        assert_eq!(m.maildir("alice@example.org"), Path::new("/d/mail/example.org/alice/Maildir"));
+        let evil = m.maildir("../../etc@../x");
+        assert!(evil.starts_with("/d/mail/") && !evil.components().any(|c| c.as_os_str() == ".."), "{evil:?}");
+        assert_eq!(path_component("a/b"), "a%2Fb");
+    }
+}

@@ -1,0 +1,189 @@
+//! `sansmail`: a small mail server built on the Sansmail protocol crates.
+//!
+//! `sansmail serve` runs it (with no `-c`, on embedded defaults that work without root);
+//! `sansmail check-config` validates a configuration; `sansmail user …` manages accounts.
+//! See `ARCHITECTURE.md` for the map of the code.
+
+mod config;
+mod delivery;
+mod directory;
+mod server;
+mod smtp;
+mod spool;
+mod tls;
+mod users;
+
+use std::io::{self, BufRead, IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::users::{Users, hash_password};
+
+#[derive(Parser)]
+#[command(name = "sansmail", version, about = "A small mail server: SMTP reception, durable spool, Maildir delivery")]
+struct Cli {
+    /// Configuration file (TOML); see sansmail.example.toml. Without it, embedded defaults.
+    #[arg(short, long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (embedded defaults without -c).
+    Serve,
+    /// Validate a configuration and print the effective listeners and domains.
+    CheckConfig,
+    /// Manage accounts (stored as argon2id hashes in the data directory).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add an account; the password is read from stdin when it is not a terminal.
+    Add { address: String },
+    /// Change an account's password.
+    Passwd { address: String },
+    /// Delete an account (its mailbox stays on disk).
+    Del { address: String },
+    /// List the accounts.
+    List,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sansmail: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(server::serve(config))?;
+            // Sessions past the grace period are dropped with the runtime.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            Ok(())
+        }
+        Command::CheckConfig => {
+            println!("hostname  {}", config.hostname);
+            println!("data_dir  {}", config.data_dir.display());
+            for d in &config.domain {
+                match &d.catch_all {
+                    Some(c) => println!("domain    {} (catch-all {c})", d.name),
+                    None => println!("domain    {}", d.name),
+                }
+            }
+            println!("postmaster {}", config.postmaster());
+            for l in config.listeners()? {
+                let lim = &l.config.limits;
+                println!(
+                    "listener  {} service={} addr={} tls={:?} max_message_size={} max_recipients={} \
+                     max_connections={} per_ip={} relay={:?} allow={:?} deny={:?}",
+                    l.name,
+                    l.config.service,
+                    l.addr,
+                    l.config.tls,
+                    lim.max_message_size,
+                    lim.max_recipients,
+                    lim.max_connections,
+                    lim.max_connections_per_ip,
+                    l.relay().networks,
+                    l.config.access.allow,
+                    l.config.access.deny
+                );
+            }
+            Ok(())
+        }
+        Command::User { action } => user(&config, action),
+    }
+}
+
+fn read_password(prompt: &str) -> io::Result<String> {
+    if io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(prompt)?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            return Err(io::Error::other("the passwords differ"));
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        io::stdin().lock().read_line(&mut line)?;
+        // Drain the rest so a pipe writer never blocks.
+        let _ = io::stdin().lock().read_to_end(&mut Vec::new());
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+fn user(config: &Config, action: UserAction) -> Result<(), Box<dyn std::error::Error>> {
+    let mut users = Users::load(&config.data_dir)?;
+    let check = |address: &str| -> Result<(), Box<dyn std::error::Error>> {
+        let domain = address.rsplit_once('@').map(|(_, d)| d).ok_or("log-in names are full addresses: user@domain")?;
+        if !config.domain.iter().any(|d| d.name.eq_ignore_ascii_case(domain)) {
+            return Err(format!("{domain} is not a local domain (add a [[domain]])").into());
+        }
+        Ok(())
+    };
+    match action {
+        UserAction::Add { address } => {
+            check(&address)?;
+            if users.contains(&address) {
+                return Err(format!("{address} exists; use `sansmail user passwd`").into());
+            }
+            let password = read_password("Password: ")?;
+            if password.is_empty() {
+                return Err("empty password".into());
+            }
+            users.set(&address, hash_password(&password)?);
+            users.save()?;
+            println!("added {address}");
+        }
+        UserAction::Passwd { address } => {
+            if !users.contains(&address) {
+                return Err(format!("no account {address}").into());
+            }
+            let password = read_password("New password: ")?;
+            if password.is_empty() {
+                return Err("empty password".into());
+            }
+            users.set(&address, hash_password(&password)?);
+            users.save()?;
+            println!("password changed for {address}");
+        }
+        UserAction::Del { address } => {
+            if !users.remove(&address) {
+                return Err(format!("no account {address}").into());
+            }
+            users.save()?;
+            println!("deleted {address} (its mailbox stays on disk)");
+        }
+        UserAction::List => {
+            for a in users.addresses() {
+                println!("{a}");
+            }
+        }
+    }
+    Ok(())
+}

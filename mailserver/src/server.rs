@@ -1,0 +1,265 @@
+//! `sansmail serve`: binds every listener, accepts connections (access lists, connection
+//! limits), runs TLS, hands each connection to its protocol driver, recovers the queue at
+//! start, and stops gracefully on SIGTERM or SIGINT.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sansmail_smtp_proto::Reply;
+use sansmail_smtp_proto::server::{Limits, ServerConfig as SmtpConfig, ServerSession, Timeouts};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{Config, Listener, Relay, Service, TlsMode, canonical};
+use crate::delivery::{self, Job, Mailboxes};
+use crate::directory::Directory;
+use crate::smtp::{Connection, Flow};
+use crate::spool::Spool;
+
+/// What every connection shares.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) directory: Directory,
+    pub(crate) spool: Arc<Spool>,
+    pub(crate) jobs: mpsc::UnboundedSender<Job>,
+}
+
+/// One bound listener and what its connections share.
+struct Endpoint {
+    listener: Listener,
+    smtp: Arc<SmtpConfig>,
+    relay: Relay,
+    tls: Option<TlsAcceptor>,
+    slots: Arc<Semaphore>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// Counts a connection against its client address while it lives.
+struct IpSlot<'a> {
+    endpoint: &'a Endpoint,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot<'_> {
+    fn drop(&mut self) {
+        let mut map = self.endpoint.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn smtp_config(config: &Config, l: &Listener) -> SmtpConfig {
+    let mut c =
+        SmtpConfig { hostname: config.hostname.clone(), greeting: "ESMTP sansmail".into(), ..SmtpConfig::default() };
+    c.extensions.starttls = l.config.tls == TlsMode::Starttls;
+    c.limits = Limits {
+        recipients: l.config.limits.max_recipients,
+        message_size: (l.config.limits.max_message_size > 0).then_some(l.config.limits.max_message_size),
+        errors: l.config.limits.max_errors,
+        ..Limits::default()
+    };
+    c.timeouts = Timeouts { command: l.idle_timeout(), data: l.idle_timeout() };
+    c
+}
+
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub(crate) async fn serve(config: Config) -> io::Result<()> {
+    let listeners = config.listeners().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.0))?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let spool = Arc::new(Spool::open(&config.data_dir)?);
+    let mailboxes = Arc::new(Mailboxes::new(&config.data_dir, &config.hostname));
+    let directory = Directory::new(&config)?;
+    let needs_tls = listeners.iter().any(|l| l.config.tls != TlsMode::None);
+    let tls = if needs_tls { Some(TlsAcceptor::from(crate::tls::server_config(&config)?)) } else { None };
+
+    let (jobs, job_rx) = mpsc::unbounded_channel();
+    let queued = spool.list()?;
+    if !queued.is_empty() {
+        tracing::info!(messages = queued.len(), "recovering the queue");
+    }
+    for id in queued {
+        let _ = jobs.send(Job { id, recovering: true });
+    }
+    tokio::spawn(delivery::run(spool.clone(), mailboxes, job_rx));
+
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let shared = Arc::new(Shared { config: config.clone(), directory, spool, jobs });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut accepts = JoinSet::new();
+    for l in listeners {
+        let socket =
+            bind(l.addr).map_err(|e| io::Error::new(e.kind(), format!("listener {} ({}): {e}", l.name, l.addr)))?;
+        let local = socket.local_addr()?;
+        tracing::info!(listener = %l.name, service = %l.config.service, addr = %local, tls = ?l.config.tls, "listening");
+        let endpoint = Arc::new(Endpoint {
+            smtp: Arc::new(smtp_config(&config, &l)),
+            relay: l.relay(),
+            tls: tls.clone().filter(|_| l.config.tls != TlsMode::None),
+            slots: Arc::new(Semaphore::new(l.config.limits.max_connections.max(1))),
+            per_ip: Mutex::new(HashMap::new()),
+            listener: l,
+        });
+        accepts.spawn(accept_loop(socket, endpoint, shared.clone(), stop_rx.clone()));
+    }
+
+    shutdown_signal().await;
+    tracing::info!(grace_secs = grace.as_secs(), "stopping: no new connections; sessions may finish");
+    let _ = stop_tx.send(true);
+    let finished = tokio::time::timeout(grace, async { while accepts.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        tracing::warn!("grace period over: closing the remaining sessions");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn accept_loop(
+    socket: TcpListener,
+    endpoint: Arc<Endpoint>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut sessions = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = socket.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let (endpoint, shared) = (endpoint.clone(), shared.clone());
+                    sessions.spawn(async move { connection(stream, peer, &endpoint, shared).await });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(listener = %endpoint.listener.name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            _ = stop.changed() => break,
+        }
+    }
+    drop(socket);
+    // Sessions in progress finish (the caller bounds this by the grace period).
+    while sessions.join_next().await.is_some() {}
+}
+
+/// Sends one refusal reply on a fresh connection and closes it.
+async fn refuse(mut stream: TcpStream, code: u16, enhanced: (u8, u16, u16), text: &str) {
+    let mut out = Vec::new();
+    Reply::owned(code, Some(enhanced), text.into()).encode(&mut out, true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = stream.write_all(&out).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, shared: Arc<Shared>) {
+    let l = &endpoint.listener;
+    let ip = canonical(peer.ip());
+    let host = &shared.config.hostname;
+    if !l.config.access.permits(ip) {
+        tracing::info!(listener = %l.name, client = %ip, "refused by the access list");
+        refuse(stream, 554, (5, 7, 1), &format!("{host} Access denied")).await;
+        return;
+    }
+    let Ok(_permit) = endpoint.slots.clone().try_acquire_owned() else {
+        tracing::warn!(listener = %l.name, client = %ip, "refused: listener at max_connections");
+        refuse(stream, 421, (4, 7, 0), &format!("{host} Too many connections, try again later")).await;
+        return;
+    };
+    let admitted = {
+        let mut map = endpoint.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        let ok = *n < l.config.limits.max_connections_per_ip;
+        if ok {
+            *n += 1;
+        }
+        ok
+    };
+    if !admitted {
+        tracing::warn!(listener = %l.name, client = %ip, "refused: max_connections_per_ip");
+        refuse(stream, 421, (4, 7, 0), &format!("{host} Too many connections from your address")).await;
+        return;
+    }
+    let _slot = IpSlot { endpoint, ip };
+    let _ = stream.set_nodelay(true);
+    let started = Instant::now();
+    let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
+    let result = match l.config.service {
+        Service::Smtp | Service::Submission => smtp_session(stream, endpoint, &mut conn).await,
+    };
+    let secs = started.elapsed().as_secs_f64();
+    match result {
+        Ok(()) => tracing::info!(listener = %l.name, client = %ip, messages = conn.accepted, secs, "session closed"),
+        Err(e) => {
+            tracing::info!(listener = %l.name, client = %ip, messages = conn.accepted, secs, error = %e, "session ended")
+        }
+    }
+}
+
+async fn smtp_session(mut stream: TcpStream, endpoint: &Endpoint, conn: &mut Connection) -> io::Result<()> {
+    let handshake_timeout = Duration::from_secs(endpoint.listener.config.limits.tls_handshake_timeout_secs);
+    let acceptor = endpoint.tls.as_ref();
+    if endpoint.listener.config.tls == TlsMode::Implicit {
+        let acceptor = acceptor.ok_or_else(|| io::Error::other("implicit TLS without a certificate"))?;
+        let mut tls = tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        let mut session = ServerSession::new(endpoint.smtp.clone(), Instant::now(), true);
+        conn.drive(&mut tls, &mut session).await?;
+        return Ok(());
+    }
+    let mut session = ServerSession::new(endpoint.smtp.clone(), Instant::now(), false);
+    match conn.drive(&mut stream, &mut session).await? {
+        Flow::Closed => Ok(()),
+        Flow::StartTls => {
+            let acceptor = acceptor.ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
+            let mut tls = tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+            session.handle_tls_established(Instant::now());
+            match conn.drive(&mut tls, &mut session).await? {
+                // A second STARTTLS is refused by the session itself (503): cannot happen.
+                Flow::Closed | Flow::StartTls => Ok(()),
+            }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The SMTP driver: moves bytes between a socket and `smtp-proto`'s [`ServerSession`], and
+//! answers the session's decision events with the server's policy (who is local, who may
+//! relay) and store (the durable spool). No SMTP text is parsed or built here beyond the
+//! reply texts: the state machine does the protocol.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use sansmail_smtp_proto::Reply;
+use sansmail_smtp_proto::address::{Domain, ForwardPath, ReversePath};
+use sansmail_smtp_proto::server::{Event, ServerSession};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::config::{Relay, canonical};
+use crate::delivery::Job;
+use crate::directory::rfc5322_date;
+use crate::server::Shared;
+use crate::spool::{self, Envelope, Incoming, Recipient};
+
+/// Content is written to the spool file in pieces of at least this size.
+const SPOOL_CHUNK: usize = 256 * 1024;
+
+/// How a driven stretch of the session ended.
+pub(crate) enum Flow {
+    /// The session is over.
+    Closed,
+    /// The client asked for STARTTLS and got 220: run the handshake, then drive again.
+    StartTls,
+}
+
+/// The message being received.
+#[derive(Default)]
+struct Transaction {
+    from: Option<String>,
+    recipients: Vec<Recipient>,
+    incoming: Option<Incoming>,
+    /// Content not yet written to the spool file.
+    pending: Vec<u8>,
+    /// Writing the spool file failed: the end of data gets 451.
+    failed: bool,
+}
+
+/// One client connection.
+pub(crate) struct Connection {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) relay: Relay,
+    pub(crate) peer: SocketAddr,
+    pub(crate) listener: String,
+    helo: String,
+    tx: Transaction,
+    /// Messages accepted in this session, for the session log line.
+    pub(crate) accepted: usize,
+}
+
+fn reply(code: u16, enhanced: (u8, u16, u16), text: impl Into<String>) -> Reply<'static> {
+    Reply::owned(code, Some(enhanced), text.into())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
+}
+
+impl Connection {
+    pub(crate) fn new(shared: Arc<Shared>, relay: Relay, peer: SocketAddr, listener: String) -> Self {
+        Self { shared, relay, peer, listener, helo: String::new(), tx: Transaction::default(), accepted: 0 }
+    }
+
+    /// Runs the session over `stream` until it closes or asks for TLS.
+    pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        session: &mut ServerSession,
+    ) -> io::Result<Flow> {
+        let write_timeout = session.config().timeouts.command;
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut out = Vec::new();
+        let mut filled = 0;
+        loop {
+            // Let the session work through what it holds, answer its questions, send replies.
+            let mut offset = 0;
+            let mut stalled = 0;
+            loop {
+                let used = session.handle_input(Instant::now(), &buf[offset..filled]);
+                offset += used;
+                let mut starttls = false;
+                let mut events = 0;
+                while let Some(event) = session.poll_event() {
+                    events += 1;
+                    starttls |= matches!(event, Event::StartTls);
+                    self.on_event(event, session).await;
+                }
+                session.poll_transmit(&mut out);
+                if !out.is_empty() {
+                    tokio::time::timeout(write_timeout, stream.write_all(&out))
+                        .await
+                        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client does not read its replies"))??;
+                    stream.flush().await?;
+                    out.clear();
+                }
+                if starttls {
+                    return Ok(Flow::StartTls);
+                }
+                if session.is_closed() {
+                    self.abort_message();
+                    let _ = stream.shutdown().await;
+                    return Ok(Flow::Closed);
+                }
+                if offset == filled {
+                    break;
+                }
+                if used == 0 && events == 0 {
+                    stalled += 1;
+                    if stalled > 2 {
+                        return Err(io::Error::other("session took no input"));
+                    }
+                }
+            }
+            // Keep what the session did not take, then read more.
+            buf.copy_within(offset..filled, 0);
+            filled -= offset;
+            let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
+            let read = async {
+                match deadline {
+                    Some(d) => tokio::time::timeout_at(d, stream.read(&mut buf[filled..])).await.ok(),
+                    None => Some(stream.read(&mut buf[filled..]).await),
+                }
+            };
+            match read.await {
+                None => session.handle_timeout(Instant::now()),
+                Some(Ok(0)) => {
+                    self.abort_message();
+                    return Ok(Flow::Closed);
+                }
+                Some(Ok(n)) => filled += n,
+                Some(Err(e)) => {
+                    self.abort_message();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn abort_message(&mut self) {
+        if let Some(incoming) = self.tx.incoming.take() {
+            incoming.discard();
+        }
+    }
+
+    fn reset(&mut self) {
+        self.abort_message();
+        self.tx = Transaction::default();
+    }
+
+    /// Answers one event. API misuse is impossible by construction here (each decision is
+    /// answered once, right after it is polled), so those results are ignored.
+    async fn on_event(&mut self, event: Event, session: &mut ServerSession) {
+        match event {
+            Event::Hello { host, .. } => {
+                self.helo = host.into_owned();
+                self.reset();
+                let _ = session.accept();
+            }
+            Event::MailFrom { from, .. } => {
+                self.reset();
+                self.tx.from = Some(match &from {
+                    ReversePath::Null => String::new(),
+                    ReversePath::Mailbox(m) => m.to_string(),
+                });
+                let _ = session.accept();
+            }
+            Event::Recipient { to, .. } => match self.recipient(&to) {
+                Ok(rcpt) => {
+                    self.tx.recipients.push(rcpt);
+                    let _ = session.accept();
+                }
+                Err(r) => {
+                    let _ = session.reject(&r);
+                }
+            },
+            Event::MessageStart => self.message_start(session.is_tls(), session.is_authenticated()).await,
+            Event::MessageData(data) => self.message_data(&data).await,
+            Event::MessageEnd { size } => {
+                let r = self.message_end(size).await;
+                let _ = session.accept_with(&r);
+            }
+            Event::MessageAborted(_) => self.abort_message(),
+            Event::Reset => self.reset(),
+            Event::AuthStart { .. } | Event::AuthResponse(_) => {
+                let _ = session.reject(&reply(504, (5, 5, 4), "Authentication mechanism not supported"));
+            }
+            Event::Verify(_) | Event::Expand(_) | Event::Etrn(_) | Event::Atrn { .. } => {
+                let _ = session.reject(&reply(502, (5, 5, 1), "Command not implemented"));
+            }
+            _ => {}
+        }
+    }
+
+    fn recipient(&self, to: &ForwardPath<'_>) -> Result<Recipient, Reply<'static>> {
+        let dir = &self.shared.directory;
+        let mailbox = match to {
+            ForwardPath::Postmaster => {
+                return Ok(Recipient { address: "postmaster".into(), mailbox: Some(dir.postmaster().to_string()) });
+            }
+            ForwardPath::Mailbox(m) => m,
+        };
+        let address = mailbox.to_string();
+        if let Domain::Name(domain) = &mailbox.domain
+            && dir.is_local_domain(domain)
+        {
+            return match dir.mailbox(&mailbox.local_part_unquoted(), domain) {
+                Some(target) => Ok(Recipient { address, mailbox: Some(target) }),
+                None => {
+                    Err(reply(550, (5, 1, 1), format!("<{address}>: Recipient address rejected: no such user here")))
+                }
+            };
+        }
+        if self.relay.allows(self.peer.ip()) {
+            return Ok(Recipient { address, mailbox: None });
+        }
+        Err(reply(550, (5, 7, 1), format!("<{address}>: Relay access denied")))
+    }
+
+    async fn message_start(&mut self, tls: bool, authenticated: bool) {
+        let id = spool::new_id();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let client = canonical(self.peer.ip()).to_string();
+        // RFC 5321 §4.4, with RFC 3848's protocol names.
+        let with = match (tls, authenticated) {
+            (false, false) => "ESMTP",
+            (true, false) => "ESMTPS",
+            (false, true) => "ESMTPA",
+            (true, true) => "ESMTPSA",
+        };
+        let for_clause = match self.tx.recipients.as_slice() {
+            [one] => format!("\r\n\tfor <{}>", one.address),
+            _ => String::new(),
+        };
+        let head = format!(
+            "Received: from {} ([{client}])\r\n\tby {} (sansmail) with {with} id {id}{for_clause};\r\n\t{}\r\n",
+            sanitize(&self.helo),
+            self.shared.config.hostname,
+            rfc5322_date(now)
+        );
+        let envelope = Envelope {
+            from: self.tx.from.clone().unwrap_or_default(),
+            recipients: self.tx.recipients.clone(),
+            received: now,
+            client,
+        };
+        let spool = self.shared.spool.clone();
+        match blocking(move || spool.begin(id, &envelope, head.as_bytes())).await {
+            Ok(incoming) => self.tx.incoming = Some(incoming),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create a spool file");
+                self.tx.failed = true;
+            }
+        }
+    }
+
+    async fn message_data(&mut self, data: &[u8]) {
+        if self.tx.failed {
+            return;
+        }
+        self.tx.pending.extend_from_slice(data);
+        if self.tx.pending.len() >= SPOOL_CHUNK {
+            self.flush_pending().await;
+        }
+    }
+
+    async fn flush_pending(&mut self) {
+        let Some(mut incoming) = self.tx.incoming.take() else {
+            self.tx.failed = true;
+            return;
+        };
+        let data = std::mem::take(&mut self.tx.pending);
+        match blocking(move || incoming.write(&data).map(|()| (incoming, data))).await {
+            Ok((incoming, mut data)) => {
+                data.clear();
+                self.tx.pending = data;
+                self.tx.incoming = Some(incoming);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write a spool file");
+                self.tx.failed = true;
+            }
+        }
+    }
+
+    async fn message_end(&mut self, size: u64) -> Reply<'static> {
+        let failed = reply(451, (4, 3, 0), "Requested action aborted: local error in processing");
+        if !self.tx.pending.is_empty() {
+            self.flush_pending().await;
+        }
+        let incoming = self.tx.incoming.take();
+        let (Some(incoming), false) = (incoming, self.tx.failed) else {
+            self.reset();
+            return failed;
+        };
+        let spool = self.shared.spool.clone();
+        let result = blocking(move || spool.commit(incoming)).await;
+        let tx = std::mem::take(&mut self.tx);
+        match result {
+            Ok(id) => {
+                let to: Vec<&str> = tx.recipients.iter().map(|r| r.address.as_str()).collect();
+                tracing::info!(
+                    queue_id = %id, listener = %self.listener, client = %self.peer.ip(),
+                    from = %tx.from.as_deref().unwrap_or_default(), to = ?to, size, "accepted"
+                );
+                self.accepted += 1;
+                let _ = self.shared.jobs.send(Job { id: id.clone(), recovering: false });
+                reply(250, (2, 0, 0), format!("Ok: queued as {id}"))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, client = %self.peer.ip(), "cannot commit a message to the spool: replied 451");
+                failed
+            }
+        }
+    }
+}
+
+/// The HELO name as it may appear in our header: printable ASCII without spaces.
+fn sanitize(helo: &str) -> String {
+    let s: String = helo.chars().filter(|c| c.is_ascii_graphic() && *c != '(' && *c != ')').take(255).collect();
+    if s.is_empty() { "unknown".into() } else { s }
+}

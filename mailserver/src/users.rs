@@ -1,0 +1,164 @@
+//! Accounts: `users.toml` in the data directory, one argon2id hash per address. Written by
+//! `sansmail user …` (atomically: temporary file, fsync, rename) and re-read by a running
+//! server when it changes.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+
+/// One account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Account {
+    /// PHC string of an argon2id hash.
+    pub(crate) password: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct UsersFile {
+    #[serde(default)]
+    user: BTreeMap<String, Account>,
+}
+
+/// The accounts, keyed by lower-cased address.
+#[derive(Debug, Default)]
+pub(crate) struct Users {
+    path: PathBuf,
+    accounts: BTreeMap<String, Account>,
+    loaded: Option<SystemTime>,
+}
+
+/// Addresses are compared without case: the domain always, the local part by this server's
+/// choice (a user asking for `Alice@` means `alice@`).
+pub(crate) fn normalize(address: &str) -> String {
+    address.trim().to_ascii_lowercase()
+}
+
+fn hasher() -> Argon2<'static> {
+    // OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// An argon2id PHC string for `password`.
+pub(crate) fn hash_password(password: &str) -> io::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    hasher().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(io::Error::other)
+}
+
+impl Users {
+    pub(crate) fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("users.toml")
+    }
+
+    /// Reads the file (absent is empty).
+    pub(crate) fn load(data_dir: &Path) -> io::Result<Self> {
+        let path = Self::path(data_dir);
+        let mut users = Self { path, ..Self::default() };
+        users.reload()?;
+        Ok(users)
+    }
+
+    fn modified(&self) -> Option<SystemTime> {
+        std::fs::metadata(&self.path).and_then(|m| m.modified()).ok()
+    }
+
+    fn reload(&mut self) -> io::Result<()> {
+        let modified = self.modified();
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e),
+        };
+        let file: UsersFile = toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        self.accounts = file.user;
+        self.loaded = modified;
+        Ok(())
+    }
+
+    /// Re-reads the file if it changed since it was read (one `stat`).
+    pub(crate) fn refresh(&mut self) {
+        if self.modified() != self.loaded
+            && let Err(e) = self.reload()
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot re-read users; keeping the previous ones");
+        }
+    }
+
+    pub(crate) fn contains(&self, address: &str) -> bool {
+        self.accounts.contains_key(&normalize(address))
+    }
+
+    pub(crate) fn addresses(&self) -> impl Iterator<Item = &str> {
+        self.accounts.keys().map(String::as_str)
+    }
+
+    /// Checks a password; an unknown user costs a hash too, so timing does not tell.
+    #[allow(dead_code)] // used by AUTH, which lands with the relay-policy issue
+    pub(crate) fn verify(&self, address: &str, password: &str) -> bool {
+        match self.accounts.get(&normalize(address)) {
+            Some(a) => {
+                PasswordHash::new(&a.password).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
+            }
+            None => {
+                if let Ok(salt) = SaltString::from_b64("c2Fuc21haWxzYWx0") {
+                    let _ = hasher().hash_password(password.as_bytes(), &salt);
+                }
+                false
+            }
+        }
+    }
+
+    pub(crate) fn set(&mut self, address: &str, password_hash: String) {
+        self.accounts.insert(normalize(address), Account { password: password_hash });
+    }
+
+    pub(crate) fn remove(&mut self, address: &str) -> bool {
+        self.accounts.remove(&normalize(address)).is_some()
+    }
+
+    /// Writes the file atomically, readable by the owner only.
+    pub(crate) fn save(&self) -> io::Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let text = toml::to_string(&UsersFile { user: self.accounts.clone() }).map_err(io::Error::other)?;
+        let tmp = self.path.with_extension("toml.tmp");
+        {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&tmp)?;
+            f.write_all(b"# Written by `sansmail user`: argon2id hashes, never passwords.\n")?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        std::fs::File::open(dir)?.sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_are_argon2id() {
+        let dir = std::env::temp_dir().join(format!("sansmail-users-{}", std::process::id()));
+        let mut u = Users::load(&dir).unwrap();
+        u.set("Alice@Example.org", hash_password("s3cret").unwrap());
+        u.save().unwrap();
+        let text = std::fs::read_to_string(Users::path(&dir)).unwrap();
+        assert!(text.contains("$argon2id$") && !text.contains("s3cret"));
+        let u = Users::load(&dir).unwrap();
+        assert!(u.verify("alice@example.org", "s3cret"));
+        assert!(!u.verify("alice@example.org", "wrong"));
+        assert!(!u.verify("bob@example.org", "s3cret"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

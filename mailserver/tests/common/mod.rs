@@ -1,0 +1,224 @@
+//! Runs the real `sansmail` binary on 127.0.0.1 with ephemeral ports and a private data
+//! directory, and drives it with real clients (swaks, Python's smtplib).
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sansmail");
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh directory under the target directory (removed when the test passes).
+pub fn temp_dir(name: &str) -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dir = base.join(format!("{name}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[derive(Default)]
+struct Log {
+    lines: Vec<String>,
+    listening: HashMap<String, SocketAddr>,
+    exited: bool,
+}
+
+/// A running server.
+pub struct Server {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    child: Option<Child>,
+    log: Arc<(Mutex<Log>, Condvar)>,
+}
+
+/// The value of `key=` in a log line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(&format!(" {key}="))? + key.len() + 2;
+    let rest = &line[start..];
+    Some(rest.split(' ').next().unwrap_or(rest).trim_matches('"'))
+}
+
+impl Server {
+    /// Writes `config` (with `data_dir` set to a private directory) and starts the server.
+    pub fn start(name: &str, config: &str) -> Self {
+        let dir = temp_dir(name);
+        let path = dir.join("sansmail.toml");
+        let data = dir.join("data");
+        std::fs::write(&path, format!("data_dir = {:?}\n{config}", data.display().to_string())).unwrap();
+        let mut s = Self { dir, config: path, child: None, log: Arc::default() };
+        s.restart();
+        s
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Starts (again) and waits until every listener is bound.
+    pub fn restart(&mut self) {
+        let expected = std::fs::read_to_string(&self.config).unwrap().matches("[[listener]]").count();
+        self.log = Arc::default();
+        let mut child = Command::new(BIN)
+            .args(["serve", "-c"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let (m, cv) = &*log;
+                let mut l = m.lock().unwrap();
+                if line.contains(" listening ") {
+                    let name = field(&line, "listener").unwrap().to_string();
+                    l.listening.insert(name, field(&line, "addr").unwrap().parse().unwrap());
+                }
+                l.lines.push(line);
+                cv.notify_all();
+            }
+            let (m, cv) = &*log;
+            m.lock().unwrap().exited = true;
+            cv.notify_all();
+        });
+        self.child = Some(child);
+        self.wait_log(Duration::from_secs(20), |l| l.listening.len() == expected || l.exited);
+        let l = self.log.0.lock().unwrap();
+        assert_eq!(l.listening.len(), expected, "server did not start:\n{}", l.lines.join("\n"));
+    }
+
+    fn wait_log(&self, timeout: Duration, done: impl Fn(&Log) -> bool) -> bool {
+        let (m, cv) = &*self.log;
+        let deadline = Instant::now() + timeout;
+        let mut l = m.lock().unwrap();
+        while !done(&l) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            l = cv.wait_timeout(l, left).unwrap().0;
+        }
+        true
+    }
+
+    /// Waits for a log line containing every one of `parts`.
+    pub fn wait_for_log(&self, parts: &[&str], timeout: Duration) -> bool {
+        self.wait_log(timeout, |l| l.lines.iter().any(|line| parts.iter().all(|p| line.contains(p))))
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.0.lock().unwrap().lines.join("\n")
+    }
+
+    /// The address a listener is bound to.
+    pub fn addr(&self, listener: &str) -> SocketAddr {
+        *self.log.0.lock().unwrap().listening.get(listener).unwrap_or_else(|| panic!("no listener {listener}"))
+    }
+
+    /// SIGKILL, no warning.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM; returns the child to wait on.
+    pub fn terminate(&mut self) -> Child {
+        let c = self.child.take().unwrap();
+        Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
+        c
+    }
+
+    /// Runs `sansmail <args>` against this server's configuration, with `stdin`.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).arg("-c").arg(&self.config);
+        run_with_stdin(cmd, stdin)
+    }
+
+    /// Messages in a mailbox's `new/`, as (file name, content).
+    pub fn maildir(&self, domain: &str, local: &str) -> Vec<(String, String)> {
+        let dir = self.data().join("mail").join(domain).join(local).join("Maildir").join("new");
+        let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.map(|e| {
+                    let e = e.unwrap();
+                    (e.file_name().into_string().unwrap(), std::fs::read_to_string(e.path()).unwrap())
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    /// Waits until a mailbox holds `n` messages.
+    pub fn wait_maildir(&self, domain: &str, local: &str, n: usize) -> Vec<(String, String)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = self.maildir(domain, local);
+            if m.len() >= n || Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Files in the queue.
+    pub fn queued(&self) -> Vec<String> {
+        std::fs::read_dir(self.data().join("queue").join("msg"))
+            .map(|rd| rd.map(|e| e.unwrap().file_name().into_string().unwrap()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs a Python script with `args`; returns stdout, panicking with stderr on failure.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(script).args(args);
+    let out = run_with_stdin(cmd, "");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "python failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// Runs swaks; returns its whole transcript and whether it succeeded.
+pub fn swaks(args: &[&str]) -> (bool, String) {
+    let out = Command::new("swaks").args(args).output().expect("swaks is installed (.ci/run)");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}

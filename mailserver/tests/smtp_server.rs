@@ -1,0 +1,425 @@
+//! The server end to end: real binary, real sockets on 127.0.0.1, real clients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{Server, python, swaks};
+
+/// One SMTP listener on an ephemeral port, STARTTLS offered.
+const ONE_LISTENER: &str = r#"
+[[domain]]
+name = "example.test"
+catch_all = "catchall@example.test"
+
+[[domain]]
+name = "localhost"
+
+[[user]]
+address = "alice@example.test"
+aliases = ["a.smith@example.test"]
+
+[[user]]
+address = "catchall@example.test"
+
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:0"
+tls = "starttls"
+
+[[listener]]
+name = "smtps"
+service = "submission"
+bind = "127.0.0.1:0"
+tls = "implicit"
+"#;
+
+/// Sends one message with smtplib; prints `ok <reply>` or `refused <code> <text>` per step.
+const SMTPLIB_SEND: &str = r#"
+import smtplib, ssl, sys
+host, port, mode, sender, rcpts, body = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5].split(','), sys.argv[6]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL(host, port, context=ctx, timeout=20) if mode == 'implicit' else smtplib.SMTP(host, port, timeout=20)
+s.ehlo('client.test')
+if mode == 'starttls':
+    code, _ = s.starttls(context=ctx)
+    print('starttls', code)
+    s.ehlo('client.test')
+try:
+    refused = s.sendmail(sender, rcpts, body.encode())
+    for r, (code, text) in refused.items():
+        print('refused', r, code, text.decode())
+    print('sent')
+except smtplib.SMTPRecipientsRefused as e:
+    for r, (code, text) in e.recipients.items():
+        print('refused', r, code, text.decode())
+except smtplib.SMTPResponseException as e:
+    print('error', e.smtp_code, e.smtp_error.decode())
+s.quit()
+"#;
+
+fn smtplib(addr: std::net::SocketAddr, mode: &str, from: &str, to: &str, body: &str) -> String {
+    python(SMTPLIB_SEND, &[&addr.ip().to_string(), &addr.port().to_string(), mode, from, to, body])
+}
+
+#[test]
+fn swaks_delivers_to_postmaster_with_trace_headers() {
+    let s = Server::start("swaks", ONE_LISTENER);
+    let addr = s.addr("mx").to_string();
+    let (ok, transcript) = swaks(&["--server", &addr, "--to", "postmaster@localhost", "--from", "sender@remote.test"]);
+    assert!(ok, "{transcript}");
+    assert!(transcript.contains("250 2.0.0 Ok: queued as"), "{transcript}");
+    // postmaster of every local domain reaches the postmaster mailbox (first domain's).
+    let m = s.wait_maildir("example.test", "postmaster", 1);
+    assert_eq!(m.len(), 1, "{}", s.log_text());
+    let msg = &m[0].1;
+    assert!(msg.starts_with("Return-Path: <sender@remote.test>\r\nReceived: from "), "{msg}");
+    assert!(msg.contains("by localhost (sansmail) with ESMTP id "), "{msg}");
+    assert!(msg.contains("This is a test mailing"), "{msg}");
+    // Fully delivered: nothing left in the queue.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(s.queued().is_empty());
+    // The session and the message are logged.
+    assert!(s.wait_for_log(
+        &["accepted", "queue_id=", "sender@remote.test", "postmaster@localhost", "size="],
+        Duration::from_secs(5)
+    ));
+}
+
+#[test]
+fn smtplib_with_starttls_and_implicit_tls_and_dot_lines() {
+    let s = Server::start("tls", ONE_LISTENER);
+    let body = "Subject: dots\r\n\r\nline one\r\n.leading dot\r\n..two dots\r\n";
+    let out = smtplib(s.addr("mx"), "starttls", "bob@remote.test", "alice@example.test", body);
+    assert!(out.contains("starttls 220") && out.contains("sent"), "{out}");
+    let out = smtplib(s.addr("smtps"), "implicit", "bob@remote.test", "a.smith@example.test", body);
+    assert!(out.contains("sent"), "{out}");
+    let out = smtplib(s.addr("mx"), "plain", "bob@remote.test", "alice@example.test", body);
+    assert!(out.contains("sent"), "{out}");
+    let m = s.wait_maildir("example.test", "alice", 3);
+    assert_eq!(m.len(), 3, "{}", s.log_text());
+    let protocols: Vec<bool> = m.iter().map(|(_, c)| c.contains("with ESMTPS id")).collect();
+    assert_eq!(protocols.iter().filter(|&&tls| tls).count(), 2, "two of three came over TLS");
+    for (_, c) in &m {
+        // Transparency dots removed exactly once (smtplib stuffs, we unstuff).
+        assert!(c.ends_with("line one\r\n.leading dot\r\n..two dots\r\n"), "{c:?}");
+    }
+}
+
+#[test]
+fn recipients_unknown_catch_all_and_relay() {
+    let s = Server::start("rcpt", ONE_LISTENER);
+    let mx = s.addr("mx");
+    // Unknown user of a domain without catch-all: 550 5.1.1.
+    let out = smtplib(mx, "plain", "bob@remote.test", "nobody@localhost", "Subject: x\r\n\r\nx\r\n");
+    assert!(out.contains("refused nobody@localhost 550 5.1.1"), "{out}");
+    // Unknown user of a domain with a catch-all: delivered there.
+    let out = smtplib(mx, "plain", "bob@remote.test", "whoever@example.test", "Subject: c\r\n\r\nc\r\n");
+    assert!(out.contains("sent"), "{out}");
+    assert_eq!(s.wait_maildir("example.test", "catchall", 1).len(), 1);
+    // A remote recipient from a client outside relay.networks: 550 5.7.1, and the
+    // local recipient of the same message still gets it.
+    let out = smtplib(mx, "plain", "bob@remote.test", "x@elsewhere.test,alice@example.test", "Subject: r\r\n\r\nr\r\n");
+    assert!(out.contains("refused x@elsewhere.test 550 5.7.1") && out.contains("sent"), "{out}");
+    assert_eq!(s.wait_maildir("example.test", "alice", 1).len(), 1);
+    // Address literals are never local.
+    let out = smtplib(mx, "plain", "bob@remote.test", "alice@[127.0.0.1]", "Subject: l\r\n\r\nl\r\n");
+    assert!(out.contains("550 5.7.1"), "{out}");
+}
+
+#[test]
+fn relay_networks_may_relay_and_the_message_waits_in_the_queue() {
+    let config = r#"
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:0"
+tls = "none"
+[listener.relay]
+networks = ["127.0.0.0/8"]
+"#;
+    let s = Server::start("relay", config);
+    let out = smtplib(s.addr("mx"), "plain", "me@localhost", "friend@elsewhere.test", "Subject: r\r\n\r\nr\r\n");
+    assert!(out.contains("sent"), "{out}");
+    assert!(s.wait_for_log(&["remote recipients wait in the queue"], Duration::from_secs(10)), "{}", s.log_text());
+    assert_eq!(s.queued().len(), 1);
+}
+
+/// The multi-homing case of the seeds: two service instances on one port, bound to two
+/// addresses, each with its own size limit and access list.
+#[test]
+fn two_listeners_on_one_port_enforce_their_own_limits() {
+    // Find a port free on both addresses, then give it to both listeners.
+    let mut s = None;
+    for _ in 0..20 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.2", port)).is_err() {
+            continue;
+        }
+        let config = format!(
+            r#"
+[[listener]]
+name = "big"
+service = "smtp"
+bind = "127.0.0.1:{port}"
+tls = "none"
+limits = {{ max_message_size = 100000 }}
+
+[[listener]]
+name = "small"
+service = "smtp"
+bind = "127.0.0.2:{port}"
+tls = "none"
+limits = {{ max_message_size = 1000 }}
+access = {{ deny = ["127.0.0.3/32"] }}
+"#
+        );
+        s = Some(Server::start("multihome", &config));
+        break;
+    }
+    let s = s.expect("a free port");
+    let (big, small) = (s.addr("big"), s.addr("small"));
+    assert_eq!(big.port(), small.port());
+    let body = format!("Subject: size\r\n\r\n{}", "x".repeat(70).add_lines(70));
+    let out = smtplib(big, "plain", "a@remote.test", "postmaster@localhost", &body);
+    assert!(out.contains("sent"), "{out}");
+    let out = smtplib(small, "plain", "a@remote.test", "postmaster@localhost", &body);
+    assert!(out.contains("error 552"), "the small listener refuses what the big one took: {out}");
+    // Each advertises its own SIZE.
+    let ehlo = |addr| {
+        let (_, t) = swaks(&["--server", &format!("{addr}"), "--quit-after", "EHLO"]);
+        t
+    };
+    assert!(ehlo(big).contains("250-SIZE 100000"));
+    assert!(ehlo(small).contains("250-SIZE 1000"));
+    // The small listener's access list: a client from 127.0.0.3 is refused with 554; the
+    // big listener has none.
+    for (addr, expect) in [(small, "554 5.7.1"), (big, "220 ")] {
+        let c = socket_from("127.0.0.3", addr);
+        let mut line = String::new();
+        BufReader::new(&c).read_line(&mut line).unwrap();
+        assert!(line.starts_with(expect), "{addr}: {line}");
+    }
+    assert_eq!(s.wait_maildir("localhost", "postmaster", 1).len(), 1);
+}
+
+trait Lines {
+    fn add_lines(&self, n: usize) -> String;
+}
+
+impl Lines for String {
+    /// `n` copies of this line, each with CRLF.
+    fn add_lines(&self, n: usize) -> String {
+        format!("{self}\r\n").repeat(n)
+    }
+}
+
+/// A TCP connection from a chosen loopback source address (via Python: std cannot bind
+/// before connect).
+fn socket_from(source: &str, to: std::net::SocketAddr) -> TcpStream {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay_port = listener.local_addr().unwrap().port();
+    // Python connects from `source` to the server and splices both ways with us.
+    let script = r#"
+import socket, sys, threading
+src, host, port, back = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+a = socket.create_connection((host, port), source_address=(src, 0))
+b = socket.create_connection(('127.0.0.1', back))
+def pump(x, y):
+    while True:
+        d = x.recv(65536)
+        if not d:
+            try: y.shutdown(socket.SHUT_WR)
+            except OSError: pass
+            return
+        y.sendall(d)
+t = threading.Thread(target=pump, args=(a, b)); t.start(); pump(b, a); t.join()
+"#;
+    let mut splice = std::process::Command::new("python3")
+        .args(["-c", script, source, &to.ip().to_string(), &to.port().to_string(), &relay_port.to_string()])
+        .spawn()
+        .unwrap();
+    // Reaped when both sides close.
+    std::thread::spawn(move || splice.wait());
+    let (stream, _) = listener.accept().unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+}
+
+#[test]
+fn denied_client_gets_554_and_is_closed() {
+    let config = r#"
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:0"
+tls = "none"
+access = { deny = ["127.0.0.0/8"] }
+"#;
+    let s = Server::start("deny", config);
+    let mut c = TcpStream::connect(s.addr("mx")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut all = String::new();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    r.read_line(&mut all).unwrap();
+    assert!(all.starts_with("554 5.7.1 "), "{all}");
+    // Then closed: EOF, whatever we send.
+    let _ = c.write_all(b"EHLO x\r\n");
+    let mut rest = String::new();
+    assert_eq!(r.read_line(&mut rest).unwrap_or(0), 0, "{rest}");
+}
+
+#[test]
+fn connections_per_ip_are_limited() {
+    let config = r#"
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:0"
+tls = "none"
+limits = { max_connections_per_ip = 2 }
+"#;
+    let s = Server::start("perip", config);
+    let greet = |c: &TcpStream| {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut line = String::new();
+        BufReader::new(c).read_line(&mut line).unwrap();
+        line
+    };
+    let a = TcpStream::connect(s.addr("mx")).unwrap();
+    let b = TcpStream::connect(s.addr("mx")).unwrap();
+    assert!(greet(&a).starts_with("220 "));
+    assert!(greet(&b).starts_with("220 "));
+    let c = TcpStream::connect(s.addr("mx")).unwrap();
+    assert!(greet(&c).starts_with("421 4.7.0"), "the third is refused");
+    drop(a);
+    // The slot frees when a session ends.
+    let mut ok = false;
+    for _ in 0..50 {
+        let d = TcpStream::connect(s.addr("mx")).unwrap();
+        if greet(&d).starts_with("220 ") {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ok);
+}
+
+#[test]
+fn idle_clients_are_dropped_with_421() {
+    let config = r#"
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:0"
+tls = "none"
+limits = { idle_timeout_secs = 1 }
+"#;
+    let s = Server::start("idle", config);
+    let c = TcpStream::connect(s.addr("mx")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(c);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    // Before EHLO no enhanced code is sent (RFC 2034).
+    assert!(line.starts_with("421 ") && line.contains("Timeout"), "{line}");
+}
+
+#[test]
+fn users_are_managed_by_the_cli_and_take_effect_without_restart() {
+    let s = Server::start("users", ONE_LISTENER);
+    let mx = s.addr("mx");
+    let out = smtplib(mx, "plain", "x@remote.test", "carol@localhost", "Subject: 1\r\n\r\n1\r\n");
+    assert!(out.contains("refused carol@localhost 550 5.1.1"), "{out}");
+    let add = s.cli(&["user", "add", "carol@localhost"], "correct horse\n");
+    assert!(add.status.success(), "{add:?}");
+    let users = std::fs::read_to_string(s.data().join("users.toml")).unwrap();
+    assert!(users.contains("carol@localhost") && users.contains("$argon2id$") && !users.contains("correct horse"));
+    let out = smtplib(mx, "plain", "x@remote.test", "carol@localhost", "Subject: 2\r\n\r\n2\r\n");
+    assert!(out.contains("sent"), "{out}");
+    assert_eq!(s.wait_maildir("localhost", "carol", 1).len(), 1);
+    let list = s.cli(&["user", "list"], "");
+    assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "carol@localhost");
+    // Duplicates, foreign domains and unknown users are refused with a reason.
+    assert!(!s.cli(&["user", "add", "carol@localhost"], "x\n").status.success());
+    let foreign = s.cli(&["user", "add", "dave@elsewhere.test"], "x\n");
+    assert!(String::from_utf8_lossy(&foreign.stderr).contains("not a local domain"));
+    assert!(s.cli(&["user", "passwd", "carol@localhost"], "new pass\n").status.success());
+    assert!(s.cli(&["user", "del", "carol@localhost"], "").status.success());
+    assert!(!s.cli(&["user", "del", "carol@localhost"], "").status.success());
+}
+
+#[test]
+fn check_config_prints_listeners_and_names_clashes() {
+    let s = Server::start("check", ONE_LISTENER);
+    let out = s.cli(&["check-config"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("listener  mx service=smtp addr=127.0.0.1:0"), "{text}");
+    assert!(text.contains("domain    example.test (catch-all catchall@example.test)"), "{text}");
+    let bad = s.dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[listener]]\nname='one'\nservice='smtp'\nbind='2600'\n[[listener]]\nname='two'\nservice='smtp'\nbind='127.0.0.1:2600'\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::BIN).args(["check-config", "-c"]).arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("one") && err.contains("two"), "{err}");
+    // serve refuses the same file before binding anything.
+    let out = std::process::Command::new(common::BIN).args(["serve", "-c"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn sigterm_lets_a_session_finish_and_refuses_new_ones() {
+    let config = r#"
+shutdown_grace_secs = 20
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:0"
+tls = "none"
+"#;
+    let mut s = Server::start("sigterm", config);
+    let addr = s.addr("mx");
+    let c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let mut w = c;
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let mut child = s.terminate();
+    assert!(s.wait_for_log(&["stopping"], Duration::from_secs(10)));
+    // New connections are refused (once the accept loops have seen the signal)...
+    let refused = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        TcpStream::connect(addr).is_err()
+    });
+    assert!(refused);
+    // ...while the open session still delivers a message.
+    w.write_all(b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<postmaster@localhost>\r\nDATA\r\n").unwrap();
+    let mut replies = Vec::new();
+    while replies.len() < 4 + 10 {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        replies.push(line.clone());
+        if line.starts_with("354") {
+            break;
+        }
+    }
+    w.write_all(b"Subject: late\r\n\r\nstill here\r\n.\r\nQUIT\r\n").unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("250 2.0.0 Ok: queued as"), "{line}");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exits cleanly once the session is over");
+}
