@@ -28,6 +28,9 @@ pub(crate) struct Config {
     /// Where mail to `postmaster@` every local domain goes; default `postmaster@<first domain>`.
     #[serde(default)]
     pub(crate) postmaster: Option<String>,
+    /// Quota of a mailbox that sets none, in octets; `0` is none.
+    #[serde(default)]
+    pub(crate) default_quota: u64,
     /// The local domains.
     #[serde(default = "default_domains")]
     pub(crate) domain: Vec<DomainConfig>,
@@ -68,6 +71,36 @@ pub(crate) struct UserConfig {
     /// Other addresses delivered to this mailbox.
     #[serde(default)]
     pub(crate) aliases: Vec<String>,
+    /// Addresses (local or remote) mail is forwarded to.
+    #[serde(default)]
+    pub(crate) forward: Vec<String>,
+    /// With `forward`, also keep a copy here.
+    #[serde(default)]
+    pub(crate) keep_copy: bool,
+    /// Quota in octets; overrides `default_quota`; `0` is none.
+    #[serde(default)]
+    pub(crate) quota: Option<u64>,
+    /// Vacation reply.
+    #[serde(default)]
+    pub(crate) autoreply: Option<Autoreply>,
+}
+
+/// `autoreply = { … }` of a `[[user]]` (RFC 3834 rules apply).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Autoreply {
+    /// Subject of the reply; default `Auto: <original subject>`.
+    #[serde(default)]
+    pub(crate) subject: Option<String>,
+    /// Text of the reply.
+    pub(crate) body: String,
+    /// A sender gets at most one reply in this many days (RFC 3834 §2 suggests 7).
+    #[serde(default = "default_autoreply_days")]
+    pub(crate) days: u64,
+}
+
+fn default_autoreply_days() -> u64 {
+    7
 }
 
 /// What a listener serves.
@@ -359,6 +392,7 @@ fn unreachable_default() -> Config {
         data_dir: default_data_dir(),
         tls: TlsFiles::default(),
         postmaster: None,
+        default_quota: 0,
         domain: default_domains(),
         user: Vec::new(),
         listener: default_listeners(),

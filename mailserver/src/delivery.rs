@@ -12,9 +12,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use tokio::sync::mpsc;
 
-use crate::spool::{Envelope, Spool};
+use crate::autoreply;
+use crate::config::Autoreply;
+use crate::directory::{Directory, Target};
+use crate::quota::Quotas;
+use crate::spool::{Envelope, Recipient, Spool};
 
 /// Where mailboxes live.
 #[derive(Clone, Debug)]
@@ -72,7 +78,8 @@ impl Mailboxes {
         Ok(false)
     }
 
-    /// Delivers one copy, with `Return-Path` on top (RFC 5321 §4.4).
+    /// Delivers one copy, with `Return-Path` on top (RFC 5321 §4.4); returns its size, or
+    /// `None` if an earlier attempt had already delivered it.
     fn deliver_one(
         &self,
         mailbox: &str,
@@ -80,14 +87,14 @@ impl Mailboxes {
         from: &str,
         content: &[u8],
         recovering: bool,
-    ) -> io::Result<()> {
+    ) -> io::Result<Option<u64>> {
         let dir = self.maildir(mailbox);
         Self::create(&dir)?;
         let return_path = format!("Return-Path: <{from}>\r\n");
         let size = return_path.len() + content.len();
         let name = format!("{name_base}.{},S={size}", self.hostname);
         if Self::has(&dir, &name, recovering)? {
-            return Ok(());
+            return Ok(None);
         }
         let tmp = dir.join("tmp").join(&name);
         let result = (|| {
@@ -102,23 +109,13 @@ impl Mailboxes {
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        result
+        result.map(|()| Some(size as u64))
     }
 
-    /// Delivers every local recipient of a queued message; returns whether the message is
-    /// finished with (no remote recipient waits in it).
-    pub(crate) fn deliver(&self, id: &str, envelope: &Envelope, content: &[u8], recovering: bool) -> io::Result<bool> {
-        let mut done = true;
-        for (index, rcpt) in envelope.recipients.iter().enumerate() {
-            match &rcpt.mailbox {
-                Some(mailbox) => {
-                    self.deliver_one(mailbox, &format!("{id}.{index}"), &envelope.from, content, recovering)?;
-                    tracing::info!(queue_id = id, to = %rcpt.address, mailbox = %mailbox, "delivered");
-                }
-                None => done = false,
-            }
-        }
-        Ok(done)
+    /// The folder of a mailbox that holds its Maildir and its state files.
+    pub(crate) fn home(&self, mailbox: &str) -> PathBuf {
+        let maildir = self.maildir(mailbox);
+        maildir.parent().map_or(maildir.clone(), Path::to_path_buf)
     }
 }
 
@@ -129,17 +126,89 @@ pub(crate) struct Job {
     pub(crate) recovering: bool,
 }
 
+/// What local delivery needs.
+pub(crate) struct Deliverer {
+    pub(crate) spool: Arc<Spool>,
+    pub(crate) mailboxes: Arc<Mailboxes>,
+    pub(crate) quotas: Arc<Quotas>,
+    pub(crate) directory: Arc<Directory>,
+    pub(crate) jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Deliverer {
+    /// Delivers every local recipient of a queued message; returns whether the message is
+    /// finished with (no remote recipient waits in it).
+    fn deliver(&self, id: &str, recovering: bool) -> io::Result<bool> {
+        let (envelope, content) = self.spool.read(id)?;
+        let mut done = true;
+        for (index, rcpt) in envelope.recipients.iter().enumerate() {
+            let Some(mailbox) = &rcpt.mailbox else {
+                done = false;
+                continue;
+            };
+            let name = format!("{id}.{index}");
+            let Some(size) = self.mailboxes.deliver_one(mailbox, &name, &envelope.from, &content, recovering)? else {
+                continue;
+            };
+            self.quotas.add(mailbox, size);
+            tracing::info!(queue_id = id, to = %rcpt.address, mailbox = %mailbox, size, "delivered");
+            if let Some(settings) = self.directory.settings(mailbox).and_then(|u| u.autoreply.as_ref()) {
+                self.autoreply(mailbox, &envelope, settings, &content)?;
+            }
+        }
+        Ok(done)
+    }
+
+    fn autoreply(&self, mailbox: &str, original: &Envelope, settings: &Autoreply, content: &[u8]) -> io::Result<()> {
+        let sender = &original.from;
+        if let autoreply::Verdict::Skip(why) = autoreply::judge(mailbox, sender, content) {
+            tracing::debug!(mailbox, sender = %sender, why, "no autoreply");
+            return Ok(());
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if !autoreply::record(&self.mailboxes.home(mailbox), sender, settings.days, now)? {
+            tracing::debug!(mailbox, sender = %sender, "autoreply already sent within the window");
+            return Ok(());
+        }
+        let message = autoreply::build(mailbox, sender, settings, content)?;
+        let recipients = match sender.rsplit_once('@') {
+            Some((l, d)) if self.directory.is_local_domain(d) => self
+                .directory
+                .targets(l, d)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| match t {
+                    Target::Mailbox(m) => Recipient { address: sender.clone(), mailbox: Some(m), original: None },
+                    Target::Remote(a) => Recipient { address: a, mailbox: None, original: Some(sender.clone()) },
+                })
+                .collect(),
+            _ => vec![Recipient { address: sender.clone(), mailbox: None, original: None }],
+        };
+        if recipients.is_empty() {
+            return Ok(());
+        }
+        // RFC 3834 §3.3: from the null reverse path, so nothing answers the answer.
+        let envelope = Envelope { from: String::new(), recipients, received: now, client: "autoreply".into() };
+        let incoming = self.spool.begin(crate::spool::new_id(), &envelope, &[])?;
+        let mut incoming = incoming;
+        incoming.write(&message)?;
+        let id = self.spool.commit(incoming)?;
+        tracing::info!(queue_id = %id, mailbox, to = %sender, "autoreply queued");
+        let _ = self.jobs.send(Job { id, recovering: false });
+        Ok(())
+    }
+}
+
 /// Delivers queued messages as their ids arrive. Remote recipients stay queued for the
 /// outbound queue manager (a later part of the server).
-pub(crate) async fn run(spool: Arc<Spool>, mailboxes: Arc<Mailboxes>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+pub(crate) async fn run(deliverer: Arc<Deliverer>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some(job) = jobs.recv().await {
-        let (spool, mailboxes) = (spool.clone(), mailboxes.clone());
+        let d = deliverer.clone();
         let id = job.id.clone();
         let result = tokio::task::spawn_blocking(move || -> io::Result<bool> {
-            let (envelope, content) = spool.read(&job.id)?;
-            let finished = mailboxes.deliver(&job.id, &envelope, &content, job.recovering)?;
+            let finished = d.deliver(&job.id, job.recovering)?;
             if finished {
-                spool.remove(&job.id)?;
+                d.spool.remove(&job.id)?;
             }
             Ok(finished)
         })

@@ -6,8 +6,17 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Mutex;
 
-use crate::config::Config;
+use crate::config::{Config, UserConfig};
 use crate::users::{Users, normalize};
+
+/// Where mail to one address goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A local mailbox (`local@domain`, lower-cased).
+    Mailbox(String),
+    /// A remote address (forwarding), for the outbound queue.
+    Remote(String),
+}
 
 /// The local domains and their mailboxes.
 #[derive(Debug)]
@@ -17,6 +26,8 @@ pub(crate) struct Directory {
     users: Mutex<Users>,
     configured: HashSet<String>,
     aliases: HashMap<String, String>,
+    /// `[[user]]` settings by mailbox.
+    settings: HashMap<String, UserConfig>,
     postmaster: String,
 }
 
@@ -30,13 +41,57 @@ impl Directory {
             .iter()
             .flat_map(|u| u.aliases.iter().map(move |a| (normalize(a), normalize(&u.address))))
             .collect();
-        Ok(Self {
+        let settings = config.user.iter().map(|u| (normalize(&u.address), u.clone())).collect();
+        let dir = Self {
             domains,
             users: Mutex::new(Users::load(&config.data_dir)?),
             configured,
             aliases,
+            settings,
             postmaster: normalize(&config.postmaster()),
-        })
+        };
+        for u in &config.user {
+            for f in &u.forward {
+                if let Some((l, d)) = f.rsplit_once('@')
+                    && dir.is_local_domain(d)
+                    && dir.mailbox(l, d).is_none()
+                {
+                    tracing::warn!(user = %u.address, forward = %f, "forwarding to a local address that does not exist: ignored");
+                }
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Where mail to `local@domain` (a local domain) goes: the mailbox, or what its
+    /// forwarding says (one level: a forward to a local address lands in that mailbox, never
+    /// forwarded again, so forwarding cannot loop). `None`: no such user.
+    pub(crate) fn targets(&self, local: &str, domain: &str) -> Option<Vec<Target>> {
+        let mailbox = self.mailbox(local, domain)?;
+        let Some(user) = self.settings.get(&mailbox).filter(|u| !u.forward.is_empty()) else {
+            return Some(vec![Target::Mailbox(mailbox)]);
+        };
+        let mut targets = Vec::new();
+        if user.keep_copy {
+            targets.push(Target::Mailbox(mailbox.clone()));
+        }
+        for f in &user.forward {
+            let f = normalize(f);
+            match f.rsplit_once('@') {
+                Some((l, d)) if self.is_local_domain(d) => {
+                    if let Some(m) = self.mailbox(l, d) {
+                        targets.push(Target::Mailbox(m));
+                    }
+                }
+                _ => targets.push(Target::Remote(f)),
+            }
+        }
+        Some(targets)
+    }
+
+    /// The `[[user]]` settings of a mailbox.
+    pub(crate) fn settings(&self, mailbox: &str) -> Option<&UserConfig> {
+        self.settings.get(mailbox)
     }
 
     pub(crate) fn is_local_domain(&self, domain: &str) -> bool {
@@ -72,28 +127,7 @@ impl Directory {
 
 /// `Sun, 22 Nov 2026 04:00:00 +0000` for a Unix time ([RFC 5322 §3.3](https://www.rfc-editor.org/rfc/rfc5322#section-3.3)).
 pub(crate) fn rfc5322_date(unix: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{}, {day} {} {year} {:02}:{:02}:{:02} +0000",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1).clamp(0, 11) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    mail_builder::headers::date::Date::new(i64::try_from(unix).unwrap_or(i64::MAX)).to_rfc822()
 }
 
 #[cfg(test)]

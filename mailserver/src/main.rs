@@ -4,9 +4,11 @@
 //! `sansmail check-config` validates a configuration; `sansmail user …` manages accounts.
 //! See `ARCHITECTURE.md` for the map of the code.
 
+mod autoreply;
 mod config;
 mod delivery;
 mod directory;
+mod quota;
 mod server;
 mod smtp;
 mod spool;

@@ -17,15 +17,17 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, Listener, Relay, Service, TlsMode, canonical};
-use crate::delivery::{self, Job, Mailboxes};
+use crate::delivery::{self, Deliverer, Job, Mailboxes};
 use crate::directory::Directory;
+use crate::quota::Quotas;
 use crate::smtp::{Connection, Flow};
 use crate::spool::Spool;
 
 /// What every connection shares.
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) directory: Directory,
+    pub(crate) directory: Arc<Directory>,
+    pub(crate) quotas: Arc<Quotas>,
     pub(crate) spool: Arc<Spool>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
 }
@@ -85,7 +87,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     let spool = Arc::new(Spool::open(&config.data_dir)?);
     let mailboxes = Arc::new(Mailboxes::new(&config.data_dir, &config.hostname));
-    let directory = Directory::new(&config)?;
+    let directory = Arc::new(Directory::new(&config)?);
+    let quotas = Arc::new(Quotas::new(&config, mailboxes.clone()));
     let needs_tls = listeners.iter().any(|l| l.config.tls != TlsMode::None);
     let tls = if needs_tls { Some(TlsAcceptor::from(crate::tls::server_config(&config)?)) } else { None };
 
@@ -97,10 +100,17 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     for id in queued {
         let _ = jobs.send(Job { id, recovering: true });
     }
-    tokio::spawn(delivery::run(spool.clone(), mailboxes, job_rx));
+    let deliverer = Deliverer {
+        spool: spool.clone(),
+        mailboxes,
+        quotas: quotas.clone(),
+        directory: directory.clone(),
+        jobs: jobs.clone(),
+    };
+    tokio::spawn(delivery::run(Arc::new(deliverer), job_rx));
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let shared = Arc::new(Shared { config: config.clone(), directory, spool, jobs });
+    let shared = Arc::new(Shared { config: config.clone(), directory, quotas, spool, jobs });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accepts = JoinSet::new();
     for l in listeners {

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{Relay, canonical};
 use crate::delivery::Job;
-use crate::directory::rfc5322_date;
+use crate::directory::{Target, rfc5322_date};
 use crate::server::Shared;
 use crate::spool::{self, Envelope, Incoming, Recipient};
 
@@ -40,6 +40,8 @@ struct Transaction {
     pending: Vec<u8>,
     /// Writing the spool file failed: the end of data gets 451.
     failed: bool,
+    /// Octets we add on top of the content (the `Received` header).
+    head_len: u64,
 }
 
 /// One client connection.
@@ -171,8 +173,19 @@ impl Connection {
                 let _ = session.accept();
             }
             Event::Recipient { to, .. } => match self.recipient(&to) {
-                Ok(rcpt) => {
-                    self.tx.recipients.push(rcpt);
+                Ok(rcpts) => {
+                    for r in rcpts {
+                        // One copy per mailbox (an alias and its user, two forwards to one
+                        // address), one entry per remote address.
+                        let dup = self.tx.recipients.iter().any(|o| match (&o.mailbox, &r.mailbox) {
+                            (Some(a), Some(b)) => a == b,
+                            (None, None) => o.address == r.address,
+                            _ => false,
+                        });
+                        if !dup {
+                            self.tx.recipients.push(r);
+                        }
+                    }
                     let _ = session.accept();
                 }
                 Err(r) => {
@@ -197,29 +210,46 @@ impl Connection {
         }
     }
 
-    fn recipient(&self, to: &ForwardPath<'_>) -> Result<Recipient, Reply<'static>> {
+    fn recipient(&self, to: &ForwardPath<'_>) -> Result<Vec<Recipient>, Reply<'static>> {
         let dir = &self.shared.directory;
-        let mailbox = match to {
-            ForwardPath::Postmaster => {
-                return Ok(Recipient { address: "postmaster".into(), mailbox: Some(dir.postmaster().to_string()) });
-            }
-            ForwardPath::Mailbox(m) => m,
-        };
-        let address = mailbox.to_string();
-        if let Domain::Name(domain) = &mailbox.domain
-            && dir.is_local_domain(domain)
-        {
-            return match dir.mailbox(&mailbox.local_part_unquoted(), domain) {
-                Some(target) => Ok(Recipient { address, mailbox: Some(target) }),
-                None => {
-                    Err(reply(550, (5, 1, 1), format!("<{address}>: Recipient address rejected: no such user here")))
+        let (address, targets) = match to {
+            ForwardPath::Postmaster => ("postmaster".to_string(), vec![Target::Mailbox(dir.postmaster().to_string())]),
+            ForwardPath::Mailbox(mailbox) => {
+                let address = mailbox.to_string();
+                match &mailbox.domain {
+                    Domain::Name(domain) if dir.is_local_domain(domain) => {
+                        match dir.targets(&mailbox.local_part_unquoted(), domain) {
+                            Some(t) => (address, t),
+                            None => {
+                                return Err(reply(
+                                    550,
+                                    (5, 1, 1),
+                                    format!("<{address}>: Recipient address rejected: no such user here"),
+                                ));
+                            }
+                        }
+                    }
+                    _ if self.relay.allows(self.peer.ip()) => {
+                        return Ok(vec![Recipient { address, mailbox: None, original: None }]);
+                    }
+                    _ => return Err(reply(550, (5, 7, 1), format!("<{address}>: Relay access denied"))),
                 }
-            };
+            }
+        };
+        let mut out = Vec::with_capacity(targets.len());
+        for t in targets {
+            match t {
+                Target::Mailbox(m) => {
+                    let full = tokio::task::block_in_place(|| self.shared.quotas.is_full(&m));
+                    if full {
+                        return Err(reply(452, (4, 2, 2), format!("<{address}>: Mailbox full, try again later")));
+                    }
+                    out.push(Recipient { address: address.clone(), mailbox: Some(m), original: None });
+                }
+                Target::Remote(a) => out.push(Recipient { address: a, mailbox: None, original: Some(address.clone()) }),
+            }
         }
-        if self.relay.allows(self.peer.ip()) {
-            return Ok(Recipient { address, mailbox: None });
-        }
-        Err(reply(550, (5, 7, 1), format!("<{address}>: Relay access denied")))
+        Ok(out)
     }
 
     async fn message_start(&mut self, tls: bool, authenticated: bool) {
@@ -249,6 +279,8 @@ impl Connection {
             received: now,
             client,
         };
+        // What delivery adds: this header, and `Return-Path: <from>` CRLF.
+        self.tx.head_len = (head.len() + "Return-Path: <>\r\n".len() + envelope.from.len()) as u64;
         let spool = self.shared.spool.clone();
         match blocking(move || spool.begin(id, &envelope, head.as_bytes())).await {
             Ok(incoming) => self.tx.incoming = Some(incoming),
@@ -298,6 +330,22 @@ impl Connection {
             self.reset();
             return failed;
         };
+        // Quota: refuse the message when no local copy fits and nothing goes elsewhere. When
+        // some copies fit, the message is accepted and the others are delivered over quota:
+        // one reply covers every recipient, and a 5xx would lose the copies that fit.
+        let stored = size + self.tx.head_len;
+        let quotas = &self.shared.quotas;
+        let local: Vec<&str> = self.tx.recipients.iter().filter_map(|r| r.mailbox.as_deref()).collect();
+        let remote = self.tx.recipients.iter().any(|r| r.mailbox.is_none());
+        let over = tokio::task::block_in_place(|| local.iter().filter(|m| quotas.would_overflow(m, stored)).count());
+        if over > 0 && over == local.len() && !remote {
+            incoming.discard();
+            self.reset();
+            return reply(552, (5, 2, 2), "Mailbox full: the message exceeds the recipient's quota");
+        }
+        if over > 0 {
+            tracing::warn!(client = %self.peer.ip(), over, "accepted over quota for some recipients");
+        }
         let spool = self.shared.spool.clone();
         let result = blocking(move || spool.commit(incoming)).await;
         let tx = std::mem::take(&mut self.tx);

@@ -21,6 +21,9 @@ pub(crate) struct Recipient {
     pub(crate) address: String,
     /// The local mailbox it resolved to at RCPT time; `None` for a remote address.
     pub(crate) mailbox: Option<String>,
+    /// The address the client gave, when forwarding made this recipient of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) original: Option<String>,
 }
 
 /// What is known of a message besides its content.
@@ -179,7 +182,7 @@ mod tests {
         let spool = Spool::open(&dir).unwrap();
         let env = Envelope {
             from: "a@b".into(),
-            recipients: vec![Recipient { address: "c@d".into(), mailbox: Some("c@d".into()) }],
+            recipients: vec![Recipient { address: "c@d".into(), mailbox: Some("c@d".into()), original: None }],
             received: 1,
             client: "127.0.0.1".into(),
         };
