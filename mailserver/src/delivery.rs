@@ -78,16 +78,16 @@ impl Mailboxes {
         Ok(false)
     }
 
-    /// Delivers one copy, with `Return-Path` on top (RFC 5321 §4.4); returns its size, or
-    /// `None` if an earlier attempt had already delivered it.
-    fn deliver_one(
+    /// Writes one copy into `tmp/`, with `Return-Path` on top (RFC 5321 §4.4), not yet
+    /// synced; `None` if an earlier attempt had already delivered it.
+    fn stage(
         &self,
         mailbox: &str,
         name_base: &str,
         from: &str,
         content: &[u8],
         recovering: bool,
-    ) -> io::Result<Option<u64>> {
+    ) -> io::Result<Option<Staged>> {
         let dir = self.maildir(mailbox);
         Self::create(&dir)?;
         let return_path = format!("Return-Path: <{from}>\r\n");
@@ -100,16 +100,47 @@ impl Mailboxes {
         let result = (|| {
             let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
             f.write_all(return_path.as_bytes())?;
-            f.write_all(content)?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, dir.join("new").join(&name))?;
-            File::open(dir.join("new"))?.sync_all()
+            f.write_all(content)
         })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+        match result {
+            // Closed for now (a segment may stage hundreds); `publish` reopens to sync.
+            Ok(()) => Ok(Some(Staged { tmp, new: dir.join("new").join(&name), size: size as u64 })),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
         }
-        result.map(|()| Some(size as u64))
+    }
+
+    /// Makes staged copies visible, durably: every file synced (under ext4's ordered mode
+    /// the first sync commits the others' data with it), renamed into `new/`, and each
+    /// `new/` directory synced once.
+    fn publish(staged: Vec<Staged>) -> io::Result<Vec<Staged>> {
+        let result = (|| {
+            for s in &staged {
+                File::open(&s.tmp)?.sync_all()?;
+            }
+            let mut dirs = Vec::new();
+            for s in &staged {
+                fs::rename(&s.tmp, &s.new)?;
+                if let Some(d) = s.new.parent()
+                    && !dirs.contains(&d)
+                {
+                    dirs.push(d);
+                }
+            }
+            for d in dirs {
+                File::open(d)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for s in &staged {
+                let _ = fs::remove_file(&s.tmp);
+            }
+            return Err(e);
+        }
+        Ok(staged)
     }
 
     /// The folder of a mailbox that holds its Maildir and its state files.
@@ -119,10 +150,17 @@ impl Mailboxes {
     }
 }
 
-/// A queued message to deliver; `recovering` when it was found in the queue at start.
+/// A copy written to a Maildir's `tmp/`, waiting to be synced and moved into `new/`.
+struct Staged {
+    tmp: PathBuf,
+    new: PathBuf,
+    size: u64,
+}
+
+/// A queue file to deliver; `recovering` when it was found in the queue at start.
 #[derive(Debug)]
 pub(crate) struct Job {
-    pub(crate) id: String,
+    pub(crate) file: String,
     pub(crate) recovering: bool,
 }
 
@@ -136,24 +174,46 @@ pub(crate) struct Deliverer {
 }
 
 impl Deliverer {
-    /// Delivers every local recipient of a queued message; returns whether the message is
-    /// finished with (no remote recipient waits in it).
-    fn deliver(&self, id: &str, recovering: bool) -> io::Result<bool> {
-        let (envelope, content) = self.spool.read(id)?;
+    /// Delivers every local recipient of every message in a queue file; returns whether
+    /// the file is finished with (no remote recipient waits in it).
+    fn deliver(&self, file: &str, recovering: bool) -> io::Result<bool> {
+        let messages = match self.spool.read(file) {
+            Ok(m) => m,
+            // Already delivered and removed (a repeated job).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(e),
+        };
         let mut done = true;
-        for (index, rcpt) in envelope.recipients.iter().enumerate() {
-            let Some(mailbox) = &rcpt.mailbox else {
-                done = false;
-                continue;
-            };
-            let name = format!("{id}.{index}");
-            let Some(size) = self.mailboxes.deliver_one(mailbox, &name, &envelope.from, &content, recovering)? else {
-                continue;
-            };
-            self.quotas.add(mailbox, size);
-            tracing::info!(queue_id = id, to = %rcpt.address, mailbox = %mailbox, size, "delivered");
+        // Every copy of every message in the file is staged, then all are published at
+        // once: one round of syncs for the file, not one per copy.
+        let mut staged = Vec::new();
+        let mut delivered = Vec::new();
+        for (m, (envelope, content)) in messages.iter().enumerate() {
+            let id = &envelope.id;
+            if !crate::spool::is_id(id) {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("queue file {file}: bad id")));
+            }
+            for (index, rcpt) in envelope.recipients.iter().enumerate() {
+                let Some(mailbox) = &rcpt.mailbox else {
+                    done = false;
+                    continue;
+                };
+                let name = format!("{id}.{index}");
+                if let Some(copy) = self.mailboxes.stage(mailbox, &name, &envelope.from, content, recovering)? {
+                    staged.push(copy);
+                    delivered.push((m, index));
+                }
+            }
+        }
+        let published = Mailboxes::publish(staged)?;
+        for (copy, (m, index)) in published.iter().zip(delivered) {
+            let (envelope, content) = &messages[m];
+            let rcpt = &envelope.recipients[index];
+            let Some(mailbox) = &rcpt.mailbox else { continue };
+            self.quotas.add(mailbox, copy.size);
+            tracing::info!(queue_id = %envelope.id, to = %rcpt.address, mailbox = %mailbox, size = copy.size, "delivered");
             if let Some(settings) = self.directory.settings(mailbox).and_then(|u| u.autoreply.as_ref()) {
-                self.autoreply(mailbox, &envelope, settings, &content)?;
+                self.autoreply(mailbox, envelope, settings, content)?;
             }
         }
         Ok(done)
@@ -188,39 +248,47 @@ impl Deliverer {
             return Ok(());
         }
         // RFC 3834 §3.3: from the null reverse path, so nothing answers the answer.
-        let envelope = Envelope { from: String::new(), recipients, received: now, client: "autoreply".into() };
-        let incoming = self.spool.begin(crate::spool::new_id(), &envelope, &[])?;
-        let mut incoming = incoming;
+        let id = crate::spool::new_id();
+        let envelope = Envelope { id, from: String::new(), recipients, received: now, client: "autoreply".into() };
+        let mut incoming = self.spool.begin(&envelope, &[])?;
         incoming.write(&message)?;
-        let id = self.spool.commit(incoming)?;
-        tracing::info!(queue_id = %id, mailbox, to = %sender, "autoreply queued");
-        let _ = self.jobs.send(Job { id, recovering: false });
+        let file = self.spool.commit(incoming)?;
+        tracing::info!(queue_id = %file, mailbox, to = %sender, "autoreply queued");
+        let _ = self.jobs.send(Job { file, recovering: false });
         Ok(())
     }
 }
 
-/// Delivers queued messages as their ids arrive. Remote recipients stay queued for the
-/// outbound queue manager (a later part of the server).
+/// Local deliveries in progress at once: each waits mostly on fsync, so several overlap.
+const CONCURRENCY: usize = 4;
+
+/// Delivers queued messages as their ids arrive, several at a time. Remote recipients stay
+/// queued for the outbound queue manager (a later part of the server).
 pub(crate) async fn run(deliverer: Arc<Deliverer>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     while let Some(job) = jobs.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let d = deliverer.clone();
-        let id = job.id.clone();
-        let result = tokio::task::spawn_blocking(move || -> io::Result<bool> {
-            let finished = d.deliver(&job.id, job.recovering)?;
-            if finished {
-                d.spool.remove(&job.id)?;
+        tokio::spawn(async move {
+            let id = job.file.clone();
+            let result = tokio::task::spawn_blocking(move || -> io::Result<bool> {
+                let finished = d.deliver(&job.file, job.recovering)?;
+                if finished {
+                    d.spool.remove(&job.file)?;
+                }
+                Ok(finished)
+            })
+            .await;
+            drop(permit);
+            match result {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => tracing::info!(queue_id = %id, "remote recipients wait in the queue"),
+                Ok(Err(e)) => {
+                    tracing::error!(queue_id = %id, error = %e, "local delivery failed; the message stays queued")
+                }
+                Err(e) => tracing::error!(queue_id = %id, error = %e, "delivery task failed"),
             }
-            Ok(finished)
-        })
-        .await;
-        match result {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => tracing::info!(queue_id = %id, "remote recipients wait in the queue"),
-            Ok(Err(e)) => {
-                tracing::error!(queue_id = %id, error = %e, "local delivery failed; the message stays queued")
-            }
-            Err(e) => tracing::error!(queue_id = %id, error = %e, "delivery task failed"),
-        }
+        });
     }
 }
 

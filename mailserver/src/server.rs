@@ -85,20 +85,24 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 pub(crate) async fn serve(config: Config) -> io::Result<()> {
     let listeners = config.listeners().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.0))?;
     std::fs::create_dir_all(&config.data_dir)?;
-    let spool = Arc::new(Spool::open(&config.data_dir)?);
+    let (jobs, job_rx) = mpsc::unbounded_channel();
+    let committed = jobs.clone();
+    let on_commit = Box::new(move |file| {
+        let _ = committed.send(Job { file, recovering: false });
+    });
+    let spool = Spool::open(&config.data_dir, on_commit)?;
     let mailboxes = Arc::new(Mailboxes::new(&config.data_dir, &config.hostname));
     let directory = Arc::new(Directory::new(&config)?);
     let quotas = Arc::new(Quotas::new(&config, mailboxes.clone()));
     let needs_tls = listeners.iter().any(|l| l.config.tls != TlsMode::None);
     let tls = if needs_tls { Some(TlsAcceptor::from(crate::tls::server_config(&config)?)) } else { None };
 
-    let (jobs, job_rx) = mpsc::unbounded_channel();
     let queued = spool.list()?;
     if !queued.is_empty() {
         tracing::info!(messages = queued.len(), "recovering the queue");
     }
     for id in queued {
-        let _ = jobs.send(Job { id, recovering: true });
+        let _ = jobs.send(Job { file: id, recovering: true });
     }
     let deliverer = Deliverer {
         spool: spool.clone(),

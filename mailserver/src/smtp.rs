@@ -40,8 +40,11 @@ struct Transaction {
     pending: Vec<u8>,
     /// Writing the spool file failed: the end of data gets 451.
     failed: bool,
-    /// Octets we add on top of the content (the `Received` header).
+    /// Octets delivery adds on top of the content (`Received`, `Return-Path`).
     head_len: u64,
+    /// The message's envelope and `Received` header, fixed at the start of content.
+    envelope: Option<Envelope>,
+    head: Vec<u8>,
 }
 
 /// One client connection.
@@ -192,7 +195,7 @@ impl Connection {
                     let _ = session.reject(&r);
                 }
             },
-            Event::MessageStart => self.message_start(session.is_tls(), session.is_authenticated()).await,
+            Event::MessageStart => self.message_start(session.is_tls(), session.is_authenticated()),
             Event::MessageData(data) => self.message_data(&data).await,
             Event::MessageEnd { size } => {
                 let r = self.message_end(size).await;
@@ -252,7 +255,7 @@ impl Connection {
         Ok(out)
     }
 
-    async fn message_start(&mut self, tls: bool, authenticated: bool) {
+    fn message_start(&mut self, tls: bool, authenticated: bool) {
         let id = spool::new_id();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let client = canonical(self.peer.ip()).to_string();
@@ -274,6 +277,7 @@ impl Connection {
             rfc5322_date(now)
         );
         let envelope = Envelope {
+            id,
             from: self.tx.from.clone().unwrap_or_default(),
             recipients: self.tx.recipients.clone(),
             received: now,
@@ -281,22 +285,33 @@ impl Connection {
         };
         // What delivery adds: this header, and `Return-Path: <from>` CRLF.
         self.tx.head_len = (head.len() + "Return-Path: <>\r\n".len() + envelope.from.len()) as u64;
-        let spool = self.shared.spool.clone();
-        match blocking(move || spool.begin(id, &envelope, head.as_bytes())).await {
-            Ok(incoming) => self.tx.incoming = Some(incoming),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot create a spool file");
-                self.tx.failed = true;
-            }
-        }
+        self.tx.head = head.into_bytes();
+        self.tx.envelope = Some(envelope);
     }
 
+    /// Content is held in memory up to [`SPOOL_CHUNK`]; a larger message moves to a spool
+    /// file of its own, written as it arrives.
     async fn message_data(&mut self, data: &[u8]) {
         if self.tx.failed {
             return;
         }
         self.tx.pending.extend_from_slice(data);
         if self.tx.pending.len() >= SPOOL_CHUNK {
+            if self.tx.incoming.is_none() {
+                let Some(envelope) = self.tx.envelope.clone() else {
+                    self.tx.failed = true;
+                    return;
+                };
+                let (spool, head) = (self.shared.spool.clone(), std::mem::take(&mut self.tx.head));
+                match blocking(move || spool.begin(&envelope, &head)).await {
+                    Ok(incoming) => self.tx.incoming = Some(incoming),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot create a spool file");
+                        self.tx.failed = true;
+                        return;
+                    }
+                }
+            }
             self.flush_pending().await;
         }
     }
@@ -322,11 +337,7 @@ impl Connection {
 
     async fn message_end(&mut self, size: u64) -> Reply<'static> {
         let failed = reply(451, (4, 3, 0), "Requested action aborted: local error in processing");
-        if !self.tx.pending.is_empty() {
-            self.flush_pending().await;
-        }
-        let incoming = self.tx.incoming.take();
-        let (Some(incoming), false) = (incoming, self.tx.failed) else {
+        let Some(envelope) = self.tx.envelope.take().filter(|_| !self.tx.failed) else {
             self.reset();
             return failed;
         };
@@ -339,29 +350,52 @@ impl Connection {
         let remote = self.tx.recipients.iter().any(|r| r.mailbox.is_none());
         let over = tokio::task::block_in_place(|| local.iter().filter(|m| quotas.would_overflow(m, stored)).count());
         if over > 0 && over == local.len() && !remote {
-            incoming.discard();
             self.reset();
             return reply(552, (5, 2, 2), "Mailbox full: the message exceeds the recipient's quota");
         }
         if over > 0 {
             tracing::warn!(client = %self.peer.ip(), over, "accepted over quota for some recipients");
         }
-        let spool = self.shared.spool.clone();
-        let result = blocking(move || spool.commit(incoming)).await;
+        let result = match self.tx.incoming.is_some() {
+            // A large message: finish its own file.
+            true => {
+                if !self.tx.pending.is_empty() {
+                    self.flush_pending().await;
+                }
+                match self.tx.incoming.take().filter(|_| !self.tx.failed) {
+                    Some(incoming) => {
+                        let spool = self.shared.spool.clone();
+                        blocking(move || spool.commit(incoming)).await
+                    }
+                    None => Err(io::Error::other("spool write failed")),
+                }
+            }
+            // A small one: through the group committer.
+            false => {
+                self.shared.spool.commit_small(&envelope, &self.tx.head, &self.tx.pending).await.map(|()| String::new())
+            }
+        };
         let tx = std::mem::take(&mut self.tx);
         match result {
-            Ok(id) => {
+            Ok(file) => {
+                let id = &envelope.id;
                 let to: Vec<&str> = tx.recipients.iter().map(|r| r.address.as_str()).collect();
                 tracing::info!(
                     queue_id = %id, listener = %self.listener, client = %self.peer.ip(),
-                    from = %tx.from.as_deref().unwrap_or_default(), to = ?to, size, "accepted"
+                    from = %envelope.from, to = ?to, size, "accepted"
                 );
                 self.accepted += 1;
-                let _ = self.shared.jobs.send(Job { id: id.clone(), recovering: false });
+                // The committer announces segments itself; a message in its own file is ours to announce.
+                if !file.is_empty() {
+                    let _ = self.shared.jobs.send(Job { file, recovering: false });
+                }
                 reply(250, (2, 0, 0), format!("Ok: queued as {id}"))
             }
             Err(e) => {
                 tracing::error!(error = %e, client = %self.peer.ip(), "cannot commit a message to the spool: replied 451");
+                if let Some(incoming) = tx.incoming {
+                    incoming.discard();
+                }
                 failed
             }
         }

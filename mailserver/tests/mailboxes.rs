@@ -147,10 +147,11 @@ address = "dave@localhost"
     let auto = "Auto-Submitted: auto-generated\r\nSubject: a\r\n\r\na\r\n";
     assert!(send(mx, "carol@localhost", "vac@localhost", auto).contains("sent"));
     assert!(send(mx, "", "vac@localhost", "Subject: bounce\r\n\r\nb\r\n").contains("sent"));
-    // A last ordinary one from dave: its reply arriving means every earlier message was
-    // judged (delivery runs in order).
+    // A last ordinary one from dave gets its reply; once the queue is empty every message
+    // was judged (a reply is queued before its original leaves the queue).
     assert!(send(mx, "dave@localhost", "vac@localhost", "Subject: d\r\n\r\nd\r\n").contains("sent"));
     assert_eq!(s.wait_maildir("localhost", "dave", 1).len(), 1);
+    assert!(s.wait_queue_empty(), "queue drains");
     assert_eq!(s.maildir("localhost", "bob").len(), 1, "once per sender per window");
     assert!(s.maildir("localhost", "carol").is_empty(), "no reply to bulk, list or automatic mail");
     assert_eq!(s.maildir("localhost", "vac").len(), 7);

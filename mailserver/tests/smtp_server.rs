@@ -43,6 +43,8 @@ tls = "implicit"
 const SMTPLIB_SEND: &str = r#"
 import smtplib, ssl, sys
 host, port, mode, sender, rcpts, body = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5].split(','), sys.argv[6]
+if body.startswith('@'):
+    body = open(body[1:], newline='').read()
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 s = smtplib.SMTP_SSL(host, port, context=ctx, timeout=20) if mode == 'implicit' else smtplib.SMTP(host, port, timeout=20)
 s.ehlo('client.test')
@@ -109,6 +111,24 @@ fn smtplib_with_starttls_and_implicit_tls_and_dot_lines() {
         // Transparency dots removed exactly once (smtplib stuffs, we unstuff).
         assert!(c.ends_with("line one\r\n.leading dot\r\n..two dots\r\n"), "{c:?}");
     }
+}
+
+#[test]
+fn a_large_message_streams_through_its_own_spool_file_intact() {
+    let s = Server::start("large", ONE_LISTENER);
+    // 2 MiB of numbered lines: past the 256 KiB held in memory, so written as it arrives.
+    let lines: String =
+        (0..30_000).map(|i| format!("line {i:06} of a large message, padded to seventy octets....\r\n")).collect();
+    let body = format!("Subject: large\r\n\r\n{lines}");
+    let file = s.dir.join("large.eml");
+    std::fs::write(&file, &body).unwrap();
+    let arg = format!("@{}", file.display());
+    let out = smtplib(s.addr("mx"), "plain", "big@remote.test", "alice@example.test", &arg);
+    assert!(out.contains("sent"), "{out}");
+    let m = s.wait_maildir("example.test", "alice", 1);
+    assert_eq!(m.len(), 1);
+    assert!(m[0].1.ends_with(&body), "delivered byte for byte");
+    assert!(s.wait_queue_empty());
 }
 
 #[test]

@@ -178,6 +178,18 @@ impl Server {
         }
     }
 
+    /// Waits (up to a minute) until the queue is empty.
+    pub fn wait_queue_empty(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.queued().is_empty() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
     /// Files in the queue.
     pub fn queued(&self) -> Vec<String> {
         std::fs::read_dir(self.data().join("queue").join("msg"))
