@@ -443,3 +443,35 @@ tls = "none"
     let status = child.wait().unwrap();
     assert!(status.success(), "exits cleanly once the session is over");
 }
+
+/// When the message cannot be made durable, the client hears 451 4.3.0, never 250, and no
+/// partial file is left to be delivered later. (Run as root, permissions would not stop the
+/// writes: the queue directory is replaced by a plain file instead, so the rename fails.)
+#[test]
+fn a_spool_failure_is_451_and_leaves_nothing_behind() {
+    let s = Server::start("spoolfail", ONE_LISTENER);
+    let mx = s.addr("mx");
+    let msg_dir = s.data().join("queue/msg");
+    std::fs::remove_dir(&msg_dir).unwrap();
+    std::fs::write(&msg_dir, "not a directory").unwrap();
+    let small = smtplib(mx, "plain", "a@remote.test", "alice@example.test", "Subject: s\r\n\r\nsmall\r\n");
+    assert!(small.contains("error 451 4.3.0"), "{small}");
+    let lines: String =
+        (0..5000).map(|i| format!("large message line {i:05} .................................\r\n")).collect();
+    let file = s.dir.join("large.eml");
+    std::fs::write(&file, format!("Subject: l\r\n\r\n{lines}")).unwrap();
+    let large = smtplib(mx, "plain", "a@remote.test", "alice@example.test", &format!("@{}", file.display()));
+    assert!(large.contains("error 451 4.3.0"), "{large}");
+    let tmp = std::fs::read_dir(s.data().join("queue/tmp")).unwrap().count();
+    assert_eq!(tmp, 0, "no partial file left behind");
+    // Repaired, the server accepts again, and nothing of the failed messages is delivered.
+    std::fs::remove_file(&msg_dir).unwrap();
+    std::fs::create_dir(&msg_dir).unwrap();
+    let ok = smtplib(mx, "plain", "a@remote.test", "alice@example.test", "Subject: after\r\n\r\nafter\r\n");
+    assert!(ok.contains("sent"), "{ok}");
+    let m = s.wait_maildir("example.test", "alice", 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let m2 = s.maildir("example.test", "alice");
+    assert_eq!((m.len(), m2.len()), (1, 1));
+    assert!(m2[0].1.contains("Subject: after"));
+}
