@@ -80,6 +80,10 @@ pub(crate) struct UserConfig {
     /// Quota in octets; overrides `default_quota`; `0` is none.
     #[serde(default)]
     pub(crate) quota: Option<u64>,
+    /// This user may relay once authenticated (where the listener lets authenticated users
+    /// relay). Default true.
+    #[serde(default = "default_true")]
+    pub(crate) may_relay: bool,
     /// Vacation reply.
     #[serde(default)]
     pub(crate) autoreply: Option<Autoreply>,
@@ -150,7 +154,17 @@ pub(crate) struct ListenerConfig {
     #[serde(default)]
     pub(crate) access: Access,
     #[serde(default)]
-    pub(crate) relay: Option<Relay>,
+    pub(crate) relay: RelayConfig,
+    /// Offer AUTH (PLAIN, LOGIN) on this listener. Default true.
+    #[serde(default = "default_true")]
+    pub(crate) auth: bool,
+    /// Allow AUTH before TLS (passwords in clear on the wire). Default false.
+    #[serde(default)]
+    pub(crate) allow_plaintext_auth: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `[listener.limits]`.
@@ -206,19 +220,58 @@ impl Access {
     }
 }
 
-/// `[listener.relay]`: who may send to non-local domains.
+/// `[listener.relay]` as written: who may send to non-local domains, and what a sender
+/// must prove. Unset keys take the service's defaults (see [`Listener::relay`]).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Relay {
-    /// Client networks that may relay.
+pub(crate) struct RelayConfig {
+    /// Client networks that may relay (the LAN).
     #[serde(default)]
+    pub(crate) networks: Option<Vec<IpNet>>,
+    /// Authenticated users may relay (each unless `may_relay = false`).
+    #[serde(default)]
+    pub(crate) authenticated: Option<bool>,
+    /// Client addresses always allowed to relay, authenticated or not.
+    #[serde(default)]
+    pub(crate) allow_from: Vec<IpNet>,
+    /// Recipient domains anyone may relay to (backup MX, gateways).
+    #[serde(default)]
+    pub(crate) allow_to: Vec<String>,
+    /// MAIL FROM in a local domain needs AUTH or `networks`.
+    #[serde(default)]
+    pub(crate) reject_local_spoof: Option<bool>,
+    /// MAIL needs AUTH first.
+    #[serde(default)]
+    pub(crate) require_auth: Option<bool>,
+    /// An authenticated user sends only as their own address or aliases.
+    #[serde(default)]
+    pub(crate) sender_must_match_login: Option<bool>,
+}
+
+/// The effective relay rules of a listener.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Relay {
     pub(crate) networks: Vec<IpNet>,
+    pub(crate) authenticated: bool,
+    pub(crate) allow_from: Vec<IpNet>,
+    /// Lower-cased.
+    pub(crate) allow_to: Vec<String>,
+    pub(crate) reject_local_spoof: bool,
+    pub(crate) require_auth: bool,
+    pub(crate) sender_must_match_login: bool,
 }
 
 impl Relay {
-    pub(crate) fn allows(&self, ip: IpAddr) -> bool {
+    /// Whether the client is in `networks`.
+    pub(crate) fn in_networks(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.networks.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Whether the client is in `allow_from`.
+    pub(crate) fn in_allow_from(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.allow_from.iter().any(|n| n.contains(&ip))
     }
 }
 
@@ -247,16 +300,18 @@ fn default_domains() -> Vec<DomainConfig> {
     vec![DomainConfig { name: "localhost".into(), catch_all: None }]
 }
 fn default_listeners() -> Vec<ListenerConfig> {
-    let listener = |service, bind: &str, relay| ListenerConfig {
+    let listener = |service, bind: &str| ListenerConfig {
         name: None,
         service,
         bind: bind.into(),
         tls: TlsMode::Starttls,
         limits: ListenerLimits::default(),
         access: Access::default(),
-        relay,
+        relay: RelayConfig::default(),
+        auth: true,
+        allow_plaintext_auth: false,
     };
-    vec![listener(Service::Smtp, "127.0.0.1:2525", None), listener(Service::Submission, "127.0.0.1:5587", None)]
+    vec![listener(Service::Smtp, "127.0.0.1:2525"), listener(Service::Submission, "127.0.0.1:5587")]
 }
 
 /// A configuration error, said in the administrator's terms.
@@ -280,18 +335,25 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    /// The relay rules: the listener's own, else the service's default (submission: the
-    /// loopback addresses, so local programs can send; smtp: nobody).
+    /// The effective relay rules: what `[listener.relay]` sets, else the service's
+    /// defaults. smtp: no relay networks, AUTH not required; submission: the loopback
+    /// addresses may relay (local programs), and AUTH is required before MAIL.
     pub(crate) fn relay(&self) -> Relay {
-        self.config.relay.clone().unwrap_or_else(|| match self.config.service {
-            Service::Smtp => Relay::default(),
-            Service::Submission => Relay {
-                networks: vec![
-                    IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)),
-                    IpNet::from(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-                ],
-            },
-        })
+        let r = &self.config.relay;
+        let submission = self.config.service == Service::Submission;
+        let loopback = vec![
+            IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)),
+            IpNet::from(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        ];
+        Relay {
+            networks: r.networks.clone().unwrap_or(if submission { loopback } else { Vec::new() }),
+            authenticated: r.authenticated.unwrap_or(true),
+            allow_from: r.allow_from.clone(),
+            allow_to: r.allow_to.iter().map(|d| d.trim_end_matches('.').to_ascii_lowercase()).collect(),
+            reject_local_spoof: r.reject_local_spoof.unwrap_or(true),
+            require_auth: r.require_auth.unwrap_or(submission),
+            sender_must_match_login: r.sender_must_match_login.unwrap_or(false),
+        }
     }
 
     pub(crate) fn idle_timeout(&self) -> Duration {
@@ -417,8 +479,9 @@ mod tests {
         assert_eq!(l[1].addr, "127.0.0.1:5587".parse().unwrap());
         assert_eq!(c.domain[0].name, "localhost");
         assert_eq!(c.postmaster(), "postmaster@localhost");
-        assert!(l[1].relay().allows("127.0.0.1".parse().unwrap()));
-        assert!(!l[0].relay().allows("127.0.0.1".parse().unwrap()));
+        assert!(l[1].relay().in_networks("127.0.0.1".parse().unwrap()));
+        assert!(l[1].relay().require_auth && !l[0].relay().require_auth);
+        assert!(!l[0].relay().in_networks("127.0.0.1".parse().unwrap()));
     }
 
     #[test]

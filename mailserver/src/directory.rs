@@ -89,6 +89,23 @@ impl Directory {
         Some(targets)
     }
 
+    /// Checks a user's password (blocking: argon2). The account table is locked only to
+    /// copy the hash.
+    pub(crate) fn verify(&self, address: &str, password: &str) -> bool {
+        let hash = {
+            let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+            users.refresh();
+            users.hash(address)
+        };
+        crate::users::verify_hash(hash.as_deref(), password)
+    }
+
+    /// Whether `address` belongs to `user`: the user's own address or one of its aliases.
+    pub(crate) fn owns(&self, user: &str, address: &str) -> bool {
+        let (user, address) = (normalize(user), normalize(address));
+        user == address || self.aliases.get(&address) == Some(&user)
+    }
+
     /// The `[[user]]` settings of a mailbox.
     pub(crate) fn settings(&self, mailbox: &str) -> Option<&UserConfig> {
         self.settings.get(mailbox)

@@ -8,7 +8,9 @@ mod autoreply;
 mod config;
 mod delivery;
 mod directory;
+mod policy;
 mod quota;
+mod sasl;
 mod server;
 mod smtp;
 mod spool;
@@ -40,6 +42,25 @@ enum Command {
     Serve,
     /// Validate a configuration and print the effective listeners and domains.
     CheckConfig,
+    /// Say what a listener would answer to MAIL FROM and RCPT TO from a client, and which
+    /// rule decides: the live server's own policy code.
+    Explain {
+        /// The listener, by name (see check-config).
+        #[arg(long)]
+        listener: String,
+        /// The client's IP address.
+        #[arg(long)]
+        client: std::net::IpAddr,
+        /// The authenticated user, if any.
+        #[arg(long)]
+        user: Option<String>,
+        /// The sender (empty for the null sender).
+        #[arg(long)]
+        from: String,
+        /// A recipient (repeatable).
+        #[arg(long, required = true)]
+        to: Vec<String>,
+    },
     /// Manage accounts (stored as argon2id hashes in the data directory).
     User {
         #[command(subcommand)]
@@ -119,7 +140,58 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::User { action } => user(&config, action),
+        Command::Explain { listener, client, user, from, to } => explain(&config, &listener, client, user, &from, &to),
     }
+}
+
+fn explain(
+    config: &Config,
+    listener: &str,
+    ip: std::net::IpAddr,
+    user: Option<String>,
+    from: &str,
+    to: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    use sansmail_smtp_proto::address::{ForwardPath, ReversePath};
+    let listeners = config.listeners()?;
+    let l = listeners.iter().find(|l| l.name == listener).ok_or_else(|| {
+        format!("no listener {listener:?}; listeners: {:?}", listeners.iter().map(|l| &l.name).collect::<Vec<_>>())
+    })?;
+    let relay = l.relay();
+    let dir = directory::Directory::new(config)?;
+    let user = user.map(|u| users::normalize(&u));
+    let client = policy::Client { ip, user: user.as_deref() };
+    let path = |a: &str| format!("<{}>", a.trim_start_matches('<').trim_end_matches('>'));
+    let from_path = path(from);
+    let (reverse, _) = ReversePath::parse(from_path.as_bytes()).map_err(|e| format!("MAIL FROM:{from_path}: {e}"))?;
+    match policy::mail_from(&relay, &dir, client, &reverse) {
+        Ok(rule) => println!("MAIL FROM:{from_path} -> 250 accepted (rule: {rule})"),
+        Err(d) => {
+            println!("MAIL FROM:{from_path} -> {} (rule: {})", reply_line(&d.reply), d.rule);
+            return Ok(());
+        }
+    }
+    for t in to {
+        let to_path = path(t);
+        let forward = match ForwardPath::parse(to_path.as_bytes()) {
+            Ok((p, _)) => p,
+            Err(e) => {
+                println!("RCPT TO:{to_path} -> 501 syntax error: {e}");
+                continue;
+            }
+        };
+        match policy::rcpt_to(&relay, &dir, client, &forward) {
+            Ok((_, targets, rule)) => println!("RCPT TO:{to_path} -> 250 accepted, to {targets:?} (rule: {rule})"),
+            Err(d) => println!("RCPT TO:{to_path} -> {} (rule: {})", reply_line(&d.reply), d.rule),
+        }
+    }
+    Ok(())
+}
+
+fn reply_line(reply: &sansmail_smtp_proto::Reply<'_>) -> String {
+    let mut out = Vec::new();
+    reply.encode(&mut out, true);
+    String::from_utf8_lossy(&out).trim_end().to_string()
 }
 
 fn read_password(prompt: &str) -> io::Result<String> {

@@ -64,6 +64,13 @@ fn smtp_config(config: &Config, l: &Listener) -> SmtpConfig {
     let mut c =
         SmtpConfig { hostname: config.hostname.clone(), greeting: "ESMTP sansmail".into(), ..SmtpConfig::default() };
     c.extensions.starttls = l.config.tls == TlsMode::Starttls;
+    if l.config.auth {
+        c.auth_mechanisms = crate::sasl::offered();
+        c.auth_requires_tls = !l.config.allow_plaintext_auth;
+        if l.config.allow_plaintext_auth && l.config.tls != TlsMode::Implicit {
+            tracing::warn!(listener = %l.name, "allow_plaintext_auth: passwords may cross the network unencrypted");
+        }
+    }
     c.limits = Limits {
         recipients: l.config.limits.max_recipients,
         message_size: (l.config.limits.max_message_size > 0).then_some(l.config.limits.max_message_size),
@@ -270,6 +277,8 @@ async fn smtp_session(mut stream: TcpStream, endpoint: &Endpoint, conn: &mut Con
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
             session.handle_tls_established(Instant::now());
+            // RFC 3207 §4.2: everything learnt before TLS is forgotten, authentication too.
+            conn.user = None;
             match conn.drive(&mut tls, &mut session).await? {
                 // A second STARTTLS is refused by the session itself (503): cannot happen.
                 Flow::Closed | Flow::StartTls => Ok(()),

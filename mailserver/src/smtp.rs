@@ -9,15 +9,18 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use sansmail_smtp_proto::Reply;
-use sansmail_smtp_proto::address::{Domain, ForwardPath, ReversePath};
+use sansmail_smtp_proto::address::{ForwardPath, ReversePath};
 use sansmail_smtp_proto::server::{Event, ServerSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{Relay, canonical};
 use crate::delivery::Job;
 use crate::directory::{Target, rfc5322_date};
+use crate::policy::{self, Client};
+use crate::sasl::{Exchange, Step};
 use crate::server::Shared;
 use crate::spool::{self, Envelope, Incoming, Recipient};
+use crate::users::normalize;
 
 /// Content is written to the spool file in pieces of at least this size.
 const SPOOL_CHUNK: usize = 256 * 1024;
@@ -55,6 +58,9 @@ pub(crate) struct Connection {
     pub(crate) listener: String,
     helo: String,
     tx: Transaction,
+    /// The authenticated user.
+    pub(crate) user: Option<String>,
+    sasl: Option<Exchange>,
     /// Messages accepted in this session, for the session log line.
     pub(crate) accepted: usize,
 }
@@ -69,7 +75,17 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
 
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, relay: Relay, peer: SocketAddr, listener: String) -> Self {
-        Self { shared, relay, peer, listener, helo: String::new(), tx: Transaction::default(), accepted: 0 }
+        Self {
+            shared,
+            relay,
+            peer,
+            listener,
+            helo: String::new(),
+            tx: Transaction::default(),
+            user: None,
+            sasl: None,
+            accepted: 0,
+        }
     }
 
     /// Runs the session over `stream` until it closes or asks for TLS.
@@ -169,11 +185,20 @@ impl Connection {
             }
             Event::MailFrom { from, .. } => {
                 self.reset();
-                self.tx.from = Some(match &from {
-                    ReversePath::Null => String::new(),
-                    ReversePath::Mailbox(m) => m.to_string(),
-                });
-                let _ = session.accept();
+                let client = Client { ip: self.peer.ip(), user: self.user.as_deref() };
+                match policy::mail_from(&self.relay, &self.shared.directory, client, &from) {
+                    Ok(_) => {
+                        self.tx.from = Some(match &from {
+                            ReversePath::Null => String::new(),
+                            ReversePath::Mailbox(m) => m.to_string(),
+                        });
+                        let _ = session.accept();
+                    }
+                    Err(d) => {
+                        tracing::info!(client = %self.peer.ip(), user = ?self.user, rule = %d.rule, "MAIL refused");
+                        let _ = session.reject(&d.reply);
+                    }
+                }
             }
             Event::Recipient { to, .. } => match self.recipient(&to) {
                 Ok(rcpts) => {
@@ -203,9 +228,26 @@ impl Connection {
             }
             Event::MessageAborted(_) => self.abort_message(),
             Event::Reset => self.reset(),
-            Event::AuthStart { .. } | Event::AuthResponse(_) => {
-                let _ = session.reject(&reply(504, (5, 5, 4), "Authentication mechanism not supported"));
-            }
+            Event::AuthStart { mechanism, initial_response } => match Exchange::start(&mechanism, initial_response) {
+                Some((next, step)) => {
+                    self.sasl = next;
+                    self.auth_step(step, session).await;
+                }
+                None => {
+                    let _ = session.reject(&reply(504, (5, 5, 4), "Authentication mechanism not supported"));
+                }
+            },
+            Event::AuthResponse(response) => match self.sasl.take() {
+                Some(exchange) => {
+                    let (next, step) = exchange.respond(&response);
+                    self.sasl = next;
+                    self.auth_step(step, session).await;
+                }
+                None => {
+                    let _ = session.reject(&reply(503, (5, 5, 1), "No authentication in progress"));
+                }
+            },
+            Event::AuthCancelled => self.sasl = None,
             Event::Verify(_) | Event::Expand(_) | Event::Etrn(_) | Event::Atrn { .. } => {
                 let _ = session.reject(&reply(502, (5, 5, 1), "Command not implemented"));
             }
@@ -213,32 +255,40 @@ impl Connection {
         }
     }
 
-    fn recipient(&self, to: &ForwardPath<'_>) -> Result<Vec<Recipient>, Reply<'static>> {
-        let dir = &self.shared.directory;
-        let (address, targets) = match to {
-            ForwardPath::Postmaster => ("postmaster".to_string(), vec![Target::Mailbox(dir.postmaster().to_string())]),
-            ForwardPath::Mailbox(mailbox) => {
-                let address = mailbox.to_string();
-                match &mailbox.domain {
-                    Domain::Name(domain) if dir.is_local_domain(domain) => {
-                        match dir.targets(&mailbox.local_part_unquoted(), domain) {
-                            Some(t) => (address, t),
-                            None => {
-                                return Err(reply(
-                                    550,
-                                    (5, 1, 1),
-                                    format!("<{address}>: Recipient address rejected: no such user here"),
-                                ));
-                            }
-                        }
-                    }
-                    _ if self.relay.allows(self.peer.ip()) => {
-                        return Ok(vec![Recipient { address, mailbox: None, original: None }]);
-                    }
-                    _ => return Err(reply(550, (5, 7, 1), format!("<{address}>: Relay access denied"))),
+    async fn auth_step(&mut self, step: Step, session: &mut ServerSession) {
+        match step {
+            Step::Challenge(c) => {
+                let _ = session.auth_challenge(c);
+            }
+            Step::Malformed => {
+                self.sasl = None;
+                let _ = session.reject(&reply(501, (5, 5, 2), "Malformed authentication response"));
+            }
+            Step::Credentials { user, password } => {
+                self.sasl = None;
+                let dir = self.shared.directory.clone();
+                let who = user.clone();
+                // argon2 takes tens of milliseconds: off the async workers.
+                let ok = tokio::task::spawn_blocking(move || dir.verify(&who, &password)).await.unwrap_or(false);
+                if ok {
+                    tracing::info!(client = %self.peer.ip(), user = %user, "authenticated");
+                    self.user = Some(normalize(&user));
+                    let _ = session.accept();
+                } else {
+                    tracing::warn!(client = %self.peer.ip(), user = %user, "authentication failed");
+                    let _ = session.reject(&reply(535, (5, 7, 8), "Authentication credentials invalid"));
                 }
             }
-        };
+        }
+    }
+
+    fn recipient(&self, to: &ForwardPath<'_>) -> Result<Vec<Recipient>, Reply<'static>> {
+        let client = Client { ip: self.peer.ip(), user: self.user.as_deref() };
+        let (address, targets, _rule) =
+            policy::rcpt_to(&self.relay, &self.shared.directory, client, to).map_err(|d| {
+                tracing::info!(client = %self.peer.ip(), user = ?self.user, rule = %d.rule, "RCPT refused");
+                d.reply
+            })?;
         let mut out = Vec::with_capacity(targets.len());
         for t in targets {
             match t {
@@ -248,6 +298,9 @@ impl Connection {
                         return Err(reply(452, (4, 2, 2), format!("<{address}>: Mailbox full, try again later")));
                     }
                     out.push(Recipient { address: address.clone(), mailbox: Some(m), original: None });
+                }
+                Target::Remote(a) if a == normalize(&address) => {
+                    out.push(Recipient { address: address.clone(), mailbox: None, original: None });
                 }
                 Target::Remote(a) => out.push(Recipient { address: a, mailbox: None, original: Some(address.clone()) }),
             }

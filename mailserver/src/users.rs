@@ -51,6 +51,19 @@ pub(crate) fn hash_password(password: &str) -> io::Result<String> {
     hasher().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(io::Error::other)
 }
 
+/// Checks `password` against a PHC hash; with no hash, spends the same time and fails.
+pub(crate) fn verify_hash(phc: Option<&str>, password: &str) -> bool {
+    match phc {
+        Some(phc) => PasswordHash::new(phc).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok()),
+        None => {
+            if let Ok(salt) = SaltString::from_b64("c2Fuc21haWxzYWx0") {
+                let _ = hasher().hash_password(password.as_bytes(), &salt);
+            }
+            false
+        }
+    }
+}
+
 impl Users {
     pub(crate) fn path(data_dir: &Path) -> PathBuf {
         data_dir.join("users.toml")
@@ -99,19 +112,14 @@ impl Users {
     }
 
     /// Checks a password; an unknown user costs a hash too, so timing does not tell.
-    #[allow(dead_code)] // used by AUTH, which lands with the relay-policy issue
+    #[cfg(test)]
     pub(crate) fn verify(&self, address: &str, password: &str) -> bool {
-        match self.accounts.get(&normalize(address)) {
-            Some(a) => {
-                PasswordHash::new(&a.password).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
-            }
-            None => {
-                if let Ok(salt) = SaltString::from_b64("c2Fuc21haWxzYWx0") {
-                    let _ = hasher().hash_password(password.as_bytes(), &salt);
-                }
-                false
-            }
-        }
+        verify_hash(self.hash(address).as_deref(), password)
+    }
+
+    /// The stored hash of an account.
+    pub(crate) fn hash(&self, address: &str) -> Option<String> {
+        self.accounts.get(&normalize(address)).map(|a| a.password.clone())
     }
 
     pub(crate) fn set(&mut self, address: &str, password_hash: String) {

@@ -33,7 +33,8 @@ fn send(addr: SocketAddr, from: &str, to: &str, body: &str) -> String {
     python(SEND, &[&addr.ip().to_string(), &addr.port().to_string(), from, to, body])
 }
 
-const LISTENER: &str = "[[listener]]\nname = \"mx\"\nservice = \"smtp\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n";
+/// Local senders too (the autoreply cases), so local-sender spoofing checks are off here.
+const LISTENER: &str = "[[listener]]\nname = \"mx\"\nservice = \"smtp\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\nrelay = { reject_local_spoof = false }\n";
 
 fn body(n: usize) -> String {
     format!("Subject: quota\r\n\r\n{}", "0123456789012345678901234567890123456789\r\n".repeat(n))

@@ -37,6 +37,7 @@ name = "smtps"
 service = "submission"
 bind = "127.0.0.1:0"
 tls = "implicit"
+relay = { require_auth = false }
 "#;
 
 /// Sends one message with smtplib; prints `ok <reply>` or `refused <code> <text>` per step.

@@ -1,0 +1,127 @@
+//! Relay policy: may this client send from this sender, to this recipient? One code path
+//! for the live server (`smtp.rs`) and for `sansmail explain`, and every answer names the
+//! rule that made it.
+
+use std::net::IpAddr;
+
+use sansmail_smtp_proto::Reply;
+use sansmail_smtp_proto::address::{Domain, ForwardPath, ReversePath};
+
+use crate::config::Relay;
+use crate::directory::{Directory, Target};
+use crate::users::normalize;
+
+/// Who is asking.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Client<'a> {
+    pub(crate) ip: IpAddr,
+    /// The authenticated user, if any.
+    pub(crate) user: Option<&'a str>,
+}
+
+/// A refusal: the reply to send and the rule that refused.
+#[derive(Debug)]
+pub(crate) struct Denied {
+    pub(crate) reply: Reply<'static>,
+    pub(crate) rule: String,
+}
+
+fn deny(code: u16, enhanced: (u8, u16, u16), text: String, rule: impl Into<String>) -> Denied {
+    Denied { reply: Reply::owned(code, Some(enhanced), text), rule: rule.into() }
+}
+
+/// MAIL FROM: returns the rule that let it pass.
+pub(crate) fn mail_from(
+    relay: &Relay,
+    dir: &Directory,
+    client: Client<'_>,
+    from: &ReversePath<'_>,
+) -> Result<String, Denied> {
+    if relay.require_auth && client.user.is_none() {
+        return Err(deny(530, (5, 7, 0), "Authentication required".into(), "relay.require_auth"));
+    }
+    let ReversePath::Mailbox(mailbox) = from else {
+        return Ok("null sender (bounces are always accepted)".into());
+    };
+    let address = mailbox.to_string();
+    if let Some(user) = client.user
+        && relay.sender_must_match_login
+        && !dir.owns(user, &address)
+    {
+        return Err(deny(
+            553,
+            (5, 7, 1),
+            format!("<{address}>: Sender address rejected: not owned by user {user}"),
+            "relay.sender_must_match_login",
+        ));
+    }
+    let local = matches!(&mailbox.domain, Domain::Name(d) if dir.is_local_domain(d));
+    if local && relay.reject_local_spoof && client.user.is_none() && !relay.in_networks(client.ip) {
+        return Err(deny(
+            550,
+            (5, 7, 1),
+            format!("<{address}>: Sender address in a local domain: authenticate first"),
+            "relay.reject_local_spoof",
+        ));
+    }
+    Ok(match (client.user, local) {
+        (Some(_), _) => "authenticated sender".into(),
+        (None, true) => "local sender from relay.networks".into(),
+        (None, false) => "remote sender".into(),
+    })
+}
+
+/// RCPT TO: where the mail goes, and the rule that allowed it.
+pub(crate) fn rcpt_to(
+    relay: &Relay,
+    dir: &Directory,
+    client: Client<'_>,
+    to: &ForwardPath<'_>,
+) -> Result<(String, Vec<Target>, String), Denied> {
+    let mailbox = match to {
+        ForwardPath::Postmaster => {
+            return Ok(("postmaster".into(), vec![Target::Mailbox(dir.postmaster().to_string())], "postmaster".into()));
+        }
+        ForwardPath::Mailbox(m) => m,
+    };
+    let address = mailbox.to_string();
+    if let Domain::Name(domain) = &mailbox.domain
+        && dir.is_local_domain(domain)
+    {
+        return match dir.targets(&mailbox.local_part_unquoted(), domain) {
+            Some(t) => Ok((address, t, "local domain".into())),
+            None => Err(deny(
+                550,
+                (5, 1, 1),
+                format!("<{address}>: Recipient address rejected: no such user here"),
+                "local domain, unknown user",
+            )),
+        };
+    }
+    let target = || vec![Target::Remote(normalize(&address))];
+    if relay.in_networks(client.ip) {
+        return Ok((address.clone(), target(), "relay.networks".into()));
+    }
+    if let Some(user) = client.user {
+        let may = dir.settings(&normalize(user)).is_none_or(|u| u.may_relay);
+        if relay.authenticated && may {
+            return Ok((address.clone(), target(), "relay.authenticated".into()));
+        }
+    }
+    if relay.in_allow_from(client.ip) {
+        return Ok((address.clone(), target(), "relay.allow_from".into()));
+    }
+    if let Domain::Name(domain) = &mailbox.domain
+        && relay.allow_to.contains(&normalize(domain))
+    {
+        return Ok((address.clone(), target(), "relay.allow_to".into()));
+    }
+    let why = match client.user {
+        Some(_) if !relay.authenticated => "relaying denied: relay.authenticated is off",
+        Some(_) => "relaying denied: user has may_relay = false",
+        None => {
+            "relaying denied: client not in relay.networks or relay.allow_from, not authenticated, domain not in relay.allow_to"
+        }
+    };
+    Err(deny(550, (5, 7, 1), format!("<{address}>: Relay access denied"), why))
+}
