@@ -40,6 +40,9 @@ pub(crate) struct Config {
     /// The services and the addresses they listen on.
     #[serde(default = "default_listeners")]
     pub(crate) listener: Vec<ListenerConfig>,
+    /// Abuse defences (thresholds shared by every listener).
+    #[serde(default)]
+    pub(crate) abuse: crate::abuse::AbuseConfig,
     /// Seconds sessions get to finish after SIGTERM or SIGINT.
     #[serde(default = "default_grace")]
     pub(crate) shutdown_grace_secs: u64,
@@ -458,6 +461,7 @@ fn unreachable_default() -> Config {
         domain: default_domains(),
         user: Vec::new(),
         listener: default_listeners(),
+        abuse: crate::abuse::AbuseConfig::default(),
         shutdown_grace_secs: default_grace(),
     }
 }

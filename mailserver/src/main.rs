@@ -4,6 +4,7 @@
 //! `sansmail check-config` validates a configuration; `sansmail user …` manages accounts.
 //! See `ARCHITECTURE.md` for the map of the code.
 
+mod abuse;
 mod autoreply;
 mod config;
 mod delivery;

@@ -11,6 +11,9 @@ use crate::config::Relay;
 use crate::directory::{Directory, Target};
 use crate::users::normalize;
 
+/// The rule named when a local recipient does not exist (directory-harvest counting).
+pub(crate) const UNKNOWN_USER: &str = "local domain, unknown user";
+
 /// Who is asking.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Client<'a> {
@@ -94,7 +97,7 @@ pub(crate) fn rcpt_to(
                 550,
                 (5, 1, 1),
                 format!("<{address}>: Recipient address rejected: no such user here"),
-                "local domain, unknown user",
+                UNKNOWN_USER,
             )),
         };
     }

@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::abuse::Defences;
 use crate::config::{Config, Listener, Relay, Service, TlsMode, canonical};
 use crate::delivery::{self, Deliverer, Job, Mailboxes};
 use crate::directory::Directory;
@@ -28,6 +29,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) directory: Arc<Directory>,
     pub(crate) quotas: Arc<Quotas>,
+    pub(crate) defences: Defences,
     pub(crate) spool: Arc<Spool>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
 }
@@ -121,7 +123,14 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     tokio::spawn(delivery::run(Arc::new(deliverer), job_rx));
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let shared = Arc::new(Shared { config: config.clone(), directory, quotas, spool, jobs });
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        directory,
+        quotas,
+        defences: Defences::new(config.abuse.clone()),
+        spool,
+        jobs,
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accepts = JoinSet::new();
     for l in listeners {
@@ -219,6 +228,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     if !l.config.access.permits(ip) {
         tracing::info!(listener = %l.name, client = %ip, "refused by the access list");
         refuse(stream, 554, (5, 7, 1), &format!("{host} Access denied")).await;
+        return;
+    }
+    if !shared.defences.admit(ip) {
+        tracing::warn!(listener = %l.name, client = %ip, "refused: blocked or over the connection rate");
+        refuse(stream, 421, (4, 7, 0), &format!("{host} Too many connections or failures, try again later")).await;
         return;
     }
     let Ok(_permit) = endpoint.slots.clone().try_acquire_owned() else {

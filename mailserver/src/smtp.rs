@@ -13,6 +13,7 @@ use sansmail_smtp_proto::address::{ForwardPath, ReversePath};
 use sansmail_smtp_proto::server::{Event, ServerSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::abuse::AfterFailure;
 use crate::config::{Relay, canonical};
 use crate::delivery::Job;
 use crate::directory::{Target, rfc5322_date};
@@ -61,6 +62,8 @@ pub(crate) struct Connection {
     /// The authenticated user.
     pub(crate) user: Option<String>,
     sasl: Option<Exchange>,
+    /// RCPT to unknown local users in this session (directory harvest).
+    unknown_recipients: u32,
     /// Messages accepted in this session, for the session log line.
     pub(crate) accepted: usize,
 }
@@ -84,6 +87,7 @@ impl Connection {
             tx: Transaction::default(),
             user: None,
             sasl: None,
+            unknown_recipients: 0,
             accepted: 0,
         }
     }
@@ -266,6 +270,13 @@ impl Connection {
             }
             Step::Credentials { user, password } => {
                 self.sasl = None;
+                let ip = self.peer.ip();
+                let defences = &self.shared.defences;
+                if !defences.may_try_auth(ip, &normalize(&user)) {
+                    tracing::warn!(client = %ip, user = %user, "authentication refused: blocked");
+                    let _ = session.reject(&reply(454, (4, 7, 0), "Temporary authentication failure, try again later"));
+                    return;
+                }
                 let dir = self.shared.directory.clone();
                 let who = user.clone();
                 // argon2 takes tens of milliseconds: off the async workers.
@@ -275,20 +286,37 @@ impl Connection {
                     self.user = Some(normalize(&user));
                     let _ = session.accept();
                 } else {
-                    tracing::warn!(client = %self.peer.ip(), user = %user, "authentication failed");
-                    let _ = session.reject(&reply(535, (5, 7, 8), "Authentication credentials invalid"));
+                    tracing::warn!(client = %ip, user = %user, "authentication failed");
+                    match self.shared.defences.auth_failed(ip, &normalize(&user)) {
+                        AfterFailure::Delay(d) => {
+                            tokio::time::sleep(d).await;
+                            let _ = session.reject(&reply(535, (5, 7, 8), "Authentication credentials invalid"));
+                        }
+                        AfterFailure::Blocked => {
+                            let text = "Too many authentication failures, try again later";
+                            let _ = session.reject(&reply(421, (4, 7, 0), text));
+                        }
+                    }
                 }
             }
         }
     }
 
-    fn recipient(&self, to: &ForwardPath<'_>) -> Result<Vec<Recipient>, Reply<'static>> {
+    fn recipient(&mut self, to: &ForwardPath<'_>) -> Result<Vec<Recipient>, Reply<'static>> {
         let client = Client { ip: self.peer.ip(), user: self.user.as_deref() };
-        let (address, targets, _rule) =
-            policy::rcpt_to(&self.relay, &self.shared.directory, client, to).map_err(|d| {
+        let (address, targets, _rule) = match policy::rcpt_to(&self.relay, &self.shared.directory, client, to) {
+            Ok(ok) => ok,
+            Err(d) => {
                 tracing::info!(client = %self.peer.ip(), user = ?self.user, rule = %d.rule, "RCPT refused");
-                d.reply
-            })?;
+                if d.rule == policy::UNKNOWN_USER {
+                    self.unknown_recipients += 1;
+                    if self.shared.defences.unknown_recipient(self.peer.ip(), self.unknown_recipients) {
+                        return Err(reply(421, (4, 7, 0), "Too many unknown recipients, closing connection"));
+                    }
+                }
+                return Err(d.reply);
+            }
+        };
         let mut out = Vec::with_capacity(targets.len());
         for t in targets {
             match t {

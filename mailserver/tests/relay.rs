@@ -271,3 +271,121 @@ fn explain_agrees_with_the_live_server() {
         assert!(rcpt_line.contains("rule: ") || live_code == "501", "names the rule: {rcpt_line}");
     }
 }
+
+const ABUSE: &str = r#"
+[abuse]
+window_secs = 60
+auth_failures_before_delay = 2
+auth_failures_before_block = 4
+account_failures_before_lock = 3
+unknown_recipients_per_session = 3
+unknown_recipients_before_block = 100
+connections_per_window = 5
+block_secs = 2
+
+[[domain]]
+name = "local.test"
+
+[[user]]
+address = "alice@local.test"
+
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:0"
+tls = "none"
+allow_plaintext_auth = true
+"#;
+
+/// `AUTH PLAIN` for alice with a password.
+fn auth_plain(password: &str) -> String {
+    auth_plain_as("alice@local.test", password)
+}
+
+/// `AUTH PLAIN` for a user with a password.
+fn auth_plain_as(user: &str, password: &str) -> String {
+    use std::fmt::Write as _;
+    let raw = format!("\0{user}\0{password}");
+    // Tiny base64, to keep the test free of dependencies.
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::from("AUTH PLAIN ");
+    for chunk in raw.as_bytes().chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let _ = write!(out, "{}", T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn dictionary_attacks_are_slowed_then_blocked_and_blocks_expire() {
+    let s = Server::start("abuse", ABUSE);
+    s.cli(&["user", "add", "alice@local.test"], "right\n");
+    let mx = s.addr("mx");
+    // A different account each time (a dictionary over names), so the address limit, not
+    // an account lock, is what stops it.
+    let wrong: Vec<String> = (1..=4).map(|i| auth_plain_as(&format!("u{i}@local.test"), "wrong")).collect();
+    let started = std::time::Instant::now();
+    let r = pipeline("127.0.0.2", mx, &["EHLO a", &wrong[0], &wrong[1], &wrong[2], &wrong[3]]);
+    assert!(r[1].starts_with("535") && r[2].starts_with("535") && r[3].starts_with("535"), "{r:?}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "the third failure was answered after a delay");
+    assert!(r[4].starts_with("421 4.7.0"), "fourth failure: blocked and closed: {r:?}");
+    // The address is blocked at the door; others are not.
+    let out = python(PIPELINE, &["127.0.0.2", "127.0.0.1", &mx.port().to_string(), "0", ""]);
+    assert!(out.contains("greeting 421 4.7.0"), "{out}");
+    let out = python(PIPELINE, &["127.0.0.9", "127.0.0.1", &mx.port().to_string(), "0", ""]);
+    assert!(out.contains("greeting 220"), "{out}");
+    // The block expires.
+    std::thread::sleep(Duration::from_millis(2200));
+    let out = python(PIPELINE, &["127.0.0.2", "127.0.0.1", &mx.port().to_string(), "0", ""]);
+    assert!(out.contains("greeting 220"), "{out}");
+}
+
+#[test]
+fn an_attacked_account_is_locked_even_for_the_right_password_until_it_expires() {
+    let s = Server::start("lock", ABUSE);
+    s.cli(&["user", "add", "alice@local.test"], "right\n");
+    let mx = s.addr("mx");
+    for src in ["127.0.0.3", "127.0.0.4", "127.0.0.5"] {
+        let r = pipeline(src, mx, &["EHLO a", &auth_plain("wrong")]);
+        assert!(r[1].starts_with("535"), "{r:?}");
+    }
+    let r = pipeline("127.0.0.6", mx, &["EHLO a", &auth_plain("right")]);
+    assert!(r[1].starts_with("454 4.7.0"), "locked: {r:?}");
+    std::thread::sleep(Duration::from_millis(2200));
+    let r = pipeline("127.0.0.6", mx, &["EHLO a", &auth_plain("right")]);
+    assert!(r[1].starts_with("235"), "unlocked: {r:?}");
+}
+
+#[test]
+fn directory_harvest_and_connection_rate_are_limited() {
+    let s = Server::start("harvest", ABUSE);
+    let mx = s.addr("mx");
+    let r = pipeline(
+        "127.0.0.7",
+        mx,
+        &[
+            "EHLO a",
+            "MAIL FROM:<h@remote.test>",
+            "RCPT TO:<a1@local.test>",
+            "RCPT TO:<a2@local.test>",
+            "RCPT TO:<a3@local.test>",
+        ],
+    );
+    assert!(r[2].starts_with("550 5.1.1") && r[3].starts_with("550 5.1.1"), "{r:?}");
+    assert!(r[4].starts_with("421 4.7.0"), "third unknown recipient ends the session: {r:?}");
+    // Connection rate: five in the window, the sixth refused.
+    let port = mx.port().to_string();
+    for i in 0..5 {
+        let out = python(PIPELINE, &["127.0.0.8", "127.0.0.1", &port, "0", ""]);
+        assert!(out.contains("greeting 220"), "connection {i}: {out}");
+    }
+    let out = python(PIPELINE, &["127.0.0.8", "127.0.0.1", &port, "0", ""]);
+    assert!(out.contains("greeting 421 4.7.0"), "{out}");
+}

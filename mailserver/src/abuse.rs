@@ -1,0 +1,291 @@
+//! Abuse defences shared by every listener and protocol: authentication failures throttled
+//! per client address and per account (a growing delay, then a temporary block — the
+//! seeds' "dictionary attack prevention"), directory harvesting (RCPT to unknown local users)
+//! counted per session and per address, and connection rate per address. Every threshold is
+//! configurable (`[abuse]`), and every block expires. Memory is bounded: stale entries are
+//! swept, and each table holds at most [`MAX_ENTRIES`] addresses or accounts.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// Most addresses or accounts tracked per table; past it the oldest windows are dropped.
+const MAX_ENTRIES: usize = 100_000;
+
+/// `[abuse]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AbuseConfig {
+    /// Seconds over which failures and connections are counted.
+    pub(crate) window_secs: u64,
+    /// Authentication failures from one address before each further failure is answered
+    /// slowly (1 s, doubling, at most 8 s).
+    pub(crate) auth_failures_before_delay: u32,
+    /// Authentication failures from one address before it is blocked (421 / 454).
+    pub(crate) auth_failures_before_block: u32,
+    /// Authentication failures for one account (from anywhere) before it is locked: even
+    /// the right password gets 454 until the block expires.
+    pub(crate) account_failures_before_lock: u32,
+    /// RCPT to unknown local users in one session before 421 and close.
+    pub(crate) unknown_recipients_per_session: u32,
+    /// RCPT to unknown local users from one address (within the window) before it is blocked.
+    pub(crate) unknown_recipients_before_block: u32,
+    /// Connections per address within the window; more get 421.
+    pub(crate) connections_per_window: u32,
+    /// Seconds a block lasts.
+    pub(crate) block_secs: u64,
+}
+
+impl Default for AbuseConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 900,
+            auth_failures_before_delay: 3,
+            auth_failures_before_block: 10,
+            account_failures_before_lock: 10,
+            unknown_recipients_per_session: 5,
+            unknown_recipients_before_block: 20,
+            connections_per_window: 300,
+            block_secs: 900,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    start: Instant,
+    count: u32,
+}
+
+/// Counts events per key within a window, and blocks keys until a time.
+#[derive(Debug)]
+struct Table<K> {
+    windows: HashMap<K, Window>,
+    blocked: HashMap<K, Instant>,
+}
+
+impl<K: Eq + Hash + Clone> Table<K> {
+    fn new() -> Self {
+        Self { windows: HashMap::new(), blocked: HashMap::new() }
+    }
+
+    /// Counts one event; returns the count within the current window.
+    fn hit(&mut self, key: &K, now: Instant, window: Duration) -> u32 {
+        if self.windows.len() >= MAX_ENTRIES {
+            self.windows.retain(|_, w| now.duration_since(w.start) < window);
+            if self.windows.len() >= MAX_ENTRIES {
+                // Still full of fresh entries (a flood of addresses): start over rather than grow.
+                self.windows.clear();
+            }
+        }
+        let w = self.windows.entry(key.clone()).or_insert(Window { start: now, count: 0 });
+        if now.duration_since(w.start) >= window {
+            *w = Window { start: now, count: 0 };
+        }
+        w.count += 1;
+        w.count
+    }
+
+    fn block(&mut self, key: &K, until: Instant) {
+        if self.blocked.len() >= MAX_ENTRIES {
+            let now = Instant::now();
+            self.blocked.retain(|_, t| *t > now);
+        }
+        self.blocked.insert(key.clone(), until);
+        self.windows.remove(key);
+    }
+
+    fn is_blocked(&mut self, key: &K, now: Instant) -> bool {
+        match self.blocked.get(key) {
+            Some(&until) if until > now => true,
+            Some(_) => {
+                self.blocked.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    auth_ip: Table<IpAddr>,
+    auth_account: Table<String>,
+    harvest_ip: Table<IpAddr>,
+    connections: Table<IpAddr>,
+}
+
+/// The shared defences.
+#[derive(Debug)]
+pub(crate) struct Defences {
+    config: AbuseConfig,
+    state: Mutex<State>,
+}
+
+/// What to do after an authentication failure.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AfterFailure {
+    /// Answer 535 after this delay.
+    Delay(Duration),
+    /// The address is now blocked: answer 421 and close.
+    Blocked,
+}
+
+impl Defences {
+    pub(crate) fn new(config: AbuseConfig) -> Self {
+        let state = State {
+            auth_ip: Table::new(),
+            auth_account: Table::new(),
+            harvest_ip: Table::new(),
+            connections: Table::new(),
+        };
+        Self { config, state: Mutex::new(state) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn window(&self) -> Duration {
+        Duration::from_secs(self.config.window_secs)
+    }
+
+    fn until(&self, now: Instant) -> Instant {
+        now + Duration::from_secs(self.config.block_secs)
+    }
+
+    /// A new connection: `false` if the address is blocked or over its connection rate.
+    pub(crate) fn admit(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let window = self.window();
+        let mut s = self.state();
+        if s.auth_ip.is_blocked(&ip, now) || s.harvest_ip.is_blocked(&ip, now) {
+            return false;
+        }
+        s.connections.hit(&ip, now, window) <= self.config.connections_per_window
+    }
+
+    /// Before checking a password: `false` if the address or the account is blocked.
+    pub(crate) fn may_try_auth(&self, ip: IpAddr, account: &str) -> bool {
+        let now = Instant::now();
+        let mut s = self.state();
+        !s.auth_ip.is_blocked(&ip, now) && !s.auth_account.is_blocked(&account.to_string(), now)
+    }
+
+    /// Records a failed authentication.
+    pub(crate) fn auth_failed(&self, ip: IpAddr, account: &str) -> AfterFailure {
+        let now = Instant::now();
+        let window = self.window();
+        let until = self.until(now);
+        let mut s = self.state();
+        let account = account.to_string();
+        if s.auth_account.hit(&account, now, window) >= self.config.account_failures_before_lock {
+            tracing::warn!(account = %account, "account locked after repeated authentication failures");
+            s.auth_account.block(&account, until);
+        }
+        let n = s.auth_ip.hit(&ip, now, window);
+        if n >= self.config.auth_failures_before_block {
+            tracing::warn!(client = %ip, failures = n, "address blocked after repeated authentication failures");
+            s.auth_ip.block(&ip, until);
+            return AfterFailure::Blocked;
+        }
+        let over = n.saturating_sub(self.config.auth_failures_before_delay);
+        AfterFailure::Delay(if over == 0 { Duration::ZERO } else { Duration::from_secs(1 << (over - 1).min(3)) })
+    }
+
+    /// Records a RCPT to an unknown local user; `true` if the session must end (its own
+    /// count, `session_count`, or the address's, is over the limit).
+    pub(crate) fn unknown_recipient(&self, ip: IpAddr, session_count: u32) -> bool {
+        let now = Instant::now();
+        let window = self.window();
+        let until = self.until(now);
+        let mut s = self.state();
+        if s.harvest_ip.hit(&ip, now, window) >= self.config.unknown_recipients_before_block {
+            tracing::warn!(client = %ip, "address blocked: directory harvest");
+            s.harvest_ip.block(&ip, until);
+            return true;
+        }
+        session_count >= self.config.unknown_recipients_per_session
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> AbuseConfig {
+        AbuseConfig {
+            window_secs: 60,
+            auth_failures_before_delay: 2,
+            auth_failures_before_block: 5,
+            account_failures_before_lock: 3,
+            unknown_recipients_per_session: 3,
+            unknown_recipients_before_block: 4,
+            connections_per_window: 3,
+            block_secs: 60,
+        }
+    }
+
+    #[test]
+    fn auth_failures_delay_then_block() {
+        let d = Defences::new(quick());
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(d.auth_failed(ip, "a"), AfterFailure::Delay(Duration::ZERO));
+        assert_eq!(d.auth_failed(ip, "b"), AfterFailure::Delay(Duration::ZERO));
+        assert_eq!(d.auth_failed(ip, "c"), AfterFailure::Delay(Duration::from_secs(1)));
+        assert_eq!(d.auth_failed(ip, "d"), AfterFailure::Delay(Duration::from_secs(2)));
+        assert!(d.may_try_auth(ip, "e"));
+        assert_eq!(d.auth_failed(ip, "e"), AfterFailure::Blocked);
+        assert!(!d.may_try_auth(ip, "z") && !d.admit(ip));
+        // Another address is unaffected.
+        assert!(d.admit("192.0.2.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn accounts_lock_from_anywhere() {
+        let d = Defences::new(quick());
+        for i in 1..=3u8 {
+            d.auth_failed(IpAddr::from([192, 0, 2, i]), "alice");
+        }
+        assert!(!d.may_try_auth("198.51.100.9".parse().unwrap(), "alice"));
+        assert!(d.may_try_auth("198.51.100.9".parse().unwrap(), "bob"));
+    }
+
+    #[test]
+    fn blocks_expire() {
+        let d = Defences::new(AbuseConfig { block_secs: 0, ..quick() });
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..5 {
+            d.auth_failed(ip, "a");
+        }
+        assert!(d.admit(ip), "a zero-second block is over at once");
+    }
+
+    #[test]
+    fn connection_rate_and_harvest() {
+        let d = Defences::new(quick());
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(d.admit(ip) && d.admit(ip) && d.admit(ip));
+        assert!(!d.admit(ip), "fourth connection in the window");
+        let ip2: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(!d.unknown_recipient(ip2, 1));
+        assert!(d.unknown_recipient(ip2, 3), "session limit");
+        assert!(!d.unknown_recipient(ip2, 1));
+        assert!(d.unknown_recipient(ip2, 1), "address limit: blocked");
+        assert!(!d.admit(ip2));
+    }
+
+    #[test]
+    fn tables_stay_bounded() {
+        let mut t: Table<u32> = Table::new();
+        let now = Instant::now();
+        for k in 0..(MAX_ENTRIES as u32 + 10) {
+            t.hit(&k, now, Duration::from_secs(60));
+        }
+        assert!(t.windows.len() <= MAX_ENTRIES);
+    }
+}
