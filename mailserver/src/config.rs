@@ -188,6 +188,9 @@ pub(crate) struct ListenerLimits {
     pub(crate) tls_handshake_timeout_secs: u64,
     /// Error replies before 421 and close.
     pub(crate) max_errors: usize,
+    /// Seconds a session may last in all, however busy: a client that drips bytes just
+    /// under the idle timeout cannot hold a slot for ever.
+    pub(crate) max_session_secs: u64,
 }
 
 impl Default for ListenerLimits {
@@ -200,6 +203,7 @@ impl Default for ListenerLimits {
             idle_timeout_secs: 300,
             tls_handshake_timeout_secs: 30,
             max_errors: 20,
+            max_session_secs: 3600,
         }
     }
 }

@@ -258,8 +258,16 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     let _ = stream.set_nodelay(true);
     let started = Instant::now();
     let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
-    let result = match l.config.service {
-        Service::Smtp | Service::Submission => smtp_session(stream, endpoint, &mut conn).await,
+    let max = Duration::from_secs(l.config.limits.max_session_secs);
+    let result = match tokio::time::timeout(max, async {
+        match l.config.service {
+            Service::Smtp | Service::Submission => smtp_session(stream, endpoint, &mut conn).await,
+        }
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "max_session_secs reached: connection closed")),
     };
     let secs = started.elapsed().as_secs_f64();
     match result {

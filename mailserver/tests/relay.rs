@@ -389,3 +389,31 @@ fn directory_harvest_and_connection_rate_are_limited() {
     let out = python(PIPELINE, &["127.0.0.8", "127.0.0.1", &port, "0", ""]);
     assert!(out.contains("greeting 421 4.7.0"), "{out}");
 }
+
+#[test]
+fn msmtp_submits_through_the_submission_listener() {
+    let s = start();
+    let sub = s.addr("sub");
+    let rc = s.dir.join("msmtprc");
+    std::fs::write(
+        &rc,
+        format!(
+            "account default\nhost {}\nport {}\ntls on\ntls_starttls on\ntls_certcheck off\nauth plain\n\
+             user alice@local.test\npassword alice-pw\nfrom alice@local.test\n",
+            sub.ip(),
+            sub.port()
+        ),
+    )
+    .unwrap();
+    // msmtp refuses a configuration file others can read.
+    let _ = std::process::Command::new("chmod").arg("600").arg(&rc).status();
+    let mut cmd = std::process::Command::new("msmtp");
+    cmd.arg("-C").arg(&rc).arg("alice@local.test").arg("friend@remote.test");
+    let out = common::run_with_stdin(cmd, "Subject: via msmtp\r\n\r\nhello\r\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // alice@local.test is a local copy; friend@remote.test waits for outbound delivery.
+    let m = s.wait_maildir("local.test", "alice", 1);
+    assert_eq!(m.len(), 1);
+    assert!(m[0].1.contains("with ESMTPSA id"), "authenticated over TLS: {}", m[0].1);
+    assert!(s.wait_for_log(&["remote recipients wait in the queue"], Duration::from_secs(10)));
+}

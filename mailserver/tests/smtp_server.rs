@@ -355,6 +355,42 @@ limits = { idle_timeout_secs = 1 }
 }
 
 #[test]
+fn a_busy_session_still_ends_at_max_session_secs() {
+    let config = r#"
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:0"
+tls = "none"
+limits = { idle_timeout_secs = 60, max_session_secs = 2 }
+"#;
+    let s = Server::start("maxsession", config);
+    let mut c = TcpStream::connect(s.addr("mx")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    // A NOOP every 300 ms keeps it far from the idle timeout...
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(8) {
+        if c.write_all(b"NOOP\r\n").is_err() {
+            closed = true;
+            break;
+        }
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // ...but not past the session limit.
+    assert!(closed, "still open after 8 s");
+    assert!(s.wait_for_log(&["max_session_secs"], Duration::from_secs(5)));
+}
+
+#[test]
 fn users_are_managed_by_the_cli_and_take_effect_without_restart() {
     let s = Server::start("users", ONE_LISTENER);
     let mx = s.addr("mx");
