@@ -8,29 +8,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Server, python};
-
-/// Sends with smtplib; prints `sent`, `refused <rcpt> <code> <text>` or `error <code> <text>`.
-const SEND: &str = r#"
-import smtplib, sys
-host, port, sender, rcpts, body = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(','), sys.argv[5]
-s = smtplib.SMTP(host, port, timeout=20)
-s.ehlo('client.test')
-try:
-    refused = s.sendmail(sender, rcpts, body.encode())
-    for r, (code, text) in refused.items():
-        print('refused', r, code, text.decode())
-    print('sent')
-except smtplib.SMTPRecipientsRefused as e:
-    for r, (code, text) in e.recipients.items():
-        print('refused', r, code, text.decode())
-except smtplib.SMTPResponseException as e:
-    print('error', e.smtp_code, e.smtp_error.decode())
-s.quit()
-"#;
+use common::{Server, smtplib};
 
 fn send(addr: SocketAddr, from: &str, to: &str, body: &str) -> String {
-    python(SEND, &[&addr.ip().to_string(), &addr.port().to_string(), from, to, body])
+    smtplib(addr, "plain", from, to, body)
 }
 
 /// Local senders too (the autoreply cases), so local-sender spoofing checks are off here.

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Server, python, swaks};
+use common::{Server, smtplib, swaks};
 
 /// One SMTP listener on an ephemeral port, STARTTLS offered.
 const ONE_LISTENER: &str = r#"
@@ -39,36 +39,6 @@ bind = "127.0.0.1:0"
 tls = "implicit"
 relay = { require_auth = false }
 "#;
-
-/// Sends one message with smtplib; prints `ok <reply>` or `refused <code> <text>` per step.
-const SMTPLIB_SEND: &str = r#"
-import smtplib, ssl, sys
-host, port, mode, sender, rcpts, body = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5].split(','), sys.argv[6]
-if body.startswith('@'):
-    body = open(body[1:], newline='').read()
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-s = smtplib.SMTP_SSL(host, port, context=ctx, timeout=20) if mode == 'implicit' else smtplib.SMTP(host, port, timeout=20)
-s.ehlo('client.test')
-if mode == 'starttls':
-    code, _ = s.starttls(context=ctx)
-    print('starttls', code)
-    s.ehlo('client.test')
-try:
-    refused = s.sendmail(sender, rcpts, body.encode())
-    for r, (code, text) in refused.items():
-        print('refused', r, code, text.decode())
-    print('sent')
-except smtplib.SMTPRecipientsRefused as e:
-    for r, (code, text) in e.recipients.items():
-        print('refused', r, code, text.decode())
-except smtplib.SMTPResponseException as e:
-    print('error', e.smtp_code, e.smtp_error.decode())
-s.quit()
-"#;
-
-fn smtplib(addr: std::net::SocketAddr, mode: &str, from: &str, to: &str, body: &str) -> String {
-    python(SMTPLIB_SEND, &[&addr.ip().to_string(), &addr.port().to_string(), mode, from, to, body])
-}
 
 #[test]
 fn swaks_delivers_to_postmaster_with_trace_headers() {

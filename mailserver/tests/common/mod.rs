@@ -235,3 +235,33 @@ pub fn swaks(args: &[&str]) -> (bool, String) {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// Sends one message with smtplib; prints `ok <reply>` or `refused <code> <text>` per step.
+pub const SMTPLIB_SEND: &str = r#"
+import smtplib, ssl, sys
+host, port, mode, sender, rcpts, body = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5].split(','), sys.argv[6]
+if body.startswith('@'):
+    body = open(body[1:], newline='').read()
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL(host, port, context=ctx, timeout=20) if mode == 'implicit' else smtplib.SMTP(host, port, timeout=20)
+s.ehlo('client.test')
+if mode == 'starttls':
+    code, _ = s.starttls(context=ctx)
+    print('starttls', code)
+    s.ehlo('client.test')
+try:
+    refused = s.sendmail(sender, rcpts, body.encode())
+    for r, (code, text) in refused.items():
+        print('refused', r, code, text.decode())
+    print('sent')
+except smtplib.SMTPRecipientsRefused as e:
+    for r, (code, text) in e.recipients.items():
+        print('refused', r, code, text.decode())
+except smtplib.SMTPResponseException as e:
+    print('error', e.smtp_code, e.smtp_error.decode())
+s.quit()
+"#;
+
+pub fn smtplib(addr: std::net::SocketAddr, mode: &str, from: &str, to: &str, body: &str) -> String {
+    python(SMTPLIB_SEND, &[&addr.ip().to_string(), &addr.port().to_string(), mode, from, to, body])
+}
