@@ -100,6 +100,13 @@ impl Directory {
         crate::users::verify_hash(hash.as_deref(), password)
     }
 
+    /// A user's SCRAM-SHA-256 verifier.
+    pub(crate) fn scram(&self, address: &str) -> Option<crate::users::ScramSecrets> {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.refresh();
+        users.scram(address)
+    }
+
     /// Whether `address` belongs to `user`: the user's own address or one of its aliases.
     pub(crate) fn owns(&self, user: &str, address: &str) -> bool {
         let (user, address) = (normalize(user), normalize(address));

@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::users::{Users, hash_password};
+use crate::users::Users;
 
 #[derive(Parser)]
 #[command(name = "sansmail", version, about = "A small mail server: SMTP reception, durable spool, Maildir delivery")]
@@ -231,7 +231,7 @@ fn user(config: &Config, action: UserAction) -> Result<(), Box<dyn std::error::E
             if password.is_empty() {
                 return Err("empty password".into());
             }
-            users.set(&address, hash_password(&password)?);
+            users.set_password(&address, &password)?;
             users.save()?;
             println!("added {address}");
         }
@@ -243,7 +243,7 @@ fn user(config: &Config, action: UserAction) -> Result<(), Box<dyn std::error::E
             if password.is_empty() {
                 return Err("empty password".into());
             }
-            users.set(&address, hash_password(&password)?);
+            users.set_password(&address, &password)?;
             users.save()?;
             println!("password changed for {address}");
         }

@@ -262,7 +262,33 @@ impl Connection {
     async fn auth_step(&mut self, step: Step, session: &mut ServerSession) {
         match step {
             Step::Challenge(c) => {
-                let _ = session.auth_challenge(c);
+                let _ = session.auth_challenge(&c);
+            }
+            Step::Lookup { user } => {
+                let ip = self.peer.ip();
+                if !self.shared.defences.may_try_auth(ip, &normalize(&user)) {
+                    self.sasl = None;
+                    tracing::warn!(client = %ip, user = %user, "authentication refused: blocked");
+                    let _ = session.reject(&reply(454, (4, 7, 0), "Temporary authentication failure, try again later"));
+                    return;
+                }
+                let secrets = self.shared.directory.scram(&user);
+                if let Some(exchange) = self.sasl.take() {
+                    let (next, step) = exchange.with_secrets(secrets);
+                    self.sasl = next;
+                    // The next step is the server-first challenge (never another lookup).
+                    Box::pin(self.auth_step(step, session)).await;
+                }
+            }
+            Step::Authenticated { user } => {
+                self.sasl = None;
+                tracing::info!(client = %self.peer.ip(), user = %user, mechanism = "SCRAM-SHA-256", "authenticated");
+                self.user = Some(normalize(&user));
+                let _ = session.accept();
+            }
+            Step::Failed { user } => {
+                self.sasl = None;
+                self.auth_failure(&user, session).await;
             }
             Step::Malformed => {
                 self.sasl = None;
@@ -286,18 +312,24 @@ impl Connection {
                     self.user = Some(normalize(&user));
                     let _ = session.accept();
                 } else {
-                    tracing::warn!(client = %ip, user = %user, "authentication failed");
-                    match self.shared.defences.auth_failed(ip, &normalize(&user)) {
-                        AfterFailure::Delay(d) => {
-                            tokio::time::sleep(d).await;
-                            let _ = session.reject(&reply(535, (5, 7, 8), "Authentication credentials invalid"));
-                        }
-                        AfterFailure::Blocked => {
-                            let text = "Too many authentication failures, try again later";
-                            let _ = session.reject(&reply(421, (4, 7, 0), text));
-                        }
-                    }
+                    self.auth_failure(&user, session).await;
                 }
+            }
+        }
+    }
+
+    /// Counts a failed authentication, and answers it: 535 (after the throttling delay), or
+    /// 421 and close once the address is blocked.
+    async fn auth_failure(&mut self, user: &str, session: &mut ServerSession) {
+        let ip = self.peer.ip();
+        tracing::warn!(client = %ip, user = %user, "authentication failed");
+        match self.shared.defences.auth_failed(ip, &normalize(user)) {
+            AfterFailure::Delay(d) => {
+                tokio::time::sleep(d).await;
+                let _ = session.reject(&reply(535, (5, 7, 8), "Authentication credentials invalid"));
+            }
+            AfterFailure::Blocked => {
+                let _ = session.reject(&reply(421, (4, 7, 0), "Too many authentication failures, try again later"));
             }
         }
     }

@@ -417,3 +417,45 @@ fn msmtp_submits_through_the_submission_listener() {
     assert!(m[0].1.contains("with ESMTPSA id"), "authenticated over TLS: {}", m[0].1);
     assert!(s.wait_for_log(&["remote recipients wait in the queue"], Duration::from_secs(10)));
 }
+
+/// SCRAM-SHA-256 with a third-party client (the `scramp` library from PyPI, which also
+/// checks the server's signature) driving smtplib's AUTH loop.
+const SCRAM: &str = r#"
+import smtplib, ssl, sys
+from scramp import ScramClient
+host, port, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP(host, port, timeout=20)
+s.ehlo('c'); s.starttls(context=ctx); s.ehlo('c')
+print('offered', s.esmtp_features.get('auth', ''))
+c = ScramClient(['SCRAM-SHA-256'], user, pw)
+def step(challenge=None):
+    if challenge is None:
+        return c.get_client_first()
+    text = challenge.decode()
+    if text.startswith('r='):
+        c.set_server_first(text)
+        return c.get_client_final()
+    c.set_server_final(text)  # raises if the server's signature is wrong
+    print('server verified')
+    return ''
+try:
+    code, _ = s.auth('SCRAM-SHA-256', step, initial_response_ok=True)
+    print('auth', code)
+except smtplib.SMTPAuthenticationError as e:
+    print('auth failed', e.smtp_code)
+s.quit()
+"#;
+
+#[test]
+fn scram_sha256_with_a_third_party_client() {
+    let s = start();
+    let sub = s.addr("sub");
+    let run = |user: &str, pw: &str| python(SCRAM, &[&sub.ip().to_string(), &sub.port().to_string(), user, pw]);
+    let ok = run("alice@local.test", "alice-pw");
+    assert!(ok.contains("SCRAM-SHA-256") && ok.contains("server verified") && ok.contains("auth 235"), "{ok}");
+    let bad = run("alice@local.test", "wrong");
+    assert!(bad.contains("auth failed 535"), "{bad}");
+    let unknown = run("nobody@local.test", "x");
+    assert!(unknown.contains("auth failed 535"), "an unknown user fails the same way: {unknown}");
+}
