@@ -143,6 +143,27 @@ impl Mailboxes {
         Ok(staged)
     }
 
+    /// Removes files left in Maildir `tmp/` folders for longer than `max_age` (a delivery
+    /// cut short by a crash; the Maildir convention is 36 hours). Returns how many.
+    pub(crate) fn sweep_tmp(&self, max_age: std::time::Duration) -> usize {
+        let now = SystemTime::now();
+        let dirs = |p: &Path| fs::read_dir(p).into_iter().flatten().filter_map(|e| e.ok()).map(|e| e.path());
+        let mut removed = 0;
+        for domain in dirs(&self.root) {
+            for mailbox in dirs(&domain) {
+                for file in dirs(&mailbox.join("Maildir").join("tmp")) {
+                    let old = fs::metadata(&file)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > max_age));
+                    if old && fs::remove_file(&file).is_ok() {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        removed
+    }
+
     /// The folder of a mailbox that holds its Maildir and its state files.
     pub(crate) fn home(&self, mailbox: &str) -> PathBuf {
         let maildir = self.maildir(mailbox);
@@ -295,6 +316,22 @@ pub(crate) async fn run(deliverer: Arc<Deliverer>, mut jobs: mpsc::UnboundedRece
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_tmp_files_are_swept_fresh_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("sansmail-sweep-{}", std::process::id()));
+        let m = Mailboxes::new(&dir, "mx");
+        let maildir = m.maildir("alice@example.org");
+        Mailboxes::create(&maildir).unwrap();
+        let (old, fresh) = (maildir.join("tmp/old"), maildir.join("tmp/fresh"));
+        fs::write(&old, "x").unwrap();
+        fs::write(&fresh, "y").unwrap();
+        let two_days = std::time::Duration::from_secs(48 * 3600);
+        File::options().write(true).open(&old).unwrap().set_modified(SystemTime::now() - two_days).unwrap();
+        assert_eq!(m.sweep_tmp(std::time::Duration::from_secs(36 * 3600)), 1);
+        assert!(!old.exists() && fresh.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn names_cannot_escape_the_mail_root() {

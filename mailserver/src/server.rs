@@ -113,6 +113,13 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     for id in queued {
         let _ = jobs.send(Job { file: id, recovering: true });
     }
+    let sweeper = mailboxes.clone();
+    tokio::task::spawn_blocking(move || {
+        let n = sweeper.sweep_tmp(Duration::from_secs(36 * 3600));
+        if n > 0 {
+            tracing::info!(files = n, "removed stale files from Maildir tmp folders");
+        }
+    });
     let deliverer = Deliverer {
         spool: spool.clone(),
         mailboxes,
