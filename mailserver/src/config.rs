@@ -164,6 +164,10 @@ pub(crate) struct ListenerConfig {
     /// Allow AUTH before TLS (passwords in clear on the wire). Default false.
     #[serde(default)]
     pub(crate) allow_plaintext_auth: bool,
+    /// Offer CRAM-MD5 (for old clients; its stored verifier is password-equivalent for
+    /// CRAM-MD5 itself). Default true.
+    #[serde(default = "default_true")]
+    pub(crate) cram_md5: bool,
 }
 
 fn default_true() -> bool {
@@ -317,6 +321,7 @@ fn default_listeners() -> Vec<ListenerConfig> {
         relay: RelayConfig::default(),
         auth: true,
         allow_plaintext_auth: false,
+        cram_md5: true,
     };
     vec![listener(Service::Smtp, "127.0.0.1:2525"), listener(Service::Submission, "127.0.0.1:5587")]
 }

@@ -100,6 +100,13 @@ impl Directory {
         crate::users::verify_hash(hash.as_deref(), password)
     }
 
+    /// A user's CRAM-MD5 verifier.
+    pub(crate) fn cram_md5(&self, address: &str) -> Option<String> {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.refresh();
+        users.cram_md5(address)
+    }
+
     /// A user's SCRAM-SHA-256 verifier.
     pub(crate) fn scram(&self, address: &str) -> Option<crate::users::ScramSecrets> {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());

@@ -26,6 +26,9 @@ pub(crate) enum Step {
     Authenticated { user: String },
     /// SCRAM's proof was wrong.
     Failed { user: String },
+    /// CRAM-MD5: check `digest` against HMAC-MD5(`challenge`) under the user's verifier
+    /// (see [`cram_md5_ok`]).
+    CramMd5 { user: String, challenge: String, digest: [u8; 16] },
     /// The response did not follow the mechanism (501 5.5.2).
     Malformed,
 }
@@ -54,11 +57,42 @@ pub(crate) enum Exchange {
     ScramDone {
         user: String,
     },
+    CramMd5 {
+        challenge: String,
+    },
 }
 
-/// The mechanisms this server offers.
-pub(crate) fn offered() -> Vec<Mechanism<'static>> {
-    vec![Mechanism::ScramSha256, Mechanism::Plain, Mechanism::Login]
+/// The mechanisms this server offers, strongest first; CRAM-MD5 unless turned off.
+pub(crate) fn offered(cram_md5: bool) -> Vec<Mechanism<'static>> {
+    let mut m = vec![Mechanism::ScramSha256];
+    if cram_md5 {
+        m.push(Mechanism::CramMd5);
+    }
+    m.extend([Mechanism::Plain, Mechanism::Login]);
+    m
+}
+
+/// Whether a CRAM-MD5 answer is right, under the user's verifier (`None`: no such user, or
+/// no verifier yet — wrong, after the same work).
+pub(crate) fn cram_md5_ok(states: Option<&str>, challenge: &str, digest: &[u8; 16]) -> bool {
+    let Some(expected) = states.and_then(|s| crate::users::cram_md5_digest(s, challenge.as_bytes())) else {
+        return false;
+    };
+    expected.iter().zip(digest).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0
+}
+
+/// `user SP 32 lower-case hex digits` (RFC 2195).
+fn cram_md5_response(response: &[u8]) -> Option<(String, [u8; 16])> {
+    let line = std::str::from_utf8(response).ok()?;
+    let (user, hex) = line.rsplit_once(' ')?;
+    if hex.len() != 32 || user.is_empty() {
+        return None;
+    }
+    let mut digest = [0u8; 16];
+    for (i, d) in digest.iter_mut().enumerate() {
+        *d = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((text(user.as_bytes())?, digest))
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -155,9 +189,26 @@ fn plain(message: &[u8]) -> Step {
 }
 
 impl Exchange {
-    /// Starts a mechanism; `None` if it is not one of [`offered`].
-    pub(crate) fn start(mechanism: &Mechanism<'_>, initial: Option<Vec<u8>>) -> Option<(Option<Self>, Step)> {
+    /// Starts a mechanism; `None` if it is not one of [`offered`]. `host` names this server
+    /// in the CRAM-MD5 challenge.
+    pub(crate) fn start(
+        mechanism: &Mechanism<'_>,
+        initial: Option<Vec<u8>>,
+        host: &str,
+    ) -> Option<(Option<Self>, Step)> {
         Some(match (mechanism, initial) {
+            (Mechanism::CramMd5, None) => {
+                let mut r = [0u8; 8];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
+                let stamp =
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let nonce: String = r.iter().map(|b| format!("{b:02x}")).collect();
+                let challenge = format!("<{nonce}.{stamp}@{host}>");
+                let bytes = challenge.clone().into_bytes();
+                (Some(Self::CramMd5 { challenge }), Step::Challenge(bytes))
+            }
+            // CRAM-MD5 has no initial response.
+            (Mechanism::CramMd5, Some(_)) => (None, Step::Malformed),
             (Mechanism::Plain, Some(message)) => (None, plain(&message)),
             // RFC 4954 §4: no initial response, so an empty challenge asks for it.
             (Mechanism::Plain, None) => (Some(Self::Plain), Step::Challenge(Vec::new())),
@@ -194,6 +245,10 @@ impl Exchange {
             // answers it with an empty response.
             Self::ScramDone { user } if response.is_empty() => (None, Step::Authenticated { user }),
             Self::ScramDone { .. } => (None, Step::Malformed),
+            Self::CramMd5 { challenge } => match cram_md5_response(response) {
+                Some((user, digest)) => (None, Step::CramMd5 { user, challenge, digest }),
+                None => (None, Step::Malformed),
+            },
         }
     }
 
@@ -260,6 +315,13 @@ fn scram_final(
 }
 
 #[cfg(test)]
+impl Exchange {
+    fn start_test(mechanism: &Mechanism<'_>, initial: Option<Vec<u8>>) -> Option<(Option<Self>, Step)> {
+        Self::start(mechanism, initial, "mx.test")
+    }
+}
+
+#[cfg(test)]
 mod scram_tests {
     use super::*;
 
@@ -276,7 +338,8 @@ mod scram_tests {
     }
 
     fn run(password_on_server: Option<&str>, password_of_client: &str) -> Step {
-        let (ex, step) = Exchange::start(&Mechanism::ScramSha256, Some(b"n,,n=alice@x,r=abcdef".to_vec())).unwrap();
+        let (ex, step) =
+            Exchange::start_test(&Mechanism::ScramSha256, Some(b"n,,n=alice@x,r=abcdef".to_vec())).unwrap();
         assert_eq!(step, Step::Lookup { user: "alice@x".into() });
         let secrets = password_on_server.map(|p| ScramSecrets::derive(p, b"0123456789abcdef", 4096));
         let (ex, step) = ex.unwrap().with_secrets(secrets);
@@ -308,11 +371,42 @@ mod scram_tests {
     }
 
     #[test]
+    fn cram_md5_exchange() {
+        let (ex, step) = Exchange::start_test(&Mechanism::CramMd5, None).unwrap();
+        let Step::Challenge(challenge) = step else { panic!("{step:?}") };
+        let challenge = String::from_utf8(challenge).unwrap();
+        assert!(challenge.starts_with('<') && challenge.ends_with("@mx.test>"), "{challenge}");
+        // The client's side: HMAC-MD5 written out from RFC 2104 over the password.
+        let hmac_md5 = |key: &[u8], msg: &[u8]| {
+            use md5::Digest;
+            let mut k = [0u8; 64];
+            k[..key.len()].copy_from_slice(key);
+            let inner = md5::Md5::new().chain_update(k.map(|b| b ^ 0x36)).chain_update(msg).finalize();
+            md5::Md5::new().chain_update(k.map(|b| b ^ 0x5c)).chain_update(inner).finalize()
+        };
+        let hex: String = hmac_md5(b"pw", challenge.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let (_, step) = ex.unwrap().respond(format!("alice@x {hex}").as_bytes());
+        let Step::CramMd5 { user, challenge: c, digest } = step else { panic!("{step:?}") };
+        assert_eq!((user.as_str(), c.as_str()), ("alice@x", challenge.as_str()));
+        let states = {
+            let mut u = crate::users::Users::default();
+            u.set_password("alice@x", "pw").unwrap();
+            u.cram_md5("alice@x")
+        };
+        assert!(cram_md5_ok(states.as_deref(), &challenge, &digest));
+        assert!(!cram_md5_ok(None, &challenge, &digest));
+        assert!(!cram_md5_ok(states.as_deref(), "<other@mx.test>", &digest));
+        let (ex, _) = Exchange::start_test(&Mechanism::CramMd5, None).unwrap();
+        assert_eq!(ex.unwrap().respond(b"alice@x nothex").1, Step::Malformed);
+        assert_eq!(Exchange::start_test(&Mechanism::CramMd5, Some(b"x".to_vec())).unwrap().1, Step::Malformed);
+    }
+
+    #[test]
     fn scram_refuses_what_it_does_not_offer() {
         for first in
             [&b"p=tls-unique,,n=a,r=x"[..], b"n,a=bob,n=alice,r=x", b"n,,n=a,r=x,m=ext", b"n,,r=x", b"n,,n=a=2,r=x"]
         {
-            let (_, step) = Exchange::start(&Mechanism::ScramSha256, Some(first.to_vec())).unwrap();
+            let (_, step) = Exchange::start_test(&Mechanism::ScramSha256, Some(first.to_vec())).unwrap();
             assert_eq!(step, Step::Malformed, "{first:?}");
         }
         assert_eq!(saslname("a=2Cb=3Dc").as_deref(), Some("a,b=c"));
@@ -329,29 +423,29 @@ mod tests {
 
     #[test]
     fn plain_forms() {
-        let (_, s) = Exchange::start(&Mechanism::Plain, Some(b"\0alice@x\0pw".to_vec())).unwrap();
+        let (_, s) = Exchange::start_test(&Mechanism::Plain, Some(b"\0alice@x\0pw".to_vec())).unwrap();
         assert_eq!(s, creds("alice@x", "pw"));
-        let (_, s) = Exchange::start(&Mechanism::Plain, Some(b"alice@x\0alice@x\0pw".to_vec())).unwrap();
+        let (_, s) = Exchange::start_test(&Mechanism::Plain, Some(b"alice@x\0alice@x\0pw".to_vec())).unwrap();
         assert_eq!(s, creds("alice@x", "pw"));
         // Acting as someone else, missing parts, extra parts, empty user.
         for bad in [&b"bob@x\0alice@x\0pw"[..], b"\0alice@x", b"\0a\0b\0c", b"\0\0pw", b"\0a\r\nb\0pw"] {
-            let (_, s) = Exchange::start(&Mechanism::Plain, Some(bad.to_vec())).unwrap();
+            let (_, s) = Exchange::start_test(&Mechanism::Plain, Some(bad.to_vec())).unwrap();
             assert_eq!(s, Step::Malformed, "{bad:?}");
         }
-        let (ex, s) = Exchange::start(&Mechanism::Plain, None).unwrap();
+        let (ex, s) = Exchange::start_test(&Mechanism::Plain, None).unwrap();
         assert_eq!(s, Step::Challenge(Vec::new()));
         assert_eq!(ex.unwrap().respond(b"\0u\0p").1, creds("u", "p"));
     }
 
     #[test]
     fn login_forms() {
-        let (ex, s) = Exchange::start(&Mechanism::Login, None).unwrap();
+        let (ex, s) = Exchange::start_test(&Mechanism::Login, None).unwrap();
         assert_eq!(s, Step::Challenge(b"Username:".to_vec()));
         let (ex, s) = ex.unwrap().respond(b"alice@x");
         assert_eq!(s, Step::Challenge(b"Password:".to_vec()));
         assert_eq!(ex.unwrap().respond(b"pw").1, creds("alice@x", "pw"));
-        let (ex, _) = Exchange::start(&Mechanism::Login, Some(b"alice@x".to_vec())).unwrap();
+        let (ex, _) = Exchange::start_test(&Mechanism::Login, Some(b"alice@x".to_vec())).unwrap();
         assert_eq!(ex.unwrap().respond(b"pw").1, creds("alice@x", "pw"));
-        assert!(Exchange::start(&Mechanism::CramMd5, None).is_none());
+        assert!(Exchange::start_test(&Mechanism::XOAuth2, None).is_none());
     }
 }

@@ -67,7 +67,7 @@ fn smtp_config(config: &Config, l: &Listener) -> SmtpConfig {
         SmtpConfig { hostname: config.hostname.clone(), greeting: "ESMTP sansmail".into(), ..SmtpConfig::default() };
     c.extensions.starttls = l.config.tls == TlsMode::Starttls;
     if l.config.auth {
-        c.auth_mechanisms = crate::sasl::offered();
+        c.auth_mechanisms = crate::sasl::offered(l.config.cram_md5);
         c.auth_requires_tls = !l.config.allow_plaintext_auth;
         if l.config.allow_plaintext_auth && l.config.tls != TlsMode::Implicit {
             tracing::warn!(listener = %l.name, "allow_plaintext_auth: passwords may cross the network unencrypted");

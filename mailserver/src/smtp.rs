@@ -232,15 +232,17 @@ impl Connection {
             }
             Event::MessageAborted(_) => self.abort_message(),
             Event::Reset => self.reset(),
-            Event::AuthStart { mechanism, initial_response } => match Exchange::start(&mechanism, initial_response) {
-                Some((next, step)) => {
-                    self.sasl = next;
-                    self.auth_step(step, session).await;
+            Event::AuthStart { mechanism, initial_response } => {
+                match Exchange::start(&mechanism, initial_response, &self.shared.config.hostname) {
+                    Some((next, step)) => {
+                        self.sasl = next;
+                        self.auth_step(step, session).await;
+                    }
+                    None => {
+                        let _ = session.reject(&reply(504, (5, 5, 4), "Authentication mechanism not supported"));
+                    }
                 }
-                None => {
-                    let _ = session.reject(&reply(504, (5, 5, 4), "Authentication mechanism not supported"));
-                }
-            },
+            }
             Event::AuthResponse(response) => match self.sasl.take() {
                 Some(exchange) => {
                     let (next, step) = exchange.respond(&response);
@@ -289,6 +291,23 @@ impl Connection {
             Step::Failed { user } => {
                 self.sasl = None;
                 self.auth_failure(&user, session).await;
+            }
+            Step::CramMd5 { user, challenge, digest } => {
+                self.sasl = None;
+                let ip = self.peer.ip();
+                if !self.shared.defences.may_try_auth(ip, &normalize(&user)) {
+                    tracing::warn!(client = %ip, user = %user, "authentication refused: blocked");
+                    let _ = session.reject(&reply(454, (4, 7, 0), "Temporary authentication failure, try again later"));
+                    return;
+                }
+                let states = self.shared.directory.cram_md5(&user);
+                if crate::sasl::cram_md5_ok(states.as_deref(), &challenge, &digest) {
+                    tracing::info!(client = %ip, user = %user, mechanism = "CRAM-MD5", "authenticated");
+                    self.user = Some(normalize(&user));
+                    let _ = session.accept();
+                } else {
+                    self.auth_failure(&user, session).await;
+                }
             }
             Step::Malformed => {
                 self.sasl = None;

@@ -21,6 +21,48 @@ pub(crate) struct Account {
     /// the password, and not enough to log in with), `i$salt$stored$server` in base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) scram_sha256: Option<String>,
+    /// CRAM-MD5 verifier (RFC 2195): the MD5 states after HMAC's inner and outer pad
+    /// blocks, in base64 — keyed, not the password, though enough to answer CRAM-MD5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cram_md5: Option<String>,
+}
+
+/// HMAC-MD5 of `message` under the key whose pad states `cram_md5_states` derived.
+pub(crate) fn cram_md5_digest(states: &str, message: &[u8]) -> Option<[u8; 16]> {
+    use base64::Engine;
+    use md5::Digest;
+    use md5::digest::common::hazmat::SerializableState;
+    let b = base64::engine::general_purpose::STANDARD;
+    let (inner, outer) = states.split_once('$')?;
+    let state = |s: &str| -> Option<md5::Md5> {
+        let bytes = b.decode(s).ok()?;
+        md5::Md5::deserialize(bytes.as_slice().try_into().ok()?).ok()
+    };
+    let mut i = state(inner)?;
+    i.update(message);
+    let mut o = state(outer)?;
+    o.update(i.finalize());
+    Some(o.finalize().into())
+}
+
+/// The CRAM-MD5 verifier of a password: MD5 states after `key ^ ipad` and `key ^ opad`.
+fn cram_md5_states(password: &str) -> String {
+    use base64::Engine;
+    use md5::Digest;
+    use md5::digest::common::hazmat::SerializableState;
+    let mut key = [0u8; 64];
+    let pw = password.as_bytes();
+    if pw.len() > 64 {
+        key[..16].copy_from_slice(&md5::Md5::digest(pw));
+    } else {
+        key[..pw.len()].copy_from_slice(pw);
+    }
+    let pad = |x: u8| {
+        let mut h = md5::Md5::new();
+        h.update(key.map(|k| k ^ x));
+        base64::engine::general_purpose::STANDARD.encode(h.serialize())
+    };
+    format!("{}${}", pad(0x36), pad(0x5c))
 }
 
 /// A SCRAM-SHA-256 verifier.
@@ -194,9 +236,18 @@ impl Users {
         let mut salt = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt);
         let scram = ScramSecrets::derive(password, &salt, SCRAM_ITERATIONS).encode();
-        let account = Account { password: hash_password(password)?, scram_sha256: Some(scram) };
+        let account = Account {
+            password: hash_password(password)?,
+            scram_sha256: Some(scram),
+            cram_md5: Some(cram_md5_states(password)),
+        };
         self.accounts.insert(normalize(address), account);
         Ok(())
+    }
+
+    /// An account's CRAM-MD5 verifier.
+    pub(crate) fn cram_md5(&self, address: &str) -> Option<String> {
+        self.accounts.get(&normalize(address))?.cram_md5.clone()
     }
 
     /// An account's SCRAM-SHA-256 verifier (accounts made before it existed have none until
@@ -235,6 +286,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cram_md5_matches_rfc2195() {
+        let states = cram_md5_states("tanstaaftanstaaf");
+        let d = cram_md5_digest(&states, b"<1896.697170952@postoffice.reston.mci.net>").unwrap();
+        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "b913a602c7eda7a495b4e6e7334d3890");
+        // A long password is hashed first (RFC 2104).
+        let long = "x".repeat(100);
+        assert!(cram_md5_digest(&cram_md5_states(&long), b"c").is_some());
+    }
+
+    #[test]
     fn hashes_verify_and_are_argon2id() {
         let dir = std::env::temp_dir().join(format!("sansmail-users-{}", std::process::id()));
         let mut u = Users::load(&dir).unwrap();
@@ -248,6 +310,7 @@ mod tests {
         assert!(!u.verify("bob@example.org", "s3cret"));
         let scram = u.scram("alice@example.org").unwrap();
         assert_eq!(scram, ScramSecrets::derive("s3cret", &scram.salt, 4096));
+        assert!(u.cram_md5("alice@example.org").is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -40,6 +40,13 @@ bind = "127.0.0.1:0"
 tls = "starttls"
 [listener.relay]
 sender_must_match_login = true
+
+[[listener]]
+name = "nocram"
+service = "submission"
+bind = "127.0.0.1:0"
+tls = "starttls"
+cram_md5 = false
 "#;
 
 fn start() -> Server {
@@ -215,7 +222,7 @@ fn login(addr: SocketAddr, mech: &str, user: &str, pw: &str, from: &str, to: &st
 fn submission_with_real_clients() {
     let s = start();
     let sub = s.addr("sub");
-    for mech in ["PLAIN", "LOGIN"] {
+    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
         let out = login(sub, mech, "alice@local.test", "alice-pw", "alice@local.test", "friend@remote.test");
         assert!(out.contains("auth before tls: False"), "no AUTH before TLS: {out}");
         assert!(out.contains("mail before auth 530"), "require_auth: {out}");
@@ -228,8 +235,10 @@ fn submission_with_real_clients() {
     assert!(out.contains("sent {}"), "{out}");
     let out = login(sub, "LOGIN", "alice@local.test", "alice-pw", "norelay@local.test", "friend@remote.test");
     assert!(out.contains("sender refused 553"), "{out}");
-    // swaks, both mechanisms, with STARTTLS.
-    for mech in ["PLAIN", "LOGIN"] {
+    let out = login(sub, "CRAM-MD5", "alice@local.test", "wrong", "alice@local.test", "friend@remote.test");
+    assert!(out.contains("auth failed 535"), "{out}");
+    // swaks, each mechanism, with STARTTLS.
+    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
         let (ok, t) = swaks(&[
             "--server",
             &sub.to_string(),
@@ -458,4 +467,12 @@ fn scram_sha256_with_a_third_party_client() {
     assert!(bad.contains("auth failed 535"), "{bad}");
     let unknown = run("nobody@local.test", "x");
     assert!(unknown.contains("auth failed 535"), "an unknown user fails the same way: {unknown}");
+    // CRAM-MD5 is offered unless the listener turns it off.
+    assert!(ok.contains("CRAM-MD5"), "{ok}");
+    let nocram = s.addr("nocram");
+    let off = python(SCRAM, &[&nocram.ip().to_string(), &nocram.port().to_string(), "alice@local.test", "alice-pw"]);
+    assert!(
+        off.contains("SCRAM-SHA-256 PLAIN LOGIN") && !off.contains("CRAM-MD5") && off.contains("auth 235"),
+        "{off}"
+    );
 }
