@@ -111,6 +111,36 @@ impl<K: Eq + Hash + Clone> Table<K> {
     }
 }
 
+/// When each client address last logged in to POP3 or IMAP, for the relay policy's
+/// after-login window ("POP-before-SMTP"). Bounded like the other tables.
+#[derive(Debug, Default)]
+pub(crate) struct Logins {
+    last: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+impl Logins {
+    /// Records a successful POP3 or IMAP login from `ip`.
+    #[allow(dead_code)] // called by the POP3 and IMAP services (issues 6 and 7)
+    pub(crate) fn record(&self, ip: IpAddr) {
+        let now = Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.len() >= MAX_ENTRIES {
+            // Older than any sensible window (a day): forgotten.
+            last.retain(|_, t| now.duration_since(*t) < Duration::from_secs(86_400));
+            if last.len() >= MAX_ENTRIES {
+                last.clear();
+            }
+        }
+        last.insert(crate::config::canonical(ip), now);
+    }
+
+    /// Whether `ip` logged in within `window`.
+    pub(crate) fn recent(&self, ip: IpAddr, window: Duration) -> bool {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.get(&crate::config::canonical(ip)).is_some_and(|t| t.elapsed() < window)
+    }
+}
+
 #[derive(Debug)]
 struct State {
     auth_ip: Table<IpAddr>,
@@ -277,6 +307,17 @@ mod tests {
         assert!(!d.unknown_recipient(ip2, 1));
         assert!(d.unknown_recipient(ip2, 1), "address limit: blocked");
         assert!(!d.admit(ip2));
+    }
+
+    #[test]
+    fn logins_are_recent_within_their_window() {
+        let l = Logins::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(!l.recent(ip, Duration::from_secs(300)));
+        l.record(ip);
+        assert!(l.recent(ip, Duration::from_secs(300)));
+        assert!(l.recent("::ffff:192.0.2.1".parse().unwrap(), Duration::from_secs(300)));
+        assert!(!l.recent(ip, Duration::ZERO), "the window has passed");
     }
 
     #[test]

@@ -257,6 +257,10 @@ pub(crate) struct RelayConfig {
     /// An authenticated user sends only as their own address or aliases.
     #[serde(default)]
     pub(crate) sender_must_match_login: Option<bool>,
+    /// Relay for a client address that logged in to POP3 or IMAP within this many minutes
+    /// ("POP-before-SMTP"). Absent: off.
+    #[serde(default)]
+    pub(crate) after_login_minutes: Option<u64>,
 }
 
 /// The effective relay rules of a listener.
@@ -270,6 +274,7 @@ pub(crate) struct Relay {
     pub(crate) reject_local_spoof: bool,
     pub(crate) require_auth: bool,
     pub(crate) sender_must_match_login: bool,
+    pub(crate) after_login: Option<std::time::Duration>,
 }
 
 impl Relay {
@@ -365,6 +370,7 @@ impl Listener {
             reject_local_spoof: r.reject_local_spoof.unwrap_or(true),
             require_auth: r.require_auth.unwrap_or(submission),
             sender_must_match_login: r.sender_must_match_login.unwrap_or(false),
+            after_login: r.after_login_minutes.map(|m| Duration::from_secs(m.saturating_mul(60))),
         }
     }
 

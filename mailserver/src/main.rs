@@ -61,6 +61,9 @@ enum Command {
         /// A recipient (repeatable).
         #[arg(long, required = true)]
         to: Vec<String>,
+        /// Suppose the client logged in to POP3 or IMAP within the after-login window.
+        #[arg(long)]
+        recent_login: bool,
     },
     /// Manage accounts (stored as argon2id hashes in the data directory).
     User {
@@ -141,14 +144,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::User { action } => user(&config, action),
-        Command::Explain { listener, client, user, from, to } => explain(&config, &listener, client, user, &from, &to),
+        Command::Explain { listener, client, user, from, to, recent_login } => {
+            explain(&config, &listener, (client, recent_login), user, &from, &to)
+        }
     }
 }
 
 fn explain(
     config: &Config,
     listener: &str,
-    ip: std::net::IpAddr,
+    (ip, recent_login): (std::net::IpAddr, bool),
     user: Option<String>,
     from: &str,
     to: &[String],
@@ -161,7 +166,7 @@ fn explain(
     let relay = l.relay();
     let dir = directory::Directory::new(config)?;
     let user = user.map(|u| users::normalize(&u));
-    let client = policy::Client { ip, user: user.as_deref() };
+    let client = policy::Client { ip, user: user.as_deref(), recent_login };
     let path = |a: &str| format!("<{}>", a.trim_start_matches('<').trim_end_matches('>'));
     let from_path = path(from);
     let (reverse, _) = ReversePath::parse(from_path.as_bytes()).map_err(|e| format!("MAIL FROM:{from_path}: {e}"))?;

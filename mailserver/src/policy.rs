@@ -20,6 +20,8 @@ pub(crate) struct Client<'a> {
     pub(crate) ip: IpAddr,
     /// The authenticated user, if any.
     pub(crate) user: Option<&'a str>,
+    /// This address logged in to POP3 or IMAP within the listener's after-login window.
+    pub(crate) recent_login: bool,
 }
 
 /// A refusal: the reply to send and the rule that refused.
@@ -105,6 +107,9 @@ pub(crate) fn rcpt_to(
     if relay.in_networks(client.ip) {
         return Ok((address.clone(), target(), "relay.networks".into()));
     }
+    if relay.after_login.is_some() && client.recent_login {
+        return Ok((address.clone(), target(), "relay.after_login_minutes".into()));
+    }
     if let Some(user) = client.user {
         let may = dir.settings(&normalize(user)).is_none_or(|u| u.may_relay);
         if relay.authenticated && may {
@@ -127,4 +132,23 @@ pub(crate) fn rcpt_to(
         }
     };
     Err(deny(550, (5, 7, 1), format!("<{address}>: Relay access denied"), why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn after_login_window_relays_only_when_on_and_recent() {
+        let dir = Directory::new(&Config::embedded()).unwrap();
+        let (to, _) = ForwardPath::parse(b"<x@remote.test>").unwrap();
+        let mut relay = Relay::default();
+        let client = |recent_login| Client { ip: "192.0.2.1".parse().unwrap(), user: None, recent_login };
+        assert!(rcpt_to(&relay, &dir, client(true), &to).is_err(), "off: a recent login does not relay");
+        relay.after_login = Some(std::time::Duration::from_secs(300));
+        let (_, _, rule) = rcpt_to(&relay, &dir, client(true), &to).unwrap();
+        assert_eq!(rule, "relay.after_login_minutes");
+        assert!(rcpt_to(&relay, &dir, client(false), &to).is_err(), "on: no recent login, no relay");
+    }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use crate::abuse::Defences;
+use crate::abuse::{Defences, Logins};
 use crate::config::{Config, Listener, Relay, Service, TlsMode, canonical};
 use crate::delivery::{self, Deliverer, Job, Mailboxes};
 use crate::directory::Directory;
@@ -30,6 +30,7 @@ pub(crate) struct Shared {
     pub(crate) directory: Arc<Directory>,
     pub(crate) quotas: Arc<Quotas>,
     pub(crate) defences: Defences,
+    pub(crate) logins: Logins,
     pub(crate) spool: Arc<Spool>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
 }
@@ -135,6 +136,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         directory,
         quotas,
         defences: Defences::new(config.abuse.clone()),
+        logins: Logins::default(),
         spool,
         jobs,
     });

@@ -189,7 +189,7 @@ impl Connection {
             }
             Event::MailFrom { from, .. } => {
                 self.reset();
-                let client = Client { ip: self.peer.ip(), user: self.user.as_deref() };
+                let client = self.client();
                 match policy::mail_from(&self.relay, &self.shared.directory, client, &from) {
                     Ok(_) => {
                         self.tx.from = Some(match &from {
@@ -259,6 +259,13 @@ impl Connection {
             }
             _ => {}
         }
+    }
+
+    /// Who is asking, for the relay policy.
+    fn client(&self) -> Client<'_> {
+        let ip = self.peer.ip();
+        let recent_login = self.relay.after_login.is_some_and(|w| self.shared.logins.recent(ip, w));
+        Client { ip, user: self.user.as_deref(), recent_login }
     }
 
     async fn auth_step(&mut self, step: Step, session: &mut ServerSession) {
@@ -354,7 +361,7 @@ impl Connection {
     }
 
     fn recipient(&mut self, to: &ForwardPath<'_>) -> Result<Vec<Recipient>, Reply<'static>> {
-        let client = Client { ip: self.peer.ip(), user: self.user.as_deref() };
+        let client = self.client();
         let (address, targets, _rule) = match policy::rcpt_to(&self.relay, &self.shared.directory, client, to) {
             Ok(ok) => ok,
             Err(d) => {
