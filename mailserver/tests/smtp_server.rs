@@ -482,3 +482,61 @@ fn a_spool_failure_is_451_and_leaves_nothing_behind() {
     assert_eq!((m.len(), m2.len()), (1, 1));
     assert!(m2[0].1.contains("Subject: after"));
 }
+
+/// Hostile bytes from many connections at once: random binary, endless lines, a DATA that
+/// never ends, commands without reading replies, plaintext after STARTTLS. Afterwards the
+/// server still serves others, and its memory stayed bounded.
+#[test]
+fn garbage_from_many_clients_leaves_the_server_serving() {
+    let config = r#"
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:0"
+tls = "starttls"
+limits = { max_connections_per_ip = 100, idle_timeout_secs = 5 }
+"#;
+    let s = Server::start("garbage", config);
+    let mx = s.addr("mx");
+    let script = r#"
+import os, random, socket, sys, threading, time
+host, port = sys.argv[1], int(sys.argv[2])
+random.seed(7)
+def attack(kind):
+    deadline = time.time() + 4
+    while time.time() < deadline:
+        try:
+            s = socket.create_connection((host, port), timeout=2)
+            if kind == 0:
+                s.sendall(os.urandom(random.randint(1, 200000)))
+            elif kind == 1:
+                s.sendall(b'EHLO ' + b'x' * 1000000 + b'\r\n')
+            elif kind == 2:
+                s.sendall(b'EHLO a\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<postmaster@localhost>\r\nDATA\r\n' + b'y' * 3000000)
+            elif kind == 3:
+                s.sendall(b'NOOP\r\n' * 200000)
+            else:
+                s.sendall(b'STARTTLS\r\n' + os.urandom(5000))
+            s.close()
+        except OSError:
+            pass
+ts = [threading.Thread(target=attack, args=(i % 5,)) for i in range(10)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print('done')
+"#;
+    let out = common::python(script, &[&mx.ip().to_string(), &mx.port().to_string()]);
+    assert!(out.contains("done"));
+    // Another client is served (the attacker's own address is over its connection rate).
+    let (ok, t) =
+        swaks(&["--server", &mx.to_string(), "--local-interface", "127.0.0.2", "--to", "postmaster@localhost"]);
+    assert!(ok && t.contains("250 2.0.0 Ok: queued"), "{t}");
+    let pid = s.pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    assert!(peak_kib < 128 * 1024, "peak memory {peak_kib} KiB");
+    eprintln!("peak resident memory under garbage: {peak_kib} KiB");
+}

@@ -128,6 +128,11 @@ impl Server {
         *self.log.0.lock().unwrap().listening.get(listener).unwrap_or_else(|| panic!("no listener {listener}"))
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// SIGKILL, no warning.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
