@@ -540,3 +540,21 @@ print('done')
     assert!(peak_kib < 128 * 1024, "peak memory {peak_kib} KiB");
     eprintln!("peak resident memory under garbage: {peak_kib} KiB");
 }
+
+#[test]
+fn a_wildcard_listener_serves_ipv4_and_ipv6() {
+    let s =
+        Server::start("wildcard", "[[listener]]\nname = \"all\"\nservice = \"smtp\"\nbind = \"0\"\ntls = \"none\"\n");
+    let port = s.addr("all").port();
+    for addr in [format!("127.0.0.1:{port}"), format!("[::1]:{port}")] {
+        let Ok(c) = TcpStream::connect(&addr) else {
+            // A machine without IPv6 on loopback: the IPv4 half must still have worked.
+            assert!(addr.starts_with('['), "{addr}");
+            continue;
+        };
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut line = String::new();
+        BufReader::new(c).read_line(&mut line).unwrap();
+        assert!(line.starts_with("220 "), "{addr}: {line}");
+    }
+}
