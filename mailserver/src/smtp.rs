@@ -117,7 +117,8 @@ impl Connection {
                     self.on_event(event, session).await;
                 }
                 session.poll_transmit(&mut out);
-                if !out.is_empty() {
+                let wrote = !out.is_empty();
+                if wrote {
                     tokio::time::timeout(write_timeout, stream.write_all(&out))
                         .await
                         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client does not read its replies"))??;
@@ -135,16 +136,20 @@ impl Connection {
                 if offset == filled {
                     break;
                 }
-                if used == 0 && events == 0 {
+                // A round that took no input, raised no event and wrote nothing changed
+                // nothing: the next would be the same. (Cannot happen with a correct
+                // session; guarded so a bug cannot spin.)
+                if used == 0 && events == 0 && !wrote {
                     stalled += 1;
                     if stalled > 2 {
                         return Err(io::Error::other("session took no input"));
                     }
+                } else {
+                    stalled = 0;
                 }
             }
-            // Keep what the session did not take, then read more.
-            buf.copy_within(offset..filled, 0);
-            filled -= offset;
+            // The session took all of it; read more.
+            filled = 0;
             let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
             let read = async {
                 match deadline {
