@@ -125,15 +125,12 @@ fn recipients_unknown_catch_all_and_relay() {
 
 #[test]
 fn relay_networks_may_relay_and_the_message_waits_in_the_queue() {
-    let config = r#"
-[[listener]]
-name = "mx"
-service = "smtp"
-bind = "127.0.0.1:0"
-tls = "none"
-[listener.relay]
+    let config = &common::mx(
+        r#""#,
+        r#"[listener.relay]
 networks = ["127.0.0.0/8"]
-"#;
+"#,
+    );
     let s = Server::start("relay", config);
     let out = smtplib(s.addr("mx"), "plain", "me@localhost", "friend@elsewhere.test", "Subject: r\r\n\r\nr\r\n");
     assert!(out.contains("sent"), "{out}");
@@ -244,14 +241,11 @@ t = threading.Thread(target=pump, args=(a, b)); t.start(); pump(b, a); t.join()
 
 #[test]
 fn denied_client_gets_554_and_is_closed() {
-    let config = r#"
-[[listener]]
-name = "mx"
-service = "smtp"
-bind = "127.0.0.1:0"
-tls = "none"
-access = { deny = ["127.0.0.0/8"] }
-"#;
+    let config = &common::mx(
+        r#""#,
+        r#"access = { deny = ["127.0.0.0/8"] }
+"#,
+    );
     let s = Server::start("deny", config);
     let mut c = TcpStream::connect(s.addr("mx")).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -267,14 +261,11 @@ access = { deny = ["127.0.0.0/8"] }
 
 #[test]
 fn connections_per_ip_are_limited() {
-    let config = r#"
-[[listener]]
-name = "mx"
-service = "smtp"
-bind = "127.0.0.1:0"
-tls = "none"
-limits = { max_connections_per_ip = 2 }
-"#;
+    let config = &common::mx(
+        r#""#,
+        r#"limits = { max_connections_per_ip = 2 }
+"#,
+    );
     let s = Server::start("perip", config);
     let greet = |c: &TcpStream| {
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -304,14 +295,11 @@ limits = { max_connections_per_ip = 2 }
 
 #[test]
 fn idle_clients_are_dropped_with_421() {
-    let config = r#"
-[[listener]]
-name = "mx"
-service = "smtp"
-bind = "127.0.0.1:0"
-tls = "none"
-limits = { idle_timeout_secs = 1 }
-"#;
+    let config = &common::mx(
+        r#""#,
+        r#"limits = { idle_timeout_secs = 1 }
+"#,
+    );
     let s = Server::start("idle", config);
     let c = TcpStream::connect(s.addr("mx")).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -326,14 +314,11 @@ limits = { idle_timeout_secs = 1 }
 
 #[test]
 fn a_busy_session_still_ends_at_max_session_secs() {
-    let config = r#"
-[[listener]]
-name = "mx"
-service = "smtp"
-bind = "127.0.0.1:0"
-tls = "none"
-limits = { idle_timeout_secs = 60, max_session_secs = 2 }
-"#;
+    let config = &common::mx(
+        r#""#,
+        r#"limits = { idle_timeout_secs = 60, max_session_secs = 2 }
+"#,
+    );
     let s = Server::start("maxsession", config);
     let mut c = TcpStream::connect(s.addr("mx")).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -408,14 +393,11 @@ fn check_config_prints_listeners_and_names_clashes() {
 
 #[test]
 fn sigterm_lets_a_session_finish_and_refuses_new_ones() {
-    let config = r#"
-shutdown_grace_secs = 20
-[[listener]]
-name = "mx"
-service = "smtp"
-bind = "127.0.0.1:0"
-tls = "none"
-"#;
+    let config = &common::mx(
+        r#"shutdown_grace_secs = 20
+"#,
+        r#""#,
+    );
     let mut s = Server::start("sigterm", config);
     let addr = s.addr("mx");
     let c = TcpStream::connect(addr).unwrap();

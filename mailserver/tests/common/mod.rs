@@ -16,6 +16,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sansmail");
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+/// A configuration with `top` (top-level keys), then one plain SMTP listener named `mx` on
+/// 127.0.0.1 with an ephemeral port and no TLS, then `extra` (its own keys and tables).
+pub fn mx(top: &str, extra: &str) -> String {
+    format!("{top}[[listener]]\nname = \"mx\"\nservice = \"smtp\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n{extra}")
+}
+
 /// A fresh directory under the target directory (removed when the test passes).
 pub fn temp_dir(name: &str) -> PathBuf {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
