@@ -126,7 +126,7 @@ fn recipients_unknown_catch_all_and_relay() {
 #[test]
 fn relay_networks_may_relay_and_the_message_waits_in_the_queue() {
     let config = &common::mx(
-        r#""#,
+        "",
         r#"[listener.relay]
 networks = ["127.0.0.0/8"]
 "#,
@@ -242,7 +242,7 @@ t = threading.Thread(target=pump, args=(a, b)); t.start(); pump(b, a); t.join()
 #[test]
 fn denied_client_gets_554_and_is_closed() {
     let config = &common::mx(
-        r#""#,
+        "",
         r#"access = { deny = ["127.0.0.0/8"] }
 "#,
     );
@@ -262,7 +262,7 @@ fn denied_client_gets_554_and_is_closed() {
 #[test]
 fn connections_per_ip_are_limited() {
     let config = &common::mx(
-        r#""#,
+        "",
         r#"limits = { max_connections_per_ip = 2 }
 "#,
     );
@@ -296,7 +296,7 @@ fn connections_per_ip_are_limited() {
 #[test]
 fn idle_clients_are_dropped_with_421() {
     let config = &common::mx(
-        r#""#,
+        "",
         r#"limits = { idle_timeout_secs = 1 }
 "#,
     );
@@ -315,7 +315,7 @@ fn idle_clients_are_dropped_with_421() {
 #[test]
 fn a_busy_session_still_ends_at_max_session_secs() {
     let config = &common::mx(
-        r#""#,
+        "",
         r#"limits = { idle_timeout_secs = 60, max_session_secs = 2 }
 "#,
     );
@@ -396,7 +396,7 @@ fn sigterm_lets_a_session_finish_and_refuses_new_ones() {
     let config = &common::mx(
         r#"shutdown_grace_secs = 20
 "#,
-        r#""#,
+        "",
     );
     let mut s = Server::start("sigterm", config);
     let addr = s.addr("mx");
