@@ -120,7 +120,6 @@ pub(crate) struct Logins {
 
 impl Logins {
     /// Records a successful POP3 or IMAP login from `ip`.
-    #[allow(dead_code)] // called by the POP3 and IMAP services (issues 6 and 7)
     pub(crate) fn record(&self, ip: IpAddr) {
         let now = Instant::now();
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());

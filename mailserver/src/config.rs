@@ -118,6 +118,15 @@ pub(crate) enum Service {
     Smtp,
     /// Message submission (port 587, RFC 6409).
     Submission,
+    /// Mail collection over POP3 (port 110; 995 with `tls = "implicit"`).
+    Pop3,
+}
+
+impl Service {
+    /// Whether the service speaks SMTP (relay rules, message limits apply).
+    pub(crate) fn is_smtp(self) -> bool {
+        matches!(self, Self::Smtp | Self::Submission)
+    }
 }
 
 impl fmt::Display for Service {
@@ -125,6 +134,7 @@ impl fmt::Display for Service {
         f.write_str(match self {
             Self::Smtp => "smtp",
             Self::Submission => "submission",
+            Self::Pop3 => "pop3",
         })
     }
 }
@@ -168,6 +178,10 @@ pub(crate) struct ListenerConfig {
     /// CRAM-MD5 itself). Default true.
     #[serde(default = "default_true")]
     pub(crate) cram_md5: bool,
+    /// POP3: offer APOP (RFC 1939 §7) to users who have an APOP secret
+    /// (`sansmail user add --apop`). Default false.
+    #[serde(default)]
+    pub(crate) apop: bool,
 }
 
 fn default_true() -> bool {
@@ -258,9 +272,9 @@ pub(crate) struct RelayConfig {
     #[serde(default)]
     pub(crate) sender_must_match_login: Option<bool>,
     /// Relay for a client address that logged in to POP3 or IMAP within this many minutes
-    /// ("POP-before-SMTP"). Absent: off.
+    /// ("POP-before-SMTP"); fractions allowed. Absent: off.
     #[serde(default)]
-    pub(crate) after_login_minutes: Option<u64>,
+    pub(crate) after_login_minutes: Option<f64>,
 }
 
 /// The effective relay rules of a listener.
@@ -327,8 +341,13 @@ fn default_listeners() -> Vec<ListenerConfig> {
         auth: true,
         allow_plaintext_auth: false,
         cram_md5: true,
+        apop: false,
     };
-    vec![listener(Service::Smtp, "127.0.0.1:2525"), listener(Service::Submission, "127.0.0.1:5587")]
+    vec![
+        listener(Service::Smtp, "127.0.0.1:2525"),
+        listener(Service::Submission, "127.0.0.1:5587"),
+        listener(Service::Pop3, "127.0.0.1:1110"),
+    ]
 }
 
 /// A configuration error, said in the administrator's terms.
@@ -370,7 +389,8 @@ impl Listener {
             reject_local_spoof: r.reject_local_spoof.unwrap_or(true),
             require_auth: r.require_auth.unwrap_or(submission),
             sender_must_match_login: r.sender_must_match_login.unwrap_or(false),
-            after_login: r.after_login_minutes.map(|m| Duration::from_secs(m.saturating_mul(60))),
+            // Checked finite and not negative by `listeners()`.
+            after_login: r.after_login_minutes.and_then(|m| Duration::try_from_secs_f64(m * 60.0).ok()),
         }
     }
 
@@ -433,6 +453,9 @@ impl Config {
         for l in &self.listener {
             let addr = parse_bind(&l.bind).map_err(ConfigError)?;
             let name = l.name.clone().unwrap_or_else(|| format!("{}@{}", l.service, l.bind));
+            if l.relay.after_login_minutes.is_some_and(|m| !(0.0..=1e9).contains(&m)) {
+                return Err(ConfigError(format!("listener {name}: after_login_minutes must be a number of minutes")));
+            }
             if l.tls == TlsMode::Implicit && l.service == Service::Smtp && addr.port() == 25 {
                 return Err(ConfigError(format!("listener {name}: implicit TLS on port 25 cannot work")));
             }

@@ -100,6 +100,13 @@ impl Directory {
         crate::users::verify_hash(hash.as_deref(), password)
     }
 
+    /// Checks an APOP digest (see [`crate::users::Users::apop_ok`]).
+    pub(crate) fn apop_ok(&self, address: &str, timestamp: &str, digest: &str) -> bool {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.refresh();
+        users.apop_ok(address, timestamp, digest)
+    }
+
     /// A user's CRAM-MD5 verifier.
     pub(crate) fn cram_md5(&self, address: &str) -> Option<String> {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());

@@ -9,7 +9,9 @@ mod autoreply;
 mod config;
 mod delivery;
 mod directory;
+mod login;
 mod policy;
+mod pop3;
 mod quota;
 mod sasl;
 mod server;
@@ -75,9 +77,20 @@ enum Command {
 #[derive(Subcommand)]
 enum UserAction {
     /// Add an account; the password is read from stdin when it is not a terminal.
-    Add { address: String },
+    Add {
+        address: String,
+        /// Also keep the password for POP3 APOP, which needs the secret itself (stored in
+        /// users.toml, mode 0600). Only for clients that cannot use TLS or SASL.
+        #[arg(long)]
+        apop: bool,
+    },
     /// Change an account's password.
-    Passwd { address: String },
+    Passwd {
+        address: String,
+        /// As for `add`.
+        #[arg(long)]
+        apop: bool,
+    },
     /// Delete an account (its mailbox stays on disk).
     Del { address: String },
     /// List the accounts.
@@ -227,7 +240,7 @@ fn user(config: &Config, action: UserAction) -> Result<(), Box<dyn std::error::E
         Ok(())
     };
     match action {
-        UserAction::Add { address } => {
+        UserAction::Add { address, apop } => {
             check(&address)?;
             if users.contains(&address) {
                 return Err(format!("{address} exists; use `sansmail user passwd`").into());
@@ -236,11 +249,11 @@ fn user(config: &Config, action: UserAction) -> Result<(), Box<dyn std::error::E
             if password.is_empty() {
                 return Err("empty password".into());
             }
-            users.set_password(&address, &password)?;
+            users.set_password(&address, &password, apop)?;
             users.save()?;
             println!("added {address}");
         }
-        UserAction::Passwd { address } => {
+        UserAction::Passwd { address, apop } => {
             if !users.contains(&address) {
                 return Err(format!("no account {address}").into());
             }
@@ -248,7 +261,7 @@ fn user(config: &Config, action: UserAction) -> Result<(), Box<dyn std::error::E
             if password.is_empty() {
                 return Err("empty password".into());
             }
-            users.set_password(&address, &password)?;
+            users.set_password(&address, &password, apop)?;
             users.save()?;
             println!("password changed for {address}");
         }

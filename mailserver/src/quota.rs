@@ -71,4 +71,12 @@ impl Quotas {
         }
         // Not yet counted: the first `usage` call scans, and will see this copy.
     }
+
+    /// Takes a removed message's size off a mailbox's usage.
+    pub(crate) fn remove(&self, mailbox: &str, size: u64) {
+        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(u) = usage.get_mut(mailbox) {
+            *u = u.saturating_sub(size);
+        }
+    }
 }

@@ -390,7 +390,7 @@ mod scram_tests {
         assert_eq!((user.as_str(), c.as_str()), ("alice@x", challenge.as_str()));
         let states = {
             let mut u = crate::users::Users::default();
-            u.set_password("alice@x", "pw").unwrap();
+            u.set_password("alice@x", "pw", false).unwrap();
             u.cram_md5("alice@x")
         };
         assert!(cram_md5_ok(states.as_deref(), &challenge, &digest));

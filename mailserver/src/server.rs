@@ -8,6 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sansmail_pop3_proto::server::{ServerConfig as Pop3Config, ServerSession as Pop3Session, Timeouts as Pop3Timeouts};
+use sansmail_pop3_proto::{Response as Pop3Response, ResponseCode};
 use sansmail_smtp_proto::Reply;
 use sansmail_smtp_proto::server::{Limits, ServerConfig as SmtpConfig, ServerSession, Timeouts};
 use tokio::io::AsyncWriteExt;
@@ -20,6 +22,7 @@ use crate::abuse::{Defences, Logins};
 use crate::config::{Config, Listener, Relay, Service, TlsMode, canonical};
 use crate::delivery::{self, Deliverer, Job, Mailboxes};
 use crate::directory::Directory;
+use crate::pop3::Flow as Pop3Flow;
 use crate::quota::Quotas;
 use crate::smtp::{Connection, Flow};
 use crate::spool::Spool;
@@ -31,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) quotas: Arc<Quotas>,
     pub(crate) defences: Defences,
     pub(crate) logins: Logins,
+    pub(crate) mailboxes: Arc<Mailboxes>,
+    pub(crate) pop3_locks: crate::pop3::Locks,
     pub(crate) spool: Arc<Spool>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
 }
@@ -39,6 +44,7 @@ pub(crate) struct Shared {
 struct Endpoint {
     listener: Listener,
     smtp: Arc<SmtpConfig>,
+    pop3: Arc<Pop3Config>,
     relay: Relay,
     tls: Option<TlsAcceptor>,
     slots: Arc<Semaphore>,
@@ -84,6 +90,30 @@ fn smtp_config(config: &Config, l: &Listener) -> SmtpConfig {
     c
 }
 
+fn pop3_config(config: &Config, l: &Listener) -> Pop3Config {
+    let mut c = Pop3Config {
+        hostname: config.hostname.clone(),
+        greeting: "POP3 sansmail ready".into(),
+        implementation: Some(format!("sansmail {}", env!("CARGO_PKG_VERSION"))),
+        stls: l.config.tls == TlsMode::Starttls,
+        plaintext_without_tls: l.config.allow_plaintext_auth,
+        apop: l.config.apop,
+        mechanisms: Vec::new(),
+        ..Pop3Config::default()
+    };
+    if l.config.auth {
+        c.mechanisms = crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect();
+    }
+    if l.config.allow_plaintext_auth && l.config.tls != TlsMode::Implicit {
+        tracing::warn!(listener = %l.name, "allow_plaintext_auth: passwords may cross the network unencrypted");
+    }
+    c.limits.errors = l.config.limits.max_errors;
+    // RFC 1939 §3: an autologout timer, if any, of at least 10 minutes.
+    let idle = l.idle_timeout().max(Duration::from_secs(600));
+    c.timeouts = Pop3Timeouts { authorization: idle, transaction: idle };
+    c
+}
+
 fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
@@ -123,7 +153,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     });
     let deliverer = Deliverer {
         spool: spool.clone(),
-        mailboxes,
+        mailboxes: mailboxes.clone(),
         quotas: quotas.clone(),
         directory: directory.clone(),
         jobs: jobs.clone(),
@@ -137,6 +167,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         quotas,
         defences: Defences::new(config.abuse.clone()),
         logins: Logins::default(),
+        mailboxes: mailboxes.clone(),
+        pop3_locks: crate::pop3::Locks::default(),
         spool,
         jobs,
     });
@@ -149,6 +181,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         tracing::info!(listener = %l.name, service = %l.config.service, addr = %local, tls = ?l.config.tls, "listening");
         let endpoint = Arc::new(Endpoint {
             smtp: Arc::new(smtp_config(&config, &l)),
+            pop3: Arc::new(pop3_config(&config, &l)),
             relay: l.relay(),
             tls: tls.clone().filter(|_| l.config.tls != TlsMode::None),
             slots: Arc::new(Semaphore::new(l.config.limits.max_connections.max(1))),
@@ -219,10 +252,15 @@ async fn accept_loop(
     while sessions.join_next().await.is_some() {}
 }
 
-/// Sends one refusal reply on a fresh connection and closes it.
-async fn refuse(mut stream: TcpStream, code: u16, enhanced: (u8, u16, u16), text: &str) {
+/// Sends one refusal on a fresh connection, in the listener's protocol, and closes it.
+async fn refuse(mut stream: TcpStream, service: Service, code: u16, enhanced: (u8, u16, u16), text: &str) {
     let mut out = Vec::new();
-    Reply::owned(code, Some(enhanced), text.into()).encode(&mut out, true);
+    if service.is_smtp() {
+        Reply::owned(code, Some(enhanced), text.into()).encode(&mut out, true);
+    } else {
+        let code = if code / 100 == 4 { Some(ResponseCode::SysTemp) } else { Some(ResponseCode::SysPerm) };
+        Pop3Response { ok: false, code, text }.encode(&mut out);
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = stream.write_all(&out).await;
         let _ = stream.shutdown().await;
@@ -236,17 +274,25 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     let host = &shared.config.hostname;
     if !l.config.access.permits(ip) {
         tracing::info!(listener = %l.name, client = %ip, "refused by the access list");
-        refuse(stream, 554, (5, 7, 1), &format!("{host} Access denied")).await;
+        refuse(stream, l.config.service, 554, (5, 7, 1), &format!("{host} Access denied")).await;
         return;
     }
     if !shared.defences.admit(ip) {
         tracing::warn!(listener = %l.name, client = %ip, "refused: blocked or over the connection rate");
-        refuse(stream, 421, (4, 7, 0), &format!("{host} Too many connections or failures, try again later")).await;
+        refuse(
+            stream,
+            l.config.service,
+            421,
+            (4, 7, 0),
+            &format!("{host} Too many connections or failures, try again later"),
+        )
+        .await;
         return;
     }
     let Ok(_permit) = endpoint.slots.clone().try_acquire_owned() else {
         tracing::warn!(listener = %l.name, client = %ip, "refused: listener at max_connections");
-        refuse(stream, 421, (4, 7, 0), &format!("{host} Too many connections, try again later")).await;
+        refuse(stream, l.config.service, 421, (4, 7, 0), &format!("{host} Too many connections, try again later"))
+            .await;
         return;
     };
     let admitted = {
@@ -260,29 +306,59 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     };
     if !admitted {
         tracing::warn!(listener = %l.name, client = %ip, "refused: max_connections_per_ip");
-        refuse(stream, 421, (4, 7, 0), &format!("{host} Too many connections from your address")).await;
+        refuse(stream, l.config.service, 421, (4, 7, 0), &format!("{host} Too many connections from your address"))
+            .await;
         return;
     }
     let _slot = IpSlot { endpoint, ip };
     let _ = stream.set_nodelay(true);
     let started = Instant::now();
-    let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
     let max = Duration::from_secs(l.config.limits.max_session_secs);
-    let result = match tokio::time::timeout(max, async {
-        match l.config.service {
-            Service::Smtp | Service::Submission => smtp_session(stream, endpoint, &mut conn).await,
-        }
-    })
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "max_session_secs reached: connection closed")),
+    let (result, messages) = if l.config.service.is_smtp() {
+        let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
+        let r = tokio::time::timeout(max, smtp_session(stream, endpoint, &mut conn)).await;
+        (r, conn.accepted)
+    } else {
+        let mut conn = crate::pop3::Connection::new(shared.clone(), peer);
+        let r = tokio::time::timeout(max, pop3_session(stream, endpoint, &mut conn)).await;
+        (r, conn.retrieved)
     };
+    let result = result.unwrap_or_else(|_| {
+        Err(io::Error::new(io::ErrorKind::TimedOut, "max_session_secs reached: connection closed"))
+    });
     let secs = started.elapsed().as_secs_f64();
     match result {
-        Ok(()) => tracing::info!(listener = %l.name, client = %ip, messages = conn.accepted, secs, "session closed"),
-        Err(e) => {
-            tracing::info!(listener = %l.name, client = %ip, messages = conn.accepted, secs, error = %e, "session ended")
+        Ok(()) => tracing::info!(listener = %l.name, client = %ip, messages, secs, "session closed"),
+        Err(e) => tracing::info!(listener = %l.name, client = %ip, messages, secs, error = %e, "session ended"),
+    }
+}
+
+async fn tls_accept(endpoint: &Endpoint, stream: TcpStream) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let handshake_timeout = Duration::from_secs(endpoint.listener.config.limits.tls_handshake_timeout_secs);
+    let acceptor = endpoint.tls.as_ref().ok_or_else(|| io::Error::other("TLS without a certificate"))?;
+    tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+}
+
+async fn pop3_session(stream: TcpStream, endpoint: &Endpoint, conn: &mut crate::pop3::Connection) -> io::Result<()> {
+    let implicit = endpoint.listener.config.tls == TlsMode::Implicit;
+    let ts = conn.apop_timestamp().to_owned();
+    if implicit {
+        let mut tls = tls_accept(endpoint, stream).await?;
+        let mut session = Pop3Session::new(endpoint.pop3.clone(), Instant::now(), true, Some(&ts));
+        conn.drive(&mut tls, &mut session).await?;
+        return Ok(());
+    }
+    let mut stream = stream;
+    let mut session = Pop3Session::new(endpoint.pop3.clone(), Instant::now(), false, Some(&ts));
+    match conn.drive(&mut stream, &mut session).await? {
+        Pop3Flow::Closed => Ok(()),
+        Pop3Flow::StartTls => {
+            let mut tls = tls_accept(endpoint, stream).await?;
+            session.handle_tls_established(Instant::now());
+            // A second STLS is refused by the session itself.
+            conn.drive(&mut tls, &mut session).await.map(|_| ())
         }
     }
 }

@@ -13,12 +13,11 @@ use sansmail_smtp_proto::address::{ForwardPath, ReversePath};
 use sansmail_smtp_proto::server::{Event, ServerSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::abuse::AfterFailure;
 use crate::config::{Relay, canonical};
 use crate::delivery::Job;
 use crate::directory::{Target, rfc5322_date};
+use crate::login::{Login, Outcome};
 use crate::policy::{self, Client};
-use crate::sasl::{Exchange, Step};
 use crate::server::Shared;
 use crate::spool::{self, Envelope, Incoming, Recipient};
 use crate::users::normalize;
@@ -61,7 +60,7 @@ pub(crate) struct Connection {
     tx: Transaction,
     /// The authenticated user.
     pub(crate) user: Option<String>,
-    sasl: Option<Exchange>,
+    login: Login,
     /// RCPT to unknown local users in this session (directory harvest).
     unknown_recipients: u32,
     /// Messages accepted in this session, for the session log line.
@@ -78,6 +77,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
 
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, relay: Relay, peer: SocketAddr, listener: String) -> Self {
+        let login = Login::new(shared.clone(), peer.ip());
         Self {
             shared,
             relay,
@@ -86,7 +86,7 @@ impl Connection {
             helo: String::new(),
             tx: Transaction::default(),
             user: None,
-            sasl: None,
+            login,
             unknown_recipients: 0,
             accepted: 0,
         }
@@ -238,27 +238,18 @@ impl Connection {
             Event::MessageAborted(_) => self.abort_message(),
             Event::Reset => self.reset(),
             Event::AuthStart { mechanism, initial_response } => {
-                match Exchange::start(&mechanism, initial_response, &self.shared.config.hostname) {
-                    Some((next, step)) => {
-                        self.sasl = next;
-                        self.auth_step(step, session).await;
-                    }
+                match self.login.start(&mechanism, initial_response).await {
+                    Some(outcome) => self.auth_outcome(outcome, session),
                     None => {
                         let _ = session.reject(&reply(504, (5, 5, 4), "Authentication mechanism not supported"));
                     }
                 }
             }
-            Event::AuthResponse(response) => match self.sasl.take() {
-                Some(exchange) => {
-                    let (next, step) = exchange.respond(&response);
-                    self.sasl = next;
-                    self.auth_step(step, session).await;
-                }
-                None => {
-                    let _ = session.reject(&reply(503, (5, 5, 1), "No authentication in progress"));
-                }
-            },
-            Event::AuthCancelled => self.sasl = None,
+            Event::AuthResponse(response) => {
+                let outcome = self.login.respond(&response).await;
+                self.auth_outcome(outcome, session);
+            }
+            Event::AuthCancelled => self.login.cancel(),
             Event::Verify(_) | Event::Expand(_) | Event::Etrn(_) | Event::Atrn { .. } => {
                 let _ = session.reject(&reply(502, (5, 5, 1), "Command not implemented"));
             }
@@ -273,96 +264,23 @@ impl Connection {
         Client { ip, user: self.user.as_deref(), recent_login }
     }
 
-    async fn auth_step(&mut self, step: Step, session: &mut ServerSession) {
-        match step {
-            Step::Challenge(c) => {
-                let _ = session.auth_challenge(&c);
+    /// Answers an authentication step in SMTP terms (RFC 4954 §6).
+    fn auth_outcome(&mut self, outcome: Outcome, session: &mut ServerSession) {
+        let _ = match outcome {
+            Outcome::Challenge(c) => session.auth_challenge(&c),
+            Outcome::Success(user) => {
+                self.user = Some(user);
+                session.accept()
             }
-            Step::Lookup { user } => {
-                let ip = self.peer.ip();
-                if !self.shared.defences.may_try_auth(ip, &normalize(&user)) {
-                    self.sasl = None;
-                    tracing::warn!(client = %ip, user = %user, "authentication refused: blocked");
-                    let _ = session.reject(&reply(454, (4, 7, 0), "Temporary authentication failure, try again later"));
-                    return;
-                }
-                let secrets = self.shared.directory.scram(&user);
-                if let Some(exchange) = self.sasl.take() {
-                    let (next, step) = exchange.with_secrets(secrets);
-                    self.sasl = next;
-                    // The next step is the server-first challenge (never another lookup).
-                    Box::pin(self.auth_step(step, session)).await;
-                }
+            Outcome::Failed => session.reject(&reply(535, (5, 7, 8), "Authentication credentials invalid")),
+            Outcome::Blocked => {
+                session.reject(&reply(454, (4, 7, 0), "Temporary authentication failure, try again later"))
             }
-            Step::Authenticated { user } => {
-                self.sasl = None;
-                tracing::info!(client = %self.peer.ip(), user = %user, mechanism = "SCRAM-SHA-256", "authenticated");
-                self.user = Some(normalize(&user));
-                let _ = session.accept();
+            Outcome::NowBlocked => {
+                session.reject(&reply(421, (4, 7, 0), "Too many authentication failures, try again later"))
             }
-            Step::Failed { user } => {
-                self.sasl = None;
-                self.auth_failure(&user, session).await;
-            }
-            Step::CramMd5 { user, challenge, digest } => {
-                self.sasl = None;
-                let ip = self.peer.ip();
-                if !self.shared.defences.may_try_auth(ip, &normalize(&user)) {
-                    tracing::warn!(client = %ip, user = %user, "authentication refused: blocked");
-                    let _ = session.reject(&reply(454, (4, 7, 0), "Temporary authentication failure, try again later"));
-                    return;
-                }
-                let states = self.shared.directory.cram_md5(&user);
-                if crate::sasl::cram_md5_ok(states.as_deref(), &challenge, &digest) {
-                    tracing::info!(client = %ip, user = %user, mechanism = "CRAM-MD5", "authenticated");
-                    self.user = Some(normalize(&user));
-                    let _ = session.accept();
-                } else {
-                    self.auth_failure(&user, session).await;
-                }
-            }
-            Step::Malformed => {
-                self.sasl = None;
-                let _ = session.reject(&reply(501, (5, 5, 2), "Malformed authentication response"));
-            }
-            Step::Credentials { user, password } => {
-                self.sasl = None;
-                let ip = self.peer.ip();
-                let defences = &self.shared.defences;
-                if !defences.may_try_auth(ip, &normalize(&user)) {
-                    tracing::warn!(client = %ip, user = %user, "authentication refused: blocked");
-                    let _ = session.reject(&reply(454, (4, 7, 0), "Temporary authentication failure, try again later"));
-                    return;
-                }
-                let dir = self.shared.directory.clone();
-                let who = user.clone();
-                // argon2 takes tens of milliseconds: off the async workers.
-                let ok = tokio::task::spawn_blocking(move || dir.verify(&who, &password)).await.unwrap_or(false);
-                if ok {
-                    tracing::info!(client = %self.peer.ip(), user = %user, "authenticated");
-                    self.user = Some(normalize(&user));
-                    let _ = session.accept();
-                } else {
-                    self.auth_failure(&user, session).await;
-                }
-            }
-        }
-    }
-
-    /// Counts a failed authentication, and answers it: 535 (after the throttling delay), or
-    /// 421 and close once the address is blocked.
-    async fn auth_failure(&mut self, user: &str, session: &mut ServerSession) {
-        let ip = self.peer.ip();
-        tracing::warn!(client = %ip, user = %user, "authentication failed");
-        match self.shared.defences.auth_failed(ip, &normalize(user)) {
-            AfterFailure::Delay(d) => {
-                tokio::time::sleep(d).await;
-                let _ = session.reject(&reply(535, (5, 7, 8), "Authentication credentials invalid"));
-            }
-            AfterFailure::Blocked => {
-                let _ = session.reject(&reply(421, (4, 7, 0), "Too many authentication failures, try again later"));
-            }
-        }
+            Outcome::Malformed => session.reject(&reply(501, (5, 5, 2), "Malformed authentication response")),
+        };
     }
 
     fn recipient(&mut self, to: &ForwardPath<'_>) -> Result<Vec<Recipient>, Reply<'static>> {

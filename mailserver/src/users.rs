@@ -25,6 +25,10 @@ pub(crate) struct Account {
     /// blocks, in base64 — keyed, not the password, though enough to answer CRAM-MD5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) cram_md5: Option<String>,
+    /// The POP3 APOP shared secret (RFC 1939 §7), only when the administrator opted in with
+    /// `--apop`: APOP needs the secret itself, so this is the password as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) apop: Option<String>,
 }
 
 /// HMAC-MD5 of `message` under the key whose pad states `cram_md5_states` derived.
@@ -232,7 +236,8 @@ impl Users {
     }
 
     /// Sets an account's password: its argon2id hash, and its SCRAM-SHA-256 verifier.
-    pub(crate) fn set_password(&mut self, address: &str, password: &str) -> io::Result<()> {
+    /// With `apop`, also keeps the password itself for APOP (see [`Account::apop`]).
+    pub(crate) fn set_password(&mut self, address: &str, password: &str, apop: bool) -> io::Result<()> {
         let mut salt = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt);
         let scram = ScramSecrets::derive(password, &salt, SCRAM_ITERATIONS).encode();
@@ -240,9 +245,28 @@ impl Users {
             password: hash_password(password)?,
             scram_sha256: Some(scram),
             cram_md5: Some(cram_md5_states(password)),
+            apop: apop.then(|| password.to_owned()),
         };
         self.accounts.insert(normalize(address), account);
         Ok(())
+    }
+
+    /// Whether `digest` (hex) is MD5(`timestamp` ‖ the account's APOP secret); false when
+    /// the account has no APOP secret.
+    pub(crate) fn apop_ok(&self, address: &str, timestamp: &str, digest: &str) -> bool {
+        use md5::Digest;
+        let Some(secret) = self.accounts.get(&normalize(address)).and_then(|a| a.apop.as_deref()) else {
+            return false;
+        };
+        let want: String = md5::Md5::new()
+            .chain_update(timestamp.as_bytes())
+            .chain_update(secret.as_bytes())
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        // Compared in full whatever the first difference, so timing says nothing.
+        want.len() == digest.len() && want.bytes().zip(digest.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 
     /// An account's CRAM-MD5 verifier.
@@ -300,7 +324,7 @@ mod tests {
     fn hashes_verify_and_are_argon2id() {
         let dir = std::env::temp_dir().join(format!("sansmail-users-{}", std::process::id()));
         let mut u = Users::load(&dir).unwrap();
-        u.set_password("Alice@Example.org", "s3cret").unwrap();
+        u.set_password("Alice@Example.org", "s3cret", false).unwrap();
         u.save().unwrap();
         let text = std::fs::read_to_string(Users::path(&dir)).unwrap();
         assert!(text.contains("$argon2id$") && !text.contains("s3cret"));
