@@ -364,13 +364,8 @@ async fn pop3_session(stream: TcpStream, endpoint: &Endpoint, conn: &mut crate::
 }
 
 async fn smtp_session(mut stream: TcpStream, endpoint: &Endpoint, conn: &mut Connection) -> io::Result<()> {
-    let handshake_timeout = Duration::from_secs(endpoint.listener.config.limits.tls_handshake_timeout_secs);
-    let acceptor = endpoint.tls.as_ref();
     if endpoint.listener.config.tls == TlsMode::Implicit {
-        let acceptor = acceptor.ok_or_else(|| io::Error::other("implicit TLS without a certificate"))?;
-        let mut tls = tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        let mut tls = tls_accept(endpoint, stream).await?;
         let mut session = ServerSession::new(endpoint.smtp.clone(), Instant::now(), true);
         conn.drive(&mut tls, &mut session).await?;
         return Ok(());
@@ -379,10 +374,7 @@ async fn smtp_session(mut stream: TcpStream, endpoint: &Endpoint, conn: &mut Con
     match conn.drive(&mut stream, &mut session).await? {
         Flow::Closed => Ok(()),
         Flow::StartTls => {
-            let acceptor = acceptor.ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
-            let mut tls = tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+            let mut tls = tls_accept(endpoint, stream).await?;
             session.handle_tls_established(Instant::now());
             // RFC 3207 §4.2: everything learnt before TLS is forgotten, authentication too.
             conn.user = None;
