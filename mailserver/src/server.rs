@@ -99,6 +99,8 @@ fn pop3_config(config: &Config, l: &Listener) -> Pop3Config {
         plaintext_without_tls: l.config.allow_plaintext_auth,
         apop: l.config.apop,
         mechanisms: Vec::new(),
+        // The server never removes mail on its own (RFC 2449 §6.7).
+        expire: Some(None),
         ..Pop3Config::default()
     };
     if l.config.auth {

@@ -393,3 +393,21 @@ fn pop_before_smtp_opens_relay_for_that_address_until_the_window_expires() {
     assert!(failed.contains("-ERR [AUTH]"), "{failed}");
     assert!(relay("127.0.0.4").contains("550 5.7.1"));
 }
+
+#[test]
+fn refusals_before_a_session_speak_pop3() {
+    let config = mx(
+        "",
+        "[[listener]]\nname = \"pop\"\nservice = \"pop3\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
+         [listener.access]\nallow = [\"127.0.0.2/32\"]\n",
+    );
+    let s = Server::start("pop3-access", &config);
+    let mut c = Raw::connect(s.addr("pop"));
+    assert_eq!(c.line(), "-ERR [SYS/PERM] localhost Access denied");
+    // CAPA from an allowed address shows what the listener offers without TLS.
+    let out = from("127.0.0.2", s.addr("pop"), "CAPA\r\nQUIT\r\n");
+    // No APOP on this listener, so no timestamp in the greeting.
+    assert!(out.starts_with("+OK localhost POP3 sansmail ready\r\n"), "{out}");
+    assert!(out.contains("EXPIRE NEVER\r\nIMPLEMENTATION sansmail "), "{out}");
+    assert!(!out.contains("USER\r\n") && !out.contains("STLS"), "no plaintext login, no TLS here: {out}");
+}
