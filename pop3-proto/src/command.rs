@@ -141,25 +141,37 @@ impl Verb {
     }
 
     fn from_keyword(k: &str) -> Self {
-        const ALL: [Verb; 16] = [
-            Verb::User,
-            Verb::Pass,
-            Verb::Apop,
-            Verb::Auth,
-            Verb::Stls,
-            Verb::Capa,
-            Verb::Stat,
-            Verb::List,
-            Verb::Retr,
-            Verb::Dele,
-            Verb::Noop,
-            Verb::Rset,
-            Verb::Quit,
-            Verb::Top,
-            Verb::Uidl,
-            Verb::Utf8,
-        ];
-        ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(k)).unwrap_or(Self::Unknown)
+        // Every keyword has three or four letters: compare them packed, case folded.
+        // (A keyword never holds a space, so the padding of `TOP ` cannot be forged.)
+        let b = k.as_bytes();
+        let w = match *b {
+            [a, b, c] => [a, b, c, b' '],
+            [a, b, c, d] => [a, b, c, d],
+            _ => return Self::Unknown,
+        };
+        let word = u32::from_le_bytes(w.map(|c| c.to_ascii_uppercase()));
+        const fn k4(v: &[u8; 4]) -> u32 {
+            u32::from_le_bytes(*v)
+        }
+        match word {
+            w if w == k4(b"RETR") => Self::Retr,
+            w if w == k4(b"DELE") => Self::Dele,
+            w if w == k4(b"LIST") => Self::List,
+            w if w == k4(b"UIDL") => Self::Uidl,
+            w if w == k4(b"TOP ") => Self::Top,
+            w if w == k4(b"STAT") => Self::Stat,
+            w if w == k4(b"USER") => Self::User,
+            w if w == k4(b"PASS") => Self::Pass,
+            w if w == k4(b"QUIT") => Self::Quit,
+            w if w == k4(b"NOOP") => Self::Noop,
+            w if w == k4(b"RSET") => Self::Rset,
+            w if w == k4(b"CAPA") => Self::Capa,
+            w if w == k4(b"STLS") => Self::Stls,
+            w if w == k4(b"AUTH") => Self::Auth,
+            w if w == k4(b"APOP") => Self::Apop,
+            w if w == k4(b"UTF8") => Self::Utf8,
+            _ => Self::Unknown,
+        }
     }
 }
 
@@ -209,7 +221,15 @@ pub enum Parsed<T> {
 /// the length consumed. CRLF ends a line; a bare LF is accepted (clients that send one
 /// exist, and outside a multi-line block it carries no framing risk).
 pub(crate) fn find_line(input: &[u8]) -> Option<(&[u8], usize)> {
-    let lf = memchr::memchr(b'\n', input)?;
+    // Commands are short: a plain loop finds their end sooner than a vector search starts.
+    let head = input.len().min(48);
+    let mut lf = 0;
+    while lf < head && input[lf] != b'\n' {
+        lf += 1;
+    }
+    if lf == head {
+        lf = head + memchr::memchr(b'\n', &input[head..])?;
+    }
     let line = &input[..lf];
     Some((line.strip_suffix(b"\r").unwrap_or(line), lf + 1))
 }
@@ -222,10 +242,28 @@ fn is_token(s: &str) -> bool {
 
 /// `msg`: a message number, 1 or more, without sign.
 fn number(s: &str) -> Option<u32> {
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 10 {
         return None;
     }
-    s.parse().ok()
+    s.bytes().try_fold(0u32, |n, b| {
+        if b.is_ascii_digit() { n.checked_mul(10)?.checked_add(u32::from(b - b'0')) } else { None }
+    })
+}
+
+/// The arguments of a command: words separated by single spaces.
+struct Words<'a>(Option<&'a str>);
+
+impl<'a> Words<'a> {
+    /// The next word; `None` at the end, or for an empty word (two spaces in a row).
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.0?;
+        let (word, rest) = match s.bytes().position(|b| b == b' ') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        self.0 = rest;
+        Some(word).filter(|w| !w.is_empty())
+    }
 }
 
 fn is_base64(s: &str) -> bool {
@@ -249,19 +287,20 @@ impl<'a> Command<'a> {
 
     /// Parses one command line, without its line ending.
     pub fn parse_line(line: &'a [u8]) -> Result<Self, CommandError> {
-        let line = std::str::from_utf8(line).map_err(|_| CommandError::Unrecognized)?;
-        if line.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
+        let control = line.iter().fold(false, |bad, &b| bad | ((b < b' ') & (b != b'\t')) | (b == 0x7f));
+        if control {
             return Err(CommandError::Unrecognized);
         }
-        let (keyword, rest) = match line.split_once(' ') {
-            Some((k, r)) => (k, Some(r)),
+        let line = std::str::from_utf8(line).map_err(|_| CommandError::Unrecognized)?;
+        let (keyword, rest) = match line.bytes().position(|b| b == b' ') {
+            Some(i) => (&line[..i], Some(&line[i + 1..])),
             None => (line, None),
         };
         let verb = Verb::from_keyword(keyword);
         // Arguments are separated by single spaces; trailing spaces are tolerated.
         let args = rest.map(|r| r.trim_end_matches(' ')).filter(|r| !r.is_empty());
-        let mut words = args.unwrap_or("").split(' ');
-        let mut arg = || words.next().filter(|w| !w.is_empty());
+        let mut words = Words(args);
+        let mut arg = || words.next();
         let syntax = CommandError::Syntax(verb);
         let cmd = match verb {
             Verb::User => Self::User { name: args.filter(|a| is_token(a)).ok_or(syntax)? },
@@ -467,6 +506,18 @@ mod tests {
         assert_eq!(parse("AUTH"), Ok(Command::Auth { mechanism: None, initial_response: None }));
         assert_eq!(parse("AUTH PLAIN ="), Ok(Command::Auth { mechanism: Some("PLAIN"), initial_response: Some("") }));
         assert_eq!(parse("XTND XMIT"), Ok(Command::Unknown { verb: "XTND", args: Some("XMIT") }));
+    }
+
+    #[test]
+    fn every_keyword_in_any_case() {
+        use Verb::*;
+        for v in [User, Pass, Apop, Auth, Stls, Capa, Stat, List, Retr, Dele, Noop, Rset, Quit, Top, Uidl, Utf8] {
+            assert_eq!(Verb::from_keyword(v.as_str()), v);
+            assert_eq!(Verb::from_keyword(&v.as_str().to_ascii_lowercase()), v);
+        }
+        for k in ["TOPS", "TO", "RETRX", "utf9", "U\u{e9}L", "", "TO P"] {
+            assert_eq!(Verb::from_keyword(k), Unknown, "{k}");
+        }
     }
 
     #[test]

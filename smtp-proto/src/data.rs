@@ -386,6 +386,30 @@ impl DataEncoder {
                     out.push(b'.');
                 }
             }
+            // Ordinary content (CRLF line endings, no line starting with a dot) is copied as
+            // it is, checked a block at a time. A block ending in CR takes its LF along.
+            if input[i] != b'\n' {
+                let start = i;
+                while let Some(w) = input.get(i..i + BLOCK + 1).and_then(|w| <&[u8; BLOCK + 1]>::try_from(w).ok()) {
+                    if !clean_block(w) {
+                        break;
+                    }
+                    i += BLOCK;
+                }
+                if i > start {
+                    match input[i - 1] {
+                        // The block check saw the LF that follows.
+                        b'\r' => {
+                            i += 1;
+                            self.at_line_start = true;
+                        }
+                        b'\n' => self.at_line_start = true,
+                        _ => {}
+                    }
+                    out.extend_from_slice(&input[start..i]);
+                    continue;
+                }
+            }
             match memchr2(b'\r', b'\n', &input[i..]) {
                 None => {
                     out.extend_from_slice(&input[i..]);

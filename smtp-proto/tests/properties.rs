@@ -203,6 +203,23 @@ proptest! {
     }
 
     #[test]
+    fn data_encoding_matches_a_byte_at_a_time_encoder(
+        lines in prop::collection::vec(prop_oneof![
+            "[a-z ]{0,120}\r\n", "\\.[a-z]{0,5}\r\n", "[a-z]{0,3}\n", "[a-z]{0,3}\r", "\r\n",
+        ], 0..80),
+        cut in 1usize..3000,
+    ) {
+        let body: Vec<u8> = lines.concat().into_bytes();
+        let mut wire = Vec::new();
+        let mut enc = DataEncoder::new();
+        for piece in body.chunks(cut) {
+            enc.encode(piece, &mut wire);
+        }
+        enc.finish(&mut wire);
+        prop_assert_eq!(wire, reference_encode(&body));
+    }
+
+    #[test]
     fn server_output_does_not_depend_on_input_splits(
         lines in prop::collection::vec(prop_oneof![
             Just("EHLO c".to_string()), Just("HELO c".to_string()), Just("MAIL FROM:<a@b.c>".to_string()),
@@ -331,4 +348,36 @@ proptest! {
         prop_assert!(d.is_done());
         prop_assert_eq!((out, used, d.saw_bare_line_ending(), d.saw_long_line()), expected);
     }
+}
+
+/// Dot-stuffing and CRLF normalisation one byte at a time: the oracle of the encoder.
+fn reference_encode(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut line_start = true;
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        if line_start && c == b'.' {
+            out.push(b'.');
+        }
+        line_start = false;
+        match c {
+            b'\r' if body.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                line_start = true;
+                i += 1;
+            }
+            b'\r' | b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                line_start = true;
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    if !line_start {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
 }
