@@ -46,6 +46,12 @@ pub(crate) struct Config {
     /// Seconds sessions get to finish after SIGTERM or SIGINT.
     #[serde(default = "default_grace")]
     pub(crate) shutdown_grace_secs: u64,
+    /// Outbound delivery: retries, smarthosts, DNS.
+    #[serde(default)]
+    pub(crate) outbound: crate::outbound::OutboundConfig,
+    /// Per-domain routes that override MX lookup.
+    #[serde(default)]
+    pub(crate) route: Vec<crate::outbound::RouteConfig>,
 }
 
 /// `[tls]`.
@@ -501,6 +507,8 @@ fn unreachable_default() -> Config {
         listener: default_listeners(),
         abuse: crate::abuse::AbuseConfig::default(),
         shutdown_grace_secs: default_grace(),
+        outbound: crate::outbound::OutboundConfig::default(),
+        route: Vec::new(),
     }
 }
 

@@ -192,19 +192,22 @@ pub(crate) struct Deliverer {
     pub(crate) quotas: Arc<Quotas>,
     pub(crate) directory: Arc<Directory>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
+    /// The outbound queue, and its manager's mailbox for new ids.
+    pub(crate) outbound: Arc<crate::outbound::store::Store>,
+    pub(crate) outbound_ids: mpsc::UnboundedSender<String>,
 }
 
 impl Deliverer {
-    /// Delivers every local recipient of every message in a queue file; returns whether
-    /// the file is finished with (no remote recipient waits in it).
-    fn deliver(&self, file: &str, recovering: bool) -> io::Result<bool> {
+    /// Delivers every local recipient of every message in a queue file and hands the remote
+    /// ones to the outbound queue; the file is finished with once this succeeded.
+    fn deliver(&self, file: &str, recovering: bool) -> io::Result<()> {
         let messages = match self.spool.read(file) {
             Ok(m) => m,
             // Already delivered and removed (a repeated job).
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        let mut done = true;
+        let mut handed_off = Vec::new();
         // Every copy of every message in the file is staged, then all are published at
         // once: one round of syncs for the file, not one per copy.
         let mut staged = Vec::new();
@@ -214,9 +217,17 @@ impl Deliverer {
             if !crate::spool::is_id(id) {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, format!("queue file {file}: bad id")));
             }
+            let remote: Vec<Recipient> = envelope.recipients.iter().filter(|r| r.mailbox.is_none()).cloned().collect();
+            if !remote.is_empty() {
+                // The remote recipients move to the outbound queue (durably) before this
+                // file can go; a repeat after a crash finds them there already.
+                let out = Envelope { recipients: remote, ..envelope.clone() };
+                if self.outbound.add(&out, content)? {
+                    handed_off.push(out.id);
+                }
+            }
             for (index, rcpt) in envelope.recipients.iter().enumerate() {
                 let Some(mailbox) = &rcpt.mailbox else {
-                    done = false;
                     continue;
                 };
                 let name = format!("{id}.{index}");
@@ -237,7 +248,10 @@ impl Deliverer {
                 self.autoreply(mailbox, envelope, settings, content)?;
             }
         }
-        Ok(done)
+        for id in handed_off {
+            let _ = self.outbound_ids.send(id);
+        }
+        Ok(())
     }
 
     fn autoreply(&self, mailbox: &str, original: &Envelope, settings: &Autoreply, content: &[u8]) -> io::Result<()> {
@@ -252,39 +266,52 @@ impl Deliverer {
             return Ok(());
         }
         let message = autoreply::build(mailbox, sender, settings, content)?;
-        let recipients = match sender.rsplit_once('@') {
+        if let Some(id) = self.queue_generated(sender, &message, "autoreply")? {
+            tracing::info!(queue_id = %id, mailbox, to = %sender, "autoreply queued");
+        }
+        Ok(())
+    }
+
+    /// Queues a message the server wrote itself (an autoreply, a delivery report) from the
+    /// null reverse path (RFC 3834 §3.3, RFC 3464 §2), so nothing answers it; `to` is
+    /// resolved like any recipient. Returns the queue id, or `None` when `to` leads nowhere.
+    pub(crate) fn queue_generated(&self, to: &str, message: &[u8], origin: &str) -> io::Result<Option<String>> {
+        let recipients: Vec<Recipient> = match to.rsplit_once('@') {
             Some((l, d)) if self.directory.is_local_domain(d) => self
                 .directory
                 .targets(l, d)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|t| match t {
-                    Target::Mailbox(m) => Recipient { address: sender.clone(), mailbox: Some(m), original: None },
-                    Target::Remote(a) => Recipient { address: a, mailbox: None, original: Some(sender.clone()) },
+                    Target::Mailbox(m) => {
+                        Recipient { address: to.to_owned(), mailbox: Some(m), ..Recipient::default() }
+                    }
+                    Target::Remote(a) => {
+                        Recipient { address: a, original: Some(to.to_owned()), ..Recipient::default() }
+                    }
                 })
                 .collect(),
-            _ => vec![Recipient { address: sender.clone(), mailbox: None, original: None }],
+            _ => vec![Recipient { address: to.to_owned(), ..Recipient::default() }],
         };
         if recipients.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        // RFC 3834 §3.3: from the null reverse path, so nothing answers the answer.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let id = crate::spool::new_id();
-        let envelope = Envelope { id, from: String::new(), recipients, received: now, client: "autoreply".into() };
+        let envelope = Envelope { id, recipients, received: now, client: origin.into(), ..Envelope::default() };
         let mut incoming = self.spool.begin(&envelope, &[])?;
-        incoming.write(&message)?;
+        incoming.write(message)?;
         let file = self.spool.commit(incoming)?;
-        tracing::info!(queue_id = %file, mailbox, to = %sender, "autoreply queued");
-        let _ = self.jobs.send(Job { file, recovering: false });
-        Ok(())
+        let _ = self.jobs.send(Job { file: file.clone(), recovering: false });
+        Ok(Some(file))
     }
 }
 
 /// Local deliveries in progress at once: each waits mostly on fsync, so several overlap.
 const CONCURRENCY: usize = 4;
 
-/// Delivers queued messages as their ids arrive, several at a time. Remote recipients stay
-/// queued for the outbound queue manager (a later part of the server).
+/// Delivers queued messages as their ids arrive, several at a time; remote recipients go to
+/// the outbound queue ([`crate::outbound`]).
 pub(crate) async fn run(deliverer: Arc<Deliverer>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     while let Some(job) = jobs.recv().await {
@@ -292,18 +319,14 @@ pub(crate) async fn run(deliverer: Arc<Deliverer>, mut jobs: mpsc::UnboundedRece
         let d = deliverer.clone();
         tokio::spawn(async move {
             let id = job.file.clone();
-            let result = tokio::task::spawn_blocking(move || -> io::Result<bool> {
-                let finished = d.deliver(&job.file, job.recovering)?;
-                if finished {
-                    d.spool.remove(&job.file)?;
-                }
-                Ok(finished)
+            let result = tokio::task::spawn_blocking(move || -> io::Result<()> {
+                d.deliver(&job.file, job.recovering)?;
+                d.spool.remove(&job.file)
             })
             .await;
             drop(permit);
             match result {
-                Ok(Ok(true)) => {}
-                Ok(Ok(false)) => tracing::info!(queue_id = %id, "remote recipients wait in the queue"),
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     tracing::error!(queue_id = %id, error = %e, "local delivery failed; the message stays queued")
                 }

@@ -10,8 +10,10 @@ mod config;
 mod delivery;
 mod directory;
 mod login;
+mod outbound;
 mod policy;
 mod pop3;
+mod queue_cli;
 mod quota;
 mod sasl;
 mod server;
@@ -72,6 +74,30 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Inspect and steer the outbound queue (works beside a running server).
+    Queue {
+        #[command(subcommand)]
+        action: QueueAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueAction {
+    /// Queued messages: id, age, sender, and each recipient's state, attempts, next attempt
+    /// and last error.
+    List,
+    /// Try now: one message, the recipients in one domain, or everything.
+    Flush {
+        id: Option<String>,
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// Remove a message without sending a report.
+    Remove { id: String },
+    /// Hold a message: it is not tried until released.
+    Hold { id: String },
+    /// Release a held message (and try it now).
+    Release { id: String },
 }
 
 #[derive(Subcommand)]
@@ -157,6 +183,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::User { action } => user(&config, action),
+        Command::Queue { action } => {
+            match action {
+                QueueAction::List => queue_cli::list(&config)?,
+                QueueAction::Flush { id, domain } => queue_cli::flush(&config, id.as_deref(), domain.as_deref())?,
+                QueueAction::Remove { id } => queue_cli::remove(&config, &id)?,
+                QueueAction::Hold { id } => queue_cli::hold(&config, &id, true)?,
+                QueueAction::Release { id } => queue_cli::hold(&config, &id, false)?,
+            }
+            Ok(())
+        }
         Command::Explain { listener, client, user, from, to, recent_login } => {
             explain(&config, &listener, (client, recent_login), user, &from, &to)
         }

@@ -153,14 +153,20 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
             tracing::info!(files = n, "removed stale files from Maildir tmp folders");
         }
     });
-    let deliverer = Deliverer {
+    let outbound = Arc::new(crate::outbound::store::Store::open(&config.data_dir)?);
+    let (outbound_ids, outbound_rx) = mpsc::unbounded_channel();
+    let deliverer = Arc::new(Deliverer {
         spool: spool.clone(),
         mailboxes: mailboxes.clone(),
         quotas: quotas.clone(),
         directory: directory.clone(),
         jobs: jobs.clone(),
-    };
-    tokio::spawn(delivery::run(Arc::new(deliverer), job_rx));
+        outbound: outbound.clone(),
+        outbound_ids,
+    });
+    let manager = crate::outbound::Manager::new(outbound, &config, deliverer.clone())?;
+    tokio::spawn(crate::outbound::run(Arc::new(manager), outbound_rx));
+    tokio::spawn(delivery::run(deliverer, job_rx));
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let shared = Arc::new(Shared {

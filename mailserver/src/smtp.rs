@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use sansmail_smtp_proto::Reply;
 use sansmail_smtp_proto::address::{ForwardPath, ReversePath};
+use sansmail_smtp_proto::command::{RcptParams, Ret, XText};
 use sansmail_smtp_proto::server::{Event, ServerSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -37,6 +38,9 @@ pub(crate) enum Flow {
 #[derive(Default)]
 struct Transaction {
     from: Option<String>,
+    /// DSN parameters of MAIL: `RET=FULL`, `ENVID`.
+    ret_full: bool,
+    envid: Option<String>,
     recipients: Vec<Recipient>,
     incoming: Option<Incoming>,
     /// Content not yet written to the spool file.
@@ -65,6 +69,13 @@ pub(crate) struct Connection {
     unknown_recipients: u32,
     /// Messages accepted in this session, for the session log line.
     pub(crate) accepted: usize,
+}
+
+/// An xtext value decoded, if it decodes to printable text (what a DSN may carry).
+fn xtext(x: &XText<'_>) -> Option<String> {
+    let bytes = x.decode()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    text.chars().all(|c| !c.is_control()).then(|| text.to_owned())
 }
 
 fn reply(code: u16, enhanced: (u8, u16, u16), text: impl Into<String>) -> Reply<'static> {
@@ -192,8 +203,10 @@ impl Connection {
                 self.reset();
                 let _ = session.accept();
             }
-            Event::MailFrom { from, .. } => {
+            Event::MailFrom { from, params } => {
                 self.reset();
+                self.tx.ret_full = params.ret == Some(Ret::Full);
+                self.tx.envid = params.envid.as_ref().and_then(xtext);
                 let client = self.client();
                 match policy::mail_from(&self.relay, &self.shared.directory, client, &from) {
                     Ok(_) => {
@@ -209,7 +222,7 @@ impl Connection {
                     }
                 }
             }
-            Event::Recipient { to, .. } => match self.recipient(&to) {
+            Event::Recipient { to, params } => match self.recipient(&to, &params) {
                 Ok(rcpts) => {
                     for r in rcpts {
                         // One copy per mailbox (an alias and its user, two forwards to one
@@ -283,7 +296,14 @@ impl Connection {
         };
     }
 
-    fn recipient(&mut self, to: &ForwardPath<'_>) -> Result<Vec<Recipient>, Reply<'static>> {
+    fn recipient(&mut self, to: &ForwardPath<'_>, params: &RcptParams<'_>) -> Result<Vec<Recipient>, Reply<'static>> {
+        let notify = params.notify.map(|n| {
+            let names = [(n.success, "success"), (n.failure, "failure"), (n.delay, "delay")];
+            let on: Vec<&str> = names.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect();
+            if on.is_empty() { "never".to_owned() } else { on.join(",") }
+        });
+        let orcpt = params.orcpt.as_ref().and_then(|o| Some(format!("{};{}", o.addr_type, xtext(&o.addr)?)));
+        let dsn = Recipient { notify, orcpt, ..Recipient::default() };
         let client = self.client();
         let (address, targets, _rule) = match policy::rcpt_to(&self.relay, &self.shared.directory, client, to) {
             Ok(ok) => ok,
@@ -306,12 +326,12 @@ impl Connection {
                     if full {
                         return Err(reply(452, (4, 2, 2), format!("<{address}>: Mailbox full, try again later")));
                     }
-                    out.push(Recipient { address: address.clone(), mailbox: Some(m), original: None });
+                    out.push(Recipient { address: address.clone(), mailbox: Some(m), ..dsn.clone() });
                 }
                 Target::Remote(a) if a == normalize(&address) => {
-                    out.push(Recipient { address: address.clone(), mailbox: None, original: None });
+                    out.push(Recipient { address: address.clone(), ..dsn.clone() });
                 }
-                Target::Remote(a) => out.push(Recipient { address: a, mailbox: None, original: Some(address.clone()) }),
+                Target::Remote(a) => out.push(Recipient { address: a, original: Some(address.clone()), ..dsn.clone() }),
             }
         }
         Ok(out)
@@ -344,6 +364,8 @@ impl Connection {
             recipients: self.tx.recipients.clone(),
             received: now,
             client,
+            ret_full: self.tx.ret_full,
+            envid: self.tx.envid.clone(),
         };
         // What delivery adds: this header, and `Return-Path: <from>` CRLF.
         self.tx.head_len = (head.len() + "Return-Path: <>\r\n".len() + envelope.from.len()) as u64;

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 /// One recipient of a queued message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Recipient {
     /// The address as the client gave it.
     pub(crate) address: String,
@@ -34,10 +34,17 @@ pub(crate) struct Recipient {
     /// The address the client gave, when forwarding made this recipient of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) original: Option<String>,
+    /// DSN `NOTIFY` (RFC 3461 §4.1): `never`, or a comma list of `success`, `failure`,
+    /// `delay`; absent: failure and delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) notify: Option<String>,
+    /// DSN `ORCPT` (RFC 3461 §4.2), `type;address` as given (xtext decoded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) orcpt: Option<String>,
 }
 
 /// What is known of a message besides its content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Envelope {
     /// The message's queue id (the one the client was told).
     pub(crate) id: String,
@@ -48,6 +55,13 @@ pub(crate) struct Envelope {
     pub(crate) received: u64,
     /// Client address, for logs.
     pub(crate) client: String,
+    /// DSN `RET=FULL` (RFC 3461 §4.3): a failure report carries the whole message, not only
+    /// its header.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) ret_full: bool,
+    /// DSN `ENVID` (RFC 3461 §4.4), xtext decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) envid: Option<String>,
 }
 
 const MAGIC: &str = "sansmail-queue 1 ";
@@ -90,11 +104,11 @@ pub(crate) fn is_id(id: &str) -> bool {
     id.len() == 18 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn fsync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn record_header(envelope: &Envelope, content_len: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn record_header(envelope: &Envelope, content_len: u64) -> io::Result<Vec<u8>> {
     let env = toml::to_string(envelope).map_err(io::Error::other)?;
     let mut out = format!("{MAGIC}{} {content_len:0LEN_WIDTH$}\n", env.len()).into_bytes();
     out.extend_from_slice(env.as_bytes());
@@ -212,7 +226,7 @@ impl Spool {
     }
 }
 
-fn parse_records(name: &str, data: &[u8]) -> io::Result<Vec<(Envelope, Vec<u8>)>> {
+pub(crate) fn parse_records(name: &str, data: &[u8]) -> io::Result<Vec<(Envelope, Vec<u8>)>> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("queue file {name}: {what}"));
     let mut out = Vec::new();
     let mut rest = data;
@@ -301,9 +315,10 @@ mod tests {
         Envelope {
             id: id.into(),
             from: "a@b".into(),
-            recipients: vec![Recipient { address: "c@d".into(), mailbox: Some("c@d".into()), original: None }],
+            recipients: vec![Recipient { address: "c@d".into(), mailbox: Some("c@d".into()), ..Recipient::default() }],
             received: 1,
             client: "127.0.0.1".into(),
+            ..Envelope::default()
         }
     }
 

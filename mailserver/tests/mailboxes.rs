@@ -75,10 +75,10 @@ forward = ["Alice@localhost"]
     assert!(send(mx, "x@remote.test", "fw@localhost", "Subject: one\r\n\r\n1\r\n").contains("sent"));
     assert_eq!(s.wait_maildir("localhost", "fw", 1).len(), 1, "keep_copy");
     assert_eq!(s.wait_maildir("localhost", "alice", 1).len(), 1, "local forward");
-    assert!(s.wait_for_log(&["remote recipients wait in the queue"], Duration::from_secs(10)));
-    let queued = s.queued();
-    assert_eq!(queued.len(), 1, "the remote forward waits for outbound delivery");
-    let qfile = std::fs::read_to_string(s.data().join("queue/msg").join(&queued[0])).unwrap();
+    let queued = s.wait_outbound(1);
+    assert_eq!(queued.len(), 1, "the remote forward goes to the outbound queue");
+    assert!(s.wait_queue_empty());
+    let qfile = std::fs::read_to_string(s.data().join("queue/out").join(format!("{}.msg", queued[0]))).unwrap();
     assert!(qfile.contains("bob@remote.test") && qfile.contains("original = \"fw@localhost\""), "{qfile}");
 
     // Without keep_copy nothing stays; and alice listed twice gets one copy.

@@ -59,7 +59,10 @@ impl Server {
         let dir = temp_dir(name);
         let path = dir.join("sansmail.toml");
         let data = dir.join("data");
-        std::fs::write(&path, format!("data_dir = {:?}\n{config}", data.display().to_string())).unwrap();
+        // Outbound DNS goes to a dead loopback port unless the test says otherwise: nothing
+        // may leave the machine.
+        let dns = if config.contains("[outbound]") { "" } else { "\n[outbound]\ndns_servers = [\"127.0.0.1:9\"]\n" };
+        std::fs::write(&path, format!("data_dir = {:?}\n{config}{dns}", data.display().to_string())).unwrap();
         let mut s = Self { dir, config: path, child: None, log: Arc::default() };
         s.restart();
         s
@@ -201,6 +204,30 @@ impl Server {
         true
     }
 
+    /// Messages in the outbound queue (ids).
+    pub fn outbound(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.data().join("queue").join("out"))
+            .map(|rd| {
+                rd.filter_map(|e| e.unwrap().file_name().into_string().unwrap().strip_suffix(".msg").map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    /// Waits (up to 20 s) until the outbound queue holds `n` messages.
+    pub fn wait_outbound(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ids = self.outbound();
+            if ids.len() == n || Instant::now() > deadline {
+                return ids;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Files in the queue.
     pub fn queued(&self) -> Vec<String> {
         std::fs::read_dir(self.data().join("queue").join("msg"))
@@ -216,6 +243,18 @@ impl Drop for Server {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Polls `f` every 50 ms for up to 30 seconds; whether it became true.
+pub fn wait_until(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
 }
 
 pub fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# End-to-end relay throughput: Postfix's smtp-source sends N messages of 4 KiB over 20
+# sessions to sansmail for a remote domain; sansmail queues each durably, then delivers it
+# through its outbound queue to Postfix's smtp-sink on loopback. Timed from the first message
+# sent to the outbound queue empty. For a ceiling measured in the same run, smtp-source then
+# sends the same N straight to the sink. Prints messages/s for each and the ratio.
+#
+#   benches/load/smtp-relay.sh [N]        (default N = 5000)
+#
+# Needs: smtp-source and smtp-sink (Debian package postfix), a release build of sansmail.
+set -euo pipefail
+N=${1:-5000}
+PORT=${PORT:-2535}
+SINK=${SINK:-2536}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN="$ROOT/target/release/sansmail"
+[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release -p sansmail)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sansmail-relay.XXXXXX")
+cat > "$WORK/relay.toml" <<CONF
+data_dir = "$WORK/data"
+[[listener]]
+name = "mx"
+service = "smtp"
+bind = "127.0.0.1:$PORT"
+tls = "none"
+limits = { max_connections_per_ip = 100 }
+relay = { networks = ["127.0.0.1/32"] }
+[outbound]
+dns_servers = ["127.0.0.1:9"]
+concurrency = 20
+concurrency_per_domain = 20
+[[route]]
+domain = "sink.test"
+host = ["127.0.0.1:$SINK"]
+tls = "none"
+CONF
+smtp-sink 127.0.0.1:$SINK 256 &
+SINKPID=$!
+RUST_LOG=warn "$BIN" serve -c "$WORK/relay.toml" 2>"$WORK/log" &
+PID=$!
+trap 'kill $PID $SINKPID 2>/dev/null || true' EXIT
+sleep 1
+start=$(date +%s.%N)
+smtp-source -l 4096 -m "$N" -s 20 -f load@localhost -t u@sink.test "127.0.0.1:$PORT"
+sent=$(date +%s.%N)
+# Relayed when the main queue and the outbound queue are both empty.
+while [ -n "$(ls "$WORK/data/queue/msg")" ] || ls "$WORK/data/queue/out" | grep -q '\.msg$'; do sleep 0.05; done
+end=$(date +%s.%N)
+S=$(echo "$N / ($end - $start)" | bc -l)
+printf 'sansmail: accepted %d in %.2fs, relayed all in %.2fs: %.0f messages/s end to end\n' \
+  "$N" "$(echo "$sent - $start" | bc -l)" "$(echo "$end - $start" | bc -l)" "$S"
+start=$(date +%s.%N)
+smtp-source -l 4096 -m "$N" -s 20 -f load@localhost -t u@sink.test "127.0.0.1:$SINK"
+end=$(date +%s.%N)
+D=$(echo "$N / ($end - $start)" | bc -l)
+printf 'straight to the sink: %.0f messages/s\n' "$D"
+printf 'sansmail end to end / straight to the sink: %.2f\n' "$(echo "$S / $D" | bc -l)"
+if grep -q -i "error\|failed" "$WORK/log"; then echo "errors in the log:"; grep -i "error\|failed" "$WORK/log" | head; fi

@@ -1,0 +1,434 @@
+//! Outbound delivery: the queue manager. Local delivery hands each message's remote
+//! recipients to [`store::Store`]; the manager tries them when due, grouped by domain,
+//! through [`route::Router`] and [`client::send`], keeps a state per recipient (pending,
+//! deferred with its next attempt and last error, delivered, failed), retries with a
+//! doubling back-off up to the queue lifetime, and reports with [`dsn`].
+//!
+//! Concurrency is bounded in total and per destination domain. `sansmail queue …` edits the
+//! state files and leaves a `.flush` mark that the manager notices within a second.
+
+pub(crate) mod client;
+mod config;
+pub(crate) mod dsn;
+pub(crate) mod route;
+pub(crate) mod store;
+
+pub(crate) use config::{OutboundConfig, RouteConfig};
+
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sansmail_smtp_proto::Reply;
+use sansmail_smtp_proto::address::{ForwardPath, ReversePath};
+use sansmail_smtp_proto::client::Envelope as SmtpEnvelope;
+use sansmail_smtp_proto::command::{Body, MailParams, Notify, Orcpt, RcptParams, Ret, XText};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use self::client::{Attempt, HopResult};
+use self::config::RouteTls;
+use self::dsn::Kind;
+use self::route::{Routed, Router};
+use self::store::{RcptState, State, Status, Store};
+use crate::delivery::Deliverer;
+use crate::spool::{Envelope, Recipient};
+
+/// The name of the mark `sansmail queue flush|release` leaves for the running server.
+pub(crate) const FLUSH_MARK: &str = ".flush";
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// What the manager shares with its delivery tasks.
+pub(crate) struct Manager {
+    pub(crate) store: Arc<Store>,
+    router: Router,
+    config: OutboundConfig,
+    hostname: String,
+    deliverer: Arc<Deliverer>,
+    opportunistic: Arc<rustls::ClientConfig>,
+    verified: Mutex<HashMap<Option<PathBuf>, Arc<rustls::ClientConfig>>>,
+    per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
+    flush_mark: PathBuf,
+}
+
+impl Manager {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        config: &crate::config::Config,
+        deliverer: Arc<Deliverer>,
+    ) -> io::Result<Self> {
+        let router = Router::new(&config.outbound, &config.route).map_err(io::Error::other)?;
+        Ok(Self {
+            flush_mark: config.data_dir.join("queue").join("out").join(FLUSH_MARK),
+            store,
+            router,
+            config: config.outbound.clone(),
+            hostname: config.hostname.clone(),
+            deliverer,
+            opportunistic: client::opportunistic_tls()?,
+            verified: Mutex::new(HashMap::new()),
+            per_domain: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn domain_slots(&self, domain: &str) -> Arc<Semaphore> {
+        let mut map = self.per_domain.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            // Idle entries only cost memory; forget them all now and then.
+            map.retain(|_, s| s.available_permits() < self.config.concurrency_per_domain.max(1));
+        }
+        map.entry(domain.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.concurrency_per_domain.max(1))))
+            .clone()
+    }
+
+    fn tls_config(&self, tls: RouteTls, ca_file: Option<&PathBuf>) -> io::Result<Arc<rustls::ClientConfig>> {
+        if tls != RouteTls::Required {
+            return Ok(self.opportunistic.clone());
+        }
+        let mut map = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get(&ca_file.cloned()) {
+            return Ok(c.clone());
+        }
+        let c = client::verified_tls(ca_file.map(PathBuf::as_path))?;
+        map.insert(ca_file.cloned(), c.clone());
+        Ok(c)
+    }
+
+    /// The wait after the `attempts`-th failure: doubling from `retry_first_secs`, capped.
+    fn backoff(&self, attempts: u32) -> u64 {
+        let first = self.config.retry_first_secs.max(1);
+        first.saturating_mul(1u64 << attempts.saturating_sub(1).min(30)).min(self.config.retry_max_secs.max(first))
+    }
+}
+
+/// Runs the queue: new ids arrive on `ids`; what was queued before a restart is found on disk.
+pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<String>) {
+    let mut schedule = Schedule::default();
+    rescan(&manager, &mut schedule);
+    let total = Arc::new(Semaphore::new(manager.config.concurrency.max(1)));
+    let mut tasks: JoinSet<(String, Option<u64>)> = JoinSet::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let now = unix_now();
+        while let Some(id) = schedule.pop_due(now) {
+            let Ok(permit) = total.clone().try_acquire_owned() else {
+                schedule.put(id, now);
+                break;
+            };
+            let m = manager.clone();
+            tasks.spawn(async move {
+                let next = attempt(&m, &id).await.unwrap_or_else(|e| {
+                    tracing::error!(queue_id = %id, error = %e, "outbound attempt failed; retrying later");
+                    Some(unix_now() + m.config.retry_first_secs)
+                });
+                drop(permit);
+                (id, next)
+            });
+        }
+        tokio::select! {
+            Some(id) = ids.recv() => schedule.put(id, unix_now()),
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Ok((id, next)) = done {
+                    schedule.running_done(&id);
+                    if let Some(t) = next {
+                        schedule.put(id, t);
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                if std::fs::remove_file(&manager.flush_mark).is_ok() {
+                    tracing::info!("queue flush requested");
+                    rescan(&manager, &mut schedule);
+                }
+            }
+        }
+    }
+}
+
+/// Schedules every queued message at its state's next attempt.
+fn rescan(manager: &Manager, schedule: &mut Schedule) {
+    let now = unix_now();
+    match manager.store.list() {
+        Ok(list) => {
+            for id in list {
+                let due = manager.store.peek_due(&id).unwrap_or(Some(now));
+                if let Some(t) = due {
+                    schedule.put(id, t);
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot list the outbound queue"),
+    }
+}
+
+/// Due times, one per message, and the messages being tried now.
+#[derive(Default)]
+struct Schedule {
+    due: BTreeSet<(u64, String)>,
+    at: HashMap<String, u64>,
+    running: std::collections::HashSet<String>,
+}
+
+impl Schedule {
+    fn put(&mut self, id: String, t: u64) {
+        if let Some(old) = self.at.insert(id.clone(), t) {
+            self.due.remove(&(old, id.clone()));
+        }
+        self.due.insert((t, id));
+    }
+
+    /// The next message due by `now` that is not already being tried.
+    fn pop_due(&mut self, now: u64) -> Option<String> {
+        let (t, id) = self.due.iter().find(|(t, id)| *t <= now && !self.running.contains(id))?.clone();
+        self.due.remove(&(t, id.clone()));
+        self.at.remove(&id);
+        self.running.insert(id.clone());
+        Some(id)
+    }
+
+    fn running_done(&mut self, id: &str) {
+        self.running.remove(id);
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
+}
+
+/// The SMTP envelope for some recipients of a queued message.
+fn smtp_envelope(env: &Envelope, content: &[u8], rcpts: &[&Recipient]) -> Result<SmtpEnvelope, String> {
+    let from = if env.from.is_empty() {
+        ReversePath::Null
+    } else {
+        ReversePath::parse(format!("<{}>", env.from).as_bytes()).map_err(|e| format!("sender: {e}"))?.0.into_owned()
+    };
+    let params = MailParams {
+        size: Some(content.len() as u64),
+        body: content.iter().any(|&b| b >= 0x80).then_some(Body::EightBitMime),
+        ret: env.ret_full.then_some(Ret::Full),
+        envid: env.envid.as_deref().map(XText::encode),
+        ..MailParams::default()
+    };
+    let mut recipients = Vec::with_capacity(rcpts.len());
+    for r in rcpts {
+        let to = ForwardPath::parse(format!("<{}>", r.address).as_bytes())
+            .map_err(|e| format!("recipient {}: {e}", r.address))?
+            .0
+            .into_owned();
+        let notify = r.notify.as_deref().map(|n| {
+            let has = |k: &str| n.split(',').any(|x| x == k);
+            Notify { success: has("success"), failure: has("failure"), delay: has("delay") }
+        });
+        let orcpt = r
+            .orcpt
+            .as_deref()
+            .and_then(|o| o.split_once(';'))
+            .map(|(t, a)| Orcpt { addr_type: t.to_owned().into(), addr: XText::encode(a) });
+        recipients.push((to, RcptParams { notify, orcpt, ..RcptParams::default() }));
+    }
+    Ok(SmtpEnvelope { from, params, recipients })
+}
+
+/// The enhanced code of a reply as text (`5.1.1`), or one made from its class.
+fn status_code(reply: &Reply<'_>) -> String {
+    match reply.enhanced {
+        Some(e) => format!("{}.{}.{}", e.class, e.subject, e.detail),
+        None => format!("{}.0.0", reply.code.class()),
+    }
+}
+
+/// One message's turn: every due recipient tried, its state saved, reports queued. Returns
+/// when to come back, or `None` when the message is finished (or held, or gone).
+async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
+    let store = m.store.clone();
+    let key = id.to_owned();
+    let loaded = blocking(move || {
+        let (env, content) = store.read(&key)?;
+        let state = store.state(&key, env.recipients.len(), unix_now())?;
+        Ok((env, content, state))
+    })
+    .await;
+    let (env, content, mut state) = match loaded {
+        Ok(x) => x,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if state.held {
+        return Ok(None);
+    }
+    let now = unix_now();
+    let before = state.clone();
+    // Due recipients, grouped by domain.
+    let mut by_domain: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, (r, s)) in env.recipients.iter().zip(&state.rcpt).enumerate() {
+        if s.status.is_final() || s.next_attempt > now {
+            continue;
+        }
+        let domain = r.address.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
+        match by_domain.iter_mut().find(|(d, _)| *d == domain) {
+            Some((_, v)) => v.push(i),
+            None => by_domain.push((domain, vec![i])),
+        }
+    }
+    for (domain, idxs) in by_domain {
+        let slots = m.domain_slots(&domain);
+        let Ok(_permit) = slots.acquire_owned().await else { continue };
+        let outcome = deliver_domain(m, &env, &content, &domain, &idxs).await;
+        for (i, result) in idxs.iter().zip(outcome) {
+            let s = &mut state.rcpt[*i];
+            s.attempts += 1;
+            s.remote = result.remote;
+            s.status_code = result.status_code;
+            s.last_error = result.text;
+            s.status = result.status;
+            if s.status == Status::Deferred {
+                s.next_attempt = now + m.backoff(s.attempts);
+                if now >= env.received.saturating_add(m.config.max_queue_secs) {
+                    // Too long in the queue: a failure, with the last reason and 4.4.7.
+                    s.status = Status::Failed;
+                    s.status_code = "4.4.7".into();
+                    s.last_error = format!("message expired after {} attempts: {}", s.attempts, s.last_error);
+                }
+            }
+            tracing::info!(queue_id = %env.id, to = %env.recipients[*i].address, status = ?s.status, remote = %s.remote, detail = %s.last_error, "outbound");
+        }
+    }
+    report(m, &env, &content, &before, &mut state, now).await?;
+    let store = m.store.clone();
+    let key = id.to_owned();
+    let done = state.is_done();
+    let next = state.next_due();
+    blocking(move || if done { store.remove(&key) } else { store.save_state(&key, &state) }).await?;
+    Ok(if done { None } else { next })
+}
+
+/// One recipient's outcome.
+struct Outcome {
+    status: Status,
+    status_code: String,
+    text: String,
+    remote: String,
+}
+
+impl Outcome {
+    fn local(status: Status, code: &str, text: String) -> Self {
+        Self { status, status_code: code.to_owned(), text, remote: String::new() }
+    }
+}
+
+/// Tries the recipients `idxs` (all in `domain`) on the domain's hosts in order.
+async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &str, idxs: &[usize]) -> Vec<Outcome> {
+    let all =
+        |status, code: &str, text: String| idxs.iter().map(|_| Outcome::local(status, code, text.clone())).collect();
+    let dest = match m.router.route(domain).await {
+        Routed::To(d) => d,
+        Routed::NullMx => return all(Status::Failed, "5.1.10", format!("{domain} accepts no mail (null MX)")),
+        Routed::NoSuchDomain => return all(Status::Failed, "5.1.2", format!("domain {domain} does not exist")),
+        Routed::Temporary(e) => return all(Status::Deferred, "4.4.3", e),
+    };
+    let rcpts: Vec<&Recipient> = idxs.iter().map(|&i| &env.recipients[i]).collect();
+    let envelope = match smtp_envelope(env, content, &rcpts) {
+        Ok(e) => e,
+        Err(e) => return all(Status::Failed, "5.1.3", e),
+    };
+    let tls_config = match m.tls_config(dest.tls, dest.ca_file.as_ref()) {
+        Ok(c) => c,
+        Err(e) => return all(Status::Deferred, "4.7.5", format!("TLS configuration: {e}")),
+    };
+    let attempt = Attempt {
+        hello: m.hostname.clone(),
+        tls: dest.tls,
+        tls_config,
+        credentials: dest.credentials.clone(),
+        connect_timeout: Duration::from_secs(m.config.connect_timeout_secs.max(1)),
+    };
+    let mut last = format!("no host for {domain}");
+    for hop in &dest.hops {
+        let addrs = match m.router.addresses(hop).await {
+            Ok(a) if !a.is_empty() => a,
+            Ok(_) => {
+                last = format!("{} has no address", hop.host);
+                continue;
+            }
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        for addr in addrs {
+            match client::send(addr, &hop.host, &attempt, envelope.clone(), content).await {
+                HopResult::Answered(replies) => {
+                    return replies
+                        .into_iter()
+                        .map(|r| Outcome {
+                            status: match r.code.class() {
+                                2 => Status::Delivered,
+                                5 => Status::Failed,
+                                _ => Status::Deferred,
+                            },
+                            status_code: status_code(&r),
+                            text: r.to_string().replace('\n', " "),
+                            remote: hop.host.clone(),
+                        })
+                        .collect();
+                }
+                HopResult::Unreachable(e) => {
+                    tracing::debug!(host = %hop.host, %addr, error = %e, "host unusable");
+                    last = e;
+                }
+            }
+        }
+    }
+    all(Status::Deferred, "4.4.1", last)
+}
+
+/// Queues the reports this attempt calls for: failures, successes asked for with
+/// `NOTIFY=SUCCESS`, and one delay warning per message. Never to the null sender.
+async fn report(
+    m: &Manager,
+    env: &Envelope,
+    content: &[u8],
+    before: &State,
+    state: &mut State,
+    now: u64,
+) -> io::Result<()> {
+    if env.from.is_empty() {
+        return Ok(());
+    }
+    let changed_to = |status: Status| -> Vec<usize> {
+        (0..state.rcpt.len()).filter(|&i| state.rcpt[i].status == status && before.rcpt[i].status != status).collect()
+    };
+    let mut reports = Vec::new();
+    for (kind, idxs) in [(Kind::Failure, changed_to(Status::Failed)), (Kind::Success, changed_to(Status::Delivered))] {
+        let wanted: Vec<usize> = idxs.into_iter().filter(|&i| dsn::wants(&env.recipients[i], kind)).collect();
+        if !wanted.is_empty() {
+            reports.push((kind, wanted));
+        }
+    }
+    let warn_at = env.received.saturating_add(m.config.delay_warning_secs);
+    if m.config.delay_warning_secs > 0 && !state.warned && now >= warn_at {
+        let delayed: Vec<usize> = (0..state.rcpt.len())
+            .filter(|&i| state.rcpt[i].status == Status::Deferred && dsn::wants(&env.recipients[i], Kind::Delay))
+            .collect();
+        if !delayed.is_empty() {
+            state.warned = true;
+            reports.push((Kind::Delay, delayed));
+        }
+    }
+    let until = env.received.saturating_add(m.config.max_queue_secs);
+    for (kind, idxs) in reports {
+        let rcpts: Vec<(&Recipient, &RcptState)> = idxs.iter().map(|&i| (&env.recipients[i], &state.rcpt[i])).collect();
+        let message = dsn::build(kind, &m.hostname, env, content, &rcpts, now, until)?;
+        let d = m.deliverer.clone();
+        let to = env.from.clone();
+        let id = blocking(move || d.queue_generated(&to, &message, "dsn")).await?;
+        tracing::info!(queue_id = %env.id, report = ?kind, dsn_id = ?id, to = %env.from, "delivery report queued");
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! The outbound queue on disk, in `queue/out/`:
+//!
+//! - `<id>.msg`: the message with its remote recipients only, one spool record, written once
+//!   (temporary file, fsync, rename, directory fsync) before the message leaves the main
+//!   queue, so a crash in between at worst writes it again;
+//! - `<id>.state`: each recipient's state, rewritten atomically as it changes. A message with
+//!   no state file yet has every recipient pending.
+//!
+//! Restart-safe by construction: a recipient is marked delivered only after the remote
+//! server said so, and the mark is durable before the next step, so a crash repeats at worst
+//! one delivery and never loses one.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::spool::{self, Envelope};
+
+/// Where a recipient stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Status {
+    /// Not tried yet.
+    #[default]
+    Pending,
+    /// Tried, failed temporarily; tried again at `next_attempt`.
+    Deferred,
+    /// The remote server took it.
+    Delivered,
+    /// Failed for good (a 5xx, no route, or too long in the queue).
+    Failed,
+}
+
+impl Status {
+    /// Whether nothing more will happen to this recipient.
+    pub(crate) fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Failed)
+    }
+}
+
+/// One recipient's state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RcptState {
+    pub(crate) status: Status,
+    pub(crate) attempts: u32,
+    /// Unix time of the next attempt (pending and deferred).
+    pub(crate) next_attempt: u64,
+    /// The last failure, for `queue list` and the DSN (`Diagnostic-Code`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) last_error: String,
+    /// The enhanced status code of the outcome (`5.1.1`, `4.4.1`, …).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) status_code: String,
+    /// The host that gave the last answer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) remote: String,
+}
+
+/// A message's state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct State {
+    /// Held by the administrator: not tried until released.
+    #[serde(default)]
+    pub(crate) held: bool,
+    /// The delay warning was sent.
+    #[serde(default)]
+    pub(crate) warned: bool,
+    #[serde(default)]
+    pub(crate) rcpt: Vec<RcptState>,
+}
+
+impl State {
+    /// Whether every recipient is final.
+    pub(crate) fn is_done(&self) -> bool {
+        self.rcpt.iter().all(|r| r.status.is_final())
+    }
+
+    /// When the next attempt is due, if any recipient waits.
+    pub(crate) fn next_due(&self) -> Option<u64> {
+        self.rcpt.iter().filter(|r| !r.status.is_final()).map(|r| r.next_attempt).min()
+    }
+}
+
+/// The outbound queue directory.
+#[derive(Debug)]
+pub(crate) struct Store {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+fn write_atomically(tmp: &Path, path: &Path, data: &[u8]) -> io::Result<()> {
+    let result = (|| {
+        let mut f = File::create(tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    result
+}
+
+impl Store {
+    /// Opens (creating) `queue/out` under `data_dir`.
+    pub(crate) fn open(data_dir: &Path) -> io::Result<Self> {
+        let root = data_dir.join("queue");
+        let (dir, tmp) = (root.join("out"), root.join("tmp"));
+        fs::create_dir_all(&dir)?;
+        fs::create_dir_all(&tmp)?;
+        Ok(Self { dir, tmp })
+    }
+
+    fn msg(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.msg"))
+    }
+
+    fn state_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.state"))
+    }
+
+    /// Adds a message (its envelope holding the remote recipients only); `false` if it is
+    /// there already (a repeated hand-off after a crash).
+    pub(crate) fn add(&self, envelope: &Envelope, content: &[u8]) -> io::Result<bool> {
+        if !spool::is_id(&envelope.id) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "bad queue id"));
+        }
+        let path = self.msg(&envelope.id);
+        if path.exists() {
+            return Ok(false);
+        }
+        let mut record = spool::record_header(envelope, content.len() as u64)?;
+        record.extend_from_slice(content);
+        write_atomically(&self.tmp.join(format!("{}.out", envelope.id)), &path, &record)?;
+        spool::fsync_dir(&self.dir)?;
+        Ok(true)
+    }
+
+    /// The queued message ids, oldest first.
+    pub(crate) fn list(&self) -> io::Result<Vec<String>> {
+        let mut ids: Vec<String> = fs::read_dir(&self.dir)?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(".msg").map(str::to_owned))
+            .filter(|id| spool::is_id(id))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// A queued message: its envelope and content.
+    pub(crate) fn read(&self, id: &str) -> io::Result<(Envelope, Vec<u8>)> {
+        let mut data = Vec::new();
+        File::open(self.msg(id))?.read_to_end(&mut data)?;
+        spool::parse_records(id, &data)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{id}: empty")))
+    }
+
+    /// A message's state, every recipient pending when none was written yet (`now` is
+    /// their first attempt).
+    pub(crate) fn state(&self, id: &str, recipients: usize, now: u64) -> io::Result<State> {
+        let mut state = match fs::read_to_string(self.state_path(id)) {
+            Ok(text) => toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => State::default(),
+            Err(e) => return Err(e),
+        };
+        // A state written for another shape of message is not trusted.
+        if state.rcpt.len() != recipients {
+            state.rcpt = vec![RcptState { next_attempt: now, ..RcptState::default() }; recipients];
+        }
+        Ok(state)
+    }
+
+    /// When a message is due, from its state file alone: `None` while held; at once when it
+    /// has no state yet (or only final states, left by a crash before its removal).
+    pub(crate) fn peek_due(&self, id: &str) -> io::Result<Option<u64>> {
+        match fs::read_to_string(self.state_path(id)) {
+            Ok(text) => {
+                let s: State = toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                Ok(if s.held { None } else { Some(s.next_due().unwrap_or(0)) })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(0)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes a message's state durably.
+    pub(crate) fn save_state(&self, id: &str, state: &State) -> io::Result<()> {
+        let text = toml::to_string(state).map_err(io::Error::other)?;
+        write_atomically(&self.tmp.join(format!("{id}.state")), &self.state_path(id), text.as_bytes())?;
+        spool::fsync_dir(&self.dir)
+    }
+
+    /// Removes a finished message: the message first, since a message left without its
+    /// state would be sent again (a state left without its message is ignored).
+    pub(crate) fn remove(&self, id: &str) -> io::Result<()> {
+        for path in [self.msg(id), self.state_path(id)] {
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        spool::fsync_dir(&self.dir)
+    }
+}
