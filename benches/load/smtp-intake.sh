@@ -26,6 +26,9 @@ service = "smtp"
 bind = "127.0.0.1:$PORT"
 tls = "none"
 limits = { max_connections_per_ip = 100 }
+[abuse]
+# smtp-source opens a connection per message: lift the per-address connection rate.
+connections_per_window = 1000000
 CONF
 RUST_LOG=warn "$BIN" serve -c "$WORK/load.toml" 2>"$WORK/log" &
 PID=$!

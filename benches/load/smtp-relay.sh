@@ -18,6 +18,8 @@ BIN="$ROOT/target/release/sansmail"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sansmail-relay.XXXXXX")
 cat > "$WORK/relay.toml" <<CONF
 data_dir = "$WORK/data"
+# smtp-source opens a connection per message: lift the per-address connection rate.
+abuse = { connections_per_window = 1000000 }
 [[listener]]
 name = "mx"
 service = "smtp"
@@ -34,7 +36,8 @@ domain = "sink.test"
 host = ["127.0.0.1:$SINK"]
 tls = "none"
 CONF
-smtp-sink 127.0.0.1:$SINK 256 &
+SINKUSER=""; [ "$(id -u)" -eq 0 ] && SINKUSER="-u nobody"
+smtp-sink $SINKUSER 127.0.0.1:$SINK 256 &
 SINKPID=$!
 RUST_LOG=warn "$BIN" serve -c "$WORK/relay.toml" 2>"$WORK/log" &
 PID=$!
