@@ -1,4 +1,5 @@
-//! A client session fed arbitrary server bytes in arbitrary pieces: no panic, bounded.
+//! A client session fed arbitrary server bytes in arbitrary pieces: no panic, bounded. With
+//! `keep_open`, each finished transaction is followed by another (or QUIT).
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -12,13 +13,14 @@ use sansmail_smtp_proto::{ForwardPath, Mailbox, ReversePath};
 #[derive(Arbitrary, Debug)]
 struct Input {
     auth: bool,
+    keep_open: bool,
     body: Vec<u8>,
     reads: Vec<(u8, Vec<u8>)>,
 }
 
 fuzz_target!(|input: Input| {
     let mb = |s: &[u8]| Mailbox::parse(s).expect("valid").into_owned();
-    let envelope = Envelope {
+    let make = || Envelope {
         from: ReversePath::Mailbox(mb(b"a@client.test")),
         params: MailParams { size: Some(input.body.len() as u64), ..MailParams::default() },
         recipients: vec![
@@ -29,8 +31,10 @@ fuzz_target!(|input: Input| {
     let config = ClientConfig {
         credentials: input.auth.then(|| Credentials { username: "u".into(), password: "p".into() }),
         plaintext_auth: true,
+        keep_open: input.keep_open,
         ..ClientConfig::default()
     };
+    let envelope = make();
     let mut now = Instant::now();
     let mut c = ClientSession::new(config, envelope, now, false).expect("valid envelope");
     let mut out = Vec::new();
@@ -44,6 +48,13 @@ fuzz_target!(|input: Input| {
                 ClientEvent::ReadyForBody => {
                     c.send_body(&input.body).expect("ready");
                     c.finish_body(now).expect("ready");
+                }
+                ClientEvent::Done(_) if c.is_idle() => {
+                    if *tick % 2 == 0 {
+                        c.next_transaction(now, make()).expect("idle, valid envelope");
+                    } else {
+                        c.quit(now);
+                    }
                 }
                 _ => {}
             }

@@ -38,6 +38,7 @@ class Handler:
             pass
         with open(os.path.join(outdir, '%d.txt' % self.n), 'wb') as f:
             f.write(('FROM %s\n' % envelope.mail_from).encode())
+            f.write(('PEER %s:%s\n' % session.peer[:2]).encode())
             for r in envelope.rcpt_tos:
                 f.write(('TO %s\n' % r).encode())
             f.write(b'\n')
@@ -194,7 +195,8 @@ fn relays_through_a_route_with_dot_lines_and_envelope_intact() {
     let got = rx.wait(1);
     assert_eq!(got.len(), 1, "{}", s.log_text());
     let m = &got[0];
-    assert!(m.starts_with("FROM alice@localhost\nTO friend@remote.test\nTO other@remote.test\n"), "{m}");
+    assert!(m.starts_with("FROM alice@localhost\nPEER 127.0.0.1:"), "{m}");
+    assert!(m.contains("\nTO friend@remote.test\nTO other@remote.test\n"), "{m}");
     assert!(m.contains("line one\r\n.line with a dot\r\n..two dots\r\n"), "{m}");
     assert!(m.contains("Received: from client.test"), "{m}");
     assert!(common::wait_until(|| s.outbound().is_empty()), "the queue empties");
@@ -509,4 +511,31 @@ fn required_tls_verifies_the_certificate() {
             .contains("sent")
     );
     assert!(s.wait_for_log(&["x@untrusted.test", "Deferred", "TLS"], Duration::from_secs(20)), "{}", s.log_text());
+}
+
+/// Several messages for one host in a row share one connection.
+#[test]
+fn messages_to_one_host_share_a_connection() {
+    let port = free_port(&["127.0.0.1"]);
+    let rx = receiver("127.0.0.1", port, "accept");
+    let extra = format!(
+        "{}\n[outbound]\ndns_servers = [\"127.0.0.1:9\"]\nconcurrency_per_domain = 1\n",
+        route("remote.test", rx.addr)
+    );
+    let s = sender("out-reuse", &extra);
+    const MANY: &str = r#"
+import smtplib, sys
+s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=20)
+for i in range(6):
+    s.sendmail('alice@localhost', ['r%d@remote.test' % i], 'Subject: %d\r\n\r\nbody %d\r\n' % (i, i))
+s.quit()
+print('sent')
+"#;
+    let mx = s.addr("mx");
+    assert!(python(MANY, &[&mx.ip().to_string(), &mx.port().to_string()]).contains("sent"));
+    let got = rx.wait(6);
+    assert_eq!(got.len(), 6, "{}", s.log_text());
+    let peers: std::collections::HashSet<&str> =
+        got.iter().map(|m| m.lines().find(|l| l.starts_with("PEER ")).unwrap()).collect();
+    assert!(peers.len() <= 2, "six messages over {} connections", peers.len());
 }

@@ -341,3 +341,50 @@ fn envelope_that_cannot_be_written_is_refused_up_front() {
     });
     assert!(ClientSession::new(ClientConfig::default(), env, Instant::now(), false).is_err());
 }
+
+/// `keep_open`: several transactions over one connection, a failed one in the middle (RSET
+/// before the next), then QUIT; with and without pipelining.
+#[test]
+fn several_transactions_over_one_connection() {
+    for pipelining in [true, false] {
+        let mut config = ServerConfig::default();
+        config.extensions.pipelining = pipelining;
+        config.extensions.chunking = false;
+        let mut server = Server::new(config);
+        let now = Instant::now();
+        let mut c = ClientSession::new(
+            ClientConfig { keep_open: true, ..ClientConfig::default() },
+            envelope(&["a@x.test"]),
+            now,
+            false,
+        )
+        .unwrap();
+        // The server refuses the second message's only recipient.
+        let mut policy = |e: &Event| match e {
+            Event::Recipient { to, .. } if to.mailbox().is_some_and(|m| m.local_part == "bad") => {
+                Some(Reply::new(550, (5, 1, 1), "no such user").into_owned())
+            }
+            _ => None,
+        };
+        let first = converse(&mut c, &mut server, b"one\r\n", 5, &mut policy);
+        assert!(done(&first).is_ok(), "{first:?}");
+        assert!(!first.contains(&ClientEvent::Close), "kept open");
+        assert!(c.is_idle());
+        c.next_transaction(now, envelope(&["bad@x.test"])).unwrap();
+        let second = converse(&mut c, &mut server, b"two\r\n", 5, &mut policy);
+        assert_eq!(done(&second), &Err(ClientError::NoRecipientsAccepted), "{second:?}");
+        assert!(c.is_idle());
+        assert!(c.next_transaction(now, envelope(&["c@x.test"])).is_ok());
+        assert_eq!(
+            c.next_transaction(now, envelope(&["d@x.test"])),
+            Err(sansmail_smtp_proto::client::NextTransactionError::NotIdle)
+        );
+        let third = converse(&mut c, &mut server, b"three\r\n", 5, &mut policy);
+        assert!(done(&third).is_ok(), "pipelining {pipelining}: {third:?}\n{}", server.output());
+        c.quit(now);
+        let last = converse(&mut c, &mut server, b"", 5, &mut policy);
+        assert_eq!(last.last(), Some(&ClientEvent::Close), "{last:?}");
+        assert_eq!(server.messages, [b"one\r\n".to_vec(), b"three\r\n".to_vec()]);
+        assert_eq!(server.output().matches("250 2.0.0 OK").count(), 1, "one RSET, after the failed transaction");
+    }
+}

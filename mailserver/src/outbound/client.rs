@@ -3,10 +3,15 @@
 //! The session bounds every reply, so a hostile server costs bounded memory; whatever goes
 //! wrong below the transaction (connect, TLS, garbage, silence, close mid-reply) makes the
 //! host unreachable for this attempt, and the caller tries the next one or defers.
+//!
+//! A connection that ends a transaction in good order is parked in a [`Pool`] for a few
+//! seconds, so the next message to the same host goes over it (RSET/MAIL, no new TCP,
+//! TLS or EHLO round trips).
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -123,9 +128,131 @@ fn rustls_pemfile_certs(pem: &[u8]) -> io::Result<Vec<CertificateDer<'static>>> 
     CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(io::Error::other)
 }
 
-/// Sends one message to one address. `server_name` is the host's name (for SNI and
-/// certificate checks); `content` is the message as queued.
+/// Anything a session can run over: TCP, or TLS over TCP.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A connection between transactions.
+struct Parked {
+    io: Box<dyn Io>,
+    session: ClientSession,
+    since: Instant,
+    messages: usize,
+}
+
+/// How long a parked connection waits for the next message, and how many messages one
+/// connection carries.
+const PARK_FOR: Duration = Duration::from_secs(5);
+const MESSAGES_PER_CONNECTION: usize = 100;
+
+/// Connections kept for reuse, by address and the terms they were opened with.
+#[derive(Default)]
+pub(crate) struct Pool {
+    idle: Mutex<HashMap<String, Vec<Parked>>>,
+}
+
+impl Pool {
+    fn take(&self, key: &str) -> Option<Parked> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.get_mut(key)?;
+        let p = list.pop();
+        if list.is_empty() {
+            idle.remove(key);
+        }
+        p.filter(|p| p.since.elapsed() < PARK_FOR)
+    }
+
+    fn put(&self, key: String, p: Parked) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.entry(key).or_default().push(p);
+    }
+
+    /// Says QUIT on the connections that waited too long.
+    pub(crate) fn reap(&self) {
+        let expired: Vec<Parked> = {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let mut out = Vec::new();
+            idle.retain(|_, list| {
+                let (old, fresh): (Vec<_>, Vec<_>) = list.drain(..).partition(|p| p.since.elapsed() >= PARK_FOR);
+                out.extend(old);
+                *list = fresh;
+                !list.is_empty()
+            });
+            out
+        };
+        for p in expired {
+            tokio::spawn(quit(p));
+        }
+    }
+}
+
+/// Ends a parked connection politely, within a few seconds.
+async fn quit(mut p: Parked) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        p.session.quit(Instant::now());
+        let mut out = Vec::new();
+        p.session.poll_transmit(&mut out);
+        let _ = p.io.write_all(&out).await;
+        let mut buf = [0u8; 512];
+        while !p.session.is_closed() {
+            match p.io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    p.session.handle_input(Instant::now(), &buf[..n]);
+                }
+            }
+        }
+        let _ = p.io.shutdown().await;
+    })
+    .await;
+}
+
+/// Sends one message to one address: over a parked connection when one is waiting, else a
+/// new one. `server_name` is the host's name (for SNI and certificate checks); `content`
+/// is the message as queued.
 pub(crate) async fn send(
+    pool: &Pool,
+    addr: SocketAddr,
+    server_name: &str,
+    attempt: &Attempt,
+    envelope: Envelope,
+    content: &[u8],
+) -> HopResult {
+    // A connection is reused only under the same terms: TLS policy, the authorities that
+    // verified it (one configuration per CA file), and the credentials it logged in with.
+    let user = attempt.credentials.as_ref().map_or("", |c| c.0.as_str());
+    let verifier = Arc::as_ptr(&attempt.tls_config) as usize;
+    let key = format!("{addr}|{server_name}|{:?}|{verifier:x}|{user}", attempt.tls);
+    if let Some(mut parked) = pool.take(&key)
+        && parked.session.next_transaction(Instant::now(), envelope.clone()).is_ok()
+    {
+        let mut pump = Pump { rcpt: vec![None; envelope.recipients.len()], done: None };
+        if let Ok(Stop::Idle(io)) = pump.run(parked.io, &mut parked.session, content).await {
+            let result = pump.result(addr);
+            if let HopResult::Answered(_) = result {
+                parked.io = io;
+                park(pool, key, parked);
+                return result;
+            }
+        }
+        // The kept connection failed (the server closed it meanwhile): a new one.
+    }
+    fresh(pool, key, addr, server_name, attempt, envelope, content).await
+}
+
+fn park(pool: &Pool, key: String, mut p: Parked) {
+    p.messages += 1;
+    p.since = Instant::now();
+    if p.messages < MESSAGES_PER_CONNECTION && p.session.is_idle() {
+        pool.put(key, p);
+    } else {
+        tokio::spawn(quit(p));
+    }
+}
+
+async fn fresh(
+    pool: &Pool,
+    key: String,
     addr: SocketAddr,
     server_name: &str,
     attempt: &Attempt,
@@ -147,6 +274,7 @@ pub(crate) async fn send(
             RouteTls::None => TlsPolicy::Never,
         },
         credentials: attempt.credentials.clone().map(|(username, password)| Credentials { username, password }),
+        keep_open: true,
         ..ClientConfig::default()
     };
     let mut session = match ClientSession::new(config, envelope, Instant::now(), false) {
@@ -154,30 +282,44 @@ pub(crate) async fn send(
         Err(e) => return HopResult::Unreachable(format!("cannot write the envelope: {e}")),
     };
     let mut pump = Pump { rcpt: vec![None; recipients], done: None };
-    let plain = pump.run(stream, &mut session, content).await;
-    let outcome = match plain {
-        Ok(Some(stream)) => {
-            // STARTTLS accepted: handshake, then go on over TLS.
+    let io: Box<dyn Io> = Box::new(stream);
+    let stop = match pump.run(io, &mut session, content).await {
+        Ok(Stop::StartTls(io)) => {
             let Ok(name) = ServerName::try_from(server_name.to_owned()) else {
                 return HopResult::Unreachable(format!("{server_name} is not a TLS server name"));
             };
             let connector = TlsConnector::from(attempt.tls_config.clone());
-            match tokio::time::timeout(Duration::from_secs(60), connector.connect(name, stream)).await {
+            match tokio::time::timeout(Duration::from_secs(60), connector.connect(name, io)).await {
                 Ok(Ok(tls)) => {
                     session.handle_tls_established(Instant::now());
-                    pump.run(tls, &mut session, content).await.map(|_| ())
+                    pump.run(Box::new(tls), &mut session, content).await
                 }
                 Ok(Err(e)) => Err(format!("TLS handshake with {addr}: {e}")),
                 Err(_) => Err(format!("TLS handshake with {addr}: timed out")),
             }
         }
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
+        other => other,
     };
-    if let Err(e) = outcome {
-        return HopResult::Unreachable(e);
+    let io = match stop {
+        Err(e) => return HopResult::Unreachable(e),
+        Ok(Stop::Idle(io)) => Some(io),
+        Ok(_) => None,
+    };
+    let result = pump.result(addr);
+    if let (Some(io), HopResult::Answered(_)) = (io, &result) {
+        park(pool, key, Parked { io, session, since: Instant::now(), messages: 0 });
     }
-    pump.result(addr)
+    result
+}
+
+/// Why [`Pump::run`] returned.
+enum Stop {
+    /// The session is over.
+    Closed,
+    /// STARTTLS was accepted: the plain connection, for the handshake.
+    StartTls(Box<dyn Io>),
+    /// The transaction is over and the connection kept.
+    Idle(Box<dyn Io>),
 }
 
 /// The replies gathered while pumping.
@@ -191,14 +333,14 @@ fn synthetic(code: u16, enhanced: (u8, u16, u16), text: &str) -> Reply<'static> 
 }
 
 impl Pump {
-    /// Runs the session over `stream` until it closes (`None`) or asks for TLS (the stream
-    /// is handed back). I/O errors end the attempt.
-    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    /// Runs the session over `stream` until it closes, asks for TLS, or (kept open) ends
+    /// its transaction. I/O errors end the attempt.
+    async fn run(
         &mut self,
-        mut stream: S,
+        mut stream: Box<dyn Io>,
         session: &mut ClientSession,
         content: &[u8],
-    ) -> Result<Option<S>, String> {
+    ) -> Result<Stop, String> {
         let mut buf = vec![0u8; 16 * 1024];
         let mut out = Vec::new();
         loop {
@@ -221,18 +363,20 @@ impl Pump {
                         }
                     }
                     ClientEvent::Done(result) => self.done = Some(result),
-                    ClientEvent::Close => {}
                     _ => {}
                 }
             }
             session.poll_transmit(&mut out);
             write(&mut stream, &mut out).await?;
             if starttls {
-                return Ok(Some(stream));
+                return Ok(Stop::StartTls(stream));
             }
             if session.is_closed() {
                 let _ = stream.shutdown().await;
-                return Ok(None);
+                return Ok(Stop::Closed);
+            }
+            if self.done.is_some() && session.is_idle() {
+                return Ok(Stop::Idle(stream));
             }
             let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
             let read = async {
@@ -294,7 +438,7 @@ impl Pump {
     }
 }
 
-async fn write<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> Result<(), String> {
+async fn write<S: AsyncWrite + Unpin + ?Sized>(stream: &mut S, out: &mut Vec<u8>) -> Result<(), String> {
     if out.is_empty() {
         return Ok(());
     }

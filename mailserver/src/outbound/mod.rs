@@ -54,6 +54,8 @@ pub(crate) struct Manager {
     verified: Mutex<HashMap<Option<PathBuf>, Arc<rustls::ClientConfig>>>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
     flush_mark: PathBuf,
+    /// Connections kept between messages.
+    pool: client::Pool,
 }
 
 impl Manager {
@@ -73,6 +75,7 @@ impl Manager {
             opportunistic: client::opportunistic_tls()?,
             verified: Mutex::new(HashMap::new()),
             per_domain: Mutex::new(HashMap::new()),
+            pool: client::Pool::default(),
         })
     }
 
@@ -142,6 +145,7 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
                 }
             }
             _ = tick.tick() => {
+                manager.pool.reap();
                 if std::fs::remove_file(&manager.flush_mark).is_ok() {
                     tracing::info!("queue flush requested");
                     rescan(&manager, &mut schedule);
@@ -362,7 +366,7 @@ async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &st
             }
         };
         for addr in addrs {
-            match client::send(addr, &hop.host, &attempt, envelope.clone(), content).await {
+            match client::send(&m.pool, addr, &hop.host, &attempt, envelope.clone(), content).await {
                 HopResult::Answered(replies) => {
                     return replies
                         .into_iter()

@@ -48,6 +48,10 @@ pub struct ClientConfig {
     pub pipelining: bool,
     /// Use BDAT when CHUNKING is offered (default true).
     pub chunking: bool,
+    /// Keep the connection after a transaction instead of saying QUIT, so that
+    /// [`ClientSession::next_transaction`](super::ClientSession::next_transaction) can send
+    /// another message over it (default false).
+    pub keep_open: bool,
     /// Bounds on each reply.
     pub reply_limits: ReplyLimits,
     /// How long to wait for each reply.
@@ -63,6 +67,7 @@ impl Default for ClientConfig {
             plaintext_auth: false,
             pipelining: true,
             chunking: true,
+            keep_open: false,
             reply_limits: ReplyLimits::default(),
             timeouts: ClientTimeouts::default(),
         }

@@ -112,6 +112,27 @@ impl fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
+/// Why [`ClientSession::next_transaction`] refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NextTransactionError {
+    /// No transaction can start now (one is running, or the session is closing).
+    NotIdle,
+    /// A path or parameter of the envelope cannot be written.
+    Envelope(EncodeError),
+}
+
+impl fmt::Display for NextTransactionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotIdle => f.write_str("the session is not between transactions"),
+            Self::Envelope(e) => write!(f, "envelope: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NextTransactionError {}
+
 /// Calling [`ClientSession::send_body`] or [`ClientSession::finish_body`] out of turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotReadyForBody;
@@ -138,6 +159,7 @@ enum Expect {
     Data,
     Bdat { last: bool },
     DataEnd,
+    Rset,
     Quit,
 }
 
@@ -162,6 +184,12 @@ pub struct ClientSession {
     answered: usize,
     body: Option<DataEncoder>,
     finished: bool,
+    /// Replies still due to commands of a finished transaction: read and ignored.
+    stale: usize,
+    /// The last transaction did not complete: RSET before the next one.
+    dirty: bool,
+    /// Without PIPELINING, MAIL waits for the reply to that RSET.
+    mail_after_rset: bool,
     closed: bool,
     deadline: Option<Instant>,
 }
@@ -197,6 +225,9 @@ impl ClientSession {
             answered: 0,
             body: None,
             finished: false,
+            stale: 0,
+            dirty: false,
+            mail_after_rset: false,
             closed: false,
             deadline,
         })
@@ -351,12 +382,75 @@ impl ClientSession {
         self.arm(now);
     }
 
-    /// Ends the transaction with `result` (once) and says QUIT.
+    /// Ends the transaction with `result` (once) and says QUIT, unless the configuration
+    /// keeps the connection and the session is still usable (the failure, if any, was the
+    /// transaction's, not the session's).
     fn finish(&mut self, now: Instant, result: Result<Reply<'static>, ClientError>) {
         if !self.finished {
             self.finished = true;
             self.body = None;
+            self.stale = self.expect.len();
+            let usable = match &result {
+                Ok(_) => true,
+                Err(ClientError::Rejected(stage, _)) => matches!(stage, Stage::Mail | Stage::Data | Stage::EndOfData),
+                Err(
+                    ClientError::NoRecipientsAccepted
+                    | ClientError::MessageTooBig { .. }
+                    | ClientError::ExtensionMissing(_),
+                ) => true,
+                Err(_) => false,
+            };
+            self.dirty = result.is_err();
             self.events.push_back(ClientEvent::Done(result));
+            if !(self.config.keep_open && usable) {
+                self.send(now, Command::Quit, Expect::Quit);
+            } else if self.expect.is_empty() {
+                self.deadline = None;
+            }
+        }
+    }
+
+    /// Whether a transaction can start with [`ClientSession::next_transaction`]: the last
+    /// one is over, the connection was kept (`keep_open`) and still works.
+    pub fn is_idle(&self) -> bool {
+        self.finished && !self.closed && !self.expect.iter().any(|e| *e == Expect::Quit)
+    }
+
+    /// Sends another message over the same connection (after [`ClientEvent::Done`], with
+    /// `keep_open`): RSET first if the last transaction failed, then MAIL as for the first.
+    /// Events start over: recipients, body, `Done`.
+    pub fn next_transaction(&mut self, now: Instant, envelope: Envelope) -> Result<(), NextTransactionError> {
+        if !self.is_idle() {
+            return Err(NextTransactionError::NotIdle);
+        }
+        let mut scratch = Vec::new();
+        Command::Mail { from: envelope.from.clone(), params: envelope.params.clone() }
+            .encode(&mut scratch)
+            .map_err(NextTransactionError::Envelope)?;
+        for (to, params) in &envelope.recipients {
+            Command::Rcpt { to: to.clone(), params: params.clone() }
+                .encode(&mut scratch)
+                .map_err(NextTransactionError::Envelope)?;
+        }
+        self.envelope = envelope;
+        self.finished = false;
+        self.mail_ok = false;
+        self.accepted = 0;
+        self.answered = 0;
+        if std::mem::take(&mut self.dirty) {
+            self.send(now, Command::Rset, Expect::Rset);
+            if !(self.config.pipelining && self.caps.has(&Capability::Pipelining)) {
+                self.mail_after_rset = true;
+                return Ok(());
+            }
+        }
+        self.start_transaction(now);
+        Ok(())
+    }
+
+    /// Ends a kept connection politely: QUIT, then [`ClientEvent::Close`].
+    pub fn quit(&mut self, now: Instant) {
+        if self.is_idle() {
             self.send(now, Command::Quit, Expect::Quit);
         }
     }
@@ -384,8 +478,12 @@ impl ClientSession {
             return self.abort(ClientError::UnexpectedReply);
         };
         self.arm(now);
-        if self.finished && expect != Expect::Quit {
-            // Replies to commands pipelined before the failure: read and ignore.
+        if self.stale > 0 && expect != Expect::Quit {
+            // Replies to commands pipelined before the transaction ended: read and ignore.
+            self.stale -= 1;
+            if self.expect.is_empty() && self.finished {
+                self.deadline = None;
+            }
             return;
         }
         let ok = reply.is_positive();
@@ -472,6 +570,12 @@ impl ClientSession {
             Expect::Bdat { last: true } | Expect::DataEnd if ok => self.finish(now, Ok(reply)),
             Expect::Bdat { .. } | Expect::DataEnd => {
                 self.finish(now, Err(ClientError::Rejected(Stage::EndOfData, reply)))
+            }
+            // The reply to RSET matters only in that it comes: a refusal shows at MAIL.
+            Expect::Rset => {
+                if std::mem::take(&mut self.mail_after_rset) {
+                    self.start_transaction(now);
+                }
             }
             Expect::Quit => self.close(),
         }

@@ -19,6 +19,8 @@ pub struct Server {
     pub wire: Vec<u8>,
     pub message: Vec<u8>,
     pub messages: Vec<Vec<u8>>,
+    /// How much of `wire` the client has been given.
+    pub read: usize,
 }
 
 impl Server {
@@ -29,7 +31,7 @@ impl Server {
     pub fn with_tls(config: ServerConfig, tls: bool) -> Self {
         let now = Instant::now();
         let session = ServerSession::new(Arc::new(config), now, tls);
-        let mut s = Self { session, now, events: vec![], wire: vec![], message: vec![], messages: vec![] };
+        let mut s = Self { session, now, events: vec![], wire: vec![], message: vec![], messages: vec![], read: 0 };
         s.session.poll_transmit(&mut s.wire);
         s
     }
@@ -152,11 +154,11 @@ pub fn converse(
     let mut events = Vec::new();
     let mut c2s = Vec::new();
     // Everything the server says lands in `wire` (the harness drains into it).
-    let mut sent = 0;
     for _ in 0..10_000 {
         server.session.poll_transmit(&mut server.wire);
-        client.handle_input(now, &server.wire[sent..]);
-        sent = server.wire.len();
+        let fresh = server.wire.len() > server.read;
+        client.handle_input(now, &server.wire[server.read..]);
+        server.read = server.wire.len();
         while let Some(e) = client.poll_event() {
             match e {
                 ClientEvent::ReadyForBody => {
@@ -174,7 +176,9 @@ pub fn converse(
             events.push(e);
         }
         client.poll_transmit(&mut c2s);
-        if client.is_closed() && c2s.is_empty() {
+        // Over when the connection is, or (kept open) when the transaction is and the
+        // server has nothing more to say.
+        if c2s.is_empty() && (client.is_closed() || (client.is_idle() && !fresh && !events.is_empty())) {
             return events;
         }
         let input = std::mem::take(&mut c2s);
