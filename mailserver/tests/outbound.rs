@@ -486,7 +486,8 @@ fn required_tls_verifies_the_certificate() {
     std::fs::write(&cert, leaf.pem()).unwrap();
     std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
     let rx_config = format!(
-        "[tls]\ncert = {:?}\nkey = {:?}\n[[domain]]\nname = \"remote.test\"\n[[user]]\naddress = \"friend@remote.test\"\n\
+        "[tls]\ncert = {:?}\nkey = {:?}\n[[domain]]\nname = \"remote.test\"\n[[domain]]\nname = \"opp.test\"\n\
+         [[user]]\naddress = \"friend@remote.test\"\n[[user]]\naddress = \"friend@opp.test\"\n\
          [[listener]]\nname = \"mx\"\nservice = \"smtp\"\nbind = \"127.0.0.1:0\"\ntls = \"starttls\"\n",
         cert.display().to_string(),
         key.display().to_string()
@@ -495,7 +496,8 @@ fn required_tls_verifies_the_certificate() {
     let to = rx.addr("mx");
     let routes = format!(
         "\n[[route]]\ndomain = \"remote.test\"\nhost = [\"{to}\"]\ntls = \"required\"\nca_file = {:?}\n\
-         [[route]]\ndomain = \"untrusted.test\"\nhost = [\"{to}\"]\ntls = \"required\"\n",
+         [[route]]\ndomain = \"untrusted.test\"\nhost = [\"{to}\"]\ntls = \"required\"\n\
+         [[route]]\ndomain = \"opp.test\"\nhost = [\"{to}\"]\n",
         ca_pem.display().to_string()
     );
     let s = sender("out-tls", &routes);
@@ -511,6 +513,62 @@ fn required_tls_verifies_the_certificate() {
             .contains("sent")
     );
     assert!(s.wait_for_log(&["x@untrusted.test", "Deferred", "TLS"], Duration::from_secs(20)), "{}", s.log_text());
+    // Opportunistic (the default): encrypted, though the certificate cannot be verified.
+    let out = smtplib(s.addr("mx"), "plain", "alice@localhost", "friend@opp.test", "Subject: o\r\n\r\no\r\n");
+    assert!(out.contains("sent"), "{out}");
+    let got = rx.wait_maildir("opp.test", "friend", 1);
+    assert_eq!(got.len(), 1, "{}", s.log_text());
+    assert!(got[0].1.contains("with ESMTPS"), "opportunistic STARTTLS: {}", got[0].1);
+}
+
+/// SIGKILL while messages are being relayed, then a restart: every message the client was
+/// given 250 for reaches the receiver (some may arrive twice, none is lost).
+#[test]
+fn a_crash_during_relaying_repeats_at_worst_and_loses_nothing() {
+    let port = free_port(&["127.0.0.1"]);
+    let rx = receiver("127.0.0.1", port, "accept");
+    let mut s = sender("out-crash", &route("remote.test", rx.addr));
+    const MANY: &str = r#"
+import smtplib, sys
+s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=20)
+for i in range(60):
+    try:
+        s.sendmail('alice@localhost', ['r%d@remote.test' % i], 'Subject: crash %d\r\n\r\nbody\r\n' % i)
+        print('acked', i, flush=True)
+    except Exception:
+        break
+"#;
+    let mx = s.addr("mx");
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(MANY)
+        .args([&mx.ip().to_string(), &mx.port().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill the server once some messages are acknowledged and relaying is under way.
+    let mut acked = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        acked.push(line.split(' ').nth(1).unwrap().parse::<usize>().unwrap());
+        if acked.len() == 20 {
+            s.kill();
+        }
+    }
+    let _ = child.wait();
+    assert!(acked.len() >= 20, "{acked:?}");
+    s.restart();
+    let subjects = || -> std::collections::HashSet<usize> {
+        rx.messages()
+            .iter()
+            .filter_map(|m| m.lines().find_map(|l| l.strip_prefix("Subject: crash ")).and_then(|n| n.trim().parse().ok()))
+            .collect()
+    };
+    let all = common::wait_until(|| acked.iter().all(|i| subjects().contains(i)));
+    let got = subjects();
+    assert!(all, "lost: {:?}", acked.iter().filter(|i| !got.contains(i)).collect::<Vec<_>>());
+    assert!(common::wait_until(|| s.outbound().is_empty()));
 }
 
 /// Several messages for one host in a row share one connection.
