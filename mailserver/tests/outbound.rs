@@ -100,7 +100,7 @@ struct Receiver {
 fn receiver(ip: &str, port: u16, mode: &str) -> Receiver {
     let dir = temp_dir("receiver");
     let child = spawn_ready(RECEIVER, &[ip, &port.to_string(), &dir.display().to_string(), mode]);
-    Receiver { dir, _child: child, addr: format!("{ip}:{port}").parse().unwrap() }
+    Receiver { dir, _child: child, addr: SocketAddr::new(ip.parse().unwrap(), port) }
 }
 
 impl Receiver {
@@ -313,15 +313,18 @@ sys.stdin.read()
 #[test]
 fn mx_preference_null_mx_and_implicit_mx_from_a_loopback_dns() {
     // a.mx (preference 10) is down; b.mx (20) answers; implicit.test has no MX, only an A.
-    let port = free_port(&["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
+    let port = free_port(&["127.0.0.2", "127.0.0.3", "127.0.0.4", "::1"]);
     let b = receiver("127.0.0.3", port, "accept");
     let implicit = receiver("127.0.0.4", port, "accept");
+    let v6 = receiver("::1", port, "accept");
     let zone = "pref.test. 60 IN MX 10 a.mx.test.\n\
                 pref.test. 60 IN MX 20 b.mx.test.\n\
                 a.mx.test. 60 IN A 127.0.0.2\n\
                 b.mx.test. 60 IN A 127.0.0.3\n\
                 nullmx.test. 60 IN MX 0 .\n\
-                implicit.test. 60 IN A 127.0.0.4\n";
+                implicit.test. 60 IN A 127.0.0.4\n\
+                six.test. 60 IN MX 10 host6.test.\n\
+                host6.test. 60 IN AAAA ::1\n";
     let dns_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let _dns = spawn_ready(DNS, &[&dns_port.to_string(), zone]);
     let extra = format!("\n[outbound]\ndns_servers = [\"127.0.0.1:{dns_port}\"]\nport = {port}\n");
@@ -333,6 +336,11 @@ fn mx_preference_null_mx_and_implicit_mx_from_a_loopback_dns() {
     assert_eq!(got.len(), 1, "the lower-preference host took it: {}", s.log_text());
     assert!(got[0].contains("TO u@pref.test"));
     assert_eq!(implicit.wait(1).len(), 1, "implicit MX: {}", s.log_text());
+    // An MX host with only an IPv6 address.
+    assert!(smtplib(mx, "plain", "alice@localhost", "u@six.test", "Subject: 6\r\n\r\n6\r\n").contains("sent"));
+    let got = v6.wait(1);
+    assert_eq!(got.len(), 1, "IPv6 MX: {}", s.log_text());
+    assert!(got[0].contains("PEER ::1:"), "{}", got[0]);
     // Null MX: an immediate bounce, 5.1.10.
     send_dsn(mx, "alice@localhost", "u@nullmx.test", "", "");
     let dsns = s.wait_maildir("localhost", "alice", 1);
@@ -562,7 +570,9 @@ for i in range(60):
     let subjects = || -> std::collections::HashSet<usize> {
         rx.messages()
             .iter()
-            .filter_map(|m| m.lines().find_map(|l| l.strip_prefix("Subject: crash ")).and_then(|n| n.trim().parse().ok()))
+            .filter_map(|m| {
+                m.lines().find_map(|l| l.strip_prefix("Subject: crash ")).and_then(|n| n.trim().parse().ok())
+            })
             .collect()
     };
     let all = common::wait_until(|| acked.iter().all(|i| subjects().contains(i)));
@@ -596,4 +606,35 @@ print('sent')
     let peers: std::collections::HashSet<&str> =
         got.iter().map(|m| m.lines().find(|l| l.starts_with("PEER ")).unwrap()).collect();
     assert!(peers.len() <= 2, "six messages over {} connections", peers.len());
+}
+
+/// Smarthosts are tried in order: the first is down, the second (which requires AUTH over
+/// TLS, like a provider's submission service) takes the message with the route's login.
+#[test]
+fn smarthost_failover_and_a_route_with_credentials() {
+    let rx_config = "[[domain]]\nname = \"relay.test\"\n[[user]]\naddress = \"gw@relay.test\"\n\
+        [[listener]]\nname = \"sub\"\nservice = \"submission\"\nbind = \"127.0.0.1:0\"\ntls = \"starttls\"\n\
+        relay = { networks = [] }\n";
+    let rx = Server::start("out-smarthost-rx", rx_config);
+    assert!(rx.cli(&["user", "add", "gw@relay.test"], "gw-secret\n").status.success());
+    let sub = rx.addr("sub");
+    let dead = free_port(&["127.0.0.1"]);
+    // Smarthosts without credentials, then the same host through a route with them.
+    let extra = format!(
+        "\n[outbound]\ndns_servers = [\"127.0.0.1:9\"]\nsmarthost = [\"127.0.0.1:{dead}\", \"{sub}\"]\n\
+         [[route]]\ndomain = \"gw.test\"\nhost = [\"127.0.0.1:{dead}\", \"{sub}\"]\nusername = \"gw@relay.test\"\npassword = \"gw-secret\"\n"
+    );
+    let s = sender("out-smarthost", &extra);
+    let mx = s.addr("mx");
+    // Without a login the provider refuses (530 at MAIL, permanent): the message bounces.
+    assert!(smtplib(mx, "plain", "alice@localhost", "x@anywhere.test", "Subject: a\r\n\r\na\r\n").contains("sent"));
+    assert!(s.wait_for_log(&["x@anywhere.test", "Failed", "530 5.7.0"], Duration::from_secs(20)), "{}", s.log_text());
+    // With it: past the dead host, STARTTLS, AUTH, accepted for relaying.
+    assert!(smtplib(mx, "plain", "alice@localhost", "y@gw.test", "Subject: c\r\n\r\nc\r\n").contains("sent"));
+    assert!(s.wait_for_log(&["y@gw.test", "Delivered"], Duration::from_secs(20)), "{}", s.log_text());
+    assert!(
+        rx.wait_for_log(&["accepted", "from=alice@localhost", "y@gw.test"], Duration::from_secs(20)),
+        "{}",
+        rx.log_text()
+    );
 }
