@@ -10,6 +10,7 @@ mod config;
 mod delivery;
 mod directory;
 mod login;
+mod net;
 mod outbound;
 mod policy;
 mod pop3;

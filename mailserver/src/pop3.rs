@@ -195,14 +195,7 @@ impl Connection {
             if filled == buf.len() {
                 return Err(io::Error::other("session took no input"));
             }
-            let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
-            let read = async {
-                match deadline {
-                    Some(d) => tokio::time::timeout_at(d, stream.read(&mut buf[filled..])).await.ok(),
-                    None => Some(stream.read(&mut buf[filled..]).await),
-                }
-            };
-            match read.await {
+            match crate::net::read_by(stream, &mut buf[filled..], session.poll_timeout()).await {
                 None => session.handle_timeout(Instant::now()),
                 Some(Ok(0)) => return Ok(Flow::Closed),
                 Some(Ok(n)) => filled += n,
@@ -352,16 +345,5 @@ impl Connection {
 }
 
 async fn write<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
-    if out.is_empty() {
-        return Ok(());
-    }
-    let limit = std::time::Duration::from_secs(600);
-    tokio::time::timeout(limit, async {
-        stream.write_all(out).await?;
-        stream.flush().await
-    })
-    .await
-    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client does not read"))??;
-    out.clear();
-    Ok(())
+    crate::net::write_all(stream, out, std::time::Duration::from_secs(600)).await
 }

@@ -12,7 +12,7 @@ use sansmail_smtp_proto::Reply;
 use sansmail_smtp_proto::address::{ForwardPath, ReversePath};
 use sansmail_smtp_proto::command::{RcptParams, Ret, XText};
 use sansmail_smtp_proto::server::{Event, ServerSession};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{Relay, canonical};
 use crate::delivery::Job;
@@ -129,13 +129,7 @@ impl Connection {
                 }
                 session.poll_transmit(&mut out);
                 let wrote = !out.is_empty();
-                if wrote {
-                    tokio::time::timeout(write_timeout, stream.write_all(&out))
-                        .await
-                        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client does not read its replies"))??;
-                    stream.flush().await?;
-                    out.clear();
-                }
+                crate::net::write_all(stream, &mut out, write_timeout).await?;
                 if starttls {
                     return Ok(Flow::StartTls);
                 }
@@ -161,14 +155,7 @@ impl Connection {
             }
             // The session took all of it; read more.
             filled = 0;
-            let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
-            let read = async {
-                match deadline {
-                    Some(d) => tokio::time::timeout_at(d, stream.read(&mut buf[filled..])).await.ok(),
-                    None => Some(stream.read(&mut buf[filled..]).await),
-                }
-            };
-            match read.await {
+            match crate::net::read_by(stream, &mut buf[filled..], session.poll_timeout()).await {
                 None => session.handle_timeout(Instant::now()),
                 Some(Ok(0)) => {
                     self.abort_message();

@@ -378,14 +378,7 @@ impl Pump {
             if self.done.is_some() && session.is_idle() {
                 return Ok(Stop::Idle(stream));
             }
-            let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
-            let read = async {
-                match deadline {
-                    Some(d) => tokio::time::timeout_at(d, stream.read(&mut buf)).await.ok(),
-                    None => Some(stream.read(&mut buf).await),
-                }
-            };
-            match read.await {
+            match crate::net::read_by(&mut stream, &mut buf, session.poll_timeout()).await {
                 None => session.handle_timeout(Instant::now()),
                 Some(Ok(0)) => session.handle_eof(),
                 Some(Ok(n)) => {
@@ -439,18 +432,7 @@ impl Pump {
 }
 
 async fn write<S: AsyncWrite + Unpin + ?Sized>(stream: &mut S, out: &mut Vec<u8>) -> Result<(), String> {
-    if out.is_empty() {
-        return Ok(());
-    }
-    let r = tokio::time::timeout(Duration::from_secs(300), async {
-        stream.write_all(out).await?;
-        stream.flush().await
-    })
-    .await;
+    let r = crate::net::write_all(stream, out, Duration::from_secs(300)).await;
     out.clear();
-    match r {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("write: {e}")),
-        Err(_) => Err("write: timed out".to_owned()),
-    }
+    r.map_err(|e| format!("write: {e}"))
 }
