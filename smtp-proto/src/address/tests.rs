@@ -182,4 +182,32 @@ fn fast_path_is_taken_by_ordinary_paths_and_left_by_others() {
     for other in ["<\"q\"@x>", "<a@[1.2.3.4]>", "<@r:a@b>", "<ä@b>", "<a@b", "<a..b@c>", "<a@-b>"] {
         assert!(simple_path(other).is_none(), "{other}");
     }
+    // Dots and hyphens in every position, across the eight-byte windows.
+    for bad in [
+        "<.a@b>",
+        "<a.@b>",
+        "<a@.b>",
+        "<a@b.>",
+        "<a@b->",
+        "<a@b-.c>",
+        "<a@b.-c>",
+        "<a@b..c>",
+        "<abcdefg..h@x>",
+        "<abcdefgh..i@x>",
+        "<a@abcdefg.-hij>",
+        "<a@abcdefghijklmn-.o>",
+        "<@b>",
+        "<a@>",
+    ] {
+        assert!(simple_path(bad).is_none(), "{bad}");
+    }
+    for good in ["<a.b.c.d.e.f.g.h.i@x-y.z-w.v>", "<abcdefghijklmnop@q-r-s-t-u-v-w-x.yz>", "<a-@b>", "<-a@b>"] {
+        assert_eq!(simple_path(good).map(|m| m.0), path_grammar(good).ok().map(|m| m.0), "{good}");
+        assert!(simple_path(good).is_some(), "{good}");
+    }
+    // 63-octet labels pass, 64 do not.
+    let ok = format!("<a@{}.c>", "b".repeat(63));
+    let long = format!("<a@{}.c>", "b".repeat(64));
+    assert!(simple_path(&ok).is_some() && simple_path(&long).is_none());
+    assert!(path_grammar(&long).is_err());
 }
