@@ -165,18 +165,25 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("postmaster {}", config.postmaster());
             for l in config.listeners()? {
                 let lim = &l.config.limits;
+                let service = if l.config.service.is_smtp() {
+                    format!(
+                        "max_message_size={} max_recipients={} relay={:?}",
+                        lim.max_message_size,
+                        lim.max_recipients,
+                        l.relay().networks
+                    )
+                } else {
+                    format!("apop={} plaintext_auth={}", l.config.apop, l.config.allow_plaintext_auth)
+                };
                 println!(
-                    "listener  {} service={} addr={} tls={:?} max_message_size={} max_recipients={} \
-                     max_connections={} per_ip={} relay={:?} allow={:?} deny={:?}",
+                    "listener  {} service={} addr={} tls={:?} {service} max_connections={} per_ip={} \
+                     allow={:?} deny={:?}",
                     l.name,
                     l.config.service,
                     l.addr,
                     l.config.tls,
-                    lim.max_message_size,
-                    lim.max_recipients,
                     lim.max_connections,
                     lim.max_connections_per_ip,
-                    l.relay().networks,
                     l.config.access.allow,
                     l.config.access.deny
                 );
@@ -213,6 +220,13 @@ fn explain(
     let l = listeners.iter().find(|l| l.name == listener).ok_or_else(|| {
         format!("no listener {listener:?}; listeners: {:?}", listeners.iter().map(|l| &l.name).collect::<Vec<_>>())
     })?;
+    if !l.config.service.is_smtp() {
+        return Err(format!(
+            "listener {listener} serves {}: relay decisions belong to SMTP listeners",
+            l.config.service
+        )
+        .into());
+    }
     let relay = l.relay();
     let dir = directory::Directory::new(config)?;
     let user = user.map(|u| users::normalize(&u));

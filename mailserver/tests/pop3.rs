@@ -410,4 +410,14 @@ fn refusals_before_a_session_speak_pop3() {
     assert!(out.starts_with("+OK localhost POP3 sansmail ready\r\n"), "{out}");
     assert!(out.contains("EXPIRE NEVER\r\nIMPLEMENTATION sansmail "), "{out}");
     assert!(!out.contains("USER\r\n") && !out.contains("STLS"), "no plaintext login, no TLS here: {out}");
+    // The CLI knows what a POP3 listener is.
+    let cfg = String::from_utf8(s.cli(&["check-config"], "").stdout).unwrap();
+    assert!(
+        cfg.contains("listener  pop service=pop3 addr=127.0.0.1:0 tls=None apop=false plaintext_auth=false"),
+        "{cfg}"
+    );
+    let explain = ["explain", "--listener", "pop", "--client", "192.0.2.1", "--from", "a@b.test", "--to", "c@d.test"];
+    let out = s.cli(&explain, "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("serves pop3"), "{err}");
 }
