@@ -1,0 +1,52 @@
+//! The IMAP command framer fed arbitrary octets in arbitrary pieces, with arbitrary answers
+//! to synchronising literals: no panic, and what it holds stays within its limits.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use sansmail_imap_proto::{Frame, Framer, FramingConfig};
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    literal_plus: bool,
+    literal_minus: bool,
+    binary: bool,
+    answers: Vec<bool>,
+    reads: Vec<Vec<u8>>,
+}
+
+fuzz_target!(|input: Input| {
+    let config = FramingConfig {
+        max_line: 128,
+        max_literal: 512,
+        max_command: 2048,
+        literal_plus: input.literal_plus,
+        literal_minus: input.literal_minus,
+        binary: input.binary,
+    };
+    let mut f = Framer::new(config);
+    let mut answers = input.answers.iter().copied().cycle();
+    for data in &input.reads {
+        let mut rest = &data[..];
+        let mut stalls = 0;
+        while !rest.is_empty() && stalls < 2 {
+            let used = f.push(rest);
+            rest = &rest[used..];
+            stalls = if used == 0 { stalls + 1 } else { 0 };
+            while let Some(frame) = f.poll_frame() {
+                match frame {
+                    Frame::Command(c) => assert!(c.len() <= 2048 + 128),
+                    Frame::Continuation { size, .. } => {
+                        assert!(size <= 512);
+                        if answers.next().unwrap_or(true) {
+                            f.accept_literal();
+                        } else {
+                            f.refuse_literal();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+});

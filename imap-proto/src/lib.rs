@@ -1,0 +1,16 @@
+//! Sans-IO IMAP ([RFC 3501](https://www.rfc-editor.org/rfc/rfc3501),
+//! [RFC 9051](https://www.rfc-editor.org/rfc/rfc9051)) — in progress. What stands:
+//!
+//! - [`framing`]: commands framed into lines and literals before any parsing, with every
+//!   limit enforced and over-size literals refused before a continuation is sent;
+//! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly.
+//!
+//! The command parser, the response encoder and the session state machines come next.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod framing;
+pub mod mutf7;
+
+pub use framing::{Frame, Framer, FramingConfig, Refusal};
