@@ -3,6 +3,8 @@
 //!
 //! - [`framing`]: commands framed into lines and literals before any parsing, with every
 //!   limit enforced and over-size literals refused before a continuation is sent;
+//! - [`lex`]: the grammar's tokens (tags, atoms, quoted strings and literals, numbers,
+//!   sequence sets, bounded nesting) read from a framed command, borrowing where it can;
 //! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly.
 //!
 //! The command parser, the response encoder and the session state machines come next.
@@ -11,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod framing;
+pub mod lex;
 pub mod mutf7;
 
 pub use framing::{Frame, Framer, FramingConfig, Refusal};
