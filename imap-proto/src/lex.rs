@@ -107,6 +107,11 @@ impl<'a> Cursor<'a> {
         self.input.get(self.pos).copied()
     }
 
+    /// Moves past `n` octets (at most to the end).
+    pub fn advance(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.input.len());
+    }
+
     /// Takes one octet if it is `b`.
     pub fn eat(&mut self, b: u8) -> bool {
         let hit = self.peek() == Some(b);

@@ -3,17 +3,22 @@
 //!
 //! - [`framing`]: commands framed into lines and literals before any parsing, with every
 //!   limit enforced and over-size literals refused before a continuation is sent;
+//! - [`command`]: the commands of RFC 3501 and the extensions (SEARCH, FETCH and STORE
+//!   still to come);
 //! - [`lex`]: the grammar's tokens (tags, atoms, quoted strings and literals, numbers,
 //!   sequence sets, bounded nesting) read from a framed command, borrowing where it can;
 //! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly.
 //!
-//! The command parser, the response encoder and the session state machines come next.
+//! The SEARCH/FETCH/STORE grammars, the response encoder and the session state machines come
+//! next.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod command;
 pub mod framing;
 pub mod lex;
 pub mod mutf7;
 
+pub use command::{Body, Command, Mailbox, ParseError};
 pub use framing::{Frame, Framer, FramingConfig, Refusal};

@@ -1,0 +1,399 @@
+//! Commands ([RFC 3501 §6](https://www.rfc-editor.org/rfc/rfc3501#section-6) and the
+//! extensions), parsed from one framed command with [`crate::lex`]. Text borrows from the
+//! command; mailbox names stay as sent (modified UTF-7, see [`crate::mutf7`]).
+//!
+//! This slice parses every command except SEARCH, FETCH and STORE (and their UID forms),
+//! whose grammars come next: those are reported as [`ParseError::NotYet`].
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::lex::{Cursor, LexError, SeqRange};
+
+/// A mailbox name: `INBOX` in any case is the inbox (RFC 3501 §5.1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Mailbox<'a> {
+    /// The inbox.
+    Inbox,
+    /// Any other name, as sent (modified UTF-7 unless UTF8=ACCEPT is enabled).
+    Other(Cow<'a, [u8]>),
+}
+
+impl<'a> Mailbox<'a> {
+    fn from_astring(name: Cow<'a, [u8]>) -> Self {
+        if name.eq_ignore_ascii_case(b"INBOX") { Self::Inbox } else { Self::Other(name) }
+    }
+}
+
+/// `STATUS` items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub enum StatusItem {
+    Messages,
+    Recent,
+    UidNext,
+    UidValidity,
+    Unseen,
+    Deleted,
+    Size,
+}
+
+/// A message flag: a system flag (`\Seen`, …) or a keyword.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Flag<'a> {
+    /// `\` and an atom: `\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`, or an
+    /// extension flag (the name without the backslash).
+    System(&'a str),
+    /// A keyword (an atom).
+    Keyword(&'a str),
+}
+
+/// One `field value` pair of ID (RFC 2971): the value may be NIL.
+pub type IdField<'a> = (Cow<'a, [u8]>, Option<Cow<'a, [u8]>>);
+
+/// A parsed command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command<'a> {
+    /// The tag.
+    pub tag: &'a str,
+    /// What it asks.
+    pub body: Body<'a>,
+}
+
+/// What a command asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub enum Body<'a> {
+    Capability,
+    Noop,
+    Logout,
+    StartTls,
+    /// `AUTHENTICATE mechanism [initial-response]` (SASL-IR, RFC 4959); `=` is an empty one.
+    Authenticate {
+        mechanism: &'a str,
+        initial_response: Option<&'a str>,
+    },
+    Login {
+        username: Cow<'a, [u8]>,
+        password: Cow<'a, [u8]>,
+    },
+    Select {
+        mailbox: Mailbox<'a>,
+    },
+    Examine {
+        mailbox: Mailbox<'a>,
+    },
+    Create {
+        mailbox: Mailbox<'a>,
+    },
+    Delete {
+        mailbox: Mailbox<'a>,
+    },
+    Rename {
+        from: Mailbox<'a>,
+        to: Mailbox<'a>,
+    },
+    Subscribe {
+        mailbox: Mailbox<'a>,
+    },
+    Unsubscribe {
+        mailbox: Mailbox<'a>,
+    },
+    List {
+        reference: Cow<'a, [u8]>,
+        pattern: Cow<'a, [u8]>,
+    },
+    Lsub {
+        reference: Cow<'a, [u8]>,
+        pattern: Cow<'a, [u8]>,
+    },
+    Status {
+        mailbox: Mailbox<'a>,
+        items: Vec<StatusItem>,
+    },
+    /// `APPEND mailbox [flag-list] [date-time] literal`.
+    Append {
+        mailbox: Mailbox<'a>,
+        flags: Vec<Flag<'a>>,
+        /// The `date-time` as sent, quotes removed.
+        date: Option<Cow<'a, [u8]>>,
+        message: &'a [u8],
+    },
+    Check,
+    Close,
+    Expunge,
+    /// `UID EXPUNGE set` (UIDPLUS).
+    UidExpunge {
+        set: Vec<SeqRange>,
+    },
+    Copy {
+        uid: bool,
+        set: Vec<SeqRange>,
+        mailbox: Mailbox<'a>,
+    },
+    Move {
+        uid: bool,
+        set: Vec<SeqRange>,
+        mailbox: Mailbox<'a>,
+    },
+    Idle,
+    Unselect,
+    Namespace,
+    Enable {
+        capabilities: Vec<&'a str>,
+    },
+    /// `ID ( *(string nstring) ) / NIL` (RFC 2971).
+    Id {
+        fields: Option<Vec<IdField<'a>>>,
+    },
+}
+
+/// Why a command did not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// No tag: answer `* BAD`.
+    NoTag,
+    /// Not a command this parser knows.
+    Unknown,
+    /// A command whose grammar this slice does not parse yet (SEARCH, FETCH, STORE).
+    NotYet,
+    /// The arguments do not follow the grammar.
+    Syntax(LexError),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoTag => f.write_str("no tag"),
+            Self::Unknown => f.write_str("unknown command"),
+            Self::NotYet => f.write_str("command not supported yet"),
+            Self::Syntax(e) => write!(f, "syntax error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl From<LexError> for ParseError {
+    fn from(e: LexError) -> Self {
+        Self::Syntax(e)
+    }
+}
+
+/// The tag of a command, for answering one that did not parse.
+pub fn tag_of(command: &[u8]) -> Option<&str> {
+    Cursor::new(command).tag().ok()
+}
+
+impl<'a> Command<'a> {
+    /// Parses one framed command (CRLF included).
+    pub fn parse(input: &'a [u8]) -> Result<Self, ParseError> {
+        let mut c = Cursor::new(input);
+        let tag = c.tag().map_err(|_| ParseError::NoTag)?;
+        c.sp()?;
+        let name = c.atom().map_err(|_| ParseError::Unknown)?;
+        let body = Self::body(&mut c, name)?;
+        c.end()?;
+        Ok(Self { tag, body })
+    }
+
+    fn body(c: &mut Cursor<'a>, name: &str) -> Result<Body<'a>, ParseError> {
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        let mailbox = |c: &mut Cursor<'a>| -> Result<Mailbox<'a>, ParseError> {
+            c.sp()?;
+            Ok(Mailbox::from_astring(c.astring()?))
+        };
+        Ok(match () {
+            _ if is("CAPABILITY") => Body::Capability,
+            _ if is("NOOP") => Body::Noop,
+            _ if is("LOGOUT") => Body::Logout,
+            _ if is("STARTTLS") => Body::StartTls,
+            _ if is("CHECK") => Body::Check,
+            _ if is("CLOSE") => Body::Close,
+            _ if is("EXPUNGE") => Body::Expunge,
+            _ if is("IDLE") => Body::Idle,
+            _ if is("UNSELECT") => Body::Unselect,
+            _ if is("NAMESPACE") => Body::Namespace,
+            _ if is("AUTHENTICATE") => {
+                c.sp()?;
+                let mechanism = c.atom()?;
+                let initial_response = if c.eat(b' ') { Some(base64_or_empty(c)?) } else { None };
+                Body::Authenticate { mechanism, initial_response }
+            }
+            _ if is("LOGIN") => {
+                c.sp()?;
+                let username = c.astring()?;
+                c.sp()?;
+                Body::Login { username, password: c.astring()? }
+            }
+            _ if is("SELECT") => Body::Select { mailbox: mailbox(c)? },
+            _ if is("EXAMINE") => Body::Examine { mailbox: mailbox(c)? },
+            _ if is("CREATE") => Body::Create { mailbox: mailbox(c)? },
+            _ if is("DELETE") => Body::Delete { mailbox: mailbox(c)? },
+            _ if is("SUBSCRIBE") => Body::Subscribe { mailbox: mailbox(c)? },
+            _ if is("UNSUBSCRIBE") => Body::Unsubscribe { mailbox: mailbox(c)? },
+            _ if is("RENAME") => {
+                let from = mailbox(c)?;
+                Body::Rename { from, to: mailbox(c)? }
+            }
+            _ if is("LIST") || is("LSUB") => {
+                c.sp()?;
+                let reference = c.astring()?;
+                c.sp()?;
+                let pattern = c.list_mailbox()?;
+                if is("LIST") { Body::List { reference, pattern } } else { Body::Lsub { reference, pattern } }
+            }
+            _ if is("STATUS") => {
+                let mailbox = mailbox(c)?;
+                c.sp()?;
+                c.open()?;
+                let mut items = Vec::new();
+                loop {
+                    let at = c.pos();
+                    let item = c.atom()?;
+                    items.push(status_item(item).ok_or(LexError { expected: "status item", at })?);
+                    if !c.eat(b' ') {
+                        break;
+                    }
+                }
+                c.close()?;
+                Body::Status { mailbox, items }
+            }
+            _ if is("APPEND") => {
+                let mailbox = mailbox(c)?;
+                c.sp()?;
+                let mut flags = Vec::new();
+                if c.rest().first() == Some(&b'(') {
+                    flags = flag_list(c)?;
+                    c.sp()?;
+                }
+                let mut date = None;
+                if c.rest().first() == Some(&b'"') {
+                    date = Some(c.quoted()?);
+                    c.sp()?;
+                }
+                Body::Append { mailbox, flags, date, message: c.literal()? }
+            }
+            _ if is("COPY") || is("MOVE") => {
+                let (set, mailbox) = set_and_mailbox(c)?;
+                if is("COPY") {
+                    Body::Copy { uid: false, set, mailbox }
+                } else {
+                    Body::Move { uid: false, set, mailbox }
+                }
+            }
+            _ if is("UID") => {
+                c.sp()?;
+                let at = c.pos();
+                let sub = c.atom()?;
+                let sub_is = |n: &str| sub.eq_ignore_ascii_case(n);
+                if sub_is("COPY") || sub_is("MOVE") {
+                    let (set, mailbox) = set_and_mailbox(c)?;
+                    if sub_is("COPY") {
+                        Body::Copy { uid: true, set, mailbox }
+                    } else {
+                        Body::Move { uid: true, set, mailbox }
+                    }
+                } else if sub_is("EXPUNGE") {
+                    c.sp()?;
+                    Body::UidExpunge { set: c.sequence_set()? }
+                } else if sub_is("FETCH") || sub_is("SEARCH") || sub_is("STORE") {
+                    return Err(ParseError::NotYet);
+                } else {
+                    return Err(ParseError::Syntax(LexError {
+                        expected: "UID COPY, MOVE, EXPUNGE, FETCH, SEARCH or STORE",
+                        at,
+                    }));
+                }
+            }
+            _ if is("ENABLE") => {
+                let mut capabilities = Vec::new();
+                while c.eat(b' ') {
+                    capabilities.push(c.atom()?);
+                }
+                if capabilities.is_empty() {
+                    return Err(ParseError::Syntax(LexError { expected: "capability", at: c.pos() }));
+                }
+                Body::Enable { capabilities }
+            }
+            _ if is("ID") => {
+                c.sp()?;
+                if c.keyword("NIL") {
+                    Body::Id { fields: None }
+                } else {
+                    c.open()?;
+                    let mut fields = Vec::new();
+                    // RFC 2971 §3.3: at most 30 field-value pairs.
+                    while c.rest().first() != Some(&b')') && fields.len() < 30 {
+                        if !fields.is_empty() {
+                            c.sp()?;
+                        }
+                        let field = c.string()?;
+                        c.sp()?;
+                        fields.push((field, c.nstring()?));
+                    }
+                    c.close()?;
+                    Body::Id { fields: Some(fields) }
+                }
+            }
+            _ if is("SEARCH") || is("FETCH") || is("STORE") => return Err(ParseError::NotYet),
+            _ => return Err(ParseError::Unknown),
+        })
+    }
+}
+
+fn status_item(s: &str) -> Option<StatusItem> {
+    let is = |n: &str| s.eq_ignore_ascii_case(n);
+    Some(match () {
+        _ if is("MESSAGES") => StatusItem::Messages,
+        _ if is("RECENT") => StatusItem::Recent,
+        _ if is("UIDNEXT") => StatusItem::UidNext,
+        _ if is("UIDVALIDITY") => StatusItem::UidValidity,
+        _ if is("UNSEEN") => StatusItem::Unseen,
+        _ if is("DELETED") => StatusItem::Deleted,
+        _ if is("SIZE") => StatusItem::Size,
+        _ => return None,
+    })
+}
+
+/// `flag-list = "(" [flag *(SP flag)] ")"`.
+fn flag_list<'a>(c: &mut Cursor<'a>) -> Result<Vec<Flag<'a>>, ParseError> {
+    c.open()?;
+    let mut flags = Vec::new();
+    while c.rest().first() != Some(&b')') {
+        if !flags.is_empty() {
+            c.sp()?;
+        }
+        flags.push(if c.eat(b'\\') { Flag::System(c.atom()?) } else { Flag::Keyword(c.atom()?) });
+    }
+    c.close()?;
+    Ok(flags)
+}
+
+fn set_and_mailbox<'a>(c: &mut Cursor<'a>) -> Result<(Vec<SeqRange>, Mailbox<'a>), ParseError> {
+    c.sp()?;
+    let set = c.sequence_set()?;
+    c.sp()?;
+    Ok((set, Mailbox::from_astring(c.astring()?)))
+}
+
+/// SASL-IR's initial response: base64 characters and padding, or `=` for empty.
+fn base64_or_empty<'a>(c: &mut Cursor<'a>) -> Result<&'a str, ParseError> {
+    let at = c.pos();
+    let text = c.rest();
+    let len = text.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')).count();
+    let token = std::str::from_utf8(&text[..len]).unwrap_or_default();
+    let ok = token == "="
+        || (!token.is_empty() && token.len().is_multiple_of(4) && !token.trim_end_matches('=').contains('='));
+    if !ok {
+        return Err(ParseError::Syntax(LexError { expected: "base64 initial response", at }));
+    }
+    c.advance(len);
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests;
