@@ -7,9 +7,11 @@
 //!   still to come);
 //! - [`lex`]: the grammar's tokens (tags, atoms, quoted strings and literals, numbers,
 //!   sequence sets, bounded nesting) read from a framed command, borrowing where it can;
-//! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly.
+//! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly;
+//! - [`response`]: status responses with codes and the untagged data of those commands,
+//!   each string in its tightest safe form.
 //!
-//! The SEARCH/FETCH/STORE grammars, the response encoder and the session state machines come
+//! The SEARCH/FETCH/STORE grammars (and FETCH data) and the session state machines come
 //! next.
 
 #![forbid(unsafe_code)]
@@ -19,6 +21,7 @@ pub mod command;
 pub mod framing;
 pub mod lex;
 pub mod mutf7;
+pub mod response;
 
 pub use command::{Body, Command, Mailbox, ParseError};
 pub use framing::{Frame, Framer, FramingConfig, Refusal};

@@ -1,0 +1,372 @@
+//! Server responses ([RFC 3501 §7](https://www.rfc-editor.org/rfc/rfc3501#section-7)):
+//! status responses (tagged or untagged, with response codes) and the untagged data the
+//! commands of this crate answer with. The encoder picks the tightest safe form of each
+//! string — atom, quoted, or literal — so no value can break the line or forge a response.
+//!
+//! FETCH data comes with the FETCH grammar.
+
+use crate::command::{Flag, StatusItem};
+
+/// `resp-cond-state` / `resp-cond-bye` / `PREAUTH`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Status {
+    Ok,
+    No,
+    Bad,
+    PreAuth,
+    Bye,
+}
+
+/// Response codes (RFC 3501 §7.1, RFC 4315, RFC 5530).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub enum Code<'a> {
+    Alert,
+    Capability(Vec<&'a str>),
+    Parse,
+    PermanentFlags(Vec<Flag<'a>>),
+    ReadOnly,
+    ReadWrite,
+    TryCreate,
+    UidNext(u32),
+    UidValidity(u32),
+    Unseen(u32),
+    /// UIDPLUS: `APPENDUID validity uid`.
+    AppendUid {
+        validity: u32,
+        uid: u32,
+    },
+    /// RFC 5530 codes.
+    TooBig,
+    OverQuota,
+    AuthenticationFailed,
+    Unavailable,
+    Nonexistent,
+    AlreadyExists,
+    Cannot,
+    Limit,
+    ServerBug,
+    ClientBug,
+    PrivacyRequired,
+}
+
+/// Untagged data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub enum Data<'a> {
+    Capability(Vec<&'a str>),
+    /// `LIST (attributes) delimiter mailbox`.
+    List {
+        attributes: Vec<&'a str>,
+        delimiter: Option<char>,
+        mailbox: &'a [u8],
+    },
+    Lsub {
+        attributes: Vec<&'a str>,
+        delimiter: Option<char>,
+        mailbox: &'a [u8],
+    },
+    Status {
+        mailbox: &'a [u8],
+        items: Vec<(StatusItem, u64)>,
+    },
+    Search(Vec<u32>),
+    Flags(Vec<Flag<'a>>),
+    Exists(u32),
+    Recent(u32),
+    Expunge(u32),
+    Enabled(Vec<&'a str>),
+}
+
+fn is_atom(s: &[u8]) -> bool {
+    !s.is_empty()
+        && !s.eq_ignore_ascii_case(b"NIL")
+        && s.iter().all(|&b| b > b' ' && b < 0x7f && !b"(){%*\"\\]".contains(&b))
+}
+
+/// Writes `value` as an `astring`: an atom when it is one (and not `NIL`), else a quoted
+/// string when it has no CR, LF, NUL or 8-bit octet, else a literal.
+pub fn write_astring(out: &mut Vec<u8>, value: &[u8]) {
+    if is_atom(value) {
+        out.extend_from_slice(value);
+    } else {
+        write_string(out, value);
+    }
+}
+
+/// Writes `value` as a `string`: quoted when it can be, else a literal.
+pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
+    if value.iter().all(|&b| b != b'\r' && b != b'\n' && b != 0 && b < 0x80) {
+        out.push(b'"');
+        for &b in value {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(format!("{{{}}}\r\n", value.len()).as_bytes());
+        out.extend_from_slice(value);
+    }
+}
+
+/// Text after a status: control characters become spaces, and a leading `[` would read as
+/// a response code, so it is not allowed to start the text.
+fn write_text(out: &mut Vec<u8>, text: &str) {
+    let text = text.trim_start_matches('[');
+    let text = if text.is_empty() { "completed" } else { text };
+    out.extend(text.bytes().map(|b| if b < b' ' || b == 0x7f { b' ' } else { b }));
+}
+
+fn write_flags(out: &mut Vec<u8>, flags: &[Flag<'_>]) {
+    out.push(b'(');
+    for (i, f) in flags.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        match f {
+            Flag::System(name) => {
+                out.push(b'\\');
+                out.extend_from_slice(name.as_bytes());
+            }
+            Flag::Keyword(name) => out.extend_from_slice(name.as_bytes()),
+        }
+    }
+    out.push(b')');
+}
+
+fn atoms(out: &mut Vec<u8>, list: &[&str]) {
+    for (i, a) in list.iter().filter(|a| is_atom(a.as_bytes())).enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(a.as_bytes());
+    }
+}
+
+fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
+    out.push(b'[');
+    let simple = |name: &str, out: &mut Vec<u8>| out.extend_from_slice(name.as_bytes());
+    match code {
+        Code::Alert => simple("ALERT", out),
+        Code::Capability(caps) => {
+            out.extend_from_slice(b"CAPABILITY ");
+            atoms(out, caps);
+        }
+        Code::Parse => simple("PARSE", out),
+        Code::PermanentFlags(flags) => {
+            out.extend_from_slice(b"PERMANENTFLAGS ");
+            write_flags(out, flags);
+        }
+        Code::ReadOnly => simple("READ-ONLY", out),
+        Code::ReadWrite => simple("READ-WRITE", out),
+        Code::TryCreate => simple("TRYCREATE", out),
+        Code::UidNext(n) => simple(&format!("UIDNEXT {n}"), out),
+        Code::UidValidity(n) => simple(&format!("UIDVALIDITY {n}"), out),
+        Code::Unseen(n) => simple(&format!("UNSEEN {n}"), out),
+        Code::AppendUid { validity, uid } => simple(&format!("APPENDUID {validity} {uid}"), out),
+        Code::TooBig => simple("TOOBIG", out),
+        Code::OverQuota => simple("OVERQUOTA", out),
+        Code::AuthenticationFailed => simple("AUTHENTICATIONFAILED", out),
+        Code::Unavailable => simple("UNAVAILABLE", out),
+        Code::Nonexistent => simple("NONEXISTENT", out),
+        Code::AlreadyExists => simple("ALREADYEXISTS", out),
+        Code::Cannot => simple("CANNOT", out),
+        Code::Limit => simple("LIMIT", out),
+        Code::ServerBug => simple("SERVERBUG", out),
+        Code::ClientBug => simple("CLIENTBUG", out),
+        Code::PrivacyRequired => simple("PRIVACYREQUIRED", out),
+    }
+    out.extend_from_slice(b"] ");
+}
+
+/// Writes a status response: `tag` (`None`: untagged `*`), status, optional code, text.
+pub fn write_status(out: &mut Vec<u8>, tag: Option<&str>, status: Status, code: Option<&Code<'_>>, text: &str) {
+    out.extend_from_slice(tag.filter(|t| is_atom(t.as_bytes()) && !t.contains('+')).unwrap_or("*").as_bytes());
+    out.extend_from_slice(match status {
+        Status::Ok => b" OK ",
+        Status::No => b" NO ",
+        Status::Bad => b" BAD ",
+        Status::PreAuth => b" PREAUTH ",
+        Status::Bye => b" BYE ",
+    });
+    if let Some(code) = code {
+        write_code(out, code);
+    }
+    write_text(out, text);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn status_item_name(item: StatusItem) -> &'static str {
+    match item {
+        StatusItem::Messages => "MESSAGES",
+        StatusItem::Recent => "RECENT",
+        StatusItem::UidNext => "UIDNEXT",
+        StatusItem::UidValidity => "UIDVALIDITY",
+        StatusItem::Unseen => "UNSEEN",
+        StatusItem::Deleted => "DELETED",
+        StatusItem::Size => "SIZE",
+    }
+}
+
+/// Writes untagged data (`* …` CRLF).
+pub fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
+    out.extend_from_slice(b"* ");
+    match data {
+        Data::Capability(caps) => {
+            out.extend_from_slice(b"CAPABILITY ");
+            atoms(out, caps);
+        }
+        Data::List { attributes, delimiter, mailbox } | Data::Lsub { attributes, delimiter, mailbox } => {
+            out.extend_from_slice(if matches!(data, Data::List { .. }) { b"LIST (" } else { b"LSUB (" });
+            let attrs: Vec<&str> =
+                attributes.iter().copied().filter(|a| a.starts_with('\\') && is_atom(&a.as_bytes()[1..])).collect();
+            out.extend_from_slice(attrs.join(" ").as_bytes());
+            out.extend_from_slice(b") ");
+            match delimiter {
+                Some(d) if d.is_ascii() && !d.is_ascii_control() => {
+                    let mut buf = [0u8; 1];
+                    write_string(out, d.encode_utf8(&mut buf).as_bytes());
+                }
+                _ => out.extend_from_slice(b"NIL"),
+            }
+            out.push(b' ');
+            write_astring(out, mailbox);
+        }
+        Data::Status { mailbox, items } => {
+            out.extend_from_slice(b"STATUS ");
+            write_astring(out, mailbox);
+            out.extend_from_slice(b" (");
+            let list: Vec<String> = items.iter().map(|(i, n)| format!("{} {n}", status_item_name(*i))).collect();
+            out.extend_from_slice(list.join(" ").as_bytes());
+            out.push(b')');
+        }
+        Data::Search(ids) => {
+            out.extend_from_slice(b"SEARCH");
+            for id in ids {
+                out.extend_from_slice(format!(" {id}").as_bytes());
+            }
+        }
+        Data::Flags(flags) => {
+            out.extend_from_slice(b"FLAGS ");
+            write_flags(out, flags);
+        }
+        Data::Exists(n) => out.extend_from_slice(format!("{n} EXISTS").as_bytes()),
+        Data::Recent(n) => out.extend_from_slice(format!("{n} RECENT").as_bytes()),
+        Data::Expunge(n) => out.extend_from_slice(format!("{n} EXPUNGE").as_bytes()),
+        Data::Enabled(caps) => {
+            out.extend_from_slice(b"ENABLED");
+            for c in caps.iter().filter(|c| is_atom(c.as_bytes())) {
+                out.push(b' ');
+                out.extend_from_slice(c.as_bytes());
+            }
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lex::Cursor;
+
+    fn status(tag: Option<&str>, s: Status, code: Option<&Code<'_>>, text: &str) -> String {
+        let mut out = Vec::new();
+        write_status(&mut out, tag, s, code, text);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn data(d: &Data<'_>) -> String {
+        let mut out = Vec::new();
+        write_data(&mut out, d);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn rfc3501_sample_responses() {
+        assert_eq!(status(Some("a001"), Status::Ok, None, "LOGIN completed"), "a001 OK LOGIN completed\r\n");
+        assert_eq!(data(&Data::Exists(172)), "* 172 EXISTS\r\n");
+        assert_eq!(data(&Data::Recent(1)), "* 1 RECENT\r\n");
+        assert_eq!(
+            status(None, Status::Ok, Some(&Code::Unseen(12)), "Message 12 is first unseen"),
+            "* OK [UNSEEN 12] Message 12 is first unseen\r\n"
+        );
+        assert_eq!(
+            status(None, Status::Ok, Some(&Code::UidValidity(3857529045)), "UIDs valid"),
+            "* OK [UIDVALIDITY 3857529045] UIDs valid\r\n"
+        );
+        let flags = [
+            Flag::System("Answered"),
+            Flag::System("Flagged"),
+            Flag::System("Deleted"),
+            Flag::System("Seen"),
+            Flag::System("Draft"),
+        ];
+        assert_eq!(data(&Data::Flags(flags.to_vec())), "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+        assert_eq!(
+            status(
+                None,
+                Status::Ok,
+                Some(&Code::PermanentFlags(vec![Flag::System("Deleted"), Flag::System("Seen"), Flag::System("*")])),
+                "Limited"
+            ),
+            "* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n"
+        );
+        assert_eq!(
+            status(Some("A142"), Status::Ok, Some(&Code::ReadWrite), "SELECT completed"),
+            "A142 OK [READ-WRITE] SELECT completed\r\n"
+        );
+        assert_eq!(
+            data(&Data::List { attributes: vec!["\\Noselect"], delimiter: Some('/'), mailbox: b"~/Mail/foo" }),
+            "* LIST (\\Noselect) \"/\" ~/Mail/foo\r\n"
+        );
+        assert_eq!(
+            data(&Data::Status {
+                mailbox: b"blurdybloop",
+                items: vec![(StatusItem::Messages, 231), (StatusItem::UidNext, 44292)]
+            }),
+            "* STATUS blurdybloop (MESSAGES 231 UIDNEXT 44292)\r\n"
+        );
+        assert_eq!(data(&Data::Search(vec![2, 84, 882])), "* SEARCH 2 84 882\r\n");
+        assert_eq!(
+            status(None, Status::Bye, None, "IMAP4rev1 Server logging out"),
+            "* BYE IMAP4rev1 Server logging out\r\n"
+        );
+    }
+
+    #[test]
+    fn no_value_breaks_the_line() {
+        assert_eq!(status(Some("a\r\n* OK"), Status::No, None, "x\r\nb2 OK"), "* NO x  b2 OK\r\n");
+        assert_eq!(status(Some("t"), Status::Ok, None, "[ALERT] forged"), "t OK ALERT] forged\r\n");
+        let mut out = Vec::new();
+        write_astring(&mut out, b"a\"b\\c");
+        assert_eq!(out, b"\"a\\\"b\\\\c\"");
+        out.clear();
+        write_astring(&mut out, b"line\r\nbreak");
+        assert_eq!(out, b"{11}\r\nline\r\nbreak");
+        out.clear();
+        write_astring(&mut out, b"NIL");
+        assert_eq!(out, b"\"NIL\"", "NIL as a name is quoted");
+        out.clear();
+        write_astring(&mut out, b"");
+        assert_eq!(out, b"\"\"");
+    }
+
+    proptest::proptest! {
+        /// Whatever the value, it reads back as itself with the crate's own lexer.
+        #[test]
+        fn astrings_read_back(value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            let mut out = Vec::new();
+            write_astring(&mut out, &value);
+            out.extend_from_slice(b"\r\n");
+            let mut c = Cursor::new(&out);
+            let got = c.astring().unwrap();
+            proptest::prop_assert_eq!(&got[..], &value[..]);
+            proptest::prop_assert!(c.end().is_ok());
+        }
+    }
+}
