@@ -2,8 +2,8 @@
 //! extensions), parsed from one framed command with [`crate::lex`]. Text borrows from the
 //! command; mailbox names stay as sent (modified UTF-7, see [`crate::mutf7`]).
 //!
-//! This slice parses every command except SEARCH, FETCH and STORE (and their UID forms),
-//! whose grammars come next: those are reported as [`ParseError::NotYet`].
+//! This slice parses every command except SEARCH and FETCH (and their UID forms), whose
+//! grammars come next: those are reported as [`ParseError::NotYet`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -37,6 +37,17 @@ pub enum StatusItem {
     Unseen,
     Deleted,
     Size,
+}
+
+/// How STORE changes the flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoreMode {
+    /// `FLAGS`: replace.
+    Replace,
+    /// `+FLAGS`: add.
+    Add,
+    /// `-FLAGS`: remove.
+    Remove,
 }
 
 /// A message flag: a system flag (`\Seen`, …) or a keyword.
@@ -138,6 +149,14 @@ pub enum Body<'a> {
         set: Vec<SeqRange>,
         mailbox: Mailbox<'a>,
     },
+    /// `[UID] STORE set [+|-]FLAGS[.SILENT] flags`.
+    Store {
+        uid: bool,
+        set: Vec<SeqRange>,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<Flag<'a>>,
+    },
     Idle,
     Unselect,
     Namespace,
@@ -158,7 +177,7 @@ pub enum ParseError {
     NoTag,
     /// Not a command this parser knows.
     Unknown,
-    /// A command whose grammar this slice does not parse yet (SEARCH, FETCH, STORE).
+    /// A command whose grammar this slice does not parse yet (SEARCH, FETCH).
     NotYet,
     /// The arguments do not follow the grammar.
     Syntax(LexError),
@@ -300,7 +319,9 @@ impl<'a> Command<'a> {
                 } else if sub_is("EXPUNGE") {
                     c.sp()?;
                     Body::UidExpunge { set: c.sequence_set()? }
-                } else if sub_is("FETCH") || sub_is("SEARCH") || sub_is("STORE") {
+                } else if sub_is("STORE") {
+                    store(c, true)?
+                } else if sub_is("FETCH") || sub_is("SEARCH") {
                     return Err(ParseError::NotYet);
                 } else {
                     return Err(ParseError::Syntax(LexError {
@@ -339,7 +360,8 @@ impl<'a> Command<'a> {
                     Body::Id { fields: Some(fields) }
                 }
             }
-            _ if is("SEARCH") || is("FETCH") || is("STORE") => return Err(ParseError::NotYet),
+            _ if is("STORE") => store(c, false)?,
+            _ if is("SEARCH") || is("FETCH") => return Err(ParseError::NotYet),
             _ => return Err(ParseError::Unknown),
         })
     }
@@ -367,10 +389,49 @@ fn flag_list<'a>(c: &mut Cursor<'a>) -> Result<Vec<Flag<'a>>, ParseError> {
         if !flags.is_empty() {
             c.sp()?;
         }
-        flags.push(if c.eat(b'\\') { Flag::System(c.atom()?) } else { Flag::Keyword(c.atom()?) });
+        flags.push(flag(c)?);
     }
     c.close()?;
     Ok(flags)
+}
+
+/// `STORE sequence-set SP store-att-flags`, `store-att-flags = (["+" / "-"] "FLAGS"
+/// [".SILENT"]) SP (flag-list / (flag *(SP flag)))`.
+fn store<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
+    c.sp()?;
+    let set = c.sequence_set()?;
+    c.sp()?;
+    let mode = if c.eat(b'+') {
+        StoreMode::Add
+    } else if c.eat(b'-') {
+        StoreMode::Remove
+    } else {
+        StoreMode::Replace
+    };
+    let at = c.pos();
+    let item = c.atom()?;
+    let silent = if item.eq_ignore_ascii_case("FLAGS.SILENT") {
+        true
+    } else if item.eq_ignore_ascii_case("FLAGS") {
+        false
+    } else {
+        return Err(ParseError::Syntax(LexError { expected: "FLAGS or FLAGS.SILENT", at }));
+    };
+    c.sp()?;
+    let flags = if c.rest().first() == Some(&b'(') {
+        flag_list(c)?
+    } else {
+        let mut flags = vec![flag(c)?];
+        while c.eat(b' ') {
+            flags.push(flag(c)?);
+        }
+        flags
+    };
+    Ok(Body::Store { uid, set, mode, silent, flags })
+}
+
+fn flag<'a>(c: &mut Cursor<'a>) -> Result<Flag<'a>, ParseError> {
+    Ok(if c.eat(b'\\') { Flag::System(c.atom()?) } else { Flag::Keyword(c.atom()?) })
 }
 
 fn set_and_mailbox<'a>(c: &mut Cursor<'a>) -> Result<(Vec<SeqRange>, Mailbox<'a>), ParseError> {

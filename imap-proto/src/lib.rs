@@ -3,15 +3,14 @@
 //!
 //! - [`framing`]: commands framed into lines and literals before any parsing, with every
 //!   limit enforced and over-size literals refused before a continuation is sent;
-//! - [`command`]: the commands of RFC 3501 and the extensions (SEARCH, FETCH and STORE
-//!   still to come);
+//! - [`command`]: the commands of RFC 3501 and the extensions (SEARCH and FETCH still to come);
 //! - [`lex`]: the grammar's tokens (tags, atoms, quoted strings and literals, numbers,
 //!   sequence sets, bounded nesting) read from a framed command, borrowing where it can;
 //! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly;
 //! - [`response`]: status responses with codes and the untagged data of those commands,
 //!   each string in its tightest safe form.
 //!
-//! The SEARCH/FETCH/STORE grammars (and FETCH data) and the session state machines come
+//! The SEARCH/FETCH grammars (and FETCH data) and the session state machines come
 //! next.
 
 #![forbid(unsafe_code)]

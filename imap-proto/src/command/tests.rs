@@ -22,7 +22,28 @@ fn rfc3501_sample_session() {
         Ok(Command { tag: "a002", body: Body::Select { mailbox: Mailbox::Inbox } })
     );
     assert_eq!(parse("a003 fetch 12 full\r\n"), Err(ParseError::NotYet));
-    assert_eq!(parse("a005 store 12 +flags \\deleted\r\n"), Err(ParseError::NotYet));
+    let v = |n| SeqNumber::Value(std::num::NonZeroU32::new(n).unwrap());
+    assert_eq!(
+        parse("a005 store 12 +flags \\deleted\r\n").unwrap().body,
+        Body::Store {
+            uid: false,
+            set: vec![SeqRange { from: v(12), to: v(12) }],
+            mode: StoreMode::Add,
+            silent: false,
+            flags: vec![Flag::System("deleted")]
+        }
+    );
+    assert_eq!(
+        parse("a UID STORE 1:* -FLAGS.SILENT (\\Seen $Junk)\r\n").unwrap().body,
+        Body::Store {
+            uid: true,
+            set: vec![SeqRange { from: v(1), to: SeqNumber::Largest }],
+            mode: StoreMode::Remove,
+            silent: true,
+            flags: vec![Flag::System("Seen"), Flag::Keyword("$Junk")]
+        }
+    );
+    assert!(parse("a STORE 1 FLAGZ (\\Seen)\r\n").is_err());
     assert_eq!(parse("a006 logout\r\n"), Ok(Command { tag: "a006", body: Body::Logout }));
 }
 
@@ -87,6 +108,7 @@ fn uid_and_extension_commands() {
         Body::UidExpunge { set: vec![SeqRange { from: v(3000), to: v(3002) }] }
     );
     assert_eq!(parse("a UID FETCH 1 FLAGS\r\n"), Err(ParseError::NotYet));
+    assert_eq!(parse("a SEARCH UNSEEN\r\n"), Err(ParseError::NotYet));
     assert_eq!(
         parse("a ENABLE CONDSTORE UTF8=ACCEPT\r\n").unwrap().body,
         Body::Enable { capabilities: vec!["CONDSTORE", "UTF8=ACCEPT"] }
