@@ -125,6 +125,7 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// Runs the server until SIGTERM or SIGINT.
 pub(crate) async fn serve(config: Config) -> io::Result<()> {
+    let mut signals = StopSignals::install()?;
     let listeners = config.listeners().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.0))?;
     std::fs::create_dir_all(&config.data_dir)?;
     let (jobs, job_rx) = mpsc::unbounded_channel();
@@ -199,7 +200,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         accepts.spawn(accept_loop(socket, endpoint, shared.clone(), stop_rx.clone()));
     }
 
-    shutdown_signal().await;
+    signals.wait().await;
     tracing::info!(grace_secs = grace.as_secs(), "stopping: no new connections; sessions may finish");
     let _ = stop_tx.send(true);
     let finished = tokio::time::timeout(grace, async { while accepts.join_next().await.is_some() {} }).await;
@@ -209,25 +210,40 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT, caught from before the first listener is announced: a stop that
+/// comes right after start-up still takes the graceful path.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
