@@ -2,8 +2,13 @@
 //! extensions), parsed from one framed command with [`crate::lex`]. Text borrows from the
 //! command; mailbox names stay as sent (modified UTF-7, see [`crate::mutf7`]).
 //!
-//! This slice parses every command except SEARCH and FETCH (and their UID forms), whose
-//! grammars come next: those are reported as [`ParseError::NotYet`].
+//! FETCH attributes are in [`fetch`]'s types, SEARCH keys in [`search`]'s.
+
+mod fetch;
+mod search;
+
+pub use fetch::{FetchAttr, Partial, Section, SectionText};
+pub use search::{Date, MAX_KEY_DEPTH, ReturnOption, SearchKey};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -157,6 +162,19 @@ pub enum Body<'a> {
         silent: bool,
         flags: Vec<Flag<'a>>,
     },
+    /// `[UID] FETCH set attributes`; macros are expanded.
+    Fetch {
+        uid: bool,
+        set: Vec<SeqRange>,
+        attributes: Vec<FetchAttr<'a>>,
+    },
+    /// `[UID] SEARCH [RETURN (options)] [CHARSET charset] keys`; `ret` is `Some` for ESEARCH.
+    Search {
+        uid: bool,
+        ret: Option<Vec<ReturnOption>>,
+        charset: Option<Cow<'a, [u8]>>,
+        keys: Vec<SearchKey<'a>>,
+    },
     Idle,
     Unselect,
     Namespace,
@@ -177,8 +195,6 @@ pub enum ParseError {
     NoTag,
     /// Not a command this parser knows.
     Unknown,
-    /// A command whose grammar this slice does not parse yet (SEARCH, FETCH).
-    NotYet,
     /// The arguments do not follow the grammar.
     Syntax(LexError),
 }
@@ -188,7 +204,6 @@ impl fmt::Display for ParseError {
         match self {
             Self::NoTag => f.write_str("no tag"),
             Self::Unknown => f.write_str("unknown command"),
-            Self::NotYet => f.write_str("command not supported yet"),
             Self::Syntax(e) => write!(f, "syntax error: {e}"),
         }
     }
@@ -321,8 +336,10 @@ impl<'a> Command<'a> {
                     Body::UidExpunge { set: c.sequence_set()? }
                 } else if sub_is("STORE") {
                     store(c, true)?
-                } else if sub_is("FETCH") || sub_is("SEARCH") {
-                    return Err(ParseError::NotYet);
+                } else if sub_is("FETCH") {
+                    fetch(c, true)?
+                } else if sub_is("SEARCH") {
+                    search(c, true)?
                 } else {
                     return Err(ParseError::Syntax(LexError {
                         expected: "UID COPY, MOVE, EXPUNGE, FETCH, SEARCH or STORE",
@@ -361,7 +378,8 @@ impl<'a> Command<'a> {
                 }
             }
             _ if is("STORE") => store(c, false)?,
-            _ if is("SEARCH") || is("FETCH") => return Err(ParseError::NotYet),
+            _ if is("FETCH") => fetch(c, false)?,
+            _ if is("SEARCH") => search(c, false)?,
             _ => return Err(ParseError::Unknown),
         })
     }
@@ -428,6 +446,18 @@ fn store<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
         flags
     };
     Ok(Body::Store { uid, set, mode, silent, flags })
+}
+
+fn fetch<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
+    c.sp()?;
+    let set = c.sequence_set()?;
+    c.sp()?;
+    Ok(Body::Fetch { uid, set, attributes: fetch::attributes(c)? })
+}
+
+fn search<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
+    let s = search::search(c)?;
+    Ok(Body::Search { uid, ret: s.ret, charset: s.charset, keys: s.keys })
 }
 
 fn flag<'a>(c: &mut Cursor<'a>) -> Result<Flag<'a>, ParseError> {

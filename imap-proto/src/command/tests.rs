@@ -21,7 +21,38 @@ fn rfc3501_sample_session() {
         parse("a002 select inbox\r\n"),
         Ok(Command { tag: "a002", body: Body::Select { mailbox: Mailbox::Inbox } })
     );
-    assert_eq!(parse("a003 fetch 12 full\r\n"), Err(ParseError::NotYet));
+    assert_eq!(
+        parse("a003 fetch 12 full\r\n").unwrap().body,
+        Body::Fetch {
+            uid: false,
+            set: vec![SeqRange {
+                from: SeqNumber::Value(std::num::NonZeroU32::new(12).unwrap()),
+                to: SeqNumber::Value(std::num::NonZeroU32::new(12).unwrap())
+            }],
+            attributes: vec![
+                FetchAttr::Flags,
+                FetchAttr::InternalDate,
+                FetchAttr::Rfc822Size,
+                FetchAttr::Envelope,
+                FetchAttr::Body
+            ]
+        }
+    );
+    assert_eq!(
+        parse("a004 fetch 12 body[header]\r\n").unwrap().body,
+        Body::Fetch {
+            uid: false,
+            set: vec![SeqRange {
+                from: SeqNumber::Value(std::num::NonZeroU32::new(12).unwrap()),
+                to: SeqNumber::Value(std::num::NonZeroU32::new(12).unwrap())
+            }],
+            attributes: vec![FetchAttr::BodySection {
+                peek: false,
+                section: Section { part: vec![], text: Some(SectionText::Header) },
+                partial: None
+            }]
+        }
+    );
     let v = |n| SeqNumber::Value(std::num::NonZeroU32::new(n).unwrap());
     assert_eq!(
         parse("a005 store 12 +flags \\deleted\r\n").unwrap().body,
@@ -107,8 +138,14 @@ fn uid_and_extension_commands() {
         parse("a UID EXPUNGE 3000:3002\r\n").unwrap().body,
         Body::UidExpunge { set: vec![SeqRange { from: v(3000), to: v(3002) }] }
     );
-    assert_eq!(parse("a UID FETCH 1 FLAGS\r\n"), Err(ParseError::NotYet));
-    assert_eq!(parse("a SEARCH UNSEEN\r\n"), Err(ParseError::NotYet));
+    assert_eq!(
+        parse("a UID FETCH 1 FLAGS\r\n").unwrap().body,
+        Body::Fetch { uid: true, set: vec![SeqRange { from: v(1), to: v(1) }], attributes: vec![FetchAttr::Flags] }
+    );
+    assert_eq!(
+        parse("a SEARCH UNSEEN\r\n").unwrap().body,
+        Body::Search { uid: false, ret: None, charset: None, keys: vec![SearchKey::Unseen] }
+    );
     assert_eq!(
         parse("a ENABLE CONDSTORE UTF8=ACCEPT\r\n").unwrap().body,
         Body::Enable { capabilities: vec!["CONDSTORE", "UTF8=ACCEPT"] }
@@ -147,5 +184,161 @@ proptest::proptest! {
     #[test]
     fn parse_never_panics(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120)) {
         let _ = Command::parse(&input);
+    }
+}
+
+#[test]
+fn fetch_attributes() {
+    fn attrs(s: &str) -> Vec<FetchAttr<'_>> {
+        match parse(s) {
+            Ok(Command { body: Body::Fetch { attributes, .. }, .. }) => attributes,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+    let n = |n| std::num::NonZeroU32::new(n).unwrap();
+    assert_eq!(attrs("a FETCH 1 FAST\r\n"), vec![FetchAttr::Flags, FetchAttr::InternalDate, FetchAttr::Rfc822Size]);
+    assert_eq!(attrs("a FETCH 1 all\r\n").len(), 4);
+    assert_eq!(
+        attrs("a FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To \"Subject\")]<0.2048>)\r\n"),
+        vec![
+            FetchAttr::Uid,
+            FetchAttr::Rfc822Size,
+            FetchAttr::Flags,
+            FetchAttr::BodySection {
+                peek: true,
+                section: Section {
+                    part: vec![],
+                    text: Some(SectionText::HeaderFields {
+                        not: false,
+                        fields: vec![b("From"), b("To"), b("Subject")]
+                    })
+                },
+                partial: Some(Partial { start: 0, length: n(2048) })
+            }
+        ]
+    );
+    assert_eq!(
+        attrs("a FETCH 2 (BODY[1.2.MIME] BODY[3.HEADER.FIELDS.NOT (X-Spam)] BODY[4] BODY[] BODY BODYSTRUCTURE)\r\n"),
+        vec![
+            FetchAttr::BodySection {
+                peek: false,
+                section: Section { part: vec![n(1), n(2)], text: Some(SectionText::Mime) },
+                partial: None
+            },
+            FetchAttr::BodySection {
+                peek: false,
+                section: Section {
+                    part: vec![n(3)],
+                    text: Some(SectionText::HeaderFields { not: true, fields: vec![b("X-Spam")] })
+                },
+                partial: None
+            },
+            FetchAttr::BodySection { peek: false, section: Section { part: vec![n(4)], text: None }, partial: None },
+            FetchAttr::BodySection { peek: false, section: Section::default(), partial: None },
+            FetchAttr::Body,
+            FetchAttr::BodyStructure,
+        ]
+    );
+    assert_eq!(
+        attrs("a FETCH 1 (BINARY.PEEK[1]<10.20> BINARY.SIZE[2] BINARY[])\r\n"),
+        vec![
+            FetchAttr::Binary { peek: true, part: vec![n(1)], partial: Some(Partial { start: 10, length: n(20) }) },
+            FetchAttr::BinarySize { part: vec![n(2)] },
+            FetchAttr::Binary { peek: false, part: vec![], partial: None },
+        ]
+    );
+    for bad in [
+        "a FETCH 1 (FLAGS\r\n",
+        "a FETCH 1 ()\r\n",
+        "a FETCH 1 BODY[MIME]\r\n",
+        "a FETCH 1 BODY[1.]\r\n",
+        "a FETCH 1 BODY[0]\r\n",
+        "a FETCH 1 BODY[]<5>\r\n",
+        "a FETCH 1 BODY[]<5.0>\r\n",
+        "a FETCH 1 BODY[HEADER.FIELDS ()]\r\n",
+        "a FETCH 1 BODY.PEEK\r\n",
+        "a FETCH 1 FLAGS FLAGS\r\n",
+        "a FETCH 1 NONSENSE\r\n",
+        "a FETCH * \r\n",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+    assert!(FetchAttr::Rfc822.sets_seen() && !FetchAttr::Rfc822Header.sets_seen());
+}
+
+#[test]
+fn search_keys() {
+    type Parts<'a> = (bool, Option<Vec<ReturnOption>>, Option<Cow<'a, [u8]>>, Vec<SearchKey<'a>>);
+    fn search(s: &str) -> Parts<'_> {
+        match parse(s) {
+            Ok(Command { body: Body::Search { uid, ret, charset, keys }, .. }) => (uid, ret, charset, keys),
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+    let v = |n| SeqNumber::Value(std::num::NonZeroU32::new(n).unwrap());
+    // RFC 3501 §6.4.4's examples.
+    assert_eq!(
+        search("A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"\r\n").3,
+        vec![
+            SearchKey::Flagged,
+            SearchKey::Since(Date { year: 1994, month: 2, day: 1 }),
+            SearchKey::Not(Box::new(SearchKey::From(b("Smith"))))
+        ]
+    );
+    let (_, _, charset, keys) = search("A284 SEARCH CHARSET UTF-8 TEXT {6}\r\nXXXXXX\r\n");
+    assert_eq!(charset, Some(b("UTF-8")));
+    assert_eq!(keys, vec![SearchKey::Text(b("XXXXXX"))]);
+    let (uid, ret, _, keys) =
+        search("a UID SEARCH RETURN (MIN COUNT) OR (SEEN 1:5) UID 7:* HEADER X-Tag \"a b\" ON \"22-Nov-2026\"\r\n");
+    assert!(uid);
+    assert_eq!(ret, Some(vec![ReturnOption::Min, ReturnOption::Count]));
+    assert_eq!(
+        keys,
+        vec![
+            SearchKey::Or(
+                Box::new(SearchKey::And(vec![
+                    SearchKey::Seen,
+                    SearchKey::Sequence(vec![SeqRange { from: v(1), to: v(5) }])
+                ])),
+                Box::new(SearchKey::Uid(vec![SeqRange { from: v(7), to: SeqNumber::Largest }]))
+            ),
+            SearchKey::Header(b("X-Tag"), b("a b")),
+            SearchKey::On(Date { year: 2026, month: 11, day: 22 }),
+        ]
+    );
+    assert_eq!(search("a SEARCH RETURN () ALL\r\n").1, Some(vec![ReturnOption::All]));
+    assert_eq!(
+        search("a SEARCH LARGER 100 SMALLER 5000 KEYWORD $Junk UNKEYWORD Work\r\n").3,
+        vec![
+            SearchKey::Larger(100),
+            SearchKey::Smaller(5000),
+            SearchKey::Keyword("$Junk"),
+            SearchKey::Unkeyword("Work")
+        ]
+    );
+    for bad in [
+        "a SEARCH\r\n",
+        "a SEARCH SINCE 32-Jan-2020\r\n",
+        "a SEARCH SINCE 1-Foo-2020\r\n",
+        "a SEARCH SINCE 1-Jan-20\r\n",
+        "a SEARCH SINCE \"1-Jan-2020\r\n",
+        "a SEARCH OR SEEN\r\n",
+        "a SEARCH (SEEN\r\n",
+        "a SEARCH RETURN (BOGUS) ALL\r\n",
+        "a SEARCH FROM\r\n",
+        "a SEARCH NOSUCHKEY\r\n",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn search_nesting_is_bounded_without_parentheses() {
+    // NOT NOT NOT … and OR OR OR … nest without a single parenthesis: the depth bound holds.
+    for unit in ["NOT ", "OR ALL "] {
+        let deep = format!("a SEARCH {}ALL\r\n", unit.repeat(MAX_KEY_DEPTH - 1));
+        assert!(parse(&deep).is_ok(), "{unit} at the limit");
+        let deeper = format!("a SEARCH {}ALL\r\n", unit.repeat(100_000));
+        assert!(parse(&deeper).is_err(), "{unit} past the limit");
     }
 }
