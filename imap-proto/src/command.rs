@@ -222,6 +222,14 @@ pub fn tag_of(command: &[u8]) -> Option<&str> {
     Cursor::new(command).tag().ok()
 }
 
+/// The name of a command (the atom after the tag), also of one not yet complete.
+pub fn name_of(command: &[u8]) -> Option<&str> {
+    let mut c = Cursor::new(command);
+    c.tag().ok()?;
+    c.sp().ok()?;
+    c.atom().ok()
+}
+
 impl<'a> Command<'a> {
     /// Parses one framed command (CRLF included).
     pub fn parse(input: &'a [u8]) -> Result<Self, ParseError> {

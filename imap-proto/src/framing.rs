@@ -212,6 +212,20 @@ impl Framer {
         self.command_len > 0 || self.line_len > 0 || !matches!(self.state, State::Line)
     }
 
+    /// The command received so far (while a synchronising literal waits, the lines before it:
+    /// enough to see which command it is).
+    pub fn partial(&self) -> &[u8] {
+        &self.command
+    }
+
+    /// The size of the synchronising literal that waits for an answer, if one does.
+    pub fn waiting_size(&self) -> Option<u64> {
+        match self.state {
+            State::Waiting { size } => Some(size),
+            _ => None,
+        }
+    }
+
     /// The next frame, if any.
     pub fn poll_frame(&mut self) -> Option<Frame> {
         self.frames.pop_front()

@@ -3,15 +3,17 @@
 //!
 //! - [`framing`]: commands framed into lines and literals before any parsing, with every
 //!   limit enforced and over-size literals refused before a continuation is sent;
-//! - [`command`]: the commands of RFC 3501 and the extensions (SEARCH and FETCH still to come);
+//! - [`command`]: the commands of RFC 3501 and the extensions, FETCH and SEARCH included;
 //! - [`lex`]: the grammar's tokens (tags, atoms, quoted strings and literals, numbers,
 //!   sequence sets, bounded nesting) read from a framed command, borrowing where it can;
 //! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly;
 //! - [`response`]: status responses with codes and the untagged data of those commands,
 //!   each string in its tightest safe form.
 //!
-//! The SEARCH/FETCH grammars (and FETCH data) and the session state machines come
-//! next.
+//! - [`server`]: the server session: states, login exchange, STARTTLS, IDLE, limits and
+//!   autologout, every other command handed to the embedder after its state is checked.
+//!
+//! FETCH data (envelopes, body structures) and the client session come next.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,6 +23,7 @@ pub mod framing;
 pub mod lex;
 pub mod mutf7;
 pub mod response;
+pub mod server;
 
 pub use command::{Body, Command, Mailbox, ParseError};
 pub use framing::{Frame, Framer, FramingConfig, Refusal};

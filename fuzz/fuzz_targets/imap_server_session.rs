@@ -1,0 +1,63 @@
+//! An IMAP server session fed arbitrary client octets in arbitrary pieces, with an embedder
+//! that answers every event (accepting or refusing by the input's choice): no panic, and the
+//! output stays bounded by what the session was given.
+#![no_main]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use sansmail_imap_proto::response::Status;
+use sansmail_imap_proto::server::{Event, ServerConfig, ServerSession};
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    tls: bool,
+    answers: Vec<bool>,
+    reads: Vec<Vec<u8>>,
+}
+
+fuzz_target!(|input: Input| {
+    let config = ServerConfig { plaintext_without_tls: true, starttls: true, ..ServerConfig::default() };
+    let t0 = Instant::now();
+    let mut s = ServerSession::new(Arc::new(config), t0, input.tls);
+    let mut answers = input.answers.iter().copied().chain(std::iter::repeat(true));
+    let mut out = Vec::new();
+    let mut given = 0usize;
+    for (i, data) in input.reads.iter().enumerate() {
+        let now = t0 + Duration::from_secs(i as u64);
+        let mut rest = &data[..];
+        given += rest.len();
+        for _ in 0..64 {
+            let used = s.handle_input(now, rest);
+            rest = &rest[used..];
+            while let Some(event) = s.poll_event() {
+                let yes = answers.next().unwrap_or(true);
+                let _ = match event {
+                    Event::Login { .. } | Event::AuthResponse(_) | Event::AuthStart { .. } if yes => s.accept_login("u"),
+                    Event::Login { .. } | Event::AuthResponse(_) | Event::AuthStart { .. } => s.reject_login(None, "no"),
+                    Event::AppendLiteral { .. } if yes => s.accept_literal(),
+                    Event::AppendLiteral { .. } => s.refuse_literal(None, "no"),
+                    Event::StartTls => {
+                        s.handle_tls_established(now);
+                        Ok(())
+                    }
+                    Event::Command(req) => {
+                        assert!(req.command().is_ok());
+                        if s.is_idling() { Ok(()) } else { s.complete(Status::Ok, None, "done") }
+                    }
+                    Event::IdleDone => s.complete(Status::Ok, None, "done"),
+                    _ => Ok(()),
+                };
+            }
+            out.clear();
+            s.poll_transmit(&mut out);
+            if rest.is_empty() || s.is_closed() {
+                break;
+            }
+        }
+        s.handle_timeout(now);
+        assert!(out.len() <= given * 16 + 64 * 1024);
+    }
+});

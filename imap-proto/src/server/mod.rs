@@ -1,0 +1,675 @@
+//! The server side of an IMAP session, Sans-IO.
+//!
+//! ```text
+//!  * OK greeting ──► NOT AUTHENTICATED ──STARTTLS──► (TLS) ──► NOT AUTHENTICATED
+//!                          │ LOGIN / AUTHENTICATE ──► Login decision ──accept_login──┐
+//!                          ▼                                                         ▼
+//!                       LOGOUT ◄──────────────────────────────────────────── AUTHENTICATED
+//!                                                        SELECT/EXAMINE OK │   ▲ CLOSE/UNSELECT OK,
+//!                                                                          ▼   │ failed SELECT
+//!                                                                         SELECTED
+//! ```
+//!
+//! The session frames commands ([`crate::framing`]), parses them, checks that each is valid
+//! in the current state and answers what needs no mailbox: CAPABILITY, LOGOUT, STARTTLS,
+//! ID, ENABLE, NOOP before login, every syntax or state error, and the login exchange
+//! (whose verdict is the embedder's). Every other command reaches the embedder as
+//! [`Event::Command`]; it writes the untagged data through [`ServerSession::output`] and
+//! ends with [`ServerSession::complete`], which also moves the state (SELECT, EXAMINE,
+//! CLOSE, UNSELECT). One command is handled at a time: while one is with the embedder, the
+//! session takes no more input, so a pipelining client is held back by TCP, not by memory.
+//!
+//! Inputs: [`ServerSession::handle_input`], [`ServerSession::handle_timeout`],
+//! [`ServerSession::handle_tls_established`]; outputs polled after each:
+//! [`ServerSession::poll_event`] until `None`, [`ServerSession::poll_transmit`],
+//! [`ServerSession::poll_timeout`].
+
+mod config;
+mod event;
+#[cfg(test)]
+mod tests;
+
+pub use config::{Limits, ServerConfig, Timeouts};
+pub use event::{Event, Request};
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine as _;
+
+use crate::command::{Body, Command, ParseError, name_of, tag_of};
+use crate::framing::{Frame, Framer, FramingConfig, Refusal};
+use crate::response::{Code, Data, Status, write_data, write_status, write_string};
+
+/// Calling an answer method when no decision (or not that kind) is pending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiMisuse;
+
+impl fmt::Display for ApiMisuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no decision of this kind is pending")
+    }
+}
+
+impl std::error::Error for ApiMisuse {}
+
+/// The session's state (RFC 3501 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Before login.
+    NotAuthenticated,
+    /// Logged in, no mailbox selected.
+    Authenticated,
+    /// A mailbox is selected.
+    Selected {
+        /// Selected with EXAMINE (or the embedder answered `[READ-ONLY]`).
+        read_only: bool,
+    },
+    /// STARTTLS answered: waiting for the handshake.
+    AwaitingTls,
+    /// Logged out or closed.
+    Logout,
+}
+
+/// What completing the pending command does to the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum After {
+    Nothing,
+    Select { read_only: bool },
+    Deselect,
+}
+
+#[derive(Debug)]
+enum Pending {
+    /// LOGIN or AUTHENTICATE: the embedder's verdict (or challenge) is awaited.
+    Login { tag: String },
+    /// AUTHENTICATE: a challenge was sent; the client's line is awaited.
+    AuthLine { tag: String },
+    /// APPEND's synchronising literal: the embedder's answer is awaited.
+    Literal,
+    /// A command with the embedder.
+    Command { tag: String, after: After },
+    /// IDLE: `done` once the client has ended it; `bad` if it did not say `DONE`.
+    Idle { tag: String, done: bool, bad: bool },
+}
+
+/// One IMAP server session.
+#[derive(Debug)]
+pub struct ServerSession {
+    config: Arc<ServerConfig>,
+    state: State,
+    tls: bool,
+    framer: Framer,
+    pending: Option<Pending>,
+    events: VecDeque<Event>,
+    out: Vec<u8>,
+    enabled: Vec<String>,
+    user: Option<String>,
+    last_input: Instant,
+    prelogin_bytes: u64,
+    login_failures: u32,
+    errors: u32,
+}
+
+impl ServerSession {
+    /// A session that greets the client; `tls` if the connection is already TLS.
+    pub fn new(config: Arc<ServerConfig>, now: Instant, tls: bool) -> Self {
+        let framer = Framer::new(prelogin_framing(&config));
+        let mut s = Self {
+            config,
+            state: State::NotAuthenticated,
+            tls,
+            framer,
+            pending: None,
+            events: VecDeque::new(),
+            out: Vec::new(),
+            enabled: Vec::new(),
+            user: None,
+            last_input: now,
+            prelogin_bytes: 0,
+            login_failures: 0,
+            errors: 0,
+        };
+        let caps = s.capabilities();
+        let greeting = s.config.greeting.clone();
+        write_status(
+            &mut s.out,
+            None,
+            Status::Ok,
+            Some(&Code::Capability(caps.iter().map(String::as_str).collect())),
+            &greeting,
+        );
+        s
+    }
+
+    /// A session that refuses the connection: `* BYE text`, then closed.
+    pub fn new_refused(config: Arc<ServerConfig>, now: Instant, text: &str) -> Self {
+        let mut s = Self::new(config, now, false);
+        s.out.clear();
+        s.bye(text);
+        s
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The logged-in user, as the embedder named it in [`ServerSession::accept_login`].
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Whether the client turned `capability` on with ENABLE.
+    pub fn is_enabled(&self, capability: &str) -> bool {
+        self.enabled.iter().any(|c| c.eq_ignore_ascii_case(capability))
+    }
+
+    /// Whether the session has ended: send what is left, then close the connection.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Logout
+    }
+
+    /// Whether output waits for [`ServerSession::poll_transmit`].
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Whether the client is idling (IDLE sent, DONE not yet): updates may be written at any
+    /// time.
+    pub fn is_idling(&self) -> bool {
+        matches!(self.pending, Some(Pending::Idle { done: false, .. }))
+    }
+
+    /// The output buffer, for untagged data the embedder writes (with
+    /// [`crate::response`]'s writers) while it handles a command or while the client idles.
+    pub fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Writes untagged data.
+    pub fn untagged(&mut self, data: &Data<'_>) {
+        write_data(&mut self.out, data);
+    }
+
+    /// Takes octets from the client; returns how many were taken. Fewer than given while a
+    /// command or a decision is with the embedder, or while output waits to be sent: pass the
+    /// rest again after answering.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
+        self.last_input = now;
+        match self.state {
+            State::Logout => return data.len(),
+            // Plaintext after STARTTLS is dropped, never read (CVE-2011-0411's lesson).
+            State::AwaitingTls => return data.len(),
+            _ => {}
+        }
+        let mut used = 0;
+        loop {
+            self.process_frames();
+            if self.blocked() || self.framer.is_waiting() || used == data.len() {
+                break;
+            }
+            let mut chunk = &data[used..];
+            if self.state == State::NotAuthenticated {
+                let room = self.config.limits.prelogin_bytes.saturating_sub(self.prelogin_bytes);
+                if room == 0 {
+                    self.bye("Too much input before login");
+                    return data.len();
+                }
+                chunk = &chunk[..chunk.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
+            }
+            let n = self.framer.push(chunk);
+            if self.state == State::NotAuthenticated {
+                self.prelogin_bytes += n as u64;
+            }
+            used += n;
+            if n == 0 {
+                break;
+            }
+        }
+        match self.state {
+            State::Logout | State::AwaitingTls => data.len(),
+            _ => used,
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Appends the output to `buf`.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) {
+        buf.append(&mut self.out);
+    }
+
+    /// When [`ServerSession::handle_timeout`] is next due (autologout).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = &self.config.timeouts;
+        match self.state {
+            State::Logout => None,
+            State::NotAuthenticated | State::AwaitingTls => Some(self.last_input + t.prelogin),
+            State::Authenticated | State::Selected { .. } => Some(self.last_input + t.authenticated),
+        }
+    }
+
+    /// Time has passed: logs out an idle client.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.poll_timeout().is_some_and(|due| now >= due) {
+            self.bye("Autologout; idle for too long");
+        }
+    }
+
+    /// The TLS handshake after STARTTLS is done: the session starts over, not authenticated.
+    pub fn handle_tls_established(&mut self, now: Instant) {
+        if self.state == State::AwaitingTls {
+            self.tls = true;
+            self.state = State::NotAuthenticated;
+            self.framer = Framer::new(prelogin_framing(&self.config));
+            self.last_input = now;
+        }
+    }
+
+    /// Ends the session: `* BYE text` (server shutting down, mailbox deleted, …).
+    pub fn bye(&mut self, text: &str) {
+        if self.state != State::Logout {
+            write_status(&mut self.out, None, Status::Bye, None, text);
+            self.state = State::Logout;
+            self.pending = None;
+        }
+    }
+
+    /// The credentials (LOGIN or AUTHENTICATE) are good: `user` is logged in.
+    pub fn accept_login(&mut self, user: &str) -> Result<(), ApiMisuse> {
+        let Some(Pending::Login { tag }) = self.pending.take() else { return self.misuse() };
+        self.user = Some(user.to_owned());
+        self.state = State::Authenticated;
+        self.framer.config_mut().clone_from(&self.config.framing);
+        let caps = self.capabilities();
+        let code = Code::Capability(caps.iter().map(String::as_str).collect());
+        write_status(&mut self.out, Some(&tag), Status::Ok, Some(&code), "Logged in");
+        self.process_frames();
+        Ok(())
+    }
+
+    /// The credentials are refused: `NO` with `code` (`[AUTHENTICATIONFAILED]` if `None`).
+    /// After [`Limits::login_failures`] of them the session ends.
+    pub fn reject_login(&mut self, code: Option<Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
+        let Some(Pending::Login { tag }) = self.pending.take() else { return self.misuse() };
+        let code = code.unwrap_or(Code::AuthenticationFailed);
+        write_status(&mut self.out, Some(&tag), Status::No, Some(&code), text);
+        self.login_failures += 1;
+        if self.login_failures >= self.config.limits.login_failures {
+            self.bye("Too many invalid authentication attempts");
+        }
+        self.process_frames();
+        Ok(())
+    }
+
+    /// AUTHENTICATE goes on: sends `+ base64(challenge)` and waits for the client's line.
+    pub fn auth_challenge(&mut self, challenge: &[u8]) -> Result<(), ApiMisuse> {
+        let Some(Pending::Login { tag }) = self.pending.take() else { return self.misuse() };
+        self.out.extend_from_slice(b"+ ");
+        self.out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(challenge).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+        self.pending = Some(Pending::AuthLine { tag });
+        self.process_frames();
+        Ok(())
+    }
+
+    /// APPEND's literal may come (sends `+`).
+    pub fn accept_literal(&mut self) -> Result<(), ApiMisuse> {
+        let Some(Pending::Literal) = self.pending else { return self.misuse() };
+        self.pending = None;
+        self.framer.accept_literal();
+        self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+        Ok(())
+    }
+
+    /// APPEND's literal is refused (over quota, too big): the tagged `NO` with `code`; the
+    /// client sends nothing more of the command.
+    pub fn refuse_literal(&mut self, code: Option<Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
+        let Some(Pending::Literal) = self.pending else { return self.misuse() };
+        self.pending = None;
+        let tag = tag_of(self.framer.partial()).map(str::to_owned);
+        self.framer.refuse_literal();
+        write_status(&mut self.out, tag.as_deref(), Status::No, code.as_ref(), text);
+        self.process_frames();
+        Ok(())
+    }
+
+    /// Finishes the command with the embedder (and goes on with the commands that were
+    /// already read, which may queue further events): the tagged status with `code` and `text`.
+    /// SELECT/EXAMINE answered `OK` select (read-only for EXAMINE or with `[READ-ONLY]`);
+    /// answered otherwise they leave no mailbox selected; CLOSE and UNSELECT answered `OK`
+    /// deselect. IDLE can be completed only after [`Event::IdleDone`].
+    pub fn complete(&mut self, status: Status, code: Option<&Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
+        match self.pending.take() {
+            Some(Pending::Command { tag, after }) => {
+                write_status(&mut self.out, Some(&tag), status, code, text);
+                self.state = match (after, status) {
+                    (After::Select { read_only }, Status::Ok) => {
+                        State::Selected { read_only: read_only || code == Some(&Code::ReadOnly) }
+                    }
+                    (After::Select { .. }, _) | (After::Deselect, Status::Ok) => State::Authenticated,
+                    _ => self.state,
+                };
+                self.process_frames();
+                Ok(())
+            }
+            Some(Pending::Idle { tag, done: true, bad }) => {
+                if bad {
+                    write_status(&mut self.out, Some(&tag), Status::Bad, None, "Expected DONE");
+                } else {
+                    write_status(&mut self.out, Some(&tag), status, code, text);
+                }
+                self.process_frames();
+                Ok(())
+            }
+            other => {
+                self.pending = other;
+                self.misuse()
+            }
+        }
+    }
+
+    fn misuse(&self) -> Result<(), ApiMisuse> {
+        Err(ApiMisuse)
+    }
+
+    /// Whether commands must wait: a decision or command is with the embedder, output is
+    /// piling up, or the session is over. (Input also waits while a literal does.)
+    fn blocked(&self) -> bool {
+        let pending = match &self.pending {
+            None | Some(Pending::AuthLine { .. }) | Some(Pending::Idle { done: false, .. }) => false,
+            Some(_) => true,
+        };
+        pending
+            || self.out.len() > self.config.limits.output_buffer
+            || matches!(self.state, State::Logout | State::AwaitingTls)
+    }
+
+    /// The capabilities for the current state.
+    fn capabilities(&self) -> Vec<String> {
+        let mut caps = vec!["IMAP4rev1".to_owned()];
+        if self.state == State::NotAuthenticated {
+            if self.config.starttls && !self.tls {
+                caps.push("STARTTLS".to_owned());
+            }
+            let plaintext_ok = self.tls || self.config.plaintext_without_tls;
+            if !plaintext_ok {
+                caps.push("LOGINDISABLED".to_owned());
+            }
+            for m in &self.config.mechanisms {
+                if plaintext_ok || !is_plaintext(m) {
+                    caps.push(format!("AUTH={}", m.to_ascii_uppercase()));
+                }
+            }
+        }
+        let framing = &self.config.framing;
+        if framing.literal_plus {
+            caps.push("LITERAL+".to_owned());
+        } else if framing.literal_minus {
+            caps.push("LITERAL-".to_owned());
+        }
+        if framing.binary {
+            caps.push("BINARY".to_owned());
+        }
+        caps.extend(["SASL-IR", "ID", "ENABLE", "IDLE"].map(str::to_owned));
+        caps.extend(self.config.extensions.iter().cloned());
+        caps
+    }
+
+    fn process_frames(&mut self) {
+        while !self.blocked() {
+            let Some(frame) = self.framer.poll_frame() else { return };
+            match frame {
+                Frame::Command(raw) => self.frame(raw),
+                Frame::Continuation { .. } => self.continuation(),
+                Frame::Refused { tag, reason } => self.refused(tag.as_deref(), reason),
+            }
+        }
+    }
+
+    fn continuation(&mut self) {
+        let is_append = matches!(name_of(self.framer.partial()), Some(n) if n.eq_ignore_ascii_case("APPEND"));
+        if is_append && matches!(self.state, State::Authenticated | State::Selected { .. }) {
+            let size = self.framer.waiting_size().unwrap_or(0);
+            self.pending = Some(Pending::Literal);
+            self.events.push_back(Event::AppendLiteral { size });
+        } else {
+            self.framer.accept_literal();
+            self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+        }
+    }
+
+    fn refused(&mut self, tag: Option<&str>, reason: Refusal) {
+        match reason {
+            Refusal::ByEmbedder => {}
+            Refusal::TooBig { .. } => {
+                write_status(&mut self.out, tag, Status::No, Some(&Code::TooBig), "Literal too big");
+            }
+            Refusal::LineTooLong => self.bad(tag, "Line too long"),
+            Refusal::NotAllowed => self.bad(tag, "Literal not allowed here"),
+            Refusal::Malformed => self.bad(tag, "Malformed literal"),
+        }
+    }
+
+    /// `BAD`, counted; too many end the session.
+    fn bad(&mut self, tag: Option<&str>, text: &str) {
+        write_status(&mut self.out, tag, Status::Bad, None, text);
+        self.errors += 1;
+        if self.errors >= self.config.limits.errors {
+            self.bye("Too many invalid commands");
+        }
+    }
+
+    fn frame(&mut self, raw: Vec<u8>) {
+        match self.pending.take() {
+            Some(Pending::Idle { tag, done: false, .. }) => {
+                let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let bad = !line.eq_ignore_ascii_case(b"DONE");
+                self.pending = Some(Pending::Idle { tag, done: true, bad });
+                self.events.push_back(Event::IdleDone);
+            }
+            Some(Pending::AuthLine { tag }) => self.auth_line(tag, &raw),
+            other => {
+                self.pending = other;
+                self.command(raw);
+            }
+        }
+    }
+
+    fn auth_line(&mut self, tag: String, raw: &[u8]) {
+        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line == b"*" {
+            return self.bad(Some(&tag), "Authentication cancelled");
+        }
+        if line.len() > self.config.limits.auth_line {
+            return self.bad(Some(&tag), "Authentication response too long");
+        }
+        match base64::engine::general_purpose::STANDARD.decode(line) {
+            Ok(data) => {
+                self.pending = Some(Pending::Login { tag });
+                self.events.push_back(Event::AuthResponse(data));
+            }
+            Err(_) => self.bad(Some(&tag), "Invalid base64 in authentication response"),
+        }
+    }
+
+    fn command(&mut self, raw: Vec<u8>) {
+        let action = match Command::parse(&raw) {
+            Ok(cmd) => self.action(&cmd),
+            Err(ParseError::NoTag) => return self.bad(None, "Missing or invalid tag"),
+            Err(ParseError::Unknown) => return self.bad(tag_of(&raw), "Unknown command"),
+            Err(ParseError::Syntax(e)) => {
+                let text = format!("Syntax error: {e}");
+                return self.bad(tag_of(&raw), &text);
+            }
+        };
+        let tag = tag_of(&raw).unwrap_or("*").to_owned();
+        match action {
+            Action::Bad(text) => self.bad(Some(&tag), text),
+            Action::No(code, text) => write_status(&mut self.out, Some(&tag), Status::No, code.as_ref(), text),
+            Action::Ok(text) => write_status(&mut self.out, Some(&tag), Status::Ok, None, text),
+            Action::Logout => {
+                self.bye("Logging out");
+                write_status(&mut self.out, Some(&tag), Status::Ok, None, "LOGOUT completed");
+            }
+            Action::StartTls => {
+                write_status(&mut self.out, Some(&tag), Status::Ok, None, "Begin TLS negotiation now");
+                self.framer.reset();
+                self.state = State::AwaitingTls;
+                self.events.push_back(Event::StartTls);
+            }
+            Action::Login(event) => {
+                self.pending = Some(Pending::Login { tag });
+                self.events.push_back(event);
+            }
+            Action::Idle => {
+                self.out.extend_from_slice(b"+ idling\r\n");
+                self.pending = Some(Pending::Idle { tag, done: false, bad: false });
+                self.events.push_back(Event::Command(Request { raw }));
+            }
+            Action::Embedder(after) => {
+                self.pending = Some(Pending::Command { tag, after });
+                self.events.push_back(Event::Command(Request { raw }));
+            }
+        }
+    }
+
+    /// What to do with a parsed command in the current state.
+    fn action(&mut self, cmd: &Command<'_>) -> Action {
+        let authenticated = matches!(self.state, State::Authenticated | State::Selected { .. });
+        let selected = matches!(self.state, State::Selected { .. });
+        match &cmd.body {
+            Body::Capability => {
+                let caps = self.capabilities();
+                write_data(&mut self.out, &Data::Capability(caps.iter().map(String::as_str).collect()));
+                Action::Ok("CAPABILITY completed")
+            }
+            Body::Logout => Action::Logout,
+            Body::Noop if !authenticated => Action::Ok("NOOP completed"),
+            Body::Id { .. } => {
+                self.out.extend_from_slice(b"* ID (");
+                for (i, (k, v)) in self.config.id.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b' ');
+                    }
+                    write_string(&mut self.out, k.as_bytes());
+                    self.out.push(b' ');
+                    write_string(&mut self.out, v.as_bytes());
+                }
+                self.out.extend_from_slice(b")\r\n");
+                Action::Ok("ID completed")
+            }
+            Body::StartTls | Body::Login { .. } | Body::Authenticate { .. } if authenticated => {
+                Action::Bad("Already authenticated")
+            }
+            Body::StartTls if self.tls || !self.config.starttls => Action::Bad("STARTTLS not available"),
+            Body::StartTls => Action::StartTls,
+            Body::Login { .. } if !self.tls && !self.config.plaintext_without_tls => {
+                Action::No(Some(Code::PrivacyRequired), "Plaintext authentication disallowed without TLS")
+            }
+            Body::Login { username, password } => {
+                Action::Login(Event::Login { username: username.to_vec(), password: password.to_vec() })
+            }
+            Body::Authenticate { mechanism, initial_response } => self.authenticate(mechanism, *initial_response),
+            Body::Enable { capabilities } if self.state == State::Authenticated => {
+                let mut newly = Vec::new();
+                for cap in capabilities {
+                    if self.config.enable.iter().any(|c| c.eq_ignore_ascii_case(cap)) && !self.is_enabled(cap) {
+                        self.enabled.push(cap.to_ascii_uppercase());
+                        newly.push(cap.to_ascii_uppercase());
+                    }
+                }
+                write_data(&mut self.out, &Data::Enabled(newly.iter().map(String::as_str).collect()));
+                Action::Ok("ENABLE completed")
+            }
+            Body::Enable { .. } if authenticated => Action::Bad("ENABLE is valid only before SELECT"),
+            _ if !authenticated => Action::Bad("Not authenticated"),
+            Body::Idle => Action::Idle,
+            Body::Select { .. } => Action::Embedder(After::Select { read_only: false }),
+            Body::Examine { .. } => Action::Embedder(After::Select { read_only: true }),
+            Body::Close | Body::Unselect if selected => Action::Embedder(After::Deselect),
+            Body::Check
+            | Body::Close
+            | Body::Unselect
+            | Body::Expunge
+            | Body::UidExpunge { .. }
+            | Body::Copy { .. }
+            | Body::Move { .. }
+            | Body::Store { .. }
+            | Body::Fetch { .. }
+            | Body::Search { .. }
+                if !selected =>
+            {
+                Action::Bad("No mailbox selected")
+            }
+            _ => Action::Embedder(After::Nothing),
+        }
+    }
+
+    fn authenticate(&mut self, mechanism: &str, initial_response: Option<&str>) -> Action {
+        let Some(mech) = self.config.mechanisms.iter().find(|m| m.eq_ignore_ascii_case(mechanism)) else {
+            return Action::No(None, "Unsupported authentication mechanism");
+        };
+        if is_plaintext(mech) && !self.tls && !self.config.plaintext_without_tls {
+            return Action::No(Some(Code::PrivacyRequired), "Plaintext authentication disallowed without TLS");
+        }
+        let initial_response = match initial_response {
+            None => None,
+            Some("=") => Some(Vec::new()),
+            Some(r) => match base64::engine::general_purpose::STANDARD.decode(r) {
+                Ok(data) => Some(data),
+                Err(_) => return Action::Bad("Invalid base64 in initial response"),
+            },
+        };
+        Action::Login(Event::AuthStart { mechanism: mech.to_ascii_uppercase(), initial_response })
+    }
+}
+
+/// What the session does with one command.
+enum Action {
+    Ok(&'static str),
+    Bad(&'static str),
+    No(Option<Code<'static>>, &'static str),
+    Logout,
+    StartTls,
+    Login(Event),
+    Idle,
+    Embedder(After),
+}
+
+/// SASL mechanisms that send the password itself.
+fn is_plaintext(mechanism: &str) -> bool {
+    mechanism.eq_ignore_ascii_case("PLAIN") || mechanism.eq_ignore_ascii_case("LOGIN")
+}
+
+/// Framing before login: small literals, lines long enough for SASL responses, no BINARY.
+fn prelogin_framing(config: &ServerConfig) -> FramingConfig {
+    let f = &config.framing;
+    let max_line = f.max_line.max(config.limits.auth_line + 2);
+    FramingConfig {
+        max_line,
+        max_literal: config.limits.prelogin_literal,
+        max_command: config.limits.prelogin_literal.saturating_mul(2).saturating_add(max_line as u64),
+        literal_plus: f.literal_plus,
+        literal_minus: f.literal_minus,
+        binary: false,
+    }
+}
