@@ -2,7 +2,7 @@
 //! extensions), parsed from one framed command with [`crate::lex`]. Text borrows from the
 //! command; mailbox names stay as sent (modified UTF-7, see [`crate::mutf7`]).
 //!
-//! FETCH attributes are in [`fetch`]'s types, SEARCH keys in [`search`]'s.
+//! FETCH attributes are [`FetchAttr`]s (with [`Section`] and [`Partial`]); SEARCH keys are [`SearchKey`]s.
 
 mod fetch;
 mod search;
