@@ -299,7 +299,8 @@ impl<'a> Cursor<'a> {
     /// `astring = 1*ASTRING-CHAR / string`.
     pub fn astring(&mut self) -> Result<Cow<'a, [u8]>, LexError> {
         match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string(),
+            Some(b'"' | b'{') => self.string(),
+            Some(b'~') if self.rest().get(1) == Some(&b'{') => self.string(),
             _ => self.run(ASTRING, "astring").map(Cow::Borrowed),
         }
     }
@@ -312,7 +313,9 @@ impl<'a> Cursor<'a> {
     /// `list-mailbox = 1*list-char / string`.
     pub fn list_mailbox(&mut self) -> Result<Cow<'a, [u8]>, LexError> {
         match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string(),
+            Some(b'"' | b'{') => self.string(),
+            // `~` is an ASTRING-CHAR too: a literal8 only when `{` follows.
+            Some(b'~') if self.rest().get(1) == Some(&b'{') => self.string(),
             _ => self.run(LIST, "list-mailbox").map(Cow::Borrowed),
         }
     }
@@ -365,6 +368,14 @@ mod tests {
         assert_eq!(Cursor::new(b"a]b ").astring().unwrap(), Cow::Borrowed(&b"a]b"[..]));
         assert_eq!(Cursor::new(b"a]b ").atom(), Ok("a"));
         assert_eq!(Cursor::new(b"%/*x ").list_mailbox().unwrap(), Cow::Borrowed(&b"%/*x"[..]));
+    }
+
+    #[test]
+    fn a_tilde_starts_a_literal8_only_before_a_brace() {
+        // Found by the astring round-trip proptest: `~` alone is an ASTRING-CHAR.
+        assert_eq!(Cursor::new(b"~ ").astring().unwrap(), &b"~"[..]);
+        assert_eq!(Cursor::new(b"~user/x ").list_mailbox().unwrap(), &b"~user/x"[..]);
+        assert_eq!(Cursor::new(b"~{1}\r\nz").astring().unwrap(), &b"z"[..]);
     }
 
     #[test]

@@ -3,7 +3,14 @@
 //! commands of this crate answer with. The encoder picks the tightest safe form of each
 //! string — atom, quoted, or literal — so no value can break the line or forge a response.
 //!
-//! FETCH data comes with the FETCH grammar.
+//! FETCH data (envelopes, body structures, sections) is in [`fetch`].
+
+mod fetch;
+
+pub use fetch::{
+    Address, BodyFields, BodyStructure, Disposition, Envelope, Extension, FetchItem, NString, write_body,
+    write_envelope, write_fetch, write_section,
+};
 
 use crate::command::{Flag, StatusItem};
 
@@ -37,6 +44,13 @@ pub enum Code<'a> {
     AppendUid {
         validity: u32,
         uid: u32,
+    },
+    /// UIDPLUS: `COPYUID validity source-uids destination-uids` (the sets as ranges,
+    /// in the same order).
+    CopyUid {
+        validity: u32,
+        source: Vec<(u32, u32)>,
+        destination: Vec<(u32, u32)>,
     },
     /// RFC 5530 codes.
     TooBig,
@@ -79,6 +93,22 @@ pub enum Data<'a> {
     Recent(u32),
     Expunge(u32),
     Enabled(Vec<&'a str>),
+    /// ESEARCH (RFC 4731): `ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]`.
+    ESearch {
+        tag: &'a str,
+        uid: bool,
+        min: Option<u32>,
+        max: Option<u32>,
+        count: Option<u32>,
+        all: Option<Vec<(u32, u32)>>,
+    },
+}
+
+/// A sequence set from sorted ranges: `1:3,7,9:10`.
+pub fn uid_set(ranges: &[(u32, u32)]) -> String {
+    let parts: Vec<String> =
+        ranges.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") }).collect();
+    parts.join(",")
 }
 
 fn is_atom(s: &[u8]) -> bool {
@@ -169,6 +199,9 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
         Code::UidValidity(n) => simple(&format!("UIDVALIDITY {n}"), out),
         Code::Unseen(n) => simple(&format!("UNSEEN {n}"), out),
         Code::AppendUid { validity, uid } => simple(&format!("APPENDUID {validity} {uid}"), out),
+        Code::CopyUid { validity, source, destination } => {
+            simple(&format!("COPYUID {validity} {} {}", uid_set(source), uid_set(destination)), out);
+        }
         Code::TooBig => simple("TOOBIG", out),
         Code::OverQuota => simple("OVERQUOTA", out),
         Code::AuthenticationFailed => simple("AUTHENTICATIONFAILED", out),
@@ -258,6 +291,22 @@ pub fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
         Data::Exists(n) => out.extend_from_slice(format!("{n} EXISTS").as_bytes()),
         Data::Recent(n) => out.extend_from_slice(format!("{n} RECENT").as_bytes()),
         Data::Expunge(n) => out.extend_from_slice(format!("{n} EXPUNGE").as_bytes()),
+        Data::ESearch { tag, uid, min, max, count, all } => {
+            out.extend_from_slice(b"ESEARCH (TAG ");
+            write_string(out, tag.as_bytes());
+            out.push(b')');
+            if *uid {
+                out.extend_from_slice(b" UID");
+            }
+            for (name, v) in [("MIN", min), ("MAX", max), ("COUNT", count)] {
+                if let Some(v) = v {
+                    out.extend_from_slice(format!(" {name} {v}").as_bytes());
+                }
+            }
+            if let Some(all) = all.as_ref().filter(|a| !a.is_empty()) {
+                out.extend_from_slice(format!(" ALL {}", uid_set(all)).as_bytes());
+            }
+        }
         Data::Enabled(caps) => {
             out.extend_from_slice(b"ENABLED");
             for c in caps.iter().filter(|c| is_atom(c.as_bytes())) {
