@@ -8,7 +8,7 @@
 mod fetch;
 
 pub use fetch::{
-    Address, BodyFields, BodyStructure, Disposition, Envelope, Extension, FetchItem, NString, write_body,
+    Address, BodyFields, BodyStructure, Disposition, Envelope, Extension, FetchItem, NString, Param, write_body,
     write_envelope, write_fetch, write_section,
 };
 

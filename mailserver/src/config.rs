@@ -126,6 +126,8 @@ pub(crate) enum Service {
     Submission,
     /// Mail collection over POP3 (port 110; 995 with `tls = "implicit"`).
     Pop3,
+    /// Mail access over IMAP (port 143; 993 with `tls = "implicit"`).
+    Imap,
 }
 
 impl Service {
@@ -141,6 +143,7 @@ impl fmt::Display for Service {
             Self::Smtp => "smtp",
             Self::Submission => "submission",
             Self::Pop3 => "pop3",
+            Self::Imap => "imap",
         })
     }
 }
@@ -353,6 +356,7 @@ fn default_listeners() -> Vec<ListenerConfig> {
         listener(Service::Smtp, "127.0.0.1:2525"),
         listener(Service::Submission, "127.0.0.1:5587"),
         listener(Service::Pop3, "127.0.0.1:1110"),
+        listener(Service::Imap, "127.0.0.1:1143"),
     ]
 }
 

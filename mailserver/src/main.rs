@@ -9,6 +9,7 @@ mod autoreply;
 mod config;
 mod delivery;
 mod directory;
+mod imap;
 mod login;
 mod net;
 mod outbound;
@@ -172,8 +173,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                         lim.max_recipients,
                         l.relay().networks
                     )
-                } else {
+                } else if l.config.service == crate::config::Service::Pop3 {
                     format!("apop={} plaintext_auth={}", l.config.apop, l.config.allow_plaintext_auth)
+                } else {
+                    format!("plaintext_auth={}", l.config.allow_plaintext_auth)
                 };
                 println!(
                     "listener  {} service={} addr={} tls={:?} {service} max_connections={} per_ip={} \

@@ -20,10 +20,20 @@ pub(crate) struct Quotas {
     mailboxes: Arc<Mailboxes>,
 }
 
+/// The octets in a Maildir: `new/` and `cur/` of the inbox and of every `.folder`.
 fn scan(maildir: &Path) -> u64 {
-    ["new", "cur"]
-        .iter()
-        .filter_map(|sub| fs::read_dir(maildir.join(sub)).ok())
+    let folders = fs::read_dir(maildir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+                .map(|e| e.path())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    std::iter::once(maildir.to_path_buf())
+        .chain(folders)
+        .flat_map(|dir| ["new", "cur"].map(|sub| dir.join(sub)))
+        .filter_map(|dir| fs::read_dir(dir).ok())
         .flatten()
         .filter_map(|e| e.ok()?.metadata().ok())
         .filter(|m| m.is_file())

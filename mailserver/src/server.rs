@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sansmail_imap_proto::server::{ServerConfig as ImapConfig, ServerSession as ImapSession, Timeouts as ImapTimeouts};
 use sansmail_pop3_proto::server::{ServerConfig as Pop3Config, ServerSession as Pop3Session, Timeouts as Pop3Timeouts};
 use sansmail_pop3_proto::{Response as Pop3Response, ResponseCode};
 use sansmail_smtp_proto::Reply;
@@ -36,6 +37,7 @@ pub(crate) struct Shared {
     pub(crate) logins: Logins,
     pub(crate) mailboxes: Arc<Mailboxes>,
     pub(crate) pop3_locks: crate::pop3::Locks,
+    pub(crate) imap_folders: crate::imap::store::Registry,
     pub(crate) spool: Arc<Spool>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
 }
@@ -45,6 +47,7 @@ struct Endpoint {
     listener: Listener,
     smtp: Arc<SmtpConfig>,
     pop3: Arc<Pop3Config>,
+    imap: Arc<ImapConfig>,
     relay: Relay,
     tls: Option<TlsAcceptor>,
     slots: Arc<Semaphore>,
@@ -116,6 +119,28 @@ fn pop3_config(config: &Config, l: &Listener) -> Pop3Config {
     c
 }
 
+fn imap_config(l: &Listener) -> ImapConfig {
+    let mut c = ImapConfig {
+        greeting: "IMAP sansmail ready".into(),
+        starttls: l.config.tls == TlsMode::Starttls,
+        plaintext_without_tls: l.config.allow_plaintext_auth,
+        mechanisms: Vec::new(),
+        id: vec![("name".into(), "sansmail".into()), ("version".into(), env!("CARGO_PKG_VERSION").into())],
+        ..ImapConfig::default()
+    };
+    if l.config.auth {
+        c.mechanisms = crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect();
+    }
+    if l.config.allow_plaintext_auth && l.config.tls != TlsMode::Implicit {
+        tracing::warn!(listener = %l.name, "allow_plaintext_auth: passwords may cross the network unencrypted");
+    }
+    c.limits.errors = u32::try_from(l.config.limits.max_errors).unwrap_or(u32::MAX);
+    // RFC 3501 §5.4: an autologout timer of at least 30 minutes once logged in.
+    c.timeouts =
+        ImapTimeouts { prelogin: l.idle_timeout(), authenticated: l.idle_timeout().max(Duration::from_secs(30 * 60)) };
+    c
+}
+
 fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
@@ -178,6 +203,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         logins: Logins::default(),
         mailboxes: mailboxes.clone(),
         pop3_locks: crate::pop3::Locks::default(),
+        imap_folders: crate::imap::store::Registry::default(),
         spool,
         jobs,
     });
@@ -191,6 +217,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         let endpoint = Arc::new(Endpoint {
             smtp: Arc::new(smtp_config(&config, &l)),
             pop3: Arc::new(pop3_config(&config, &l)),
+            imap: Arc::new(imap_config(&l)),
             relay: l.relay(),
             tls: tls.clone().filter(|_| l.config.tls != TlsMode::None),
             slots: Arc::new(Semaphore::new(l.config.limits.max_connections.max(1))),
@@ -281,6 +308,14 @@ async fn refuse(mut stream: TcpStream, service: Service, code: u16, enhanced: (u
     let mut out = Vec::new();
     if service.is_smtp() {
         Reply::owned(code, Some(enhanced), text.into()).encode(&mut out, true);
+    } else if service == Service::Imap {
+        sansmail_imap_proto::response::write_status(
+            &mut out,
+            None,
+            sansmail_imap_proto::response::Status::Bye,
+            None,
+            text,
+        );
     } else {
         let code = if code / 100 == 4 { Some(ResponseCode::SysTemp) } else { Some(ResponseCode::SysPerm) };
         Pop3Response { ok: false, code, text }.encode(&mut out);
@@ -342,6 +377,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
         let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
         let r = tokio::time::timeout(max, smtp_session(stream, endpoint, &mut conn)).await;
         (r, conn.accepted)
+    } else if l.config.service == Service::Imap {
+        let mut conn = crate::imap::Connection::new(shared.clone(), peer);
+        let r = tokio::time::timeout(max, imap_session(stream, endpoint, &mut conn)).await;
+        (r, conn.commands)
     } else {
         let mut conn = crate::pop3::Connection::new(shared.clone(), peer);
         let r = tokio::time::timeout(max, pop3_session(stream, endpoint, &mut conn)).await;
@@ -382,6 +421,26 @@ async fn pop3_session(stream: TcpStream, endpoint: &Endpoint, conn: &mut crate::
             let mut tls = tls_accept(endpoint, stream).await?;
             session.handle_tls_established(Instant::now());
             // A second STLS is refused by the session itself.
+            conn.drive(&mut tls, &mut session).await.map(|_| ())
+        }
+    }
+}
+
+async fn imap_session(stream: TcpStream, endpoint: &Endpoint, conn: &mut crate::imap::Connection) -> io::Result<()> {
+    if endpoint.listener.config.tls == TlsMode::Implicit {
+        let mut tls = tls_accept(endpoint, stream).await?;
+        let mut session = ImapSession::new(endpoint.imap.clone(), Instant::now(), true);
+        conn.drive(&mut tls, &mut session).await?;
+        return Ok(());
+    }
+    let mut stream = stream;
+    let mut session = ImapSession::new(endpoint.imap.clone(), Instant::now(), false);
+    match conn.drive(&mut stream, &mut session).await? {
+        crate::imap::Flow::Closed => Ok(()),
+        crate::imap::Flow::StartTls => {
+            let mut tls = tls_accept(endpoint, stream).await?;
+            session.handle_tls_established(Instant::now());
+            // A second STARTTLS is refused by the session itself.
             conn.drive(&mut tls, &mut session).await.map(|_| ())
         }
     }

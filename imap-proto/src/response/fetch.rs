@@ -15,6 +15,9 @@ use super::{write_astring, write_flags};
 /// An `nstring`: `None` is `NIL`.
 pub type NString<'a> = Option<Cow<'a, [u8]>>;
 
+/// One `attribute value` pair of `body-fld-param`.
+pub type Param<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
 /// One `address` of an envelope: `(name adl mailbox host)`. A group start is a mailbox
 /// (the group name) with no host; a group end is all four `NIL`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,7 +63,7 @@ pub struct Disposition<'a> {
     /// `inline`, `attachment`, …
     pub kind: Cow<'a, [u8]>,
     /// Its parameters.
-    pub params: Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>,
+    pub params: Vec<Param<'a>>,
 }
 
 /// The extension data of a body part (written for BODYSTRUCTURE, not for BODY).
@@ -80,7 +83,7 @@ pub struct Extension<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BodyFields<'a> {
     /// `body-fld-param`: the Content-Type parameters.
-    pub params: Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>,
+    pub params: Vec<Param<'a>>,
     /// `Content-ID`.
     pub id: NString<'a>,
     /// `Content-Description`.
@@ -127,7 +130,7 @@ pub enum BodyStructure<'a> {
         /// The subtype (`MIXED`, `ALTERNATIVE`, …).
         subtype: Cow<'a, [u8]>,
         /// The Content-Type parameters (extension data).
-        params: Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>,
+        params: Vec<Param<'a>>,
         /// Extension data (the MD5 is not used for multiparts).
         extension: Extension<'a>,
     },
@@ -362,7 +365,7 @@ pub fn write_envelope(out: &mut Vec<u8>, e: &Envelope<'_>) {
     out.push(b')');
 }
 
-fn write_params(out: &mut Vec<u8>, params: &[(Cow<'_, [u8]>, Cow<'_, [u8]>)]) {
+fn write_params(out: &mut Vec<u8>, params: &[Param<'_>]) {
     if params.is_empty() {
         out.extend_from_slice(b"NIL");
         return;
@@ -532,7 +535,13 @@ mod tests {
     #[test]
     fn multipart_and_message_structures() {
         let inner = BodyStructure::Message {
-            fields: BodyFields { params: vec![], id: None, description: None, encoding: Cow::Borrowed(b"7BIT"), size: 40 },
+            fields: BodyFields {
+                params: vec![],
+                id: None,
+                description: None,
+                encoding: Cow::Borrowed(b"7BIT"),
+                size: 40,
+            },
             envelope: Box::default(),
             body: Box::new(text_part(10, 1)),
             lines: 3,

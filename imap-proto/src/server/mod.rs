@@ -291,6 +291,15 @@ impl ServerSession {
         }
     }
 
+    /// The tag of the command with the embedder (ESEARCH repeats it), if any.
+    pub fn current_tag(&self) -> Option<&str> {
+        match &self.pending {
+            Some(Pending::Login { tag } | Pending::AuthLine { tag } | Pending::Command { tag, .. }) => Some(tag),
+            Some(Pending::Idle { tag, .. }) => Some(tag),
+            _ => None,
+        }
+    }
+
     /// The credentials (LOGIN or AUTHENTICATE) are good: `user` is logged in.
     pub fn accept_login(&mut self, user: &str) -> Result<(), ApiMisuse> {
         let Some(Pending::Login { tag }) = self.pending.take() else { return self.misuse() };

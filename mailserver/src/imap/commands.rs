@@ -1,0 +1,918 @@
+//! The commands an IMAP session hands to the server, over the user's Maildir: folders
+//! (LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, STATUS, NAMESPACE), APPEND, and the
+//! selected folder (SELECT/EXAMINE, FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE, CLOSE,
+//! UNSELECT, CHECK, NOOP, IDLE). These run on a blocking thread (`block_in_place`): they
+//! read and rename files.
+//!
+//! A selected folder is seen through the session's own [`Selected`] view: the UIDs in
+//! sequence order and their flags as last told. Before a command completes, the view is
+//! brought up to date and the differences are written (EXPUNGE, EXISTS, RECENT, FETCH
+//! FLAGS); EXPUNGE is held back during FETCH, STORE and SEARCH (RFC 3501 §7.4.1).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sansmail_imap_proto::command::{Body, FetchAttr, Flag, Mailbox, ReturnOption, StatusItem, StoreMode};
+use sansmail_imap_proto::lex::SeqRange;
+use sansmail_imap_proto::mutf7;
+use sansmail_imap_proto::response::{Code, Data, FetchItem, Status, write_data, write_fetch, write_status};
+use sansmail_imap_proto::server::{Request, ServerSession};
+use tokio::sync::watch;
+
+use super::Connection;
+use super::search::{Candidate, in_set, internal_date, matches_all, parse_date_time};
+use super::store::{self, Flags, Folder, SPECIAL_USE};
+
+/// What the client was last told about one message.
+#[derive(Clone, Debug)]
+struct Known {
+    uid: u32,
+    flags: Flags,
+    keywords: Vec<String>,
+}
+
+/// The selected folder, as this session sees it.
+pub(crate) struct Selected {
+    folder: Arc<Folder>,
+    /// The folder's wire name.
+    name: String,
+    read_only: bool,
+    view: Vec<Known>,
+    recent: HashSet<u32>,
+    changes: watch::Receiver<u64>,
+}
+
+fn flag_list(flags: Flags, keywords: &[String], recent: bool) -> Vec<Flag<'_>> {
+    let mut out: Vec<Flag<'_>> =
+        Flags::NAMES.iter().filter(|(b, _, _)| flags.has(*b)).map(|(_, n, _)| Flag::System(n)).collect();
+    if recent {
+        out.push(Flag::System("Recent"));
+    }
+    out.extend(keywords.iter().map(|k| Flag::Keyword(k)));
+    out
+}
+
+impl Selected {
+    pub(crate) fn watch(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
+    }
+
+    /// Brings the view up to date and writes what changed; expunges only when `expunge_ok`.
+    pub(crate) fn updates(&mut self, out: &mut Vec<u8>, expunge_ok: bool) {
+        self.changes.mark_unchanged();
+        let Ok(mut index) = self.folder.lock() else { return };
+        if expunge_ok {
+            for i in (0..self.view.len()).rev() {
+                if index.position(self.view[i].uid).is_none() {
+                    self.view.remove(i);
+                    write_data(out, &Data::Expunge(i as u32 + 1));
+                }
+            }
+        }
+        let last = self.view.last().map_or(0, |k| k.uid);
+        let mut grew = false;
+        for m in index.messages.iter().filter(|m| m.uid > last) {
+            self.view.push(Known { uid: m.uid, flags: m.flags, keywords: m.keywords.clone() });
+            if m.uid > index.recent_upto {
+                self.recent.insert(m.uid);
+            }
+            grew = true;
+        }
+        if grew {
+            index.recent_upto = index.recent_upto.max(self.view.last().map_or(0, |k| k.uid));
+            write_data(out, &Data::Exists(self.view.len() as u32));
+            write_data(out, &Data::Recent(self.recent.len() as u32));
+        }
+        for (i, k) in self.view.iter_mut().enumerate() {
+            let Some(m) = index.position(k.uid).map(|p| &index.messages[p]) else { continue };
+            if m.flags != k.flags || m.keywords != k.keywords {
+                k.flags = m.flags;
+                k.keywords.clone_from(&m.keywords);
+                let flags = flag_list(k.flags, &k.keywords, self.recent.contains(&k.uid));
+                write_fetch(out, i as u32 + 1, &[FetchItem::Flags(flags)]);
+            }
+        }
+    }
+
+    /// Positions in the view a set names (message numbers, or UIDs with `uid`); `None` for
+    /// a message number past the last.
+    fn resolve(&self, set: &[SeqRange], uid: bool) -> Option<Vec<usize>> {
+        if uid {
+            let max = self.view.last().map_or(0, |k| k.uid);
+            return Some((0..self.view.len()).filter(|&i| in_set(set, self.view[i].uid, max)).collect());
+        }
+        let max = self.view.len() as u32;
+        let too_far = set.iter().any(|r| {
+            [r.from, r.to].iter().any(|n| matches!(n, sansmail_imap_proto::lex::SeqNumber::Value(v) if v.get() > max))
+        });
+        if too_far {
+            return None;
+        }
+        Some((0..self.view.len()).filter(|&i| in_set(set, i as u32 + 1, max)).collect())
+    }
+}
+
+/// The result of one command: tagged status, code, text.
+struct Done(Status, Option<Code<'static>>, String);
+
+fn ok(text: &str) -> Done {
+    Done(Status::Ok, None, text.to_owned())
+}
+
+fn no(code: Option<Code<'static>>, text: &str) -> Done {
+    Done(Status::No, code, text.to_owned())
+}
+
+fn failed(e: &io::Error) -> Done {
+    tracing::warn!(error = %e, "IMAP command failed");
+    no(Some(Code::ServerBug), "Internal error, try again later")
+}
+
+/// Runs one command and completes it.
+pub(crate) fn run(conn: &mut Connection, request: &Request, session: &mut ServerSession) {
+    let Ok(command) = request.command() else {
+        let _ = session.complete(Status::Bad, None, "Command unreadable");
+        return;
+    };
+    let done = match dispatch(conn, &command.body, session) {
+        Ok(Some(done)) => done,
+        // IDLE: completed at DONE.
+        Ok(None) => return,
+        Err(e) => failed(&e),
+    };
+    let Done(status, code, text) = done;
+    let _ = session.complete(status, code.as_ref(), &text);
+}
+
+fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession) -> io::Result<Option<Done>> {
+    let Some((user, maildir)) = conn.user.clone() else {
+        return Ok(Some(no(None, "Not logged in")));
+    };
+    let out = session.output();
+    let done = match body {
+        Body::Noop | Body::Check => ok("Completed"),
+        Body::Idle => {
+            if let Some(sel) = conn.selected.as_mut() {
+                sel.updates(out, true);
+            }
+            return Ok(None);
+        }
+        Body::Namespace => {
+            out.extend_from_slice(b"* NAMESPACE ((\"\" \".\")) NIL NIL\r\n");
+            ok("Completed")
+        }
+        Body::Select { mailbox } | Body::Examine { mailbox } => {
+            conn.selected = None;
+            let read_only = matches!(body, Body::Examine { .. });
+            select(conn, &maildir, mailbox, read_only, out)?
+        }
+        Body::Unselect => {
+            conn.selected = None;
+            ok("Returned to authenticated state")
+        }
+        Body::Close => {
+            if let Some(mut sel) = conn.selected.take()
+                && !sel.read_only
+            {
+                let mut sink = Vec::new();
+                expunge(conn, &user, &mut sel, None, &mut sink)?;
+            }
+            ok("Closed")
+        }
+        Body::Expunge | Body::UidExpunge { .. } => {
+            let set = match body {
+                Body::UidExpunge { set } => Some(set.as_slice()),
+                _ => None,
+            };
+            match conn.selected.take() {
+                Some(sel) if sel.read_only => {
+                    conn.selected = Some(sel);
+                    no(Some(Code::ReadOnly), "Mailbox is read-only")
+                }
+                Some(mut sel) => {
+                    let r = expunge(conn, &user, &mut sel, set, out);
+                    conn.selected = Some(sel);
+                    r?;
+                    ok("Expunged")
+                }
+                None => no(None, "No mailbox selected"),
+            }
+        }
+        Body::Create { mailbox } => create(&maildir, mailbox)?,
+        Body::Delete { mailbox } => delete(conn, &user, &maildir, mailbox)?,
+        Body::Rename { from, to } => rename(&maildir, from, to)?,
+        Body::Subscribe { mailbox } | Body::Unsubscribe { mailbox } => {
+            let name = wire_name(mailbox);
+            let mut subs = store::subscriptions(&maildir);
+            subs.retain(|s| *s != name);
+            if matches!(body, Body::Subscribe { .. }) {
+                subs.push(name);
+            }
+            store::save_subscriptions(&maildir, &subs)?;
+            ok("Completed")
+        }
+        Body::List { reference, pattern } => {
+            list(&maildir, reference, pattern, false, out);
+            ok("Completed")
+        }
+        Body::Lsub { reference, pattern } => {
+            list(&maildir, reference, pattern, true, out);
+            ok("Completed")
+        }
+        Body::Status { mailbox, items } => status(conn, &maildir, mailbox, items, out)?,
+        Body::Append { mailbox, flags, date, message } => {
+            append(conn, &user, &maildir, mailbox, flags, date.as_deref(), message)?
+        }
+        Body::Fetch { uid, set, attributes } => {
+            with_selected(conn, out, |conn, sel, out| fetch(conn, sel, *uid, set, attributes, out))?
+        }
+        Body::Store { uid, set, mode, silent, flags } => {
+            with_selected(conn, out, |_, sel, out| store_flags(sel, *uid, set, *mode, *silent, flags, out))?
+        }
+        Body::Search { uid, ret, keys, .. } => {
+            let tag = tag_of_request(session);
+            let out = session.output();
+            with_selected(conn, out, |_, sel, out| search(sel, *uid, ret.as_deref(), keys, &tag, out))?
+        }
+        Body::Copy { uid, set, mailbox } | Body::Move { uid, set, mailbox } => {
+            let moving = matches!(body, Body::Move { .. });
+            match conn.selected.take() {
+                Some(mut sel) => {
+                    let r = copy(conn, &user, &maildir, &mut sel, *uid, set, mailbox, moving, out);
+                    conn.selected = Some(sel);
+                    r?
+                }
+                None => no(None, "No mailbox selected"),
+            }
+        }
+        _ => Done(Status::Bad, None, "Command not supported".to_owned()),
+    };
+    // Updates before the tagged response; none that renumber after FETCH, STORE, SEARCH.
+    let expunge_ok = !matches!(body, Body::Fetch { .. } | Body::Store { .. } | Body::Search { .. });
+    if let Some(sel) = conn.selected.as_mut() {
+        sel.updates(session.output(), expunge_ok);
+    }
+    Ok(Some(done))
+}
+
+fn tag_of_request(session: &ServerSession) -> String {
+    session.current_tag().unwrap_or("*").to_owned()
+}
+
+fn with_selected(
+    conn: &mut Connection,
+    out: &mut Vec<u8>,
+    f: impl FnOnce(&mut Connection, &mut Selected, &mut Vec<u8>) -> io::Result<Done>,
+) -> io::Result<Done> {
+    let Some(mut sel) = conn.selected.take() else { return Ok(no(None, "No mailbox selected")) };
+    let r = f(conn, &mut sel, out);
+    conn.selected = Some(sel);
+    r
+}
+
+/// The wire name (modified UTF-7) of a mailbox; `INBOX` for the inbox.
+fn wire_name(m: &Mailbox<'_>) -> String {
+    match m {
+        Mailbox::Inbox => "INBOX".to_owned(),
+        Mailbox::Other(n) => String::from_utf8_lossy(n).trim_end_matches('.').to_owned(),
+    }
+}
+
+/// The folder's directory, if the name is valid (strict modified UTF-7, no empty levels).
+fn folder_of(maildir: &Path, m: &Mailbox<'_>) -> Option<PathBuf> {
+    let name = wire_name(m);
+    if name != "INBOX" {
+        let decoded = mutf7::decode(name.as_bytes()).ok()?;
+        if !store::valid_name(&decoded) {
+            return None;
+        }
+    }
+    Some(store::folder_dir(maildir, &name))
+}
+
+fn exists(dir: &Path) -> bool {
+    dir.join("cur").is_dir()
+}
+
+fn select(
+    conn: &mut Connection,
+    maildir: &Path,
+    mailbox: &Mailbox<'_>,
+    read_only: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<Done> {
+    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d) || *mailbox == Mailbox::Inbox) else {
+        return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
+    };
+    store::create_maildir(&dir)?;
+    let folder = conn.shared.imap_folders.folder(&dir);
+    let mut sel = Selected {
+        changes: folder.watch(),
+        folder,
+        name: wire_name(mailbox),
+        read_only,
+        view: Vec::new(),
+        recent: HashSet::new(),
+    };
+    let mut sink = Vec::new();
+    sel.updates(&mut sink, true);
+    let index = sel.folder.lock()?;
+    let (validity, next) = (index.validity, index.next);
+    drop(index);
+    out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+    write_data(out, &Data::Exists(sel.view.len() as u32));
+    write_data(out, &Data::Recent(sel.recent.len() as u32));
+    if let Some(i) = sel.view.iter().position(|k| !k.flags.has(Flags::SEEN)) {
+        write_status(out, None, Status::Ok, Some(&Code::Unseen(i as u32 + 1)), "First unseen");
+    }
+    let permanent = if read_only {
+        Vec::new()
+    } else {
+        ["Answered", "Flagged", "Deleted", "Seen", "Draft", "*"].map(Flag::System).to_vec()
+    };
+    write_status(out, None, Status::Ok, Some(&Code::PermanentFlags(permanent)), "Flags permitted");
+    write_status(out, None, Status::Ok, Some(&Code::UidValidity(validity)), "UIDs valid");
+    write_status(out, None, Status::Ok, Some(&Code::UidNext(next)), "Predicted next UID");
+    let code = if read_only { Code::ReadOnly } else { Code::ReadWrite };
+    let text = if read_only { "EXAMINE completed" } else { "SELECT completed" };
+    tracing::debug!(folder = %sel.name, messages = sel.view.len(), "IMAP select");
+    conn.selected = Some(sel);
+    Ok(Done(Status::Ok, Some(code), text.to_owned()))
+}
+
+fn expunge(
+    conn: &Connection,
+    user: &str,
+    sel: &mut Selected,
+    set: Option<&[SeqRange]>,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    // Bring the view up to date first, so the numbers written below are the client's.
+    sel.updates(out, true);
+    let allowed = match set {
+        Some(set) => sel.resolve(set, true).unwrap_or_default(),
+        None => (0..sel.view.len()).collect(),
+    };
+    let mut index = sel.folder.lock()?;
+    let doomed: Vec<usize> = allowed
+        .into_iter()
+        .filter(|&i| index.position(sel.view[i].uid).is_some_and(|p| index.messages[p].flags.has(Flags::DELETED)))
+        .collect();
+    let positions: Vec<usize> = doomed.iter().filter_map(|&i| index.position(sel.view[i].uid)).collect();
+    let freed = sel.folder.remove(&mut index, &positions)?;
+    drop(index);
+    conn.shared.quotas.remove(user, freed);
+    for &i in doomed.iter().rev() {
+        sel.view.remove(i);
+        write_data(out, &Data::Expunge(i as u32 + 1));
+    }
+    if !doomed.is_empty() {
+        sel.folder.notify();
+    }
+    Ok(())
+}
+
+fn create(maildir: &Path, mailbox: &Mailbox<'_>) -> io::Result<Done> {
+    if *mailbox == Mailbox::Inbox {
+        return Ok(no(Some(Code::AlreadyExists), "INBOX always exists"));
+    }
+    let Some(dir) = folder_of(maildir, mailbox) else { return Ok(no(Some(Code::Cannot), "Invalid mailbox name")) };
+    if exists(&dir) {
+        return Ok(no(Some(Code::AlreadyExists), "Mailbox exists"));
+    }
+    store::create_maildir(&dir)?;
+    Ok(ok("Created"))
+}
+
+fn delete(conn: &mut Connection, user: &str, maildir: &Path, mailbox: &Mailbox<'_>) -> io::Result<Done> {
+    if *mailbox == Mailbox::Inbox {
+        return Ok(no(Some(Code::Cannot), "INBOX cannot be deleted"));
+    }
+    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d)) else {
+        return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
+    };
+    if conn.selected.as_ref().is_some_and(|s| s.folder.dir == dir) {
+        conn.selected = None;
+    }
+    let size: u64 = ["new", "cur"]
+        .iter()
+        .filter_map(|s| fs::read_dir(dir.join(s)).ok())
+        .flatten()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    fs::remove_dir_all(&dir)?;
+    conn.shared.quotas.remove(user, size);
+    conn.shared.imap_folders.folder(&dir).notify();
+    Ok(ok("Deleted"))
+}
+
+fn rename(maildir: &Path, from: &Mailbox<'_>, to: &Mailbox<'_>) -> io::Result<Done> {
+    let (Some(src), Some(dst)) = (folder_of(maildir, from), folder_of(maildir, to)) else {
+        return Ok(no(Some(Code::Cannot), "Invalid mailbox name"));
+    };
+    if *to == Mailbox::Inbox || exists(&dst) {
+        return Ok(no(Some(Code::AlreadyExists), "Target mailbox exists"));
+    }
+    if !exists(&src) {
+        return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
+    }
+    if *from == Mailbox::Inbox {
+        // RFC 3501 §6.3.5: the inbox's messages move to the new folder; INBOX stays, empty.
+        store::create_maildir(&dst)?;
+        for sub in ["new", "cur"] {
+            for e in fs::read_dir(src.join(sub))?.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let target = if name.contains(':') { name } else { format!("{name}:2,") };
+                fs::rename(e.path(), dst.join("cur").join(target))?;
+            }
+        }
+        return Ok(ok("Renamed"));
+    }
+    let (old, new) = (wire_name(from), wire_name(to));
+    fs::rename(&src, &dst)?;
+    // Children move with their parent: `.old.x` becomes `.new.x`.
+    for e in fs::read_dir(maildir)?.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if let Some(rest) = n.strip_prefix(&format!(".{old}.")) {
+            fs::rename(e.path(), maildir.join(format!(".{new}.{rest}")))?;
+        }
+    }
+    Ok(ok("Renamed"))
+}
+
+/// LIST/LSUB pattern matching: `*` matches anything, `%` anything but the delimiter.
+fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| pattern_matches(rest, &name[i..])),
+        Some((b'%', rest)) => {
+            (0..=name.len()).take_while(|&i| i == 0 || name[i - 1] != b'.').any(|i| pattern_matches(rest, &name[i..]))
+        }
+        Some((&c, rest)) => name.first() == Some(&c) && pattern_matches(rest, &name[1..]),
+    }
+}
+
+fn list(maildir: &Path, reference: &[u8], pattern: &[u8], lsub: bool, out: &mut Vec<u8>) {
+    if pattern.is_empty() && !lsub {
+        write_data(out, &Data::List { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: b"" });
+        return;
+    }
+    // Bounded work for hostile patterns: `*` runs are collapsed before matching.
+    let mut full: Vec<u8> = reference.iter().chain(pattern).copied().collect();
+    full.dedup_by(|a, b| *a == b'*' && *b == b'*');
+    if full.iter().filter(|&&b| b == b'*' || b == b'%').count() > 16 {
+        return;
+    }
+    let folders = store::list_folders(maildir);
+    let subs = store::subscriptions(maildir);
+    let names: Vec<String> = if lsub { subs.clone() } else { folders.clone() };
+    for name in &names {
+        let candidate = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name.as_str() };
+        let matched = pattern_matches(&full, candidate.as_bytes())
+            || candidate == "INBOX" && pattern_matches(&full.to_ascii_uppercase(), b"INBOX");
+        if !matched {
+            continue;
+        }
+        let mut attributes = Vec::new();
+        let prefix = format!("{name}.");
+        let children = folders.iter().any(|f| f.starts_with(&prefix));
+        attributes.push(if children { "\\HasChildren" } else { "\\HasNoChildren" });
+        if lsub && !folders.contains(name) {
+            attributes.push("\\Noselect");
+        }
+        if let Some((_, attr)) = SPECIAL_USE.iter().find(|(n, _)| *n == name.as_str()) {
+            attributes.push(attr);
+        }
+        let data = if lsub {
+            Data::Lsub { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }
+        } else {
+            Data::List { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }
+        };
+        write_data(out, &data);
+    }
+}
+
+fn status(
+    conn: &Connection,
+    maildir: &Path,
+    mailbox: &Mailbox<'_>,
+    items: &[StatusItem],
+    out: &mut Vec<u8>,
+) -> io::Result<Done> {
+    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d)) else {
+        return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
+    };
+    let folder = conn.shared.imap_folders.folder(&dir);
+    let index = folder.lock()?;
+    let count = |f: &dyn Fn(&store::Message) -> bool| index.messages.iter().filter(|m| f(m)).count() as u64;
+    let values: Vec<(StatusItem, u64)> = items
+        .iter()
+        .map(|&item| {
+            let v = match item {
+                StatusItem::Messages => index.messages.len() as u64,
+                StatusItem::Recent => count(&|m| m.uid > index.recent_upto),
+                StatusItem::UidNext => u64::from(index.next),
+                StatusItem::UidValidity => u64::from(index.validity),
+                StatusItem::Unseen => count(&|m| !m.flags.has(Flags::SEEN)),
+                StatusItem::Deleted => count(&|m| m.flags.has(Flags::DELETED)),
+                _ => index.messages.iter().map(|m| m.size).sum(),
+            };
+            (item, v)
+        })
+        .collect();
+    let name = wire_name(mailbox);
+    write_data(out, &Data::Status { mailbox: name.as_bytes(), items: values });
+    Ok(ok("STATUS completed"))
+}
+
+fn system_and_keywords(flags: &[Flag<'_>]) -> (Flags, Vec<String>) {
+    let mut bits = 0;
+    let mut keywords = Vec::new();
+    for f in flags {
+        match f {
+            Flag::System(name) => bits |= Flags::bit(name).unwrap_or(0),
+            Flag::Keyword(k) => {
+                if !keywords.iter().any(|x: &String| x.eq_ignore_ascii_case(k)) {
+                    keywords.push((*k).to_owned());
+                }
+            }
+        }
+    }
+    (Flags(bits), keywords)
+}
+
+/// Writes `content` to the folder's `tmp/`, synced; returns its path.
+fn write_tmp(dir: &Path, base: &str, content: &[u8], mtime: Option<std::time::SystemTime>) -> io::Result<PathBuf> {
+    let tmp = dir.join("tmp").join(base);
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    f.write_all(content)?;
+    if let Some(t) = mtime {
+        f.set_modified(t)?;
+    }
+    f.sync_all()?;
+    Ok(tmp)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn append(
+    conn: &mut Connection,
+    user: &str,
+    maildir: &Path,
+    mailbox: &Mailbox<'_>,
+    flags: &[Flag<'_>],
+    date: Option<&[u8]>,
+    message: &[u8],
+) -> io::Result<Done> {
+    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d)) else {
+        return Ok(no(Some(Code::TryCreate), "No such mailbox"));
+    };
+    let mtime = match date {
+        Some(d) => match parse_date_time(d) {
+            Some(t) => Some(t),
+            None => return Ok(Done(Status::Bad, None, "Invalid date-time".to_owned())),
+        },
+        None => None,
+    };
+    if conn.shared.quotas.would_overflow(user, message.len() as u64) {
+        return Ok(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
+    }
+    let (bits, keywords) = system_and_keywords(flags);
+    let base = Folder::new_base(&conn.shared.config.hostname);
+    let tmp = write_tmp(&dir, &base, message, mtime)?;
+    let folder = conn.shared.imap_folders.folder(&dir);
+    let mut index = folder.lock()?;
+    let uid = folder.add(&mut index, &tmp, &base, bits, keywords)?;
+    let validity = index.validity;
+    drop(index);
+    conn.shared.quotas.add(user, message.len() as u64);
+    folder.notify();
+    Ok(Done(Status::Ok, Some(Code::AppendUid { validity, uid }), "APPEND completed".to_owned()))
+}
+
+/// The message file's content, following a rename by another session.
+fn read_message(folder: &Folder, uid: u32, path: &Path) -> io::Result<Vec<u8>> {
+    match fs::read(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let index = folder.lock()?;
+            let path = index.position(uid).map(|p| index.messages[p].path.clone()).ok_or(e)?;
+            drop(index);
+            fs::read(path)
+        }
+        r => r,
+    }
+}
+
+fn partial(data: Vec<u8>, p: Option<sansmail_imap_proto::command::Partial>) -> (Option<u32>, Vec<u8>) {
+    match p {
+        None => (None, data),
+        Some(p) => {
+            let start = (p.start as usize).min(data.len());
+            let end = start.saturating_add(p.length.get() as usize).min(data.len());
+            (Some(p.start), data[start..end].to_vec())
+        }
+    }
+}
+
+fn fetch(
+    _conn: &mut Connection,
+    sel: &mut Selected,
+    uid: bool,
+    set: &[SeqRange],
+    attributes: &[FetchAttr<'_>],
+    out: &mut Vec<u8>,
+) -> io::Result<Done> {
+    let Some(positions) = sel.resolve(set, uid) else {
+        return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
+    };
+    let needs_content = attributes
+        .iter()
+        .any(|a| !matches!(a, FetchAttr::Flags | FetchAttr::Uid | FetchAttr::Rfc822Size | FetchAttr::InternalDate));
+    let sets_seen = !sel.read_only && attributes.iter().any(FetchAttr::sets_seen);
+    for i in positions {
+        let k_uid = sel.view[i].uid;
+        let snapshot = {
+            let mut index = sel.folder.lock()?;
+            let Some(p) = index.position(k_uid) else { continue };
+            if sets_seen && !index.messages[p].flags.has(Flags::SEEN) {
+                let flags = Flags(index.messages[p].flags.0 | Flags::SEEN);
+                sel.folder.set_flags(&mut index, p, flags)?;
+                sel.folder.notify();
+            }
+            index.messages[p].clone()
+        };
+        let content = if needs_content { Some(read_message(&sel.folder, k_uid, &snapshot.path)?) } else { None };
+        let parsed = content.as_deref().and_then(super::message::parse);
+        let mut items: Vec<FetchItem<'_>> = Vec::new();
+        if uid && !attributes.contains(&FetchAttr::Uid) {
+            items.push(FetchItem::Uid(k_uid));
+        }
+        let flags_changed = sel.view[i].flags != snapshot.flags;
+        let recent = sel.recent.contains(&k_uid);
+        for attr in attributes {
+            let raw = content.as_deref().unwrap_or_default();
+            let item = match attr {
+                FetchAttr::Flags => FetchItem::Flags(flag_list(snapshot.flags, &snapshot.keywords, recent)),
+                FetchAttr::Uid => FetchItem::Uid(k_uid),
+                FetchAttr::Rfc822Size => FetchItem::Rfc822Size(snapshot.size),
+                FetchAttr::InternalDate => FetchItem::InternalDate(Cow::Owned(internal_date(snapshot.internal))),
+                FetchAttr::Envelope => {
+                    FetchItem::Envelope(parsed.as_ref().map(super::message::envelope).unwrap_or_default())
+                }
+                FetchAttr::Body | FetchAttr::BodyStructure => {
+                    let s = match parsed.as_ref() {
+                        Some(m) => super::message::body_structure(m, 0, 0),
+                        None => super::message::body_structure(&mail_parser::Message::default(), 0, 0),
+                    };
+                    if *attr == FetchAttr::Body { FetchItem::Body(s) } else { FetchItem::BodyStructure(s) }
+                }
+                FetchAttr::Rfc822 => FetchItem::Rfc822(Cow::Owned(raw.to_vec())),
+                FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
+                    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |p| p + 4);
+                    if *attr == FetchAttr::Rfc822Header {
+                        FetchItem::Rfc822Header(Cow::Owned(raw[..split].to_vec()))
+                    } else {
+                        FetchItem::Rfc822Text(Cow::Owned(raw[split..].to_vec()))
+                    }
+                }
+                FetchAttr::BodySection { section, partial: p, .. } => {
+                    let data = parsed.as_ref().and_then(|m| super::message::section(m, section));
+                    let (origin, data) = match data {
+                        Some(d) => {
+                            let (o, d) = partial(d, *p);
+                            (o, Some(Cow::Owned(d)))
+                        }
+                        // A part that does not exist is empty (as Dovecot answers).
+                        None => (p.map(|p| p.start), Some(Cow::Borrowed(&b""[..]))),
+                    };
+                    FetchItem::Section { section: section.clone(), origin, data }
+                }
+                FetchAttr::Binary { part, partial: p, .. } => {
+                    let Some(d) = parsed.as_ref().and_then(|m| super::message::binary(m, part)) else {
+                        return Ok(no(None, "Cannot undo the part's transfer encoding"));
+                    };
+                    let (origin, d) = partial(d, *p);
+                    FetchItem::Binary { part: part.clone(), origin, data: Some(Cow::Owned(d)) }
+                }
+                FetchAttr::BinarySize { part } => {
+                    let size = parsed.as_ref().and_then(|m| super::message::binary(m, part)).map_or(0, |d| d.len());
+                    FetchItem::BinarySize { part: part.clone(), size: size as u64 }
+                }
+                _ => continue,
+            };
+            items.push(item);
+        }
+        if flags_changed && !attributes.contains(&FetchAttr::Flags) {
+            items.push(FetchItem::Flags(flag_list(snapshot.flags, &snapshot.keywords, recent)));
+        }
+        sel.view[i].flags = snapshot.flags;
+        sel.view[i].keywords.clone_from(&snapshot.keywords);
+        write_fetch(out, i as u32 + 1, &items);
+    }
+    Ok(ok(if uid { "UID FETCH completed" } else { "FETCH completed" }))
+}
+
+fn store_flags(
+    sel: &mut Selected,
+    uid: bool,
+    set: &[SeqRange],
+    mode: StoreMode,
+    silent: bool,
+    flags: &[Flag<'_>],
+    out: &mut Vec<u8>,
+) -> io::Result<Done> {
+    if sel.read_only {
+        return Ok(no(Some(Code::ReadOnly), "Mailbox is read-only"));
+    }
+    let Some(positions) = sel.resolve(set, uid) else {
+        return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
+    };
+    let (bits, keywords) = system_and_keywords(flags);
+    let mut index = sel.folder.lock()?;
+    let mut keywords_changed = false;
+    for i in positions {
+        let k_uid = sel.view[i].uid;
+        let Some(p) = index.position(k_uid) else { continue };
+        let m = &index.messages[p];
+        let new_bits = match mode {
+            StoreMode::Replace => bits.0,
+            StoreMode::Add => m.flags.0 | bits.0,
+            StoreMode::Remove => m.flags.0 & !bits.0,
+        };
+        let mut kw = m.keywords.clone();
+        match mode {
+            StoreMode::Replace => kw.clone_from(&keywords),
+            StoreMode::Add => {
+                kw.extend(keywords.iter().filter(|k| !m.keywords.iter().any(|x| x.eq_ignore_ascii_case(k))).cloned())
+            }
+            StoreMode::Remove => kw.retain(|x| !keywords.iter().any(|k| k.eq_ignore_ascii_case(x))),
+        }
+        sel.folder.set_flags(&mut index, p, Flags(new_bits))?;
+        if kw != index.messages[p].keywords {
+            index.messages[p].keywords = kw;
+            keywords_changed = true;
+        }
+        let m = &index.messages[p];
+        sel.view[i].flags = m.flags;
+        sel.view[i].keywords.clone_from(&m.keywords);
+        if !silent {
+            let mut items = vec![FetchItem::Flags(flag_list(m.flags, &m.keywords, sel.recent.contains(&k_uid)))];
+            if uid {
+                items.insert(0, FetchItem::Uid(k_uid));
+            }
+            write_fetch(out, i as u32 + 1, &items);
+        }
+    }
+    if keywords_changed {
+        sel.folder.save(&index)?;
+    }
+    drop(index);
+    sel.folder.notify();
+    Ok(ok(if uid { "UID STORE completed" } else { "STORE completed" }))
+}
+
+fn search(
+    sel: &mut Selected,
+    uid: bool,
+    ret: Option<&[ReturnOption]>,
+    keys: &[sansmail_imap_proto::command::SearchKey<'_>],
+    tag: &str,
+    out: &mut Vec<u8>,
+) -> io::Result<Done> {
+    let index = sel.folder.lock()?;
+    let max_seq = sel.view.len() as u32;
+    let max_uid = sel.view.last().map_or(0, |k| k.uid);
+    let mut found = Vec::new();
+    for (i, k) in sel.view.iter().enumerate() {
+        let Some(p) = index.position(k.uid) else { continue };
+        let mut c = Candidate::new(i as u32 + 1, &index.messages[p], sel.recent.contains(&k.uid), max_seq, max_uid);
+        if matches_all(keys, &mut c) {
+            found.push(if uid { k.uid } else { i as u32 + 1 });
+        }
+    }
+    drop(index);
+    match ret {
+        None => write_data(out, &Data::Search(found)),
+        Some(opts) => {
+            let all = opts.is_empty() || opts.contains(&ReturnOption::All);
+            let has = |o| opts.contains(&o);
+            write_data(
+                out,
+                &Data::ESearch {
+                    tag,
+                    uid,
+                    min: found.first().copied().filter(|_| has(ReturnOption::Min)),
+                    max: found.last().copied().filter(|_| has(ReturnOption::Max)),
+                    count: has(ReturnOption::Count).then_some(found.len() as u32),
+                    all: all.then(|| ranges(&found)),
+                },
+            );
+        }
+    }
+    Ok(ok(if uid { "UID SEARCH completed" } else { "SEARCH completed" }))
+}
+
+/// Sorted numbers as ranges: `[1,2,3,7]` → `[(1,3),(7,7)]`.
+fn ranges(sorted: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &n in sorted {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == n => *end = n,
+            _ => out.push((n, n)),
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn copy(
+    conn: &mut Connection,
+    user: &str,
+    maildir: &Path,
+    sel: &mut Selected,
+    uid: bool,
+    set: &[SeqRange],
+    mailbox: &Mailbox<'_>,
+    moving: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<Done> {
+    if moving && sel.read_only {
+        return Ok(no(Some(Code::ReadOnly), "Mailbox is read-only"));
+    }
+    let Some(positions) = sel.resolve(set, uid) else {
+        return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
+    };
+    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d)) else {
+        return Ok(no(Some(Code::TryCreate), "No such mailbox"));
+    };
+    let sources: Vec<store::Message> = {
+        let index = sel.folder.lock()?;
+        positions.iter().filter_map(|&i| index.position(sel.view[i].uid).map(|p| index.messages[p].clone())).collect()
+    };
+    let total: u64 = sources.iter().map(|m| m.size).sum();
+    let same = dir == sel.folder.dir;
+    if !(moving && same) && conn.shared.quotas.would_overflow(user, total) {
+        return Ok(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
+    }
+    let target = conn.shared.imap_folders.folder(&dir);
+    let mut pairs = Vec::new();
+    for m in &sources {
+        let base = Folder::new_base(&conn.shared.config.hostname);
+        let tmp = dir.join("tmp").join(&base);
+        // A hard link costs no space and no copy; a copy where links are not possible.
+        if fs::hard_link(&m.path, &tmp).is_err() {
+            let content = read_message(&sel.folder, m.uid, &m.path)?;
+            write_tmp(&dir, &base, &content, Some(m.internal))?;
+        }
+        let mut index = target.lock()?;
+        let new_uid = target.add(&mut index, &tmp, &base, m.flags, m.keywords.clone())?;
+        pairs.push((m.uid, new_uid));
+    }
+    let validity = target.lock()?.validity;
+    target.notify();
+    let code = (!pairs.is_empty()).then(|| Code::CopyUid {
+        validity,
+        source: pairs.iter().map(|&(s, _)| (s, s)).collect(),
+        destination: pairs.iter().map(|&(_, d)| (d, d)).collect(),
+    });
+    if !moving {
+        conn.shared.quotas.add(user, total);
+        return Ok(Done(Status::Ok, code, "COPY completed".to_owned()));
+    }
+    // MOVE (RFC 6851 §4.3): COPYUID in an untagged OK, then the expunges.
+    if let Some(code) = &code {
+        write_status(out, None, Status::Ok, Some(code), "Moved");
+    }
+    let mut index = sel.folder.lock()?;
+    let moved: Vec<usize> = positions.iter().copied().filter(|&i| index.position(sel.view[i].uid).is_some()).collect();
+    let in_index: Vec<usize> = moved.iter().filter_map(|&i| index.position(sel.view[i].uid)).collect();
+    sel.folder.remove(&mut index, &in_index)?;
+    drop(index);
+    for &i in moved.iter().rev() {
+        sel.view.remove(i);
+        write_data(out, &Data::Expunge(i as u32 + 1));
+    }
+    sel.folder.notify();
+    Ok(ok("MOVE completed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_patterns() {
+        assert!(pattern_matches(b"*", b"a.b.c"));
+        assert!(pattern_matches(b"%", b"Sent"));
+        assert!(!pattern_matches(b"%", b"a.b"));
+        assert!(pattern_matches(b"a.%", b"a.b"));
+        assert!(!pattern_matches(b"a.%", b"a.b.c"));
+        assert!(pattern_matches(b"a*c", b"a.b.c"));
+        assert!(!pattern_matches(b"", b"x"));
+        assert_eq!(ranges(&[1, 2, 3, 7, 9, 10]), [(1, 3), (7, 7), (9, 10)]);
+    }
+}

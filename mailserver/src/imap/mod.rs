@@ -1,0 +1,231 @@
+//! The IMAP driver: moves bytes between a socket and `imap-proto`'s [`ServerSession`],
+//! answers its decisions (logins through the shared SASL and throttling of
+//! [`crate::login`], APPEND's literal against the quota) and runs the commands over the
+//! user's Maildir ([`store`], [`commands`]). While a client IDLEs, the driver waits on the
+//! socket, the selected folder's change counter (other sessions) and a half-second look
+//! at the folder's directories (delivery, POP3), so new mail shows within a second.
+
+pub(crate) mod commands;
+pub(crate) mod message;
+pub(crate) mod search;
+pub(crate) mod store;
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sansmail_imap_proto::response::{Code, Status};
+use sansmail_imap_proto::server::{Event, ServerSession};
+use sansmail_smtp_proto::Mechanism;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use crate::login::{Login, Outcome};
+use crate::server::Shared;
+
+use self::commands::Selected;
+
+/// How often an IDLE session looks at its folder's directories.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// How a driven stretch of the session ended.
+pub(crate) enum Flow {
+    Closed,
+    /// `OK` to STARTTLS was sent: run the handshake, then drive again.
+    StartTls,
+}
+
+/// One IMAP client connection.
+pub(crate) struct Connection {
+    pub(crate) shared: Arc<Shared>,
+    peer: SocketAddr,
+    login: Login,
+    /// The logged-in mailbox (`local@domain`) and its Maildir.
+    pub(crate) user: Option<(String, PathBuf)>,
+    pub(crate) selected: Option<Selected>,
+    /// Commands run, for the session log line.
+    pub(crate) commands: usize,
+}
+
+impl Connection {
+    pub(crate) fn new(shared: Arc<Shared>, peer: SocketAddr) -> Self {
+        let login = Login::new(shared.clone(), peer.ip());
+        Self { shared, peer, login, user: None, selected: None, commands: 0 }
+    }
+
+    /// Runs the session over `stream` until it closes or asks for TLS.
+    pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        session: &mut ServerSession,
+    ) -> io::Result<Flow> {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut out = Vec::new();
+        let (mut offset, mut filled) = (0, 0);
+        loop {
+            loop {
+                let used = session.handle_input(Instant::now(), &buf[offset..filled]);
+                offset += used;
+                let mut starttls = false;
+                let mut events = 0;
+                while let Some(event) = session.poll_event() {
+                    events += 1;
+                    match event {
+                        Event::StartTls => starttls = true,
+                        other => self.on_event(other, session).await,
+                    }
+                    // Large FETCH responses go out as they are made.
+                    if session.output().len() > 256 * 1024 {
+                        session.poll_transmit(&mut out);
+                        write(stream, &mut out).await?;
+                    }
+                }
+                session.poll_transmit(&mut out);
+                let wrote = !out.is_empty();
+                write(stream, &mut out).await?;
+                if starttls {
+                    return Ok(Flow::StartTls);
+                }
+                if session.is_closed() {
+                    let _ = stream.shutdown().await;
+                    return Ok(Flow::Closed);
+                }
+                if offset == filled || (used == 0 && events == 0 && !wrote) {
+                    break;
+                }
+            }
+            buf.copy_within(offset..filled, 0);
+            filled -= offset;
+            offset = 0;
+            if filled == buf.len() {
+                return Err(io::Error::other("session took no input"));
+            }
+            let read = if session.is_idling() {
+                self.idle_read(stream, &mut buf[filled..], session, &mut out).await?
+            } else {
+                crate::net::read_by(stream, &mut buf[filled..], session.poll_timeout()).await
+            };
+            match read {
+                None => session.handle_timeout(Instant::now()),
+                Some(Ok(0)) => return Ok(Flow::Closed),
+                Some(Ok(n)) => filled += n,
+                Some(Err(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// A read while the client IDLEs: folder changes are written as they happen.
+    async fn idle_read<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        buf: &mut [u8],
+        session: &mut ServerSession,
+        out: &mut Vec<u8>,
+    ) -> io::Result<Option<io::Result<usize>>> {
+        let deadline = session.poll_timeout();
+        let mut changes = self.selected.as_ref().map(Selected::watch);
+        loop {
+            let tick = async {
+                match changes.as_mut() {
+                    Some(rx) => {
+                        let _ = tokio::time::timeout(IDLE_POLL, rx.changed()).await;
+                    }
+                    None => tokio::time::sleep(IDLE_POLL).await,
+                }
+            };
+            tokio::select! {
+                read = crate::net::read_by(stream, buf, deadline) => return Ok(read),
+                () = tick => {
+                    if let Some(sel) = self.selected.as_mut() {
+                        tokio::task::block_in_place(|| sel.updates(session.output(), true));
+                    }
+                    session.poll_transmit(out);
+                    write(stream, out).await?;
+                }
+            }
+        }
+    }
+
+    /// Answers one event (each right after it is polled, so the API-misuse results cannot
+    /// happen and are ignored).
+    async fn on_event(&mut self, event: Event, session: &mut ServerSession) {
+        match event {
+            Event::Login { username, password } => {
+                let user = String::from_utf8_lossy(&username).into_owned();
+                let password = String::from_utf8_lossy(&password).into_owned();
+                let outcome = self.login.password(&user, password).await;
+                self.outcome(outcome, session).await;
+            }
+            Event::AuthStart { mechanism, initial_response } => {
+                let started = match Mechanism::parse(mechanism.as_bytes()) {
+                    Some(m) => self.login.start(&m, initial_response).await,
+                    None => None,
+                };
+                match started {
+                    Some(outcome) => self.outcome(outcome, session).await,
+                    None => {
+                        let _ = session.reject_login(Some(Code::Cannot), "Unsupported mechanism");
+                    }
+                }
+            }
+            Event::AuthResponse(response) => {
+                let outcome = self.login.respond(&response).await;
+                self.outcome(outcome, session).await;
+            }
+            Event::AppendLiteral { size } => {
+                let full = self.user.as_ref().is_some_and(|(u, _)| self.shared.quotas.would_overflow(u, size));
+                let _ = if full {
+                    session.refuse_literal(Some(Code::OverQuota), "Mailbox quota exceeded")
+                } else {
+                    session.accept_literal()
+                };
+            }
+            Event::Command(request) => {
+                self.commands += 1;
+                tokio::task::block_in_place(|| commands::run(self, &request, session));
+            }
+            Event::IdleDone => {
+                if let Some(sel) = self.selected.as_mut() {
+                    tokio::task::block_in_place(|| sel.updates(session.output(), true));
+                }
+                let _ = session.complete(Status::Ok, None, "IDLE terminated");
+            }
+            _ => {}
+        }
+    }
+
+    /// Answers a login step in IMAP terms (RFC 5530 codes).
+    async fn outcome(&mut self, outcome: Outcome, session: &mut ServerSession) {
+        let _ = match outcome {
+            Outcome::Challenge(c) => session.auth_challenge(&c),
+            Outcome::Success(user) => {
+                let maildir = self.shared.mailboxes.maildir(&user);
+                let dir = maildir.clone();
+                let ready = tokio::task::spawn_blocking(move || store::ensure_special_use(&dir)).await;
+                if let Ok(Err(e)) | Err(e) = ready.map_err(io::Error::other) {
+                    tracing::warn!(user = %user, error = %e, "cannot prepare the IMAP folders");
+                    let _ = session.reject_login(Some(Code::Unavailable), "Mailbox unavailable, try again later");
+                    return;
+                }
+                self.shared.logins.record(self.peer.ip());
+                tracing::info!(client = %self.peer.ip(), user = %user, "IMAP login");
+                let r = session.accept_login(&user);
+                self.user = Some((user, maildir));
+                r
+            }
+            Outcome::Failed => session.reject_login(Some(Code::AuthenticationFailed), "Authentication failed"),
+            Outcome::Blocked => session.reject_login(Some(Code::Unavailable), "Too many failures, try again later"),
+            Outcome::NowBlocked => {
+                let _ = session.reject_login(Some(Code::Unavailable), "Too many failures, try again later");
+                session.bye("Too many failures");
+                Ok(())
+            }
+            Outcome::Malformed => session.reject_login(None, "Malformed authentication response"),
+        };
+    }
+}
+
+async fn write<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
+    crate::net::write_all(stream, out, Duration::from_secs(600)).await
+}

@@ -1,0 +1,231 @@
+//! SEARCH (RFC 3501 §6.4.4) over the selected folder, and the IMAP date forms: INTERNALDATE
+//! (`dd-Mon-yyyy hh:mm:ss +0000`), APPEND's date-time, and SEARCH's dates (compared in UTC,
+//! a choice RFC 3501 leaves to the server).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mail_parser::Message as Parsed;
+use sansmail_imap_proto::command::{Date, SearchKey};
+use sansmail_imap_proto::lex::{SeqNumber, SeqRange};
+
+use super::message;
+use super::store::{Flags, Message};
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `INTERNALDATE`: `17-Jul-1996 02:44:25 +0000`.
+pub(crate) fn internal_date(t: SystemTime) -> String {
+    let secs = unix(t);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    let month = MONTHS.get(m as usize - 1).copied().unwrap_or("Jan");
+    format!("{d:02}-{month}-{y:04} {:02}:{:02}:{:02} +0000", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// APPEND's `date-time` (`"dd-Mon-yyyy hh:mm:ss +zzzz"`, day may be space-padded).
+pub(crate) fn parse_date_time(text: &[u8]) -> Option<SystemTime> {
+    let text = std::str::from_utf8(text).ok()?.trim();
+    let (date, rest) = text.split_once(' ')?;
+    let (time, zone) = rest.split_once(' ')?;
+    let mut dp = date.split('-');
+    let day: u32 = dp.next()?.trim().parse().ok()?;
+    let month_name = dp.next()?;
+    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month_name))? as u32 + 1;
+    let year: i64 = dp.next()?.parse().ok()?;
+    let t: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let [h, mi, s] = t[..] else { return None };
+    let (sign, z) = zone.split_at_checked(1)?;
+    let z: i64 = z.parse().ok()?;
+    let offset = (z / 100 * 60 + z % 100) * 60 * if sign == "-" { -1 } else { 1 };
+    if !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 || z.abs() > 2359 {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + s - offset;
+    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+}
+
+fn day_of(date: Date) -> i64 {
+    days_from_civil(i64::from(date.year), u32::from(date.month), u32::from(date.day))
+}
+
+/// One message as SEARCH sees it; the file is read and parsed only if a key needs it.
+pub(crate) struct Candidate<'a> {
+    pub(crate) seq: u32,
+    pub(crate) msg: &'a Message,
+    pub(crate) recent: bool,
+    /// The largest sequence number and UID (what `*` means).
+    pub(crate) max_seq: u32,
+    pub(crate) max_uid: u32,
+    content: Option<Option<Vec<u8>>>,
+}
+
+impl<'a> Candidate<'a> {
+    pub(crate) fn new(seq: u32, msg: &'a Message, recent: bool, max_seq: u32, max_uid: u32) -> Self {
+        Self { seq, msg, recent, max_seq, max_uid, content: None }
+    }
+
+    fn content(&mut self) -> Option<&[u8]> {
+        let path = &self.msg.path;
+        self.content.get_or_insert_with(|| std::fs::read(path).ok()).as_deref()
+    }
+}
+
+/// Whether `n` is in the set, `*` being `max`.
+pub(crate) fn in_set(set: &[SeqRange], n: u32, max: u32) -> bool {
+    let v = |s: SeqNumber| match s {
+        SeqNumber::Value(v) => v.get(),
+        SeqNumber::Largest => max,
+    };
+    set.iter().any(|r| {
+        let (a, b) = (v(r.from), v(r.to));
+        (a.min(b)..=a.max(b)).contains(&n)
+    })
+}
+
+fn contains_ci(haystack: &str, needle: &[u8]) -> bool {
+    let needle = String::from_utf8_lossy(needle).to_lowercase();
+    needle.is_empty() || haystack.to_lowercase().contains(&needle)
+}
+
+/// Whether every key matches (the top level of SEARCH is an AND).
+pub(crate) fn matches_all(keys: &[SearchKey<'_>], c: &mut Candidate<'_>) -> bool {
+    keys.iter().all(|k| matches(k, c))
+}
+
+fn with_parsed(c: &mut Candidate<'_>, f: impl FnOnce(&Parsed<'_>, &[u8]) -> bool) -> bool {
+    let Some(raw) = c.content() else { return false };
+    match message::parse(raw) {
+        Some(m) => f(&m, raw),
+        None => false,
+    }
+}
+
+fn sent_day(m: &Parsed<'_>) -> Option<i64> {
+    let d = m.date()?;
+    // The date as written in the header, its own zone kept (RFC 3501: disregarding time and timezone).
+    Some(days_from_civil(i64::from(d.year), u32::from(d.month), u32::from(d.day)))
+}
+
+fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>) -> bool {
+    let flags = c.msg.flags;
+    let internal_day = unix(c.msg.internal).div_euclid(86_400);
+    match key {
+        SearchKey::All => true,
+        SearchKey::Answered => flags.has(Flags::ANSWERED),
+        SearchKey::Unanswered => !flags.has(Flags::ANSWERED),
+        SearchKey::Deleted => flags.has(Flags::DELETED),
+        SearchKey::Undeleted => !flags.has(Flags::DELETED),
+        SearchKey::Draft => flags.has(Flags::DRAFT),
+        SearchKey::Undraft => !flags.has(Flags::DRAFT),
+        SearchKey::Flagged => flags.has(Flags::FLAGGED),
+        SearchKey::Unflagged => !flags.has(Flags::FLAGGED),
+        SearchKey::Seen => flags.has(Flags::SEEN),
+        SearchKey::Unseen => !flags.has(Flags::SEEN),
+        SearchKey::Recent => c.recent,
+        SearchKey::Old => !c.recent,
+        SearchKey::New => c.recent && !flags.has(Flags::SEEN),
+        SearchKey::Keyword(k) => c.msg.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)),
+        SearchKey::Unkeyword(k) => !c.msg.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)),
+        SearchKey::Larger(n) => c.msg.size > u64::from(*n),
+        SearchKey::Smaller(n) => c.msg.size < u64::from(*n),
+        SearchKey::Before(d) => internal_day < day_of(*d),
+        SearchKey::On(d) => internal_day == day_of(*d),
+        SearchKey::Since(d) => internal_day >= day_of(*d),
+        SearchKey::SentBefore(d) => with_parsed(c, |m, _| sent_day(m).is_some_and(|s| s < day_of(*d))),
+        SearchKey::SentOn(d) => with_parsed(c, |m, _| sent_day(m) == Some(day_of(*d))),
+        SearchKey::SentSince(d) => with_parsed(c, |m, _| sent_day(m).is_some_and(|s| s >= day_of(*d))),
+        SearchKey::Uid(set) => in_set(set, c.msg.uid, c.max_uid),
+        SearchKey::Sequence(set) => in_set(set, c.seq, c.max_seq),
+        SearchKey::Not(k) => !matches(k, c),
+        SearchKey::Or(a, b) => matches(a, c) || matches(b, c),
+        SearchKey::And(keys) => matches_all(keys, c),
+        SearchKey::From(s) => header_has(c, "From", s),
+        SearchKey::To(s) => header_has(c, "To", s),
+        SearchKey::Cc(s) => header_has(c, "Cc", s),
+        SearchKey::Bcc(s) => header_has(c, "Bcc", s),
+        SearchKey::Subject(s) => header_has(c, "Subject", s),
+        SearchKey::Header(name, s) => {
+            let name = String::from_utf8_lossy(name).into_owned();
+            with_parsed(c, |m, _| {
+                let fields = message::top_fields(m);
+                let mut values = fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(&name)).peekable();
+                // HEADER name "" matches every message that has the field.
+                values.peek().is_some() && (s.is_empty() || values.any(|(_, v)| contains_ci(v, s)))
+            })
+        }
+        SearchKey::Body(s) => with_parsed(c, |m, _| contains_ci(&message::body_text(m), s)),
+        SearchKey::Text(s) => with_parsed(c, |m, raw| {
+            contains_ci(&message::body_text(m), s) || contains_ci(&String::from_utf8_lossy(raw), s)
+        }),
+        _ => false,
+    }
+}
+
+fn header_has(c: &mut Candidate<'_>, name: &str, s: &[u8]) -> bool {
+    with_parsed(c, |m, _| {
+        contains_ci(&message::decoded_header(m, name), s)
+            || message::top_fields(m).iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && contains_ci(v, s))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_320_000);
+        assert_eq!(internal_date(t), "22-Nov-2026 04:00:00 +0000");
+        assert_eq!(internal_date(UNIX_EPOCH), "01-Jan-1970 00:00:00 +0000");
+        assert_eq!(parse_date_time(b"22-Nov-2026 04:00:00 +0000"), Some(t));
+        assert_eq!(parse_date_time(b" 1-Jan-1970 02:00:00 +0200"), Some(UNIX_EPOCH));
+        assert_eq!(
+            parse_date_time(b"29-Feb-2000 00:00:00 -0100").map(internal_date).as_deref(),
+            Some("29-Feb-2000 01:00:00 +0000")
+        );
+        for bad in
+            [&b"32-Jan-2000 00:00:00 +0000"[..], b"1-Foo-2000 00:00:00 +0000", b"1-Jan-2000 25:00:00 +0000", b"x"]
+        {
+            assert_eq!(parse_date_time(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sets_with_star() {
+        use std::num::NonZeroU32;
+        let v = |n| SeqNumber::Value(NonZeroU32::new(n).unwrap());
+        let set = [SeqRange { from: v(5), to: SeqNumber::Largest }, SeqRange { from: v(2), to: v(2) }];
+        assert!(in_set(&set, 2, 9) && in_set(&set, 9, 9) && in_set(&set, 5, 9));
+        assert!(!in_set(&set, 3, 9));
+        // `7:*` with 4 messages is 4:7.
+        assert!(in_set(&[SeqRange { from: v(7), to: SeqNumber::Largest }], 4, 4));
+    }
+}

@@ -1,0 +1,510 @@
+//! The IMAP view of a user's Maildir: folders (Maildir++: `INBOX` is the Maildir itself,
+//! `Sent` is `.Sent/`, `a.b` is `.a.b/`, the hierarchy delimiter is `.`), and per folder an
+//! index (`sansmail-uidlist`) that gives every message file a UID for good and keeps the
+//! folder's UIDVALIDITY and UIDNEXT. System flags live in the file names (`:2,FRS`, the
+//! Maildir convention other tools read); keywords live in the index.
+//!
+//! Every folder in use has one [`Folder`] in the [`Registry`]: its index behind a mutex and
+//! a change counter that IMAP sessions watch (IDLE). Files are the truth: each look at a
+//! folder re-reads its directories when they changed (new mail from delivery, deletions by
+//! POP3), so nothing here depends on being the only writer.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+/// The index file of a folder.
+const INDEX: &str = "sansmail-uidlist";
+/// The folders every new user gets, with their RFC 6154 attributes.
+pub(crate) const SPECIAL_USE: [(&str, &str); 5] =
+    [("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"), ("Junk", "\\Junk"), ("Archive", "\\Archive")];
+
+/// System flags, one bit each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Flags(pub(crate) u8);
+
+impl Flags {
+    pub(crate) const SEEN: u8 = 1;
+    pub(crate) const ANSWERED: u8 = 2;
+    pub(crate) const FLAGGED: u8 = 4;
+    pub(crate) const DELETED: u8 = 8;
+    pub(crate) const DRAFT: u8 = 16;
+    /// (IMAP name, Maildir letter) of each, in the Maildir letters' ASCII order.
+    pub(crate) const NAMES: [(u8, &'static str, char); 5] = [
+        (Self::DRAFT, "Draft", 'D'),
+        (Self::FLAGGED, "Flagged", 'F'),
+        (Self::ANSWERED, "Answered", 'R'),
+        (Self::SEEN, "Seen", 'S'),
+        (Self::DELETED, "Deleted", 'T'),
+    ];
+
+    pub(crate) fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// The bit of a system flag name (`Seen`, any case); `None` for `\Recent` and unknown ones.
+    pub(crate) fn bit(name: &str) -> Option<u8> {
+        Self::NAMES.iter().find(|(_, n, _)| n.eq_ignore_ascii_case(name)).map(|(b, _, _)| *b)
+    }
+
+    fn from_info(info: &str) -> Self {
+        let letters = info.strip_prefix("2,").unwrap_or("");
+        Self(Self::NAMES.iter().filter(|(_, _, c)| letters.contains(*c)).fold(0, |acc, (b, _, _)| acc | b))
+    }
+
+    fn info(self) -> String {
+        let mut s = String::from("2,");
+        s.extend(Self::NAMES.iter().filter(|(b, _, _)| self.has(*b)).map(|(_, _, c)| c));
+        s
+    }
+}
+
+/// One message as the index knows it.
+#[derive(Clone, Debug)]
+pub(crate) struct Message {
+    pub(crate) uid: u32,
+    /// The Maildir base name (before `:`), stable across flag changes.
+    pub(crate) base: String,
+    /// The file, under `new/` or `cur/`.
+    pub(crate) path: PathBuf,
+    pub(crate) flags: Flags,
+    pub(crate) keywords: Vec<String>,
+    pub(crate) size: u64,
+    /// Delivery time (the file's modification time): INTERNALDATE.
+    pub(crate) internal: SystemTime,
+}
+
+/// A folder's index, as loaded and kept in step with the files.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    pub(crate) validity: u32,
+    pub(crate) next: u32,
+    /// Sorted by UID.
+    pub(crate) messages: Vec<Message>,
+    /// UIDs up to this one have been announced as `\Recent` to some session.
+    pub(crate) recent_upto: u32,
+    loaded: bool,
+    seen_mtimes: Option<(SystemTime, SystemTime)>,
+}
+
+impl Index {
+    pub(crate) fn position(&self, uid: u32) -> Option<usize> {
+        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+}
+
+/// One folder in use.
+pub(crate) struct Folder {
+    pub(crate) dir: PathBuf,
+    index: Mutex<Index>,
+    changes: watch::Sender<u64>,
+}
+
+/// The folders in use, by directory.
+#[derive(Default)]
+pub(crate) struct Registry(Mutex<HashMap<PathBuf, Arc<Folder>>>);
+
+impl Registry {
+    pub(crate) fn folder(&self, dir: &Path) -> Arc<Folder> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Folders no session holds any more are dropped as others are opened.
+        map.retain(|_, f| Arc::strong_count(f) > 1);
+        map.entry(dir.to_path_buf())
+            .or_insert_with(|| {
+                Arc::new(Folder { dir: dir.to_path_buf(), index: Mutex::default(), changes: watch::channel(0).0 })
+            })
+            .clone()
+    }
+}
+
+fn mtime(path: &Path) -> SystemTime {
+    fs::metadata(path).and_then(|m| m.modified()).unwrap_or(UNIX_EPOCH)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Folder {
+    /// Subscribes to the folder's change counter.
+    pub(crate) fn watch(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Tells the sessions watching that something changed.
+    pub(crate) fn notify(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// The index, brought up to date with the files.
+    pub(crate) fn lock(&self) -> io::Result<MutexGuard<'_, Index>> {
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        self.refresh(&mut index)?;
+        Ok(index)
+    }
+
+    fn refresh(&self, index: &mut Index) -> io::Result<()> {
+        if !index.loaded {
+            self.load(index)?;
+        }
+        let mtimes = (mtime(&self.dir.join("new")), mtime(&self.dir.join("cur")));
+        // A directory time is trusted only once it is a second old: a file added within
+        // the clock's granularity of the last look may not have moved it.
+        let settled = |t: SystemTime| SystemTime::now().duration_since(t).is_ok_and(|d| d.as_secs() >= 1);
+        if index.seen_mtimes == Some(mtimes) && settled(mtimes.0) && settled(mtimes.1) {
+            return Ok(());
+        }
+        index.seen_mtimes = Some(mtimes);
+        let mut found: HashMap<String, (PathBuf, Flags, u64, SystemTime)> = HashMap::new();
+        for sub in ["new", "cur"] {
+            let rd = match fs::read_dir(self.dir.join(sub)) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue;
+                }
+                let Ok(meta) = e.metadata() else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let (base, info) = name.split_once(':').unwrap_or((&name, ""));
+                let flags = if sub == "cur" { Flags::from_info(info) } else { Flags::default() };
+                let internal = meta.modified().unwrap_or(UNIX_EPOCH);
+                found.insert(base.to_owned(), (e.path(), flags, meta.len(), internal));
+            }
+        }
+        let before = index.messages.len();
+        index.messages.retain_mut(|m| match found.remove(&m.base) {
+            Some((path, flags, size, internal)) => {
+                m.path = path;
+                m.flags = flags;
+                m.size = size;
+                m.internal = internal;
+                true
+            }
+            None => false,
+        });
+        let mut added: Vec<_> = found.into_iter().collect();
+        // New files get UIDs in delivery order.
+        added.sort_by(|a, b| (a.1.3, &a.0).cmp(&(b.1.3, &b.0)));
+        let grew = !added.is_empty();
+        for (base, (path, flags, size, internal)) in added {
+            let uid = index.next;
+            index.next += 1;
+            index.messages.push(Message { uid, base, path, flags, keywords: Vec::new(), size, internal });
+        }
+        if grew || index.messages.len() != before {
+            self.save(index)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the index file, or starts one with a fresh UIDVALIDITY.
+    fn load(&self, index: &mut Index) -> io::Result<()> {
+        index.loaded = true;
+        let text = match fs::read_to_string(self.dir.join(INDEX)) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e),
+        };
+        let mut lines = text.lines();
+        let header: Vec<u32> = lines.next().unwrap_or("").split(' ').filter_map(|n| n.parse().ok()).collect::<Vec<_>>();
+        if let [1, validity, next] = header[..] {
+            index.validity = validity;
+            index.next = next;
+            let mut known = Vec::new();
+            for line in lines {
+                let mut parts = line.split(' ');
+                let (Some(uid), Some(base)) = (parts.next().and_then(|u| u.parse().ok()), parts.next()) else {
+                    continue;
+                };
+                let keywords: Vec<String> = parts.map(str::to_owned).collect();
+                known.push((uid, base.to_owned(), keywords));
+            }
+            // Known messages keep their UIDs: they are placed before the first look at
+            // the files, which drops those gone and numbers only the new ones.
+            known.sort_by_key(|k| k.0);
+            index.messages = known
+                .into_iter()
+                .filter(|(uid, _, _)| *uid < index.next)
+                .map(|(uid, base, keywords)| Message {
+                    uid,
+                    path: PathBuf::new(),
+                    base,
+                    flags: Flags::default(),
+                    keywords,
+                    size: 0,
+                    internal: UNIX_EPOCH,
+                })
+                .collect();
+            index.messages.dedup_by_key(|m| m.uid);
+            // Messages already known were seen before this run: not recent.
+            index.recent_upto = index.next - 1;
+        } else {
+            // A new folder (or an unreadable index): new UIDs under a new UIDVALIDITY.
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs());
+            index.validity = u32::try_from(now).unwrap_or(u32::MAX).max(1);
+            index.next = 1;
+            index.recent_upto = 0;
+        }
+        // `refresh` matches the placed messages to files by base name (filling in paths,
+        // flags and sizes) and drops those whose file is gone.
+        index.seen_mtimes = None;
+        Ok(())
+    }
+
+    /// Writes the index atomically and durably (a UID once given must survive a crash).
+    pub(crate) fn save(&self, index: &Index) -> io::Result<()> {
+        let mut text = format!("1 {} {}\n", index.validity, index.next);
+        for m in &index.messages {
+            text.push_str(&format!("{} {}", m.uid, m.base));
+            for k in &m.keywords {
+                text.push(' ');
+                text.push_str(k);
+            }
+            text.push('\n');
+        }
+        let tmp = self.dir.join(format!("{INDEX}.tmp"));
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, self.dir.join(INDEX))?;
+        sync_dir(&self.dir)
+    }
+
+    /// Sets a message's system flags: the file moves to `cur/` with the new info.
+    pub(crate) fn set_flags(&self, index: &mut Index, pos: usize, flags: Flags) -> io::Result<()> {
+        let Some(m) = index.messages.get_mut(pos) else { return Ok(()) };
+        if m.flags == flags && m.path.parent().is_some_and(|p| p.ends_with("cur")) {
+            return Ok(());
+        }
+        let to = self.dir.join("cur").join(format!("{}:{}", m.base, flags.info()));
+        fs::rename(&m.path, &to)?;
+        m.path = to;
+        m.flags = flags;
+        // Our own rename is not news to the next look.
+        index.seen_mtimes = Some((mtime(&self.dir.join("new")), mtime(&self.dir.join("cur"))));
+        Ok(())
+    }
+
+    /// Adds a message file already written to `tmp/` (synced): it moves into `cur/` with
+    /// its flags and gets the next UID. Returns the UID.
+    pub(crate) fn add(
+        &self,
+        index: &mut Index,
+        tmp: &Path,
+        base: &str,
+        flags: Flags,
+        keywords: Vec<String>,
+    ) -> io::Result<u32> {
+        let to = self.dir.join("cur").join(format!("{base}:{}", flags.info()));
+        fs::rename(tmp, &to)?;
+        sync_dir(&self.dir.join("cur"))?;
+        let meta = fs::metadata(&to)?;
+        let uid = index.next;
+        index.next += 1;
+        index.messages.push(Message {
+            uid,
+            base: base.to_owned(),
+            path: to,
+            flags,
+            keywords,
+            size: meta.len(),
+            internal: meta.modified().unwrap_or(UNIX_EPOCH),
+        });
+        index.seen_mtimes = Some((mtime(&self.dir.join("new")), mtime(&self.dir.join("cur"))));
+        self.save(index)?;
+        Ok(uid)
+    }
+
+    /// Removes messages (by position); returns the octets freed.
+    pub(crate) fn remove(&self, index: &mut Index, positions: &[usize]) -> io::Result<u64> {
+        let mut freed = 0;
+        let mut gone = vec![false; index.messages.len()];
+        for &p in positions {
+            let Some(m) = index.messages.get(p) else { continue };
+            match fs::remove_file(&m.path) {
+                Ok(()) => freed += m.size,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            gone[p] = true;
+        }
+        let mut i = 0;
+        index.messages.retain(|_| {
+            i += 1;
+            !gone[i - 1]
+        });
+        for sub in ["new", "cur"] {
+            let _ = sync_dir(&self.dir.join(sub));
+        }
+        index.seen_mtimes = Some((mtime(&self.dir.join("new")), mtime(&self.dir.join("cur"))));
+        self.save(index)?;
+        Ok(freed)
+    }
+
+    /// A unique base name for a message this folder writes itself (APPEND, COPY).
+    pub(crate) fn new_base(hostname: &str) -> String {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let mut r = [0u8; 6];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
+        let rand: String = r.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}.M{}R{rand}.{hostname}", now.as_secs(), now.subsec_micros())
+    }
+}
+
+/// Creates a Maildir folder's `tmp/`, `new/`, `cur/`.
+pub(crate) fn create_maildir(dir: &Path) -> io::Result<()> {
+    for sub in ["tmp", "new", "cur"] {
+        fs::create_dir_all(dir.join(sub))?;
+    }
+    Ok(())
+}
+
+/// Whether a folder name (decoded from modified UTF-7, `.` separated) may be used: no empty
+/// level, no `/`, no control characters, not too long.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name.split('.').all(|level| !level.is_empty())
+        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
+/// The directory of a folder: `INBOX` is the Maildir, others `.Name` inside it (the name
+/// in modified UTF-7, as on the wire: ASCII only).
+pub(crate) fn folder_dir(maildir: &Path, wire_name: &str) -> PathBuf {
+    if wire_name.eq_ignore_ascii_case("INBOX") { maildir.to_path_buf() } else { maildir.join(format!(".{wire_name}")) }
+}
+
+/// The folders of a Maildir, as wire names (modified UTF-7), `INBOX` first.
+pub(crate) fn list_folders(maildir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(maildir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().into_string().ok()?;
+                    let name = n.strip_prefix('.')?;
+                    (!name.is_empty() && e.path().join("cur").is_dir()).then(|| name.to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names.insert(0, "INBOX".to_owned());
+    names
+}
+
+/// The subscription list (one wire name per line).
+pub(crate) fn subscriptions(maildir: &Path) -> Vec<String> {
+    fs::read_to_string(maildir.join("subscriptions"))
+        .map(|t| t.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Rewrites the subscription list.
+pub(crate) fn save_subscriptions(maildir: &Path, list: &[String]) -> io::Result<()> {
+    let tmp = maildir.join("subscriptions.tmp");
+    let mut text = list.join("\n");
+    text.push('\n');
+    fs::write(&tmp, text)?;
+    fs::rename(tmp, maildir.join("subscriptions"))
+}
+
+/// Creates the special-use folders once per user (a marker keeps deleted ones deleted).
+pub(crate) fn ensure_special_use(maildir: &Path) -> io::Result<()> {
+    let marker = maildir.join("sansmail-folders");
+    if marker.exists() {
+        return Ok(());
+    }
+    create_maildir(maildir)?;
+    let mut subs = subscriptions(maildir);
+    for (name, _) in SPECIAL_USE {
+        create_maildir(&folder_dir(maildir, name))?;
+        if !subs.iter().any(|s| s == name) {
+            subs.push(name.to_owned());
+        }
+    }
+    if !subs.iter().any(|s| s == "INBOX") {
+        subs.insert(0, "INBOX".to_owned());
+    }
+    save_subscriptions(maildir, &subs)?;
+    fs::write(marker, b"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sansmail-imap-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        create_maildir(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn uids_survive_a_reload_and_new_files_get_higher_ones() {
+        let d = tempdir("uids");
+        fs::write(d.join("new/1.a.host"), "Subject: a\r\n\r\nx\r\n").unwrap();
+        fs::write(d.join("cur/2.b.host:2,S"), "Subject: b\r\n\r\ny\r\n").unwrap();
+        let reg = Registry::default();
+        let folder = reg.folder(&d);
+        let (validity, uids) = {
+            let idx = folder.lock().unwrap();
+            (idx.validity, idx.messages.iter().map(|m| (m.uid, m.base.clone(), m.flags)).collect::<Vec<_>>())
+        };
+        assert_eq!(uids.len(), 2);
+        assert!(uids.iter().any(|(_, b, f)| b == "2.b.host" && f.has(Flags::SEEN)));
+        drop(folder);
+        // A fresh registry (a restart) reads the same UIDs back; a new file gets UID 3.
+        fs::write(d.join("new/3.c.host"), "Subject: c\r\n\r\nz\r\n").unwrap();
+        let reg = Registry::default();
+        let folder = reg.folder(&d);
+        let mut idx = folder.lock().unwrap();
+        assert_eq!(idx.validity, validity);
+        for (uid, base, _) in &uids {
+            assert_eq!(idx.messages[idx.position(*uid).unwrap()].base, *base);
+        }
+        assert_eq!(idx.messages.last().unwrap().uid, 3);
+        // Flags move the file to cur/ with the Maildir info; the UID stays.
+        let pos = idx.position(3).unwrap();
+        folder.set_flags(&mut idx, pos, Flags(Flags::SEEN | Flags::FLAGGED)).unwrap();
+        assert!(d.join("cur/3.c.host:2,FS").exists());
+        // A file removed behind our back (POP3) is gone at the next look, its UID not reused.
+        fs::remove_file(d.join("new/1.a.host")).unwrap();
+        drop(idx);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let idx = folder.lock().unwrap();
+        assert_eq!(idx.messages.len(), 2);
+        assert_eq!(idx.next, 4);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn names_and_folders() {
+        assert!(valid_name("Work.2026"));
+        for bad in ["", ".x", "x.", "a..b", "a/b", "a\\b", "a\u{1}"] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        let d = tempdir("folders");
+        ensure_special_use(&d).unwrap();
+        let names = list_folders(&d);
+        assert_eq!(names, ["INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"]);
+        fs::remove_dir_all(d.join(".Junk")).unwrap();
+        ensure_special_use(&d).unwrap();
+        assert!(!list_folders(&d).contains(&"Junk".to_owned()), "a deleted special folder stays deleted");
+        assert!(subscriptions(&d).contains(&"Sent".to_owned()));
+        let _ = fs::remove_dir_all(&d);
+    }
+}

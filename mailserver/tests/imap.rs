@@ -1,0 +1,310 @@
+//! The IMAP service with real clients: Python's imaplib (STARTTLS and implicit TLS), curl
+//! `imap://` and `imaps://`, and raw sockets for what clients do not show (IDLE seeing
+//! delivery, two sessions seeing each other's changes, hostile literals).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Server, mx, python, smtplib};
+
+const PASSWORD: &str = "imap-secret";
+
+/// `mx` (SMTP, to deliver with) and three IMAP listeners: `imap` (STARTTLS), `imaps`
+/// (implicit TLS), `imapplain` (no TLS, plaintext login allowed: raw socket tests).
+fn config(top: &str) -> String {
+    mx(
+        top,
+        "[[listener]]\nname = \"imap\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"starttls\"\n\
+         [[listener]]\nname = \"imaps\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"implicit\"\n\
+         [[listener]]\nname = \"imapplain\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
+         allow_plaintext_auth = true\n",
+    )
+}
+
+fn deliver(s: &Server, i: usize) {
+    let body = format!(
+        "From: Bob <bob@remote.test>\r\nTo: alice@localhost\r\nSubject: message {i}\r\n\
+         Message-ID: <m{i}@remote.test>\r\n\r\nbody of message {i}\r\n"
+    );
+    assert!(smtplib(s.addr("mx"), "plain", "bob@remote.test", "alice@localhost", &body).contains("sent"));
+}
+
+/// A server with alice@localhost holding `n` messages.
+fn server_with_mail(name: &str, top: &str, n: usize) -> Server {
+    let s = Server::start(name, &config(top));
+    let out = s.cli(&["user", "add", "alice@localhost"], &format!("{PASSWORD}\n"));
+    assert!(out.status.success(), "{out:?}");
+    for i in 1..=n {
+        deliver(&s, i);
+    }
+    assert_eq!(s.wait_maildir("localhost", "alice", n).len(), n);
+    s
+}
+
+const IMAPLIB: &str = r#"
+import imaplib, ssl, sys, time
+host, port, mode, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+if mode == 'implicit':
+    M = imaplib.IMAP4_SSL(host, port, ssl_context=ctx, timeout=20)
+else:
+    M = imaplib.IMAP4(host, port, timeout=20)
+    print('caps-before', ' '.join(M.capabilities))
+    print('starttls', M.starttls(ssl_context=ctx)[0])
+print('login', M.login(user, password)[0])
+print('caps', ' '.join(M.capabilities))
+typ, data = M.list()
+print('list', typ, [d.decode() for d in data])
+typ, data = M.select('INBOX')
+print('select', typ, data[0].decode())
+typ, data = M.fetch('1:*', '(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)')
+print('fetch', typ, len([d for d in data if d]))
+print('fetch1', data[0].decode() if isinstance(data[0], bytes) else data[0][0].decode())
+typ, data = M.fetch('2', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY[TEXT] BODYSTRUCTURE)')
+print('sections', repr(data))
+typ, data = M.search(None, 'SUBJECT', '"message 3"')
+print('search-subject', data[0].decode())
+typ, data = M.search(None, 'UNSEEN')
+print('search-unseen', data[0].decode())
+print('store', M.store('1', '+FLAGS', '(\\Flagged $Important)')[1][0].decode())
+typ, data = M.uid('SEARCH', 'FLAGGED')
+print('uid-search-flagged', data[0].decode())
+typ, data = M.copy('1', 'Archive')
+print('copy', typ, data[0].decode())
+typ, data = M.uid('MOVE', data and M.uid('SEARCH', 'ALL')[1][0].split()[-1].decode(), 'Trash')
+print('move', typ, data)
+print('store-deleted', M.store('1', '+FLAGS', '\\Deleted')[0])
+typ, data = M.expunge()
+print('expunge', typ, data)
+msg = b'From: alice@localhost\r\nSubject: draft\r\n\r\nappended body\r\n'
+typ, data = M.append('Drafts', '(\\Draft \\Seen)', imaplib.Time2Internaldate(time.time()), msg)
+print('append', typ, data[0].decode())
+typ, data = M.status('Drafts', '(MESSAGES UIDNEXT UNSEEN)')
+print('status', typ, data[0].decode())
+typ, data = M.status('Archive', '(MESSAGES)')
+print('status-archive', data[0].decode())
+print('create', M.create('Projects.2026')[0])
+print('rename', M.rename('Projects.2026', 'Projects.Done')[0])
+typ, data = M.list('""', 'Projects*')
+print('list-projects', [d.decode() for d in data])
+print('delete', M.delete('Projects.Done')[0])
+print('select-missing', M.select('Nope')[0])
+print('logout', M.logout()[0])
+"#;
+
+fn imaplib(addr: SocketAddr, mode: &str, user: &str, password: &str) -> String {
+    python(IMAPLIB, &[&addr.ip().to_string(), &addr.port().to_string(), mode, user, password])
+}
+
+fn line<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+}
+
+#[test]
+fn imaplib_session_over_starttls_and_implicit_tls() {
+    let s = server_with_mail("imap-imaplib", "", 4);
+    let out = imaplib(s.addr("imap"), "starttls", "alice@localhost", PASSWORD);
+    assert!(line(&out, "caps-before").contains("LOGINDISABLED"), "{out}");
+    assert_eq!(line(&out, "starttls"), "OK", "{out}");
+    assert_eq!(line(&out, "login"), "OK", "{out}");
+    for cap in ["IMAP4REV1", "IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "NAMESPACE"] {
+        assert!(line(&out, "caps").contains(cap), "{cap}: {out}");
+    }
+    // Special-use folders exist from the first login.
+    let list = line(&out, "list");
+    for f in ["\\Sent) \".\" Sent", "\\Drafts) \".\" Drafts", "\\Trash) \".\" Trash", "INBOX"] {
+        assert!(list.contains(f), "{f}: {list}");
+    }
+    assert_eq!(line(&out, "select"), "OK 4", "{out}");
+    assert_eq!(line(&out, "fetch"), "OK 4", "{out}");
+    let first = line(&out, "fetch1");
+    assert!(first.contains("UID 1 FLAGS (\\Recent) RFC822.SIZE"), "{first}");
+    assert!(first.contains("\"message 1\" ((\"Bob\" NIL \"bob\" \"remote.test\"))"), "{first}");
+    assert!(first.contains("\"<m1@remote.test>\""), "{first}");
+    let sections = line(&out, "sections");
+    assert!(sections.contains("Subject: message 2\\r\\n\\r\\n"), "{sections}");
+    assert!(sections.contains("body of message 2\\r\\n"), "{sections}");
+    assert!(sections.contains("BODYSTRUCTURE (\"TEXT\" \"PLAIN\""), "{sections}");
+    assert_eq!(line(&out, "search-subject"), "3", "{out}");
+    // BODY[TEXT] (not PEEK) set \Seen on message 2.
+    assert_eq!(line(&out, "search-unseen"), "1 3 4", "{out}");
+    assert!(line(&out, "store").contains("FLAGS (\\Flagged \\Recent $Important)"), "{out}");
+    assert_eq!(line(&out, "uid-search-flagged"), "1", "{out}");
+    assert!(line(&out, "copy").starts_with("OK [COPYUID "), "{out}");
+    assert!(line(&out, "move").starts_with("OK"), "{out}");
+    // imaplib also hands back the `* 4 EXPUNGE` of the MOVE before it.
+    assert!(line(&out, "expunge").ends_with("b'1']"), "{out}");
+    assert!(line(&out, "append").starts_with("OK [APPENDUID "), "{out}");
+    assert!(line(&out, "status").contains("Drafts (MESSAGES 1 UIDNEXT 2 UNSEEN 0)"), "{out}");
+    assert!(line(&out, "status-archive").contains("(MESSAGES 1)"), "{out}");
+    assert_eq!(line(&out, "create"), "OK", "{out}");
+    assert_eq!(line(&out, "rename"), "OK", "{out}");
+    assert!(line(&out, "list-projects").contains("Projects.Done"), "{out}");
+    assert_eq!(line(&out, "delete"), "OK", "{out}");
+    assert_eq!(line(&out, "select-missing"), "NO", "{out}");
+    assert_eq!(line(&out, "logout"), "BYE", "{out}");
+
+    // What the first session did is on disk: a second one (implicit TLS) sees it, with
+    // the UIDs unchanged and the flags kept.
+    let out = imaplib(s.addr("imaps"), "implicit", "alice@localhost", PASSWORD);
+    assert_eq!(line(&out, "select"), "OK 2", "{out}");
+    let first = line(&out, "fetch1");
+    assert!(first.contains("UID 2 FLAGS (\\Seen)"), "no \\Recent the second time: {first}");
+}
+
+/// A raw IMAP connection (no TLS, plaintext login allowed).
+struct Raw {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    next: usize,
+}
+
+impl Raw {
+    fn login(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut r = Self { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream, next: 0 };
+        assert!(r.line().starts_with("* OK"));
+        let resp = r.cmd(&format!("LOGIN alice@localhost {PASSWORD}"));
+        assert!(resp.last().unwrap().contains("OK"), "{resp:?}");
+        r
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.reader.read_line(&mut l).unwrap();
+        l
+    }
+
+    fn send(&mut self, raw: &str) {
+        self.writer.write_all(raw.as_bytes()).unwrap();
+    }
+
+    /// Sends a tagged command; returns every line up to the tagged response.
+    fn cmd(&mut self, c: &str) -> Vec<String> {
+        self.next += 1;
+        let tag = format!("t{}", self.next);
+        self.send(&format!("{tag} {c}\r\n"));
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line();
+            assert!(!l.is_empty(), "closed after {lines:?}");
+            let done = l.starts_with(&format!("{tag} "));
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
+
+#[test]
+fn idle_sees_delivery_within_a_second_and_sessions_see_each_other() {
+    let s = server_with_mail("imap-idle", "", 2);
+    let mut a = Raw::login(s.addr("imapplain"));
+    let mut b = Raw::login(s.addr("imapplain"));
+    assert!(a.cmd("SELECT INBOX").iter().any(|l| l == "* 2 EXISTS\r\n"));
+    assert!(b.cmd("SELECT INBOX").iter().any(|l| l == "* 2 EXISTS\r\n"));
+
+    a.send("i1 IDLE\r\n");
+    assert!(a.line().starts_with("+ "));
+    deliver(&s, 3);
+    // The delivery is durable before smtplib returns; IDLE must report it within a second
+    // (plus the time the SMTP exchange itself took, measured from its end).
+    let delivered = Instant::now();
+    let exists = a.line();
+    assert_eq!(exists, "* 3 EXISTS\r\n");
+    assert!(delivered.elapsed() < Duration::from_millis(1500), "IDLE took {:?} after delivery", delivered.elapsed());
+    assert_eq!(a.line(), "* 3 RECENT\r\n", "messages 1 and 2 were recent to this session already");
+
+    // B changes a flag and expunges: A, still idling, is told. B learns of message 3
+    // before its command completes.
+    let r = b.cmd("STORE 1 +FLAGS (\\Deleted)");
+    assert!(r.last().unwrap().contains("OK"), "{r:?}");
+    assert!(r.contains(&"* 3 EXISTS\r\n".to_owned()), "{r:?}");
+    let l = a.line();
+    assert!(l.starts_with("* 1 FETCH (FLAGS (\\Deleted"), "{l}");
+    let r = b.cmd("EXPUNGE");
+    assert!(r.contains(&"* 1 EXPUNGE\r\n".to_owned()), "{r:?}");
+    assert_eq!(a.line(), "* 1 EXPUNGE\r\n");
+    a.send("DONE\r\n");
+    assert!(a.line().starts_with("i1 OK"));
+    // Nothing is told twice: both views agree now.
+    assert_eq!(a.cmd("NOOP"), ["t3 OK Completed\r\n"]);
+    let r = b.cmd("FETCH 1:* (UID)");
+    assert_eq!(r[..2], ["* 1 FETCH (UID 2)\r\n", "* 2 FETCH (UID 3)\r\n"], "{r:?}");
+}
+
+#[test]
+fn curl_lists_and_fetches_over_imap_and_imaps() {
+    let s = server_with_mail("imap-curl", "", 2);
+    let imaps = s.addr("imaps");
+    let out = Command::new("curl")
+        .args(["-sS", "-k", "--max-time", "20", "-u", &format!("alice@localhost:{PASSWORD}")])
+        .arg(format!("imaps://127.0.0.1:{}/INBOX;UID=2", imaps.port()))
+        .output()
+        .expect("curl is installed (.ci/run)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Subject: message 2") && text.contains("body of message 2"), "{text}");
+    let imap = s.addr("imap");
+    let out = Command::new("curl")
+        .args(["-sS", "-k", "--ssl-reqd", "--max-time", "20", "-u", &format!("alice@localhost:{PASSWORD}")])
+        .arg(format!("imap://127.0.0.1:{}/", imap.port()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("INBOX") && text.contains("Sent"), "{text}");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn hostile_literals_and_nesting_are_refused_with_flat_memory() {
+    let s = server_with_mail("imap-hostile", "", 1);
+    let before = rss_kib(s.pid());
+    let mut a = Raw::login(s.addr("imapplain"));
+    // A literal of 2^64-1 octets: refused before a continuation, session goes on.
+    let r = a.cmd("APPEND INBOX {18446744073709551615}");
+    assert!(r.last().unwrap().contains("BAD") || r.last().unwrap().contains("NO"), "{r:?}");
+    let r = a.cmd("APPEND INBOX {4294967296}");
+    assert!(r.last().unwrap().contains("NO [TOOBIG]"), "{r:?}");
+    // A 100 MB non-synchronising literal is drained, not stored.
+    a.send("t90 APPEND INBOX {100000000+}\r\n");
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..95 {
+        a.writer.write_all(&chunk).unwrap();
+    }
+    a.writer.write_all(&chunk[..100_000_000 - 95 * (1 << 20)]).unwrap();
+    a.send("\r\n");
+    let l = a.line();
+    assert!(l.starts_with("t90 NO [TOOBIG]") || l.starts_with("t90 BAD"), "{l}");
+    // Deep nesting: a BAD, not a crash.
+    let deep = format!("SEARCH {}ALL{}", "(".repeat(5000), ")".repeat(5000));
+    let r = a.cmd(&deep);
+    assert!(r.last().unwrap().contains("BAD"), "{r:?}");
+    let r = a.cmd(&format!("SEARCH {}ALL", "NOT ".repeat(100_000)));
+    assert!(r.last().unwrap().contains("BAD"), "{r:?}");
+    // The session still works.
+    let r = a.cmd("SELECT INBOX");
+    assert!(r.last().unwrap().contains("OK"), "{r:?}");
+    let after = rss_kib(s.pid());
+    assert!(after < before + 32 * 1024, "peak RSS grew from {before} KiB to {after} KiB");
+    let mut rest = String::new();
+    let _ = a.reader.get_mut().set_read_timeout(Some(Duration::from_millis(100)));
+    let _ = a.reader.read_to_string(&mut rest);
+}
