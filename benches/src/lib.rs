@@ -50,3 +50,43 @@ pub fn data_body(size: usize) -> Vec<u8> {
     b.extend_from_slice(b".\r\n");
     b
 }
+
+/// The commands of a typical IMAP client session (a desktop client syncing a folder, then a
+/// user reading, flagging, moving and saving a draft), each as sent on the wire; literals
+/// are LITERAL+ (`{n+}`), as clients send them when the server offers it. Only commands
+/// imap-codec 1.0 parses too (it has no ID, NAMESPACE, LIST-EXTENDED or UID EXPUNGE), so
+/// both parsers get the same corpus.
+pub fn imap_session_commands() -> Vec<Vec<u8>> {
+    let draft = "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: Draft\r\n\r\nSee you at 10.\r\n";
+    let mut c: Vec<String> = vec![
+        "a1 CAPABILITY".into(),
+        "a2 NOOP".into(),
+        "a3 LOGIN \"alice@example.org\" \"correct horse battery staple\"".into(),
+        "a4 ENABLE UTF8=ACCEPT".into(),
+        "a5 SUBSCRIBE \"Archive.2026\"".into(),
+        "a6 LIST \"\" \"*\"".into(),
+        "a7 LSUB \"\" \"*\"".into(),
+        "a8 STATUS \"Sent\" (MESSAGES UNSEEN RECENT UIDNEXT UIDVALIDITY)".into(),
+        "a9 SELECT INBOX".into(),
+        "a10 UID FETCH 1:* (FLAGS)".into(),
+        "a11 UID FETCH 4210:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])".into(),
+        "a12 UID SEARCH UNSEEN UNDELETED SINCE 1-Nov-2026".into(),
+        "a13 UID FETCH 4213 (UID RFC822.SIZE BODY.PEEK[])".into(),
+        "a14 UID STORE 4213 +FLAGS (\\Seen)".into(),
+        "a15 UID FETCH 4200:4220 (UID FLAGS ENVELOPE BODYSTRUCTURE INTERNALDATE)".into(),
+        "a16 UID STORE 4190,4195:4199 +FLAGS.SILENT (\\Deleted $Junk)".into(),
+        "a17 UID MOVE 4190,4195:4199 \"Junk\"".into(),
+        "a18 UID COPY 4201 \"Archive.2026\"".into(),
+        "a19 UID SEARCH OR FROM \"bob@example.net\" SUBJECT \"quarterly report\" NOT DELETED".into(),
+        "a20 NOOP".into(),
+        format!("a21 APPEND \"Drafts\" (\\Draft \\Seen) \"22-Nov-2026 10:00:00 +0000\" {{{}+}}\r\n{}", draft.len(), draft),
+        "a22 EXPUNGE".into(),
+        "a23 IDLE".into(),
+        "a24 CLOSE".into(),
+        "a25 LOGOUT".into(),
+    ];
+    for s in &mut c {
+        s.push_str("\r\n");
+    }
+    c.into_iter().map(String::into_bytes).collect()
+}

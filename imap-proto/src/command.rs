@@ -117,9 +117,13 @@ pub enum Body<'a> {
     Unsubscribe {
         mailbox: Mailbox<'a>,
     },
+    /// `LIST [(selection)] reference (pattern / (patterns)) [RETURN (options)]` (RFC 3501,
+    /// and RFC 5258's extended form: options as sent, e.g. `SUBSCRIBED`, `SPECIAL-USE`).
     List {
+        selection: Vec<&'a str>,
         reference: Cow<'a, [u8]>,
-        pattern: Cow<'a, [u8]>,
+        patterns: Vec<Cow<'a, [u8]>>,
+        return_options: Vec<&'a str>,
     },
     Lsub {
         reference: Cow<'a, [u8]>,
@@ -217,6 +221,59 @@ impl From<LexError> for ParseError {
     }
 }
 
+/// Atoms in parentheses: `"(" [atom *(SP atom)] ")"`.
+fn atom_list<'a>(c: &mut Cursor<'a>) -> Result<Vec<&'a str>, LexError> {
+    c.open()?;
+    let mut out = Vec::new();
+    while !c.rest().starts_with(b")") {
+        if !out.is_empty() {
+            c.sp()?;
+        }
+        out.push(c.atom()?);
+    }
+    c.close()?;
+    Ok(out)
+}
+
+/// `list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts]`
+/// ([RFC 5258 §6](https://www.rfc-editor.org/rfc/rfc5258#section-6)).
+fn list<'a>(c: &mut Cursor<'a>) -> Result<Body<'a>, LexError> {
+    c.sp()?;
+    let selection = if c.rest().starts_with(b"(") {
+        let s = atom_list(c)?;
+        c.sp()?;
+        s
+    } else {
+        Vec::new()
+    };
+    let reference = c.astring()?;
+    c.sp()?;
+    let mut patterns = Vec::new();
+    if c.rest().starts_with(b"(") {
+        c.open()?;
+        loop {
+            patterns.push(c.list_mailbox()?);
+            if c.rest().starts_with(b")") {
+                break;
+            }
+            c.sp()?;
+        }
+        c.close()?;
+    } else {
+        patterns.push(c.list_mailbox()?);
+    }
+    let mut return_options = Vec::new();
+    if c.rest().starts_with(b" ") {
+        c.sp()?;
+        if !c.keyword("RETURN") {
+            return Err(LexError { expected: "RETURN", at: c.pos() });
+        }
+        c.sp()?;
+        return_options = atom_list(c)?;
+    }
+    Ok(Body::List { selection, reference, patterns, return_options })
+}
+
 /// The tag of a command, for answering one that did not parse.
 pub fn tag_of(command: &[u8]) -> Option<&str> {
     Cursor::new(command).tag().ok()
@@ -281,13 +338,13 @@ impl<'a> Command<'a> {
                 let from = mailbox(c)?;
                 Body::Rename { from, to: mailbox(c)? }
             }
-            _ if is("LIST") || is("LSUB") => {
+            _ if is("LSUB") => {
                 c.sp()?;
                 let reference = c.astring()?;
                 c.sp()?;
-                let pattern = c.list_mailbox()?;
-                if is("LIST") { Body::List { reference, pattern } } else { Body::Lsub { reference, pattern } }
+                Body::Lsub { reference, pattern: c.list_mailbox()? }
             }
+            _ if is("LIST") => list(c)?,
             _ if is("STATUS") => {
                 let mailbox = mailbox(c)?;
                 c.sp()?;

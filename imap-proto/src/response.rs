@@ -129,13 +129,21 @@ pub fn write_astring(out: &mut Vec<u8>, value: &[u8]) {
 
 /// Writes `value` as a `string`: quoted when it can be, else a literal.
 pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
-    if value.iter().all(|&b| b != b'\r' && b != b'\n' && b != 0 && b < 0x80) {
+    // One pass classifies: 1 = needs a literal, 2 = needs escapes (branch-free, vectorises).
+    let class = value.iter().fold(0u8, |acc, &b| {
+        acc | u8::from(b == b'\r' || b == b'\n' || b == 0 || b >= 0x80) | (u8::from(b == b'"' || b == b'\\') << 1)
+    });
+    if class & 1 == 0 {
         out.push(b'"');
-        for &b in value {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
+        if class == 0 {
+            out.extend_from_slice(value);
+        } else {
+            for &b in value {
+                if b == b'"' || b == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(b);
             }
-            out.push(b);
         }
         out.push(b'"');
     } else {

@@ -308,3 +308,29 @@ fn hostile_literals_and_nesting_are_refused_with_flat_memory() {
     let _ = a.reader.get_mut().set_read_timeout(Some(Duration::from_millis(100)));
     let _ = a.reader.read_to_string(&mut rest);
 }
+
+#[test]
+fn list_extended_basics_and_subscriptions() {
+    let s = server_with_mail("imap-list", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    assert!(a.cmd("UNSUBSCRIBE Junk").last().unwrap().contains("OK"));
+    assert!(a.cmd("CREATE Work.Q4").last().unwrap().contains("OK"));
+    let r = a.cmd("LIST (SUBSCRIBED) \"\" *");
+    assert!(r.contains(&"* LIST (\\HasNoChildren \\Subscribed \\Sent) \".\" Sent\r\n".to_owned()), "{r:?}");
+    assert!(!r.iter().any(|l| l.contains("Junk") || l.contains("Work")), "{r:?}");
+    let r = a.cmd("LIST (SPECIAL-USE) \"\" *");
+    assert_eq!(r.len(), 6, "the five special-use folders (subscribed or not), then OK: {r:?}");
+    let r = a.cmd("LIST \"\" (INBOX Work*) RETURN (SUBSCRIBED CHILDREN)");
+    assert_eq!(r[0], "* LIST (\\HasNoChildren \\Subscribed) \".\" INBOX\r\n", "{r:?}");
+    assert_eq!(r[1], "* LIST (\\HasNoChildren) \".\" Work.Q4\r\n", "{r:?}");
+    let r = a.cmd("LSUB \"\" %");
+    assert!(r.iter().any(|l| l.contains("Archive")) && !r.iter().any(|l| l.contains("Junk")), "{r:?}");
+    let r = a.cmd("LIST \"\" \"\"");
+    assert_eq!(r[0], "* LIST (\\Noselect) \".\" \"\"\r\n");
+    // Names that cannot be folders are refused; the session goes on.
+    for bad in ["CREATE \"a..b\"", "CREATE \"x/y\"", "CREATE \"&Jjo\"", "CREATE INBOX"] {
+        let r = a.cmd(bad);
+        assert!(r.last().unwrap().contains(" NO ") || r.last().unwrap().contains(" BAD "), "{bad}: {r:?}");
+    }
+    assert!(a.cmd("CREATE \"&ZeVnLIqe-\"").last().unwrap().contains("OK"), "modified UTF-7 names are fine");
+}

@@ -91,7 +91,29 @@ fn mailbox_commands() {
         parse("t RENAME blurdybloop {8}\r\nsarasoop\r\n").unwrap().body,
         Body::Rename { from: other("blurdybloop"), to: other("sarasoop") }
     );
-    assert_eq!(parse("t LIST \"\" %\r\n").unwrap().body, Body::List { reference: b(""), pattern: b("%") });
+    assert_eq!(
+        parse("t LIST \"\" %\r\n").unwrap().body,
+        Body::List { selection: vec![], reference: b(""), patterns: vec![b("%")], return_options: vec![] }
+    );
+    // RFC 5258's extended form: selection options, several patterns, return options.
+    assert_eq!(
+        parse("t LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (INBOX \"Sent*\") RETURN (CHILDREN SPECIAL-USE)\r\n")
+            .unwrap()
+            .body,
+        Body::List {
+            selection: vec!["SUBSCRIBED", "RECURSIVEMATCH"],
+            reference: b(""),
+            patterns: vec![b("INBOX"), b("Sent*")],
+            return_options: vec!["CHILDREN", "SPECIAL-USE"],
+        }
+    );
+    assert_eq!(
+        parse("t LIST () \"\" % RETURN ()\r\n").unwrap().body,
+        Body::List { selection: vec![], reference: b(""), patterns: vec![b("%")], return_options: vec![] }
+    );
+    for bad in ["t LIST \"\" ()\r\n", "t LIST \"\" % (CHILDREN)\r\n", "t LIST (SUBSCRIBED \"\" %\r\n"] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
     assert_eq!(
         parse("t LSUB #news. comp.mail.*\r\n").unwrap().body,
         Body::Lsub { reference: b("#news."), pattern: b("comp.mail.*") }

@@ -215,12 +215,22 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
             store::save_subscriptions(&maildir, &subs)?;
             ok("Completed")
         }
-        Body::List { reference, pattern } => {
-            list(&maildir, reference, pattern, false, out);
+        Body::List { selection, reference, patterns, return_options } => {
+            let has = |list: &[&str], o: &str| list.iter().any(|x| x.eq_ignore_ascii_case(o));
+            let how = Listing {
+                lsub: false,
+                subscribed_only: has(selection, "SUBSCRIBED"),
+                special_use_only: has(selection, "SPECIAL-USE"),
+                show_subscribed: has(selection, "SUBSCRIBED") || has(return_options, "SUBSCRIBED"),
+            };
+            for pattern in patterns {
+                list(&maildir, reference, pattern, how, out);
+            }
             ok("Completed")
         }
         Body::Lsub { reference, pattern } => {
-            list(&maildir, reference, pattern, true, out);
+            let how = Listing { lsub: true, subscribed_only: true, special_use_only: false, show_subscribed: false };
+            list(&maildir, reference, pattern, how, out);
             ok("Completed")
         }
         Body::Status { mailbox, items } => status(conn, &maildir, mailbox, items, out)?,
@@ -457,12 +467,21 @@ fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
     }
 }
 
-fn list(maildir: &Path, reference: &[u8], pattern: &[u8], lsub: bool, out: &mut Vec<u8>) {
-    if pattern.is_empty() && !lsub {
+/// What a LIST or LSUB shows (RFC 5258's selection and return options, the basics).
+#[derive(Clone, Copy)]
+struct Listing {
+    lsub: bool,
+    subscribed_only: bool,
+    special_use_only: bool,
+    show_subscribed: bool,
+}
+
+fn list(maildir: &Path, reference: &[u8], pattern: &[u8], how: Listing, out: &mut Vec<u8>) {
+    if pattern.is_empty() && !how.lsub {
         write_data(out, &Data::List { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: b"" });
         return;
     }
-    // Bounded work for hostile patterns: `*` runs are collapsed before matching.
+    // Bounded work for hostile patterns: `*` runs are collapsed, and few wildcards allowed.
     let mut full: Vec<u8> = reference.iter().chain(pattern).copied().collect();
     full.dedup_by(|a, b| *a == b'*' && *b == b'*');
     if full.iter().filter(|&&b| b == b'*' || b == b'%').count() > 16 {
@@ -470,25 +489,27 @@ fn list(maildir: &Path, reference: &[u8], pattern: &[u8], lsub: bool, out: &mut 
     }
     let folders = store::list_folders(maildir);
     let subs = store::subscriptions(maildir);
-    let names: Vec<String> = if lsub { subs.clone() } else { folders.clone() };
-    for name in &names {
+    let names: &[String] = if how.subscribed_only { &subs } else { &folders };
+    for name in names {
         let candidate = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name.as_str() };
         let matched = pattern_matches(&full, candidate.as_bytes())
             || candidate == "INBOX" && pattern_matches(&full.to_ascii_uppercase(), b"INBOX");
-        if !matched {
+        let special = SPECIAL_USE.iter().find(|(n, _)| *n == name.as_str()).map(|(_, a)| *a);
+        if !matched || how.special_use_only && special.is_none() {
             continue;
         }
         let mut attributes = Vec::new();
         let prefix = format!("{name}.");
         let children = folders.iter().any(|f| f.starts_with(&prefix));
         attributes.push(if children { "\\HasChildren" } else { "\\HasNoChildren" });
-        if lsub && !folders.contains(name) {
-            attributes.push("\\Noselect");
+        if !folders.contains(name) {
+            attributes.push(if how.lsub { "\\Noselect" } else { "\\NonExistent" });
         }
-        if let Some((_, attr)) = SPECIAL_USE.iter().find(|(n, _)| *n == name.as_str()) {
-            attributes.push(attr);
+        if how.show_subscribed && subs.contains(name) {
+            attributes.push("\\Subscribed");
         }
-        let data = if lsub {
+        attributes.extend(special);
+        let data = if how.lsub {
             Data::Lsub { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }
         } else {
             Data::List { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }
