@@ -101,13 +101,33 @@ fn snapshot(maildir: &Path) -> io::Result<Vec<(Entry, String)>> {
     Ok(found.into_iter().map(|(_, name, entry)| (entry, unique_id(&name))).collect())
 }
 
+/// Where a snapshot's file is now: IMAP renames a file when its flags change (`new/x` →
+/// `cur/x:2,S`), keeping the base name before `:`. `None` if it is gone.
+fn current(path: &Path) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path.to_path_buf());
+    }
+    let name = path.file_name()?.to_str()?;
+    let base = name.split(':').next()?;
+    let maildir = path.parent()?.parent()?;
+    let prefix = format!("{base}:");
+    ["cur", "new"].iter().find_map(|sub| {
+        std::fs::read_dir(maildir.join(sub)).ok()?.flatten().find_map(|e| {
+            let n = e.file_name();
+            let n = n.to_str()?;
+            (n == base || n.starts_with(&prefix)).then(|| e.path())
+        })
+    })
+}
+
 /// Removes the files, then syncs their folders; returns the octets removed and whether all
 /// went (a file already gone counts as removed).
 fn remove(maildir: &Path, paths: &[(PathBuf, u64)]) -> (u64, bool) {
     let mut freed = 0;
     let mut ok = true;
     for (path, size) in paths {
-        match std::fs::remove_file(path) {
+        let Some(path) = current(path) else { continue };
+        match std::fs::remove_file(&path) {
             Ok(()) => freed += size,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -295,6 +315,7 @@ impl Connection {
             let _ = session.reject(Some(ResponseCode::SysTemp), "Message unavailable");
             return Ok(());
         };
+        let path = tokio::task::spawn_blocking(move || current(&path).unwrap_or(path)).await.unwrap_or_default();
         let mut file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) => {

@@ -23,6 +23,8 @@ fn config(top: &str) -> String {
         "[[listener]]\nname = \"imap\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"starttls\"\n\
          [[listener]]\nname = \"imaps\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"implicit\"\n\
          [[listener]]\nname = \"imapplain\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
+         allow_plaintext_auth = true\n\
+         [[listener]]\nname = \"popplain\"\nservice = \"pop3\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
          allow_plaintext_auth = true\n",
     )
 }
@@ -333,4 +335,100 @@ fn list_extended_basics_and_subscriptions() {
         assert!(r.last().unwrap().contains(" NO ") || r.last().unwrap().contains(" BAD "), "{bad}: {r:?}");
     }
     assert!(a.cmd("CREATE \"&ZeVnLIqe-\"").last().unwrap().contains("OK"), "modified UTF-7 names are fine");
+}
+
+#[test]
+fn quota_refuses_append_before_the_literal_and_copy() {
+    let s = server_with_mail("imap-quota", "default_quota = 3000\n", 1);
+    let mut a = Raw::login(s.addr("imapplain"));
+    // Over the quota: NO [OVERQUOTA] at once, no `+`: the client never sends the message.
+    a.send("q1 APPEND INBOX {5000}\r\n");
+    let l = a.line();
+    assert!(l.starts_with("q1 NO [OVERQUOTA]"), "{l}");
+    // Within it: `+`, the message, APPENDUID.
+    let msg = "Subject: small\r\n\r\nfits\r\n";
+    a.send(&format!("q2 APPEND INBOX (\\Seen) {{{}}}\r\n", msg.len()));
+    assert!(a.line().starts_with("+ "));
+    a.send(&format!("{msg}\r\n"));
+    let l = a.line();
+    assert!(l.starts_with("q2 OK [APPENDUID "), "{l}");
+    // COPY counts too: copies of the first message fill the quota, then NO [OVERQUOTA].
+    assert!(a.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+    let mut refused = false;
+    for _ in 0..20 {
+        let r = a.cmd("COPY 1 Archive");
+        if r.last().unwrap().contains("NO [OVERQUOTA]") {
+            refused = true;
+            break;
+        }
+        assert!(r.last().unwrap().contains("OK [COPYUID"), "{r:?}");
+    }
+    assert!(refused, "copies never hit the quota");
+}
+
+#[test]
+fn failed_logins_are_refused_then_the_session_ends() {
+    let s = server_with_mail("imap-login", "", 0);
+    let stream = TcpStream::connect(s.addr("imapplain")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut a = Raw { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream, next: 0 };
+    assert!(a.line().starts_with("* OK [CAPABILITY IMAP4rev1"));
+    for i in 1..=3 {
+        let r = a.cmd("LOGIN alice@localhost wrong-password");
+        assert!(r.last().unwrap().contains("NO [AUTHENTICATIONFAILED]"), "attempt {i}: {r:?}");
+    }
+    assert!(a.line().starts_with("* BYE"), "three failures end the session");
+    // Plaintext LOGIN on the STARTTLS listener before TLS is refused without a check.
+    let stream = TcpStream::connect(s.addr("imap")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut b = Raw { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream, next: 0 };
+    assert!(b.line().contains("LOGINDISABLED"));
+    let r = b.cmd(&format!("LOGIN alice@localhost {PASSWORD}"));
+    assert!(r.last().unwrap().contains("NO [PRIVACYREQUIRED]"), "{r:?}");
+}
+
+#[test]
+fn pop3_and_imap_share_the_maildir() {
+    let s = server_with_mail("imap-pop3", "", 2);
+    // A POP3 session lists the maildrop; then IMAP flags message 1 (its file is renamed).
+    let stream = TcpStream::connect(s.addr("popplain")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut pop = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    let mut line = || {
+        let mut l = String::new();
+        pop.read_line(&mut l).unwrap();
+        l
+    };
+    assert!(line().starts_with("+OK"));
+    for c in ["USER alice@localhost".to_owned(), format!("PASS {PASSWORD}")] {
+        w.write_all(format!("{c}\r\n").as_bytes()).unwrap();
+        assert!(line().starts_with("+OK"), "{c}");
+    }
+    let mut a = Raw::login(s.addr("imapplain"));
+    assert!(a.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+    assert!(a.cmd("STORE 1 +FLAGS (\\Flagged)").last().unwrap().contains("OK"));
+    // POP3 still retrieves and deletes it under its new name.
+    w.write_all(b"RETR 1\r\n").unwrap();
+    assert!(line().starts_with("+OK"));
+    let mut body = String::new();
+    loop {
+        let l = line();
+        if l == ".\r\n" {
+            break;
+        }
+        body.push_str(&l);
+    }
+    assert!(body.contains("Subject: message 1"), "{body}");
+    w.write_all(b"DELE 1\r\nQUIT\r\n").unwrap();
+    assert!(line().starts_with("+OK"));
+    assert!(line().starts_with("+OK"));
+    // IMAP sees the deletion at its next command.
+    let r = a.cmd("NOOP");
+    assert!(r.contains(&"* 1 EXPUNGE\r\n".to_owned()), "{r:?}");
+    let r = a.cmd("FETCH 1:* (UID)");
+    assert_eq!(r[0], "* 1 FETCH (UID 2)\r\n", "{r:?}");
+    let mut rest = String::new();
+    let _ = a.reader.get_mut().set_read_timeout(Some(Duration::from_millis(100)));
+    let _ = a.reader.read_to_string(&mut rest);
 }

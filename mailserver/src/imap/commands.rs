@@ -9,44 +9,43 @@
 //! brought up to date and the differences are written (EXPUNGE, EXISTS, RECENT, FETCH
 //! FLAGS); EXPUNGE is held back during FETCH, STORE and SEARCH (RFC 3501 §7.4.1).
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sansmail_imap_proto::command::{Body, FetchAttr, Flag, Mailbox, ReturnOption, StatusItem, StoreMode};
+use sansmail_imap_proto::command::{Body, Flag, Mailbox, ReturnOption, StoreMode};
 use sansmail_imap_proto::lex::SeqRange;
 use sansmail_imap_proto::mutf7;
 use sansmail_imap_proto::response::{Code, Data, FetchItem, Status, write_data, write_fetch, write_status};
 use sansmail_imap_proto::server::{Request, ServerSession};
 use tokio::sync::watch;
 
-use super::Connection;
-use super::search::{Candidate, in_set, internal_date, matches_all, parse_date_time};
-use super::store::{self, Flags, Folder, SPECIAL_USE};
+use super::search::{Candidate, in_set, matches_all, parse_date_time};
+use super::store::{self, Flags, Folder};
+use super::{Connection, fetch, folders};
 
 /// What the client was last told about one message.
 #[derive(Clone, Debug)]
-struct Known {
-    uid: u32,
-    flags: Flags,
-    keywords: Vec<String>,
+pub(super) struct Known {
+    pub(super) uid: u32,
+    pub(super) flags: Flags,
+    pub(super) keywords: Vec<String>,
 }
 
 /// The selected folder, as this session sees it.
 pub(crate) struct Selected {
-    folder: Arc<Folder>,
+    pub(super) folder: Arc<Folder>,
     /// The folder's wire name.
-    name: String,
-    read_only: bool,
-    view: Vec<Known>,
-    recent: HashSet<u32>,
-    changes: watch::Receiver<u64>,
+    pub(super) name: String,
+    pub(super) read_only: bool,
+    pub(super) view: Vec<Known>,
+    pub(super) recent: HashSet<u32>,
+    pub(super) changes: watch::Receiver<u64>,
 }
 
-fn flag_list(flags: Flags, keywords: &[String], recent: bool) -> Vec<Flag<'_>> {
+pub(super) fn flag_list(flags: Flags, keywords: &[String], recent: bool) -> Vec<Flag<'_>> {
     let mut out: Vec<Flag<'_>> =
         Flags::NAMES.iter().filter(|(b, _, _)| flags.has(*b)).map(|(_, n, _)| Flag::System(n)).collect();
     if recent {
@@ -100,7 +99,7 @@ impl Selected {
 
     /// Positions in the view a set names (message numbers, or UIDs with `uid`); `None` for
     /// a message number past the last.
-    fn resolve(&self, set: &[SeqRange], uid: bool) -> Option<Vec<usize>> {
+    pub(super) fn resolve(&self, set: &[SeqRange], uid: bool) -> Option<Vec<usize>> {
         if uid {
             let max = self.view.last().map_or(0, |k| k.uid);
             return Some((0..self.view.len()).filter(|&i| in_set(set, self.view[i].uid, max)).collect());
@@ -117,13 +116,13 @@ impl Selected {
 }
 
 /// The result of one command: tagged status, code, text.
-struct Done(Status, Option<Code<'static>>, String);
+pub(super) struct Done(pub(super) Status, pub(super) Option<Code<'static>>, pub(super) String);
 
-fn ok(text: &str) -> Done {
+pub(super) fn ok(text: &str) -> Done {
     Done(Status::Ok, None, text.to_owned())
 }
 
-fn no(code: Option<Code<'static>>, text: &str) -> Done {
+pub(super) fn no(code: Option<Code<'static>>, text: &str) -> Done {
     Done(Status::No, code, text.to_owned())
 }
 
@@ -202,9 +201,9 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
                 None => no(None, "No mailbox selected"),
             }
         }
-        Body::Create { mailbox } => create(&maildir, mailbox)?,
-        Body::Delete { mailbox } => delete(conn, &user, &maildir, mailbox)?,
-        Body::Rename { from, to } => rename(&maildir, from, to)?,
+        Body::Create { mailbox } => folders::create(&maildir, mailbox)?,
+        Body::Delete { mailbox } => folders::delete(conn, &user, &maildir, mailbox)?,
+        Body::Rename { from, to } => folders::rename(&maildir, from, to)?,
         Body::Subscribe { mailbox } | Body::Unsubscribe { mailbox } => {
             let name = wire_name(mailbox);
             let mut subs = store::subscriptions(&maildir);
@@ -217,28 +216,29 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         }
         Body::List { selection, reference, patterns, return_options } => {
             let has = |list: &[&str], o: &str| list.iter().any(|x| x.eq_ignore_ascii_case(o));
-            let how = Listing {
+            let how = folders::Listing {
                 lsub: false,
                 subscribed_only: has(selection, "SUBSCRIBED"),
                 special_use_only: has(selection, "SPECIAL-USE"),
                 show_subscribed: has(selection, "SUBSCRIBED") || has(return_options, "SUBSCRIBED"),
             };
             for pattern in patterns {
-                list(&maildir, reference, pattern, how, out);
+                folders::list(&maildir, reference, pattern, how, out);
             }
             ok("Completed")
         }
         Body::Lsub { reference, pattern } => {
-            let how = Listing { lsub: true, subscribed_only: true, special_use_only: false, show_subscribed: false };
-            list(&maildir, reference, pattern, how, out);
+            let how =
+                folders::Listing { lsub: true, subscribed_only: true, special_use_only: false, show_subscribed: false };
+            folders::list(&maildir, reference, pattern, how, out);
             ok("Completed")
         }
-        Body::Status { mailbox, items } => status(conn, &maildir, mailbox, items, out)?,
+        Body::Status { mailbox, items } => folders::status(conn, &maildir, mailbox, items, out)?,
         Body::Append { mailbox, flags, date, message } => {
             append(conn, &user, &maildir, mailbox, flags, date.as_deref(), message)?
         }
         Body::Fetch { uid, set, attributes } => {
-            with_selected(conn, out, |conn, sel, out| fetch(conn, sel, *uid, set, attributes, out))?
+            with_selected(conn, out, |conn, sel, out| fetch::fetch(conn, sel, *uid, set, attributes, out))?
         }
         Body::Store { uid, set, mode, silent, flags } => {
             with_selected(conn, out, |_, sel, out| store_flags(sel, *uid, set, *mode, *silent, flags, out))?
@@ -285,7 +285,7 @@ fn with_selected(
 }
 
 /// The wire name (modified UTF-7) of a mailbox; `INBOX` for the inbox.
-fn wire_name(m: &Mailbox<'_>) -> String {
+pub(super) fn wire_name(m: &Mailbox<'_>) -> String {
     match m {
         Mailbox::Inbox => "INBOX".to_owned(),
         Mailbox::Other(n) => String::from_utf8_lossy(n).trim_end_matches('.').to_owned(),
@@ -293,7 +293,7 @@ fn wire_name(m: &Mailbox<'_>) -> String {
 }
 
 /// The folder's directory, if the name is valid (strict modified UTF-7, no empty levels).
-fn folder_of(maildir: &Path, m: &Mailbox<'_>) -> Option<PathBuf> {
+pub(super) fn folder_of(maildir: &Path, m: &Mailbox<'_>) -> Option<PathBuf> {
     let name = wire_name(m);
     if name != "INBOX" {
         let decoded = mutf7::decode(name.as_bytes()).ok()?;
@@ -304,7 +304,7 @@ fn folder_of(maildir: &Path, m: &Mailbox<'_>) -> Option<PathBuf> {
     Some(store::folder_dir(maildir, &name))
 }
 
-fn exists(dir: &Path) -> bool {
+pub(super) fn exists(dir: &Path) -> bool {
     dir.join("cur").is_dir()
 }
 
@@ -386,171 +386,6 @@ fn expunge(
     Ok(())
 }
 
-fn create(maildir: &Path, mailbox: &Mailbox<'_>) -> io::Result<Done> {
-    if *mailbox == Mailbox::Inbox {
-        return Ok(no(Some(Code::AlreadyExists), "INBOX always exists"));
-    }
-    let Some(dir) = folder_of(maildir, mailbox) else { return Ok(no(Some(Code::Cannot), "Invalid mailbox name")) };
-    if exists(&dir) {
-        return Ok(no(Some(Code::AlreadyExists), "Mailbox exists"));
-    }
-    store::create_maildir(&dir)?;
-    Ok(ok("Created"))
-}
-
-fn delete(conn: &mut Connection, user: &str, maildir: &Path, mailbox: &Mailbox<'_>) -> io::Result<Done> {
-    if *mailbox == Mailbox::Inbox {
-        return Ok(no(Some(Code::Cannot), "INBOX cannot be deleted"));
-    }
-    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d)) else {
-        return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
-    };
-    if conn.selected.as_ref().is_some_and(|s| s.folder.dir == dir) {
-        conn.selected = None;
-    }
-    let size: u64 = ["new", "cur"]
-        .iter()
-        .filter_map(|s| fs::read_dir(dir.join(s)).ok())
-        .flatten()
-        .filter_map(|e| e.ok()?.metadata().ok())
-        .map(|m| m.len())
-        .sum();
-    fs::remove_dir_all(&dir)?;
-    conn.shared.quotas.remove(user, size);
-    conn.shared.imap_folders.folder(&dir).notify();
-    Ok(ok("Deleted"))
-}
-
-fn rename(maildir: &Path, from: &Mailbox<'_>, to: &Mailbox<'_>) -> io::Result<Done> {
-    let (Some(src), Some(dst)) = (folder_of(maildir, from), folder_of(maildir, to)) else {
-        return Ok(no(Some(Code::Cannot), "Invalid mailbox name"));
-    };
-    if *to == Mailbox::Inbox || exists(&dst) {
-        return Ok(no(Some(Code::AlreadyExists), "Target mailbox exists"));
-    }
-    if !exists(&src) {
-        return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
-    }
-    if *from == Mailbox::Inbox {
-        // RFC 3501 §6.3.5: the inbox's messages move to the new folder; INBOX stays, empty.
-        store::create_maildir(&dst)?;
-        for sub in ["new", "cur"] {
-            for e in fs::read_dir(src.join(sub))?.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let target = if name.contains(':') { name } else { format!("{name}:2,") };
-                fs::rename(e.path(), dst.join("cur").join(target))?;
-            }
-        }
-        return Ok(ok("Renamed"));
-    }
-    let (old, new) = (wire_name(from), wire_name(to));
-    fs::rename(&src, &dst)?;
-    // Children move with their parent: `.old.x` becomes `.new.x`.
-    for e in fs::read_dir(maildir)?.flatten() {
-        let n = e.file_name().to_string_lossy().into_owned();
-        if let Some(rest) = n.strip_prefix(&format!(".{old}.")) {
-            fs::rename(e.path(), maildir.join(format!(".{new}.{rest}")))?;
-        }
-    }
-    Ok(ok("Renamed"))
-}
-
-/// LIST/LSUB pattern matching: `*` matches anything, `%` anything but the delimiter.
-fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| pattern_matches(rest, &name[i..])),
-        Some((b'%', rest)) => {
-            (0..=name.len()).take_while(|&i| i == 0 || name[i - 1] != b'.').any(|i| pattern_matches(rest, &name[i..]))
-        }
-        Some((&c, rest)) => name.first() == Some(&c) && pattern_matches(rest, &name[1..]),
-    }
-}
-
-/// What a LIST or LSUB shows (RFC 5258's selection and return options, the basics).
-#[derive(Clone, Copy)]
-struct Listing {
-    lsub: bool,
-    subscribed_only: bool,
-    special_use_only: bool,
-    show_subscribed: bool,
-}
-
-fn list(maildir: &Path, reference: &[u8], pattern: &[u8], how: Listing, out: &mut Vec<u8>) {
-    if pattern.is_empty() && !how.lsub {
-        write_data(out, &Data::List { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: b"" });
-        return;
-    }
-    // Bounded work for hostile patterns: `*` runs are collapsed, and few wildcards allowed.
-    let mut full: Vec<u8> = reference.iter().chain(pattern).copied().collect();
-    full.dedup_by(|a, b| *a == b'*' && *b == b'*');
-    if full.iter().filter(|&&b| b == b'*' || b == b'%').count() > 16 {
-        return;
-    }
-    let folders = store::list_folders(maildir);
-    let subs = store::subscriptions(maildir);
-    let names: &[String] = if how.subscribed_only { &subs } else { &folders };
-    for name in names {
-        let candidate = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name.as_str() };
-        let matched = pattern_matches(&full, candidate.as_bytes())
-            || candidate == "INBOX" && pattern_matches(&full.to_ascii_uppercase(), b"INBOX");
-        let special = SPECIAL_USE.iter().find(|(n, _)| *n == name.as_str()).map(|(_, a)| *a);
-        if !matched || how.special_use_only && special.is_none() {
-            continue;
-        }
-        let mut attributes = Vec::new();
-        let prefix = format!("{name}.");
-        let children = folders.iter().any(|f| f.starts_with(&prefix));
-        attributes.push(if children { "\\HasChildren" } else { "\\HasNoChildren" });
-        if !folders.contains(name) {
-            attributes.push(if how.lsub { "\\Noselect" } else { "\\NonExistent" });
-        }
-        if how.show_subscribed && subs.contains(name) {
-            attributes.push("\\Subscribed");
-        }
-        attributes.extend(special);
-        let data = if how.lsub {
-            Data::Lsub { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }
-        } else {
-            Data::List { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }
-        };
-        write_data(out, &data);
-    }
-}
-
-fn status(
-    conn: &Connection,
-    maildir: &Path,
-    mailbox: &Mailbox<'_>,
-    items: &[StatusItem],
-    out: &mut Vec<u8>,
-) -> io::Result<Done> {
-    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d)) else {
-        return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
-    };
-    let folder = conn.shared.imap_folders.folder(&dir);
-    let index = folder.lock()?;
-    let count = |f: &dyn Fn(&store::Message) -> bool| index.messages.iter().filter(|m| f(m)).count() as u64;
-    let values: Vec<(StatusItem, u64)> = items
-        .iter()
-        .map(|&item| {
-            let v = match item {
-                StatusItem::Messages => index.messages.len() as u64,
-                StatusItem::Recent => count(&|m| m.uid > index.recent_upto),
-                StatusItem::UidNext => u64::from(index.next),
-                StatusItem::UidValidity => u64::from(index.validity),
-                StatusItem::Unseen => count(&|m| !m.flags.has(Flags::SEEN)),
-                StatusItem::Deleted => count(&|m| m.flags.has(Flags::DELETED)),
-                _ => index.messages.iter().map(|m| m.size).sum(),
-            };
-            (item, v)
-        })
-        .collect();
-    let name = wire_name(mailbox);
-    write_data(out, &Data::Status { mailbox: name.as_bytes(), items: values });
-    Ok(ok("STATUS completed"))
-}
-
 fn system_and_keywords(flags: &[Flag<'_>]) -> (Flags, Vec<String>) {
     let mut bits = 0;
     let mut keywords = Vec::new();
@@ -613,128 +448,6 @@ fn append(
     conn.shared.quotas.add(user, message.len() as u64);
     folder.notify();
     Ok(Done(Status::Ok, Some(Code::AppendUid { validity, uid }), "APPEND completed".to_owned()))
-}
-
-/// The message file's content, following a rename by another session.
-fn read_message(folder: &Folder, uid: u32, path: &Path) -> io::Result<Vec<u8>> {
-    match fs::read(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let index = folder.lock()?;
-            let path = index.position(uid).map(|p| index.messages[p].path.clone()).ok_or(e)?;
-            drop(index);
-            fs::read(path)
-        }
-        r => r,
-    }
-}
-
-fn partial(data: Vec<u8>, p: Option<sansmail_imap_proto::command::Partial>) -> (Option<u32>, Vec<u8>) {
-    match p {
-        None => (None, data),
-        Some(p) => {
-            let start = (p.start as usize).min(data.len());
-            let end = start.saturating_add(p.length.get() as usize).min(data.len());
-            (Some(p.start), data[start..end].to_vec())
-        }
-    }
-}
-
-fn fetch(
-    _conn: &mut Connection,
-    sel: &mut Selected,
-    uid: bool,
-    set: &[SeqRange],
-    attributes: &[FetchAttr<'_>],
-    out: &mut Vec<u8>,
-) -> io::Result<Done> {
-    let Some(positions) = sel.resolve(set, uid) else {
-        return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
-    };
-    let needs_content = attributes
-        .iter()
-        .any(|a| !matches!(a, FetchAttr::Flags | FetchAttr::Uid | FetchAttr::Rfc822Size | FetchAttr::InternalDate));
-    let sets_seen = !sel.read_only && attributes.iter().any(FetchAttr::sets_seen);
-    for i in positions {
-        let k_uid = sel.view[i].uid;
-        let snapshot = {
-            let mut index = sel.folder.lock()?;
-            let Some(p) = index.position(k_uid) else { continue };
-            if sets_seen && !index.messages[p].flags.has(Flags::SEEN) {
-                let flags = Flags(index.messages[p].flags.0 | Flags::SEEN);
-                sel.folder.set_flags(&mut index, p, flags)?;
-                sel.folder.notify();
-            }
-            index.messages[p].clone()
-        };
-        let content = if needs_content { Some(read_message(&sel.folder, k_uid, &snapshot.path)?) } else { None };
-        let parsed = content.as_deref().and_then(super::message::parse);
-        let mut items: Vec<FetchItem<'_>> = Vec::new();
-        if uid && !attributes.contains(&FetchAttr::Uid) {
-            items.push(FetchItem::Uid(k_uid));
-        }
-        let flags_changed = sel.view[i].flags != snapshot.flags;
-        let recent = sel.recent.contains(&k_uid);
-        for attr in attributes {
-            let raw = content.as_deref().unwrap_or_default();
-            let item = match attr {
-                FetchAttr::Flags => FetchItem::Flags(flag_list(snapshot.flags, &snapshot.keywords, recent)),
-                FetchAttr::Uid => FetchItem::Uid(k_uid),
-                FetchAttr::Rfc822Size => FetchItem::Rfc822Size(snapshot.size),
-                FetchAttr::InternalDate => FetchItem::InternalDate(Cow::Owned(internal_date(snapshot.internal))),
-                FetchAttr::Envelope => {
-                    FetchItem::Envelope(parsed.as_ref().map(super::message::envelope).unwrap_or_default())
-                }
-                FetchAttr::Body | FetchAttr::BodyStructure => {
-                    let s = match parsed.as_ref() {
-                        Some(m) => super::message::body_structure(m, 0, 0),
-                        None => super::message::body_structure(&mail_parser::Message::default(), 0, 0),
-                    };
-                    if *attr == FetchAttr::Body { FetchItem::Body(s) } else { FetchItem::BodyStructure(s) }
-                }
-                FetchAttr::Rfc822 => FetchItem::Rfc822(Cow::Owned(raw.to_vec())),
-                FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
-                    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |p| p + 4);
-                    if *attr == FetchAttr::Rfc822Header {
-                        FetchItem::Rfc822Header(Cow::Owned(raw[..split].to_vec()))
-                    } else {
-                        FetchItem::Rfc822Text(Cow::Owned(raw[split..].to_vec()))
-                    }
-                }
-                FetchAttr::BodySection { section, partial: p, .. } => {
-                    let data = parsed.as_ref().and_then(|m| super::message::section(m, section));
-                    let (origin, data) = match data {
-                        Some(d) => {
-                            let (o, d) = partial(d, *p);
-                            (o, Some(Cow::Owned(d)))
-                        }
-                        // A part that does not exist is empty (as Dovecot answers).
-                        None => (p.map(|p| p.start), Some(Cow::Borrowed(&b""[..]))),
-                    };
-                    FetchItem::Section { section: section.clone(), origin, data }
-                }
-                FetchAttr::Binary { part, partial: p, .. } => {
-                    let Some(d) = parsed.as_ref().and_then(|m| super::message::binary(m, part)) else {
-                        return Ok(no(None, "Cannot undo the part's transfer encoding"));
-                    };
-                    let (origin, d) = partial(d, *p);
-                    FetchItem::Binary { part: part.clone(), origin, data: Some(Cow::Owned(d)) }
-                }
-                FetchAttr::BinarySize { part } => {
-                    let size = parsed.as_ref().and_then(|m| super::message::binary(m, part)).map_or(0, |d| d.len());
-                    FetchItem::BinarySize { part: part.clone(), size: size as u64 }
-                }
-                _ => continue,
-            };
-            items.push(item);
-        }
-        if flags_changed && !attributes.contains(&FetchAttr::Flags) {
-            items.push(FetchItem::Flags(flag_list(snapshot.flags, &snapshot.keywords, recent)));
-        }
-        sel.view[i].flags = snapshot.flags;
-        sel.view[i].keywords.clone_from(&snapshot.keywords);
-        write_fetch(out, i as u32 + 1, &items);
-    }
-    Ok(ok(if uid { "UID FETCH completed" } else { "FETCH completed" }))
 }
 
 fn store_flags(
@@ -886,7 +599,7 @@ fn copy(
         let tmp = dir.join("tmp").join(&base);
         // A hard link costs no space and no copy; a copy where links are not possible.
         if fs::hard_link(&m.path, &tmp).is_err() {
-            let content = read_message(&sel.folder, m.uid, &m.path)?;
+            let content = fetch::read_message(&sel.folder, m.uid, &m.path)?;
             write_tmp(&dir, &base, &content, Some(m.internal))?;
         }
         let mut index = target.lock()?;
@@ -926,14 +639,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn list_patterns() {
-        assert!(pattern_matches(b"*", b"a.b.c"));
-        assert!(pattern_matches(b"%", b"Sent"));
-        assert!(!pattern_matches(b"%", b"a.b"));
-        assert!(pattern_matches(b"a.%", b"a.b"));
-        assert!(!pattern_matches(b"a.%", b"a.b.c"));
-        assert!(pattern_matches(b"a*c", b"a.b.c"));
-        assert!(!pattern_matches(b"", b"x"));
+    fn ranges_of_sorted_numbers() {
         assert_eq!(ranges(&[1, 2, 3, 7, 9, 10]), [(1, 3), (7, 7), (9, 10)]);
+        assert_eq!(ranges(&[]), []);
     }
 }

@@ -6,6 +6,8 @@
 //! at the folder's directories (delivery, POP3), so new mail shows within a second.
 
 pub(crate) mod commands;
+pub(crate) mod fetch;
+pub(crate) mod folders;
 pub(crate) mod message;
 pub(crate) mod search;
 pub(crate) mod store;

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use sansmail_imap_proto::response::{BodyStructure, Envelope};
 use tokio::sync::watch;
 
 /// The index file of a folder.
@@ -98,11 +99,22 @@ impl Index {
     }
 }
 
+/// What FETCH ENVELOPE / BODY / BODYSTRUCTURE need of a message, computed once: a message
+/// file never changes under its UID.
+pub(crate) struct Summary {
+    pub(crate) envelope: Envelope<'static>,
+    pub(crate) structure: BodyStructure<'static>,
+}
+
+/// Summaries kept per folder (clients fetch the envelopes of a folder at every sync).
+const SUMMARY_CACHE: usize = 4096;
+
 /// One folder in use.
 pub(crate) struct Folder {
     pub(crate) dir: PathBuf,
     index: Mutex<Index>,
     changes: watch::Sender<u64>,
+    summaries: Mutex<HashMap<u32, Arc<Summary>>>,
 }
 
 /// The folders in use, by directory.
@@ -116,7 +128,12 @@ impl Registry {
         map.retain(|_, f| Arc::strong_count(f) > 1);
         map.entry(dir.to_path_buf())
             .or_insert_with(|| {
-                Arc::new(Folder { dir: dir.to_path_buf(), index: Mutex::default(), changes: watch::channel(0).0 })
+                Arc::new(Folder {
+                    dir: dir.to_path_buf(),
+                    index: Mutex::default(),
+                    changes: watch::channel(0).0,
+                    summaries: Mutex::default(),
+                })
             })
             .clone()
     }
@@ -131,6 +148,21 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl Folder {
+    /// The summary of message `uid`, from the cache or made by `make` (and kept).
+    pub(crate) fn summary(&self, uid: u32, make: impl FnOnce() -> Summary) -> Arc<Summary> {
+        if let Some(s) = self.summaries.lock().unwrap_or_else(|e| e.into_inner()).get(&uid) {
+            return s.clone();
+        }
+        let made = Arc::new(make());
+        let mut cache = self.summaries.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= SUMMARY_CACHE {
+            // Bounded, without bookkeeping: start again (a folder sync refills it).
+            cache.clear();
+        }
+        cache.insert(uid, made.clone());
+        made
+    }
+
     /// Subscribes to the folder's change counter.
     pub(crate) fn watch(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()

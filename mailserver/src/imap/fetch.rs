@@ -1,0 +1,169 @@
+//! FETCH: every attribute of RFC 3501 and BINARY, from the message file (read once per
+//! message, and not at all for flags, sizes and dates); ENVELOPE and the body structure
+//! from the folder's cache. Fetching a section without `.PEEK` sets `\Seen`, told in the
+//! same response.
+
+use std::borrow::Cow;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use sansmail_imap_proto::command::{FetchAttr, Partial};
+use sansmail_imap_proto::lex::SeqRange;
+use sansmail_imap_proto::response::{FetchItem, Status, write_fetch};
+
+use super::Connection;
+use super::commands::{Done, Selected, flag_list, no, ok};
+use super::search::internal_date;
+use super::store::{Flags, Folder, Summary};
+
+/// The message file's content, following a rename by another session.
+pub(super) fn read_message(folder: &Folder, uid: u32, path: &Path) -> io::Result<Vec<u8>> {
+    match fs::read(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let index = folder.lock()?;
+            let path = index.position(uid).map(|p| index.messages[p].path.clone()).ok_or(e)?;
+            drop(index);
+            fs::read(path)
+        }
+        r => r,
+    }
+}
+
+fn partial(data: Vec<u8>, p: Option<Partial>) -> (Option<u32>, Vec<u8>) {
+    match p {
+        None => (None, data),
+        Some(p) => {
+            let start = (p.start as usize).min(data.len());
+            let end = start.saturating_add(p.length.get() as usize).min(data.len());
+            (Some(p.start), data[start..end].to_vec())
+        }
+    }
+}
+
+pub(super) fn fetch(
+    _conn: &mut Connection,
+    sel: &mut Selected,
+    uid: bool,
+    set: &[SeqRange],
+    attributes: &[FetchAttr<'_>],
+    out: &mut Vec<u8>,
+) -> io::Result<Done> {
+    let Some(positions) = sel.resolve(set, uid) else {
+        return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
+    };
+    let needs_content = attributes
+        .iter()
+        .any(|a| !matches!(a, FetchAttr::Flags | FetchAttr::Uid | FetchAttr::Rfc822Size | FetchAttr::InternalDate));
+    let sets_seen = !sel.read_only && attributes.iter().any(FetchAttr::sets_seen);
+    for i in positions {
+        let k_uid = sel.view[i].uid;
+        let snapshot = {
+            let mut index = sel.folder.lock()?;
+            let Some(p) = index.position(k_uid) else { continue };
+            if sets_seen && !index.messages[p].flags.has(Flags::SEEN) {
+                let flags = Flags(index.messages[p].flags.0 | Flags::SEEN);
+                sel.folder.set_flags(&mut index, p, flags)?;
+                sel.folder.notify();
+            }
+            index.messages[p].clone()
+        };
+        // ENVELOPE and the body structure come from the folder's cache when they can.
+        let summary_only = attributes.iter().all(|a| {
+            matches!(
+                a,
+                FetchAttr::Flags
+                    | FetchAttr::Uid
+                    | FetchAttr::Rfc822Size
+                    | FetchAttr::InternalDate
+                    | FetchAttr::Envelope
+                    | FetchAttr::Body
+                    | FetchAttr::BodyStructure
+            )
+        });
+        let content =
+            if needs_content && !summary_only { Some(read_message(&sel.folder, k_uid, &snapshot.path)?) } else { None };
+        let parsed = content.as_deref().and_then(super::message::parse);
+        let summary = if needs_content {
+            let folder = sel.folder.clone();
+            let make = || {
+                let own;
+                let raw = match &content {
+                    Some(c) => c.as_slice(),
+                    None => {
+                        own = read_message(&folder, k_uid, &snapshot.path).unwrap_or_default();
+                        own.as_slice()
+                    }
+                };
+                let m = super::message::parse(raw).unwrap_or_default();
+                Summary { envelope: super::message::envelope(&m), structure: super::message::body_structure(&m, 0, 0) }
+            };
+            Some(sel.folder.summary(k_uid, make))
+        } else {
+            None
+        };
+        let mut items: Vec<FetchItem<'_>> = Vec::new();
+        if uid && !attributes.contains(&FetchAttr::Uid) {
+            items.push(FetchItem::Uid(k_uid));
+        }
+        let flags_changed = sel.view[i].flags != snapshot.flags;
+        let recent = sel.recent.contains(&k_uid);
+        for attr in attributes {
+            let raw = content.as_deref().unwrap_or_default();
+            let item = match attr {
+                FetchAttr::Flags => FetchItem::Flags(flag_list(snapshot.flags, &snapshot.keywords, recent)),
+                FetchAttr::Uid => FetchItem::Uid(k_uid),
+                FetchAttr::Rfc822Size => FetchItem::Rfc822Size(snapshot.size),
+                FetchAttr::InternalDate => FetchItem::InternalDate(Cow::Owned(internal_date(snapshot.internal))),
+                FetchAttr::Envelope => {
+                    FetchItem::Envelope(summary.as_ref().map(|s| s.envelope.clone()).unwrap_or_default())
+                }
+                FetchAttr::Body | FetchAttr::BodyStructure => {
+                    let Some(s) = summary.as_ref().map(|s| s.structure.clone()) else { continue };
+                    if *attr == FetchAttr::Body { FetchItem::Body(s) } else { FetchItem::BodyStructure(s) }
+                }
+                FetchAttr::Rfc822 => FetchItem::Rfc822(Cow::Owned(raw.to_vec())),
+                FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
+                    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |p| p + 4);
+                    if *attr == FetchAttr::Rfc822Header {
+                        FetchItem::Rfc822Header(Cow::Owned(raw[..split].to_vec()))
+                    } else {
+                        FetchItem::Rfc822Text(Cow::Owned(raw[split..].to_vec()))
+                    }
+                }
+                FetchAttr::BodySection { section, partial: p, .. } => {
+                    let data = parsed.as_ref().and_then(|m| super::message::section(m, section));
+                    let (origin, data) = match data {
+                        Some(d) => {
+                            let (o, d) = partial(d, *p);
+                            (o, Some(Cow::Owned(d)))
+                        }
+                        // A part that does not exist is empty (as Dovecot answers).
+                        None => (p.map(|p| p.start), Some(Cow::Borrowed(&b""[..]))),
+                    };
+                    FetchItem::Section { section: section.clone(), origin, data }
+                }
+                FetchAttr::Binary { part, partial: p, .. } => {
+                    let Some(d) = parsed.as_ref().and_then(|m| super::message::binary(m, part)) else {
+                        return Ok(no(None, "Cannot undo the part's transfer encoding"));
+                    };
+                    let (origin, d) = partial(d, *p);
+                    FetchItem::Binary { part: part.clone(), origin, data: Some(Cow::Owned(d)) }
+                }
+                FetchAttr::BinarySize { part } => {
+                    let size = parsed.as_ref().and_then(|m| super::message::binary(m, part)).map_or(0, |d| d.len());
+                    FetchItem::BinarySize { part: part.clone(), size: size as u64 }
+                }
+                _ => continue,
+            };
+            items.push(item);
+        }
+        if flags_changed && !attributes.contains(&FetchAttr::Flags) {
+            items.push(FetchItem::Flags(flag_list(snapshot.flags, &snapshot.keywords, recent)));
+        }
+        sel.view[i].flags = snapshot.flags;
+        sel.view[i].keywords.clone_from(&snapshot.keywords);
+        write_fetch(out, i as u32 + 1, &items);
+    }
+    Ok(ok(if uid { "UID FETCH completed" } else { "FETCH completed" }))
+}
