@@ -1,19 +1,54 @@
-//! Sans-IO IMAP ([RFC 3501](https://www.rfc-editor.org/rfc/rfc3501),
-//! [RFC 9051](https://www.rfc-editor.org/rfc/rfc9051)) — in progress. What stands:
+//! Sans-IO IMAP ([RFC 3501](https://www.rfc-editor.org/rfc/rfc3501) and the extensions
+//! today's clients use): bytes in, typed events out; typed answers in, bytes out; time
+//! passed in. No sockets, no clock, no filesystem: whether a password is right or a
+//! mailbox exists is always the embedder's answer.
 //!
 //! - [`framing`]: commands framed into lines and literals before any parsing, with every
 //!   limit enforced and over-size literals refused before a continuation is sent;
-//! - [`command`]: the commands of RFC 3501 and the extensions, FETCH and SEARCH included;
+//! - [`command`]: the commands of RFC 3501 and the extensions (IDLE, UIDPLUS, MOVE,
+//!   LITERAL+/-, NAMESPACE, ID, ENABLE, SPECIAL-USE, UNSELECT, LIST-EXTENDED basics,
+//!   ESEARCH, BINARY), FETCH and SEARCH included;
 //! - [`lex`]: the grammar's tokens (tags, atoms, quoted strings and literals, numbers,
 //!   sequence sets, bounded nesting) read from a framed command, borrowing where it can;
 //! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly;
-//! - [`response`]: status responses with codes and the untagged data of those commands,
-//!   each string in its tightest safe form.
-//!
+//! - [`response`]: status responses with codes, untagged data, and FETCH data (envelopes,
+//!   body structures, sections), each string in its tightest safe form;
 //! - [`server`]: the server session: states, login exchange, STARTTLS, IDLE, limits and
 //!   autologout, every other command handed to the embedder after its state is checked.
 //!
-//! FETCH data (envelopes, body structures) and the client session come next.
+//! A server session, driven by hand:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//!
+//! use sansmail_imap_proto::response::Status;
+//! use sansmail_imap_proto::server::{Event, ServerConfig, ServerSession};
+//! use sansmail_imap_proto::Body;
+//!
+//! let config = Arc::new(ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() });
+//! let mut session = ServerSession::new(config, Instant::now(), false);
+//! let mut wire = Vec::new();
+//! session.poll_transmit(&mut wire); // the greeting
+//! assert!(wire.starts_with(b"* OK [CAPABILITY IMAP4rev1"));
+//!
+//! session.handle_input(Instant::now(), b"a1 LOGIN alice secret\r\na2 SELECT INBOX\r\n");
+//! // A decision: the embedder checks the password.
+//! let Some(Event::Login { username, .. }) = session.poll_event() else { panic!() };
+//! assert_eq!(username, b"alice");
+//! session.accept_login("alice").unwrap();
+//! // The next command, checked against the state, for the embedder to run.
+//! let Some(Event::Command(request)) = session.poll_event() else { panic!() };
+//! assert!(matches!(request.command().unwrap().body, Body::Select { .. }));
+//! session.output().extend_from_slice(b"* 0 EXISTS\r\n");
+//! session.complete(Status::Ok, None, "SELECT completed").unwrap();
+//!
+//! wire.clear();
+//! session.poll_transmit(&mut wire);
+//! let text = String::from_utf8(wire).unwrap();
+//! assert!(text.starts_with("a1 OK [CAPABILITY"));
+//! assert!(text.ends_with("* 0 EXISTS\r\na2 OK SELECT completed\r\n"));
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

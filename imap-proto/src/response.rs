@@ -3,7 +3,7 @@
 //! commands of this crate answer with. The encoder picks the tightest safe form of each
 //! string — atom, quoted, or literal — so no value can break the line or forge a response.
 //!
-//! FETCH data (envelopes, body structures, sections) is in [`fetch`].
+//! FETCH data: [`FetchItem`] and [`write_fetch`], with [`Envelope`] and [`BodyStructure`].
 
 mod fetch;
 
@@ -52,6 +52,8 @@ pub enum Code<'a> {
         source: Vec<(u32, u32)>,
         destination: Vec<(u32, u32)>,
     },
+    /// BINARY (RFC 3516): the part's transfer encoding is not one the server can undo.
+    UnknownCte,
     /// RFC 5530 codes.
     TooBig,
     OverQuota,
@@ -210,6 +212,7 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
         Code::CopyUid { validity, source, destination } => {
             simple(&format!("COPYUID {validity} {} {}", uid_set(source), uid_set(destination)), out);
         }
+        Code::UnknownCte => simple("UNKNOWN-CTE", out),
         Code::TooBig => simple("TOOBIG", out),
         Code::OverQuota => simple("OVERQUOTA", out),
         Code::AuthenticationFailed => simple("AUTHENTICATIONFAILED", out),

@@ -135,6 +135,8 @@ fn imap_config(l: &Listener) -> ImapConfig {
         tracing::warn!(listener = %l.name, "allow_plaintext_auth: passwords may cross the network unencrypted");
     }
     c.limits.errors = u32::try_from(l.config.limits.max_errors).unwrap_or(u32::MAX);
+    // FETCH BINARY and APPEND of literal8 (RFC 3516).
+    c.framing.binary = true;
     // RFC 3501 §5.4: an autologout timer of at least 30 minutes once logged in.
     c.timeouts =
         ImapTimeouts { prelogin: l.idle_timeout(), authenticated: l.idle_timeout().max(Duration::from_secs(30 * 60)) };

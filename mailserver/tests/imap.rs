@@ -432,3 +432,34 @@ fn pop3_and_imap_share_the_maildir() {
     let _ = a.reader.get_mut().set_read_timeout(Some(Duration::from_millis(100)));
     let _ = a.reader.read_to_string(&mut rest);
 }
+
+#[test]
+fn binary_fetch_and_literal8_append() {
+    let s = server_with_mail("imap-binary", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    let r = a.cmd("CAPABILITY");
+    assert!(r[0].contains(" BINARY"), "{r:?}");
+    let msg = "Subject: bin\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+               Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n\
+               --b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-unknown\r\n\r\nzz\r\n--b--\r\n";
+    a.send(&format!("b1 APPEND INBOX {{{}}}\r\n", msg.len()));
+    assert!(a.line().starts_with("+ "));
+    a.send(&format!("{msg}\r\n"));
+    assert!(a.line().starts_with("b1 OK"));
+    // literal8: a message with a NUL octet in it.
+    let bin = "S: x\r\n\r\na\0b";
+    a.send(&format!("b2 APPEND INBOX ~{{{}}}\r\n", bin.len()));
+    assert!(a.line().starts_with("+ "));
+    a.send(&format!("{bin}\r\n"));
+    let l = a.line();
+    assert!(l.starts_with("b2 OK [APPENDUID"), "{l}");
+    assert!(a.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+    let r = a.cmd("FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])");
+    assert_eq!(r[0], "* 1 FETCH (BINARY.SIZE[1] 4 BINARY[1] ~{4}\r\n", "{r:?}");
+    assert_eq!(r[1], "\0\u{1}\u{2}\u{3})\r\n", "{r:?}");
+    let r = a.cmd("FETCH 1 (BINARY.PEEK[2])");
+    assert!(r.last().unwrap().contains("NO [UNKNOWN-CTE]"), "{r:?}");
+    let r = a.cmd("FETCH 2 (RFC822.SIZE BODY.PEEK[TEXT])");
+    assert_eq!(r[0], "* 2 FETCH (RFC822.SIZE 11 BODY[TEXT] {3}\r\n", "{r:?}");
+    assert_eq!(r[1], "a\0b)\r\n", "{r:?}");
+}

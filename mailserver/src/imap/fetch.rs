@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sansmail_imap_proto::command::{FetchAttr, Partial};
 use sansmail_imap_proto::lex::SeqRange;
-use sansmail_imap_proto::response::{FetchItem, Status, write_fetch};
+use sansmail_imap_proto::response::{Code, FetchItem, Status, write_fetch};
 
 use super::Connection;
 use super::commands::{Done, Selected, flag_list, no, ok};
@@ -145,7 +145,7 @@ pub(super) fn fetch(
                 }
                 FetchAttr::Binary { part, partial: p, .. } => {
                     let Some(d) = parsed.as_ref().and_then(|m| super::message::binary(m, part)) else {
-                        return Ok(no(None, "Cannot undo the part's transfer encoding"));
+                        return Ok(no(Some(Code::UnknownCte), "Cannot undo the part's transfer encoding"));
                     };
                     let (origin, d) = partial(d, *p);
                     FetchItem::Binary { part: part.clone(), origin, data: Some(Cow::Owned(d)) }
