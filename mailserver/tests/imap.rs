@@ -463,3 +463,42 @@ fn binary_fetch_and_literal8_append() {
     assert_eq!(r[0], "* 2 FETCH (RFC822.SIZE 11 BODY[TEXT] {3}\r\n", "{r:?}");
     assert_eq!(r[1], "a\0b)\r\n", "{r:?}");
 }
+
+const FROM: &str = r#"
+import socket, sys
+src, host, port, data = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+s = socket.create_connection((host, port), source_address=(src, 0), timeout=20)
+s.sendall(data.encode())
+out = b''
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    out += chunk
+print(out.decode('latin-1'))
+"#;
+
+#[test]
+fn an_imap_login_opens_the_after_login_relay_window_for_its_address() {
+    let config = mx(
+        "",
+        "[listener.relay]\nnetworks = [\"127.0.0.1/32\"]\nafter_login_minutes = 1\n\
+         [[listener]]\nname = \"imapplain\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
+         allow_plaintext_auth = true\n",
+    );
+    let s = Server::start("imap-before-smtp", &config);
+    assert!(s.cli(&["user", "add", "alice@localhost"], &format!("{PASSWORD}\n")).status.success());
+    let (mx, imap) = (s.addr("mx"), s.addr("imapplain"));
+    let from = |src: &str, to: SocketAddr, data: &str| {
+        python(FROM, &[src, &to.ip().to_string(), &to.port().to_string(), data])
+    };
+    let relay = |src: &str| from(src, mx, "EHLO o\r\nMAIL FROM:<x@remote.test>\r\nRCPT TO:<y@other.test>\r\nQUIT\r\n");
+    assert!(relay("127.0.0.5").contains("550 5.7.1"), "no login yet");
+    let failed = from("127.0.0.5", imap, "a LOGIN alice@localhost wrong\r\nb LOGOUT\r\n");
+    assert!(failed.contains("a NO [AUTHENTICATIONFAILED]"), "{failed}");
+    assert!(relay("127.0.0.5").contains("550 5.7.1"), "a failed login opens nothing");
+    let ok = from("127.0.0.5", imap, &format!("a LOGIN alice@localhost {PASSWORD}\r\nb LOGOUT\r\n"));
+    assert!(ok.contains("a OK [CAPABILITY"), "{ok}");
+    assert!(relay("127.0.0.5").contains("250 2.1.5"), "within the window");
+    assert!(relay("127.0.0.6").contains("550 5.7.1"), "only for that address");
+}
