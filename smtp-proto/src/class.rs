@@ -59,9 +59,67 @@ pub(crate) static VALUE: [bool; 256] = table(&[&[(33, 60), (62, 126)], UTF8]);
 /// `xchar` of xtext less `+`: `%x21-2A / %x2C-3C / %x3E-7E` (RFC 3461 §4).
 pub(crate) static XCHAR: [bool; 256] = table(&[&[(0x21, 0x2A), (0x2C, 0x3C), (0x3E, 0x7E)]]);
 
+/// A keyword matched without regard to case in one comparison: its octets packed into a
+/// `u128` (little-endian), letters lower-cased by OR-ing `0x20` at their positions only, so
+/// a non-letter matches only itself (no `0x18` for `8`, no `` ` `` for `@`).
+pub(crate) struct Keyword {
+    lower: u128,
+    fold: u128,
+    len: usize,
+}
+
+impl Keyword {
+    /// At most 16 octets.
+    pub(crate) const fn new(k: &[u8]) -> Self {
+        assert!(k.len() <= 16);
+        let (mut lower, mut fold) = (0u128, 0u128);
+        let mut i = 0;
+        while i < k.len() {
+            let c = k[i];
+            if c.is_ascii_alphabetic() {
+                fold |= 0x20 << (8 * i);
+                lower |= ((c | 0x20) as u128) << (8 * i);
+            } else {
+                lower |= (c as u128) << (8 * i);
+            }
+            i += 1;
+        }
+        Self { lower, fold, len: k.len() }
+    }
+
+    /// Its length in octets.
+    pub(crate) const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether `s` is this keyword, in any case.
+    #[inline]
+    pub(crate) fn matches(&self, s: &[u8]) -> bool {
+        s.len() == self.len && s.iter().rev().fold(0u128, |a, &c| a << 8 | u128::from(c)) | self.fold == self.lower
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keywords_match_in_any_case_and_nothing_else() {
+        let k = Keyword::new(b"8BITMIME");
+        for yes in [&b"8BITMIME"[..], b"8bitmime", b"8BiTmImE"] {
+            assert!(k.matches(yes), "{yes:?}");
+        }
+        for no in [&b"8BITMIM"[..], b"8BITMIMEX", b"\x18BITMIME", b"8BITMIM\xc5", b"8BITMI E", b""] {
+            assert!(!k.matches(no), "{no:?}");
+        }
+        assert!(Keyword::new(b"REQUIRETLS").matches(b"requireTLS"));
+        assert!(Keyword::new(b"-").matches(b"-") && !Keyword::new(b"-").matches(b"\r"));
+        // Every byte against every letter position: only the two cases match.
+        for b in 0..=255u8 {
+            assert_eq!(Keyword::new(b"x").matches(&[b]), b == b'x' || b == b'X', "{b:#x}");
+            assert_eq!(Keyword::new(b"@").matches(&[b]), b == b'@', "{b:#x}");
+        }
+    }
 
     #[test]
     fn tables_match_their_definitions() {

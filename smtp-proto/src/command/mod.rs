@@ -18,6 +18,7 @@ pub use params::{Body, MailParams, Notify, Orcpt, Param, RcptParams, Ret, XText}
 use std::borrow::Cow;
 
 use crate::address::{self, ForwardPath, PathError, ReversePath};
+use crate::class::Keyword;
 use crate::{Mechanism, Status};
 
 /// A parsed command; text fields borrow from the input line.
@@ -272,7 +273,7 @@ impl<'a> Command<'a> {
 
     #[inline]
     fn mail(args: Option<&'a str>) -> Result<Self, CommandError> {
-        let rest = path_args(args, "FROM:", Verb::Mail)?;
+        let rest = path_args(args, &FROM, Verb::Mail)?;
         let (from, rest) = address::reverse_path(rest).map_err(CommandError::InvalidSender)?;
         let params = parse_params(rest, Verb::Mail, MailParams::parse)?;
         if !params.smtputf8 && !from.is_ascii() {
@@ -283,7 +284,7 @@ impl<'a> Command<'a> {
 
     #[inline]
     fn rcpt(args: Option<&'a str>) -> Result<Self, CommandError> {
-        let rest = path_args(args, "TO:", Verb::Rcpt)?;
+        let rest = path_args(args, &TO, Verb::Rcpt)?;
         let (to, rest) = address::forward_path(rest).map_err(CommandError::InvalidRecipient)?;
         let params = parse_params(rest, Verb::Rcpt, RcptParams::parse)?;
         Ok(Self::Rcpt { to, params })
@@ -436,13 +437,17 @@ fn required_text(args: Option<&str>, verb: Verb) -> Result<Cow<'_, str>, Command
     }
 }
 
+const FROM: Keyword = Keyword::new(b"FROM:");
+const TO: Keyword = Keyword::new(b"TO:");
+
 /// Matches `FROM:` / `TO:` case-insensitively and skips spaces after the colon, a
 /// deviation from RFC 5321 §4.1.2 that most clients rely on.
 #[inline]
-fn path_args<'a>(args: Option<&'a str>, prefix: &str, verb: Verb) -> Result<&'a str, CommandError> {
+fn path_args<'a>(args: Option<&'a str>, prefix: &Keyword, verb: Verb) -> Result<&'a str, CommandError> {
     let args = args.ok_or(CommandError::Syntax(verb))?;
-    match args.get(..prefix.len()) {
-        Some(p) if p.eq_ignore_ascii_case(prefix) => Ok(args[prefix.len()..].trim_start_matches(' ')),
+    let n = prefix.len();
+    match args.get(..n) {
+        Some(p) if prefix.matches(p.as_bytes()) => Ok(args[n..].trim_start_matches(' ')),
         _ => Err(CommandError::Syntax(verb)),
     }
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::error::ParamError;
-use crate::class::{KEYWORD, VALUE, XCHAR};
+use crate::class::{KEYWORD, Keyword, VALUE, XCHAR};
 
 /// `BODY=` ([RFC 6152](https://www.rfc-editor.org/rfc/rfc6152), [RFC 3030](https://www.rfc-editor.org/rfc/rfc3030)).
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -183,6 +183,25 @@ pub struct RcptParams<'a> {
     pub other: Vec<Param<'a>>,
 }
 
+const SIZE: Keyword = Keyword::new(b"SIZE");
+const BODY: Keyword = Keyword::new(b"BODY");
+const SMTPUTF8: Keyword = Keyword::new(b"SMTPUTF8");
+const RET: Keyword = Keyword::new(b"RET");
+const ENVID: Keyword = Keyword::new(b"ENVID");
+const AUTH: Keyword = Keyword::new(b"AUTH");
+const REQUIRETLS: Keyword = Keyword::new(b"REQUIRETLS");
+const SEVEN_BIT: Keyword = Keyword::new(b"7BIT");
+const EIGHT_BIT_MIME: Keyword = Keyword::new(b"8BITMIME");
+const BINARY_MIME: Keyword = Keyword::new(b"BINARYMIME");
+const FULL: Keyword = Keyword::new(b"FULL");
+const HDRS: Keyword = Keyword::new(b"HDRS");
+const NOTIFY: Keyword = Keyword::new(b"NOTIFY");
+const ORCPT: Keyword = Keyword::new(b"ORCPT");
+const NEVER: Keyword = Keyword::new(b"NEVER");
+const SUCCESS: Keyword = Keyword::new(b"SUCCESS");
+const FAILURE: Keyword = Keyword::new(b"FAILURE");
+const DELAY: Keyword = Keyword::new(b"DELAY");
+
 /// `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`.
 fn is_esmtp_keyword(k: &[u8]) -> bool {
     k.first().is_some_and(u8::is_ascii_alphanumeric) && k.iter().all(|&b| KEYWORD[b as usize])
@@ -260,31 +279,31 @@ impl<'a> MailParams<'a> {
     pub(crate) fn parse(input: &'a str) -> Result<Self, ParamError> {
         let mut p = Self::default();
         for_each_param(input, |k, v| {
-            let is = |name: &str| k.eq_ignore_ascii_case(name);
-            if is("SIZE") {
+            let is = |name: &Keyword| name.matches(k.as_bytes());
+            if is(&SIZE) {
                 set(&mut p.size, v.and_then(|v| number(v.as_bytes())).ok_or(ParamError::InvalidValue)?)
-            } else if is("BODY") {
+            } else if is(&BODY) {
                 let body = match v {
-                    Some(v) if v.eq_ignore_ascii_case("7BIT") => Body::SevenBit,
-                    Some(v) if v.eq_ignore_ascii_case("8BITMIME") => Body::EightBitMime,
-                    Some(v) if v.eq_ignore_ascii_case("BINARYMIME") => Body::BinaryMime,
+                    Some(v) if SEVEN_BIT.matches(v.as_bytes()) => Body::SevenBit,
+                    Some(v) if EIGHT_BIT_MIME.matches(v.as_bytes()) => Body::EightBitMime,
+                    Some(v) if BINARY_MIME.matches(v.as_bytes()) => Body::BinaryMime,
                     _ => return Err(ParamError::InvalidValue),
                 };
                 set(&mut p.body, body)
-            } else if is("SMTPUTF8") {
+            } else if is(&SMTPUTF8) {
                 flag(&mut p.smtputf8, v)
-            } else if is("RET") {
+            } else if is(&RET) {
                 let ret = match v {
-                    Some(v) if v.eq_ignore_ascii_case("FULL") => Ret::Full,
-                    Some(v) if v.eq_ignore_ascii_case("HDRS") => Ret::Hdrs,
+                    Some(v) if FULL.matches(v.as_bytes()) => Ret::Full,
+                    Some(v) if HDRS.matches(v.as_bytes()) => Ret::Hdrs,
                     _ => return Err(ParamError::InvalidValue),
                 };
                 set(&mut p.ret, ret)
-            } else if is("ENVID") {
+            } else if is(&ENVID) {
                 set(&mut p.envid, xtext(v)?)
-            } else if is("AUTH") {
+            } else if is(&AUTH) {
                 set(&mut p.auth, xtext(v)?)
-            } else if is("REQUIRETLS") {
+            } else if is(&REQUIRETLS) {
                 flag(&mut p.requiretls, v)
             } else {
                 p.other.push(other(k, v)?);
@@ -338,9 +357,9 @@ impl<'a> RcptParams<'a> {
     pub(crate) fn parse(input: &'a str) -> Result<Self, ParamError> {
         let mut p = Self::default();
         for_each_param(input, |k, v| {
-            if k.eq_ignore_ascii_case("NOTIFY") {
+            if NOTIFY.matches(k.as_bytes()) {
                 set(&mut p.notify, notify(v.ok_or(ParamError::InvalidValue)?)?)
-            } else if k.eq_ignore_ascii_case("ORCPT") {
+            } else if ORCPT.matches(k.as_bytes()) {
                 let v = v.ok_or(ParamError::InvalidValue)?;
                 let semi = v.bytes().position(|c| c == b';').ok_or(ParamError::InvalidValue)?;
                 let (addr_type, addr) = (&v[..semi], &v[semi + 1..]);
@@ -396,16 +415,16 @@ impl<'a> RcptParams<'a> {
 
 /// `notify-esmtp-value = "NEVER" / 1#notify-list-element`.
 fn notify(v: &str) -> Result<Notify, ParamError> {
-    if v.eq_ignore_ascii_case("NEVER") {
+    if NEVER.matches(v.as_bytes()) {
         return Ok(Notify::NEVER);
     }
     let mut n = Notify::default();
     for item in v.as_bytes().split(|&b| b == b',') {
-        let slot = if item.eq_ignore_ascii_case(b"SUCCESS") {
+        let slot = if SUCCESS.matches(item) {
             &mut n.success
-        } else if item.eq_ignore_ascii_case(b"FAILURE") {
+        } else if FAILURE.matches(item) {
             &mut n.failure
-        } else if item.eq_ignore_ascii_case(b"DELAY") {
+        } else if DELAY.matches(item) {
             &mut n.delay
         } else {
             return Err(ParamError::InvalidValue);
