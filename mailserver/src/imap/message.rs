@@ -485,4 +485,59 @@ AAECAw==\r\n--b1\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: 
         assert_eq!(section(&m, &Section { part: n(&[2]), text: None }), None);
         assert!(matches!(body_structure(&m, 0, 0), BodyStructure::Single { lines: Some(1), .. }));
     }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        // 3,000 nested multiparts, each with its own boundary.
+        let mut raw = Vec::new();
+        for i in 0..3000 {
+            raw.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n").as_bytes());
+        }
+        raw.extend_from_slice(b"Content-Type: text/plain\r\n\r\ndeep\r\n");
+        let m = parse(&raw).unwrap();
+        let mut out = Vec::new();
+        sansmail_imap_proto::response::write_body(&mut out, &body_structure(&m, 0, 0), true);
+        assert!(out.len() < 64 * 1024, "the structure is cut at 32 levels: {} octets", out.len());
+        let _ = section(&m, &Section { part: n(&[1; 64]), text: None });
+    }
+
+    /// Messages made of MIME-ish pieces (boundaries, nested message/rfc822, bad encodings,
+    /// truncation anywhere): whatever arrives by SMTP, FETCH must not panic on it.
+    fn hostile_message() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(&b"Content-Type: multipart/mixed; boundary=b\r\n"[..]),
+            Just(&b"Content-Type: message/rfc822\r\n"[..]),
+            Just(&b"Content-Transfer-Encoding: base64\r\n"[..]),
+            Just(&b"Content-Transfer-Encoding: quoted-printable\r\n"[..]),
+            Just(&b"From: \"x\" <a@b>, g: c@d;\r\n"[..]),
+            Just(&b"Subject: =?utf-8?q?=C3?=\r\n"[..]),
+            Just(&b"\r\n"[..]),
+            Just(&b"--b\r\n"[..]),
+            Just(&b"--b--\r\n"[..]),
+            Just(&b"=4\r\nAAE=\r\n"[..]),
+            Just(&b"\n\r\0\xff"[..]),
+        ];
+        (proptest::collection::vec(piece, 0..40), proptest::collection::vec(any::<u8>(), 0..64))
+            .prop_map(|(pieces, tail)| pieces.concat().into_iter().chain(tail).collect())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fetch_data_never_panics(raw in hostile_message(), path in proptest::collection::vec(1u32..5, 0..5)) {
+            let path = n(&path);
+            if let Some(m) = parse(&raw) {
+                let _ = envelope(&m);
+                let _ = body_structure(&m, 0, 0);
+                for text in [None, Some(SectionText::Header), Some(SectionText::Text), Some(SectionText::Mime)] {
+                    let _ = section(&m, &Section { part: path.clone(), text });
+                }
+                let fields = SectionText::HeaderFields { not: true, fields: vec![Cow::Borrowed(b"from")] };
+                let _ = section(&m, &Section { part: path.clone(), text: Some(fields) });
+                let _ = binary(&m, &path);
+                let _ = body_text(&m);
+                let _ = decoded_header(&m, "From");
+            }
+        }
+    }
 }
