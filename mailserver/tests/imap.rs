@@ -502,3 +502,38 @@ fn an_imap_login_opens_the_after_login_relay_window_for_its_address() {
     assert!(relay("127.0.0.5").contains("250 2.1.5"), "within the window");
     assert!(relay("127.0.0.6").contains("550 5.7.1"), "only for that address");
 }
+
+#[test]
+fn fetch_of_a_large_folder_goes_out_in_batches_with_flat_memory() {
+    let s = server_with_mail("imap-bigfetch", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    // 60 messages of 500 KB: 30 MB in the folder.
+    let line = format!("{}\r\n", "x".repeat(998));
+    let body = format!("Subject: big\r\n\r\n{}", line.repeat(500));
+    for i in 0..60 {
+        a.send(&format!("p{i} APPEND INBOX {{{}+}}\r\n{body}\r\n", body.len()));
+        let l = a.line();
+        assert!(l.starts_with(&format!("p{i} OK")), "{l}");
+    }
+    assert!(a.cmd("SELECT INBOX").iter().any(|l| l == "* 60 EXISTS\r\n"));
+    let before = rss_kib(s.pid());
+    a.send("f1 FETCH 1:* (BODY.PEEK[])\r\n");
+    let mut got = 0;
+    loop {
+        let l = a.line();
+        if l.starts_with("f1 ") {
+            assert!(l.starts_with("f1 OK"), "{l}");
+            break;
+        }
+        let size: usize =
+            l.rsplit_once('{').and_then(|(_, n)| n.trim_end().trim_end_matches('}').parse().ok()).unwrap();
+        assert_eq!(size, body.len());
+        let mut content = vec![0u8; size];
+        a.reader.read_exact(&mut content).unwrap();
+        assert_eq!(a.line(), ")\r\n");
+        got += 1;
+    }
+    assert_eq!(got, 60);
+    let after = rss_kib(s.pid());
+    assert!(after < before + 12 * 1024, "peak RSS grew from {before} KiB to {after} KiB for a 30 MB FETCH");
+}

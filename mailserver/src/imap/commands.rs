@@ -139,9 +139,17 @@ pub(crate) fn run(conn: &mut Connection, request: &Request, session: &mut Server
     };
     let done = match dispatch(conn, &command.body, session) {
         Ok(Some(done)) => done,
-        // IDLE: completed at DONE.
-        Ok(None) => return,
-        Err(e) => failed(&e),
+        // IDLE: completed at DONE; a FETCH with more to send: run again once written.
+        Ok(None) => {
+            if conn.fetch_more.is_some() {
+                conn.resume = Some(request.clone());
+            }
+            return;
+        }
+        Err(e) => {
+            conn.fetch_more = None;
+            failed(&e)
+        }
     };
     let Done(status, code, text) = done;
     let _ = session.complete(status, code.as_ref(), &text);
@@ -238,7 +246,11 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
             append(conn, &user, &maildir, mailbox, flags, date.as_deref(), message)?
         }
         Body::Fetch { uid, set, attributes } => {
-            with_selected(conn, out, |conn, sel, out| fetch::fetch(conn, sel, *uid, set, attributes, out))?
+            let done = with_selected(conn, out, |conn, sel, out| fetch::fetch(conn, sel, *uid, set, attributes, out))?;
+            if conn.fetch_more.is_some() {
+                return Ok(None);
+            }
+            done
         }
         Body::Store { uid, set, mode, silent, flags } => {
             with_selected(conn, out, |_, sel, out| store_flags(sel, *uid, set, *mode, *silent, flags, out))?

@@ -41,14 +41,19 @@ fn partial(data: Vec<u8>, p: Option<Partial>) -> (Option<u32>, Vec<u8>) {
     }
 }
 
+/// Output a FETCH may queue before the driver writes it: the rest of the messages are
+/// fetched after (a `FETCH 1:* BODY[]` of a large folder holds one batch, not the folder).
+const BATCH: usize = 1024 * 1024;
+
 pub(super) fn fetch(
-    _conn: &mut Connection,
+    conn: &mut Connection,
     sel: &mut Selected,
     uid: bool,
     set: &[SeqRange],
     attributes: &[FetchAttr<'_>],
     out: &mut Vec<u8>,
 ) -> io::Result<Done> {
+    let skip = conn.fetch_more.take().unwrap_or(0);
     let Some(positions) = sel.resolve(set, uid) else {
         return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
     };
@@ -56,7 +61,11 @@ pub(super) fn fetch(
         .iter()
         .any(|a| !matches!(a, FetchAttr::Flags | FetchAttr::Uid | FetchAttr::Rfc822Size | FetchAttr::InternalDate));
     let sets_seen = !sel.read_only && attributes.iter().any(FetchAttr::sets_seen);
-    for i in positions {
+    for (done, i) in positions.into_iter().enumerate().skip(skip) {
+        if out.len() > BATCH && done > skip {
+            conn.fetch_more = Some(done);
+            return Ok(ok("continued"));
+        }
         let k_uid = sel.view[i].uid;
         let snapshot = {
             let mut index = sel.folder.lock()?;

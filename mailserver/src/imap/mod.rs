@@ -46,6 +46,10 @@ pub(crate) struct Connection {
     /// The logged-in mailbox (`local@domain`) and its Maildir.
     pub(crate) user: Option<(String, PathBuf)>,
     pub(crate) selected: Option<Selected>,
+    /// A FETCH stopped after a batch: how many of its messages are done...
+    pub(crate) fetch_more: Option<usize>,
+    /// ...and the command, run again once the batch is written.
+    pub(crate) resume: Option<sansmail_imap_proto::server::Request>,
     /// Commands run, for the session log line.
     pub(crate) commands: usize,
 }
@@ -53,7 +57,7 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, peer: SocketAddr) -> Self {
         let login = Login::new(shared.clone(), peer.ip());
-        Self { shared, peer, login, user: None, selected: None, commands: 0 }
+        Self { shared, peer, login, user: None, selected: None, fetch_more: None, resume: None, commands: 0 }
     }
 
     /// Runs the session over `stream` until it closes or asks for TLS.
@@ -76,6 +80,12 @@ impl Connection {
                     match event {
                         Event::StartTls => starttls = true,
                         other => self.on_event(other, session).await,
+                    }
+                    // A long FETCH goes out a batch at a time.
+                    while let Some(request) = self.resume.take() {
+                        session.poll_transmit(&mut out);
+                        write(stream, &mut out).await?;
+                        tokio::task::block_in_place(|| commands::run(self, &request, session));
                     }
                     // Large FETCH responses go out as they are made.
                     if session.output().len() > 256 * 1024 {
