@@ -54,6 +54,8 @@ pub enum Code<'a> {
     },
     /// BINARY (RFC 3516): the part's transfer encoding is not one the server can undo.
     UnknownCte,
+    /// SEARCH's charset is not supported: `BADCHARSET (the supported ones)`.
+    BadCharset(Vec<&'a str>),
     /// RFC 5530 codes.
     TooBig,
     OverQuota,
@@ -213,6 +215,14 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
             simple(&format!("COPYUID {validity} {} {}", uid_set(source), uid_set(destination)), out);
         }
         Code::UnknownCte => simple("UNKNOWN-CTE", out),
+        Code::BadCharset(list) => {
+            out.extend_from_slice(b"BADCHARSET");
+            if !list.is_empty() {
+                out.extend_from_slice(b" (");
+                atoms(out, list);
+                out.push(b')');
+            }
+        }
         Code::TooBig => simple("TOOBIG", out),
         Code::OverQuota => simple("OVERQUOTA", out),
         Code::AuthenticationFailed => simple("AUTHENTICATIONFAILED", out),

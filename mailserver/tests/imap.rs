@@ -459,6 +459,10 @@ fn binary_fetch_and_literal8_append() {
     assert_eq!(r[1], "\0\u{1}\u{2}\u{3})\r\n", "{r:?}");
     let r = a.cmd("FETCH 1 (BINARY.PEEK[2])");
     assert!(r.last().unwrap().contains("NO [UNKNOWN-CTE]"), "{r:?}");
+    let r = a.cmd("SEARCH CHARSET KOI8-R TEXT x");
+    assert!(r.last().unwrap().contains("NO [BADCHARSET (UTF-8 US-ASCII)]"), "{r:?}");
+    let r = a.cmd("SEARCH CHARSET UTF-8 SUBJECT bin");
+    assert_eq!(r[0], "* SEARCH 1\r\n", "{r:?}");
     let r = a.cmd("FETCH 2 (RFC822.SIZE BODY.PEEK[TEXT])");
     assert_eq!(r[0], "* 2 FETCH (RFC822.SIZE 11 BODY[TEXT] {3}\r\n", "{r:?}");
     assert_eq!(r[1], "a\0b)\r\n", "{r:?}");

@@ -255,6 +255,11 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         Body::Store { uid, set, mode, silent, flags } => {
             with_selected(conn, out, |_, sel, out| store_flags(sel, *uid, set, *mode, *silent, flags, out))?
         }
+        Body::Search { charset: Some(cs), .. }
+            if !cs.eq_ignore_ascii_case(b"UTF-8") && !cs.eq_ignore_ascii_case(b"US-ASCII") =>
+        {
+            Done(Status::No, Some(Code::BadCharset(vec!["UTF-8", "US-ASCII"])), "Charset not supported".to_owned())
+        }
         Body::Search { uid, ret, keys, .. } => {
             let tag = tag_of_request(session);
             let out = session.output();

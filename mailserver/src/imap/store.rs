@@ -405,12 +405,12 @@ pub(crate) fn create_maildir(dir: &Path) -> io::Result<()> {
 }
 
 /// Whether a folder name (decoded from modified UTF-7, `.` separated) may be used: no empty
-/// level, no `/`, no control characters, not too long.
+/// level, no `/` or `\`, no LIST wildcard, no control characters, not too long.
 pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 200
         && name.split('.').all(|level| !level.is_empty())
-        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+        && !name.chars().any(|c| matches!(c, '/' | '\\' | '*' | '%') || c.is_control())
 }
 
 /// The directory of a folder: `INBOX` is the Maildir, others `.Name` inside it (the name
@@ -526,7 +526,7 @@ mod tests {
     #[test]
     fn names_and_folders() {
         assert!(valid_name("Work.2026"));
-        for bad in ["", ".x", "x.", "a..b", "a/b", "a\\b", "a\u{1}"] {
+        for bad in ["", ".x", "x.", "a..b", "a/b", "a\\b", "a\u{1}", "a*", "50%"] {
             assert!(!valid_name(bad), "{bad:?}");
         }
         let d = tempdir("folders");
