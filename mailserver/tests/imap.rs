@@ -541,3 +541,31 @@ fn fetch_of_a_large_folder_goes_out_in_batches_with_flat_memory() {
     let after = rss_kib(s.pid());
     assert!(after < before + 12 * 1024, "peak RSS grew from {before} KiB to {after} KiB for a 30 MB FETCH");
 }
+
+#[test]
+fn uids_and_flags_survive_kill_9_and_restart() {
+    let mut s = server_with_mail("imap-restart", "", 3);
+    let (validity, uids) = {
+        let mut a = Raw::login(s.addr("imapplain"));
+        let r = a.cmd("SELECT INBOX");
+        let validity = r.iter().find_map(|l| l.strip_prefix("* OK [UIDVALIDITY ")).unwrap().to_owned();
+        assert!(a.cmd("STORE 2 +FLAGS (\\Answered $Label1)").last().unwrap().contains("OK"));
+        assert!(a.cmd("STORE 3 +FLAGS (\\Deleted)").last().unwrap().contains("OK"));
+        assert!(a.cmd("EXPUNGE").last().unwrap().contains("OK"));
+        (validity, a.cmd("FETCH 1:* (UID FLAGS)"))
+    };
+    s.kill();
+    s.restart();
+    deliver(&s, 4);
+    s.wait_maildir("localhost", "alice", 2);
+    let mut a = Raw::login(s.addr("imapplain"));
+    let r = a.cmd("SELECT INBOX");
+    assert!(r.iter().any(|l| l.strip_prefix("* OK [UIDVALIDITY ") == Some(&validity)), "{r:?} vs {validity}");
+    let after = a.cmd("FETCH 1:* (UID FLAGS)");
+    // The two messages keep their UIDs and flags (no longer \Recent: this is the second
+    // session to see them); the new one gets UID 4 (3 is never reused).
+    assert!(uids[1].contains("(\\Answered \\Recent $Label1)"), "{uids:?}");
+    assert_eq!(after[0], "* 1 FETCH (UID 1 FLAGS ())\r\n", "{after:?}");
+    assert_eq!(after[1], "* 2 FETCH (UID 2 FLAGS (\\Answered $Label1))\r\n", "{after:?}");
+    assert!(after[2].starts_with("* 3 FETCH (UID 4 FLAGS (\\Recent))"), "{after:?}");
+}
