@@ -569,3 +569,44 @@ fn uids_and_flags_survive_kill_9_and_restart() {
     assert_eq!(after[1], "* 2 FETCH (UID 2 FLAGS (\\Answered $Label1))\r\n", "{after:?}");
     assert!(after[2].starts_with("* 3 FETCH (UID 4 FLAGS (\\Recent))"), "{after:?}");
 }
+
+#[test]
+fn fetchmail_collects_over_imaps_and_expunges() {
+    let s = server_with_mail("imap-fetchmail", "", 3);
+    let out = s.dir.join("fetched.mbox");
+    let rc = s.dir.join("fetchmailrc");
+    let port = s.addr("imaps").port();
+    std::fs::write(
+        &rc,
+        format!(
+            "set no syslog\nset postmaster \"postmaster\"\n\
+             poll 127.0.0.1 service {port} protocol imap timeout 20 user \"alice@localhost\" password \"{PASSWORD}\" \
+             ssl no sslcertck no keep mda \"/bin/sh -c 'cat >> {}'\"\n",
+            common::path_str(&out)
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&rc).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    std::fs::set_permissions(&rc, perms).unwrap();
+    let run = Command::new("fetchmail")
+        .arg("-f")
+        .arg(&rc)
+        .args(["--nodetach", "--nosyslog", "-v"])
+        .env("HOME", &s.dir)
+        .env("FETCHMAILHOME", &s.dir)
+        .output()
+        .expect("fetchmail is installed (.ci/run)");
+    let log = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "{log}");
+    let mbox = std::fs::read_to_string(&out).unwrap();
+    for i in 1..=3 {
+        assert!(mbox.contains(&format!("Subject: message {i}")), "{mbox}");
+    }
+    // `no keep`: fetchmail flagged them \Deleted and expunged them.
+    let left: usize = ["new", "cur"]
+        .iter()
+        .map(|d| std::fs::read_dir(s.data().join("mail/localhost/alice/Maildir").join(d)).map_or(0, |rd| rd.count()))
+        .sum();
+    assert_eq!(left, 0, "{log}");
+}
