@@ -468,20 +468,6 @@ fn binary_fetch_and_literal8_append() {
     assert_eq!(r[1], "a\0b)\r\n", "{r:?}");
 }
 
-const FROM: &str = r#"
-import socket, sys
-src, host, port, data = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-s = socket.create_connection((host, port), source_address=(src, 0), timeout=20)
-s.sendall(data.encode())
-out = b''
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    out += chunk
-print(out.decode('latin-1'))
-"#;
-
 #[test]
 fn an_imap_login_opens_the_after_login_relay_window_for_its_address() {
     let config = mx(
@@ -493,9 +479,7 @@ fn an_imap_login_opens_the_after_login_relay_window_for_its_address() {
     let s = Server::start("imap-before-smtp", &config);
     assert!(s.cli(&["user", "add", "alice@localhost"], &format!("{PASSWORD}\n")).status.success());
     let (mx, imap) = (s.addr("mx"), s.addr("imapplain"));
-    let from = |src: &str, to: SocketAddr, data: &str| {
-        python(FROM, &[src, &to.ip().to_string(), &to.port().to_string(), data])
-    };
+    let from = common::from_address;
     let relay = |src: &str| from(src, mx, "EHLO o\r\nMAIL FROM:<x@remote.test>\r\nRCPT TO:<y@other.test>\r\nQUIT\r\n");
     assert!(relay("127.0.0.5").contains("550 5.7.1"), "no login yet");
     let failed = from("127.0.0.5", imap, "a LOGIN alice@localhost wrong\r\nb LOGOUT\r\n");
@@ -574,31 +558,8 @@ fn uids_and_flags_survive_kill_9_and_restart() {
 fn fetchmail_collects_over_imaps_and_expunges() {
     let s = server_with_mail("imap-fetchmail", "", 3);
     let out = s.dir.join("fetched.mbox");
-    let rc = s.dir.join("fetchmailrc");
-    let port = s.addr("imaps").port();
-    std::fs::write(
-        &rc,
-        format!(
-            "set no syslog\nset postmaster \"postmaster\"\n\
-             poll 127.0.0.1 service {port} protocol imap timeout 20 user \"alice@localhost\" password \"{PASSWORD}\" \
-             ssl no sslcertck no keep mda \"/bin/sh -c 'cat >> {}'\"\n",
-            common::path_str(&out)
-        ),
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&rc).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
-    std::fs::set_permissions(&rc, perms).unwrap();
-    let run = Command::new("fetchmail")
-        .arg("-f")
-        .arg(&rc)
-        .args(["--nodetach", "--nosyslog", "-v"])
-        .env("HOME", &s.dir)
-        .env("FETCHMAILHOME", &s.dir)
-        .output()
-        .expect("fetchmail is installed (.ci/run)");
-    let log = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
-    assert!(run.status.success(), "{log}");
+    let (ok, log) = common::fetchmail(&s.dir, "imap", s.addr("imaps").port(), "alice@localhost", PASSWORD, &out);
+    assert!(ok, "{log}");
     let mbox = std::fs::read_to_string(&out).unwrap();
     for i in 1..=3 {
         assert!(mbox.contains(&format!("Subject: message {i}")), "{mbox}");

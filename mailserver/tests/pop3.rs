@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Server, mx, path_str, python, smtplib};
+use common::{Server, from_address as from, mx, python, smtplib};
 
 const PASSWORD: &str = "pop-secret";
 
@@ -249,31 +249,8 @@ fn curl_lists_retrieves_and_uidls() {
 fn fetchmail_collects_into_a_file() {
     let s = server_with_mail("pop3-fetchmail", "", 3);
     let out = s.dir.join("fetched.mbox");
-    let rc = s.dir.join("fetchmailrc");
-    let port = s.addr("pops").port();
-    std::fs::write(
-        &rc,
-        format!(
-            "set no syslog\nset postmaster \"postmaster\"\n\
-             poll 127.0.0.1 service {port} protocol pop3 timeout 20 user \"alice@localhost\" password \"{PASSWORD}\" \
-             ssl no sslcertck no keep mda \"/bin/sh -c 'cat >> {}'\"\n",
-            path_str(&out)
-        ),
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&rc).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
-    std::fs::set_permissions(&rc, perms).unwrap();
-    let run = Command::new("fetchmail")
-        .arg("-f")
-        .arg(&rc)
-        .args(["--nodetach", "--nosyslog", "-v"])
-        .env("HOME", &s.dir)
-        .env("FETCHMAILHOME", &s.dir)
-        .output()
-        .expect("fetchmail is installed (.ci/run)");
-    let log = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
-    assert!(run.status.success(), "{log}");
+    let (ok, log) = common::fetchmail(&s.dir, "pop3", s.addr("pops").port(), "alice@localhost", PASSWORD, &out);
+    assert!(ok, "{log}");
     let mbox = std::fs::read_to_string(&out).unwrap();
     for i in 1..=3 {
         assert!(mbox.contains(&format!("Subject: message {i}")), "{mbox}");
@@ -339,26 +316,6 @@ fn a_one_gib_message_is_retrieved_with_flat_memory() {
     let after = peak_rss_kib(s.pid());
     assert!(after < before + 32 * 1024, "peak RSS grew from {before} KiB to {after} KiB");
     assert!(c.cmd("QUIT").starts_with("+OK"));
-}
-
-/// Sends `data` from the local address `src` in one write, then prints all the server says
-/// until it closes.
-const FROM: &str = r#"
-import socket, sys
-src, host, port, data = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-s = socket.create_connection((host, port), source_address=(src, 0), timeout=20)
-s.sendall(data.encode())
-out = b''
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    out += chunk
-print(out.decode('latin-1'))
-"#;
-
-fn from(src: &str, to: SocketAddr, data: &str) -> String {
-    python(FROM, &[src, &to.ip().to_string(), &to.port().to_string(), data])
 }
 
 /// Issue 4's "POP-before-SMTP": a client address that logged in to POP3 may relay for

@@ -315,3 +315,54 @@ s.quit()
 pub fn smtplib(addr: std::net::SocketAddr, mode: &str, from: &str, to: &str, body: &str) -> String {
     python(SMTPLIB_SEND, &[&addr.ip().to_string(), &addr.port().to_string(), mode, from, to, body])
 }
+
+/// Sends `data` to `to` from the loopback address `src` (127.0.0.x), then reads until the
+/// server closes: what a client at another address sees.
+const FROM_ADDRESS: &str = r#"
+import socket, sys
+src, host, port, data = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+s = socket.create_connection((host, port), source_address=(src, 0), timeout=20)
+s.sendall(data.encode())
+out = b''
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    out += chunk
+print(out.decode('latin-1'))
+"#;
+
+/// What a client at `src` (a loopback address) receives after sending `data` to `to`.
+pub fn from_address(src: &str, to: std::net::SocketAddr, data: &str) -> String {
+    python(FROM_ADDRESS, &[src, &to.ip().to_string(), &to.port().to_string(), data])
+}
+
+/// Runs fetchmail once against 127.0.0.1:`port` over implicit TLS (any certificate) as
+/// `user`, not keeping the mail, delivering into the mbox file `out`; returns whether it
+/// succeeded and its log.
+pub fn fetchmail(dir: &Path, protocol: &str, port: u16, user: &str, password: &str, out: &Path) -> (bool, String) {
+    let rc = dir.join("fetchmailrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set no syslog\nset postmaster \"postmaster\"\n\
+             poll 127.0.0.1 service {port} protocol {protocol} timeout 20 user \"{user}\" password \"{password}\" \
+             ssl no sslcertck no keep mda \"/bin/sh -c 'cat >> {}'\"\n",
+            path_str(out)
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&rc).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    std::fs::set_permissions(&rc, perms).unwrap();
+    let run = Command::new("fetchmail")
+        .arg("-f")
+        .arg(&rc)
+        .args(["--nodetach", "--nosyslog", "-v"])
+        .env("HOME", dir)
+        .env("FETCHMAILHOME", dir)
+        .output()
+        .expect("fetchmail is installed (.ci/run)");
+    let log = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    (run.status.success(), log)
+}
