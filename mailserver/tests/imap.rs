@@ -301,6 +301,12 @@ fn hostile_literals_and_nesting_are_refused_with_flat_memory() {
     assert!(r.last().unwrap().contains("BAD"), "{r:?}");
     let r = a.cmd(&format!("SEARCH {}ALL", "NOT ".repeat(100_000)));
     assert!(r.last().unwrap().contains("BAD"), "{r:?}");
+    assert!(a.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+    // Many text keys in one line: bounded before any message is read.
+    let r = a.cmd(&format!("SEARCH{}", " TEXT x".repeat(300)));
+    assert!(r.last().unwrap().contains("NO [LIMIT]"), "{r:?}");
+    let r = a.cmd(&format!("SEARCH{}", " TEXT body".repeat(200)));
+    assert_eq!(r[0], "* SEARCH 1\r\n", "{r:?}");
     // The session still works.
     let r = a.cmd("SELECT INBOX");
     assert!(r.last().unwrap().contains("OK"), "{r:?}");

@@ -22,9 +22,12 @@ use sansmail_imap_proto::response::{Code, Data, FetchItem, Status, write_data, w
 use sansmail_imap_proto::server::{Request, ServerSession};
 use tokio::sync::watch;
 
-use super::search::{Candidate, in_set, matches_all, parse_date_time};
+use super::search::{self, Candidate, in_set, matches_all, parse_date_time};
 use super::store::{self, Flags, Folder};
 use super::{Connection, fetch, folders};
+
+/// Keys one SEARCH may use (each text key reads every message): past it, `NO [LIMIT]`.
+const MAX_SEARCH_KEYS: usize = 256;
 
 /// What the client was last told about one message.
 #[derive(Clone, Debug)]
@@ -259,6 +262,9 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
             if !cs.eq_ignore_ascii_case(b"UTF-8") && !cs.eq_ignore_ascii_case(b"US-ASCII") =>
         {
             Done(Status::No, Some(Code::BadCharset(vec!["UTF-8", "US-ASCII"])), "Charset not supported".to_owned())
+        }
+        Body::Search { keys, .. } if search::key_count(keys) > MAX_SEARCH_KEYS => {
+            no(Some(Code::Limit), "Too many search keys")
         }
         Body::Search { uid, ret, keys, .. } => {
             let tag = tag_of_request(session);

@@ -76,7 +76,38 @@ fn day_of(date: Date) -> i64 {
     days_from_civil(i64::from(date.year), u32::from(date.month), u32::from(date.day))
 }
 
-/// One message as SEARCH sees it; the file is read and parsed only if a key needs it.
+/// The texts of a message that SEARCH's text keys look in, lower-cased once.
+struct Texts {
+    /// Header fields, unfolded: names as sent, values lower-cased.
+    fields: Vec<(String, String)>,
+    /// The decoded (encoded words undone) values of FROM, TO, CC, BCC and SUBJECT.
+    decoded: [String; 5],
+    /// The decoded text parts.
+    body: String,
+    /// The whole message as text.
+    raw: String,
+    /// The day of the Date header, for SENT*.
+    sent_day: Option<i64>,
+}
+
+const DECODED: [&str; 5] = ["From", "To", "Cc", "Bcc", "Subject"];
+
+impl Texts {
+    fn of(raw: &[u8]) -> Option<Self> {
+        let m = message::parse(raw)?;
+        let fields = message::top_fields(&m).into_iter().map(|(n, v)| (n, v.to_lowercase())).collect();
+        Some(Self {
+            fields,
+            decoded: DECODED.map(|name| message::decoded_header(&m, name).to_lowercase()),
+            body: message::body_text(&m).to_lowercase(),
+            raw: String::from_utf8_lossy(raw).to_lowercase(),
+            sent_day: sent_day(&m),
+        })
+    }
+}
+
+/// One message as SEARCH sees it; the file is read and parsed only if a key needs it, and
+/// at most once however many keys do.
 pub(crate) struct Candidate<'a> {
     pub(crate) seq: u32,
     pub(crate) msg: &'a Message,
@@ -84,18 +115,31 @@ pub(crate) struct Candidate<'a> {
     /// The largest sequence number and UID (what `*` means).
     pub(crate) max_seq: u32,
     pub(crate) max_uid: u32,
-    content: Option<Option<Vec<u8>>>,
+    texts: Option<Option<Texts>>,
 }
 
 impl<'a> Candidate<'a> {
     pub(crate) fn new(seq: u32, msg: &'a Message, recent: bool, max_seq: u32, max_uid: u32) -> Self {
-        Self { seq, msg, recent, max_seq, max_uid, content: None }
+        Self { seq, msg, recent, max_seq, max_uid, texts: None }
     }
 
-    fn content(&mut self) -> Option<&[u8]> {
+    fn texts(&mut self) -> Option<&Texts> {
         let path = &self.msg.path;
-        self.content.get_or_insert_with(|| std::fs::read(path).ok()).as_deref()
+        self.texts.get_or_insert_with(|| std::fs::read(path).ok().and_then(|raw| Texts::of(&raw))).as_ref()
     }
+}
+
+/// The number of keys in a SEARCH (NOT, OR and parentheses counted), so a server can bound
+/// the work one command asks for.
+pub(crate) fn key_count(keys: &[SearchKey<'_>]) -> usize {
+    keys.iter()
+        .map(|k| match k {
+            SearchKey::Not(k) => 1 + key_count(std::slice::from_ref(k)),
+            SearchKey::Or(a, b) => 1 + key_count(std::slice::from_ref(a)) + key_count(std::slice::from_ref(b)),
+            SearchKey::And(keys) => 1 + key_count(keys),
+            _ => 1,
+        })
+        .sum()
 }
 
 /// Whether `n` is in the set, `*` being `max`.
@@ -110,9 +154,10 @@ pub(crate) fn in_set(set: &[SeqRange], n: u32, max: u32) -> bool {
     })
 }
 
-fn contains_ci(haystack: &str, needle: &[u8]) -> bool {
+/// Case-insensitive substring test against a lower-cased haystack.
+fn contains_ci(lower_haystack: &str, needle: &[u8]) -> bool {
     let needle = String::from_utf8_lossy(needle).to_lowercase();
-    needle.is_empty() || haystack.to_lowercase().contains(&needle)
+    needle.is_empty() || lower_haystack.contains(&needle)
 }
 
 /// Whether every key matches (the top level of SEARCH is an AND).
@@ -120,12 +165,8 @@ pub(crate) fn matches_all(keys: &[SearchKey<'_>], c: &mut Candidate<'_>) -> bool
     keys.iter().all(|k| matches(k, c))
 }
 
-fn with_parsed(c: &mut Candidate<'_>, f: impl FnOnce(&Parsed<'_>, &[u8]) -> bool) -> bool {
-    let Some(raw) = c.content() else { return false };
-    match message::parse(raw) {
-        Some(m) => f(&m, raw),
-        None => false,
-    }
+fn with_texts(c: &mut Candidate<'_>, f: impl FnOnce(&Texts) -> bool) -> bool {
+    c.texts().is_some_and(f)
 }
 
 fn sent_day(m: &Parsed<'_>) -> Option<i64> {
@@ -159,9 +200,9 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>) -> bool {
         SearchKey::Before(d) => internal_day < day_of(*d),
         SearchKey::On(d) => internal_day == day_of(*d),
         SearchKey::Since(d) => internal_day >= day_of(*d),
-        SearchKey::SentBefore(d) => with_parsed(c, |m, _| sent_day(m).is_some_and(|s| s < day_of(*d))),
-        SearchKey::SentOn(d) => with_parsed(c, |m, _| sent_day(m) == Some(day_of(*d))),
-        SearchKey::SentSince(d) => with_parsed(c, |m, _| sent_day(m).is_some_and(|s| s >= day_of(*d))),
+        SearchKey::SentBefore(d) => with_texts(c, |t| t.sent_day.is_some_and(|s| s < day_of(*d))),
+        SearchKey::SentOn(d) => with_texts(c, |t| t.sent_day == Some(day_of(*d))),
+        SearchKey::SentSince(d) => with_texts(c, |t| t.sent_day.is_some_and(|s| s >= day_of(*d))),
         SearchKey::Uid(set) => in_set(set, c.msg.uid, c.max_uid),
         SearchKey::Sequence(set) => in_set(set, c.seq, c.max_seq),
         SearchKey::Not(k) => !matches(k, c),
@@ -174,25 +215,22 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>) -> bool {
         SearchKey::Subject(s) => header_has(c, "Subject", s),
         SearchKey::Header(name, s) => {
             let name = String::from_utf8_lossy(name).into_owned();
-            with_parsed(c, |m, _| {
-                let fields = message::top_fields(m);
-                let mut values = fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(&name)).peekable();
+            with_texts(c, |t| {
+                let mut values = t.fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(&name)).peekable();
                 // HEADER name "" matches every message that has the field.
                 values.peek().is_some() && (s.is_empty() || values.any(|(_, v)| contains_ci(v, s)))
             })
         }
-        SearchKey::Body(s) => with_parsed(c, |m, _| contains_ci(&message::body_text(m), s)),
-        SearchKey::Text(s) => with_parsed(c, |m, raw| {
-            contains_ci(&message::body_text(m), s) || contains_ci(&String::from_utf8_lossy(raw), s)
-        }),
+        SearchKey::Body(s) => with_texts(c, |t| contains_ci(&t.body, s)),
+        SearchKey::Text(s) => with_texts(c, |t| contains_ci(&t.body, s) || contains_ci(&t.raw, s)),
         _ => false,
     }
 }
 
 fn header_has(c: &mut Candidate<'_>, name: &str, s: &[u8]) -> bool {
-    with_parsed(c, |m, _| {
-        contains_ci(&message::decoded_header(m, name), s)
-            || message::top_fields(m).iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && contains_ci(v, s))
+    let i = DECODED.iter().position(|n| *n == name).unwrap_or(0);
+    with_texts(c, |t| {
+        contains_ci(&t.decoded[i], s) || t.fields.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && contains_ci(v, s))
     })
 }
 
@@ -216,6 +254,15 @@ mod tests {
         {
             assert_eq!(parse_date_time(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn keys_are_counted_through_not_or_and_parentheses() {
+        let k = SearchKey::Or(
+            Box::new(SearchKey::Not(Box::new(SearchKey::All))),
+            Box::new(SearchKey::And(vec![SearchKey::Seen, SearchKey::Draft])),
+        );
+        assert_eq!(key_count(&[k, SearchKey::All]), 7);
     }
 
     #[test]
