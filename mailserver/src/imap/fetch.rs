@@ -96,16 +96,21 @@ pub(super) fn fetch(
         let summary = if needs_content {
             let folder = sel.folder.clone();
             let make = || {
-                let own;
-                let raw = match &content {
-                    Some(c) => c.as_slice(),
-                    None => {
-                        own = read_message(&folder, k_uid, &snapshot.path).unwrap_or_default();
-                        own.as_slice()
-                    }
+                let of = |m: &mail_parser::Message<'_>| Summary {
+                    envelope: super::message::envelope(m),
+                    structure: super::message::body_structure(m, 0, 0),
                 };
-                let m = super::message::parse(raw).unwrap_or_default();
-                Summary { envelope: super::message::envelope(&m), structure: super::message::body_structure(&m, 0, 0) }
+                // The message parsed for the sections serves here too; else read it now.
+                match &parsed {
+                    Some(m) => of(m),
+                    None => {
+                        let raw = match &content {
+                            Some(_) => Vec::new(),
+                            None => read_message(&folder, k_uid, &snapshot.path).unwrap_or_default(),
+                        };
+                        of(&super::message::parse(&raw).unwrap_or_default())
+                    }
+                }
             };
             Some(sel.folder.summary(k_uid, make))
         } else {

@@ -280,7 +280,7 @@ impl Folder {
                 .collect();
             index.messages.dedup_by_key(|m| m.uid);
             // Messages already known were seen before this run: not recent.
-            index.recent_upto = index.next - 1;
+            index.recent_upto = index.next.saturating_sub(1);
         } else {
             // A new folder (or an unreadable index): new UIDs under a new UIDVALIDITY.
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs());
