@@ -10,7 +10,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::class::{ATEXT, ATEXT_ASCII, LDH, LDH_ASCII};
+use crate::block::{PathMasks, bits};
+use crate::class::{ATEXT, LDH, LDH_ASCII};
 
 /// Longest domain accepted, in octets ([RFC 5321 §4.5.3.1.2](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1.2)).
 pub const MAX_DOMAIN_LEN: usize = 255;
@@ -272,23 +273,42 @@ fn source_route(b: &[u8], mut pos: usize) -> Result<usize, PathError> {
     }
 }
 
-/// The common shape `<dot-atom@domain>`, ASCII: the grammar's own scanners with ASCII-only
-/// classes, so the mailbox can be built without the general path's checks. `None` hands the
-/// path to the full grammar: quoted local parts, address literals, source routes, UTF-8,
+/// The common shape `<local@domain>` in 64 octets or fewer, ASCII, the local part of
+/// letters, digits and `. - _ + =`: classified sixteen octets at a time, its structure
+/// checked on the class masks. `None` hands the path to the full grammar: other `atext`,
+/// quoted local parts, address literals, source routes, UTF-8, long or very short paths,
 /// and every error (so errors are reported by one implementation only).
 #[inline]
 fn simple_path(s: &str) -> Option<(Mailbox<'_>, usize)> {
     let b = s.as_bytes();
-    let at = dot_string(b, 1, &ATEXT_ASCII).ok()?;
-    if b.get(at) != Some(&b'@') {
+    let m = PathMasks::of(b)?;
+    // Octet 0 is `<`; the local part runs to the first octet outside its class.
+    let at = (!m.local & !1).trailing_zeros() as usize;
+    if at < 2 || b.get(at) != Some(&b'@') {
         return None;
     }
-    let end = domain_name(b, at + 1, &LDH_ASCII).ok()?;
-    if b.get(end) != Some(&b'>') || end + 1 > MAX_PATH_LEN {
+    // Dot-string: no dot first, last, or beside another.
+    let dots = m.dot & bits(1, at);
+    if dots & (dots >> 1 | 1 << 1 | 1 << (at - 1)) != 0 {
         return None;
     }
-    let mailbox =
-        Mailbox { local_part: Cow::Borrowed(s.get(1..at)?), domain: Domain::Name(Cow::Borrowed(s.get(at + 1..end)?)) };
+    let start = at + 1;
+    let end = (!m.domain & !bits(0, start)).trailing_zeros() as usize;
+    if end == start || b.get(end) != Some(&b'>') {
+        return None;
+    }
+    // Every label non-empty and neither starting nor ending with a hyphen; under 64
+    // octets in all, no label can be longer than 63.
+    let (dots, hyphens) = (m.dot & bits(start, end), m.hyphen & bits(start, end));
+    let edges = dots << 1 | dots >> 1 | 1 << start | 1 << (end - 1);
+    if edges & (dots | hyphens) != 0 {
+        return None;
+    }
+    // `<`, `@` and `>` are ASCII, so every cut is on a character boundary.
+    let (head, rest) = s.split_at_checked(at)?;
+    let (domain, _) = rest.split_at_checked(end - at)?;
+    let (local_part, domain) = (head.get(1..)?, domain.get(1..)?);
+    let mailbox = Mailbox { local_part: Cow::Borrowed(local_part), domain: Domain::Name(Cow::Borrowed(domain)) };
     Some((mailbox, end + 1))
 }
 

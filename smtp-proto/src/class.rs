@@ -45,6 +45,7 @@ const ATEXT_RANGES: &[(u8, u8)] = &[
 ];
 
 /// `atext`, ASCII only (the path fast path).
+#[cfg(test)]
 pub(crate) static ATEXT_ASCII: [bool; 256] = table(&[ATEXT_RANGES]);
 /// `atext` and UTF-8 (RFC 6531 §3.3).
 pub(crate) static ATEXT: [bool; 256] = table(&[ATEXT_RANGES, UTF8]);
@@ -59,32 +60,65 @@ pub(crate) static VALUE: [bool; 256] = table(&[&[(33, 60), (62, 126)], UTF8]);
 /// `xchar` of xtext less `+`: `%x21-2A / %x2C-3C / %x3E-7E` (RFC 3461 §4).
 pub(crate) static XCHAR: [bool; 256] = table(&[&[(0x21, 0x2A), (0x2C, 0x3C), (0x3E, 0x7E)]]);
 
-/// A keyword matched without regard to case in one comparison: its octets packed into a
-/// `u128` (little-endian), letters lower-cased by OR-ing `0x20` at their positions only, so
-/// a non-letter matches only itself (no `0x18` for `8`, no `` ` `` for `@`).
+/// A keyword matched without regard to case in one comparison. Its octets are packed into
+/// a `u128` the way [`pack`] packs the candidate (same length, so the same octets land in the
+/// same places), letters lower-cased by OR-ing `0x20` at their positions only, so a
+/// non-letter matches only itself (no `0x18` for `8`, no `` ` `` for `@`).
 pub(crate) struct Keyword {
     lower: u128,
     fold: u128,
     len: usize,
 }
 
+/// What [`pack`] stores of each octet.
+#[derive(Clone, Copy, PartialEq)]
+enum Packed {
+    /// The octet.
+    Octet,
+    /// The octet, lower-cased if a letter.
+    Lower,
+    /// `0x20` for a letter, else 0.
+    Fold,
+}
+
+const fn packed(c: u8, what: Packed) -> u8 {
+    match what {
+        Packed::Octet => c,
+        Packed::Lower if c.is_ascii_alphabetic() => c | 0x20,
+        Packed::Lower => c,
+        Packed::Fold if c.is_ascii_alphabetic() => 0x20,
+        Packed::Fold => 0,
+    }
+}
+
+const fn word(s: &[u8], at: usize, width: usize, what: Packed) -> u128 {
+    let mut w = 0u128;
+    let mut i = 0;
+    while i < width {
+        w |= (packed(s[at + i], what) as u128) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+/// Packs up to 16 octets for [`Keyword`]: the first and the last eight (or four) octets as
+/// two overlapping words, which for a known length say which octets the string holds.
+const fn pack(s: &[u8], what: Packed) -> u128 {
+    let n = s.len();
+    if n >= 8 {
+        word(s, 0, 8, what) | word(s, n - 8, 8, what) << 64
+    } else if n >= 4 {
+        word(s, 0, 4, what) | word(s, n - 4, 4, what) << 32
+    } else {
+        word(s, 0, n, what)
+    }
+}
+
 impl Keyword {
     /// At most 16 octets.
     pub(crate) const fn new(k: &[u8]) -> Self {
         assert!(k.len() <= 16);
-        let (mut lower, mut fold) = (0u128, 0u128);
-        let mut i = 0;
-        while i < k.len() {
-            let c = k[i];
-            if c.is_ascii_alphabetic() {
-                fold |= 0x20 << (8 * i);
-                lower |= ((c | 0x20) as u128) << (8 * i);
-            } else {
-                lower |= (c as u128) << (8 * i);
-            }
-            i += 1;
-        }
-        Self { lower, fold, len: k.len() }
+        Self { lower: pack(k, Packed::Lower), fold: pack(k, Packed::Fold), len: k.len() }
     }
 
     /// Its length in octets.
@@ -95,7 +129,22 @@ impl Keyword {
     /// Whether `s` is this keyword, in any case.
     #[inline]
     pub(crate) fn matches(&self, s: &[u8]) -> bool {
-        s.len() == self.len && s.iter().rev().fold(0u128, |a, &c| a << 8 | u128::from(c)) | self.fold == self.lower
+        s.len() == self.len && pack_now(s) | self.fold == self.lower
+    }
+}
+
+/// [`pack`] of the octets themselves at run time, with word loads.
+#[inline]
+fn pack_now(s: &[u8]) -> u128 {
+    let n = s.len();
+    let u64_at = |at: usize| s.get(at..).and_then(<[u8]>::first_chunk::<8>).map_or(0, |w| u64::from_le_bytes(*w));
+    let u32_at = |at: usize| s.get(at..).and_then(<[u8]>::first_chunk::<4>).map_or(0, |w| u32::from_le_bytes(*w));
+    if n >= 8 {
+        u128::from(u64_at(0)) | u128::from(u64_at(n - 8)) << 64
+    } else if n >= 4 {
+        u128::from(u32_at(0)) | u128::from(u32_at(n - 4)) << 32
+    } else {
+        word(s, 0, n, Packed::Octet)
     }
 }
 
@@ -113,6 +162,18 @@ mod tests {
             assert!(!k.matches(no), "{no:?}");
         }
         assert!(Keyword::new(b"REQUIRETLS").matches(b"requireTLS"));
+        // Every length, every position of one wrong octet, in the overlapping words too.
+        let word = b"ABCDEFGHIJKLMNOP";
+        for len in 0..=16 {
+            let k = Keyword::new(&word[..len]);
+            assert!(k.matches(&word[..len].to_ascii_lowercase()));
+            assert_eq!(pack_now(&word[..len]), pack(&word[..len], Packed::Octet));
+            for at in 0..len {
+                let mut other = word[..len].to_vec();
+                other[at] = b'-';
+                assert!(!k.matches(&other), "{len} {at}");
+            }
+        }
         assert!(Keyword::new(b"-").matches(b"-") && !Keyword::new(b"-").matches(b"\r"));
         // Every byte against every letter position: only the two cases match.
         for b in 0..=255u8 {

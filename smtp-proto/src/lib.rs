@@ -60,6 +60,7 @@
 
 pub mod address;
 mod auth;
+mod block;
 mod class;
 pub mod client;
 pub mod command;

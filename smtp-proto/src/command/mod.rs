@@ -171,7 +171,7 @@ const CASE_MASK: u32 = 0xDFDF_DFDF;
 /// ending and the length consumed. CRLF is the terminator; a bare LF is accepted for
 /// commands (no smuggling risk outside DATA).
 pub(crate) fn find_line(input: &[u8]) -> Option<(&[u8], usize)> {
-    let lf = memchr::memchr(b'\n', input)?;
+    let lf = crate::block::find_lf(input)?;
     let line = &input[..lf];
     Some((line.strip_suffix(b"\r").unwrap_or(line), lf + 1))
 }
@@ -407,7 +407,7 @@ fn split_verb(line: &str) -> (&str, Option<&str>) {
     let sp = match b.get(4) {
         Some(b' ') if four => Some(4),
         None if four => None,
-        _ => memchr::memchr(b' ', b),
+        _ => crate::block::find_byte(b, b' '),
     };
     match sp {
         Some(sp) => (&line[..sp], Some(&line[sp + 1..])),
@@ -415,10 +415,10 @@ fn split_verb(line: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Splits `s` at the first `delim` (memchr's search, not `str::split_once`'s).
+/// Splits `s` at the first `delim` (a block search, not `str::split_once`'s).
 #[inline]
 fn split_byte(s: &str, delim: u8) -> Option<(&str, &str)> {
-    let at = memchr::memchr(delim, s.as_bytes())?;
+    let at = crate::block::find_byte(s.as_bytes(), delim)?;
     Some((&s[..at], &s[at + 1..]))
 }
 

@@ -227,7 +227,7 @@ fn for_each_param<'a>(
             start += 1;
             continue;
         }
-        let end = memchr::memchr(b' ', &b[start..]).map_or(b.len(), |n| start + n);
+        let end = crate::block::find_byte(&b[start..], b' ').map_or(b.len(), |n| start + n);
         // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
         let kw_end = b[start..end].iter().position(|&c| !KEYWORD[c as usize]).map_or(end, |n| start + n);
         if kw_end == start || b[start] == b'-' {
