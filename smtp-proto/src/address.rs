@@ -275,12 +275,12 @@ fn source_route(b: &[u8], mut pos: usize) -> Result<usize, PathError> {
 
 /// The common shape `<local@domain>` in 64 octets or fewer, ASCII, the local part of
 /// letters, digits and `. - _ + =`: classified sixteen octets at a time, its structure
-/// checked on the class masks. `None` hands the path to the full grammar: other `atext`,
-/// quoted local parts, address literals, source routes, UTF-8, long or very short paths,
-/// and every error (so errors are reported by one implementation only).
+/// checked on the class masks. Returns the offsets of `@` and `>`. `None` hands the path to
+/// the full grammar: other `atext`, quoted local parts, address literals, source routes,
+/// UTF-8, long or very short paths, and every error (so errors are reported by one
+/// implementation only).
 #[inline]
-fn simple_path(s: &str) -> Option<(Mailbox<'_>, usize)> {
-    let b = s.as_bytes();
+fn simple_path_bounds(b: &[u8]) -> Option<(usize, usize)> {
     let m = PathMasks::of(b)?;
     // Octet 0 is `<`; the local part runs to the first octet outside its class.
     let at = (!m.local & !1).trailing_zeros() as usize;
@@ -304,19 +304,25 @@ fn simple_path(s: &str) -> Option<(Mailbox<'_>, usize)> {
     if edges & (dots | hyphens) != 0 {
         return None;
     }
+    Some((at, end))
+}
+
+/// [`simple_path_bounds`] as a mailbox, the path and the rest of `s`.
+#[inline]
+pub(crate) fn simple_path(s: &str) -> Option<(Mailbox<'_>, &str)> {
+    let (at, end) = simple_path_bounds(s.as_bytes())?;
     // `<`, `@` and `>` are ASCII, so every cut is on a character boundary.
     let (head, rest) = s.split_at_checked(at)?;
-    let (domain, _) = rest.split_at_checked(end - at)?;
-    let (local_part, domain) = (head.get(1..)?, domain.get(1..)?);
-    let mailbox = Mailbox { local_part: Cow::Borrowed(local_part), domain: Domain::Name(Cow::Borrowed(domain)) };
-    Some((mailbox, end + 1))
+    let (domain, rest) = rest.split_at_checked(end - at)?;
+    let (local_part, domain, rest) = (head.get(1..)?, domain.get(1..)?, rest.get(1..)?);
+    Some((Mailbox { local_part: Cow::Borrowed(local_part), domain: Domain::Name(Cow::Borrowed(domain)) }, rest))
 }
 
 /// `Path = "<" [ A-d-l ":" ] Mailbox ">"`; returns the mailbox and the end offset.
 #[inline]
 fn path(s: &str) -> Result<(Mailbox<'_>, usize), PathError> {
     match simple_path(s) {
-        Some(simple) => Ok(simple),
+        Some((mailbox, rest)) => Ok((mailbox, s.len() - rest.len())),
         None => path_grammar(s),
     }
 }

@@ -274,7 +274,11 @@ impl<'a> Command<'a> {
     #[inline]
     fn mail(args: Option<&'a str>) -> Result<Self, CommandError> {
         let rest = path_args(args, &FROM, Verb::Mail)?;
-        let (from, rest) = address::reverse_path(rest).map_err(CommandError::InvalidSender)?;
+        // The common shape first, built where it is returned; then the full grammar.
+        let (from, rest) = match address::simple_path(rest) {
+            Some((mailbox, rest)) => (ReversePath::Mailbox(mailbox), rest),
+            None => address::reverse_path(rest).map_err(CommandError::InvalidSender)?,
+        };
         let params = parse_params(rest, Verb::Mail, MailParams::parse)?;
         if !params.smtputf8 && !from.is_ascii() {
             return Err(CommandError::Utf8WithoutSmtputf8);
@@ -285,7 +289,10 @@ impl<'a> Command<'a> {
     #[inline]
     fn rcpt(args: Option<&'a str>) -> Result<Self, CommandError> {
         let rest = path_args(args, &TO, Verb::Rcpt)?;
-        let (to, rest) = address::forward_path(rest).map_err(CommandError::InvalidRecipient)?;
+        let (to, rest) = match address::simple_path(rest) {
+            Some((mailbox, rest)) => (ForwardPath::Mailbox(mailbox), rest),
+            None => address::forward_path(rest).map_err(CommandError::InvalidRecipient)?,
+        };
         let params = parse_params(rest, Verb::Rcpt, RcptParams::parse)?;
         Ok(Self::Rcpt { to, params })
     }
