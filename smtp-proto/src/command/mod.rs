@@ -167,6 +167,17 @@ const fn verb4(v: &[u8; 4]) -> u32 {
 
 const CASE_MASK: u32 = 0xDFDF_DFDF;
 
+/// Whether the four octets of `w` are ASCII letters: each lane, lower-cased, is within
+/// `a..=z` (lanes below 0x80 cannot carry into each other).
+#[inline]
+fn four_letters(w: u32) -> bool {
+    const HI: u32 = 0x8080_8080;
+    let l = w | 0x2020_2020;
+    let ge_a = l.wrapping_add(0x0101_0101 * (0x80 - u32::from(b'a')));
+    let gt_z = l.wrapping_add(0x0101_0101 * (0x7f - u32::from(b'z')));
+    w & HI == 0 && ge_a & !gt_z & HI == HI
+}
+
 /// Finds the end of the line at the start of `input`: returns the line without its line
 /// ending and the length consumed. CRLF is the terminator; a bare LF is accepted for
 /// commands (no smuggling risk outside DATA).
@@ -191,7 +202,7 @@ impl<'a> Command<'a> {
     pub fn parse(input: &'a [u8]) -> Result<Status<(Self, usize)>, CommandError> {
         match find_line(input) {
             None => Ok(Status::Partial),
-            Some((line, used)) => Ok(Status::Complete((Self::parse_line(line)?, used))),
+            Some((line, used)) => Self::parse_line(line).map(|command| Status::Complete((command, used))),
         }
     }
 
@@ -216,35 +227,40 @@ impl<'a> Command<'a> {
 
     #[inline]
     fn parse_str(line: &'a str) -> Result<Self, CommandError> {
-        let (verb, args) = split_verb(line);
-        let vb = verb.as_bytes();
-        match vb.len() {
-            4 if !vb.iter().all(u8::is_ascii_alphabetic) => Self::unknown(verb, args),
-            4 => {
-                let word = <[u8; 4]>::try_from(vb).map_or(0, |w| verb4(&w) & CASE_MASK);
-                // All four bytes are letters, so the mask upper-cases them exactly.
-                match word {
-                    w if w == verb4(b"RCPT") => Self::rcpt(args),
-                    w if w == verb4(b"MAIL") => Self::mail(args),
-                    w if w == verb4(b"EHLO") => Self::hello(args, Verb::Ehlo),
-                    w if w == verb4(b"HELO") => Self::hello(args, Verb::Helo),
-                    w if w == verb4(b"DATA") => no_args(args, Self::Data, Verb::Data),
-                    w if w == verb4(b"BDAT") => Self::bdat(args),
-                    w if w == verb4(b"RSET") => no_args(args, Self::Rset, Verb::Rset),
-                    w if w == verb4(b"QUIT") => no_args(args, Self::Quit, Verb::Quit),
-                    w if w == verb4(b"NOOP") => Ok(Self::Noop { arg: args.map(|a| text(a, Verb::Noop)).transpose()? }),
-                    w if w == verb4(b"AUTH") => Self::auth(args),
-                    w if w == verb4(b"VRFY") => Ok(Self::Vrfy { arg: required_text(args, Verb::Vrfy)? }),
-                    w if w == verb4(b"EXPN") => Ok(Self::Expn { arg: required_text(args, Verb::Expn)? }),
-                    w if w == verb4(b"HELP") => {
-                        Ok(Self::Help { topic: args.map(|a| text(a, Verb::Help)).transpose()? })
-                    }
-                    w if w == verb4(b"ETRN") => Self::etrn(args),
-                    w if w == verb4(b"ATRN") => Self::atrn(args),
-                    _ => Self::unknown(verb, args),
-                }
+        // Nearly every verb is four letters then SP or the end: one word, no search.
+        let b = line.as_bytes();
+        let (verb, args, word) = match b.first_chunk::<4>() {
+            Some(&w) if matches!(b.get(4), None | Some(b' ')) && four_letters(u32::from_le_bytes(w)) => {
+                (line.get(..4).unwrap_or(line), line.get(5..), Some(u32::from_le_bytes(w)))
             }
-            8 if verb.eq_ignore_ascii_case("STARTTLS") => no_args(args, Self::StartTls, Verb::StartTls),
+            _ => {
+                let (verb, args) = split_verb(line);
+                (verb, args, None)
+            }
+        };
+        let Some(word) = word else {
+            if verb.eq_ignore_ascii_case("STARTTLS") {
+                return no_args(args, Self::StartTls, Verb::StartTls);
+            }
+            return Self::unknown(verb, args);
+        };
+        // All four bytes are letters, so the mask upper-cases them exactly.
+        match word & CASE_MASK {
+            w if w == verb4(b"RCPT") => Self::rcpt(args),
+            w if w == verb4(b"MAIL") => Self::mail(args),
+            w if w == verb4(b"EHLO") => Self::hello(args, Verb::Ehlo),
+            w if w == verb4(b"HELO") => Self::hello(args, Verb::Helo),
+            w if w == verb4(b"DATA") => no_args(args, Self::Data, Verb::Data),
+            w if w == verb4(b"BDAT") => Self::bdat(args),
+            w if w == verb4(b"RSET") => no_args(args, Self::Rset, Verb::Rset),
+            w if w == verb4(b"QUIT") => no_args(args, Self::Quit, Verb::Quit),
+            w if w == verb4(b"NOOP") => Ok(Self::Noop { arg: args.map(|a| text(a, Verb::Noop)).transpose()? }),
+            w if w == verb4(b"AUTH") => Self::auth(args),
+            w if w == verb4(b"VRFY") => Ok(Self::Vrfy { arg: required_text(args, Verb::Vrfy)? }),
+            w if w == verb4(b"EXPN") => Ok(Self::Expn { arg: required_text(args, Verb::Expn)? }),
+            w if w == verb4(b"HELP") => Ok(Self::Help { topic: args.map(|a| text(a, Verb::Help)).transpose()? }),
+            w if w == verb4(b"ETRN") => Self::etrn(args),
+            w if w == verb4(b"ATRN") => Self::atrn(args),
             _ => Self::unknown(verb, args),
         }
     }
