@@ -1,6 +1,6 @@
-//! Both parsers on the bench corpus in alternating batches, reporting the fastest batch of
-//! each: on a shared machine the minimum is the figure least moved by the neighbours, and
-//! alternating exposes both to the same moments.
+//! Both parsers on the bench corpus in alternating batches, reporting the fastest and the
+//! median batch of each: on a shared machine the minimum is the figure least moved by the
+//! neighbours, and alternating exposes both to the same moments.
 //!
 //! ```sh
 //! cargo run --release -p sansmail-benches --example parse_race
@@ -47,13 +47,18 @@ fn batch(f: fn(&[u8]) -> usize, input: &[u8]) -> Duration {
 
 fn main() {
     let input = pipelined_transaction();
-    let (mut best_ours, mut best_stalwart) = (Duration::MAX, Duration::MAX);
+    let (mut ours_t, mut stalwart_t) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        best_ours = best_ours.min(batch(ours, &input));
-        best_stalwart = best_stalwart.min(batch(stalwart, &input));
+        ours_t.push(batch(ours, &input));
+        stalwart_t.push(batch(stalwart, &input));
     }
-    println!(
-        "sansmail {best_ours:?}  stalwart-smtp-proto {best_stalwart:?}  stalwart/sansmail {:.2}",
-        best_stalwart.as_secs_f64() / best_ours.as_secs_f64()
-    );
+    ours_t.sort();
+    stalwart_t.sort();
+    for (name, at) in [("fastest", 0), ("median", ROUNDS as usize / 2)] {
+        let (o, s) = (ours_t[at], stalwart_t[at]);
+        println!(
+            "{name:8} batch: sansmail {o:?}  stalwart-smtp-proto {s:?}  stalwart/sansmail {:.2}",
+            s.as_secs_f64() / o.as_secs_f64()
+        );
+    }
 }

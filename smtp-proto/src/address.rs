@@ -29,13 +29,26 @@ pub enum Domain<'a> {
     Ipv4(Ipv4Addr),
     /// `IPv6-address-literal`, written `[IPv6:2001:db8::1]`.
     Ipv6(Ipv6Addr),
-    /// `General-address-literal = Standardized-tag ":" 1*dcontent`.
-    General {
-        /// The standardized tag (never `IPv6`, which has its own variant).
-        tag: Cow<'a, str>,
-        /// The literal's content.
-        content: Cow<'a, str>,
-    },
+    /// `General-address-literal = Standardized-tag ":" 1*dcontent`; boxed, being rare, so
+    /// that it does not add to the size of every path and command.
+    General(Box<GeneralLiteral<'a>>),
+}
+
+/// `General-address-literal = Standardized-tag ":" 1*dcontent`.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GeneralLiteral<'a> {
+    /// The standardized tag (never `IPv6`, which has its own variant).
+    pub tag: Cow<'a, str>,
+    /// The literal's content.
+    pub content: Cow<'a, str>,
+}
+
+impl<'a> Domain<'a> {
+    /// A general address literal `[tag:content]`.
+    pub fn general(tag: impl Into<Cow<'a, str>>, content: impl Into<Cow<'a, str>>) -> Self {
+        Self::General(Box::new(GeneralLiteral { tag: tag.into(), content: content.into() }))
+    }
 }
 
 /// A mailbox: `Mailbox = Local-part "@" ( Domain / address-literal )`.
@@ -227,7 +240,7 @@ fn address_literal(s: &str, pos: usize) -> Result<(Domain<'_>, usize), PathError
             if !tag_ok || content.is_empty() || !content.bytes().all(is_dcontent) {
                 return Err(bad());
             }
-            Domain::General { tag: Cow::Borrowed(tag), content: Cow::Borrowed(content) }
+            Domain::general(tag, content)
         }
     };
     Ok((domain, end))
@@ -540,7 +553,7 @@ impl Domain<'_> {
     pub fn is_ascii(&self) -> bool {
         match self {
             Self::Name(n) => n.is_ascii(),
-            Self::General { tag, content } => tag.is_ascii() && content.is_ascii(),
+            Self::General(g) => g.tag.is_ascii() && g.content.is_ascii(),
             Self::Ipv4(_) | Self::Ipv6(_) => true,
         }
     }
@@ -551,8 +564,9 @@ impl Domain<'_> {
             Self::Name(n) => Domain::Name(Cow::Owned(n.into_owned())),
             Self::Ipv4(a) => Domain::Ipv4(a),
             Self::Ipv6(a) => Domain::Ipv6(a),
-            Self::General { tag, content } => {
-                Domain::General { tag: Cow::Owned(tag.into_owned()), content: Cow::Owned(content.into_owned()) }
+            Self::General(g) => {
+                let GeneralLiteral { tag, content } = *g;
+                Domain::general(tag.into_owned(), content.into_owned())
             }
         }
     }
@@ -563,11 +577,11 @@ impl Domain<'_> {
             Self::Name(n) => out.extend_from_slice(n.as_bytes()),
             Self::Ipv4(a) => write!(out, "[{a}]").map_err(|_| PathError::Truncated)?,
             Self::Ipv6(a) => write!(out, "[IPv6:{a}]").map_err(|_| PathError::Truncated)?,
-            Self::General { tag, content } => {
-                if tag.eq_ignore_ascii_case("IPv6") {
+            Self::General(g) => {
+                if g.tag.eq_ignore_ascii_case("IPv6") {
                     return Err(PathError::InvalidByteAt { byte: b'I', at: 0 });
                 }
-                write!(out, "[{tag}:{content}]").map_err(|_| PathError::Truncated)?;
+                write!(out, "[{}:{}]", g.tag, g.content).map_err(|_| PathError::Truncated)?;
             }
         }
         Ok(())
@@ -580,7 +594,7 @@ impl fmt::Display for Domain<'_> {
             Self::Name(n) => f.write_str(n),
             Self::Ipv4(a) => write!(f, "[{a}]"),
             Self::Ipv6(a) => write!(f, "[IPv6:{a}]"),
-            Self::General { tag, content } => write!(f, "[{tag}:{content}]"),
+            Self::General(g) => write!(f, "[{}:{}]", g.tag, g.content),
         }
     }
 }

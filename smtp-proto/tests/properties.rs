@@ -29,7 +29,7 @@ fn domain() -> impl Strategy<Value = Domain<'static>> {
         1 => any::<u32>().prop_map(|a| Domain::Ipv4(Ipv4Addr::from(a))),
         1 => any::<u128>().prop_map(|a| Domain::Ipv6(Ipv6Addr::from(a))),
         1 => ("x-[a-z0-9]{0,5}[a-z0-9]", "[!-Z^-~]{1,10}")
-            .prop_map(|(tag, content)| Domain::General { tag: tag.into(), content: content.into() }),
+            .prop_map(|(tag, content): (String, String)| Domain::general(tag, content)),
     ]
 }
 
@@ -112,7 +112,7 @@ fn command() -> impl Strategy<Value = Command<'static>> {
         s("[a-zA-Z0-9.:\\[\\]-]{1,20}").prop_map(|host| Command::Helo { host }),
         s("[a-zA-Z0-9.:\\[\\]-]{1,20}").prop_map(|host| Command::Ehlo { host }),
         (prop_oneof![Just(ReversePath::Null), mailbox().prop_map(ReversePath::Mailbox)], mail_params())
-            .prop_map(|(from, params)| Command::Mail { from, params }),
+            .prop_map(|(from, params)| Command::Mail { from, params: Box::new(params) }),
         (prop_oneof![Just(ForwardPath::Postmaster), mailbox().prop_map(ForwardPath::Mailbox)], rcpt_params())
             .prop_map(|(to, params)| Command::Rcpt { to, params }),
         Just(Command::Data),

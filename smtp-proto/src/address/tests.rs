@@ -92,7 +92,7 @@ fn address_literals() {
     let p = rev("<a@[ipv6:::1]>").unwrap();
     assert_eq!(p.mailbox().unwrap().domain, Domain::Ipv6(Ipv6Addr::LOCALHOST));
     let p = rev("<a@[x-tag:some+content]>").unwrap();
-    assert_eq!(p.mailbox().unwrap().domain, Domain::General { tag: "x-tag".into(), content: "some+content".into() });
+    assert_eq!(p.mailbox().unwrap().domain, Domain::general("x-tag", "some+content"));
     for bad in ["<a@[300.0.0.1]>", "<a@[IPv6:zz]>", "<a@[192.0.2.1>", "<a@[-x:y]>", "<a@[x:]>", "<a@[x:[]>"] {
         assert!(rev(bad).is_err(), "{bad}");
     }
@@ -132,7 +132,7 @@ fn encode_validates_and_writes_nothing_on_error() {
     let bad = Mailbox { local_part: "a>b\r\nRCPT".into(), domain: Domain::Name("x.example".into()) };
     assert!(ReversePath::Mailbox(bad).encode(&mut out).is_err());
     assert_eq!(out, b"prefix");
-    let bad_tag = Domain::General { tag: "IPv6".into(), content: "::1".into() };
+    let bad_tag = Domain::general("IPv6", "::1");
     assert!(ForwardPath::Mailbox(mbox("a", bad_tag)).encode(&mut out).is_err());
     let good = ForwardPath::Mailbox(mbox("a", Domain::Ipv6(Ipv6Addr::LOCALHOST)));
     good.encode(&mut out).unwrap();
@@ -143,11 +143,11 @@ fn encode_validates_and_writes_nothing_on_error() {
 /// parse as another address literal.
 #[test]
 fn encode_refuses_values_that_would_parse_as_another() {
-    let tricky = Domain::General { tag: "Caaaaaaaa:aaaaaaaaaaaa".into(), content: "".into() };
+    let tricky = Domain::general("Caaaaaaaa:aaaaaaaaaaaa", "");
     let mut out = Vec::new();
     assert!(ReversePath::Mailbox(mbox("Dc", tricky)).encode(&mut out).is_err());
     assert!(out.is_empty());
-    let empty_content = Domain::General { tag: "x".into(), content: "".into() };
+    let empty_content = Domain::general("x", "");
     assert!(ReversePath::Mailbox(mbox("a", empty_content)).encode(&mut out).is_err());
 }
 

@@ -199,7 +199,8 @@ impl ClientSession {
     /// Fails at once if a path or parameter of the envelope cannot be written.
     pub fn new(config: ClientConfig, envelope: Envelope, now: Instant, tls: bool) -> Result<Self, EncodeError> {
         let mut scratch = Vec::new();
-        Command::Mail { from: envelope.from.clone(), params: envelope.params.clone() }.encode(&mut scratch)?;
+        Command::Mail { from: envelope.from.clone(), params: Box::new(envelope.params.clone()) }
+            .encode(&mut scratch)?;
         for (to, params) in &envelope.recipients {
             Command::Rcpt { to: to.clone(), params: params.clone() }.encode(&mut scratch)?;
         }
@@ -424,7 +425,7 @@ impl ClientSession {
             return Err(NextTransactionError::NotIdle);
         }
         let mut scratch = Vec::new();
-        Command::Mail { from: envelope.from.clone(), params: envelope.params.clone() }
+        Command::Mail { from: envelope.from.clone(), params: Box::new(envelope.params.clone()) }
             .encode(&mut scratch)
             .map_err(NextTransactionError::Envelope)?;
         for (to, params) in &envelope.recipients {
@@ -657,7 +658,7 @@ impl ClientSession {
             params.auth = None;
         }
         self.pipelined = self.config.pipelining && has(&Capability::Pipelining);
-        self.send(now, Command::Mail { from: self.envelope.from.clone(), params }, Expect::Mail);
+        self.send(now, Command::Mail { from: self.envelope.from.clone(), params: Box::new(params) }, Expect::Mail);
         if self.envelope.recipients.is_empty() {
             return self.finish(now, Err(ClientError::NoRecipientsAccepted));
         }

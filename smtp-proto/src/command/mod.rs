@@ -41,7 +41,7 @@ pub enum Command<'a> {
         /// The sender.
         from: ReversePath<'a>,
         /// The parameters.
-        params: MailParams<'a>,
+        params: Box<MailParams<'a>>,
     },
     /// `RCPT TO:( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`.
     Rcpt {
@@ -299,7 +299,7 @@ impl<'a> Command<'a> {
         if !params.smtputf8 && !from.is_ascii() {
             return Err(CommandError::Utf8WithoutSmtputf8);
         }
-        Ok(Self::Mail { from, params })
+        Ok(Self::Mail { from, params: Box::new(params) })
     }
 
     #[inline]
@@ -401,7 +401,9 @@ impl<'a> Command<'a> {
         match self {
             Self::Helo { host } => Command::Helo { host: own(host) },
             Self::Ehlo { host } => Command::Ehlo { host: own(host) },
-            Self::Mail { from, params } => Command::Mail { from: from.into_owned(), params: params.into_owned() },
+            Self::Mail { from, params } => {
+                Command::Mail { from: from.into_owned(), params: Box::new(params.into_owned()) }
+            }
             Self::Rcpt { to, params } => Command::Rcpt { to: to.into_owned(), params: params.into_owned() },
             Self::Data => Command::Data,
             Self::Bdat { size, last } => Command::Bdat { size, last },

@@ -178,12 +178,12 @@ fn unknown_and_garbage() {
 fn encode_known_answers() {
     let cases: &[(&str, Command<'_>)] = &[
         ("EHLO client.example\r\n", Command::Ehlo { host: "client.example".into() }),
-        ("MAIL FROM:<>\r\n", Command::Mail { from: ReversePath::Null, params: MailParams::default() }),
+        ("MAIL FROM:<>\r\n", Command::Mail { from: ReversePath::Null, params: Box::default() }),
         (
             "MAIL FROM:<a@b.example> SIZE=10 BODY=BINARYMIME\r\n",
             Command::Mail {
                 from: ReversePath::Mailbox(mailbox("a@b.example")),
-                params: MailParams { size: Some(10), body: Some(Body::BinaryMime), ..Default::default() },
+                params: Box::new(MailParams { size: Some(10), body: Some(Body::BinaryMime), ..Default::default() }),
             },
         ),
         ("RCPT TO:<Postmaster>\r\n", Command::Rcpt { to: ForwardPath::Postmaster, params: RcptParams::default() }),
@@ -205,7 +205,7 @@ fn encode_refuses_injection() {
     assert_eq!(verb.to_bytes(), Err(EncodeError::InvalidArgument));
     let utf8 = Command::Mail {
         from: ReversePath::Mailbox(Mailbox { local_part: "jö".into(), domain: Domain::Name("x".into()) }),
-        params: MailParams::default(),
+        params: Box::default(),
     };
     assert_eq!(utf8.to_bytes(), Err(EncodeError::NonAsciiWithoutSmtputf8));
     let bad_param = Command::Rcpt {
