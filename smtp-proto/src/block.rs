@@ -54,6 +54,29 @@ pub(crate) fn find_byte(input: &[u8], byte: u8) -> Option<usize> {
     }
 }
 
+/// Whether every octet of `s` is printable ASCII other than `+` and `=` (an `xtext`
+/// without escapes), sixteen at a time.
+#[inline]
+pub(crate) fn is_plain_xtext(s: &[u8]) -> bool {
+    let plain = |block: &[u8; WIDTH]| {
+        let v = u8x16::new(*block);
+        let ok = in_range(v, b'!', b'~') & !(v.simd_eq(splat(b'+')) | v.simd_eq(splat(b'=')));
+        ok.to_bitmask() == 0xFFFF
+    };
+    let mut at = 0;
+    while let Some(block) = s.get(at..).and_then(<[u8]>::first_chunk::<WIDTH>) {
+        if !plain(block) {
+            return false;
+        }
+        at += WIDTH;
+    }
+    match s.last_chunk::<WIDTH>() {
+        // The last sixteen octets, overlapping what was checked.
+        Some(block) => at == s.len() || plain(block),
+        None => s.iter().all(|&c| (b'!'..=b'~').contains(&c) && c != b'+' && c != b'='),
+    }
+}
+
 /// Class masks of up to 64 octets, bit `i` for octet `i`; octets past the end are in no class.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct PathMasks {
@@ -129,6 +152,23 @@ mod tests {
                     }
                 }
                 assert_eq!(find_lf(&v), lf, "len {len} lf {lf:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_xtext_agrees_with_a_plain_check_at_every_length() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let reference = |s: &[u8]| s.iter().all(|&c| (b'!'..=b'~').contains(&c) && c != b'+' && c != b'=');
+        for len in 0..70 {
+            let good = vec![b'a'; len];
+            assert!(is_plain_xtext(&good));
+            for at in 0..len {
+                for &c in &all {
+                    let mut v = good.clone();
+                    v[at] = c;
+                    assert_eq!(is_plain_xtext(&v), reference(&v), "len {len} at {at} {c:#x}");
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::error::ParamError;
+use crate::block::find_byte;
 use crate::class::{KEYWORD, Keyword, VALUE, XCHAR};
 
 /// `BODY=` ([RFC 6152](https://www.rfc-editor.org/rfc/rfc6152), [RFC 3030](https://www.rfc-editor.org/rfc/rfc3030)).
@@ -102,9 +103,8 @@ impl<'a> XText<'a> {
     /// Checks the `xtext` grammar: `*( xchar / hexchar )`, `hexchar = "+" 2(%x30-39 / %x41-46)`.
     pub fn is_valid(&self) -> bool {
         let b = self.0.as_bytes();
-        // Most values have no escapes: check them without branches, so the loop vectorises.
-        let plain = b.iter().fold(true, |ok, &c| ok & (c.wrapping_sub(0x21) < 0x5E) & (c != b'+') & (c != b'='));
-        if plain {
+        // Most values have no escapes: checked sixteen octets at a time.
+        if crate::block::is_plain_xtext(b) {
             return true;
         }
         let mut i = 0;
@@ -219,27 +219,29 @@ fn for_each_param<'a>(
     input: &'a str,
     mut f: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ParamError>,
 ) -> Result<(), ParamError> {
-    let b = input.as_bytes();
-    let mut start = 0;
-    while start < b.len() {
+    let mut rest = input;
+    while !rest.is_empty() {
         // One or more SP between parameters, and trailing SP, are tolerated.
-        if b[start] == b' ' {
-            start += 1;
+        if let Some(after) = rest.strip_prefix(' ') {
+            rest = after;
             continue;
         }
-        let end = crate::block::find_byte(&b[start..], b' ').map_or(b.len(), |n| start + n);
+        let end = find_byte(rest.as_bytes(), b' ').unwrap_or(rest.len());
+        let (param, after) = rest.split_at_checked(end).ok_or(ParamError::Syntax)?;
+        rest = after;
+        let (keyword, value) = match find_byte(param.as_bytes(), b'=') {
+            // `keyword=` with nothing after is not a parameter.
+            Some(eq) => match (param.get(..eq), param.get(eq + 1..)) {
+                (Some(k), Some(v)) if !v.is_empty() => (k, Some(v)),
+                _ => return Err(ParamError::Syntax),
+            },
+            None => (param, None),
+        };
         // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
-        let kw_end = b[start..end].iter().position(|&c| !KEYWORD[c as usize]).map_or(end, |n| start + n);
-        if kw_end == start || b[start] == b'-' {
+        if !is_esmtp_keyword(keyword.as_bytes()) {
             return Err(ParamError::Syntax);
         }
-        let value = match b.get(kw_end) {
-            _ if kw_end == end => None,
-            Some(b'=') if kw_end + 1 < end => Some(&input[kw_end + 1..end]),
-            _ => return Err(ParamError::Syntax),
-        };
-        f(&input[start..kw_end], value)?;
-        start = end;
+        f(keyword, value)?;
     }
     Ok(())
 }
@@ -361,7 +363,7 @@ impl<'a> RcptParams<'a> {
                 set(&mut p.notify, notify(v.ok_or(ParamError::InvalidValue)?)?)
             } else if ORCPT.matches(k.as_bytes()) {
                 let v = v.ok_or(ParamError::InvalidValue)?;
-                let semi = v.bytes().position(|c| c == b';').ok_or(ParamError::InvalidValue)?;
+                let semi = find_byte(v.as_bytes(), b';').ok_or(ParamError::InvalidValue)?;
                 let (addr_type, addr) = (&v[..semi], &v[semi + 1..]);
                 if !is_esmtp_keyword(addr_type.as_bytes()) {
                     return Err(ParamError::InvalidValue);
@@ -419,7 +421,10 @@ fn notify(v: &str) -> Result<Notify, ParamError> {
         return Ok(Notify::NEVER);
     }
     let mut n = Notify::default();
-    for item in v.as_bytes().split(|&b| b == b',') {
+    let mut rest = v.as_bytes();
+    loop {
+        let comma = find_byte(rest, b',');
+        let item = rest.get(..comma.unwrap_or(rest.len())).unwrap_or_default();
         let slot = if SUCCESS.matches(item) {
             &mut n.success
         } else if FAILURE.matches(item) {
@@ -432,8 +437,11 @@ fn notify(v: &str) -> Result<Notify, ParamError> {
         if std::mem::replace(slot, true) {
             return Err(ParamError::InvalidValue);
         }
+        match comma {
+            Some(at) => rest = rest.get(at + 1..).unwrap_or_default(),
+            None => return Ok(n),
+        }
     }
-    Ok(n)
 }
 
 fn encode_xtext(out: &mut String, name: &str, x: Option<&XText<'_>>) -> Result<(), ParamError> {
