@@ -40,7 +40,8 @@ pub enum Command<'a> {
     Mail {
         /// The sender.
         from: ReversePath<'a>,
-        /// The parameters.
+        /// The parameters; boxed (one allocation per MAIL) so that every command fits in 128
+        /// octets, and the forty RCPTs of a transaction move as registers, not by `memcpy`.
         params: Box<MailParams<'a>>,
     },
     /// `RCPT TO:( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`.

@@ -226,3 +226,22 @@ fn invalid_utf8_is_reported_against_the_path_it_spoils() {
     assert_eq!(Command::parse_line(b"RCPT TO:<\xff@x>"), Err(CommandError::InvalidRecipient(PathError::InvalidUtf8)));
     assert_eq!(Command::parse_line(b"NOOP \xff"), Err(CommandError::Unrecognized));
 }
+
+#[test]
+fn four_letters_is_exactly_four_ascii_letters() {
+    for lane in 0..4 {
+        for b in 0..=255u8 {
+            let mut w = *b"MaIl";
+            w[lane] = b;
+            assert_eq!(four_letters(u32::from_le_bytes(w)), b.is_ascii_alphabetic(), "lane {lane} {b:#x}");
+        }
+    }
+    // The word path and the searched path agree on verbs that are not four letters.
+    for line in ["RCP1 TO:<a@b>", "RCPTX TO:<a@b>", "STARTTLS", "starttls", "X-VERB arg", "R\u{e9}T a"] {
+        let fast = Command::parse_line(line.as_bytes());
+        assert!(fast.is_err() || matches!(fast, Ok(Command::StartTls | Command::Unknown { .. })), "{line}");
+    }
+    assert_eq!(parse("rCpT TO:<a@b.example>").unwrap().verb(), Verb::Rcpt);
+    assert_eq!(parse("QUIT").unwrap(), Command::Quit);
+    assert!(matches!(parse("QUIT now"), Err(CommandError::Syntax(Verb::Quit))));
+}
