@@ -230,6 +230,15 @@ fn fast_path_is_taken_by_ordinary_paths_and_left_by_others() {
         assert_eq!(simple_path(&path).is_some(), fast, "{}", path.len());
         assert!(path_grammar(&path).is_ok());
     }
+    // `@` and `>` at the window's last octets (shifts by 63 and 64 must not overflow).
+    for local in 60..66 {
+        for tail in ["@b>", "@>", "@bc>", ">", "@", ""] {
+            let path = format!("<{}{tail}", "a".repeat(local));
+            if let Some((fast, rest)) = simple_path(&path) {
+                assert_eq!(Ok((fast, path.len() - rest.len())), path_grammar(&path), "{path}");
+            }
+        }
+    }
     let ok = format!("<a@{}.c>", "b".repeat(63));
     let long = format!("<a@{}.c>", "b".repeat(64));
     assert!(path_grammar(&ok).is_ok() && path_grammar(&long).is_err());
