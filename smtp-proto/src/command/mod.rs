@@ -425,18 +425,11 @@ impl<'a> Command<'a> {
     }
 }
 
-/// Splits at the first SP; nearly every verb has four letters, so look there first.
+/// Splits at the first SP (four-letter verbs never get here: `parse_str` reads them as a word).
 #[inline]
 fn split_verb(line: &str) -> (&str, Option<&str>) {
-    let b = line.as_bytes();
-    let four = b.get(..4).is_some_and(|v| !v.contains(&b' '));
-    let sp = match b.get(4) {
-        Some(b' ') if four => Some(4),
-        None if four => None,
-        _ => crate::block::find_byte(b, b' '),
-    };
-    match sp {
-        Some(sp) => (&line[..sp], Some(&line[sp + 1..])),
+    match split_byte(line, b' ') {
+        Some((verb, args)) => (verb, Some(args)),
         None => (line, None),
     }
 }
