@@ -88,13 +88,24 @@ pub struct DataDecoder {
     size: u64,
     saw_bare: bool,
     saw_long_line: bool,
+    /// The widest vector instructions this CPU has, for the clean-block check.
+    arch: pulp::Arch,
 }
 
 impl DataDecoder {
     /// A decoder for one message. `max_line` bounds a line in octets, CRLF included
     /// (RFC 5321 §4.5.3.1.6 says 1,000); longer lines are flagged, not cut.
     pub fn new(bare: BareLineEndings, max_line: Option<usize>) -> Self {
-        Self { state: State::LineStart, bare, max_line, line_len: 0, size: 0, saw_bare: false, saw_long_line: false }
+        Self {
+            state: State::LineStart,
+            bare,
+            max_line,
+            line_len: 0,
+            size: 0,
+            saw_bare: false,
+            saw_long_line: false,
+            arch: pulp::Arch::new(),
+        }
     }
 
     /// Decoded octets so far.
@@ -154,8 +165,9 @@ impl DataDecoder {
         while i < n && self.state != State::Done {
             let (skipped_to, slow_to) = self.skip_clean_blocks(input, i);
             i = skipped_to;
-            // At least one block through the state machine, then the block check again.
-            let limit = n.min(slow_to.max(i + BLOCK));
+            // Through the state machine to `slow_to` (at least one octet), then the block
+            // check again.
+            let limit = n.min(slow_to.max(i + 1));
             i = self.step(input, (i, limit), &finder, &mut span, out);
         }
         let flush_end = match self.state {
@@ -178,8 +190,8 @@ impl DataDecoder {
     /// every CR is followed by an LF and every LF preceded by a CR, and no line starts with a
     /// dot. Their bytes stay in the span to be copied; only the line length and the state
     /// need updating after them. Returns where the skip ended and how far the state machine
-    /// should then go before the next skip (past the end of an over-long line, if one was
-    /// found).
+    /// should then go before the next skip: through the block that failed the check, past
+    /// the end of an over-long line, or not at all when the skip stopped at its bound.
     #[inline]
     fn skip_clean_blocks(&mut self, input: &[u8], start: usize) -> (usize, usize) {
         // In `Text`, the byte before `start` is neither CR nor an LF before a dot, and a byte
@@ -187,41 +199,40 @@ impl DataDecoder {
         // A line already too long is left to the state machine until it ends.
         let too_long = self.max_line.is_some_and(|max| self.line_len >= max);
         if self.state != State::Text || input.get(start) == Some(&b'\n') || too_long {
-            return (start, start);
+            return (start, start + BLOCK);
         }
         // Bounded, so that a long line found below wastes little of the scan.
         let scan_end = start.saturating_add(SKIP_BLOCKS * BLOCK);
-        let mut end = start;
-        while end < scan_end
-            && let Some(window) = input.get(end..end + BLOCK + 1).and_then(|w| <&[u8; BLOCK + 1]>::try_from(w).ok())
-        {
-            if !clean_block(window) {
-                break;
-            }
-            end += BLOCK;
-        }
+        let (end, lf_in_every_block) = self.arch.dispatch(CleanRun { input, start, limit: scan_end });
         if end == start {
-            return (start, start);
+            return (start, start + BLOCK);
         }
-        // Line lengths: from each line start, the last LF within the longest allowed line is
-        // found backwards, skipping many lines per search.
         let max = self.max_line.unwrap_or(usize::MAX);
         let mut line = start;
         let mut room = max.saturating_sub(self.line_len);
-        loop {
-            let window_end = line.saturating_add(room).min(end);
-            match memchr::memrchr(b'\n', &input[line..window_end]) {
-                Some(off) => {
-                    line += off + 1;
-                    room = max;
-                }
-                None if window_end == end => break,
-                None => {
-                    // This line is too long: the state machine reads it and flags it.
-                    if line > start {
-                        self.line_len = 0;
+        // Line lengths. When every block held an LF, no two LFs in the run are more than
+        // `2 * BLOCK - 1` octets apart: only the first line needs measuring.
+        let first_fits = || memchr::memchr(b'\n', &input[start..end]).is_some_and(|first| first < room);
+        if lf_in_every_block && max >= 2 * BLOCK && first_fits() {
+            line = memchr::memrchr(b'\n', &input[start..end]).map_or(start, |last| start + last + 1);
+        } else {
+            // Otherwise from each line start, the last LF within the longest allowed line is
+            // found backwards, skipping many lines per search.
+            loop {
+                let window_end = line.saturating_add(room).min(end);
+                match memchr::memrchr(b'\n', &input[line..window_end]) {
+                    Some(off) => {
+                        line += off + 1;
+                        room = max;
                     }
-                    return (line, window_end + 1);
+                    None if window_end == end => break,
+                    None => {
+                        // This line is too long: the state machine reads it and flags it.
+                        if line > start {
+                            self.line_len = 0;
+                        }
+                        return (line, window_end + 1);
+                    }
                 }
             }
         }
@@ -234,7 +245,9 @@ impl DataDecoder {
             self.line_len -= 1;
             self.state = State::Cr;
         }
-        (end, end)
+        // Stopped at a block that failed the check, or too near the end of the input.
+        let failed = end < scan_end;
+        (end, if failed { end + BLOCK } else { end })
     }
 
     /// Runs the state machine over `input[i..limit]` (it may read past `limit` to finish a
@@ -332,16 +345,55 @@ const BLOCK: usize = 256;
 /// Blocks checked per skip, at most.
 const SKIP_BLOCKS: usize = 16;
 
-/// Whether `w[..BLOCK]` (with one byte of look-ahead) pairs every CR with a following LF and
-/// every LF with a preceding CR, and has no LF before a dot. Branch-free, so the compiler
-/// vectorises it: this is what lets ordinary content pass at copy-like speed.
-#[inline]
-fn clean_block(w: &[u8; BLOCK + 1]) -> bool {
-    let mut bad = 0u8;
-    for (&x, &y) in w[..BLOCK].iter().zip(&w[1..]) {
-        bad |= u8::from((x == b'\r') != (y == b'\n')) | (u8::from(x == b'\n') & u8::from(y == b'.'));
+/// The clean blocks from `start`, at most up to `limit`: returns where they end.
+///
+/// Run through [`pulp::Arch::dispatch`], so that the loop is compiled once more for the widest
+/// vector instructions the CPU has (AVX2 on most x86-64), chosen at run time: this doubles
+/// the speed of the check against the SSE2 baseline, without `unsafe` in this crate.
+struct CleanRun<'a> {
+    input: &'a [u8],
+    start: usize,
+    limit: usize,
+}
+
+impl pulp::WithSimd for CleanRun<'_> {
+    /// Where the clean blocks end, and whether each of them held an LF.
+    type Output = (usize, bool);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> (usize, bool) {
+        let Self { input, start, limit } = self;
+        let mut end = start;
+        let mut lf_in_every_block = true;
+        while end < limit
+            && let Some(window) = input.get(end..end + BLOCK + 2).and_then(|w| <&[u8; BLOCK + 2]>::try_from(w).ok())
+        {
+            let (clean, has_lf) = clean_block(window);
+            if !clean {
+                break;
+            }
+            lf_in_every_block &= has_lf;
+            end += BLOCK;
+        }
+        (end, lf_in_every_block)
     }
-    bad == 0
+}
+
+/// Whether the pairs starting in `w[..BLOCK]` (two octets of look-ahead) pair every CR with a
+/// following LF and every LF with a preceding CR, and whether no LF in `w[1..=BLOCK]` comes
+/// before a dot (an LF at `w[0]` pairs with the octet before the block: the caller checks it);
+/// and whether `w[1..=BLOCK]` holds an LF.
+/// Reading the dot from the third load (not `x == LF` against the second) saves one compare
+/// per vector. Branch-free, so the compiler vectorises it: this is what lets ordinary content
+/// pass at copy-like speed.
+#[inline(always)]
+fn clean_block(w: &[u8; BLOCK + 2]) -> (bool, bool) {
+    let (mut bad, mut lf) = (0u8, 0u8);
+    for ((&x, &y), &z) in w[..BLOCK].iter().zip(&w[1..]).zip(&w[2..]) {
+        bad |= u8::from((x == b'\r') != (y == b'\n')) | (u8::from(y == b'\n') & u8::from(z == b'.'));
+        lf |= u8::from(y == b'\n');
+    }
+    (bad == 0, lf != 0)
 }
 
 /// Encodes message content for `DATA`: CRLF line endings and dot-stuffing.
@@ -353,6 +405,8 @@ fn clean_block(w: &[u8; BLOCK + 1]) -> bool {
 pub struct DataEncoder {
     at_line_start: bool,
     cr_pending: bool,
+    /// The widest vector instructions this CPU has, for the clean-block check.
+    arch: pulp::Arch,
 }
 
 impl Default for DataEncoder {
@@ -364,7 +418,7 @@ impl Default for DataEncoder {
 impl DataEncoder {
     /// An encoder at the start of a message.
     pub fn new() -> Self {
-        Self { at_line_start: true, cr_pending: false }
+        Self { at_line_start: true, cr_pending: false, arch: pulp::Arch::new() }
     }
 
     /// Appends the encoded form of `input` to `out`.
@@ -390,12 +444,7 @@ impl DataEncoder {
             // it is, checked a block at a time. A block ending in CR takes its LF along.
             if input[i] != b'\n' {
                 let start = i;
-                while let Some(w) = input.get(i..i + BLOCK + 1).and_then(|w| <&[u8; BLOCK + 1]>::try_from(w).ok()) {
-                    if !clean_block(w) {
-                        break;
-                    }
-                    i += BLOCK;
-                }
+                i = self.arch.dispatch(CleanRun { input, start, limit: input.len() }).0;
                 if i > start {
                     match input[i - 1] {
                         // The block check saw the LF that follows.

@@ -318,6 +318,8 @@ fn segment() -> impl Strategy<Value = Vec<u8>> {
         8 => (0usize..150).prop_map(|n| [vec![b'x'; n], b"\r\n".to_vec()].concat()),
         1 => (0usize..40).prop_map(|n| [b".".to_vec(), vec![b'y'; n], b"\r\n".to_vec()].concat()),
         1 => (995usize..1002).prop_map(|n| [vec![b'L'; n], b"\r\n".to_vec()].concat()),
+        // Around two blocks of the clean-block check, and the 512 and 600 limits below.
+        1 => (250usize..620).prop_map(|n| [vec![b'M'; n], b"\r\n".to_vec()].concat()),
         1 => prop_oneof![Just(b"\n".to_vec()), Just(b"\r".to_vec()), Just(b".\n".to_vec()), Just(b"\r.\r".to_vec()), Just(b".\rz".to_vec())],
     ]
 }
@@ -331,7 +333,9 @@ proptest! {
     fn data_decoder_matches_the_reference(
         segments in prop::collection::vec(segment(), 0..60),
         normalize in any::<bool>(),
-        max_line in prop_oneof![Just(None), Just(Some(1000)), Just(Some(600)), Just(Some(130)), Just(Some(100))],
+        max_line in prop_oneof![
+            Just(None), Just(Some(1000)), Just(Some(600)), Just(Some(512)), Just(Some(511)), Just(Some(130)), Just(Some(100)),
+        ],
         // Small pieces, and pieces long enough for the decoder's clean-block path.
         cut in prop_oneof![1usize..300, 300usize..6000, Just(usize::MAX)],
     ) {
