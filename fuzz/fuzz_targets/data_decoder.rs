@@ -1,5 +1,6 @@
-//! The DATA decoder on arbitrary bytes: split anywhere it decodes the same as whole, never
-//! consumes past the end marker, and the encoder's output always decodes back.
+//! The DATA decoder on arbitrary bytes: split anywhere it decodes (and judges line lengths)
+//! the same as whole, never consumes past the end marker, and the encoder's output always
+//! decodes back.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -32,6 +33,7 @@ fuzz_target!(|input: Input| {
     let consumed = if a.done { a.consumed } else { a.consumed + parts.decode(&data[split..], &mut out_parts).consumed };
     assert_eq!((consumed, &out_parts), (r.consumed, &out_whole));
     assert_eq!(parts.saw_bare_line_ending(), whole.saw_bare_line_ending());
+    assert_eq!(parts.saw_long_line(), whole.saw_long_line());
     assert_eq!(whole.size(), out_whole.len() as u64);
 
     let mut wire = Vec::new();
