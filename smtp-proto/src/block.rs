@@ -124,32 +124,31 @@ impl PathMasks {
     #[inline]
     pub(crate) fn of(s: &[u8]) -> Option<Self> {
         let n = s.len().min(64);
+        let last = n.checked_sub(WIDTH)?;
         let mut m = Self::default();
         let mut at = 0;
-        while at < n {
-            let (block, shift) = match s.get(at..).and_then(<[u8]>::first_chunk::<WIDTH>) {
-                Some(block) => (block, 0),
-                // The tail: the last sixteen octets, shifted so bit 0 is octet `at`.
-                None => (s.last_chunk::<WIDTH>()?, at + WIDTH - s.len()),
-            };
-            let [local, domain, dot, hyphen] = Self::block(block).map(|b| u64::from(b >> shift) << at);
+        loop {
+            // The last block may overlap the one before: the same octets get the same bits.
+            let p = at.min(last);
+            let block = s.get(p..).and_then(<[u8]>::first_chunk::<WIDTH>)?;
+            let [local, domain, dot, hyphen] = Self::block(block).map(|b| u64::from(b) << p);
             m.local |= local;
             m.domain |= domain;
             m.dot |= dot;
             m.hyphen |= hyphen;
             at += WIDTH;
+            if at >= n {
+                return Some(m);
+            }
         }
-        let within = if n == 64 { u64::MAX } else { (1 << n) - 1 };
-        m.local &= within;
-        m.domain &= within;
-        Some(m)
     }
 }
 
 /// Bits `lo..hi` (`lo <= hi <= 64`).
 #[inline]
 pub(crate) fn bits(lo: usize, hi: usize) -> u64 {
-    let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    // Through 128 bits, so that 64 needs no branch.
+    let below = |n: usize| ((1u128 << n.min(64)) - 1) as u64;
     below(hi) & !below(lo)
 }
 
