@@ -28,6 +28,20 @@ fn parse(c: &mut Criterion) {
         })
     });
 
+    // The whole batch checked for UTF-8 once (inside the timed loop), then parsed as text.
+    g.bench_function("sansmail_parse_str", |b| {
+        b.iter(|| {
+            let mut rest = std::str::from_utf8(black_box(&input[..])).expect("ASCII corpus");
+            let mut n = 0;
+            while let Ok(Status::Complete((cmd, used))) = Command::parse_str(rest) {
+                black_box(&cmd);
+                rest = &rest[used..];
+                n += 1;
+            }
+            assert_eq!(n, 54);
+        })
+    });
+
     g.bench_function("stalwart-smtp-proto", |b| {
         use stalwart_smtp_proto::Request;
         b.iter(|| {

@@ -167,7 +167,27 @@ proptest! {
         let bytes = cmd.to_bytes().unwrap();
         let (parsed, used) = Command::parse(&bytes).unwrap().complete().unwrap();
         prop_assert_eq!(used, bytes.len());
-        prop_assert_eq!(parsed, cmd);
+        prop_assert_eq!(&parsed, &cmd);
+        // The same from text known to be UTF-8.
+        let text = std::str::from_utf8(&bytes).unwrap();
+        prop_assert_eq!(Command::parse_str(text).unwrap().complete().unwrap(), (cmd, bytes.len()));
+    }
+
+    /// `parse_str` and `parse` agree on any text: valid commands, errors, partial lines.
+    #[test]
+    fn parse_str_agrees_with_parse(text in prop_oneof![
+        "(MAIL FROM:|RCPT TO:|EHLO |HELO |AUTH |BDAT |VRFY |NOOP|DATA|QUIT|STARTTLS|XFOO)[ -~\u{80}-\u{10ffff}\r\n]{0,80}",
+        "[ -~\u{a0}-\u{10ffff}\r\n\t]{0,120}",
+    ]) {
+        let mut rest = text.as_str();
+        loop {
+            let (by_str, by_bytes) = (Command::parse_str(rest), Command::parse(rest.as_bytes()));
+            prop_assert_eq!(&by_str, &by_bytes);
+            match by_str {
+                Ok(sansmail_smtp_proto::Status::Complete((_, used))) => rest = &rest[used..],
+                _ => break,
+            }
+        }
     }
 
     #[test]
