@@ -1,12 +1,16 @@
-//! Any bytes into the command parser: no panic, and whatever parses encodes back to bytes
-//! that parse to the same command.
+//! Any bytes into the command parser: no panic, whatever parses encodes back to bytes that
+//! parse to the same command, and on UTF-8 input `parse_str` gives what `parse` gives.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sansmail_smtp_proto::{Command, Status};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(Status::Complete((cmd, used))) = Command::parse(data) {
+    let parsed = Command::parse(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        assert_eq!(Command::parse_str(text), parsed);
+    }
+    if let Ok(Status::Complete((cmd, used))) = parsed {
         assert!(used <= data.len());
         let bytes = cmd.to_bytes().expect("a parsed command must encode");
         let (again, _) = Command::parse(&bytes).expect("re-parse").complete().expect("complete");
