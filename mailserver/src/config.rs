@@ -52,6 +52,29 @@ pub(crate) struct Config {
     /// Per-domain routes that override MX lookup.
     #[serde(default)]
     pub(crate) route: Vec<crate::outbound::RouteConfig>,
+    /// IMAP folder limits per account.
+    #[serde(default)]
+    pub(crate) imap: ImapConfig,
+}
+
+/// `[imap]`: what one account may make of its folders.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ImapConfig {
+    /// Folders besides INBOX.
+    pub(crate) max_folders: usize,
+    /// Octets of a folder name as stored (modified UTF-7, hierarchy included); at most 250.
+    pub(crate) max_folder_name: usize,
+    /// Names on the subscription list.
+    pub(crate) max_subscriptions: usize,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        // Generous for any mail client (Thunderbird users with thousands of folders are
+        // rare), small enough that a hostile account cannot fill a directory.
+        Self { max_folders: 1000, max_folder_name: 200, max_subscriptions: 1000 }
+    }
 }
 
 /// `[tls]`.
@@ -513,6 +536,7 @@ fn unreachable_default() -> Config {
         shutdown_grace_secs: default_grace(),
         outbound: crate::outbound::OutboundConfig::default(),
         route: Vec::new(),
+        imap: ImapConfig::default(),
     }
 }
 

@@ -108,6 +108,23 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Moves a damaged queue file out of the way, into `queue/quarantine/` (the sibling of its
+/// folder), named with the time, for the administrator to look at. Returns where it went.
+pub(crate) fn quarantine(file: &Path) -> io::Result<PathBuf> {
+    let queue = file.parent().and_then(Path::parent).ok_or_else(|| io::Error::other("no queue folder"))?;
+    let dir = queue.join("quarantine");
+    fs::create_dir_all(&dir)?;
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let to = dir.join(format!("{name}.{secs}"));
+    fs::rename(file, &to)?;
+    fsync_dir(&dir)?;
+    if let Some(from) = file.parent() {
+        fsync_dir(from)?;
+    }
+    Ok(to)
+}
+
 pub(crate) fn record_header(envelope: &Envelope, content_len: u64) -> io::Result<Vec<u8>> {
     let env = toml::to_string(envelope).map_err(io::Error::other)?;
     let mut out = format!("{MAGIC}{} {content_len:0LEN_WIDTH$}\n", env.len()).into_bytes();

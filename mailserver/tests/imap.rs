@@ -11,43 +11,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, mx, python, smtplib};
-
-const PASSWORD: &str = "imap-secret";
-
-/// `mx` (SMTP, to deliver with) and three IMAP listeners: `imap` (STARTTLS), `imaps`
-/// (implicit TLS), `imapplain` (no TLS, plaintext login allowed: raw socket tests).
-fn config(top: &str) -> String {
-    mx(
-        top,
-        "[[listener]]\nname = \"imap\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"starttls\"\n\
-         [[listener]]\nname = \"imaps\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"implicit\"\n\
-         [[listener]]\nname = \"imapplain\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
-         allow_plaintext_auth = true\n\
-         [[listener]]\nname = \"popplain\"\nservice = \"pop3\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
-         allow_plaintext_auth = true\n",
-    )
-}
-
-fn deliver(s: &Server, i: usize) {
-    let body = format!(
-        "From: Bob <bob@remote.test>\r\nTo: alice@localhost\r\nSubject: message {i}\r\n\
-         Message-ID: <m{i}@remote.test>\r\n\r\nbody of message {i}\r\n"
-    );
-    assert!(smtplib(s.addr("mx"), "plain", "bob@remote.test", "alice@localhost", &body).contains("sent"));
-}
-
-/// A server with alice@localhost holding `n` messages.
-fn server_with_mail(name: &str, top: &str, n: usize) -> Server {
-    let s = Server::start(name, &config(top));
-    let out = s.cli(&["user", "add", "alice@localhost"], &format!("{PASSWORD}\n"));
-    assert!(out.status.success(), "{out:?}");
-    for i in 1..=n {
-        deliver(&s, i);
-    }
-    assert_eq!(s.wait_maildir("localhost", "alice", n).len(), n);
-    s
-}
+use common::imap::{PASSWORD, Raw, deliver, server_with_mail};
+use common::{Server, mx, python};
 
 const IMAPLIB: &str = r#"
 import imaplib, ssl, sys, time
@@ -158,52 +123,6 @@ fn imaplib_session_over_starttls_and_implicit_tls() {
     assert_eq!(line(&out, "select"), "OK 2", "{out}");
     let first = line(&out, "fetch1");
     assert!(first.contains("UID 2 FLAGS (\\Seen)"), "no \\Recent the second time: {first}");
-}
-
-/// A raw IMAP connection (no TLS, plaintext login allowed).
-struct Raw {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    next: usize,
-}
-
-impl Raw {
-    fn login(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut r = Self { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream, next: 0 };
-        assert!(r.line().starts_with("* OK"));
-        let resp = r.cmd(&format!("LOGIN alice@localhost {PASSWORD}"));
-        assert!(resp.last().unwrap().contains("OK"), "{resp:?}");
-        r
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.reader.read_line(&mut l).unwrap();
-        l
-    }
-
-    fn send(&mut self, raw: &str) {
-        self.writer.write_all(raw.as_bytes()).unwrap();
-    }
-
-    /// Sends a tagged command; returns every line up to the tagged response.
-    fn cmd(&mut self, c: &str) -> Vec<String> {
-        self.next += 1;
-        let tag = format!("t{}", self.next);
-        self.send(&format!("{tag} {c}\r\n"));
-        let mut lines = Vec::new();
-        loop {
-            let l = self.line();
-            assert!(!l.is_empty(), "closed after {lines:?}");
-            let done = l.starts_with(&format!("{tag} "));
-            lines.push(l);
-            if done {
-                return lines;
-            }
-        }
-    }
 }
 
 #[test]

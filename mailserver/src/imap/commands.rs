@@ -212,17 +212,18 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
                 None => no(None, "No mailbox selected"),
             }
         }
-        Body::Create { mailbox } => folders::create(&maildir, mailbox)?,
+        Body::Create { mailbox } => folders::create(&conn.shared.config.imap, &maildir, mailbox)?,
         Body::Delete { mailbox } => folders::delete(conn, &user, &maildir, mailbox)?,
-        Body::Rename { from, to } => folders::rename(&maildir, from, to)?,
-        Body::Subscribe { mailbox } | Body::Unsubscribe { mailbox } => {
+        Body::Rename { from, to } => folders::rename(&conn.shared.config.imap, &maildir, from, to)?,
+        Body::Subscribe { mailbox } => folders::subscribe(&conn.shared.config.imap, &maildir, mailbox)?,
+        Body::Unsubscribe { mailbox } => {
             let name = wire_name(mailbox);
             let mut subs = store::subscriptions(&maildir);
+            let before = subs.len();
             subs.retain(|s| *s != name);
-            if matches!(body, Body::Subscribe { .. }) {
-                subs.push(name);
+            if subs.len() != before {
+                store::save_subscriptions(&maildir, &subs)?;
             }
-            store::save_subscriptions(&maildir, &subs)?;
             ok("Completed")
         }
         Body::List { selection, reference, patterns, return_options } => {
@@ -307,24 +308,37 @@ fn with_selected(
     r
 }
 
-/// The wire name (modified UTF-7) of a mailbox; `INBOX` for the inbox.
+/// The wire name (modified UTF-7) of a mailbox, normalised before anything else looks at
+/// it: trailing delimiters dropped, and `INBOX` in any case, with or without them
+/// (`inbox.`, `INBOX..`), is `INBOX`. Only that name is the Maildir's root.
 pub(super) fn wire_name(m: &Mailbox<'_>) -> String {
     match m {
         Mailbox::Inbox => "INBOX".to_owned(),
-        Mailbox::Other(n) => String::from_utf8_lossy(n).trim_end_matches('.').to_owned(),
+        Mailbox::Other(n) => {
+            let name = String::from_utf8_lossy(n);
+            let name = name.trim_end_matches('.');
+            if name.eq_ignore_ascii_case("INBOX") { "INBOX".to_owned() } else { name.to_owned() }
+        }
     }
 }
 
-/// The folder's directory, if the name is valid (strict modified UTF-7, no empty levels).
+/// Whether a mailbox name, normalised, is the inbox.
+pub(super) fn is_inbox(m: &Mailbox<'_>) -> bool {
+    wire_name(m) == "INBOX"
+}
+
+/// The folder's directory, if the name is valid (strict modified UTF-7, no empty levels,
+/// short enough for a directory name). No name but INBOX gives the Maildir itself.
 pub(super) fn folder_of(maildir: &Path, m: &Mailbox<'_>) -> Option<PathBuf> {
     let name = wire_name(m);
     if name != "INBOX" {
         let decoded = mutf7::decode(name.as_bytes()).ok()?;
-        if !store::valid_name(&decoded) {
+        if !store::valid_name(&decoded) || name.len() > store::MAX_NAME_ON_DISK {
             return None;
         }
     }
-    Some(store::folder_dir(maildir, &name))
+    let dir = store::folder_dir(maildir, &name);
+    (name == "INBOX" || dir != maildir).then_some(dir)
 }
 
 pub(super) fn exists(dir: &Path) -> bool {
@@ -338,7 +352,7 @@ fn select(
     read_only: bool,
     out: &mut Vec<u8>,
 ) -> io::Result<Done> {
-    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d) || *mailbox == Mailbox::Inbox) else {
+    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d) || is_inbox(mailbox)) else {
         return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
     };
     store::create_maildir(&dir)?;

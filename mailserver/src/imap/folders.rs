@@ -10,26 +10,43 @@ use sansmail_imap_proto::command::{Mailbox, StatusItem};
 use sansmail_imap_proto::response::{Code, Data, write_data};
 
 use super::Connection;
-use super::commands::{Done, exists, folder_of, no, ok, wire_name};
+use super::commands::{Done, exists, folder_of, is_inbox, no, ok, wire_name};
 use super::store::{self, Flags, SPECIAL_USE};
+use crate::config::ImapConfig;
 
-pub(super) fn create(maildir: &Path, mailbox: &Mailbox<'_>) -> io::Result<Done> {
-    if *mailbox == Mailbox::Inbox {
+/// Refuses a new folder name past the configured length (as stored: modified UTF-7), or a
+/// new folder past the configured count.
+fn may_add(limits: &ImapConfig, maildir: &Path, mailbox: &Mailbox<'_>) -> Option<Done> {
+    if wire_name(mailbox).len() > limits.max_folder_name.min(store::MAX_NAME_ON_DISK) {
+        return Some(no(Some(Code::Limit), "Mailbox name too long"));
+    }
+    // INBOX is in the list and not counted.
+    if store::list_folders(maildir).len() > limits.max_folders {
+        return Some(no(Some(Code::Limit), "Too many mailboxes"));
+    }
+    None
+}
+
+pub(super) fn create(limits: &ImapConfig, maildir: &Path, mailbox: &Mailbox<'_>) -> io::Result<Done> {
+    if is_inbox(mailbox) {
         return Ok(no(Some(Code::AlreadyExists), "INBOX always exists"));
     }
     let Some(dir) = folder_of(maildir, mailbox) else { return Ok(no(Some(Code::Cannot), "Invalid mailbox name")) };
     if exists(&dir) {
         return Ok(no(Some(Code::AlreadyExists), "Mailbox exists"));
     }
+    if let Some(refused) = may_add(limits, maildir, mailbox) {
+        return Ok(refused);
+    }
     store::create_maildir(&dir)?;
     Ok(ok("Created"))
 }
 
 pub(super) fn delete(conn: &mut Connection, user: &str, maildir: &Path, mailbox: &Mailbox<'_>) -> io::Result<Done> {
-    if *mailbox == Mailbox::Inbox {
+    if is_inbox(mailbox) {
         return Ok(no(Some(Code::Cannot), "INBOX cannot be deleted"));
     }
-    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d)) else {
+    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d) && d != maildir) else {
         return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
     };
     if conn.selected.as_ref().is_some_and(|s| s.folder.dir == dir) {
@@ -48,17 +65,30 @@ pub(super) fn delete(conn: &mut Connection, user: &str, maildir: &Path, mailbox:
     Ok(ok("Deleted"))
 }
 
-pub(super) fn rename(maildir: &Path, from: &Mailbox<'_>, to: &Mailbox<'_>) -> io::Result<Done> {
+pub(super) fn rename(limits: &ImapConfig, maildir: &Path, from: &Mailbox<'_>, to: &Mailbox<'_>) -> io::Result<Done> {
     let (Some(src), Some(dst)) = (folder_of(maildir, from), folder_of(maildir, to)) else {
         return Ok(no(Some(Code::Cannot), "Invalid mailbox name"));
     };
-    if *to == Mailbox::Inbox || exists(&dst) {
+    if is_inbox(to) || exists(&dst) {
         return Ok(no(Some(Code::AlreadyExists), "Target mailbox exists"));
     }
     if !exists(&src) {
         return Ok(no(Some(Code::Nonexistent), "No such mailbox"));
     }
-    if *from == Mailbox::Inbox {
+    let (old, new) = (wire_name(from), wire_name(to));
+    // Children are renamed with their parent, so the new names must fit too.
+    let children: Vec<String> = store::list_folders(maildir)
+        .into_iter()
+        .filter_map(|n| n.strip_prefix(&format!("{old}.")).map(str::to_owned))
+        .collect();
+    let longest = children.iter().map(|c| new.len() + 1 + c.len()).max().unwrap_or(0).max(new.len());
+    if longest > limits.max_folder_name.min(store::MAX_NAME_ON_DISK) {
+        return Ok(no(Some(Code::Limit), "Mailbox name too long"));
+    }
+    if is_inbox(from) {
+        if let Some(refused) = may_add(limits, maildir, to) {
+            return Ok(refused);
+        }
         // RFC 3501 §6.3.5: the inbox's messages move to the new folder; INBOX stays, empty.
         store::create_maildir(&dst)?;
         for sub in ["new", "cur"] {
@@ -70,28 +100,87 @@ pub(super) fn rename(maildir: &Path, from: &Mailbox<'_>, to: &Mailbox<'_>) -> io
         }
         return Ok(ok("Renamed"));
     }
-    let (old, new) = (wire_name(from), wire_name(to));
     fs::rename(&src, &dst)?;
-    // Children move with their parent: `.old.x` becomes `.new.x`.
-    for e in fs::read_dir(maildir)?.flatten() {
-        let n = e.file_name().to_string_lossy().into_owned();
-        if let Some(rest) = n.strip_prefix(&format!(".{old}.")) {
-            fs::rename(e.path(), maildir.join(format!(".{new}.{rest}")))?;
-        }
+    // Children move with their parent: `.old.x` becomes `.new.x`. They were listed before
+    // the parent moved, so a new name under the old one (`a` to `a.b`) is not taken again.
+    for child in children {
+        fs::rename(maildir.join(format!(".{old}.{child}")), maildir.join(format!(".{new}.{child}")))?;
     }
     Ok(ok("Renamed"))
 }
 
-/// LIST/LSUB pattern matching: `*` matches anything, `%` anything but the delimiter.
-fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| pattern_matches(rest, &name[i..])),
-        Some((b'%', rest)) => {
-            (0..=name.len()).take_while(|&i| i == 0 || name[i - 1] != b'.').any(|i| pattern_matches(rest, &name[i..]))
-        }
-        Some((&c, rest)) => name.first() == Some(&c) && pattern_matches(rest, &name[1..]),
+/// SUBSCRIBE: a valid name (it need not exist, RFC 3501 §6.3.6), up to the configured
+/// count; the list is rewritten only when it changes.
+pub(super) fn subscribe(limits: &ImapConfig, maildir: &Path, mailbox: &Mailbox<'_>) -> io::Result<Done> {
+    if folder_of(maildir, mailbox).is_none() || wire_name(mailbox).len() > limits.max_folder_name {
+        return Ok(no(Some(Code::Cannot), "Invalid mailbox name"));
     }
+    let name = wire_name(mailbox);
+    let mut subs = store::subscriptions(maildir);
+    if subs.contains(&name) {
+        return Ok(ok("Completed"));
+    }
+    if subs.len() >= limits.max_subscriptions {
+        return Ok(no(Some(Code::Limit), "Too many subscriptions"));
+    }
+    subs.push(name);
+    store::save_subscriptions(maildir, &subs)?;
+    Ok(ok("Completed"))
+}
+
+/// LIST/LSUB pattern matching: `*` matches anything, `%` anything but the delimiter.
+/// Linear in the name for each pattern position (a set of positions advanced together,
+/// never backtracking), so no pattern can take exponential time.
+fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
+    // A run of wildcards is one `*` if it holds one, else one `%`.
+    let mut p: Vec<u8> = Vec::with_capacity(pattern.len());
+    for &c in pattern {
+        match (p.last_mut(), c) {
+            (Some(last @ (b'*' | b'%')), b'*' | b'%') => {
+                if c == b'*' {
+                    *last = b'*';
+                }
+            }
+            _ => p.push(c),
+        }
+    }
+    if p.iter().filter(|c| !matches!(c, b'*' | b'%')).count() > name.len() {
+        return false;
+    }
+    // at[i]: the pattern's first i octets can match the name read so far.
+    let mut at = vec![false; p.len() + 1];
+    let mut next = vec![false; p.len() + 1];
+    at[0] = true;
+    let close = |at: &mut [bool]| {
+        // A wildcard matches the empty string: reaching it reaches what follows.
+        for i in 0..p.len() {
+            if at[i] && matches!(p[i], b'*' | b'%') {
+                at[i + 1] = true;
+            }
+        }
+    };
+    close(&mut at);
+    for &c in name {
+        next.iter_mut().for_each(|x| *x = false);
+        for i in 0..p.len() {
+            if !at[i] {
+                continue;
+            }
+            match p[i] {
+                b'*' => next[i] = true,
+                b'%' if c != b'.' => next[i] = true,
+                b'%' => {}
+                lit if lit == c => next[i + 1] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        if !next.contains(&true) {
+            return false;
+        }
+        std::mem::swap(&mut at, &mut next);
+    }
+    at[p.len()]
 }
 
 /// What a LIST or LSUB shows (RFC 5258's selection and return options, the basics).
@@ -108,12 +197,7 @@ pub(super) fn list(maildir: &Path, reference: &[u8], pattern: &[u8], how: Listin
         write_data(out, &Data::List { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: b"" });
         return;
     }
-    // Bounded work for hostile patterns: `*` runs are collapsed, and few wildcards allowed.
-    let mut full: Vec<u8> = reference.iter().chain(pattern).copied().collect();
-    full.dedup_by(|a, b| *a == b'*' && *b == b'*');
-    if full.iter().filter(|&&b| b == b'*' || b == b'%').count() > 16 {
-        return;
-    }
+    let full: Vec<u8> = reference.iter().chain(pattern).copied().collect();
     let folders = store::list_folders(maildir);
     let subs = store::subscriptions(maildir);
     let names: &[String] = if how.subscribed_only { &subs } else { &folders };
@@ -191,5 +275,20 @@ mod tests {
         assert!(!pattern_matches(b"a.%", b"a.b.c"));
         assert!(pattern_matches(b"a*c", b"a.b.c"));
         assert!(!pattern_matches(b"", b"x"));
+        assert!(pattern_matches(b"%*%.c", b"a.b.c") && pattern_matches(b"a%%", b"ab"));
+        assert!(!pattern_matches(b"a%*%b", b"ac") && pattern_matches(b"a%*%b", b"a.b"));
+    }
+
+    /// Hostile patterns cost time linear in the name: 32 wildcards against a 200-octet
+    /// name that almost matches, 100 times (the backtracking matcher never finished one
+    /// with 16).
+    #[test]
+    fn hostile_patterns_are_linear() {
+        let name = "a".repeat(199) + "c";
+        let pattern = "*a".repeat(32) + "*b";
+        for _ in 0..100 {
+            assert!(!pattern_matches(pattern.as_bytes(), name.as_bytes()));
+        }
+        assert!(pattern_matches(("*a".repeat(32) + "*c").as_bytes(), name.as_bytes()));
     }
 }

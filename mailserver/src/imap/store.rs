@@ -396,6 +396,10 @@ impl Folder {
     }
 }
 
+/// The longest wire name a folder can have: its directory is `.` and the name, and
+/// directory names stop at 255 octets.
+pub(crate) const MAX_NAME_ON_DISK: usize = 250;
+
 /// Creates a Maildir folder's `tmp/`, `new/`, `cur/`.
 pub(crate) fn create_maildir(dir: &Path) -> io::Result<()> {
     for sub in ["tmp", "new", "cur"] {

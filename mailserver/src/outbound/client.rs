@@ -19,7 +19,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig as TlsConfig, DigitallySignedStruct, SignatureScheme};
 use sansmail_smtp_proto::Reply;
 use sansmail_smtp_proto::client::{
-    ClientConfig, ClientError, ClientEvent, ClientSession, Credentials, Envelope, Stage, TlsPolicy,
+    ClientConfig, ClientError, ClientEvent, ClientSession, ClientTimeouts, Credentials, Envelope, Stage, TlsPolicy,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -34,13 +34,16 @@ pub(crate) struct Attempt {
     pub(crate) tls_config: Arc<TlsConfig>,
     pub(crate) credentials: Option<(String, String)>,
     pub(crate) connect_timeout: Duration,
+    /// The waits for each reply.
+    pub(crate) timeouts: ClientTimeouts,
 }
 
 /// What one host said.
 #[derive(Debug)]
 pub(crate) enum HopResult {
-    /// The final reply for each recipient (2xx delivered, 4xx try later, 5xx failed).
-    Answered(Vec<Reply<'static>>),
+    /// The final reply for each recipient (2xx delivered, 4xx try later, 5xx failed), and
+    /// whether the host offered DSN (then it, not we, reports success: RFC 3461 §6.2.2.1).
+    Answered { replies: Vec<Reply<'static>>, dsn: bool },
     /// This host could not be used now: try the next, or later.
     Unreachable(String),
 }
@@ -228,8 +231,8 @@ pub(crate) async fn send(
     {
         let mut pump = Pump { rcpt: vec![None; envelope.recipients.len()], done: None };
         if let Ok(Stop::Idle(io)) = pump.run(parked.io, &mut parked.session, content).await {
-            let result = pump.result(addr);
-            if let HopResult::Answered(_) = result {
+            let result = pump.result(addr, &parked.session);
+            if let HopResult::Answered { .. } = result {
                 parked.io = io;
                 park(pool, key, parked);
                 return result;
@@ -275,6 +278,7 @@ async fn fresh(
         },
         credentials: attempt.credentials.clone().map(|(username, password)| Credentials { username, password }),
         keep_open: true,
+        timeouts: attempt.timeouts,
         ..ClientConfig::default()
     };
     let mut session = match ClientSession::new(config, envelope, Instant::now(), false) {
@@ -305,8 +309,8 @@ async fn fresh(
         Ok(Stop::Idle(io)) => Some(io),
         Ok(_) => None,
     };
-    let result = pump.result(addr);
-    if let (Some(io), HopResult::Answered(_)) = (io, &result) {
+    let result = pump.result(addr, &session);
+    if let (Some(io), HopResult::Answered { .. }) = (io, &result) {
         park(pool, key, Parked { io, session, since: Instant::now(), messages: 0 });
     }
     result
@@ -390,8 +394,10 @@ impl Pump {
     }
 
     /// Each recipient's final reply, or why the host could not be used.
-    fn result(self, addr: SocketAddr) -> HopResult {
+    fn result(self, addr: SocketAddr, session: &ClientSession) -> HopResult {
         let n = self.rcpt.len();
+        let dsn = session.capabilities().has(&sansmail_smtp_proto::Capability::Dsn);
+        let answered = |replies| HopResult::Answered { replies, dsn };
         let rcpt_or = |reply: &Reply<'static>| -> Vec<Reply<'static>> {
             self.rcpt
                 .iter()
@@ -403,17 +409,17 @@ impl Pump {
                 .collect()
         };
         match self.done {
-            Some(Ok(end)) => HopResult::Answered(rcpt_or(&end)),
+            Some(Ok(end)) => answered(rcpt_or(&end)),
             Some(Err(ClientError::Rejected(Stage::Mail | Stage::Data | Stage::EndOfData, reply))) => {
-                HopResult::Answered(rcpt_or(&reply))
+                answered(rcpt_or(&reply))
             }
-            Some(Err(ClientError::NoRecipientsAccepted)) => HopResult::Answered(
+            Some(Err(ClientError::NoRecipientsAccepted)) => answered(
                 self.rcpt
                     .into_iter()
                     .map(|r| r.unwrap_or_else(|| synthetic(451, (4, 4, 0), "no reply to RCPT")))
                     .collect(),
             ),
-            Some(Err(ClientError::MessageTooBig { limit })) => HopResult::Answered(vec![
+            Some(Err(ClientError::MessageTooBig { limit })) => answered(vec![
                 synthetic(
                     552,
                     (5, 3, 4),
@@ -423,7 +429,7 @@ impl Pump {
             ]),
             Some(Err(ClientError::ExtensionMissing(ext))) => {
                 let code = if ext == "REQUIRETLS" { (5, 7, 10) } else { (5, 6, 7) };
-                HopResult::Answered(vec![synthetic(550, code, &format!("the server does not offer {ext}")); n])
+                answered(vec![synthetic(550, code, &format!("the server does not offer {ext}")); n])
             }
             Some(Err(e)) => HopResult::Unreachable(format!("{addr}: {e}")),
             None => HopResult::Unreachable(format!("{addr}: the session ended without a result")),

@@ -27,6 +27,15 @@ pub(crate) struct OutboundConfig {
     pub(crate) concurrency_per_domain: usize,
     /// Seconds to wait for a TCP connection.
     pub(crate) connect_timeout_secs: u64,
+    /// Seconds to wait for the server's greeting (RFC 5321 §4.5.3.2: 5 minutes).
+    pub(crate) greeting_timeout_secs: u64,
+    /// Seconds to wait for the reply to a command (EHLO, MAIL, RCPT, DATA, …: 5 minutes).
+    pub(crate) command_timeout_secs: u64,
+    /// Seconds to wait for the reply after the message content (10 minutes).
+    pub(crate) data_timeout_secs: u64,
+    /// Seconds one attempt to one domain may take as a whole (every host, connect to
+    /// QUIT); past it the recipients are deferred.
+    pub(crate) attempt_timeout_secs: u64,
 }
 
 impl Default for OutboundConfig {
@@ -43,6 +52,10 @@ impl Default for OutboundConfig {
             concurrency: 20,
             concurrency_per_domain: 4,
             connect_timeout_secs: 30,
+            greeting_timeout_secs: 300,
+            command_timeout_secs: 300,
+            data_timeout_secs: 600,
+            attempt_timeout_secs: 1800,
         }
     }
 }

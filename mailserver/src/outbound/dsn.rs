@@ -28,7 +28,8 @@ impl Kind {
         match self {
             Self::Failure => "failed",
             Self::Delay => "delayed",
-            Self::Success => "delivered",
+            // Handed to a next hop that will not report (RFC 3464 §2.3.3).
+            Self::Success => "relayed",
         }
     }
 
@@ -83,7 +84,11 @@ pub(crate) fn build(
             "Your message has not yet been delivered to the recipients below. No action is needed: \
              delivery will be retried.",
         ),
-        Kind::Success => ("Successful Mail Delivery Report", "Your message was delivered to the recipients below."),
+        Kind::Success => (
+            "Successful Mail Delivery Report",
+            "Your message was delivered to the mail servers of the recipients below, which do not send \
+             delivery reports.",
+        ),
     };
     let mut human = format!("This is the mail system at {hostname}.\r\n\r\n{intro}\r\n\r\n");
     for (r, s) in rcpts {

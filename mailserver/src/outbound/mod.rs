@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sansmail_smtp_proto::Reply;
 use sansmail_smtp_proto::address::{ForwardPath, ReversePath};
-use sansmail_smtp_proto::client::Envelope as SmtpEnvelope;
+use sansmail_smtp_proto::client::{ClientTimeouts, Envelope as SmtpEnvelope};
 use sansmail_smtp_proto::command::{Body, MailParams, Notify, Orcpt, RcptParams, Ret, XText};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -110,34 +110,46 @@ impl Manager {
     }
 }
 
+/// How soon a message comes back when a domain it waits for had no free slot.
+const BUSY_RETRY_SECS: u64 = 2;
+
 /// Runs the queue: new ids arrive on `ids`; what was queued before a restart is found on disk.
 pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<String>) {
     let mut schedule = Schedule::default();
     rescan(&manager, &mut schedule);
     let total = Arc::new(Semaphore::new(manager.config.concurrency.max(1)));
-    let mut tasks: JoinSet<(String, Option<u64>)> = JoinSet::new();
+    let mut tasks: JoinSet<Option<u64>> = JoinSet::new();
+    // Which message each task is trying, so even a task that died gives its message back.
+    let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
+        // A slot first, then a message: a message leaves the schedule only when it can start.
         let now = unix_now();
-        while let Some(id) = schedule.pop_due(now) {
-            let Ok(permit) = total.clone().try_acquire_owned() else {
-                schedule.put(id, now);
-                break;
-            };
+        while let Ok(permit) = total.clone().try_acquire_owned() {
+            let Some(id) = schedule.pop_due(now) else { break };
             let m = manager.clone();
-            tasks.spawn(async move {
-                let next = attempt(&m, &id).await.unwrap_or_else(|e| {
-                    tracing::error!(queue_id = %id, error = %e, "outbound attempt failed; retrying later");
+            let key = id.clone();
+            let task = tasks.spawn(async move {
+                let next = attempt(&m, &key).await.unwrap_or_else(|e| {
+                    tracing::error!(queue_id = %key, error = %e, "outbound attempt failed; retrying later");
                     Some(unix_now() + m.config.retry_first_secs)
                 });
                 drop(permit);
-                (id, next)
+                next
             });
+            running.insert(task.id(), id);
         }
         tokio::select! {
             Some(id) = ids.recv() => schedule.put(id, unix_now()),
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Ok((id, next)) = done {
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let (task, next) = match done {
+                    Ok((task, next)) => (task, next),
+                    Err(e) => {
+                        tracing::error!(error = %e, "outbound task failed; retrying later");
+                        (e.id(), Some(unix_now() + manager.config.retry_first_secs))
+                    }
+                };
+                if let Some(id) = running.remove(&task) {
                     schedule.running_done(&id);
                     if let Some(t) = next {
                         schedule.put(id, t);
@@ -249,6 +261,12 @@ fn status_code(reply: &Reply<'_>) -> String {
 
 /// One message's turn: every due recipient tried, its state saved, reports queued. Returns
 /// when to come back, or `None` when the message is finished (or held, or gone).
+///
+/// The state is saved after each domain's replies, before the next domain is tried and
+/// before any report is built, so a crash repeats at most the deliveries between a remote
+/// server's 250 and our fsync. A domain with no free slot is not waited for (that would
+/// hold a slot of the whole queue meanwhile): its recipients stay due and the message comes
+/// back in [`BUSY_RETRY_SECS`].
 async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
     let store = m.store.clone();
     let key = id.to_owned();
@@ -261,13 +279,17 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
     let (env, content, mut state) = match loaded {
         Ok(x) => x,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            let to = m.store.quarantine(id)?;
+            tracing::error!(queue_id = %id, error = %e, moved_to = %to.display(), "damaged outbound message quarantined");
+            return Ok(None);
+        }
         Err(e) => return Err(e),
     };
     if state.held {
         return Ok(None);
     }
     let now = unix_now();
-    let before = state.clone();
     // Due recipients, grouped by domain.
     let mut by_domain: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, (r, s)) in env.recipients.iter().zip(&state.rcpt).enumerate() {
@@ -280,10 +302,20 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             None => by_domain.push((domain, vec![i])),
         }
     }
+    let mut busy = false;
+    let limit = Duration::from_secs(m.config.attempt_timeout_secs.max(1));
     for (domain, idxs) in by_domain {
-        let slots = m.domain_slots(&domain);
-        let Ok(_permit) = slots.acquire_owned().await else { continue };
-        let outcome = deliver_domain(m, &env, &content, &domain, &idxs).await;
+        let Ok(_permit) = m.domain_slots(&domain).try_acquire_owned() else {
+            busy = true;
+            continue;
+        };
+        let outcome = match tokio::time::timeout(limit, deliver_domain(m, &env, &content, &domain, &idxs)).await {
+            Ok(outcome) => outcome,
+            Err(_) => idxs
+                .iter()
+                .map(|_| Outcome::local(Status::Deferred, "4.4.2", format!("no result within {}s", limit.as_secs())))
+                .collect(),
+        };
         for (i, result) in idxs.iter().zip(outcome) {
             let s = &mut state.rcpt[*i];
             s.attempts += 1;
@@ -291,6 +323,7 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             s.status_code = result.status_code;
             s.last_error = result.text;
             s.status = result.status;
+            s.next_hop_reports = result.status == Status::Delivered && result.next_hop_reports;
             if s.status == Status::Deferred {
                 s.next_attempt = now + m.backoff(s.attempts);
                 if now >= env.received.saturating_add(m.config.max_queue_secs) {
@@ -300,16 +333,27 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
                     s.last_error = format!("message expired after {} attempts: {}", s.attempts, s.last_error);
                 }
             }
+            s.unreported = s.status.is_final();
             tracing::info!(queue_id = %env.id, to = %env.recipients[*i].address, status = ?s.status, remote = %s.remote, detail = %s.last_error, "outbound");
         }
+        save(m, id, &state).await?;
     }
-    report(m, &env, &content, &before, &mut state, now).await?;
-    let store = m.store.clone();
-    let key = id.to_owned();
-    let done = state.is_done();
+    if report(m, &env, &content, &mut state, now).await? {
+        save(m, id, &state).await?;
+    }
+    if state.is_done() {
+        let store = m.store.clone();
+        let key = id.to_owned();
+        blocking(move || store.remove(&key)).await?;
+        return Ok(None);
+    }
     let next = state.next_due();
-    blocking(move || if done { store.remove(&key) } else { store.save_state(&key, &state) }).await?;
-    Ok(if done { None } else { next })
+    Ok(if busy { next.map(|t| t.min(now + BUSY_RETRY_SECS)) } else { next })
+}
+
+async fn save(m: &Manager, id: &str, state: &State) -> io::Result<()> {
+    let (store, key, state) = (m.store.clone(), id.to_owned(), state.clone());
+    blocking(move || store.save_state(&key, &state)).await
 }
 
 /// One recipient's outcome.
@@ -318,11 +362,13 @@ struct Outcome {
     status_code: String,
     text: String,
     remote: String,
+    /// The next hop offered DSN, so success notices are its to send.
+    next_hop_reports: bool,
 }
 
 impl Outcome {
     fn local(status: Status, code: &str, text: String) -> Self {
-        Self { status, status_code: code.to_owned(), text, remote: String::new() }
+        Self { status, status_code: code.to_owned(), text, remote: String::new(), next_hop_reports: false }
     }
 }
 
@@ -351,6 +397,12 @@ async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &st
         tls_config,
         credentials: dest.credentials.clone(),
         connect_timeout: Duration::from_secs(m.config.connect_timeout_secs.max(1)),
+        timeouts: ClientTimeouts {
+            greeting: Duration::from_secs(m.config.greeting_timeout_secs.max(1)),
+            command: Duration::from_secs(m.config.command_timeout_secs.max(1)),
+            data_term: Duration::from_secs(m.config.data_timeout_secs.max(1)),
+            ..ClientTimeouts::default()
+        },
     };
     let mut last = format!("no host for {domain}");
     for hop in &dest.hops {
@@ -367,7 +419,7 @@ async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &st
         };
         for addr in addrs {
             match client::send(&m.pool, addr, &hop.host, &attempt, envelope.clone(), content).await {
-                HopResult::Answered(replies) => {
+                HopResult::Answered { replies, dsn } => {
                     return replies
                         .into_iter()
                         .map(|r| Outcome {
@@ -379,6 +431,7 @@ async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &st
                             status_code: status_code(&r),
                             text: r.to_string().replace('\n', " "),
                             remote: hop.host.clone(),
+                            next_hop_reports: dsn,
                         })
                         .collect();
                 }
@@ -392,28 +445,31 @@ async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &st
     all(Status::Deferred, "4.4.1", last)
 }
 
-/// Queues the reports this attempt calls for: failures, successes asked for with
-/// `NOTIFY=SUCCESS`, and one delay warning per message. Never to the null sender.
-async fn report(
-    m: &Manager,
-    env: &Envelope,
-    content: &[u8],
-    before: &State,
-    state: &mut State,
-    now: u64,
-) -> io::Result<()> {
-    if env.from.is_empty() {
-        return Ok(());
-    }
-    let changed_to = |status: Status| -> Vec<usize> {
-        (0..state.rcpt.len()).filter(|&i| state.rcpt[i].status == status && before.rcpt[i].status != status).collect()
-    };
+/// Queues the reports the state calls for: failures and successes not yet reported (a
+/// success only where the next hop did not offer DSN, RFC 3461 §6.2.2.1), and one delay
+/// warning per message. Never to the null sender. Returns whether the state changed.
+async fn report(m: &Manager, env: &Envelope, content: &[u8], state: &mut State, now: u64) -> io::Result<bool> {
+    let mut changed = false;
     let mut reports = Vec::new();
-    for (kind, idxs) in [(Kind::Failure, changed_to(Status::Failed)), (Kind::Success, changed_to(Status::Delivered))] {
-        let wanted: Vec<usize> = idxs.into_iter().filter(|&i| dsn::wants(&env.recipients[i], kind)).collect();
+    for kind in [Kind::Failure, Kind::Success] {
+        let wanted: Vec<usize> = (0..state.rcpt.len())
+            .filter(|&i| {
+                let s = &state.rcpt[i];
+                s.unreported
+                    && match kind {
+                        Kind::Failure => s.status == Status::Failed,
+                        _ => s.status == Status::Delivered && !s.next_hop_reports,
+                    }
+                    && dsn::wants(&env.recipients[i], kind)
+            })
+            .collect();
         if !wanted.is_empty() {
             reports.push((kind, wanted));
         }
+    }
+    for r in state.rcpt.iter_mut().filter(|r| r.unreported) {
+        r.unreported = false;
+        changed = true;
     }
     let warn_at = env.received.saturating_add(m.config.delay_warning_secs);
     if m.config.delay_warning_secs > 0 && !state.warned && now >= warn_at {
@@ -422,8 +478,12 @@ async fn report(
             .collect();
         if !delayed.is_empty() {
             state.warned = true;
+            changed = true;
             reports.push((Kind::Delay, delayed));
         }
+    }
+    if env.from.is_empty() {
+        return Ok(changed);
     }
     let until = env.received.saturating_add(m.config.max_queue_secs);
     for (kind, idxs) in reports {
@@ -434,5 +494,5 @@ async fn report(
         let id = blocking(move || d.queue_generated(&to, &message, "dsn")).await?;
         tracing::info!(queue_id = %env.id, report = ?kind, dsn_id = ?id, to = %env.from, "delivery report queued");
     }
-    Ok(())
+    Ok(changed)
 }

@@ -56,6 +56,13 @@ pub(crate) struct RcptState {
     /// The host that gave the last answer.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub(crate) remote: String,
+    /// Became final and its report (if one is wanted) is not queued yet: saved with the
+    /// outcome, so a crash before the report is queued still sends it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) unreported: bool,
+    /// Delivered to a next hop that offered DSN: that hop reports success, not we.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) next_hop_reports: bool,
 }
 
 /// A message's state.
@@ -150,6 +157,16 @@ impl Store {
         Ok(ids)
     }
 
+    /// Moves a message that cannot be read (and its state) to `queue/quarantine/`.
+    pub(crate) fn quarantine(&self, id: &str) -> io::Result<PathBuf> {
+        let to = spool::quarantine(&self.msg(id))?;
+        let state = self.state_path(id);
+        if state.exists() {
+            spool::quarantine(&state)?;
+        }
+        Ok(to)
+    }
+
     /// A queued message: its envelope and content.
     pub(crate) fn read(&self, id: &str) -> io::Result<(Envelope, Vec<u8>)> {
         let mut data = Vec::new();
@@ -161,10 +178,20 @@ impl Store {
     }
 
     /// A message's state, every recipient pending when none was written yet (`now` is
-    /// their first attempt).
+    /// their first attempt). A state file that cannot be read as one is moved to
+    /// `queue/quarantine/` (said in the log) and its recipients taken as pending: the
+    /// message's age comes from the message itself, so it still expires on time.
     pub(crate) fn state(&self, id: &str, recipients: usize, now: u64) -> io::Result<State> {
-        let mut state = match fs::read_to_string(self.state_path(id)) {
-            Ok(text) => toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+        let path = self.state_path(id);
+        let mut state = match fs::read(&path) {
+            Ok(data) => match std::str::from_utf8(&data).ok().and_then(|t| toml::from_str(t).ok()) {
+                Some(s) => s,
+                None => {
+                    let to = spool::quarantine(&path)?;
+                    tracing::error!(queue_id = %id, moved_to = %to.display(), "damaged outbound state quarantined; its recipients are tried again");
+                    State::default()
+                }
+            },
             Err(e) if e.kind() == io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(e),
         };
@@ -179,10 +206,11 @@ impl Store {
     /// has no state yet (or only final states, left by a crash before its removal).
     pub(crate) fn peek_due(&self, id: &str) -> io::Result<Option<u64>> {
         match fs::read_to_string(self.state_path(id)) {
-            Ok(text) => {
-                let s: State = toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                Ok(if s.held { None } else { Some(s.next_due().unwrap_or(0)) })
-            }
+            Ok(text) => match toml::from_str::<State>(&text) {
+                Ok(s) => Ok(if s.held { None } else { Some(s.next_due().unwrap_or(0)) }),
+                // Damaged: due now, when `state` quarantines it.
+                Err(_) => Ok(Some(0)),
+            },
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(0)),
             Err(e) => Err(e),
         }

@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod imap;
+pub mod receiver;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_sansmail");
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
