@@ -12,7 +12,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
@@ -200,13 +201,24 @@ pub(crate) struct Deliverer {
 impl Deliverer {
     /// Delivers every local recipient of every message in a queue file and hands the remote
     /// ones to the outbound queue; the file is finished with once this succeeded.
+    ///
+    /// A damaged file has its whole messages delivered, then goes to `queue/quarantine/`.
     fn deliver(&self, file: &str, recovering: bool) -> io::Result<()> {
-        let messages = match self.spool.read(file) {
+        let (messages, fault) = match self.spool.read(file) {
             Ok(m) => m,
             // Already delivered and removed (a repeated job).
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
+        self.deliver_messages(file, &messages, recovering)?;
+        if let Some(fault) = fault {
+            let to = self.spool.quarantine(file)?;
+            tracing::error!(file, fault, whole_messages = messages.len(), moved_to = %to.display(), "damaged queue file: its whole messages were delivered, the rest quarantined");
+        }
+        Ok(())
+    }
+
+    fn deliver_messages(&self, file: &str, messages: &[(Envelope, Vec<u8>)], recovering: bool) -> io::Result<()> {
         let mut handed_off = Vec::new();
         // Every copy of every message in the file is staged, then all are published at
         // once: one round of syncs for the file, not one per copy.
@@ -215,7 +227,8 @@ impl Deliverer {
         for (m, (envelope, content)) in messages.iter().enumerate() {
             let id = &envelope.id;
             if !crate::spool::is_id(id) {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("queue file {file}: bad id")));
+                tracing::error!(file, queue_id = %id, "a queued message with a malformed id is skipped");
+                continue;
             }
             let remote: Vec<Recipient> = envelope.recipients.iter().filter(|r| r.mailbox.is_none()).cloned().collect();
             if !remote.is_empty() {
@@ -309,30 +322,86 @@ impl Deliverer {
 
 /// Local deliveries in progress at once: each waits mostly on fsync, so several overlap.
 const CONCURRENCY: usize = 4;
+/// How often the queue folder is looked at for files no job names (belt and braces).
+const RESCAN: Duration = Duration::from_secs(60);
+/// The wait before a failed delivery is tried again: doubling from the first, capped.
+const RETRY_FIRST: Duration = Duration::from_secs(5);
+const RETRY_MAX: Duration = Duration::from_secs(300);
 
 /// Delivers queued messages as their ids arrive, several at a time; remote recipients go to
-/// the outbound queue ([`crate::outbound`]).
+/// the outbound queue ([`crate::outbound`]). A delivery that fails (a full disk, too many
+/// open files, an I/O error) is tried again with back-off while the server runs, and every
+/// [`RESCAN`] the queue folder is read for files no job holds, so nothing acknowledged
+/// waits for a restart.
 pub(crate) async fn run(deliverer: Arc<Deliverer>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-    while let Some(job) = jobs.recv().await {
-        let Ok(permit) = slots.clone().acquire_owned().await else { return };
-        let d = deliverer.clone();
+    let (done_tx, mut done) = mpsc::unbounded_channel::<(Job, bool)>();
+    let (retry_tx, mut retries) = mpsc::unbounded_channel::<Job>();
+    // Files being delivered or waiting to be tried again, with their failures so far.
+    let mut held: HashMap<String, u32> = HashMap::new();
+    let mut rescan = tokio::time::interval_at(tokio::time::Instant::now() + RESCAN, RESCAN);
+    let start = |job: Job| {
+        let (d, slots, done_tx) = (deliverer.clone(), slots.clone(), done_tx.clone());
         tokio::spawn(async move {
-            let id = job.file.clone();
+            let Ok(_permit) = slots.acquire_owned().await else { return };
+            let file = job.file.clone();
+            let recovering = job.recovering;
             let result = tokio::task::spawn_blocking(move || -> io::Result<()> {
-                d.deliver(&job.file, job.recovering)?;
-                d.spool.remove(&job.file)
+                d.deliver(&file, recovering)?;
+                d.spool.remove(&file)
             })
             .await;
-            drop(permit);
-            match result {
-                Ok(Ok(())) => {}
+            let ok = match result {
+                Ok(Ok(())) => true,
                 Ok(Err(e)) => {
-                    tracing::error!(queue_id = %id, error = %e, "local delivery failed; the message stays queued")
+                    tracing::error!(queue_id = %job.file, error = %e, "local delivery failed; the message stays queued and is tried again");
+                    false
                 }
-                Err(e) => tracing::error!(queue_id = %id, error = %e, "delivery task failed"),
-            }
+                Err(e) => {
+                    tracing::error!(queue_id = %job.file, error = %e, "delivery task failed; tried again");
+                    false
+                }
+            };
+            let _ = done_tx.send((job, ok));
         });
+    };
+    loop {
+        tokio::select! {
+            job = jobs.recv() => {
+                let Some(job) = job else { return };
+                if !held.contains_key(&job.file) {
+                    held.insert(job.file.clone(), 0);
+                    start(job);
+                }
+            }
+            Some((job, ok)) = done.recv() => {
+                if ok {
+                    held.remove(&job.file);
+                    continue;
+                }
+                let failures = held.entry(job.file.clone()).or_insert(0);
+                *failures += 1;
+                let wait = RETRY_FIRST.saturating_mul(1 << (*failures - 1).min(16)).min(RETRY_MAX);
+                let retry_tx = retry_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    let _ = retry_tx.send(Job { recovering: true, ..job });
+                });
+            }
+            Some(job) = retries.recv() => start(job),
+            _ = rescan.tick() => {
+                let spool = deliverer.spool.clone();
+                if let Ok(Ok(files)) = tokio::task::spawn_blocking(move || spool.list()).await {
+                    for file in files {
+                        if !held.contains_key(&file) {
+                            tracing::info!(queue_id = %file, "found in the queue by the periodic scan");
+                            held.insert(file.clone(), 0);
+                            start(Job { file, recovering: true });
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

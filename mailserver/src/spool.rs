@@ -64,6 +64,9 @@ pub(crate) struct Envelope {
     pub(crate) envid: Option<String>,
 }
 
+/// One queued message: its envelope and content.
+pub(crate) type Record = (Envelope, Vec<u8>);
+
 const MAGIC: &str = "sansmail-queue 1 ";
 /// Width of the content length in a record header, so a streamed message's header can be
 /// written first and completed at commit.
@@ -227,11 +230,17 @@ impl Spool {
         }
     }
 
-    /// Reads a queue file: its messages, in order.
-    pub(crate) fn read(&self, name: &str) -> io::Result<Vec<(Envelope, Vec<u8>)>> {
+    /// Reads a queue file: its whole messages, in order, and what was wrong with the rest
+    /// if it is damaged (see [`parse_whole_records`]).
+    pub(crate) fn read(&self, name: &str) -> io::Result<(Vec<Record>, Option<String>)> {
         let mut data = Vec::new();
         File::open(self.msg.join(name))?.read_to_end(&mut data)?;
-        parse_records(name, &data)
+        Ok(parse_whole_records(name, &data))
+    }
+
+    /// Moves a damaged queue file to `queue/quarantine/`.
+    pub(crate) fn quarantine(&self, name: &str) -> io::Result<PathBuf> {
+        quarantine(&self.msg.join(name))
     }
 
     /// Removes a queue file whose every recipient is done (gone already is fine).
@@ -243,24 +252,64 @@ impl Spool {
     }
 }
 
-pub(crate) fn parse_records(name: &str, data: &[u8]) -> io::Result<Vec<(Envelope, Vec<u8>)>> {
+/// The whole records of a queue file that may be damaged (cut short by a disk error, or
+/// edited): every record that reads is returned, and the first fault is described. A record
+/// whose lengths read but whose envelope does not is skipped; past a header that does not
+/// read nothing can be found, so the rest is lost to the fault.
+pub(crate) fn parse_whole_records(name: &str, data: &[u8]) -> (Vec<Record>, Option<String>) {
+    let mut out = Vec::new();
+    let mut fault = None;
+    let mut rest = data;
+    while !rest.is_empty() {
+        match parse_one(name, rest) {
+            Ok((record, used)) => {
+                match record {
+                    Ok(r) => out.push(r),
+                    Err(e) => {
+                        fault.get_or_insert(e.to_string());
+                    }
+                }
+                rest = &rest[used..];
+            }
+            Err(e) => {
+                fault.get_or_insert(e.to_string());
+                break;
+            }
+        }
+    }
+    (out, fault)
+}
+
+
+/// One record at the start of `rest`: its framing (the octets it takes) or why that cannot
+/// be read, and inside it the message or why its envelope cannot be read.
+fn parse_one(name: &str, rest: &[u8]) -> io::Result<(io::Result<Record>, usize)> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("queue file {name}: {what}"));
+    let nl = rest.iter().position(|&b| b == b'\n').ok_or_else(|| bad("no record header"))?;
+    let header = std::str::from_utf8(&rest[..nl]).map_err(|_| bad("header not UTF-8"))?;
+    let lens = header.strip_prefix(MAGIC).and_then(|l| l.split_once(' ')).ok_or_else(|| bad("unknown header"))?;
+    let (env_len, content_len): (usize, usize) =
+        (lens.0.parse().map_err(|_| bad("bad length"))?, lens.1.parse().map_err(|_| bad("bad length"))?);
+    let env_end = (nl + 1).checked_add(env_len).ok_or_else(|| bad("bad length"))?;
+    let end = env_end.checked_add(content_len).ok_or_else(|| bad("bad length"))?;
+    if rest.len() < end {
+        return Err(bad("record cut short"));
+    }
+    let record = std::str::from_utf8(&rest[nl + 1..env_end])
+        .map_err(|_| bad("envelope not UTF-8"))
+        .and_then(|env| toml::from_str::<Envelope>(env).map_err(|e| bad(&e.to_string())))
+        .map(|envelope| (envelope, rest[env_end..end].to_vec()));
+    Ok((record, end))
+}
+
+/// Every record of a queue file, or an error if any part of it is damaged.
+pub(crate) fn parse_records(name: &str, data: &[u8]) -> io::Result<Vec<(Envelope, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
-        let nl = rest.iter().position(|&b| b == b'\n').ok_or_else(|| bad("no record header"))?;
-        let header = std::str::from_utf8(&rest[..nl]).map_err(|_| bad("header not UTF-8"))?;
-        let lens = header.strip_prefix(MAGIC).and_then(|l| l.split_once(' ')).ok_or_else(|| bad("unknown header"))?;
-        let (env_len, content_len): (usize, usize) =
-            (lens.0.parse().map_err(|_| bad("bad length"))?, lens.1.parse().map_err(|_| bad("bad length"))?);
-        let env_end = nl + 1 + env_len;
-        let end = env_end.checked_add(content_len).ok_or_else(|| bad("bad length"))?;
-        let env = rest.get(nl + 1..env_end).ok_or_else(|| bad("envelope cut short"))?;
-        let env = std::str::from_utf8(env).map_err(|_| bad("envelope not UTF-8"))?;
-        let envelope: Envelope = toml::from_str(env).map_err(|e| bad(&e.to_string()))?;
-        let content = rest.get(env_end..end).ok_or_else(|| bad("content cut short"))?;
-        out.push((envelope, content.to_vec()));
-        rest = &rest[end..];
+        let (record, used) = parse_one(name, rest)?;
+        out.push(record?);
+        rest = &rest[used..];
     }
     Ok(out)
 }
@@ -349,7 +398,7 @@ mod tests {
         m.write(b"Subject: hi\r\n\r\nbody\r\n").unwrap();
         let name = spool.commit(m).unwrap();
         let read = spool.read(&name).unwrap();
-        assert_eq!(read, vec![(env.clone(), b"Received: x\r\nSubject: hi\r\n\r\nbody\r\n".to_vec())]);
+        assert_eq!(read, (vec![(env.clone(), b"Received: x\r\nSubject: hi\r\n\r\nbody\r\n".to_vec())], None));
         // Small ones, committed at once from many tasks.
         let envs: Vec<Envelope> = (0..20).map(|_| envelope(&new_id())).collect();
         let tasks: Vec<_> = envs
@@ -365,7 +414,7 @@ mod tests {
         }
         let mut seen = Vec::new();
         for file in spool.list().unwrap() {
-            for (e, content) in spool.read(&file).unwrap() {
+            for (e, content) in spool.read(&file).unwrap().0 {
                 if e.id != env.id {
                     assert_eq!(content, [b"R: 1\r\n".as_slice(), e.id.as_bytes()].concat());
                     seen.push(e.id);
@@ -388,5 +437,33 @@ mod tests {
         assert_eq!(parse_records("f", &rec).unwrap().len(), 1);
         assert!(parse_records("f", &rec[..rec.len() - 1]).is_err());
         assert!(parse_records("f", b"garbage\n").is_err());
+    }
+
+    #[test]
+    fn the_whole_records_of_a_damaged_file_are_kept() {
+        let mut data = Vec::new();
+        for id in ["000000000000000001", "000000000000000002"] {
+            data.extend(record_header(&envelope(id), 3).unwrap());
+            data.extend_from_slice(b"abc");
+        }
+        let whole = data.len();
+        // A record whose envelope is damaged but whose lengths read is skipped.
+        let mut broken = record_header(&envelope("000000000000000003"), 1).unwrap();
+        let at = broken.iter().position(|&b| b == b'\n').unwrap() + 1;
+        broken[at] = b'[';
+        data.extend(broken);
+        data.push(b'x');
+        data.extend(record_header(&envelope("000000000000000004"), 3).unwrap());
+        data.extend_from_slice(b"abc");
+        let (records, fault) = parse_whole_records("f", &data);
+        let ids: Vec<&str> = records.iter().map(|(e, _)| e.id.as_str()).collect();
+        assert_eq!(ids, ["000000000000000001", "000000000000000002", "000000000000000004"]);
+        assert!(fault.is_some());
+        // Cut inside the third record: the first two are whole.
+        let (records, fault) = parse_whole_records("f", &data[..whole + 10]);
+        assert_eq!(records.len(), 2);
+        assert!(fault.is_some());
+        let (records, fault) = parse_whole_records("f", &data[..whole]);
+        assert_eq!((records.len(), fault), (2, None));
     }
 }
