@@ -46,6 +46,10 @@ pub(crate) struct Config {
     /// Seconds sessions get to finish after SIGTERM or SIGINT.
     #[serde(default = "default_grace")]
     pub(crate) shutdown_grace_secs: u64,
+    /// A message that arrives with this many `Received` fields is refused as a mail loop
+    /// (554 5.4.6; RFC 5321 §6.3). `0`: no limit.
+    #[serde(default = "default_hop_limit")]
+    pub(crate) hop_limit: usize,
     /// Outbound delivery: retries, smarthosts, DNS.
     #[serde(default)]
     pub(crate) outbound: crate::outbound::OutboundConfig,
@@ -355,6 +359,10 @@ fn default_data_dir() -> PathBuf {
 fn default_grace() -> u64 {
     30
 }
+/// Postfix's `hopcount_limit`.
+fn default_hop_limit() -> usize {
+    50
+}
 fn default_tls_mode() -> TlsMode {
     TlsMode::Starttls
 }
@@ -534,6 +542,7 @@ fn unreachable_default() -> Config {
         listener: default_listeners(),
         abuse: crate::abuse::AbuseConfig::default(),
         shutdown_grace_secs: default_grace(),
+        hop_limit: default_hop_limit(),
         outbound: crate::outbound::OutboundConfig::default(),
         route: Vec::new(),
         imap: ImapConfig::default(),

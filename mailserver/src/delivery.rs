@@ -179,6 +179,16 @@ struct Staged {
     size: u64,
 }
 
+/// The one address every remote recipient was forwarded from, if there is one: the copy
+/// that leaves then carries `Delivered-To` with it, so it is recognised if it comes back
+/// (a forwarding loop). With other recipients beside (plain remote ones, or forwards from
+/// another address) no such field is added, since it would show them an address of ours
+/// they were not sent to (a Bcc, perhaps); the hop limit still ends such a loop.
+fn forwarded_from(remote: &[Recipient]) -> Option<&str> {
+    let first = remote.first()?.original.as_deref()?;
+    remote.iter().all(|r| r.original.as_deref() == Some(first)).then_some(first)
+}
+
 /// A queue file to deliver; `recovering` when it was found in the queue at start.
 #[derive(Debug)]
 pub(crate) struct Job {
@@ -234,8 +244,13 @@ impl Deliverer {
             if !remote.is_empty() {
                 // The remote recipients move to the outbound queue (durably) before this
                 // file can go; a repeat after a crash finds them there already.
+                let delivered_to = forwarded_from(&remote).map(|o| format!("Delivered-To: {o}\r\n"));
                 let out = Envelope { recipients: remote, ..envelope.clone() };
-                if self.outbound.add(&out, content)? {
+                let content = match &delivered_to {
+                    Some(field) => std::borrow::Cow::Owned([field.as_bytes(), content].concat()),
+                    None => std::borrow::Cow::Borrowed(content.as_slice()),
+                };
+                if self.outbound.add(&out, &content)? {
                     handed_off.push(out.id);
                 }
             }

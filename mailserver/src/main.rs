@@ -11,6 +11,7 @@ mod delivery;
 mod directory;
 mod imap;
 mod login;
+mod loops;
 mod net;
 mod outbound;
 mod policy;

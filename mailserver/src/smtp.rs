@@ -52,6 +52,8 @@ struct Transaction {
     /// The message's envelope and `Received` header, fixed at the start of content.
     envelope: Option<Envelope>,
     head: Vec<u8>,
+    /// Loop signs in the message's header section.
+    scan: crate::loops::HeaderScan,
 }
 
 /// One client connection.
@@ -335,8 +337,9 @@ impl Connection {
             (false, true) => "ESMTPA",
             (true, true) => "ESMTPSA",
         };
+        // The address the client gave, never where a forward sends it.
         let for_clause = match self.tx.recipients.as_slice() {
-            [one] => format!("\r\n\tfor <{}>", one.address),
+            [one] => format!("\r\n\tfor <{}>", one.original.as_deref().unwrap_or(&one.address)),
             _ => String::new(),
         };
         let head = format!(
@@ -353,6 +356,7 @@ impl Connection {
             client,
             ret_full: self.tx.ret_full,
             envid: self.tx.envid.clone(),
+            authenticated,
         };
         // What delivery adds: this header, and `Return-Path: <from>` CRLF.
         self.tx.head_len = (head.len() + "Return-Path: <>\r\n".len() + envelope.from.len()) as u64;
@@ -366,6 +370,7 @@ impl Connection {
         if self.tx.failed {
             return;
         }
+        self.tx.scan.feed(data);
         self.tx.pending.extend_from_slice(data);
         if self.tx.pending.len() >= SPOOL_CHUNK {
             if self.tx.incoming.is_none() {
@@ -406,12 +411,30 @@ impl Connection {
         }
     }
 
+    /// A mail loop shows as too many `Received` fields, or as a message we forward from an
+    /// address that already has our `Delivered-To` for it (we add it to what we forward).
+    fn loop_refusal(&self) -> Option<Reply<'static>> {
+        let limit = self.shared.config.hop_limit;
+        let scan = &self.tx.scan;
+        if limit > 0 && scan.received >= limit {
+            let text = format!("Too many hops ({} Received fields, limit {limit}): mail loop", scan.received);
+            return Some(reply(554, (5, 4, 6), text));
+        }
+        let looped = self.tx.recipients.iter().find_map(|r| r.original.as_deref().filter(|o| scan.delivered_to(o)))?;
+        Some(reply(554, (5, 4, 6), format!("Mail forwarding loop for <{looped}>")))
+    }
+
     async fn message_end(&mut self, size: u64) -> Reply<'static> {
         let failed = reply(451, (4, 3, 0), "Requested action aborted: local error in processing");
         let Some(envelope) = self.tx.envelope.take().filter(|_| !self.tx.failed) else {
             self.reset();
             return failed;
         };
+        if let Some(refusal) = self.loop_refusal() {
+            tracing::warn!(client = %self.peer.ip(), from = %envelope.from, reason = %refusal, "mail loop refused");
+            self.reset();
+            return refusal;
+        }
         // Quota: refuse the message when no local copy fits and nothing goes elsewhere. When
         // some copies fit, the message is accepted and the others are delivered over quota:
         // one reply covers every recipient, and a 5xx would lose the copies that fit.

@@ -62,6 +62,10 @@ pub(crate) struct Envelope {
     /// DSN `ENVID` (RFC 3461 §4.4), xtext decoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) envid: Option<String>,
+    /// The client had logged in (AUTH): the sender is who it says, so a report may return
+    /// more to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) authenticated: bool,
 }
 
 /// One queued message: its envelope and content.
@@ -279,7 +283,6 @@ pub(crate) fn parse_whole_records(name: &str, data: &[u8]) -> (Vec<Record>, Opti
     }
     (out, fault)
 }
-
 
 /// One record at the start of `rest`: its framing (the octets it takes) or why that cannot
 /// be read, and inside it the message or why its envelope cannot be read.

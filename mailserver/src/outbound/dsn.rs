@@ -63,6 +63,29 @@ fn field(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
+/// The recipient a report names: the address the sender gave. A forward's target is the
+/// forwarding user's private business (RFC 3461 §6.3: the original recipient is reported).
+fn reported(r: &Recipient) -> &str {
+    r.original.as_deref().unwrap_or(&r.address)
+}
+
+/// The remote server's words, with a forward's target replaced by the address the sender
+/// gave.
+fn diagnostic(r: &Recipient, s: &RcptState) -> String {
+    let Some(original) = &r.original else { return s.last_error.clone() };
+    // In any case: servers echo addresses lower-cased, too.
+    let (text, lower, needle) = (&s.last_error, s.last_error.to_ascii_lowercase(), r.address.to_ascii_lowercase());
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(found) = lower[at..].find(&needle).filter(|_| !needle.is_empty()) {
+        out.push_str(&text[at..at + found]);
+        out.push_str(original);
+        at += found + needle.len();
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 /// Builds the report for `rcpts` of `envelope` (each with its state). `until` is when a
 /// delayed message will bounce.
 pub(crate) fn build(
@@ -92,9 +115,9 @@ pub(crate) fn build(
     };
     let mut human = format!("This is the mail system at {hostname}.\r\n\r\n{intro}\r\n\r\n");
     for (r, s) in rcpts {
-        human.push_str(&format!("<{}>", field(&r.address)));
+        human.push_str(&format!("<{}>", field(reported(r))));
         if !s.last_error.is_empty() {
-            human.push_str(&format!(": {}", field(&s.last_error)));
+            human.push_str(&format!(": {}", field(&diagnostic(r, s))));
         }
         human.push_str("\r\n");
     }
@@ -112,7 +135,7 @@ pub(crate) fn build(
         if let Some(orcpt) = &r.orcpt {
             status.push_str(&format!("Original-Recipient: {}\r\n", field(orcpt)));
         }
-        status.push_str(&format!("Final-Recipient: rfc822; {}\r\n", field(&r.address)));
+        status.push_str(&format!("Final-Recipient: rfc822; {}\r\n", field(reported(r))));
         status.push_str(&format!("Action: {}\r\n", kind.action()));
         let code = match (kind, s.status_code.as_str()) {
             (_, c) if !c.is_empty() => c.to_owned(),
@@ -121,11 +144,11 @@ pub(crate) fn build(
             (Kind::Success, _) => "2.0.0".to_owned(),
         };
         status.push_str(&format!("Status: {code}\r\n"));
-        if !s.remote.is_empty() {
+        if !s.remote.is_empty() && r.original.is_none() {
             status.push_str(&format!("Remote-MTA: dns; {}\r\n", field(&s.remote)));
         }
         if !s.last_error.is_empty() {
-            status.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", field(&s.last_error)));
+            status.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", field(&diagnostic(r, s))));
         }
         status.push_str(&format!("Last-Attempt-Date: {}\r\n", rfc5322_date(now)));
         if kind == Kind::Delay {
@@ -133,7 +156,12 @@ pub(crate) fn build(
         }
     }
 
-    let original = if kind == Kind::Failure && envelope.ret_full {
+    // The whole message goes back only when asked for, and never to a sender that did not
+    // log in when a forward is involved: anyone can claim a sender, and the report would
+    // send the forwarded copy wherever it was claimed (RFC 3461 §4.3 lets us choose).
+    let forwarded = rcpts.iter().any(|(r, _)| r.original.is_some());
+    let full = kind == Kind::Failure && envelope.ret_full && (envelope.authenticated || !forwarded);
+    let original = if full {
         MimePart::new(ContentType::new("message/rfc822"), BodyPart::Binary(content.into()))
     } else {
         MimePart::new(ContentType::new("text/rfc822-headers"), BodyPart::Binary(header_section(content).into()))
@@ -209,5 +237,33 @@ mod tests {
             assert!(text.contains(f), "{f} missing in\n{text}");
         }
         assert!(!text.contains("secret body"), "headers only without RET=FULL");
+    }
+
+    /// A forwarded recipient is reported as the address the sender gave; the forward's
+    /// target appears nowhere, and an unauthenticated sender gets headers only.
+    #[test]
+    fn a_forward_target_is_never_revealed() {
+        let mut env = Envelope { id: "0".into(), from: "s@example.org".into(), ret_full: true, ..Envelope::default() };
+        let rcpt = Recipient {
+            address: "Private@Hidden.test".into(),
+            original: Some("alice@example.org".into()),
+            ..Recipient::default()
+        };
+        let state = RcptState {
+            last_error: "550 5.1.1 <private@hidden.test>: no such user".into(),
+            remote: "mx.hidden.test".into(),
+            ..RcptState::default()
+        };
+        let content = b"Subject: hello\r\n\r\nsecret body\r\n";
+        let text =
+            String::from_utf8(build(Kind::Failure, "mx", &env, content, &[(&rcpt, &state)], 0, 0).unwrap()).unwrap();
+        assert!(text.contains("Final-Recipient: rfc822; alice@example.org"), "{text}");
+        assert!(text.contains("<alice@example.org>: no such user"), "{text}");
+        assert!(!text.to_ascii_lowercase().contains("hidden.test"), "{text}");
+        assert!(!text.contains("secret body"), "{text}");
+        env.authenticated = true;
+        let text =
+            String::from_utf8(build(Kind::Failure, "mx", &env, content, &[(&rcpt, &state)], 0, 0).unwrap()).unwrap();
+        assert!(text.contains("secret body"), "a logged-in sender gets what it asked for");
     }
 }
