@@ -276,6 +276,10 @@ impl Deliverer {
                 self.autoreply(mailbox, envelope, settings, content)?;
             }
         }
+        // What intake promised these messages is now stored (or was delivered before).
+        for (envelope, _) in messages {
+            self.quotas.release(&envelope.id);
+        }
         for id in handed_off {
             let _ = self.outbound_ids.send(id);
         }

@@ -16,8 +16,18 @@ use crate::users::normalize;
 pub(crate) struct Quotas {
     limits: HashMap<String, u64>,
     default: u64,
-    usage: Mutex<HashMap<String, u64>>,
+    usage: Mutex<Usage>,
     mailboxes: Arc<Mailboxes>,
+}
+
+/// Octets stored per mailbox, and octets promised to messages accepted but not yet
+/// delivered (by key: a queue id, or one IMAP command), so that sessions ending at once
+/// cannot all take the last space.
+#[derive(Debug, Default)]
+struct Usage {
+    stored: HashMap<String, u64>,
+    reserved: HashMap<String, u64>,
+    by_key: HashMap<String, Vec<(String, u64)>>,
 }
 
 /// The octets in a Maildir: `new/` and `cur/` of the inbox and of every `.folder`.
@@ -44,7 +54,7 @@ fn scan(maildir: &Path) -> u64 {
 impl Quotas {
     pub(crate) fn new(config: &Config, mailboxes: Arc<Mailboxes>) -> Self {
         let limits = config.user.iter().filter_map(|u| Some((normalize(&u.address), u.quota?))).collect();
-        Self { limits, default: config.default_quota, usage: Mutex::new(HashMap::new()), mailboxes }
+        Self { limits, default: config.default_quota, usage: Mutex::default(), mailboxes }
     }
 
     /// The quota of a mailbox, if it has one.
@@ -52,15 +62,27 @@ impl Quotas {
         Some(self.limits.get(mailbox).copied().unwrap_or(self.default)).filter(|&q| q > 0)
     }
 
-    /// Octets in the mailbox.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Usage> {
+        self.usage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Octets in the mailbox and promised to it, counted from the files at first use.
+    fn used(&self, usage: &mut Usage, mailbox: &str) -> u64 {
+        let stored = match usage.stored.get(mailbox) {
+            Some(&u) => u,
+            None => {
+                let u = scan(&self.mailboxes.maildir(mailbox));
+                usage.stored.insert(mailbox.to_string(), u);
+                u
+            }
+        };
+        stored.saturating_add(usage.reserved.get(mailbox).copied().unwrap_or(0))
+    }
+
+    /// Octets in the mailbox, and promised to it.
     pub(crate) fn usage(&self, mailbox: &str) -> u64 {
-        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&u) = usage.get(mailbox) {
-            return u;
-        }
-        let u = scan(&self.mailboxes.maildir(mailbox));
-        usage.insert(mailbox.to_string(), u);
-        u
+        let mut usage = self.lock();
+        self.used(&mut usage, mailbox)
     }
 
     /// Whether the mailbox is already at or over its quota (RCPT: 452 4.2.2).
@@ -68,15 +90,43 @@ impl Quotas {
         self.limit(mailbox).is_some_and(|q| self.usage(mailbox) >= q)
     }
 
-    /// Whether `size` more octets would take the mailbox over its quota (end of data: 552 5.2.2).
+    /// Whether `size` more octets would take the mailbox over its quota (an early answer:
+    /// APPEND before its literal; [`Quotas::reserve`] decides).
     pub(crate) fn would_overflow(&self, mailbox: &str, size: u64) -> bool {
         self.limit(mailbox).is_some_and(|q| self.usage(mailbox).saturating_add(size) > q)
     }
 
+    /// Promises `size` octets of the mailbox to `key` if they fit (a mailbox without a quota
+    /// always fits, and is not tracked). The check and the promise are one step, so of
+    /// sessions ending at once only as many get the space as it holds. Kept until
+    /// [`Quotas::release`] of the key.
+    pub(crate) fn reserve(&self, key: &str, mailbox: &str, size: u64) -> bool {
+        let Some(limit) = self.limit(mailbox) else { return true };
+        let mut usage = self.lock();
+        if self.used(&mut usage, mailbox).saturating_add(size) > limit {
+            return false;
+        }
+        *usage.reserved.entry(mailbox.to_owned()).or_insert(0) += size;
+        usage.by_key.entry(key.to_owned()).or_default().push((mailbox.to_owned(), size));
+        true
+    }
+
+    /// Gives back what `key` was promised (its copies are delivered, or it failed).
+    pub(crate) fn release(&self, key: &str) {
+        let mut usage = self.lock();
+        for (mailbox, size) in usage.by_key.remove(key).unwrap_or_default() {
+            if let Some(r) = usage.reserved.get_mut(&mailbox) {
+                *r = r.saturating_sub(size);
+                if *r == 0 {
+                    usage.reserved.remove(&mailbox);
+                }
+            }
+        }
+    }
+
     /// Counts a delivered copy.
     pub(crate) fn add(&self, mailbox: &str, size: u64) {
-        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(u) = usage.get_mut(mailbox) {
+        if let Some(u) = self.lock().stored.get_mut(mailbox) {
             *u += size;
         }
         // Not yet counted: the first `usage` call scans, and will see this copy.
@@ -84,9 +134,14 @@ impl Quotas {
 
     /// Takes a removed message's size off a mailbox's usage.
     pub(crate) fn remove(&self, mailbox: &str, size: u64) {
-        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(u) = usage.get_mut(mailbox) {
+        if let Some(u) = self.lock().stored.get_mut(mailbox) {
             *u = u.saturating_sub(size);
         }
     }
+}
+
+/// A key for a reservation no queue id names (one IMAP command).
+pub(crate) fn command_key() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!("cmd-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

@@ -442,8 +442,11 @@ impl Connection {
         let quotas = &self.shared.quotas;
         let local: Vec<&str> = self.tx.recipients.iter().filter_map(|r| r.mailbox.as_deref()).collect();
         let remote = self.tx.recipients.iter().any(|r| r.mailbox.is_none());
-        let over = tokio::task::block_in_place(|| local.iter().filter(|m| quotas.would_overflow(m, stored)).count());
+        // The space is promised now, until delivery has the copies (or the spool fails).
+        let over =
+            tokio::task::block_in_place(|| local.iter().filter(|m| !quotas.reserve(&envelope.id, m, stored)).count());
         if over > 0 && over == local.len() && !remote {
+            quotas.release(&envelope.id);
             self.reset();
             return reply(552, (5, 2, 2), "Mailbox full: the message exceeds the recipient's quota");
         }
@@ -486,6 +489,7 @@ impl Connection {
                 reply(250, (2, 0, 0), format!("Ok: queued as {id}"))
             }
             Err(e) => {
+                self.shared.quotas.release(&envelope.id);
                 tracing::error!(error = %e, client = %self.peer.ip(), "cannot commit a message to the spool: replied 451");
                 if let Some(incoming) = tx.incoming {
                     incoming.discard();

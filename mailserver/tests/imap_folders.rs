@@ -110,3 +110,30 @@ fn hostile_list_patterns_answer_and_the_session_goes_on() {
     assert!(last(&r).contains("OK"), "{r:?}");
     assert!(a.cmd("NOOP")[0].contains("OK"));
 }
+
+/// A UID index cut inside its header (`1 <validity> 1` left of `… 11`) once renumbered
+/// the messages from 1 under the same UIDVALIDITY; now it gets a new one, and says so.
+#[test]
+fn a_damaged_uid_index_means_a_new_uidvalidity() {
+    let mut s = server_with_mail("imapf-uidlist", "", 10);
+    let validity = |a: &mut Raw| -> String {
+        let r = a.cmd("SELECT INBOX");
+        let line = r.iter().find(|l| l.contains("[UIDVALIDITY ")).unwrap();
+        line.split("[UIDVALIDITY ").nth(1).unwrap().split(']').next().unwrap().to_owned()
+    };
+    let mut a = Raw::login(s.addr("imapplain"));
+    let before = validity(&mut a);
+    assert!(a.cmd("SELECT INBOX").iter().any(|l| l.contains("[UIDNEXT 11]")));
+    drop(a);
+    s.kill();
+    let index = s.data().join("mail/localhost/alice/Maildir/sansmail-uidlist");
+    let text = std::fs::read_to_string(&index).unwrap();
+    assert!(text.starts_with(&format!("1 {before} 11\n")), "{text}");
+    std::fs::write(&index, format!("1 {before} 1")).unwrap();
+    s.restart();
+    let mut a = Raw::login(s.addr("imapplain"));
+    let after = validity(&mut a);
+    assert_ne!(before, after, "renumbered under the same UIDVALIDITY");
+    assert!(s.log_text().contains("UID index damaged"), "{}", s.log_text());
+    assert!(a.cmd("SELECT INBOX").iter().any(|l| l == "* 10 EXISTS\r\n"));
+}

@@ -471,20 +471,69 @@ fn append(
         },
         None => None,
     };
-    if conn.shared.quotas.would_overflow(user, message.len() as u64) {
+    let quotas = conn.shared.quotas.clone();
+    let key = crate::quota::command_key();
+    if !quotas.reserve(&key, user, message.len() as u64) {
         return Ok(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
     }
-    let (bits, keywords) = system_and_keywords(flags);
-    let base = Folder::new_base(&conn.shared.config.hostname);
-    let tmp = write_tmp(&dir, &base, message, mtime)?;
-    let folder = conn.shared.imap_folders.folder(&dir);
-    let mut index = folder.lock()?;
-    let uid = folder.add(&mut index, &tmp, &base, bits, keywords)?;
-    let validity = index.validity;
-    drop(index);
-    conn.shared.quotas.add(user, message.len() as u64);
-    folder.notify();
+    let added = (|| -> io::Result<(u32, u32)> {
+        let (bits, keywords) = system_and_keywords(flags);
+        let base = Folder::new_base(&conn.shared.config.hostname);
+        let tmp = write_tmp(&dir, &base, message, mtime)?;
+        let folder = conn.shared.imap_folders.folder(&dir);
+        let mut index = folder.lock()?;
+        let uid = folder.add(&mut index, &tmp, &base, bits, keywords)?;
+        let validity = index.validity;
+        drop(index);
+        quotas.add(user, message.len() as u64);
+        folder.notify();
+        Ok((validity, uid))
+    })();
+    quotas.release(&key);
+    let (validity, uid) = added?;
     Ok(Done(Status::Ok, Some(Code::AppendUid { validity, uid }), "APPEND completed".to_owned()))
+}
+
+/// COPY's copies, all or none (RFC 3501 §6.4.7): a failure part-way takes back those
+/// already made. Returns (source UID, new UID) pairs.
+fn copy_into(
+    conn: &Connection,
+    sel: &Selected,
+    target: &Arc<Folder>,
+    sources: &[store::Message],
+) -> io::Result<Vec<(u32, u32)>> {
+    let mut pairs = Vec::new();
+    let mut result = Ok(());
+    for m in sources {
+        let base = Folder::new_base(&conn.shared.config.hostname);
+        let tmp = target.dir.join("tmp").join(&base);
+        let one = (|| -> io::Result<u32> {
+            // A hard link costs no space and no copy; a copy where links are not possible.
+            if fs::hard_link(&m.path, &tmp).is_err() {
+                let content = fetch::read_message(&sel.folder, m.uid, &m.path)?;
+                write_tmp(&target.dir, &base, &content, Some(m.internal))?;
+            }
+            let mut index = target.lock()?;
+            target.add(&mut index, &tmp, &base, m.flags, m.keywords.clone())
+        })();
+        match one {
+            Ok(new_uid) => pairs.push((m.uid, new_uid)),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    if let Err(e) = result {
+        let mut index = target.lock()?;
+        let made: Vec<usize> = pairs.iter().filter_map(|&(_, new)| index.position(new)).collect();
+        target.remove(&mut index, &made)?;
+        drop(index);
+        target.notify();
+        return Err(e);
+    }
+    Ok(pairs)
 }
 
 fn store_flags(
@@ -538,6 +587,7 @@ fn store_flags(
             write_fetch(out, i as u32 + 1, &items);
         }
     }
+    sel.folder.sync_flags(&mut index)?;
     if keywords_changed {
         sel.folder.save(&index)?;
     }
@@ -626,23 +676,17 @@ fn copy(
     };
     let total: u64 = sources.iter().map(|m| m.size).sum();
     let same = dir == sel.folder.dir;
-    if !(moving && same) && conn.shared.quotas.would_overflow(user, total) {
+    let quotas = conn.shared.quotas.clone();
+    let key = crate::quota::command_key();
+    // A move within one folder takes no more space.
+    let needs_space = !(moving && same);
+    if needs_space && !quotas.reserve(&key, user, total) {
         return Ok(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
     }
     let target = conn.shared.imap_folders.folder(&dir);
-    let mut pairs = Vec::new();
-    for m in &sources {
-        let base = Folder::new_base(&conn.shared.config.hostname);
-        let tmp = dir.join("tmp").join(&base);
-        // A hard link costs no space and no copy; a copy where links are not possible.
-        if fs::hard_link(&m.path, &tmp).is_err() {
-            let content = fetch::read_message(&sel.folder, m.uid, &m.path)?;
-            write_tmp(&dir, &base, &content, Some(m.internal))?;
-        }
-        let mut index = target.lock()?;
-        let new_uid = target.add(&mut index, &tmp, &base, m.flags, m.keywords.clone())?;
-        pairs.push((m.uid, new_uid));
-    }
+    let copied = copy_into(conn, sel, &target, &sources);
+    quotas.release(&key);
+    let pairs = copied?;
     let validity = target.lock()?.validity;
     target.notify();
     let code = (!pairs.is_empty()).then(|| Code::CopyUid {
@@ -651,7 +695,7 @@ fn copy(
         destination: pairs.iter().map(|&(_, d)| (d, d)).collect(),
     });
     if !moving {
-        conn.shared.quotas.add(user, total);
+        quotas.add(user, total);
         return Ok(Done(Status::Ok, code, "COPY completed".to_owned()));
     }
     // MOVE (RFC 6851 §4.3): COPYUID in an untagged OK, then the expunges.

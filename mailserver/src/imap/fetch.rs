@@ -64,6 +64,7 @@ pub(super) fn fetch(
     for (done, i) in positions.into_iter().enumerate().skip(skip) {
         if out.len() > BATCH && done > skip {
             conn.fetch_more = Some(done);
+            sel.folder.sync_flags(&mut *sel.folder.lock()?)?;
             return Ok(ok("continued"));
         }
         let k_uid = sel.view[i].uid;
@@ -178,6 +179,10 @@ pub(super) fn fetch(
         sel.view[i].flags = snapshot.flags;
         sel.view[i].keywords.clone_from(&snapshot.keywords);
         write_fetch(out, i as u32 + 1, &items);
+    }
+    // The \Seen this FETCH set is durable before its OK.
+    if sets_seen {
+        sel.folder.sync_flags(&mut *sel.folder.lock()?)?;
     }
     Ok(ok(if uid { "UID FETCH completed" } else { "FETCH completed" }))
 }

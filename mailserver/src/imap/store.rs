@@ -91,6 +91,8 @@ pub(crate) struct Index {
     pub(crate) recent_upto: u32,
     loaded: bool,
     seen_mtimes: Option<(SystemTime, SystemTime)>,
+    /// Flag renames not yet made durable ([`Folder::sync_flags`]).
+    unsynced: bool,
 }
 
 impl Index {
@@ -248,45 +250,41 @@ impl Folder {
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e),
         };
-        let mut lines = text.lines();
-        let header: Vec<u32> = lines.next().unwrap_or("").split(' ').filter_map(|n| n.parse().ok()).collect::<Vec<_>>();
-        if let [1, validity, next] = header[..] {
-            index.validity = validity;
-            index.next = next;
-            let mut known = Vec::new();
-            for line in lines {
-                let mut parts = line.split(' ');
-                let (Some(uid), Some(base)) = (parts.next().and_then(|u| u.parse().ok()), parts.next()) else {
-                    continue;
-                };
-                let keywords: Vec<String> = parts.map(str::to_owned).collect();
-                known.push((uid, base.to_owned(), keywords));
+        match parse_index(&text) {
+            Some((validity, next, known)) => {
+                index.validity = validity;
+                index.next = next;
+                // Known messages keep their UIDs: they are placed before the first look at
+                // the files, which drops those gone and numbers only the new ones.
+                index.messages = known
+                    .into_iter()
+                    .map(|(uid, base, keywords)| Message {
+                        uid,
+                        path: PathBuf::new(),
+                        base,
+                        flags: Flags::default(),
+                        keywords,
+                        size: 0,
+                        internal: UNIX_EPOCH,
+                    })
+                    .collect();
+                // Messages already known were seen before this run: not recent.
+                index.recent_upto = index.next.saturating_sub(1);
             }
-            // Known messages keep their UIDs: they are placed before the first look at
-            // the files, which drops those gone and numbers only the new ones.
-            known.sort_by_key(|k| k.0);
-            index.messages = known
-                .into_iter()
-                .filter(|(uid, _, _)| *uid < index.next)
-                .map(|(uid, base, keywords)| Message {
-                    uid,
-                    path: PathBuf::new(),
-                    base,
-                    flags: Flags::default(),
-                    keywords,
-                    size: 0,
-                    internal: UNIX_EPOCH,
-                })
-                .collect();
-            index.messages.dedup_by_key(|m| m.uid);
-            // Messages already known were seen before this run: not recent.
-            index.recent_upto = index.next.saturating_sub(1);
-        } else {
-            // A new folder (or an unreadable index): new UIDs under a new UIDVALIDITY.
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs());
-            index.validity = u32::try_from(now).unwrap_or(u32::MAX).max(1);
-            index.next = 1;
-            index.recent_upto = 0;
+            None => {
+                // A new folder, or an index that cannot be trusted: new UIDs under a new
+                // UIDVALIDITY, never the old one (clients would take new messages for the
+                // ones they cached under the same numbers).
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs());
+                let old = text.split(' ').nth(1).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
+                index.validity = u32::try_from(now).unwrap_or(u32::MAX).max(old.saturating_add(1)).max(1);
+                index.next = 1;
+                index.recent_upto = 0;
+                index.messages.clear();
+                if !text.is_empty() {
+                    tracing::warn!(folder = %self.dir.display(), validity = index.validity, "UID index damaged: messages renumbered under a new UIDVALIDITY");
+                }
+            }
         }
         // `refresh` matches the placed messages to files by base name (filling in paths,
         // flags and sizes) and drops those whose file is gone.
@@ -315,7 +313,19 @@ impl Folder {
         sync_dir(&self.dir)
     }
 
-    /// Sets a message's system flags: the file moves to `cur/` with the new info.
+    /// Makes the flag changes since the last call durable (the renames' directories
+    /// synced): once per command, before its OK.
+    pub(crate) fn sync_flags(&self, index: &mut Index) -> io::Result<()> {
+        if index.unsynced {
+            sync_dir(&self.dir.join("cur"))?;
+            sync_dir(&self.dir.join("new"))?;
+            index.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Sets a message's system flags: the file moves to `cur/` with the new info, made
+    /// durable by [`Folder::sync_flags`].
     pub(crate) fn set_flags(&self, index: &mut Index, pos: usize, flags: Flags) -> io::Result<()> {
         let Some(m) = index.messages.get_mut(pos) else { return Ok(()) };
         if m.flags == flags && m.path.parent().is_some_and(|p| p.ends_with("cur")) {
@@ -325,6 +335,7 @@ impl Folder {
         fs::rename(&m.path, &to)?;
         m.path = to;
         m.flags = flags;
+        index.unsynced = true;
         // Our own rename is not news to the next look.
         index.seen_mtimes = Some((mtime(&self.dir.join("new")), mtime(&self.dir.join("cur"))));
         Ok(())
@@ -349,14 +360,20 @@ impl Folder {
         index.messages.push(Message {
             uid,
             base: base.to_owned(),
-            path: to,
+            path: to.clone(),
             flags,
             keywords,
             size: meta.len(),
             internal: meta.modified().unwrap_or(UNIX_EPOCH),
         });
         index.seen_mtimes = Some((mtime(&self.dir.join("new")), mtime(&self.dir.join("cur"))));
-        self.save(index)?;
+        if let Err(e) = self.save(index) {
+            // Not added, then: the client gets NO, so the message must not stay.
+            index.messages.pop();
+            let _ = fs::remove_file(&to);
+            let _ = sync_dir(&self.dir.join("cur"));
+            return Err(e);
+        }
         Ok(uid)
     }
 
@@ -394,6 +411,33 @@ impl Folder {
         let rand: String = r.iter().map(|b| format!("{b:02x}")).collect();
         format!("{}.M{}R{rand}.{hostname}", now.as_secs(), now.subsec_micros())
     }
+}
+
+/// A known message in the index file: UID, base name, keywords.
+type Known = (u32, String, Vec<String>);
+
+/// The index file (`1 <validity> <next>` then `<uid> <base> [keyword…]` lines, sorted), or
+/// `None` when it is empty or cannot be trusted: a header that does not read, a file cut
+/// short (no final line end), a line that does not read, UIDs out of order or at or past
+/// UIDNEXT.
+fn parse_index(text: &str) -> Option<(u32, u32, Vec<Known>)> {
+    let body = text.strip_suffix('\n')?;
+    let mut lines = body.split('\n');
+    let header: Vec<&str> = lines.next()?.split(' ').collect();
+    let ["1", validity, next] = header[..] else { return None };
+    let (validity, next): (u32, u32) =
+        (validity.parse().ok().filter(|&v| v > 0)?, next.parse().ok().filter(|&n| n > 0)?);
+    let mut known: Vec<Known> = Vec::new();
+    for line in lines {
+        let mut parts = line.split(' ');
+        let uid: u32 = parts.next()?.parse().ok()?;
+        let base = parts.next().filter(|b| !b.is_empty())?;
+        if uid == 0 || uid >= next || known.last().is_some_and(|k| k.0 >= uid) {
+            return None;
+        }
+        known.push((uid, base.to_owned(), parts.map(str::to_owned).collect()));
+    }
+    Some((validity, next, known))
 }
 
 /// The longest wire name a folder can have: its directory is `.` and the name, and
@@ -525,6 +569,28 @@ mod tests {
         assert_eq!(idx.messages.len(), 2);
         assert_eq!(idx.next, 4);
         let _ = fs::remove_dir_all(&d);
+    }
+
+    /// An index cut anywhere, or out of step with itself, is never read as one that names
+    /// other messages under the same UIDVALIDITY.
+    #[test]
+    fn a_damaged_index_is_not_trusted() {
+        let text = "1 1700000000 12\n1 aaa\n5 bbb $Junk\n11 ccc\n";
+        let (v, n, known) = parse_index(text).unwrap();
+        assert_eq!((v, n, known.len()), (1_700_000_000, 12, 3));
+        for cut in 0..text.len() {
+            match parse_index(&text[..cut]) {
+                None => {}
+                // Only at a line end: the same header, fewer messages (they get new UIDs).
+                Some((v2, n2, k2)) => {
+                    assert_eq!((v2, n2), (v, n), "cut at {cut}");
+                    assert!(k2.len() < known.len() && known.starts_with(&k2), "cut at {cut}");
+                }
+            }
+        }
+        for bad in ["1 1700000000 5\n5 aaa\n", "1 1700000000 9\n3 a\n2 b\n", "1 0 5\n", "2 17 5\n", "1 17 5\nx a\n"] {
+            assert!(parse_index(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]
