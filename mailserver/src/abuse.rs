@@ -38,6 +38,17 @@ pub(crate) struct AbuseConfig {
     pub(crate) connections_per_window: u32,
     /// Seconds a block lasts.
     pub(crate) block_secs: u64,
+    /// IPv6 clients are counted per network of this prefix length (one customer gets a
+    /// /64 or more, so counting single addresses would let it rotate past every limit).
+    pub(crate) ipv6_prefix: u8,
+    /// Password checks (argon2id, 19 MiB and tens of milliseconds each) run at once;
+    /// `0`: one per core.
+    pub(crate) concurrent_verifications: usize,
+    /// Password checks that may wait for one of those; more get a temporary failure at
+    /// once.
+    pub(crate) queued_verifications: usize,
+    /// Seconds a password check may wait for its turn before a temporary failure.
+    pub(crate) verification_wait_secs: u64,
 }
 
 impl Default for AbuseConfig {
@@ -51,6 +62,10 @@ impl Default for AbuseConfig {
             unknown_recipients_before_block: 20,
             connections_per_window: 300,
             block_secs: 900,
+            ipv6_prefix: 64,
+            concurrent_verifications: 0,
+            queued_verifications: 32,
+            verification_wait_secs: 10,
         }
     }
 }
@@ -75,12 +90,11 @@ impl<K: Eq + Hash + Clone> Table<K> {
 
     /// Counts one event; returns the count within the current window.
     fn hit(&mut self, key: &K, now: Instant, window: Duration) -> u32 {
-        if self.windows.len() >= MAX_ENTRIES {
+        if self.windows.len() >= MAX_ENTRIES && !self.windows.contains_key(key) {
             self.windows.retain(|_, w| now.duration_since(w.start) < window);
-            if self.windows.len() >= MAX_ENTRIES {
-                // Still full of fresh entries (a flood of addresses): start over rather than grow.
-                self.windows.clear();
-            }
+            // Still full of fresh entries (a flood of addresses): the oldest tenth goes,
+            // never the whole table (which would forget every lock and count).
+            evict_oldest(&mut self.windows, |w| w.start);
         }
         let w = self.windows.entry(key.clone()).or_insert(Window { start: now, count: 0 });
         if now.duration_since(w.start) >= window {
@@ -90,10 +104,24 @@ impl<K: Eq + Hash + Clone> Table<K> {
         w.count
     }
 
+    /// The count within the key's window (as last hit).
+    fn count(&self, key: &K) -> u32 {
+        self.windows.get(key).map_or(0, |w| w.count)
+    }
+
+    /// Takes back one event counted in advance (an attempt that succeeded).
+    fn unhit(&mut self, key: &K) {
+        if let Some(w) = self.windows.get_mut(key) {
+            w.count = w.count.saturating_sub(1);
+        }
+    }
+
     fn block(&mut self, key: &K, until: Instant) {
-        if self.blocked.len() >= MAX_ENTRIES {
+        if self.blocked.len() >= MAX_ENTRIES && !self.blocked.contains_key(key) {
             let now = Instant::now();
             self.blocked.retain(|_, t| *t > now);
+            // Those that would end soonest go first.
+            evict_oldest(&mut self.blocked, |t| *t);
         }
         self.blocked.insert(key.clone(), until);
         self.windows.remove(key);
@@ -111,6 +139,33 @@ impl<K: Eq + Hash + Clone> Table<K> {
     }
 }
 
+/// Makes room in a full table: removes the tenth of the entries with the smallest `age`
+/// (the oldest start, the soonest end). A no-op while the table has room.
+fn evict_oldest<K: Eq + Hash + Clone, V, T: Ord + Copy>(map: &mut HashMap<K, V>, age: impl Fn(&V) -> T) {
+    if map.len() < MAX_ENTRIES {
+        return;
+    }
+    let mut entries: Vec<(T, K)> = map.iter().map(|(k, v)| (age(v), k.clone())).collect();
+    let cut = entries.len() / 10;
+    entries.select_nth_unstable_by_key(cut, |e| e.0);
+    for (_, k) in &entries[..=cut] {
+        map.remove(k);
+    }
+}
+
+/// The key a client address is counted under: IPv4 (and IPv4-mapped IPv6) as it is, other
+/// IPv6 addresses by their network of `prefix` bits.
+pub(crate) fn client_key(ip: IpAddr, prefix: u8) -> IpAddr {
+    match crate::config::canonical(ip) {
+        IpAddr::V6(v6) => {
+            let bits = u32::from(prefix.min(128));
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+        v4 => v4,
+    }
+}
+
 /// When each client address last logged in to POP3 or IMAP, for the relay policy's
 /// after-login window ("POP-before-SMTP"). Bounded like the other tables.
 #[derive(Debug, Default)]
@@ -124,11 +179,9 @@ impl Logins {
         let now = Instant::now();
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if last.len() >= MAX_ENTRIES {
-            // Older than any sensible window (a day): forgotten.
+            // Older than any sensible window (a day): forgotten; then the oldest.
             last.retain(|_, t| now.duration_since(*t) < Duration::from_secs(86_400));
-            if last.len() >= MAX_ENTRIES {
-                last.clear();
-            }
+            evict_oldest(&mut last, |t| *t);
         }
         last.insert(crate::config::canonical(ip), now);
     }
@@ -187,10 +240,15 @@ impl Defences {
         now + Duration::from_secs(self.config.block_secs)
     }
 
+    fn key(&self, ip: IpAddr) -> IpAddr {
+        client_key(ip, self.config.ipv6_prefix)
+    }
+
     /// A new connection: `false` if the address is blocked or over its connection rate.
     pub(crate) fn admit(&self, ip: IpAddr) -> bool {
         let now = Instant::now();
         let window = self.window();
+        let ip = self.key(ip);
         let mut s = self.state();
         if s.auth_ip.is_blocked(&ip, now) || s.harvest_ip.is_blocked(&ip, now) {
             return false;
@@ -201,22 +259,59 @@ impl Defences {
     /// Before checking a password: `false` if the address or the account is blocked.
     pub(crate) fn may_try_auth(&self, ip: IpAddr, account: &str) -> bool {
         let now = Instant::now();
+        let ip = self.key(ip);
         let mut s = self.state();
         !s.auth_ip.is_blocked(&ip, now) && !s.auth_account.is_blocked(&account.to_string(), now)
     }
 
-    /// Records a failed authentication.
-    pub(crate) fn auth_failed(&self, ip: IpAddr, account: &str) -> AfterFailure {
+    /// Counts an attempt as a failure *before* the password is checked, so that attempts
+    /// made in parallel are counted as they start, not as each hash ends. `false` when the
+    /// count is already past a block threshold: the address (or account) is blocked now and
+    /// the password is not checked at all. A success takes the count back
+    /// ([`Defences::auth_succeeded`]); a failure is judged by [`Defences::auth_failed`].
+    pub(crate) fn auth_attempt(&self, ip: IpAddr, account: &str) -> bool {
         let now = Instant::now();
-        let window = self.window();
-        let until = self.until(now);
+        let (window, until, ip) = (self.window(), self.until(now), self.key(ip));
         let mut s = self.state();
         let account = account.to_string();
-        if s.auth_account.hit(&account, now, window) >= self.config.account_failures_before_lock {
+        if s.auth_ip.is_blocked(&ip, now) || s.auth_account.is_blocked(&account, now) {
+            return false;
+        }
+        let mut ok = true;
+        if s.auth_account.hit(&account, now, window) > self.config.account_failures_before_lock {
+            tracing::warn!(account = %account, "account locked after repeated authentication failures");
+            s.auth_account.block(&account, until);
+            ok = false;
+        }
+        let n = s.auth_ip.hit(&ip, now, window);
+        if n > self.config.auth_failures_before_block {
+            tracing::warn!(client = %ip, attempts = n, "address blocked after repeated authentication failures");
+            s.auth_ip.block(&ip, until);
+            ok = false;
+        }
+        ok
+    }
+
+    /// The attempt counted by [`Defences::auth_attempt`] succeeded: it is not a failure.
+    pub(crate) fn auth_succeeded(&self, ip: IpAddr, account: &str) {
+        let ip = self.key(ip);
+        let mut s = self.state();
+        s.auth_account.unhit(&account.to_string());
+        s.auth_ip.unhit(&ip);
+    }
+
+    /// After a failed check whose attempt was counted by [`Defences::auth_attempt`]: the
+    /// delay to serve, or a block at the threshold.
+    pub(crate) fn auth_failed(&self, ip: IpAddr, account: &str) -> AfterFailure {
+        let now = Instant::now();
+        let (until, ip) = (self.until(now), self.key(ip));
+        let mut s = self.state();
+        let account = account.to_string();
+        if s.auth_account.count(&account) >= self.config.account_failures_before_lock {
             tracing::warn!(account = %account, "account locked after repeated authentication failures");
             s.auth_account.block(&account, until);
         }
-        let n = s.auth_ip.hit(&ip, now, window);
+        let n = s.auth_ip.count(&ip);
         if n >= self.config.auth_failures_before_block {
             tracing::warn!(client = %ip, failures = n, "address blocked after repeated authentication failures");
             s.auth_ip.block(&ip, until);
@@ -232,6 +327,7 @@ impl Defences {
         let now = Instant::now();
         let window = self.window();
         let until = self.until(now);
+        let ip = self.key(ip);
         let mut s = self.state();
         if s.harvest_ip.hit(&ip, now, window) >= self.config.unknown_recipients_before_block {
             tracing::warn!(client = %ip, "address blocked: directory harvest");
@@ -256,19 +352,28 @@ mod tests {
             unknown_recipients_before_block: 4,
             connections_per_window: 3,
             block_secs: 60,
+            ..AbuseConfig::default()
         }
+    }
+
+    /// One attempt that fails: counted, then judged.
+    fn fail(d: &Defences, ip: IpAddr, account: &str) -> AfterFailure {
+        if !d.auth_attempt(ip, account) {
+            return AfterFailure::Blocked;
+        }
+        d.auth_failed(ip, account)
     }
 
     #[test]
     fn auth_failures_delay_then_block() {
         let d = Defences::new(quick());
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        assert_eq!(d.auth_failed(ip, "a"), AfterFailure::Delay(Duration::ZERO));
-        assert_eq!(d.auth_failed(ip, "b"), AfterFailure::Delay(Duration::ZERO));
-        assert_eq!(d.auth_failed(ip, "c"), AfterFailure::Delay(Duration::from_secs(1)));
-        assert_eq!(d.auth_failed(ip, "d"), AfterFailure::Delay(Duration::from_secs(2)));
+        assert_eq!(fail(&d, ip, "a"), AfterFailure::Delay(Duration::ZERO));
+        assert_eq!(fail(&d, ip, "b"), AfterFailure::Delay(Duration::ZERO));
+        assert_eq!(fail(&d, ip, "c"), AfterFailure::Delay(Duration::from_secs(1)));
+        assert_eq!(fail(&d, ip, "d"), AfterFailure::Delay(Duration::from_secs(2)));
         assert!(d.may_try_auth(ip, "e"));
-        assert_eq!(d.auth_failed(ip, "e"), AfterFailure::Blocked);
+        assert_eq!(fail(&d, ip, "e"), AfterFailure::Blocked);
         assert!(!d.may_try_auth(ip, "z") && !d.admit(ip));
         // Another address is unaffected.
         assert!(d.admit("192.0.2.2".parse().unwrap()));
@@ -278,7 +383,7 @@ mod tests {
     fn accounts_lock_from_anywhere() {
         let d = Defences::new(quick());
         for i in 1..=3u8 {
-            d.auth_failed(IpAddr::from([192, 0, 2, i]), "alice");
+            fail(&d, IpAddr::from([192, 0, 2, i]), "alice");
         }
         assert!(!d.may_try_auth("198.51.100.9".parse().unwrap(), "alice"));
         assert!(d.may_try_auth("198.51.100.9".parse().unwrap(), "bob"));
@@ -289,7 +394,7 @@ mod tests {
         let d = Defences::new(AbuseConfig { block_secs: 0, ..quick() });
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         for _ in 0..5 {
-            d.auth_failed(ip, "a");
+            fail(&d, ip, "a");
         }
         assert!(d.admit(ip), "a zero-second block is over at once");
     }
@@ -319,13 +424,56 @@ mod tests {
         assert!(!l.recent(ip, Duration::ZERO), "the window has passed");
     }
 
+    /// Attempts started together are counted as they start: past the threshold they are
+    /// refused before any password is checked; a success takes its attempt back.
     #[test]
-    fn tables_stay_bounded() {
+    fn parallel_attempts_are_counted_before_the_check() {
+        let d = Defences::new(quick());
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let started: Vec<bool> = (0..8).map(|i| d.auth_attempt(ip, &format!("u{i}"))).collect();
+        assert_eq!(started, [true, true, true, true, true, false, false, false], "the limit is 5");
+        assert!(!d.may_try_auth(ip, "anyone"));
+        let ip2: IpAddr = "192.0.2.8".parse().unwrap();
+        for _ in 0..20 {
+            assert!(d.auth_attempt(ip2, "bob"));
+            d.auth_succeeded(ip2, "bob");
+        }
+        assert!(d.may_try_auth(ip2, "bob"), "successes are not failures");
+    }
+
+    /// A full table drops its oldest entries, not everything: a lock made before a flood
+    /// of fresh addresses holds.
+    #[test]
+    fn tables_stay_bounded_and_keep_their_newest() {
         let mut t: Table<u32> = Table::new();
-        let now = Instant::now();
+        let start = Instant::now();
+        let window = Duration::from_secs(3600);
+        t.hit(&u32::MAX, start + Duration::from_secs(1), window);
+        t.block(&7, start + window);
         for k in 0..(MAX_ENTRIES as u32 + 10) {
-            t.hit(&k, now, Duration::from_secs(60));
+            t.hit(&k, start, window);
         }
         assert!(t.windows.len() <= MAX_ENTRIES);
+        assert!(t.windows.len() >= MAX_ENTRIES * 8 / 10, "only a part was evicted");
+        assert!(t.windows.contains_key(&u32::MAX), "the newest window stays");
+        assert!(t.is_blocked(&7, start), "blocks are not dropped by a flood of windows");
+        for k in 0..(MAX_ENTRIES as u32 + 10) {
+            t.block(&(k + 100), start + window + Duration::from_secs(u64::from(k)));
+        }
+        assert!(t.blocked.len() <= MAX_ENTRIES);
+        assert!(t.is_blocked(&(MAX_ENTRIES as u32 + 109), start), "the latest block stays");
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_network() {
+        let d = Defences::new(AbuseConfig { ipv6_prefix: 64, ..quick() });
+        for i in 1..=3u16 {
+            assert!(d.admit(IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, i])));
+        }
+        assert!(!d.admit("2001:db8:0:1::ffff".parse().unwrap()), "same /64, fourth connection");
+        assert!(d.admit("2001:db8:0:2::1".parse().unwrap()), "another /64");
+        assert!(d.admit("192.0.2.9".parse().unwrap()));
+        assert_eq!(client_key("::ffff:192.0.2.9".parse().unwrap(), 64), "192.0.2.9".parse::<IpAddr>().unwrap());
+        assert_eq!(client_key("2001:db8::1".parse().unwrap(), 128), "2001:db8::1".parse::<IpAddr>().unwrap());
     }
 }

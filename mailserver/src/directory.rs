@@ -91,13 +91,13 @@ impl Directory {
 
     /// Checks a user's password (blocking: argon2). The account table is locked only to
     /// copy the hash.
-    pub(crate) fn verify(&self, address: &str, password: &str) -> bool {
+    pub(crate) fn verify(&self, address: &str, password: &str, scratch: &mut crate::users::Scratch) -> bool {
         let hash = {
             let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
             users.refresh();
             users.hash(address)
         };
-        crate::users::verify_hash(hash.as_deref(), password)
+        crate::users::verify_hash(hash.as_deref(), password, scratch)
     }
 
     /// Checks an APOP digest (see [`crate::users::Users::apop_ok`]).

@@ -5,6 +5,10 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use crate::abuse::AfterFailure;
 use crate::sasl::{Exchange, Step};
@@ -80,14 +84,21 @@ impl Login {
     pub(crate) async fn password(&mut self, user: &str, password: String) -> Outcome {
         self.sasl = None;
         let user = &self.qualify(user);
-        if !self.may_try(user) {
-            return Outcome::Blocked;
+        if let Err(refused) = self.begin(user) {
+            return refused;
         }
         let dir = self.shared.directory.clone();
         let who = user.to_owned();
-        // argon2 takes tens of milliseconds: off the async workers.
-        let ok = tokio::task::spawn_blocking(move || dir.verify(&who, &password)).await.unwrap_or(false);
-        if ok { self.success(user, "password") } else { self.failure(user).await }
+        // argon2 takes tens of milliseconds and 19 MiB: off the async workers, a few at once.
+        match self.shared.verifier.run(move |scratch| dir.verify(&who, &password, scratch)).await {
+            Some(true) => self.success(user, "password"),
+            Some(false) => self.failure(user).await,
+            None => {
+                self.shared.defences.auth_succeeded(self.ip, &normalize(user));
+                tracing::warn!(client = %self.ip, user = %user, "authentication refused: too many password checks waiting");
+                Outcome::Blocked
+            }
+        }
     }
 
     /// A credential the caller checks itself (APOP's digest): `check` gets the account
@@ -95,27 +106,36 @@ impl Login {
     pub(crate) async fn checked(&mut self, user: &str, check: impl FnOnce(&str) -> bool) -> Outcome {
         self.sasl = None;
         let user = &self.qualify(user);
-        if !self.may_try(user) {
-            return Outcome::Blocked;
+        if let Err(refused) = self.begin(user) {
+            return refused;
         }
         if tokio::task::block_in_place(|| check(user)) { self.success(user, "APOP") } else { self.failure(user).await }
     }
 
-    fn may_try(&self, user: &str) -> bool {
-        let ok = self.shared.defences.may_try_auth(self.ip, &normalize(user));
-        if !ok {
+    /// Before a credential is checked: refused while the address or account is blocked;
+    /// otherwise the attempt is counted now (as a failure until it succeeds), and refused
+    /// when that count is past the block threshold.
+    fn begin(&self, user: &str) -> Result<(), Outcome> {
+        let account = normalize(user);
+        if !self.shared.defences.may_try_auth(self.ip, &account) {
             tracing::warn!(client = %self.ip, user = %user, "authentication refused: blocked");
+            return Err(Outcome::Blocked);
         }
-        ok
+        if !self.shared.defences.auth_attempt(self.ip, &account) {
+            return Err(Outcome::NowBlocked);
+        }
+        Ok(())
     }
 
     fn success(&mut self, user: &str, mechanism: &str) -> Outcome {
         let user = &self.qualify(user);
+        self.shared.defences.auth_succeeded(self.ip, &normalize(user));
         tracing::info!(client = %self.ip, user = %user, mechanism, "authenticated");
         Outcome::Success(normalize(user))
     }
 
-    /// Counts a failure: the delay is served here; past the threshold, the address is blocked.
+    /// A failure (already counted by `begin`): the delay is served here; at the threshold,
+    /// the address is blocked.
     async fn failure(&mut self, user: &str) -> Outcome {
         let user = &self.qualify(user);
         tracing::warn!(client = %self.ip, user = %user, "authentication failed");
@@ -133,9 +153,9 @@ impl Login {
             Step::Challenge(c) => Outcome::Challenge(c),
             Step::Lookup { user } => {
                 let user = self.qualify(&user);
-                if !self.may_try(&user) {
+                if let Err(refused) = self.begin(&user) {
                     self.sasl = None;
-                    return Outcome::Blocked;
+                    return refused;
                 }
                 let secrets = self.shared.directory.scram(&user);
                 match self.sasl.take() {
@@ -162,8 +182,8 @@ impl Login {
             Step::CramMd5 { user, challenge, digest } => {
                 self.sasl = None;
                 let user = self.qualify(&user);
-                if !self.may_try(&user) {
-                    return Outcome::Blocked;
+                if let Err(refused) = self.begin(&user) {
+                    return refused;
                 }
                 let states = self.shared.directory.cram_md5(&user);
                 if crate::sasl::cram_md5_ok(states.as_deref(), &challenge, &digest) {
@@ -178,5 +198,63 @@ impl Login {
             }
             Step::Credentials { user, password } => self.password(&user, password).await,
         }
+    }
+}
+
+/// Password checks in progress at once, and those waiting for a turn: argon2id takes
+/// 19 MiB and tens of milliseconds per check, so unbounded parallel attempts would take
+/// memory and every core. A check that finds the queue full, or waits too long, is
+/// answered with a temporary failure without hashing. The wait runs inside the session's
+/// command (it counts against the session, not beside it).
+pub(crate) struct Verifier {
+    slots: Arc<Semaphore>,
+    /// The slots' argon2 memory, reused from check to check.
+    scratch: Arc<std::sync::Mutex<Vec<crate::users::Scratch>>>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    wait: Duration,
+}
+
+impl Verifier {
+    pub(crate) fn new(config: &crate::abuse::AbuseConfig) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let at_once = if config.concurrent_verifications == 0 { cores } else { config.concurrent_verifications };
+        Self {
+            slots: Arc::new(Semaphore::new(at_once)),
+            scratch: Arc::default(),
+            waiting: AtomicUsize::new(0),
+            max_waiting: config.queued_verifications,
+            wait: Duration::from_secs(config.verification_wait_secs),
+        }
+    }
+
+    /// Runs `check` on the blocking pool when a slot is free; `None` when too many wait
+    /// already, or the turn does not come in time.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        check: impl FnOnce(&mut crate::users::Scratch) -> T + Send + 'static,
+    ) -> Option<T> {
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return None;
+                }
+                let turn = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                turn.ok()?.ok()?
+            }
+        };
+        let pool = self.scratch.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut scratch = pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+            let result = check(&mut scratch);
+            pool.lock().unwrap_or_else(|e| e.into_inner()).push(scratch);
+            drop(permit);
+            result
+        })
+        .await
+        .ok()
     }
 }

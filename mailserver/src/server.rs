@@ -34,6 +34,7 @@ pub(crate) struct Shared {
     pub(crate) directory: Arc<Directory>,
     pub(crate) quotas: Arc<Quotas>,
     pub(crate) defences: Defences,
+    pub(crate) verifier: crate::login::Verifier,
     pub(crate) logins: Logins,
     pub(crate) mailboxes: Arc<Mailboxes>,
     pub(crate) pop3_locks: crate::pop3::Locks,
@@ -202,6 +203,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         directory,
         quotas,
         defences: Defences::new(config.abuse.clone()),
+        verifier: crate::login::Verifier::new(&config.abuse),
         logins: Logins::default(),
         mailboxes: mailboxes.clone(),
         pop3_locks: crate::pop3::Locks::default(),
@@ -356,9 +358,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
             .await;
         return;
     };
+    // IPv6 clients count per network (`[abuse] ipv6_prefix`), like every other limit.
+    let counted = crate::abuse::client_key(ip, shared.config.abuse.ipv6_prefix);
     let admitted = {
         let mut map = endpoint.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        let n = map.entry(ip).or_insert(0);
+        let n = map.entry(counted).or_insert(0);
         let ok = *n < l.config.limits.max_connections_per_ip;
         if ok {
             *n += 1;
@@ -371,7 +375,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
             .await;
         return;
     }
-    let _slot = IpSlot { endpoint, ip };
+    let _slot = IpSlot { endpoint, ip: counted };
     let _ = stream.set_nodelay(true);
     let started = Instant::now();
     let max = Duration::from_secs(l.config.limits.max_session_secs);

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
@@ -152,10 +152,13 @@ pub(crate) fn normalize(address: &str) -> String {
     address.trim().to_ascii_lowercase()
 }
 
-fn hasher() -> Argon2<'static> {
+fn params() -> Params {
     // OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Params::new(19 * 1024, 2, 1, None).unwrap_or_default()
+}
+
+fn hasher() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
 }
 
 /// An argon2id PHC string for `password`.
@@ -164,17 +167,55 @@ pub(crate) fn hash_password(password: &str) -> io::Result<String> {
     hasher().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(io::Error::other)
 }
 
-/// Checks `password` against a PHC hash; with no hash, spends the same time and fails.
-pub(crate) fn verify_hash(phc: Option<&str>, password: &str) -> bool {
-    match phc {
-        Some(phc) => PasswordHash::new(phc).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok()),
-        None => {
-            if let Ok(salt) = SaltString::from_b64("c2Fuc21haWxzYWx0") {
-                let _ = hasher().hash_password(password.as_bytes(), &salt);
-            }
-            false
-        }
+/// The working memory of argon2 checks, kept from one check to the next (19 MiB each
+/// time otherwise, which the system allocator does not reliably give back).
+pub(crate) type Scratch = Vec<argon2::Block>;
+
+/// Runs argon2 into `out` with `scratch` as its memory (grown to the parameters' size).
+fn compute(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    scratch: &mut Scratch,
+) -> bool {
+    let blocks = params.block_count();
+    if scratch.len() < blocks {
+        scratch.resize(blocks, argon2::Block::default());
     }
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, out, &mut scratch[..blocks])
+        .is_ok()
+}
+
+/// Checks `password` against a PHC hash, in `scratch`; with no hash (no such account),
+/// spends the same time and fails.
+pub(crate) fn verify_hash(phc: Option<&str>, password: &str, scratch: &mut Scratch) -> bool {
+    let Some(hash) = phc.and_then(|p| PasswordHash::new(p).ok()) else {
+        let mut out = [0u8; 32];
+        let _ = compute(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params(),
+            password.as_bytes(),
+            b"sansmail-no-user",
+            &mut out,
+            scratch,
+        );
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else { return false };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(hash.algorithm), Params::try_from(&hash)) else {
+        return false;
+    };
+    let Ok(version) = hash.version.map_or(Ok(Version::default()), Version::try_from) else { return false };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let mut out = vec![0u8; expected.len()];
+    compute(algorithm, version, params, password.as_bytes(), salt, &mut out, scratch)
+        && argon2::password_hash::Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
 impl Users {
@@ -227,7 +268,7 @@ impl Users {
     /// Checks a password; an unknown user costs a hash too, so timing does not tell.
     #[cfg(test)]
     pub(crate) fn verify(&self, address: &str, password: &str) -> bool {
-        verify_hash(self.hash(address).as_deref(), password)
+        verify_hash(self.hash(address).as_deref(), password, &mut Scratch::new())
     }
 
     /// The stored hash of an account.
