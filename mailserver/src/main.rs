@@ -14,6 +14,7 @@ mod login;
 mod loops;
 mod net;
 mod outbound;
+mod perms;
 mod policy;
 mod pop3;
 mod queue_cli;
@@ -47,7 +48,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (embedded defaults without -c).
-    Serve,
+    Serve {
+        /// Close the data directory to other users first: folders 0700, files 0600 (the
+        /// server makes everything so; this fixes a tree made otherwise).
+        #[arg(long)]
+        fix_permissions: bool,
+    },
     /// Validate a configuration and print the effective listeners and domains.
     CheckConfig,
     /// Say what a listener would answer to MAIL FROM and RCPT TO from a client, and which
@@ -136,6 +142,8 @@ fn main() -> ExitCode {
         .with_ansi(io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
+    // Whatever the server or a command writes (mail, queue, accounts) is its user's alone.
+    perms::private_umask();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -148,7 +156,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => {
+        Command::Serve { fix_permissions } => {
+            if config.data_dir.exists() {
+                perms::report(&config.data_dir, fix_permissions)?;
+            }
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(server::serve(config))?;
             // Sessions past the grace period are dropped with the runtime.

@@ -45,6 +45,8 @@ struct Log {
 pub struct Server {
     pub dir: PathBuf,
     pub config: PathBuf,
+    /// Arguments after `serve -c FILE` at the next (re)start.
+    pub serve_args: Vec<String>,
     child: Option<Child>,
     log: Arc<(Mutex<Log>, Condvar)>,
 }
@@ -66,7 +68,7 @@ impl Server {
         // may leave the machine.
         let dns = if config.contains("[outbound]") { "" } else { "\n[outbound]\ndns_servers = [\"127.0.0.1:9\"]\n" };
         std::fs::write(&path, format!("data_dir = {:?}\n{config}{dns}", data.display().to_string())).unwrap();
-        let mut s = Self { dir, config: path, child: None, log: Arc::default() };
+        let mut s = Self { dir, config: path, serve_args: Vec::new(), child: None, log: Arc::default() };
         s.restart();
         s
     }
@@ -82,6 +84,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["serve", "-c"])
             .arg(&self.config)
+            .args(&self.serve_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
