@@ -218,6 +218,10 @@ pub(crate) struct ListenerConfig {
     /// (`sansmail user add --apop`). Default false.
     #[serde(default)]
     pub(crate) apop: bool,
+    /// Tell clients the software and its version before login (POP3 CAPA
+    /// `IMPLEMENTATION`, IMAP `ID`). Default false.
+    #[serde(default)]
+    pub(crate) announce_version: bool,
 }
 
 fn default_true() -> bool {
@@ -382,6 +386,7 @@ fn default_listeners() -> Vec<ListenerConfig> {
         allow_plaintext_auth: false,
         cram_md5: true,
         apop: false,
+        announce_version: false,
     };
     vec![
         listener(Service::Smtp, "127.0.0.1:2525"),

@@ -80,9 +80,6 @@ fn smtp_config(config: &Config, l: &Listener) -> SmtpConfig {
     if l.config.auth {
         c.auth_mechanisms = crate::sasl::offered(l.config.cram_md5);
         c.auth_requires_tls = !l.config.allow_plaintext_auth;
-        if l.config.allow_plaintext_auth && l.config.tls != TlsMode::Implicit {
-            tracing::warn!(listener = %l.name, "allow_plaintext_auth: passwords may cross the network unencrypted");
-        }
     }
     c.limits = Limits {
         recipients: l.config.limits.max_recipients,
@@ -98,9 +95,14 @@ fn pop3_config(config: &Config, l: &Listener) -> Pop3Config {
     let mut c = Pop3Config {
         hostname: config.hostname.clone(),
         greeting: "POP3 sansmail ready".into(),
-        implementation: Some(format!("sansmail {}", env!("CARGO_PKG_VERSION"))),
+        // Software and version before login only where the listener says (they tell an
+        // attacker which flaws to try).
+        implementation: l.config.announce_version.then(|| format!("sansmail {}", env!("CARGO_PKG_VERSION"))),
         stls: l.config.tls == TlsMode::Starttls,
         plaintext_without_tls: l.config.allow_plaintext_auth,
+        // One rule for every protocol: no authentication of any kind before TLS unless
+        // the listener allows plaintext.
+        challenge_response_without_tls: l.config.allow_plaintext_auth,
         apop: l.config.apop,
         mechanisms: Vec::new(),
         // The server never removes mail on its own (RFC 2449 §6.7).
@@ -109,9 +111,6 @@ fn pop3_config(config: &Config, l: &Listener) -> Pop3Config {
     };
     if l.config.auth {
         c.mechanisms = crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect();
-    }
-    if l.config.allow_plaintext_auth && l.config.tls != TlsMode::Implicit {
-        tracing::warn!(listener = %l.name, "allow_plaintext_auth: passwords may cross the network unencrypted");
     }
     c.limits.errors = l.config.limits.max_errors;
     // RFC 1939 §3: an autologout timer, if any, of at least 10 minutes.
@@ -125,15 +124,17 @@ fn imap_config(l: &Listener) -> ImapConfig {
         greeting: "IMAP sansmail ready".into(),
         starttls: l.config.tls == TlsMode::Starttls,
         plaintext_without_tls: l.config.allow_plaintext_auth,
+        challenge_response_without_tls: l.config.allow_plaintext_auth,
         mechanisms: Vec::new(),
-        id: vec![("name".into(), "sansmail".into()), ("version".into(), env!("CARGO_PKG_VERSION").into())],
+        id: if l.config.announce_version {
+            vec![("name".into(), "sansmail".into()), ("version".into(), env!("CARGO_PKG_VERSION").into())]
+        } else {
+            Vec::new()
+        },
         ..ImapConfig::default()
     };
     if l.config.auth {
         c.mechanisms = crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect();
-    }
-    if l.config.allow_plaintext_auth && l.config.tls != TlsMode::Implicit {
-        tracing::warn!(listener = %l.name, "allow_plaintext_auth: passwords may cross the network unencrypted");
     }
     c.limits.errors = u32::try_from(l.config.limits.max_errors).unwrap_or(u32::MAX);
     // FETCH BINARY and APPEND of literal8 (RFC 3516).
@@ -218,6 +219,9 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
             bind(l.addr).map_err(|e| io::Error::new(e.kind(), format!("listener {} ({}): {e}", l.name, l.addr)))?;
         let local = socket.local_addr()?;
         tracing::info!(listener = %l.name, service = %l.config.service, addr = %local, tls = ?l.config.tls, "listening");
+        if l.config.allow_plaintext_auth && l.config.tls != TlsMode::Implicit {
+            tracing::warn!(listener = %l.name, "allow_plaintext_auth: passwords may cross the network unencrypted");
+        }
         let endpoint = Arc::new(Endpoint {
             smtp: Arc::new(smtp_config(&config, &l)),
             pop3: Arc::new(pop3_config(&config, &l)),

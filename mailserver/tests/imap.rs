@@ -78,6 +78,9 @@ fn imaplib_session_over_starttls_and_implicit_tls() {
     let s = server_with_mail("imap-imaplib", "", 4);
     let out = imaplib(s.addr("imap"), "starttls", "alice@localhost", PASSWORD);
     assert!(line(&out, "caps-before").contains("LOGINDISABLED"), "{out}");
+    // No mechanism at all before TLS, challenge-response included.
+    assert!(!line(&out, "caps-before").contains("AUTH="), "{out}");
+    assert!(line(&out, "caps").contains("AUTH=SCRAM-SHA-256"), "{out}");
     assert_eq!(line(&out, "starttls"), "OK", "{out}");
     assert_eq!(line(&out, "login"), "OK", "{out}");
     for cap in ["IMAP4REV1", "IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "NAMESPACE"] {

@@ -15,6 +15,10 @@ pub struct ServerConfig {
     /// default: `LOGINDISABLED` is advertised and passwords do not cross the network in the
     /// clear (RFC 9051 §6.2.3).
     pub plaintext_without_tls: bool,
+    /// Allow the challenge-response SASL mechanisms (CRAM-MD5, SCRAM-*) before TLS. Off by
+    /// default: they keep the password off the wire, but the exchange can still be
+    /// attacked with a dictionary offline, and the mail that follows is in the clear.
+    pub challenge_response_without_tls: bool,
     /// SASL mechanisms offered (`AUTH=…`), strongest first.
     pub mechanisms: Vec<String>,
     /// Capabilities of the commands the embedder answers (the session adds its own:
@@ -39,6 +43,7 @@ impl Default for ServerConfig {
             greeting: "IMAP server ready".to_owned(),
             starttls: false,
             plaintext_without_tls: false,
+            challenge_response_without_tls: false,
             mechanisms: vec!["PLAIN".to_owned()],
             extensions: ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "CHILDREN"]
                 .map(str::to_owned)

@@ -417,12 +417,11 @@ impl ServerSession {
             if self.config.starttls && !self.tls {
                 caps.push("STARTTLS".to_owned());
             }
-            let plaintext_ok = self.tls || self.config.plaintext_without_tls;
-            if !plaintext_ok {
+            if !(self.tls || self.config.plaintext_without_tls) {
                 caps.push("LOGINDISABLED".to_owned());
             }
             for m in &self.config.mechanisms {
-                if plaintext_ok || !is_plaintext(m) {
+                if self.mechanism_ok(m) {
                     caps.push(format!("AUTH={}", m.to_ascii_uppercase()));
                 }
             }
@@ -633,12 +632,25 @@ impl ServerSession {
         }
     }
 
+    /// Whether `mechanism` may be used on this connection now: anything under TLS (or where
+    /// plaintext is allowed), challenge-response mechanisms where the configuration says.
+    fn mechanism_ok(&self, mechanism: &str) -> bool {
+        self.tls
+            || self.config.plaintext_without_tls
+            || (!is_plaintext(mechanism) && self.config.challenge_response_without_tls)
+    }
+
     fn authenticate(&mut self, mechanism: &str, initial_response: Option<&str>) -> Action {
         let Some(mech) = self.config.mechanisms.iter().find(|m| m.eq_ignore_ascii_case(mechanism)) else {
             return Action::No(None, "Unsupported authentication mechanism");
         };
-        if is_plaintext(mech) && !self.tls && !self.config.plaintext_without_tls {
-            return Action::No(Some(Code::PrivacyRequired), "Plaintext authentication disallowed without TLS");
+        if !self.mechanism_ok(mech) {
+            let text = if is_plaintext(mech) {
+                "Plaintext authentication disallowed without TLS"
+            } else {
+                "Authentication disallowed without TLS"
+            };
+            return Action::No(Some(Code::PrivacyRequired), text);
         }
         let initial_response = match initial_response {
             None => None,

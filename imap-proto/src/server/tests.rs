@@ -252,6 +252,28 @@ fn login_is_disabled_without_tls_unless_allowed() {
     );
 }
 
+/// Challenge-response mechanisms need TLS too unless the configuration allows them.
+#[test]
+fn challenge_response_needs_tls_unless_allowed() {
+    let mechanisms = vec!["SCRAM-SHA-256".to_owned(), "PLAIN".to_owned()];
+    let config = ServerConfig { starttls: true, mechanisms: mechanisms.clone(), ..ServerConfig::default() };
+    check(
+        || Harness::new(config.clone(), false),
+        "S: * OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH CHILDREN] IMAP server ready
+         C: a AUTHENTICATE SCRAM-SHA-256
+         S: a NO [PRIVACYREQUIRED] Authentication disallowed without TLS",
+    );
+    let allowed = ServerConfig { challenge_response_without_tls: true, ..config };
+    let mut h = Harness::new(allowed, false);
+    h.feed(b"a AUTHENTICATE SCRAM-SHA-256\r\n");
+    assert!(h.wire().contains("AUTH=SCRAM-SHA-256") && !h.wire().contains("AUTH=PLAIN"), "{}", h.wire());
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::AuthStart { mechanism, .. } if mechanism == "SCRAM-SHA-256")),
+        "{:?}",
+        h.events
+    );
+}
+
 #[test]
 fn starttls_drops_what_followed_it_and_starts_over() {
     let config = ServerConfig { starttls: true, ..ServerConfig::default() };

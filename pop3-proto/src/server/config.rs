@@ -16,6 +16,11 @@ pub struct ServerConfig {
     /// Allow USER/PASS and the plaintext SASL mechanisms (PLAIN, LOGIN) before TLS.
     /// Off by default: passwords do not cross the network in the clear.
     pub plaintext_without_tls: bool,
+    /// Allow the challenge-response SASL mechanisms (CRAM-MD5, SCRAM-*) before TLS. Off by
+    /// default: they keep the password off the wire, but the exchange can still be
+    /// attacked with a dictionary offline, and the mail that follows is in the clear.
+    /// (APOP has its own switch, [`ServerConfig::apop`].)
+    pub challenge_response_without_tls: bool,
     /// Offer APOP: the greeting carries the timestamp passed to [`super::ServerSession::new`].
     pub apop: bool,
     /// SASL mechanisms offered, strongest first (RFC 5034).
@@ -38,6 +43,7 @@ impl Default for ServerConfig {
             implementation: None,
             stls: false,
             plaintext_without_tls: false,
+            challenge_response_without_tls: false,
             apop: false,
             mechanisms: vec!["PLAIN".to_owned(), "LOGIN".to_owned()],
             expire: None,

@@ -484,10 +484,14 @@ impl ServerSession {
         self.tls || self.config.plaintext_without_tls
     }
 
+    /// Whether `mechanism` may be used on this connection now.
+    fn mechanism_ok(&self, mechanism: &str) -> bool {
+        self.plaintext_ok() || (!is_plaintext_mechanism(mechanism) && self.config.challenge_response_without_tls)
+    }
+
     /// The mechanisms offered on this connection now.
     fn mechanisms(&self) -> impl Iterator<Item = &str> {
-        let plain_ok = self.plaintext_ok();
-        self.config.mechanisms.iter().map(String::as_str).filter(move |m| plain_ok || !is_plaintext_mechanism(m))
+        self.config.mechanisms.iter().map(String::as_str).filter(|m| self.mechanism_ok(m))
     }
 
     fn command(&mut self, line: &[u8]) {
@@ -552,7 +556,7 @@ impl ServerSession {
             Command::Auth { mechanism: Some(m), initial_response } if !in_transaction => {
                 self.user = None;
                 if !self.mechanisms().any(|o| o.eq_ignore_ascii_case(m)) {
-                    if is_plaintext_mechanism(m) && self.config.mechanisms.iter().any(|o| o.eq_ignore_ascii_case(m)) {
+                    if self.config.mechanisms.iter().any(|o| o.eq_ignore_ascii_case(m)) {
                         return self.plaintext_refused();
                     }
                     return self.error("Unsupported authentication mechanism");
