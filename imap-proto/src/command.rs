@@ -13,6 +13,7 @@ pub use search::{Date, MAX_KEY_DEPTH, ReturnOption, SearchKey};
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::Secret;
 use crate::lex::{Cursor, LexError, SeqRange};
 
 /// A mailbox name: `INBOX` in any case is the inbox (RFC 3501 §5.1).
@@ -55,15 +56,7 @@ pub enum StoreMode {
     Remove,
 }
 
-/// A message flag: a system flag (`\Seen`, …) or a keyword.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Flag<'a> {
-    /// `\` and an atom: `\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`, or an
-    /// extension flag (the name without the backslash).
-    System(&'a str),
-    /// A keyword (an atom).
-    Keyword(&'a str),
-}
+pub use crate::atom::Flag;
 
 /// One `field value` pair of ID (RFC 2971): the value may be NIL.
 pub type IdField<'a> = (Cow<'a, [u8]>, Option<Cow<'a, [u8]>>);
@@ -89,11 +82,11 @@ pub enum Body<'a> {
     /// `AUTHENTICATE mechanism [initial-response]` (SASL-IR, RFC 4959); `=` is an empty one.
     Authenticate {
         mechanism: &'a str,
-        initial_response: Option<&'a str>,
+        initial_response: Option<Secret<&'a str>>,
     },
     Login {
         username: Cow<'a, [u8]>,
-        password: Cow<'a, [u8]>,
+        password: Secret<Cow<'a, [u8]>>,
     },
     Select {
         mailbox: Mailbox<'a>,
@@ -320,13 +313,13 @@ impl<'a> Command<'a> {
                 c.sp()?;
                 let mechanism = c.atom()?;
                 let initial_response = if c.eat(b' ') { Some(base64_or_empty(c)?) } else { None };
-                Body::Authenticate { mechanism, initial_response }
+                Body::Authenticate { mechanism, initial_response: initial_response.map(Secret::new) }
             }
             _ if is("LOGIN") => {
                 c.sp()?;
                 let username = c.astring()?;
                 c.sp()?;
-                Body::Login { username, password: c.astring()? }
+                Body::Login { username, password: Secret::new(c.astring()?) }
             }
             _ if is("SELECT") => Body::Select { mailbox: mailbox(c)? },
             _ if is("EXAMINE") => Body::Examine { mailbox: mailbox(c)? },
@@ -526,7 +519,12 @@ fn search<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
 }
 
 fn flag<'a>(c: &mut Cursor<'a>) -> Result<Flag<'a>, ParseError> {
-    Ok(if c.eat(b'\\') { Flag::System(c.atom()?) } else { Flag::Keyword(c.atom()?) })
+    // The lexer's atoms are atoms: the constructors cannot refuse them.
+    let at = c.pos();
+    let system = c.eat(b'\\');
+    let name = c.atom()?;
+    let flag = if system { Flag::system(name) } else { Flag::keyword(name) };
+    flag.map_err(|_| ParseError::Syntax(LexError { expected: "flag", at }))
 }
 
 fn set_and_mailbox<'a>(c: &mut Cursor<'a>) -> Result<(Vec<SeqRange>, Mailbox<'a>), ParseError> {

@@ -53,6 +53,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod atom;
+mod secret;
+pub use atom::{Flag, InvalidAtom, Tag};
+pub use secret::Secret;
+
 pub mod command;
 pub mod framing;
 pub mod lex;

@@ -12,6 +12,7 @@ pub use fetch::{
     write_envelope, write_fetch, write_section,
 };
 
+use crate::Tag;
 use crate::command::{Flag, StatusItem};
 
 /// `resp-cond-state` / `resp-cond-bye` / `PREAUTH`.
@@ -99,7 +100,7 @@ pub enum Data<'a> {
     Enabled(Vec<&'a str>),
     /// ESEARCH (RFC 4731): `ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]`.
     ESearch {
-        tag: &'a str,
+        tag: Tag<'a>,
         uid: bool,
         min: Option<u32>,
         max: Option<u32>,
@@ -162,6 +163,11 @@ fn write_text(out: &mut Vec<u8>, text: &str) {
     let text = text.trim_start_matches('[');
     let text = if text.is_empty() { "completed" } else { text };
     out.extend(text.bytes().map(|b| if b < b' ' || b == 0x7f { b' ' } else { b }));
+    // A line that ends in `{n}` announces a literal to many clients: a text that ends
+    // so is followed by a space, and no literal is read from the next response.
+    if text.ends_with('}') {
+        out.push(b' ');
+    }
 }
 
 fn write_flags(out: &mut Vec<u8>, flags: &[Flag<'_>]) {
@@ -170,13 +176,11 @@ fn write_flags(out: &mut Vec<u8>, flags: &[Flag<'_>]) {
         if i > 0 {
             out.push(b' ');
         }
-        match f {
-            Flag::System(name) => {
-                out.push(b'\\');
-                out.extend_from_slice(name.as_bytes());
-            }
-            Flag::Keyword(name) => out.extend_from_slice(name.as_bytes()),
+        // Validated when made: an atom, so nothing here can end the line.
+        if f.is_system() {
+            out.push(b'\\');
         }
+        out.extend_from_slice(f.name().as_bytes());
     }
     out.push(b')');
 }
@@ -239,8 +243,8 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
 }
 
 /// Writes a status response: `tag` (`None`: untagged `*`), status, optional code, text.
-pub fn write_status(out: &mut Vec<u8>, tag: Option<&str>, status: Status, code: Option<&Code<'_>>, text: &str) {
-    out.extend_from_slice(tag.filter(|t| is_atom(t.as_bytes()) && !t.contains('+')).unwrap_or("*").as_bytes());
+pub fn write_status(out: &mut Vec<u8>, tag: Option<Tag<'_>>, status: Status, code: Option<&Code<'_>>, text: &str) {
+    out.extend_from_slice(tag.map_or("*", |t| t.as_str()).as_bytes());
     out.extend_from_slice(match status {
         Status::Ok => b" OK ",
         Status::No => b" NO ",
@@ -314,7 +318,7 @@ pub fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
         Data::Expunge(n) => out.extend_from_slice(format!("{n} EXPUNGE").as_bytes()),
         Data::ESearch { tag, uid, min, max, count, all } => {
             out.extend_from_slice(b"ESEARCH (TAG ");
-            write_string(out, tag.as_bytes());
+            write_string(out, tag.as_str().as_bytes());
             out.push(b')');
             if *uid {
                 out.extend_from_slice(b" UID");
@@ -346,7 +350,7 @@ mod tests {
 
     fn status(tag: Option<&str>, s: Status, code: Option<&Code<'_>>, text: &str) -> String {
         let mut out = Vec::new();
-        write_status(&mut out, tag, s, code, text);
+        write_status(&mut out, tag.map(|t| Tag::new(t).unwrap()), s, code, text);
         String::from_utf8(out).unwrap()
     }
 
@@ -370,18 +374,22 @@ mod tests {
             "* OK [UIDVALIDITY 3857529045] UIDs valid\r\n"
         );
         let flags = [
-            Flag::System("Answered"),
-            Flag::System("Flagged"),
-            Flag::System("Deleted"),
-            Flag::System("Seen"),
-            Flag::System("Draft"),
+            Flag::system("Answered").unwrap(),
+            Flag::system("Flagged").unwrap(),
+            Flag::system("Deleted").unwrap(),
+            Flag::system("Seen").unwrap(),
+            Flag::system("Draft").unwrap(),
         ];
         assert_eq!(data(&Data::Flags(flags.to_vec())), "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
         assert_eq!(
             status(
                 None,
                 Status::Ok,
-                Some(&Code::PermanentFlags(vec![Flag::System("Deleted"), Flag::System("Seen"), Flag::System("*")])),
+                Some(&Code::PermanentFlags(vec![
+                    Flag::system("Deleted").unwrap(),
+                    Flag::system("Seen").unwrap(),
+                    Flag::system("*").unwrap()
+                ])),
                 "Limited"
             ),
             "* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n"
@@ -410,8 +418,11 @@ mod tests {
 
     #[test]
     fn no_value_breaks_the_line() {
-        assert_eq!(status(Some("a\r\n* OK"), Status::No, None, "x\r\nb2 OK"), "* NO x  b2 OK\r\n");
+        // A tag holding CR LF cannot be made at all, so it cannot reach the wire.
+        assert!(Tag::new("a\r\n* OK").is_err());
+        assert_eq!(status(None, Status::No, None, "x\r\nb2 OK"), "* NO x  b2 OK\r\n");
         assert_eq!(status(Some("t"), Status::Ok, None, "[ALERT] forged"), "t OK ALERT] forged\r\n");
+        assert_eq!(status(Some("t"), Status::No, None, "not a literal {5}"), "t NO not a literal {5} \r\n");
         let mut out = Vec::new();
         write_astring(&mut out, b"a\"b\\c");
         assert_eq!(out, b"\"a\\\"b\\\\c\"");

@@ -229,7 +229,7 @@ impl Connection {
     async fn on_event(&mut self, event: Event, session: &mut ServerSession) {
         match event {
             Event::Login { user, password } => {
-                let outcome = self.login.password(&user, password).await;
+                let outcome = self.login.password(&user, password.into_inner()).await;
                 self.outcome(outcome, session).await;
             }
             Event::Apop { user, digest } => {
@@ -240,7 +240,9 @@ impl Connection {
             }
             Event::AuthStart { mechanism, initial_response } => {
                 let started = match Mechanism::parse(mechanism.as_bytes()) {
-                    Some(m) => self.login.start(&m, initial_response).await,
+                    Some(m) => {
+                        self.login.start(&m, initial_response.map(sansmail_pop3_proto::Secret::into_inner)).await
+                    }
                     None => None,
                 };
                 match started {

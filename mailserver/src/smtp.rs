@@ -240,7 +240,8 @@ impl Connection {
             Event::MessageAborted(_) => self.abort_message(),
             Event::Reset => self.reset(),
             Event::AuthStart { mechanism, initial_response } => {
-                match self.login.start(&mechanism, initial_response).await {
+                match self.login.start(&mechanism, initial_response.map(sansmail_smtp_proto::Secret::into_inner)).await
+                {
                     Some(outcome) => self.auth_outcome(outcome, session),
                     None => {
                         let _ = session.reject(&reply(504, (5, 5, 4), "Authentication mechanism not supported"));

@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+pub use sansmail_smtp_proto::Secret;
+
 /// Longest command line, CRLF included ([RFC 2449 §4](https://www.rfc-editor.org/rfc/rfc2449#section-4)).
 pub const MAX_COMMAND_LINE: usize = 255;
 
@@ -25,8 +27,8 @@ pub enum Command<'a> {
     },
     /// `PASS string`: everything after the first SP, spaces included (RFC 1939 §7).
     Pass {
-        /// The password.
-        password: &'a str,
+        /// The password (its `Debug` is redacted).
+        password: Secret<&'a str>,
     },
     /// `APOP name digest`.
     Apop {
@@ -40,7 +42,7 @@ pub enum Command<'a> {
         /// The SASL mechanism, as sent.
         mechanism: Option<&'a str>,
         /// The initial response, still base64-encoded; `=` (empty) is `Some("")`.
-        initial_response: Option<&'a str>,
+        initial_response: Option<Secret<&'a str>>,
     },
     /// `STLS`.
     Stls,
@@ -305,7 +307,7 @@ impl<'a> Command<'a> {
         let cmd = match verb {
             Verb::User => Self::User { name: args.filter(|a| is_token(a)).ok_or(syntax)? },
             // The password is the rest of the line as sent, spaces and all.
-            Verb::Pass => Self::Pass { password: rest.filter(|r| !r.is_empty()).ok_or(syntax)? },
+            Verb::Pass => Self::Pass { password: Secret::new(rest.filter(|r| !r.is_empty()).ok_or(syntax)?) },
             Verb::Apop => {
                 let name = arg().filter(|a| is_token(a)).ok_or(syntax)?;
                 let digest = arg().filter(|d| d.len() == 32 && d.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -324,7 +326,7 @@ impl<'a> Command<'a> {
                     Some(r) if is_base64(r) => Some(r),
                     Some(_) => return Err(syntax),
                 };
-                Self::Auth { mechanism, initial_response }
+                Self::Auth { mechanism, initial_response: initial_response.map(Secret::new) }
             }
             Verb::List => Self::List { msg: arg().map(|a| number(a).ok_or(syntax)).transpose()? },
             Verb::Uidl => Self::Uidl { msg: arg().map(|a| number(a).ok_or(syntax)).transpose()? },
@@ -409,6 +411,7 @@ impl<'a> Command<'a> {
                 is_token(name)
             }
             Self::Pass { password } => {
+                let password = *password.expose();
                 push(password);
                 !password.is_empty() && !password.ends_with(' ') && !password.bytes().any(|b| b < b' ' || b == 0x7f)
             }
@@ -426,7 +429,7 @@ impl<'a> Command<'a> {
                 if let Some(m) = mechanism {
                     push(m);
                 }
-                let ir_ok = match initial_response {
+                let ir_ok = match initial_response.as_ref().map(|r| *r.expose()) {
                     None => true,
                     Some("") => {
                         push("=");
@@ -490,7 +493,7 @@ mod tests {
     #[test]
     fn rfc1939_commands() {
         assert_eq!(parse("USER mrose"), Ok(Command::User { name: "mrose" }));
-        assert_eq!(parse("pass secret word "), Ok(Command::Pass { password: "secret word " }));
+        assert_eq!(parse("pass secret word "), Ok(Command::Pass { password: "secret word ".into() }));
         assert_eq!(
             parse("APOP mrose c4c9334bac560ecc979e58001b3e22fb"),
             Ok(Command::Apop { name: "mrose", digest: "c4c9334bac560ecc979e58001b3e22fb" })
@@ -504,7 +507,10 @@ mod tests {
         assert_eq!(parse("UIDL"), Ok(Command::Uidl { msg: None }));
         assert_eq!(parse("QUIT "), Ok(Command::Quit));
         assert_eq!(parse("AUTH"), Ok(Command::Auth { mechanism: None, initial_response: None }));
-        assert_eq!(parse("AUTH PLAIN ="), Ok(Command::Auth { mechanism: Some("PLAIN"), initial_response: Some("") }));
+        assert_eq!(
+            parse("AUTH PLAIN ="),
+            Ok(Command::Auth { mechanism: Some("PLAIN"), initial_response: Some("".into()) })
+        );
         assert_eq!(parse("XTND XMIT"), Ok(Command::Unknown { verb: "XTND", args: Some("XMIT") }));
     }
 
@@ -547,9 +553,9 @@ mod tests {
     fn encode_refuses_injection() {
         let mut out = Vec::new();
         assert!(Command::User { name: "a\r\nDELE 1" }.encode(&mut out).is_err());
-        assert!(Command::Pass { password: "x\r\nDELE 1" }.encode(&mut out).is_err());
+        assert!(Command::Pass { password: "x\r\nDELE 1".into() }.encode(&mut out).is_err());
         assert!(Command::Unknown { verb: "RETR", args: None }.encode(&mut out).is_err());
-        assert!(Command::Pass { password: &"p".repeat(300) }.encode(&mut out).is_err());
+        assert!(Command::Pass { password: Secret::new(&"p".repeat(300)) }.encode(&mut out).is_err());
         assert!(out.is_empty());
         Command::Top { msg: 3, lines: 0 }.encode(&mut out).unwrap();
         assert_eq!(out, b"TOP 3 0\r\n");

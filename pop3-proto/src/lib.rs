@@ -63,5 +63,5 @@ pub mod multiline;
 pub mod response;
 pub mod server;
 
-pub use command::{Command, CommandError, Verb};
+pub use command::{Command, CommandError, Secret, Verb};
 pub use response::{Capability, Response, ResponseCode, ServerLine};

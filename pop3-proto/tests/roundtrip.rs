@@ -17,9 +17,9 @@ fn command() -> impl Strategy<Value = (u8, String, String, u32, u32)> {
 fn build<'a>(kind: u8, a: &'a str, b: &'a str, n: u32, m: u32) -> Command<'a> {
     match kind {
         0 => Command::User { name: a },
-        1 => Command::Pass { password: b },
+        1 => Command::Pass { password: b.into() },
         2 => Command::Apop { name: a, digest: "0123456789abcdef0123456789abcdef" },
-        3 => Command::Auth { mechanism: Some("SCRAM-SHA-256"), initial_response: Some("biwsbj1hLHI9eHl6") },
+        3 => Command::Auth { mechanism: Some("SCRAM-SHA-256"), initial_response: Some("biwsbj1hLHI9eHl6".into()) },
         4 => Command::Stls,
         5 => Command::Capa,
         6 => Command::Stat,
@@ -30,7 +30,7 @@ fn build<'a>(kind: u8, a: &'a str, b: &'a str, n: u32, m: u32) -> Command<'a> {
         11 => Command::Top { msg: n, lines: m },
         12 => Command::Uidl { msg: Some(n) },
         13 => Command::Noop,
-        14 => Command::Auth { mechanism: Some("PLAIN"), initial_response: Some("") },
+        14 => Command::Auth { mechanism: Some("PLAIN"), initial_response: Some("".into()) },
         _ => Command::Quit,
     }
 }

@@ -66,6 +66,7 @@ pub mod client;
 pub mod command;
 pub mod data;
 pub mod reply;
+mod secret;
 pub mod server;
 mod status;
 
@@ -73,6 +74,7 @@ pub use address::{Domain, ForwardPath, Mailbox, ReversePath};
 pub use auth::Mechanism;
 pub use command::{Command, CommandError};
 pub use reply::{Capability, EhloReply, EnhancedCode, Reply, ReplyCode, ReplyError};
+pub use secret::Secret;
 pub use status::Status;
 
 #[doc = include_str!("../README.md")]

@@ -140,7 +140,7 @@ fn starttls_then_auth_plain() {
     assert!(done(&events).is_ok(), "{events:?}");
     assert!(events.contains(&ClientEvent::StartTls));
     assert!(c.is_tls() && server.session.is_tls());
-    assert_eq!(auth.into_inner().unwrap(), b"\0alice\0secret");
+    assert_eq!(auth.into_inner().unwrap().expose(), b"\0alice\0secret");
 }
 
 #[test]
@@ -162,7 +162,7 @@ fn auth_login_when_plain_is_not_offered() {
             Some(Reply::basic(334, "Username:"))
         }
         Event::AuthResponse(r) => {
-            got.borrow_mut().push(r.clone());
+            got.borrow_mut().push(r.expose().clone());
             if got.borrow().len() == 1 { Some(Reply::basic(334, "Password:")) } else { None }
         }
         _ => None,

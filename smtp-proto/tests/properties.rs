@@ -125,7 +125,9 @@ fn command() -> impl Strategy<Value = Command<'static>> {
         Just(Command::Quit),
         Just(Command::StartTls),
         (mechanism(), prop::option::of(prop::collection::vec(any::<u8>(), 0..40))).prop_map(|(mechanism, ir)| {
-            let initial_response = ir.map(|b| Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b)));
+            let initial_response = ir.map(|b| {
+                sansmail_smtp_proto::Secret::new(Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b)))
+            });
             Command::Auth { mechanism, initial_response }
         }),
         prop_oneof![domain_name(), domain_name().prop_map(|d| format!("@{d}")), "#[!-~]{1,10}".prop_map(String::from)]

@@ -432,7 +432,7 @@ fn auth_plain_with_initial_response() {
         }
         None
     });
-    assert_eq!(seen, Some((Mechanism::Plain, Some(b"\0alice\0secret".to_vec()))));
+    assert_eq!(seen, Some((Mechanism::Plain, Some(b"\0alice\0secret".to_vec().into()))));
     let r = s.replies();
     assert_eq!(r[r.len() - 2..], ["235 2.7.0 Authentication successful", "503 5.5.1 Bad sequence of commands"]);
     assert!(s.session.is_authenticated());
@@ -459,7 +459,7 @@ fn auth_login_exchange_cancel_bad_base64_and_long_line() {
     session.auth_challenge(b"Username:").unwrap();
     let (ev, out) = step(&mut session, b"YWxpY2U=\r\n");
     assert!(out.ends_with("334 VXNlcm5hbWU6\r\n"));
-    assert_eq!(ev, [Event::AuthResponse(b"alice".to_vec())]);
+    assert_eq!(ev, [Event::AuthResponse(b"alice".to_vec().into())]);
     session.auth_challenge(b"Password:").unwrap();
     let (ev, _) = step(&mut session, b"*\r\n");
     assert_eq!(ev, [Event::AuthCancelled]);

@@ -15,7 +15,7 @@ fn b(s: &str) -> Cow<'_, [u8]> {
 fn rfc3501_sample_session() {
     assert_eq!(
         parse("a001 login mrc secret\r\n"),
-        Ok(Command { tag: "a001", body: Body::Login { username: b("mrc"), password: b("secret") } })
+        Ok(Command { tag: "a001", body: Body::Login { username: b("mrc"), password: Secret::new(b("secret")) } })
     );
     assert_eq!(
         parse("a002 select inbox\r\n"),
@@ -61,7 +61,7 @@ fn rfc3501_sample_session() {
             set: vec![SeqRange { from: v(12), to: v(12) }],
             mode: StoreMode::Add,
             silent: false,
-            flags: vec![Flag::System("deleted")]
+            flags: vec![Flag::system("deleted").unwrap()]
         }
     );
     assert_eq!(
@@ -71,7 +71,7 @@ fn rfc3501_sample_session() {
             set: vec![SeqRange { from: v(1), to: SeqNumber::Largest }],
             mode: StoreMode::Remove,
             silent: true,
-            flags: vec![Flag::System("Seen"), Flag::Keyword("$Junk")]
+            flags: vec![Flag::system("Seen").unwrap(), Flag::keyword("$Junk").unwrap()]
         }
     );
     assert!(parse("a STORE 1 FLAGZ (\\Seen)\r\n").is_err());
@@ -134,7 +134,7 @@ fn append_with_flags_date_and_literal() {
         parse(cmd).unwrap().body,
         Body::Append {
             mailbox: Mailbox::Other(b("saved-messages")),
-            flags: vec![Flag::System("Seen"), Flag::Keyword("$Work")],
+            flags: vec![Flag::system("Seen").unwrap(), Flag::keyword("$Work").unwrap()],
             date: Some(b("7-Feb-1994 21:52:25 -0800")),
             message: b"Subject: hi\r\n\r\nbody\r\n",
         }
@@ -179,11 +179,11 @@ fn uid_and_extension_commands() {
     assert_eq!(parse("a ID NIL\r\n").unwrap().body, Body::Id { fields: None });
     assert_eq!(
         parse("a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n").unwrap().body,
-        Body::Authenticate { mechanism: "PLAIN", initial_response: Some("AGFsaWNlAHNlY3JldA==") }
+        Body::Authenticate { mechanism: "PLAIN", initial_response: Some(Secret::new("AGFsaWNlAHNlY3JldA==")) }
     );
     assert_eq!(
         parse("a AUTHENTICATE PLAIN =\r\n").unwrap().body,
-        Body::Authenticate { mechanism: "PLAIN", initial_response: Some("=") }
+        Body::Authenticate { mechanism: "PLAIN", initial_response: Some(Secret::new("=")) }
     );
     assert!(parse("a AUTHENTICATE PLAIN !!\r\n").is_err());
     for simple in ["CAPABILITY", "NOOP", "STARTTLS", "CHECK", "CLOSE", "EXPUNGE", "IDLE", "UNSELECT", "NAMESPACE"] {

@@ -516,7 +516,7 @@ mod tests {
             ..Envelope::default()
         };
         let out = fetch(&[
-            FetchItem::Flags(vec![Flag::System("Seen")]),
+            FetchItem::Flags(vec![Flag::system("Seen").unwrap()]),
             FetchItem::InternalDate(Cow::Borrowed("17-Jul-1996 02:44:25 -0700")),
             FetchItem::Rfc822Size(4286),
             FetchItem::Envelope(envelope),

@@ -1,5 +1,6 @@
 //! What the server session asks of its embedder.
 
+use crate::Secret;
 use crate::command::{Command, ParseError};
 
 /// A decision or a command for the embedder, from [`super::ServerSession::poll_event`].
@@ -11,8 +12,8 @@ pub enum Event {
     Login {
         /// The user name, as sent.
         username: Vec<u8>,
-        /// The password.
-        password: Vec<u8>,
+        /// The password (its `Debug` is redacted).
+        password: Secret<Vec<u8>>,
     },
     /// `AUTHENTICATE`: the mechanism (one of the configured ones, upper-cased) and the
     /// decoded initial response (SASL-IR; `=` is `Some` of nothing). Answer with
@@ -21,10 +22,10 @@ pub enum Event {
         /// The mechanism.
         mechanism: String,
         /// The initial response, decoded.
-        initial_response: Option<Vec<u8>>,
+        initial_response: Option<Secret<Vec<u8>>>,
     },
     /// The client's answer to a challenge, decoded. Answer as for `AuthStart`.
-    AuthResponse(Vec<u8>),
+    AuthResponse(Secret<Vec<u8>>),
     /// `STARTTLS` was answered `OK`: send what [`super::ServerSession::poll_transmit`] gives,
     /// then do the TLS handshake and call [`super::ServerSession::handle_tls_established`].
     /// Nothing the client sent after the command is kept.

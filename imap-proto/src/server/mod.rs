@@ -42,6 +42,7 @@ use base64::Engine as _;
 use crate::command::{Body, Command, ParseError, name_of, tag_of};
 use crate::framing::{Frame, Framer, FramingConfig, Refusal};
 use crate::response::{Code, Data, Status, write_data, write_status, write_string};
+use crate::{Secret, Tag};
 
 /// Calling an answer method when no decision (or not that kind) is pending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,7 +309,7 @@ impl ServerSession {
         self.framer.config_mut().clone_from(&self.config.framing);
         let caps = self.capabilities();
         let code = Code::Capability(caps.iter().map(String::as_str).collect());
-        write_status(&mut self.out, Some(&tag), Status::Ok, Some(&code), "Logged in");
+        write_status(&mut self.out, tagged(&tag), Status::Ok, Some(&code), "Logged in");
         self.process_frames();
         Ok(())
     }
@@ -318,7 +319,7 @@ impl ServerSession {
     pub fn reject_login(&mut self, code: Option<Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
         let Some(Pending::Login { tag }) = self.pending.take() else { return self.misuse() };
         let code = code.unwrap_or(Code::AuthenticationFailed);
-        write_status(&mut self.out, Some(&tag), Status::No, Some(&code), text);
+        write_status(&mut self.out, tagged(&tag), Status::No, Some(&code), text);
         self.login_failures += 1;
         if self.login_failures >= self.config.limits.login_failures {
             self.bye("Too many invalid authentication attempts");
@@ -354,7 +355,7 @@ impl ServerSession {
         self.pending = None;
         let tag = tag_of(self.framer.partial()).map(str::to_owned);
         self.framer.refuse_literal();
-        write_status(&mut self.out, tag.as_deref(), Status::No, code.as_ref(), text);
+        write_status(&mut self.out, tag.as_deref().and_then(tagged), Status::No, code.as_ref(), text);
         self.process_frames();
         Ok(())
     }
@@ -367,7 +368,7 @@ impl ServerSession {
     pub fn complete(&mut self, status: Status, code: Option<&Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
         match self.pending.take() {
             Some(Pending::Command { tag, after }) => {
-                write_status(&mut self.out, Some(&tag), status, code, text);
+                write_status(&mut self.out, tagged(&tag), status, code, text);
                 self.state = match (after, status) {
                     (After::Select { read_only }, Status::Ok) => {
                         State::Selected { read_only: read_only || code == Some(&Code::ReadOnly) }
@@ -380,9 +381,9 @@ impl ServerSession {
             }
             Some(Pending::Idle { tag, done: true, bad }) => {
                 if bad {
-                    write_status(&mut self.out, Some(&tag), Status::Bad, None, "Expected DONE");
+                    write_status(&mut self.out, tagged(&tag), Status::Bad, None, "Expected DONE");
                 } else {
-                    write_status(&mut self.out, Some(&tag), status, code, text);
+                    write_status(&mut self.out, tagged(&tag), status, code, text);
                 }
                 self.process_frames();
                 Ok(())
@@ -467,7 +468,7 @@ impl ServerSession {
         match reason {
             Refusal::ByEmbedder => {}
             Refusal::TooBig { .. } => {
-                write_status(&mut self.out, tag, Status::No, Some(&Code::TooBig), "Literal too big");
+                write_status(&mut self.out, tag.and_then(tagged), Status::No, Some(&Code::TooBig), "Literal too big");
             }
             Refusal::LineTooLong => self.bad(tag, "Line too long"),
             Refusal::NotAllowed => self.bad(tag, "Literal not allowed here"),
@@ -477,7 +478,7 @@ impl ServerSession {
 
     /// `BAD`, counted; too many end the session.
     fn bad(&mut self, tag: Option<&str>, text: &str) {
-        write_status(&mut self.out, tag, Status::Bad, None, text);
+        write_status(&mut self.out, tag.and_then(tagged), Status::Bad, None, text);
         self.errors += 1;
         if self.errors >= self.config.limits.errors {
             self.bye("Too many invalid commands");
@@ -513,7 +514,7 @@ impl ServerSession {
         match base64::engine::general_purpose::STANDARD.decode(line) {
             Ok(data) => {
                 self.pending = Some(Pending::Login { tag });
-                self.events.push_back(Event::AuthResponse(data));
+                self.events.push_back(Event::AuthResponse(Secret::new(data)));
             }
             Err(_) => self.bad(Some(&tag), "Invalid base64 in authentication response"),
         }
@@ -532,14 +533,14 @@ impl ServerSession {
         let tag = tag_of(&raw).unwrap_or("*").to_owned();
         match action {
             Action::Bad(text) => self.bad(Some(&tag), text),
-            Action::No(code, text) => write_status(&mut self.out, Some(&tag), Status::No, code.as_ref(), text),
-            Action::Ok(text) => write_status(&mut self.out, Some(&tag), Status::Ok, None, text),
+            Action::No(code, text) => write_status(&mut self.out, tagged(&tag), Status::No, code.as_ref(), text),
+            Action::Ok(text) => write_status(&mut self.out, tagged(&tag), Status::Ok, None, text),
             Action::Logout => {
                 self.bye("Logging out");
-                write_status(&mut self.out, Some(&tag), Status::Ok, None, "LOGOUT completed");
+                write_status(&mut self.out, tagged(&tag), Status::Ok, None, "LOGOUT completed");
             }
             Action::StartTls => {
-                write_status(&mut self.out, Some(&tag), Status::Ok, None, "Begin TLS negotiation now");
+                write_status(&mut self.out, tagged(&tag), Status::Ok, None, "Begin TLS negotiation now");
                 self.framer.reset();
                 self.state = State::AwaitingTls;
                 self.events.push_back(Event::StartTls);
@@ -594,9 +595,11 @@ impl ServerSession {
                 Action::No(Some(Code::PrivacyRequired), "Plaintext authentication disallowed without TLS")
             }
             Body::Login { username, password } => {
-                Action::Login(Event::Login { username: username.to_vec(), password: password.to_vec() })
+                Action::Login(Event::Login { username: username.to_vec(), password: Secret::new(password.to_vec()) })
             }
-            Body::Authenticate { mechanism, initial_response } => self.authenticate(mechanism, *initial_response),
+            Body::Authenticate { mechanism, initial_response } => {
+                self.authenticate(mechanism, initial_response.as_ref().map(|r| *r.expose()))
+            }
             Body::Enable { capabilities } if self.state == State::Authenticated => {
                 let mut newly = Vec::new();
                 for cap in capabilities {
@@ -660,7 +663,10 @@ impl ServerSession {
                 Err(_) => return Action::Bad("Invalid base64 in initial response"),
             },
         };
-        Action::Login(Event::AuthStart { mechanism: mech.to_ascii_uppercase(), initial_response })
+        Action::Login(Event::AuthStart {
+            mechanism: mech.to_ascii_uppercase(),
+            initial_response: initial_response.map(Secret::new),
+        })
     }
 }
 
@@ -674,6 +680,12 @@ enum Action {
     Login(Event),
     Idle,
     Embedder(After),
+}
+
+/// A tag the framer or parser read, as the encoder takes it (it is one by construction; a
+/// string that were not would be answered untagged).
+fn tagged(tag: &str) -> Option<Tag<'_>> {
+    Tag::new(tag).ok()
 }
 
 /// SASL mechanisms that send the password itself.

@@ -36,7 +36,7 @@ impl Harness {
         while let Some(event) = self.session.poll_event() {
             match &event {
                 Event::Login { username, password } => {
-                    if username == b"mrc" && password == b"secret" {
+                    if username == b"mrc" && password.expose() == b"secret" {
                         self.session.accept_login("mrc").unwrap();
                     } else {
                         self.session.reject_login(None, "Invalid credentials").unwrap();
@@ -44,7 +44,7 @@ impl Harness {
                 }
                 Event::AuthStart { initial_response: None, .. } => self.session.auth_challenge(b"").unwrap(),
                 Event::AuthStart { initial_response: Some(r), .. } | Event::AuthResponse(r) => {
-                    if r == b"\0mrc\0secret" {
+                    if r.expose() == b"\0mrc\0secret" {
                         self.session.accept_login("mrc").unwrap();
                     } else {
                         self.session.reject_login(None, "Invalid credentials").unwrap();

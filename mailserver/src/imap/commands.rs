@@ -50,11 +50,12 @@ pub(crate) struct Selected {
 
 pub(super) fn flag_list(flags: Flags, keywords: &[String], recent: bool) -> Vec<Flag<'_>> {
     let mut out: Vec<Flag<'_>> =
-        Flags::NAMES.iter().filter(|(b, _, _)| flags.has(*b)).map(|(_, n, _)| Flag::System(n)).collect();
+        Flags::NAMES.iter().filter(|(b, _, _)| flags.has(*b)).filter_map(|(_, n, _)| Flag::system(n).ok()).collect();
     if recent {
-        out.push(Flag::System("Recent"));
+        out.push(Flag::RECENT);
     }
-    out.extend(keywords.iter().map(|k| Flag::Keyword(k)));
+    // Keywords were atoms when stored; one that is not (a damaged index) is not shown.
+    out.extend(keywords.iter().filter_map(|k| Flag::keyword(k).ok()));
     out
 }
 
@@ -379,7 +380,7 @@ fn select(
     let permanent = if read_only {
         Vec::new()
     } else {
-        ["Answered", "Flagged", "Deleted", "Seen", "Draft", "*"].map(Flag::System).to_vec()
+        vec![Flag::ANSWERED, Flag::FLAGGED, Flag::DELETED, Flag::SEEN, Flag::DRAFT, Flag::ANY_KEYWORD]
     };
     write_status(out, None, Status::Ok, Some(&Code::PermanentFlags(permanent)), "Flags permitted");
     write_status(out, None, Status::Ok, Some(&Code::UidValidity(validity)), "UIDs valid");
@@ -427,13 +428,11 @@ fn system_and_keywords(flags: &[Flag<'_>]) -> (Flags, Vec<String>) {
     let mut bits = 0;
     let mut keywords = Vec::new();
     for f in flags {
-        match f {
-            Flag::System(name) => bits |= Flags::bit(name).unwrap_or(0),
-            Flag::Keyword(k) => {
-                if !keywords.iter().any(|x: &String| x.eq_ignore_ascii_case(k)) {
-                    keywords.push((*k).to_owned());
-                }
-            }
+        let name = f.name();
+        if f.is_system() {
+            bits |= Flags::bit(name).unwrap_or(0);
+        } else if !keywords.iter().any(|x: &String| x.eq_ignore_ascii_case(name)) {
+            keywords.push(name.to_owned());
         }
     }
     (Flags(bits), keywords)
@@ -616,9 +615,9 @@ fn search(
         }
     }
     drop(index);
-    match ret {
+    match ret.zip(sansmail_imap_proto::Tag::new(tag).ok()) {
         None => write_data(out, &Data::Search(found)),
-        Some(opts) => {
+        Some((opts, tag)) => {
             let all = opts.is_empty() || opts.contains(&ReturnOption::All);
             let has = |o| opts.contains(&o);
             write_data(

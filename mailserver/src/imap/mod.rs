@@ -171,7 +171,9 @@ impl Connection {
             }
             Event::AuthStart { mechanism, initial_response } => {
                 let started = match Mechanism::parse(mechanism.as_bytes()) {
-                    Some(m) => self.login.start(&m, initial_response).await,
+                    Some(m) => {
+                        self.login.start(&m, initial_response.map(sansmail_imap_proto::Secret::into_inner)).await
+                    }
                     None => None,
                 };
                 match started {

@@ -1,5 +1,7 @@
 //! What the session reports to its embedder.
 
+use crate::Secret;
+
 /// An event from [`super::ServerSession::poll_event`]. Those marked *decision* wait for an
 /// answer before the session reads further.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,8 +13,8 @@ pub enum Event {
     Login {
         /// The name given with USER.
         user: String,
-        /// The password given with PASS.
-        password: String,
+        /// The password given with PASS (its `Debug` is redacted).
+        password: Secret<String>,
     },
     /// *Decision*: APOP; `digest` is MD5(timestamp ‖ secret) in lower-case hex. Answered as
     /// [`Event::Login`].
@@ -29,11 +31,11 @@ pub enum Event {
         /// The mechanism, upper-cased.
         mechanism: String,
         /// The decoded initial response, if one was sent.
-        initial_response: Option<Vec<u8>>,
+        initial_response: Option<Secret<Vec<u8>>>,
     },
     /// *Decision*: the client's decoded answer to the last challenge; answered as
     /// [`Event::AuthStart`].
-    AuthResponse(Vec<u8>),
+    AuthResponse(Secret<Vec<u8>>),
     /// The client cancelled the exchange with `*`; the session has answered it.
     AuthCancelled,
     /// `+OK` to STLS is queued: send it, run the TLS handshake, then call

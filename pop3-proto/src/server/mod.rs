@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use base64::Engine as _;
 
-use crate::command::{Command, CommandError, Verb, find_line};
+use crate::command::{Command, CommandError, Secret, Verb, find_line};
 use crate::multiline::{Encoder, TopFilter};
 use crate::response::{Capability, Response, ResponseCode};
 
@@ -470,7 +470,7 @@ impl ServerSession {
         match base64::engine::general_purpose::STANDARD.decode(line) {
             Ok(decoded) => {
                 self.pending = Some(Pending::Auth);
-                self.events.push_back(Event::AuthResponse(decoded));
+                self.events.push_back(Event::AuthResponse(Secret::new(decoded)));
             }
             Err(_) => {
                 self.events.push_back(Event::AuthCancelled);
@@ -535,7 +535,7 @@ impl ServerSession {
                 _ if !self.plaintext_ok() => self.plaintext_refused(),
                 Some(user) => {
                     self.pending = Some(Pending::Login);
-                    self.events.push_back(Event::Login { user, password: password.to_owned() });
+                    self.events.push_back(Event::Login { user, password: Secret::new((*password).to_owned()) });
                 }
                 None => self.error("USER first"),
             },
@@ -562,9 +562,9 @@ impl ServerSession {
                     return self.error("Unsupported authentication mechanism");
                 }
                 let initial_response =
-                    match initial_response.map(|r| base64::engine::general_purpose::STANDARD.decode(r)) {
+                    match initial_response.map(|r| base64::engine::general_purpose::STANDARD.decode(*r)) {
                         None => None,
-                        Some(Ok(r)) => Some(r),
+                        Some(Ok(r)) => Some(Secret::new(r)),
                         Some(Err(_)) => return self.error("Invalid base64 in initial response"),
                     };
                 self.pending = Some(Pending::Auth);

@@ -52,7 +52,7 @@ impl Harness {
     fn pump(&mut self) {
         while let Some(event) = self.session.poll_event() {
             match &event {
-                Event::Login { user, password } if password == "tanstaaf" && !self.in_use => {
+                Event::Login { user, password } if password.expose() == "tanstaaf" && !self.in_use => {
                     let drop = self.maildrop();
                     self.session.accept_login(user, drop).unwrap();
                 }
@@ -66,7 +66,7 @@ impl Harness {
                 }
                 Event::Apop { .. } => self.session.reject(Some(ResponseCode::Auth), "invalid credentials").unwrap(),
                 Event::AuthStart { initial_response: Some(r), .. } | Event::AuthResponse(r) => {
-                    if r == b"\0mrose\0tanstaaf" {
+                    if r.expose() == b"\0mrose\0tanstaaf" {
                         let drop = self.maildrop();
                         self.session.accept_login("mrose", drop).unwrap();
                     } else {

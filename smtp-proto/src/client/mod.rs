@@ -25,7 +25,7 @@ use base64::Engine as _;
 use crate::command::{Body, Command, EncodeError};
 use crate::data::DataEncoder;
 use crate::reply::{Capability, EhloReply, Reply, ReplyError, ReplyFramer};
-use crate::{Mechanism, Status};
+use crate::{Mechanism, Secret, Status};
 
 /// Something the embedder must act on or learn.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -611,7 +611,8 @@ impl ClientSession {
             token.extend_from_slice(creds.password.as_bytes());
             let encoded = base64::engine::general_purpose::STANDARD.encode(token);
             let initial = if encoded.is_empty() { "=".to_owned() } else { encoded };
-            let cmd = Command::Auth { mechanism: Mechanism::Plain, initial_response: Some(Cow::Owned(initial)) };
+            let cmd =
+                Command::Auth { mechanism: Mechanism::Plain, initial_response: Some(Secret::new(Cow::Owned(initial))) };
             self.send(now, cmd, Expect::AuthPlain);
         } else if mechs.contains(&Mechanism::Login) {
             self.send(now, Command::Auth { mechanism: Mechanism::Login, initial_response: None }, Expect::AuthLogin(0));

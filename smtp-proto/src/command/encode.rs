@@ -93,7 +93,7 @@ impl Command<'_> {
                     return Err(EncodeError::InvalidArgument);
                 }
                 let _ = write!(out, "AUTH {mechanism}");
-                match initial_response.as_deref() {
+                match initial_response.as_ref().map(|r| r.expose().as_ref()) {
                     None => {}
                     Some("") => out.extend_from_slice(b" ="),
                     Some(r) if is_base64(r.as_bytes()) => {

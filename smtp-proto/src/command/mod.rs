@@ -20,7 +20,7 @@ use std::borrow::Cow;
 
 use crate::address::{self, ForwardPath, PathError, ReversePath};
 use crate::class::Keyword;
-use crate::{Mechanism, Status};
+use crate::{Mechanism, Secret, Status};
 
 /// A parsed command; text fields borrow from the input line.
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -92,7 +92,7 @@ pub enum Command<'a> {
         /// The mechanism.
         mechanism: Mechanism<'a>,
         /// The initial response, still base64-encoded; `=` (empty) is `Some("")`.
-        initial_response: Option<Cow<'a, str>>,
+        initial_response: Option<Secret<Cow<'a, str>>>,
     },
     /// `ETRN SP [ "@" / "#" ] Domain` ([RFC 1985](https://www.rfc-editor.org/rfc/rfc1985)).
     Etrn {
@@ -370,7 +370,7 @@ impl<'a> Command<'a> {
             Some(r) if is_base64(r.as_bytes()) => Some(Cow::Borrowed(r)),
             Some(_) => return Err(CommandError::Syntax(Verb::Auth)),
         };
-        Ok(Self::Auth { mechanism, initial_response })
+        Ok(Self::Auth { mechanism, initial_response: initial_response.map(Secret::new) })
     }
 
     fn etrn(args: Option<&'a str>) -> Result<Self, CommandError> {
@@ -447,9 +447,10 @@ impl<'a> Command<'a> {
             Self::Noop { arg } => Command::Noop { arg: arg.map(own) },
             Self::Quit => Command::Quit,
             Self::StartTls => Command::StartTls,
-            Self::Auth { mechanism, initial_response } => {
-                Command::Auth { mechanism: mechanism.into_owned(), initial_response: initial_response.map(own) }
-            }
+            Self::Auth { mechanism, initial_response } => Command::Auth {
+                mechanism: mechanism.into_owned(),
+                initial_response: initial_response.map(|r| Secret::new(own(r.into_inner()))),
+            },
             Self::Etrn { queue } => Command::Etrn { queue: own(queue) },
             Self::Atrn { domains } => Command::Atrn { domains: domains.map(own) },
             Self::Unknown { verb, args } => Command::Unknown { verb: own(verb), args: args.map(own) },

@@ -3,6 +3,7 @@
 //! the extensions.
 
 use super::{Event, Pending, Phase, ServerSession};
+use crate::Secret;
 use crate::command::{Body, Command};
 use crate::data::DataDecoder;
 use crate::reply::{Capability, EhloReply, Reply};
@@ -83,7 +84,9 @@ impl ServerSession {
                 self.decide(Pending::Expn, Event::Expand(arg.into_owned().into()))
             }
             Command::StartTls => self.starttls(),
-            Command::Auth { mechanism, initial_response } => self.auth(mechanism, initial_response),
+            Command::Auth { mechanism, initial_response } => {
+                self.auth(mechanism, initial_response.map(Secret::into_inner))
+            }
             Command::Etrn { .. } | Command::Atrn { .. } if self.helo.is_none() => {
                 self.error_reply(&Reply::new(503, (5, 5, 1), "Send HELO or EHLO first"))
             }
@@ -245,7 +248,10 @@ impl ServerSession {
                 None => return self.error_reply(&Reply::new(501, (5, 5, 2), "Invalid base64 data")),
             },
         };
-        self.decide(Pending::Auth, Event::AuthStart { mechanism: mechanism.into_owned(), initial_response });
+        self.decide(
+            Pending::Auth,
+            Event::AuthStart { mechanism: mechanism.into_owned(), initial_response: initial_response.map(Secret::new) },
+        );
     }
 
     /// The EHLO reply for the session's current state.

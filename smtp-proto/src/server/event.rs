@@ -4,9 +4,9 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use crate::Mechanism;
 use crate::address::{ForwardPath, ReversePath};
 use crate::command::{MailParams, RcptParams};
+use crate::{Mechanism, Secret};
 
 /// An event from [`ServerSession::poll_event`](super::ServerSession::poll_event).
 ///
@@ -58,10 +58,10 @@ pub enum Event {
         /// The mechanism, one of those configured.
         mechanism: Mechanism<'static>,
         /// The decoded initial response, if one was sent (`=` is an empty one).
-        initial_response: Option<Vec<u8>>,
+        initial_response: Option<Secret<Vec<u8>>>,
     },
     /// *Decision.* The client's decoded answer to a challenge; answered as `AuthStart`.
-    AuthResponse(Vec<u8>),
+    AuthResponse(Secret<Vec<u8>>),
     /// The client cancelled AUTH with `*`; the session replied 501.
     AuthCancelled,
     /// STARTTLS was accepted: write out all pending output, run the TLS handshake, then

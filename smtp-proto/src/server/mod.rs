@@ -498,7 +498,7 @@ impl ServerSession {
         match decode_base64(line) {
             Some(response) => {
                 self.phase = Phase::Auth;
-                self.decide(Pending::Auth, Event::AuthResponse(response));
+                self.decide(Pending::Auth, Event::AuthResponse(crate::Secret::new(response)));
             }
             None => self.error_reply(&Reply::new(501, (5, 5, 2), "Invalid base64 data")),
         }
