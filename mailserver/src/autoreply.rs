@@ -58,9 +58,15 @@ pub(crate) fn judge(mailbox: &str, sender: &str, content: &[u8]) -> Verdict {
     Verdict::Reply
 }
 
-/// Records a reply to `sender` at `now` unless one was sent within `days`; returns whether
-/// to send. State lives beside the Maildir (`autoreply.toml`: sender → Unix time).
-pub(crate) fn record(state_dir: &Path, sender: &str, days: u64, now: u64) -> io::Result<bool> {
+/// Senders remembered per mailbox within the window. When that many were answered, new
+/// senders get no reply until entries expire: memory and file stay bounded, and so does
+/// the mail a flood of forged senders can draw from one mailbox.
+pub(crate) const MAX_SENDERS: usize = 1000;
+
+/// Records a reply to `sender` at `now` unless one was sent within `days` (or the memory
+/// holds `max_senders` already); returns whether to send. State lives beside the Maildir (`autoreply.toml`:
+/// sender → Unix time); entries past the window are dropped at each write.
+pub(crate) fn record(state_dir: &Path, sender: &str, days: u64, now: u64, max_senders: usize) -> io::Result<bool> {
     let path = state_dir.join("autoreply.toml");
     let mut sent: BTreeMap<String, u64> = match std::fs::read_to_string(&path) {
         Ok(t) => toml::from_str(&t).unwrap_or_default(),
@@ -71,6 +77,10 @@ pub(crate) fn record(state_dir: &Path, sender: &str, days: u64, now: u64) -> io:
     sent.retain(|_, &mut t| now.saturating_sub(t) < window);
     let key = normalize(sender);
     if sent.contains_key(&key) {
+        return Ok(false);
+    }
+    if sent.len() >= max_senders {
+        tracing::warn!(dir = %state_dir.display(), senders = sent.len(), "autoreply: too many senders within the window; not replying");
         return Ok(false);
     }
     sent.insert(key, now);
@@ -84,11 +94,9 @@ pub(crate) fn record(state_dir: &Path, sender: &str, days: u64, now: u64) -> io:
 /// The reply message.
 pub(crate) fn build(mailbox: &str, sender: &str, settings: &Autoreply, content: &[u8]) -> io::Result<Vec<u8>> {
     let original = MessageParser::new().parse_headers(content);
-    let subject = match (&settings.subject, original.as_ref().and_then(|m| m.subject())) {
-        (Some(s), _) => s.clone(),
-        (None, Some(s)) => format!("Auto: {s}"),
-        (None, None) => "Auto: away".into(),
-    };
+    // Never the sender's own subject: it would carry an attacker's text (a spam line, a
+    // link) to whatever address was forged as the sender.
+    let subject = settings.subject.clone().unwrap_or_else(|| "Automatic reply".into());
     let mut builder = MessageBuilder::new()
         .from(mailbox.to_string())
         .to(sender.to_string())
@@ -131,10 +139,26 @@ mod tests {
     #[test]
     fn once_per_sender_per_window() {
         let dir = std::env::temp_dir().join(format!("sansmail-autoreply-{}", std::process::id()));
-        assert!(record(&dir, "bob@remote.test", 7, 1_000_000).unwrap());
-        assert!(!record(&dir, "BOB@remote.test", 7, 1_000_000 + 86_400).unwrap());
-        assert!(record(&dir, "carol@remote.test", 7, 1_000_000 + 86_400).unwrap());
-        assert!(record(&dir, "bob@remote.test", 7, 1_000_000 + 7 * 86_400).unwrap());
+        assert!(record(&dir, "bob@remote.test", 7, 1_000_000, MAX_SENDERS).unwrap());
+        assert!(!record(&dir, "BOB@remote.test", 7, 1_000_000 + 86_400, MAX_SENDERS).unwrap());
+        assert!(record(&dir, "carol@remote.test", 7, 1_000_000 + 86_400, MAX_SENDERS).unwrap());
+        assert!(record(&dir, "bob@remote.test", 7, 1_000_000 + 7 * 86_400, MAX_SENDERS).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// At most `max_senders` within the window: the next new sender gets nothing, and
+    /// once the window has passed the memory empties and replies resume.
+    #[test]
+    fn the_sender_memory_is_bounded_and_expires() {
+        let dir = std::env::temp_dir().join(format!("sansmail-autoreply-cap-{}", std::process::id()));
+        let (t, max) = (1_000_000, 100);
+        for i in 0..max {
+            assert!(record(&dir, &format!("s{i}@remote.test"), 1, t, max).unwrap());
+        }
+        assert!(!record(&dir, "one-more@remote.test", 1, t + 10, max).unwrap());
+        let size = std::fs::metadata(dir.join("autoreply.toml")).unwrap().len();
+        assert!(record(&dir, "one-more@remote.test", 1, t + 86_400, max).unwrap());
+        assert!(std::fs::metadata(dir.join("autoreply.toml")).unwrap().len() < size / 50, "expired entries dropped");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -144,7 +168,7 @@ mod tests {
         let orig = b"Message-ID: <m1@remote.test>\r\nSubject: Lunch?\r\n\r\n";
         let r = String::from_utf8(build(ME, "bob@remote.test", &settings, orig).unwrap()).unwrap();
         assert!(r.contains("Auto-Submitted: auto-replied\r\n"), "{r}");
-        assert!(r.contains("Subject: Auto: Lunch?\r\n"), "{r}");
+        assert!(r.contains("Subject: Automatic reply\r\n") && !r.contains("Lunch"), "{r}");
         assert!(r.contains("In-Reply-To: <m1@remote.test>"), "{r}");
         assert!(r.contains("I am away."), "{r}");
     }

@@ -293,7 +293,7 @@ impl Deliverer {
             return Ok(());
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if !autoreply::record(&self.mailboxes.home(mailbox), sender, settings.days, now)? {
+        if !autoreply::record(&self.mailboxes.home(mailbox), sender, settings.days, now, autoreply::MAX_SENDERS)? {
             tracing::debug!(mailbox, sender = %sender, "autoreply already sent within the window");
             return Ok(());
         }

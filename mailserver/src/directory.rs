@@ -44,7 +44,7 @@ impl Directory {
         let settings = config.user.iter().map(|u| (normalize(&u.address), u.clone())).collect();
         let dir = Self {
             domains,
-            users: Mutex::new(Users::load(&config.data_dir)?),
+            users: Mutex::new(Users::load_for_serving(&config.data_dir)?),
             configured,
             aliases,
             settings,

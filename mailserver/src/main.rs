@@ -245,7 +245,7 @@ fn explain(
     let relay = l.relay();
     let dir = directory::Directory::new(config)?;
     let user = user.map(|u| users::normalize(&u));
-    let client = policy::Client { ip, user: user.as_deref(), recent_login };
+    let client = policy::Client { ip, user: user.as_deref(), recent_login, local_ip: None };
     let path = |a: &str| format!("<{}>", a.trim_start_matches('<').trim_end_matches('>'));
     let from_path = path(from);
     let (reverse, _) = ReversePath::parse(from_path.as_bytes()).map_err(|e| format!("MAIL FROM:{from_path}: {e}"))?;

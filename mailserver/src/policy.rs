@@ -22,6 +22,24 @@ pub(crate) struct Client<'a> {
     pub(crate) user: Option<&'a str>,
     /// This address logged in to POP3 or IMAP within the listener's after-login window.
     pub(crate) recent_login: bool,
+    /// The address the client connected to (ours), when known.
+    pub(crate) local_ip: Option<IpAddr>,
+}
+
+/// Whether a sender's domain names this server: a local domain, or an address literal of
+/// one of our addresses (the one the client reached, loopback, the unspecified address).
+fn is_ours(dir: &Directory, client: &Client<'_>, domain: &Domain<'_>) -> bool {
+    let literal = |ip: IpAddr| {
+        let ip = crate::config::canonical(ip);
+        ip.is_loopback() || ip.is_unspecified() || client.local_ip.map(crate::config::canonical) == Some(ip)
+    };
+    match domain {
+        Domain::Name(d) => dir.is_local_domain(d),
+        Domain::Ipv4(ip) => literal(IpAddr::V4(*ip)),
+        Domain::Ipv6(ip) => literal(IpAddr::V6(*ip)),
+        // General literals (and kinds to come) name no address of ours.
+        _ => false,
+    }
 }
 
 /// A refusal: the reply to send and the rule that refused.
@@ -60,7 +78,7 @@ pub(crate) fn mail_from(
             "relay.sender_must_match_login",
         ));
     }
-    let local = matches!(&mailbox.domain, Domain::Name(d) if dir.is_local_domain(d));
+    let local = is_ours(dir, &client, &mailbox.domain);
     if local && relay.reject_local_spoof && client.user.is_none() && !relay.in_networks(client.ip) {
         return Err(deny(
             550,
@@ -144,7 +162,8 @@ mod tests {
         let dir = Directory::new(&Config::embedded()).unwrap();
         let (to, _) = ForwardPath::parse(b"<x@remote.test>").unwrap();
         let mut relay = Relay::default();
-        let client = |recent_login| Client { ip: "192.0.2.1".parse().unwrap(), user: None, recent_login };
+        let client =
+            |recent_login| Client { ip: "192.0.2.1".parse().unwrap(), user: None, recent_login, local_ip: None };
         assert!(rcpt_to(&relay, &dir, client(true), &to).is_err(), "off: a recent login does not relay");
         relay.after_login = Some(std::time::Duration::from_secs(300));
         let (_, _, rule) = rcpt_to(&relay, &dir, client(true), &to).unwrap();

@@ -130,17 +130,19 @@ fn scram_client_first(message: &[u8]) -> Step2 {
         // `p=`: channel binding, which this server does not offer; `a=`: acting for another.
         return Step2::Malformed;
     };
-    let mut user = None;
-    let mut nonce = None;
-    for attr in bare.split(',') {
-        if let Some(u) = attr.strip_prefix("n=") {
-            user = saslname(u);
-        } else if let Some(r) = attr.strip_prefix("r=") {
-            nonce =
-                Some(r.to_string()).filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_graphic() && b != b','));
-        } else if attr.starts_with("m=") {
-            return Step2::Malformed; // mandatory extensions are not supported
-        }
+    // RFC 5802 §7: `[reserved-mext ","] username "," nonce ["," extensions]`, in that
+    // order, each once. A repeated `n=` (`n=alice,r=…,n=bob`) would let a proxy and this
+    // server read different users: refused, as is `m=` (no mandatory extension is known).
+    let mut attrs = bare.split(',');
+    let user = attrs.next().and_then(|a| a.strip_prefix("n=")).and_then(saslname);
+    let nonce = attrs
+        .next()
+        .and_then(|a| a.strip_prefix("r="))
+        .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_graphic() && b != b','))
+        .map(str::to_owned);
+    let extension_ok = |a: &str| a.len() >= 2 && a.as_bytes()[0].is_ascii_alphabetic() && a.as_bytes()[1] == b'=';
+    if attrs.any(|a| !extension_ok(a) || a.starts_with("n=") || a.starts_with("r=") || a.starts_with("m=")) {
+        return Step2::Malformed;
     }
     match (user, nonce) {
         (Some(user), Some(client_nonce)) => Step2::Ok(user, bare.to_string(), client_nonce),
@@ -403,9 +405,20 @@ mod scram_tests {
 
     #[test]
     fn scram_refuses_what_it_does_not_offer() {
-        for first in
-            [&b"p=tls-unique,,n=a,r=x"[..], b"n,a=bob,n=alice,r=x", b"n,,n=a,r=x,m=ext", b"n,,r=x", b"n,,n=a=2,r=x"]
-        {
+        for first in [
+            &b"p=tls-unique,,n=a,r=x"[..],
+            b"n,a=bob,n=alice,r=x",
+            b"n,,n=a,r=x,m=ext",
+            b"n,,r=x",
+            b"n,,n=a=2,r=x",
+            // Repeated or out-of-order attributes: which user would it be?
+            b"n,,n=alice,r=x,n=bob",
+            b"n,,n=alice,r=x,r=y",
+            b"n,,r=x,n=alice",
+            b"n,,n=alice,n=bob,r=x",
+            b"n,,m=ext,n=alice,r=x",
+            b"n,,n=alice,r=x,",
+        ] {
             let (_, step) = Exchange::start_test(&Mechanism::ScramSha256, Some(first.to_vec())).unwrap();
             assert_eq!(step, Step::Malformed, "{first:?}");
         }

@@ -385,6 +385,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     let max = Duration::from_secs(l.config.limits.max_session_secs);
     let (result, messages) = if l.config.service.is_smtp() {
         let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
+        conn.local_ip = stream.local_addr().ok().map(|a| a.ip());
         let r = tokio::time::timeout(max, smtp_session(stream, endpoint, &mut conn)).await;
         (r, conn.accepted)
     } else if l.config.service == Service::Imap {

@@ -61,6 +61,8 @@ pub(crate) struct Connection {
     pub(crate) shared: Arc<Shared>,
     pub(crate) relay: Relay,
     pub(crate) peer: SocketAddr,
+    /// The address the client connected to.
+    pub(crate) local_ip: Option<std::net::IpAddr>,
     pub(crate) listener: String,
     helo: String,
     tx: Transaction,
@@ -95,6 +97,7 @@ impl Connection {
             shared,
             relay,
             peer,
+            local_ip: None,
             listener,
             helo: String::new(),
             tx: Transaction::default(),
@@ -264,7 +267,7 @@ impl Connection {
     fn client(&self) -> Client<'_> {
         let ip = self.peer.ip();
         let recent_login = self.relay.after_login.is_some_and(|w| self.shared.logins.recent(ip, w));
-        Client { ip, user: self.user.as_deref(), recent_login }
+        Client { ip, user: self.user.as_deref(), recent_login, local_ip: self.local_ip }
     }
 
     /// Answers an authentication step in SMTP terms (RFC 4954 §6).

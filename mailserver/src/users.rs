@@ -138,11 +138,46 @@ struct UsersFile {
     user: BTreeMap<String, Account>,
 }
 
+/// The entries of a users file that does not parse whole, one `[user."…"]` table at a
+/// time: those that read, and for each that does not its name (if its header reads) and why.
+#[allow(clippy::type_complexity)]
+fn parse_entries(text: &str) -> (BTreeMap<String, Account>, Vec<(Option<String>, String)>) {
+    let mut chunks: Vec<String> = vec![String::new()];
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with('[') {
+            chunks.push(String::new());
+        }
+        if let Some(last) = chunks.last_mut() {
+            last.push_str(line);
+        }
+    }
+    let mut accounts = BTreeMap::new();
+    let mut damaged = Vec::new();
+    for chunk in chunks.iter().filter(|c| !c.trim().is_empty()) {
+        match toml::from_str::<UsersFile>(chunk) {
+            Ok(file) => accounts.extend(file.user),
+            Err(e) => {
+                let header = chunk.lines().next().unwrap_or("").trim();
+                let name = header
+                    .strip_prefix("[user.")
+                    .and_then(|h| h.strip_suffix(']'))
+                    .map(|n| n.trim().trim_matches('"').to_owned())
+                    .filter(|n| n.contains('@'));
+                damaged.push((name, e.message().to_owned()));
+            }
+        }
+    }
+    (accounts, damaged)
+}
+
 /// The accounts, keyed by lower-cased address.
 #[derive(Debug, Default)]
 pub(crate) struct Users {
     path: PathBuf,
     accounts: BTreeMap<String, Account>,
+    /// Accounts whose entry in the file could not be read (see [`Users::load_for_serving`]):
+    /// they still receive mail, but nobody can log in as them.
+    damaged: std::collections::BTreeSet<String>,
     loaded: Option<SystemTime>,
 }
 
@@ -231,6 +266,40 @@ impl Users {
         Ok(users)
     }
 
+    /// Reads the file for the server: a damaged file does not stop it. Every account whose
+    /// entry reads is kept; each one that does not is named in the log (at error level),
+    /// keeps receiving its mail, and refuses logins until the file is mended.
+    pub(crate) fn load_for_serving(data_dir: &Path) -> io::Result<Self> {
+        let path = Self::path(data_dir);
+        let mut users = Self { path, ..Self::default() };
+        if let Err(e) = users.reload() {
+            if e.kind() != io::ErrorKind::InvalidData {
+                return Err(e);
+            }
+            let modified = users.modified();
+            let text = std::fs::read_to_string(&users.path)?;
+            let (accounts, damaged) = parse_entries(&text);
+            tracing::error!(
+                path = %users.path.display(), error = %e, accounts = accounts.len(), damaged = damaged.len(),
+                "users file damaged: serving the accounts that read"
+            );
+            for (name, why) in &damaged {
+                match name {
+                    Some(n) => {
+                        tracing::error!(account = %n, error = %why, "account entry damaged: its mail is kept, its logins refused")
+                    }
+                    None => {
+                        tracing::error!(error = %why, "an account entry without a readable name is lost; restore users.toml")
+                    }
+                }
+            }
+            users.accounts = accounts;
+            users.damaged = damaged.into_iter().filter_map(|(n, _)| n).map(|n| normalize(&n)).collect();
+            users.loaded = modified;
+        }
+        Ok(users)
+    }
+
     fn modified(&self) -> Option<SystemTime> {
         std::fs::metadata(&self.path).and_then(|m| m.modified()).ok()
     }
@@ -244,6 +313,7 @@ impl Users {
         };
         let file: UsersFile = toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         self.accounts = file.user;
+        self.damaged.clear();
         self.loaded = modified;
         Ok(())
     }
@@ -258,7 +328,8 @@ impl Users {
     }
 
     pub(crate) fn contains(&self, address: &str) -> bool {
-        self.accounts.contains_key(&normalize(address))
+        let address = normalize(address);
+        self.accounts.contains_key(&address) || self.damaged.contains(&address)
     }
 
     pub(crate) fn addresses(&self) -> impl Iterator<Item = &str> {

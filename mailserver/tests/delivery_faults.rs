@@ -65,3 +65,32 @@ fn a_truncated_segment_delivers_its_whole_records_and_quarantines_the_rest() {
     let quarantined: Vec<_> = std::fs::read_dir(s.data().join("queue/quarantine")).unwrap().collect();
     assert_eq!(quarantined.len(), 1);
 }
+
+/// `users.toml` cut short inside bob's entry (a full disk, a bad restore): the server
+/// starts, alice logs in, bob's mail is still taken and delivered, bob's logins are
+/// refused, and the log names him.
+#[test]
+fn a_truncated_users_file_serves_the_accounts_that_read() {
+    let config = mx("", "allow_plaintext_auth = true\n");
+    let mut s = Server::start("deliv-users", &config);
+    for (user, pw) in [("alice@localhost", "pw-a"), ("bob@localhost", "pw-b")] {
+        assert!(s.cli(&["user", "add", user], &format!("{pw}\n")).status.success());
+    }
+    s.kill();
+    let path = s.data().join("users.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bob = text.find("[user.\"bob@localhost\"]").expect("bob's entry");
+    let cut = bob + text[bob..].find("password").unwrap() + 20;
+    std::fs::write(&path, &text[..cut]).unwrap();
+    s.restart();
+    assert!(s.wait_for_log(&["account entry damaged", "bob@localhost"], Duration::from_secs(5)), "{}", s.log_text());
+    let mx = s.addr("mx");
+    let auth = |b64: &str| common::from_address("127.0.0.1", mx, &format!("EHLO c\r\nAUTH PLAIN {b64}\r\nQUIT\r\n"));
+    let alice = auth("AGFsaWNlQGxvY2FsaG9zdABwdy1h");
+    assert!(alice.contains("235 2.7.0"), "alice logs in: {alice}");
+    let bob = auth("AGJvYkBsb2NhbGhvc3QAcHctYg==");
+    assert!(bob.contains("535") && !bob.contains("235 2.7.0"), "bob's entry is damaged: {bob}");
+    let sent = smtplib(mx, "plain", "carol@remote.test", "bob@localhost", "Subject: kept\r\n\r\nstill yours\r\n");
+    assert!(sent.contains("sent"), "bob still receives: {sent}");
+    assert_eq!(s.wait_maildir("localhost", "bob", 1).len(), 1);
+}

@@ -167,6 +167,13 @@ fn each_relay_rule_allows_what_it_should() {
     // reject_local_spoof: a local sender from outside, unauthenticated.
     let r = outside(&["EHLO o", "MAIL FROM:<alice@local.test>", "QUIT"]);
     assert!(r[1].starts_with("550 5.7.1"), "{r:?}");
+    // ... and one of our own addresses as a literal is local too; another address is not.
+    for ours in ["alice@[127.0.0.1]", "alice@[IPv6:::1]", "alice@[0.0.0.0]"] {
+        let r = outside(&["EHLO o", &format!("MAIL FROM:<{ours}>"), "QUIT"]);
+        assert!(r[1].starts_with("550 5.7.1"), "{ours}: {r:?}");
+    }
+    let r = outside(&["EHLO o", "MAIL FROM:<bob@[192.0.2.7]>", "QUIT"]);
+    assert!(r[1].starts_with("250"), "{r:?}");
     // Authenticated (plaintext AUTH allowed on this listener): relay, and local sender.
     let r = outside(&[
         "EHLO o",
