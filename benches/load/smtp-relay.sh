@@ -2,7 +2,8 @@
 # End-to-end relay throughput: Postfix's smtp-source sends N messages of 4 KiB over 20
 # sessions to sansmail for a remote domain; sansmail queues each durably, then delivers it
 # through its outbound queue to Postfix's smtp-sink on loopback. Timed from the first message
-# sent to the outbound queue empty. For a ceiling measured in the same run, smtp-source then
+# sent to the outbound queue empty, and only once every message was delivered (else it fails
+# and prints what is stuck). For a ceiling measured in the same run, smtp-source then
 # sends the same N straight to the sink. Prints messages/s for each and the ratio.
 #
 #   benches/load/smtp-relay.sh [N]        (default N = 5000)
@@ -39,16 +40,31 @@ CONF
 SINKUSER=""; [ "$(id -u)" -eq 0 ] && SINKUSER="-u nobody"
 smtp-sink $SINKUSER 127.0.0.1:$SINK 256 &
 SINKPID=$!
-RUST_LOG=warn "$BIN" serve -c "$WORK/relay.toml" 2>"$WORK/log" &
+# The outbound manager's per-recipient lines are kept, to count what was delivered.
+RUST_LOG=warn,sansmail::outbound=info "$BIN" serve -c "$WORK/relay.toml" 2>"$WORK/log" &
 PID=$!
 trap 'kill $PID $SINKPID 2>/dev/null || true' EXIT
 sleep 1
 start=$(date +%s.%N)
 smtp-source -l 4096 -m "$N" -s 20 -f load@localhost -t u@sink.test "127.0.0.1:$PORT"
 sent=$(date +%s.%N)
-# Relayed when the main queue and the outbound queue are both empty.
-while [ -n "$(ls "$WORK/data/queue/msg")" ] || ls "$WORK/data/queue/out" | grep -q '\.msg$'; do sleep 0.05; done
+# Relayed when the main queue and the outbound queue are both empty; a queue that does not
+# empty in time is a failure, never a figure.
+deadline=$(( $(date +%s) + 120 + N / 50 ))
+while [ -n "$(ls "$WORK/data/queue/msg")" ] || ls "$WORK/data/queue/out" | grep -q '\.msg$'; do
+  if [ "$(date +%s)" -gt "$deadline" ]; then
+    echo "FAILED: the queues did not empty: $(ls "$WORK/data/queue/msg" | wc -l) files in queue/msg," \
+      "$(ls "$WORK/data/queue/out" | grep -c '\.msg$') messages in queue/out"
+    exit 1
+  fi
+  sleep 0.05
+done
 end=$(date +%s.%N)
+delivered=$(grep -c 'status=Delivered' "$WORK/log" || true)
+if [ "$delivered" -ne "$N" ]; then
+  echo "FAILED: $delivered of $N messages delivered to the sink"
+  exit 1
+fi
 S=$(echo "$N / ($end - $start)" | bc -l)
 printf 'sansmail: accepted %d in %.2fs, relayed all in %.2fs: %.0f messages/s end to end\n' \
   "$N" "$(echo "$sent - $start" | bc -l)" "$(echo "$end - $start" | bc -l)" "$S"

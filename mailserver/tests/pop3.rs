@@ -101,6 +101,13 @@ fn poplib_stls_apop_uidl_top_retr_dele() {
 #[test]
 fn plaintext_refused_before_tls_and_bad_passwords_throttled() {
     let s = server_with_mail("pop3-plain", "", 1);
+    // The plaintext warning: once for the listener that allows it, not once per protocol.
+    let warned = |name: &str| {
+        let field = format!("listener={name}");
+        let names = |l: &str| l.split(' ').any(|w| w == field);
+        s.log_text().lines().filter(|l| l.contains("passwords may cross") && names(l)).count()
+    };
+    assert_eq!((warned("popplain"), warned("pop")), (1, 0), "{}", s.log_text());
     let mut c = Raw::connect(s.addr("pop"));
     assert!(c.line().starts_with("+OK"));
     assert_eq!(

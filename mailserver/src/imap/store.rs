@@ -571,6 +571,32 @@ mod tests {
         let _ = fs::remove_dir_all(&d);
     }
 
+    /// A message whose UID cannot be saved is taken back (the client is told NO, so it must
+    /// not stay, uncounted); flag renames are recorded as not yet synced until synced.
+    #[test]
+    fn a_failed_add_leaves_nothing_and_flag_renames_are_synced() {
+        let d = tempdir("add-fails");
+        let reg = Registry::default();
+        let folder = reg.folder(&d);
+        let mut idx = folder.lock().unwrap();
+        // The index cannot be written: its temporary file's name is taken by a folder.
+        fs::create_dir(d.join(format!("{INDEX}.tmp"))).unwrap();
+        fs::write(d.join("tmp/9.z.host"), "Subject: z\r\n\r\n").unwrap();
+        assert!(folder.add(&mut idx, &d.join("tmp/9.z.host"), "9.z.host", Flags::default(), Vec::new()).is_err());
+        assert!(idx.messages.is_empty());
+        assert_eq!(fs::read_dir(d.join("cur")).unwrap().count(), 0, "the message did not stay");
+        fs::remove_dir(d.join(format!("{INDEX}.tmp"))).unwrap();
+        fs::write(d.join("tmp/8.y.host"), "Subject: y\r\n\r\n").unwrap();
+        let uid = folder.add(&mut idx, &d.join("tmp/8.y.host"), "8.y.host", Flags::default(), Vec::new()).unwrap();
+        let pos = idx.position(uid).unwrap();
+        folder.set_flags(&mut idx, pos, Flags(Flags::SEEN)).unwrap();
+        assert!(idx.unsynced, "a rename waits for its directory sync");
+        folder.sync_flags(&mut idx).unwrap();
+        assert!(!idx.unsynced);
+        drop(idx);
+        let _ = fs::remove_dir_all(&d);
+    }
+
     /// An index cut anywhere, or out of step with itself, is never read as one that names
     /// other messages under the same UIDVALIDITY.
     #[test]
