@@ -304,7 +304,8 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
     }
     let mut busy = false;
     let limit = Duration::from_secs(m.config.attempt_timeout_secs.max(1));
-    for (domain, idxs) in by_domain {
+    let domains = by_domain.len();
+    for (k, (domain, idxs)) in by_domain.into_iter().enumerate() {
         let Ok(_permit) = m.domain_slots(&domain).try_acquire_owned() else {
             busy = true;
             continue;
@@ -333,12 +334,19 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
                     s.last_error = format!("message expired after {} attempts: {}", s.attempts, s.last_error);
                 }
             }
-            s.unreported = s.status.is_final();
+            s.unreported = wants_report(&env, &env.recipients[*i], s);
             tracing::info!(queue_id = %env.id, to = %env.recipients[*i].address, status = ?s.status, remote = %s.remote, detail = %s.last_error, "outbound");
         }
-        save(m, id, &state).await?;
+        // Saved before the next domain and before any report. After the last domain, a
+        // message now finished with nothing to report needs no save: its removal, next, is
+        // the record.
+        let finished_quietly = k + 1 == domains && state.is_done() && !state.rcpt.iter().any(|r| r.unreported);
+        if !finished_quietly {
+            save(m, id, &state).await?;
+        }
     }
-    if report(m, &env, &content, &mut state, now).await? {
+    // A finished message is removed next; one still waiting keeps what was reported.
+    if report(m, &env, &content, &mut state, now).await? && !state.is_done() {
         save(m, id, &state).await?;
     }
     if state.is_done() {
@@ -445,6 +453,18 @@ async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &st
     all(Status::Deferred, "4.4.1", last)
 }
 
+/// Whether the sender wants a report of this recipient's final status from us: failures
+/// (and successes where asked) per `NOTIFY`, a success only where the next hop offered no
+/// DSN (RFC 3461 §6.2.2.1), never to the null sender.
+fn wants_report(env: &Envelope, r: &Recipient, s: &RcptState) -> bool {
+    !env.from.is_empty()
+        && match s.status {
+            Status::Failed => dsn::wants(r, Kind::Failure),
+            Status::Delivered => !s.next_hop_reports && dsn::wants(r, Kind::Success),
+            _ => false,
+        }
+}
+
 /// Queues the reports the state calls for: failures and successes not yet reported (a
 /// success only where the next hop did not offer DSN, RFC 3461 §6.2.2.1), and one delay
 /// warning per message. Never to the null sender. Returns whether the state changed.
@@ -452,17 +472,9 @@ async fn report(m: &Manager, env: &Envelope, content: &[u8], state: &mut State, 
     let mut changed = false;
     let mut reports = Vec::new();
     for kind in [Kind::Failure, Kind::Success] {
-        let wanted: Vec<usize> = (0..state.rcpt.len())
-            .filter(|&i| {
-                let s = &state.rcpt[i];
-                s.unreported
-                    && match kind {
-                        Kind::Failure => s.status == Status::Failed,
-                        _ => s.status == Status::Delivered && !s.next_hop_reports,
-                    }
-                    && dsn::wants(&env.recipients[i], kind)
-            })
-            .collect();
+        let status = if kind == Kind::Failure { Status::Failed } else { Status::Delivered };
+        let wanted: Vec<usize> =
+            (0..state.rcpt.len()).filter(|&i| state.rcpt[i].unreported && state.rcpt[i].status == status).collect();
         if !wanted.is_empty() {
             reports.push((kind, wanted));
         }
