@@ -61,6 +61,11 @@ fn two_servers_forwarding_to_each_other_stop_after_one_round() {
     assert!(bounce[0].1.contains("5.4.6"), "{}", bounce[0].1);
     // B reports the address it was sent to, not where it forwarded it.
     assert!(bounce[0].1.contains("Final-Recipient: rfc822; y@b.test"), "{}", bounce[0].1);
+    // Each Received names the address the message was sent to there, never the forward's
+    // target: B's (on top) `for <y@b.test>`, then A's `for <x@a.test>`.
+    let text = &bounce[0].1;
+    let (at_b, at_a) = (text.find("for <y@b.test>"), text.find("for <x@a.test>"));
+    assert!(at_b.is_some() && at_a.is_some() && at_b < at_a, "{text}");
     assert!(a.wait_for_log(&["mail loop refused"], Duration::from_secs(5)));
     assert!(common::wait_until(|| a.outbound().is_empty() && b.outbound().is_empty()));
     // One round trip: A accepted the original and refused the return; B accepted once.

@@ -496,20 +496,20 @@ fn append(
 /// COPY's copies, all or none (RFC 3501 §6.4.7): a failure part-way takes back those
 /// already made. Returns (source UID, new UID) pairs.
 fn copy_into(
-    conn: &Connection,
-    sel: &Selected,
+    hostname: &str,
+    source: &Folder,
     target: &Arc<Folder>,
     sources: &[store::Message],
 ) -> io::Result<Vec<(u32, u32)>> {
     let mut pairs = Vec::new();
     let mut result = Ok(());
     for m in sources {
-        let base = Folder::new_base(&conn.shared.config.hostname);
+        let base = Folder::new_base(hostname);
         let tmp = target.dir.join("tmp").join(&base);
         let one = (|| -> io::Result<u32> {
             // A hard link costs no space and no copy; a copy where links are not possible.
             if fs::hard_link(&m.path, &tmp).is_err() {
-                let content = fetch::read_message(&sel.folder, m.uid, &m.path)?;
+                let content = fetch::read_message(source, m.uid, &m.path)?;
                 write_tmp(&target.dir, &base, &content, Some(m.internal))?;
             }
             let mut index = target.lock()?;
@@ -683,7 +683,7 @@ fn copy(
         return Ok(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
     }
     let target = conn.shared.imap_folders.folder(&dir);
-    let copied = copy_into(conn, sel, &target, &sources);
+    let copied = copy_into(&conn.shared.config.hostname, &sel.folder, &target, &sources);
     quotas.release(&key);
     let pairs = copied?;
     let validity = target.lock()?.validity;
@@ -717,6 +717,31 @@ fn copy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A COPY that fails on its second message takes the first copy back (RFC 3501
+    /// §6.4.7): the target holds nothing, on disk or in its index.
+    #[test]
+    fn a_copy_that_fails_part_way_is_undone() {
+        let root = std::env::temp_dir().join(format!("sansmail-copy-undo-{}", std::process::id()));
+        let (src, dst) = (root.join("src"), root.join("dst"));
+        for d in [&src, &dst] {
+            store::create_maildir(d).unwrap();
+        }
+        fs::write(src.join("cur/1.a.host:2,"), "Subject: a\r\n\r\n").unwrap();
+        fs::write(src.join("cur/2.b.host:2,"), "Subject: b\r\n\r\n").unwrap();
+        let reg = store::Registry::default();
+        let (source, target) = (reg.folder(&src), reg.folder(&dst));
+        let mut messages = source.lock().unwrap().messages.clone();
+        assert_eq!(messages.len(), 2);
+        // The second message's file is gone by the time it is copied.
+        fs::remove_file(&messages[1].path).unwrap();
+        messages[1].path = src.join("cur/gone");
+        assert!(copy_into("host", &source, &target, &messages).is_err());
+        assert!(target.lock().unwrap().messages.is_empty());
+        assert_eq!(fs::read_dir(dst.join("cur")).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(dst.join("tmp")).unwrap().count(), 0);
+        let _ = fs::remove_dir_all(&root);
+    }
 
     #[test]
     fn ranges_of_sorted_numbers() {
