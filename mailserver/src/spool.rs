@@ -305,6 +305,29 @@ fn parse_one(name: &str, rest: &[u8]) -> io::Result<(io::Result<Record>, usize)>
     Ok((record, end))
 }
 
+/// The envelope of a queue file's first record, without reading its content: the header
+/// line (at most 64 octets) and the envelope it announces (at most 1 MiB).
+pub(crate) fn read_envelope(path: &Path) -> io::Result<Envelope> {
+    use std::io::BufRead;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("queue file {name}: {what}"));
+    let mut file = io::BufReader::new(File::open(path)?);
+    let mut header = Vec::new();
+    (&mut file).take(64).read_until(b'\n', &mut header)?;
+    let header = std::str::from_utf8(&header).map_err(|_| bad("header not UTF-8"))?;
+    let lens = header
+        .strip_suffix('\n')
+        .and_then(|h| h.strip_prefix(MAGIC))
+        .and_then(|l| l.split_once(' '))
+        .ok_or_else(|| bad("unknown header"))?;
+    let env_len: usize = lens.0.parse().ok().filter(|&n| n <= 1 << 20).ok_or_else(|| bad("bad length"))?;
+    let mut env = vec![0; env_len];
+    file.read_exact(&mut env)
+        .map_err(|e| if e.kind() == io::ErrorKind::UnexpectedEof { bad("envelope cut short") } else { e })?;
+    let env = std::str::from_utf8(&env).map_err(|_| bad("envelope not UTF-8"))?;
+    toml::from_str(env).map_err(|e| bad(&e.to_string()))
+}
+
 /// Every record of a queue file, or an error if any part of it is damaged.
 pub(crate) fn parse_records(name: &str, data: &[u8]) -> io::Result<Vec<(Envelope, Vec<u8>)>> {
     let mut out = Vec::new();
@@ -440,6 +463,22 @@ mod tests {
         assert_eq!(parse_records("f", &rec).unwrap().len(), 1);
         assert!(parse_records("f", &rec[..rec.len() - 1]).is_err());
         assert!(parse_records("f", b"garbage\n").is_err());
+    }
+
+    #[test]
+    fn an_envelope_reads_without_its_content() {
+        let path = std::env::temp_dir().join(format!("sansmail-envelope-{}", std::process::id()));
+        let env = envelope("000000000000000009");
+        let mut rec = record_header(&env, 5).unwrap();
+        rec.extend_from_slice(b"hello");
+        fs::write(&path, &rec).unwrap();
+        assert_eq!(read_envelope(&path).unwrap(), env);
+        let cut = rec.iter().position(|&b| b == b'\n').unwrap() + 10;
+        fs::write(&path, &rec[..cut]).unwrap();
+        assert_eq!(read_envelope(&path).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        fs::write(&path, b"sansmail-queue 1 99999999999 0\n").unwrap();
+        assert_eq!(read_envelope(&path).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -270,13 +270,15 @@ fn status_code(reply: &Reply<'_>) -> String {
 async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
     let store = m.store.clone();
     let key = id.to_owned();
+    // The envelope first (a few hundred octets): a message whose every due domain is busy
+    // comes back later without its content being read.
     let loaded = blocking(move || {
-        let (env, content) = store.read(&key)?;
+        let env = store.envelope(&key)?;
         let state = store.state(&key, env.recipients.len(), unix_now())?;
-        Ok((env, content, state))
+        Ok((env, state))
     })
     .await;
-    let (env, content, mut state) = match loaded {
+    let (env, mut state) = match loaded {
         Ok(x) => x,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) if e.kind() == io::ErrorKind::InvalidData => {
@@ -302,6 +304,24 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             None => by_domain.push((domain, vec![i])),
         }
     }
+    let all_busy = !by_domain.is_empty()
+        && by_domain.iter().all(|(d, _)| m.domain_slots(d).available_permits() == 0)
+        && !state.rcpt.iter().any(|r| r.unreported);
+    if all_busy {
+        return Ok(state.next_due().map(|t| t.min(now + BUSY_RETRY_SECS)));
+    }
+    let store = m.store.clone();
+    let key = id.to_owned();
+    let content = match blocking(move || store.read(&key)).await {
+        Ok((_, content)) => content,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            let to = m.store.quarantine(id)?;
+            tracing::error!(queue_id = %id, error = %e, moved_to = %to.display(), "damaged outbound message quarantined");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
     let mut busy = false;
     let limit = Duration::from_secs(m.config.attempt_timeout_secs.max(1));
     let domains = by_domain.len();

@@ -167,6 +167,11 @@ impl Store {
         Ok(to)
     }
 
+    /// A queued message's envelope, read without its content.
+    pub(crate) fn envelope(&self, id: &str) -> io::Result<Envelope> {
+        spool::read_envelope(&self.msg(id))
+    }
+
     /// A queued message: its envelope and content.
     pub(crate) fn read(&self, id: &str) -> io::Result<(Envelope, Vec<u8>)> {
         let mut data = Vec::new();
