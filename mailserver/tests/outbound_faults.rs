@@ -72,6 +72,17 @@ fn a_stalled_destination_does_not_block_the_others() {
     // The stalled attempts were still under way when the healthy mail went.
     assert!(!s.log_text().contains("no result within"), "{}", s.log_text());
     assert_eq!(stall.accepted(), 1, "one slot for the stalled domain");
+    // The messages waiting for the busy domain come back every few seconds, not in a loop:
+    // over three seconds the server uses a small part of one core.
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", s.pid())).unwrap();
+        // After the command name: state, ppid, …; utime and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap() // clock ticks, 100 a second
+    };
+    let before = cpu();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(cpu() - before < 100, "{} ticks in 3 s while waiting", cpu() - before);
     assert!(
         s.wait_for_log(&["x1@stalled.test", "Deferred", "no result within 15s"], Duration::from_secs(45)),
         "{}",

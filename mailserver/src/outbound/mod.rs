@@ -308,7 +308,7 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
         && by_domain.iter().all(|(d, _)| m.domain_slots(d).available_permits() == 0)
         && !state.rcpt.iter().any(|r| r.unreported);
     if all_busy {
-        return Ok(state.next_due().map(|t| t.min(now + BUSY_RETRY_SECS)));
+        return Ok(Some(busy_retry(&state, now)));
     }
     let store = m.store.clone();
     let key = id.to_owned();
@@ -375,8 +375,15 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
         blocking(move || store.remove(&key)).await?;
         return Ok(None);
     }
-    let next = state.next_due();
-    Ok(if busy { next.map(|t| t.min(now + BUSY_RETRY_SECS)) } else { next })
+    Ok(if busy { Some(busy_retry(&state, now)) } else { state.next_due() })
+}
+
+/// When a message with recipients left waiting for a busy domain comes back: in
+/// [`BUSY_RETRY_SECS`], or sooner for another recipient due before then (never "now":
+/// those recipients are due already, and that would spin).
+fn busy_retry(state: &State, now: u64) -> u64 {
+    let later = state.rcpt.iter().filter(|r| !r.status.is_final() && r.next_attempt > now).map(|r| r.next_attempt);
+    later.fold(now + BUSY_RETRY_SECS, u64::min)
 }
 
 async fn save(m: &Manager, id: &str, state: &State) -> io::Result<()> {
