@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs the real clients the server's tests drive
+# where they are missing (Debian packages: swaks, msmtp, curl, fetchmail, Perl's HMAC for
+# swaks' CRAM-MD5; from PyPI: scramp, aiosmtpd, dnslib), then runs `cargo test --workspace`
+# with any arguments given (`scripts/test.sh -p sansmail --test imap`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in swaks python3 msmtp curl fetchmail; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+perl -MDigest::HMAC_MD5 -e1 >/dev/null 2>&1 || need+=(libdigest-hmac-perl)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "scripts/test.sh: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
+      exit 1
+    fi
+  fi
+  echo "== apt-get install ${need[*]}"
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The SCRAM client of the AUTH tests, the SMTP receivers and the loopback DNS server of the
+# outbound tests (all on 127.0.0.1).
+if ! python3 -c "import scramp, aiosmtpd, dnslib" >/dev/null 2>&1; then
+  echo "== pip install scramp aiosmtpd dnslib"
+  python3 -m pip install --quiet scramp aiosmtpd dnslib 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages scramp aiosmtpd dnslib
+fi
+
+echo "== cargo test --workspace $*"
+exec cargo test --workspace "$@"
