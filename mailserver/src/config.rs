@@ -445,15 +445,48 @@ impl Listener {
     }
 }
 
-/// Parses a `bind` value.
+/// The ports administrators name by service (IANA's names, RFC 6186/8314's `submissions`,
+/// RFC 2645's `odmr`).
+const PORT_NAMES: &[(&str, u16)] = &[
+    ("smtp", 25),
+    ("submission", 587),
+    ("submissions", 465),
+    ("smtps", 465),
+    ("pop3", 110),
+    ("pop3s", 995),
+    ("imap", 143),
+    ("imaps", 993),
+    ("nntp", 119),
+    ("nntps", 563),
+    ("odmr", 366),
+];
+
+/// A port by number or by service name.
+fn port(text: &str) -> Option<u16> {
+    text.parse().ok().or_else(|| PORT_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(text)).map(|&(_, p)| p))
+}
+
+/// Parses a `bind` value: `IP:port`, `[IPv6]:port`, `port` or `:port` (all addresses), the
+/// port by number or by name (`imaps`, `127.0.0.2:submission`).
 pub(crate) fn parse_bind(bind: &str) -> Result<SocketAddr, String> {
-    let port_only = bind.strip_prefix(':').unwrap_or(bind);
-    if let Ok(port) = port_only.parse::<u16>() {
+    let bad = || {
+        format!(
+            "bind {bind:?} is not \"IP:port\", \"[IPv6]:port\", \"port\" or \":port\" (a port by number or \
+             by name: {})",
+            PORT_NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        )
+    };
+    if let Some(port) = port(bind.strip_prefix(':').unwrap_or(bind)) {
         // All addresses: the IPv6 wildcard, dual-stack on Linux.
         return Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
     }
-    bind.parse::<SocketAddr>()
-        .map_err(|_| format!("bind {bind:?} is not \"IP:port\", \"[IPv6]:port\", \"port\" or \":port\""))
+    if let Ok(addr) = bind.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, name) = bind.rsplit_once(':').ok_or_else(bad)?;
+    let ip: IpAddr =
+        host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host).parse().map_err(|_| bad())?;
+    Ok(SocketAddr::new(ip, port(name).ok_or_else(bad)?))
 }
 
 impl Config {
@@ -584,6 +617,17 @@ mod tests {
         assert_eq!(parse_bind("[::1]:25").unwrap(), "[::1]:25".parse().unwrap());
         assert!(parse_bind("localhost:25").is_err());
         assert!(parse_bind("70000").is_err());
+        // Ports by name, alone or with an address.
+        assert_eq!(parse_bind("imaps").unwrap(), "[::]:993".parse().unwrap());
+        assert_eq!(parse_bind(":submission").unwrap(), "[::]:587".parse().unwrap());
+        assert_eq!(parse_bind("127.0.0.2:smtp").unwrap(), "127.0.0.2:25".parse().unwrap());
+        assert_eq!(parse_bind("[::1]:POP3S").unwrap(), "[::1]:995".parse().unwrap());
+        for (name, port) in
+            [("submissions", 465), ("pop3", 110), ("imap", 143), ("nntp", 119), ("nntps", 563), ("odmr", 366)]
+        {
+            assert_eq!(parse_bind(name).unwrap().port(), port, "{name}");
+        }
+        assert!(parse_bind("127.0.0.1:gopher").unwrap_err().contains("imaps"));
     }
 
     #[test]

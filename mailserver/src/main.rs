@@ -17,6 +17,7 @@ mod outbound;
 mod perms;
 mod policy;
 mod pop3;
+mod preflight;
 mod queue_cli;
 mod quota;
 mod sasl;
@@ -167,6 +168,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::CheckConfig => {
+            // What `serve` checks before it binds, checked the same way.
+            preflight::check(&config, &config.listeners()?)?;
             println!("hostname  {}", config.hostname);
             println!("data_dir  {}", config.data_dir.display());
             for d in &config.domain {

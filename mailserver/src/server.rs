@@ -156,6 +156,7 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 pub(crate) async fn serve(config: Config) -> io::Result<()> {
     let mut signals = StopSignals::install()?;
     let listeners = config.listeners().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.0))?;
+    crate::preflight::check(&config, &listeners).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     std::fs::create_dir_all(&config.data_dir)?;
     let (jobs, job_rx) = mpsc::unbounded_channel();
     let committed = jobs.clone();

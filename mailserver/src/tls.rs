@@ -38,13 +38,19 @@ pub(crate) fn server_config(config: &Config) -> io::Result<Arc<ServerConfig>> {
         }
         _ => return Err(invalid("[tls] needs both cert and key, or neither".into())),
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+    load(&cert_path, &key_path)
+}
+
+/// The rustls configuration from a PEM certificate chain and its private key: both read,
+/// and the key checked against the certificate.
+pub(crate) fn load(cert_path: &Path, key_path: &Path) -> io::Result<Arc<ServerConfig>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
         .and_then(|it| it.collect::<Result<_, _>>())
         .map_err(|e| invalid(format!("{}: {e}", cert_path.display())))?;
     if certs.is_empty() {
         return Err(invalid(format!("{}: no certificate", cert_path.display())));
     }
-    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| invalid(format!("{}: {e}", key_path.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| invalid(format!("{}: {e}", key_path.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
