@@ -39,14 +39,14 @@ fn retr(c: &mut Criterion) {
     let config = Arc::new(ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() });
     let now = Instant::now();
     let mut s = ServerSession::new(config, now, false, None);
-    s.handle_input(now, b"USER a\r\nPASS b\r\n");
+    let _ = s.handle_input(now, b"USER a\r\nPASS b\r\n");
     assert!(matches!(s.poll_event(), Some(Event::Login { .. })));
     let drop = vec![MessageInfo { size: message.len() as u64, uid: "m".into() }];
     s.accept_login("a", drop).unwrap();
     s.poll_transmit(&mut out);
     g.bench_function(BenchmarkId::new("sansmail", "25MiB"), |b| {
         b.iter(|| {
-            s.handle_input(now, b"RETR 1\r\n");
+            let _ = s.handle_input(now, b"RETR 1\r\n");
             assert!(matches!(s.poll_event(), Some(Event::Retrieve { .. })));
             for piece in black_box(&message).chunks(PIECE) {
                 out.clear();

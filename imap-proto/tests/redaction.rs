@@ -18,7 +18,7 @@ fn passwords_and_auth_data_are_redacted() {
     }
     let config = ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() };
     let mut s = ServerSession::new(Arc::new(config), Instant::now(), false);
-    s.handle_input(Instant::now(), b"a LOGIN alice hunter2\r\n");
+    let _ = s.handle_input(Instant::now(), b"a LOGIN alice hunter2\r\n");
     let mut events = Vec::new();
     while let Some(e) = s.poll_event() {
         events.push(e);

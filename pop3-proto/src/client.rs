@@ -164,11 +164,13 @@ impl ClientSession {
     }
 
     /// The next event, or `None`.
+    #[must_use = "an event, and decisions, must be answered"]
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
 
     /// When [`ClientSession::handle_timeout`] must be called, if ever.
+    #[must_use = "handle_timeout must be called at this instant"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.is_busy() && !self.is_closed() { self.deadline } else { None }
     }
@@ -181,6 +183,7 @@ impl ClientSession {
     }
 
     /// Takes bytes from the server; all of them are always taken.
+    #[must_use = "input it did not take must be offered again"]
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
         let total = data.len();
         if self.is_closed() {
@@ -382,10 +385,10 @@ mod tests {
         let now = Instant::now();
         let mut c = ClientSession::new(now, Duration::from_secs(60));
         c.send(now, &Command::Stls).unwrap();
-        c.handle_input(now, b"+OK ready\r\n+OK Begin TLS\r\n+OK injected\r\n");
+        let _ = c.handle_input(now, b"+OK ready\r\n+OK Begin TLS\r\n+OK injected\r\n");
         c.handle_tls_established();
         c.send(now, &Command::Capa).unwrap();
-        c.handle_input(now, b"+OK caps\r\nTOP\r\n.\r\n");
+        let _ = c.handle_input(now, b"+OK caps\r\nTOP\r\n.\r\n");
         let events: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
         assert!(matches!(&events[1], ClientEvent::Response { verb: Verb::Stls, ok: true, .. }));
         assert!(matches!(&events[2], ClientEvent::Response { verb: Verb::Capa, ok: true, .. }), "{events:?}");

@@ -17,7 +17,7 @@ fn passwords_and_auth_data_are_redacted() {
     }
     let config = ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() };
     let mut s = ServerSession::new(Arc::new(config), Instant::now(), false, None);
-    s.handle_input(Instant::now(), b"USER alice\r\nPASS hunter2\r\n");
+    let _ = s.handle_input(Instant::now(), b"USER alice\r\nPASS hunter2\r\n");
     let mut events = Vec::new();
     while let Some(e) = s.poll_event() {
         events.push(e);

@@ -226,7 +226,7 @@ fn scripted_once(config: ClientConfig, server_bytes: &[&[u8]]) -> (Vec<ClientEve
     let mut events = vec![];
     let mut out = vec![];
     for bytes in server_bytes {
-        c.handle_input(now, bytes);
+        let _ = c.handle_input(now, bytes);
         while let Some(e) = c.poll_event() {
             events.push(e);
         }
@@ -299,7 +299,7 @@ fn hostile_server_non_digit_code_and_unsolicited_reply() {
 fn hostile_server_closes_mid_reply() {
     let now = Instant::now();
     let mut c = ClientSession::new(ClientConfig::default(), envelope(&["b@x.test"]), now, false).unwrap();
-    c.handle_input(now, b"220-first line\r\n220-sec");
+    let _ = c.handle_input(now, b"220-first line\r\n220-sec");
     assert_eq!(c.poll_event(), None);
     c.handle_eof();
     assert_eq!(c.poll_event(), Some(ClientEvent::Done(Err(ClientError::ConnectionClosed))));

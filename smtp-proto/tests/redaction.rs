@@ -23,7 +23,7 @@ fn auth_data_is_redacted() {
         ..ServerConfig::default()
     };
     let mut s = ServerSession::new(std::sync::Arc::new(config), Instant::now(), false);
-    s.handle_input(Instant::now(), format!("EHLO c\r\nAUTH PLAIN {ir}\r\n").as_bytes());
+    let _ = s.handle_input(Instant::now(), format!("EHLO c\r\nAUTH PLAIN {ir}\r\n").as_bytes());
     let mut events = Vec::new();
     while let Some(e) = s.poll_event() {
         if matches!(e, Event::Hello { .. }) {
@@ -31,7 +31,7 @@ fn auth_data_is_redacted() {
         }
         events.push(e);
     }
-    s.handle_input(Instant::now(), b"");
+    let _ = s.handle_input(Instant::now(), b"");
     while let Some(e) = s.poll_event() {
         events.push(e);
     }

@@ -259,7 +259,7 @@ fn idle_timeout_is_five_minutes_and_closes_with_421() {
 fn no_timeout_while_the_embedder_decides() {
     let now = Instant::now();
     let mut session = ServerSession::new(Arc::new(cfg()), now, false);
-    session.handle_input(now, b"EHLO c\r\n");
+    let _ = session.handle_input(now, b"EHLO c\r\n");
     assert!(matches!(session.poll_event(), Some(Event::Hello { .. })));
     assert_eq!(session.poll_timeout(), None);
     session.handle_timeout(now + Duration::from_secs(3600));
@@ -373,7 +373,7 @@ fn starttls_discards_pipelined_plaintext() {
     let config = ServerConfig { extensions: Extensions { starttls: true, ..Extensions::default() }, ..cfg() };
     let now = Instant::now();
     let mut session = ServerSession::new(Arc::new(config), now, false);
-    session.handle_input(now, b"EHLO c\r\n");
+    let _ = session.handle_input(now, b"EHLO c\r\n");
     while let Some(e) = session.poll_event() {
         if e.is_decision() {
             session.accept().unwrap();
@@ -393,7 +393,7 @@ fn starttls_discards_pipelined_plaintext() {
     session.handle_tls_established(now);
     assert!(session.is_tls());
     // The session starts over: EHLO is needed again, and STARTTLS is no longer offered.
-    session.handle_input(now, b"MAIL FROM:<a@b.c>\r\nEHLO c\r\n");
+    let _ = session.handle_input(now, b"MAIL FROM:<a@b.c>\r\nEHLO c\r\n");
     assert!(matches!(session.poll_event(), Some(Event::Hello { .. })));
     session.accept().unwrap();
     let mut out = Vec::new();
@@ -443,7 +443,7 @@ fn auth_login_exchange_cancel_bad_base64_and_long_line() {
     let now = Instant::now();
     let mut session = ServerSession::new(Arc::new(auth_config()), now, true);
     let step = |session: &mut ServerSession, input: &[u8]| {
-        session.handle_input(now, input);
+        let _ = session.handle_input(now, input);
         let mut events = vec![];
         while let Some(e) = session.poll_event() {
             events.push(e);
@@ -522,7 +522,7 @@ fn refused_connection_answers_only_quit() {
     let now = Instant::now();
     let reply = Reply::new(554, (5, 7, 1), "Access denied");
     let mut session = ServerSession::new_refused(Arc::new(cfg()), now, &reply);
-    session.handle_input(now, b"EHLO c\r\nMAIL FROM:<a@b.c>\r\nQUIT\r\n");
+    let _ = session.handle_input(now, b"EHLO c\r\nMAIL FROM:<a@b.c>\r\nQUIT\r\n");
     let mut out = Vec::new();
     session.poll_transmit(&mut out);
     assert_eq!(

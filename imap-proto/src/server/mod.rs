@@ -208,6 +208,7 @@ impl ServerSession {
     /// Takes octets from the client; returns how many were taken. Fewer than given while a
     /// command or a decision is with the embedder, or while output waits to be sent: pass the
     /// rest again after answering.
+    #[must_use = "input it did not take must be offered again"]
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
         self.last_input = now;
         match self.state {
@@ -247,6 +248,7 @@ impl ServerSession {
     }
 
     /// The next event, if any.
+    #[must_use = "an event, and decisions, must be answered"]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -257,6 +259,7 @@ impl ServerSession {
     }
 
     /// When [`ServerSession::handle_timeout`] is next due (autologout).
+    #[must_use = "handle_timeout must be called at this instant"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = &self.config.timeouts;
         match self.state {

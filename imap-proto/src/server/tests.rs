@@ -467,7 +467,7 @@ fn pipelined_commands_are_answered_in_order_one_at_a_time() {
     assert!(matches!(s.poll_event(), Some(Event::Command(_))));
     assert!(s.poll_event().is_none());
     s.complete(Status::Ok, None, "one").unwrap();
-    s.handle_input(Instant::now(), &input[used + used2..]);
+    let _ = s.handle_input(Instant::now(), &input[used + used2..]);
     assert!(matches!(s.poll_event(), Some(Event::Command(_))));
     s.complete(Status::Ok, None, "two").unwrap();
     let mut out = Vec::new();
@@ -485,7 +485,7 @@ fn autologout() {
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(180)));
     s.handle_timeout(t0 + Duration::from_secs(179));
     assert!(!s.is_closed());
-    s.handle_input(t0 + Duration::from_secs(100), b"a LOGIN mrc secret\r\n");
+    let _ = s.handle_input(t0 + Duration::from_secs(100), b"a LOGIN mrc secret\r\n");
     assert!(matches!(s.poll_event(), Some(Event::Login { .. })));
     s.accept_login("mrc").unwrap();
     // Logged in: at least 30 minutes (RFC 3501 §5.4).

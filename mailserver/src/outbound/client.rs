@@ -201,7 +201,7 @@ async fn quit(mut p: Parked) {
             match p.io.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    p.session.handle_input(Instant::now(), &buf[..n]);
+                    let _ = p.session.handle_input(Instant::now(), &buf[..n]);
                 }
             }
         }
@@ -386,7 +386,7 @@ impl Pump {
                 None => session.handle_timeout(Instant::now()),
                 Some(Ok(0)) => session.handle_eof(),
                 Some(Ok(n)) => {
-                    session.handle_input(Instant::now(), &buf[..n]);
+                    let _ = session.handle_input(Instant::now(), &buf[..n]);
                 }
                 Some(Err(e)) => return Err(format!("read: {e}")),
             }

@@ -196,6 +196,7 @@ impl ServerSession {
 
     /// Takes bytes received from the client; returns how many were taken. Fewer than given
     /// means the session waits for the embedder: offer the rest again after answering.
+    #[must_use = "input it did not take must be offered again"]
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
         match self.phase {
             Phase::AwaitingTls | Phase::Closed => return data.len(),
@@ -215,6 +216,7 @@ impl ServerSession {
     }
 
     /// Reports the next event, or `None`. After `None`, poll output.
+    #[must_use = "an event, and decisions, must be answered"]
     pub fn poll_event(&mut self) -> Option<Event> {
         if self.events.is_empty() {
             self.process();
@@ -229,6 +231,7 @@ impl ServerSession {
 
     /// When [`ServerSession::handle_timeout`] must be called, if ever. No timeout runs while
     /// a decision is pending.
+    #[must_use = "handle_timeout must be called at this instant"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
             Phase::Closed | Phase::AwaitingTls => None,

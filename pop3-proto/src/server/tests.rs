@@ -397,7 +397,7 @@ fn idle_timeout_closes_without_update() {
 fn refused_retrieval_keeps_the_session() {
     let config = ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() };
     let mut s = ServerSession::new(Arc::new(config), Instant::now(), false, None);
-    s.handle_input(Instant::now(), b"USER a\r\nPASS b\r\nRETR 1\r\nNOOP\r\n");
+    let _ = s.handle_input(Instant::now(), b"USER a\r\nPASS b\r\nRETR 1\r\nNOOP\r\n");
     assert!(matches!(s.poll_event(), Some(Event::Login { .. })));
     s.accept_login("a", vec![MessageInfo { size: 3, uid: "x".into() }]).unwrap();
     assert_eq!(s.poll_event(), Some(Event::Retrieve { index: 0, top: None }));

@@ -250,6 +250,7 @@ impl ClientSession {
     }
 
     /// Takes bytes from the server; all are always taken (replies are bounded by the framer).
+    #[must_use = "input it did not take must be offered again"]
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
         if self.closed || self.awaiting_tls {
             // After the 220 to STARTTLS, plaintext bytes are injection: drop them.
@@ -294,6 +295,7 @@ impl ClientSession {
     }
 
     /// Reports the next event, or `None`.
+    #[must_use = "an event, and decisions, must be answered"]
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
@@ -304,6 +306,7 @@ impl ClientSession {
     }
 
     /// When [`ClientSession::handle_timeout`] must be called, if ever.
+    #[must_use = "handle_timeout must be called at this instant"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed || self.awaiting_tls || self.expect.is_empty() { None } else { self.deadline }
     }

@@ -211,6 +211,26 @@ impl ServerSession {
     /// Takes bytes received from the client; returns how many were taken. Fewer than given
     /// means the session is waiting (for a decision, or for events to be polled) and its
     /// input buffer is full: keep the rest and offer it again after answering.
+    ///
+    /// The count cannot be dropped unnoticed (`#[must_use]`), nor can an event or a deadline:
+    ///
+    /// ```compile_fail
+    /// # #![deny(unused_must_use)]
+    /// # use std::{sync::Arc, time::Instant};
+    /// # use sansmail_smtp_proto::server::{ServerConfig, ServerSession};
+    /// let mut s = ServerSession::new(Arc::new(ServerConfig::default()), Instant::now(), false);
+    /// s.handle_input(Instant::now(), b"EHLO client.example\r\n");
+    /// ```
+    ///
+    /// ```
+    /// # #![deny(unused_must_use)]
+    /// # use std::{sync::Arc, time::Instant};
+    /// # use sansmail_smtp_proto::server::{ServerConfig, ServerSession};
+    /// let mut s = ServerSession::new(Arc::new(ServerConfig::default()), Instant::now(), false);
+    /// let taken = s.handle_input(Instant::now(), b"EHLO client.example\r\n");
+    /// assert_eq!(taken, 21);
+    /// ```
+    #[must_use = "input it did not take must be offered again"]
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
         if data.is_empty() {
             return 0;
@@ -243,6 +263,7 @@ impl ServerSession {
     }
 
     /// Reports the next event, or `None`. After `None`, poll output.
+    #[must_use = "an event, and decisions, must be answered"]
     pub fn poll_event(&mut self) -> Option<Event> {
         if self.events.is_empty() {
             self.process();
@@ -258,6 +279,7 @@ impl ServerSession {
 
     /// When [`ServerSession::handle_timeout`] must be called, if ever. No timeout runs while a
     /// decision is pending: the embedder's slowness is not the client's.
+    #[must_use = "handle_timeout must be called at this instant"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
             Phase::Closed | Phase::AwaitingTls => None,

@@ -157,7 +157,7 @@ pub fn converse(
     for _ in 0..10_000 {
         server.session.poll_transmit(&mut server.wire);
         let fresh = server.wire.len() > server.read;
-        client.handle_input(now, &server.wire[server.read..]);
+        let _ = client.handle_input(now, &server.wire[server.read..]);
         server.read = server.wire.len();
         while let Some(e) = client.poll_event() {
             match e {
