@@ -238,7 +238,7 @@ impl Connection {
             Event::MessageData(data) => self.message_data(&data).await,
             Event::MessageEnd { size } => {
                 let r = self.message_end(size).await;
-                let _ = session.accept_with(&r);
+                let _ = if r.is_positive() { session.accept_with(&r) } else { session.reject(&r) };
             }
             Event::MessageAborted(_) => self.abort_message(),
             Event::Reset => self.reset(),

@@ -657,3 +657,42 @@ fn auth_line_limit_exactly_at_and_one_past_the_edge() {
     // The session goes on.
     assert_eq!(run(&mut session, b"NOOP\r\n"), "250 2.0.0 OK\r\n");
 }
+
+/// The wrong verb for a reply, or a reply no client can read, is refused with the misuse
+/// named, and the decision still waits for a right answer (it used to become a silent 451,
+/// or a silent rejection).
+#[test]
+fn answers_with_the_wrong_verb_or_an_invalid_reply_are_refused() {
+    use sansmail_smtp_proto::server::ApiMisuse;
+    let now = Instant::now();
+    let mut session = ServerSession::new(Arc::new(ServerConfig::default()), now, false);
+    let _ = session.handle_input(now, b"EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+    while let Some(e) = session.poll_event() {
+        if matches!(e, Event::Hello { .. }) {
+            session.accept().unwrap();
+        }
+    }
+    let _ = session.handle_input(now, b"");
+    while session.poll_event().is_some() {}
+    let cases = [
+        (Reply::new(250, (2, 1, 0), "OK"), false, ApiMisuse::RejectWithSuccess),
+        (Reply::new(550, (5, 7, 1), "no"), true, ApiMisuse::AcceptWithFailure),
+        (Reply::new(99, (2, 0, 0), "low"), true, ApiMisuse::InvalidReply),
+        (Reply::new(1000, (2, 0, 0), "high"), true, ApiMisuse::InvalidReply),
+        (Reply::new(260, (2, 0, 0), "second digit"), true, ApiMisuse::InvalidReply),
+        (Reply::new(250, (5, 0, 0), "class"), true, ApiMisuse::InvalidReply),
+        (Reply::new(550, (5, 1000, 0), "subject"), false, ApiMisuse::InvalidReply),
+    ];
+    for (reply, accept, misuse) in &cases {
+        let got = if *accept { session.accept_with(reply) } else { session.reject(reply) };
+        assert_eq!(got, Err(*misuse), "{reply:?}");
+        assert!(!misuse.to_string().is_empty());
+    }
+    // Still pending: the right answer goes through, once.
+    session.reject(&Reply::new(550, (5, 7, 1), "Sender refused")).unwrap();
+    assert_eq!(session.reject(&Reply::new(550, (5, 7, 1), "again")), Err(ApiMisuse::NothingPending));
+    let mut out = Vec::new();
+    session.poll_transmit(&mut out);
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.ends_with("550 5.7.1 Sender refused\r\n") && !out.contains("451"), "{out}");
+}

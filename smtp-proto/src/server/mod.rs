@@ -91,14 +91,42 @@ struct Transaction {
     too_big: bool,
 }
 
-/// Calling an answer method when no decision (or not that kind) is pending.
+/// An answer method called wrongly. Nothing was answered: the decision, if one is pending,
+/// still waits for a right answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApiMisuse;
+#[non_exhaustive]
+pub enum ApiMisuse {
+    /// No decision (or not that kind) is pending, or its event has not been polled yet.
+    NothingPending,
+    /// `accept_with` with a reply of class 4 or 5: that is `reject`.
+    AcceptWithFailure,
+    /// `reject` with a reply of class 2 or 3: that is `accept_with`.
+    RejectWithSuccess,
+    /// A reply no client can read: a code outside 200–559 (RFC 5321 §4.2: the second digit
+    /// 0–5), or an enhanced code whose class is not the reply's (RFC 3463 §3).
+    InvalidReply,
+}
 
 impl fmt::Display for ApiMisuse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no decision of this kind is pending")
+        f.write_str(match self {
+            Self::NothingPending => "no decision of this kind is pending",
+            Self::AcceptWithFailure => "accept_with was given a 4xx or 5xx reply; use reject",
+            Self::RejectWithSuccess => "reject was given a 2xx or 3xx reply; use accept_with",
+            Self::InvalidReply => "the reply's code or enhanced code is not valid",
+        })
     }
+}
+
+/// Whether a client can read `reply` as what it claims: a code of RFC 5321 §4.2 and, if
+/// present, an enhanced code of the same class (2, 4 or 5) with subject and detail under 1000.
+fn valid_reply(reply: &Reply<'_>) -> bool {
+    let code = reply.code.0;
+    let code_ok = (200..600).contains(&code) && (code / 10) % 10 <= 5;
+    let enhanced_ok = reply.enhanced.is_none_or(|e| {
+        u16::from(e.class) == code / 100 && matches!(e.class, 2 | 4 | 5) && e.subject < 1000 && e.detail < 1000
+    });
+    code_ok && enhanced_ok
 }
 
 impl std::error::Error for ApiMisuse {}
@@ -198,9 +226,9 @@ impl ServerSession {
     /// The pending decision, once its event has been polled.
     fn answerable(&mut self) -> Result<Pending, ApiMisuse> {
         if !self.events.is_empty() {
-            return Err(ApiMisuse);
+            return Err(ApiMisuse::NothingPending);
         }
-        self.pending.take().ok_or(ApiMisuse)
+        self.pending.take().ok_or(ApiMisuse::NothingPending)
     }
 
     /// Whether output is queued for [`ServerSession::poll_transmit`].
@@ -318,9 +346,9 @@ impl ServerSession {
     /// Answers the pending decision with its usual positive reply.
     pub fn accept(&mut self) -> Result<(), ApiMisuse> {
         if !self.is_waiting() {
-            return Err(ApiMisuse);
+            return Err(ApiMisuse::NothingPending);
         }
-        let reply = match self.pending.ok_or(ApiMisuse)? {
+        let reply = match self.pending.ok_or(ApiMisuse::NothingPending)? {
             Pending::Hello { esmtp: true } => self.ehlo_reply(),
             Pending::Hello { esmtp: false } => Reply::owned(250, None, self.config.hostname.clone()),
             Pending::Mail { .. } => Reply::new(250, (2, 1, 0), "Sender OK"),
@@ -335,10 +363,14 @@ impl ServerSession {
     }
 
     /// Answers the pending decision with a positive reply of the embedder's (say, the 250
-    /// that names the queue id). A reply of class 4 or 5 is treated as [`ServerSession::reject`].
+    /// that names the queue id). A reply of class 4 or 5 is refused
+    /// ([`ApiMisuse::AcceptWithFailure`]), as is an invalid one; the decision still waits.
     pub fn accept_with(&mut self, reply: &Reply<'_>) -> Result<(), ApiMisuse> {
+        if !valid_reply(reply) {
+            return Err(ApiMisuse::InvalidReply);
+        }
         if reply.code.class() >= 4 {
-            return self.reject(reply);
+            return Err(ApiMisuse::AcceptWithFailure);
         }
         let pending = self.answerable()?;
         self.reply(reply);
@@ -366,8 +398,16 @@ impl ServerSession {
         Ok(())
     }
 
-    /// Answers the pending decision with a refusal (class 4 or 5; a 421 also closes).
+    /// Answers the pending decision with a refusal (class 4 or 5; a 421 also closes). A reply
+    /// of class 2 or 3 is refused ([`ApiMisuse::RejectWithSuccess`]), as is an invalid one;
+    /// the decision still waits.
     pub fn reject(&mut self, reply: &Reply<'_>) -> Result<(), ApiMisuse> {
+        if !valid_reply(reply) {
+            return Err(ApiMisuse::InvalidReply);
+        }
+        if reply.code.class() < 4 {
+            return Err(ApiMisuse::RejectWithSuccess);
+        }
         let pending = self.answerable()?;
         match pending {
             Pending::Mail { .. } => self.tx = None,
@@ -375,11 +415,7 @@ impl ServerSession {
             Pending::Auth => self.phase = Phase::Ready,
             _ => {}
         }
-        if reply.code.class() < 4 {
-            self.error_reply(&Reply::new(451, (4, 3, 0), "Local error in processing"));
-        } else {
-            self.error_reply(reply);
-        }
+        self.error_reply(reply);
         if reply.code.0 == 421 {
             self.close();
         }
@@ -390,7 +426,7 @@ impl ServerSession {
     /// comes as [`Event::AuthResponse`].
     pub fn auth_challenge(&mut self, challenge: &[u8]) -> Result<(), ApiMisuse> {
         if self.pending != Some(Pending::Auth) || !self.events.is_empty() {
-            return Err(ApiMisuse);
+            return Err(ApiMisuse::NothingPending);
         }
         self.pending = None;
         self.out.extend_from_slice(b"334 ");
