@@ -280,13 +280,7 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
     .await;
     let (env, mut state) = match loaded {
         Ok(x) => x,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            let to = m.store.quarantine(id)?;
-            tracing::error!(queue_id = %id, error = %e, moved_to = %to.display(), "damaged outbound message quarantined");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
+        Err(e) => return unreadable(m, id, e),
     };
     if state.held {
         return Ok(None);
@@ -314,13 +308,7 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
     let key = id.to_owned();
     let content = match blocking(move || store.read(&key)).await {
         Ok((_, content)) => content,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            let to = m.store.quarantine(id)?;
-            tracing::error!(queue_id = %id, error = %e, moved_to = %to.display(), "damaged outbound message quarantined");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
+        Err(e) => return unreadable(m, id, e),
     };
     let mut busy = false;
     let limit = Duration::from_secs(m.config.attempt_timeout_secs.max(1));
@@ -384,6 +372,20 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
 fn busy_retry(state: &State, now: u64) -> u64 {
     let later = state.rcpt.iter().filter(|r| !r.status.is_final() && r.next_attempt > now).map(|r| r.next_attempt);
     later.fold(now + BUSY_RETRY_SECS, u64::min)
+}
+
+/// A message that could not be read: gone (finished meanwhile) is nothing to do; damaged
+/// goes to `queue/quarantine/` with a log line; anything else is tried again later.
+fn unreadable(m: &Manager, id: &str, e: io::Error) -> io::Result<Option<u64>> {
+    match e.kind() {
+        io::ErrorKind::NotFound => Ok(None),
+        io::ErrorKind::InvalidData => {
+            let to = m.store.quarantine(id)?;
+            tracing::error!(queue_id = %id, error = %e, moved_to = %to.display(), "damaged outbound message quarantined");
+            Ok(None)
+        }
+        _ => Err(e),
+    }
 }
 
 async fn save(m: &Manager, id: &str, state: &State) -> io::Result<()> {
