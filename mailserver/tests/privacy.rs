@@ -49,7 +49,10 @@ fn everything_the_server_writes_is_private_and_old_trees_are_closed() {
     assert!(smtplib(mx, "plain", "alice@localhost", "carol@remote.test", "Subject: b\r\n\r\nb\r\n").contains("sent"));
     assert_eq!(s.wait_maildir("localhost", "alice", 1).len(), 1);
     assert!(s.wait_for_log(&["carol@remote.test", "Deferred"], Duration::from_secs(20)), "{}", s.log_text());
-    assert!(s.data().join("mail/localhost/alice/autoreply.toml").exists(), "the autoreply memory is among the files checked");
+    assert!(
+        s.data().join("mail/localhost/alice/autoreply.toml").exists(),
+        "the autoreply memory is among the files checked"
+    );
     assert!(!s.outbound().is_empty());
     let open = open_paths(&s.data());
     assert!(open.is_empty(), "open to others: {open:?}");
