@@ -50,7 +50,7 @@ pub(crate) struct Denied {
 }
 
 fn deny(code: u16, enhanced: (u8, u16, u16), text: String, rule: impl Into<String>) -> Denied {
-    Denied { reply: Reply::owned(code, Some(enhanced), text), rule: rule.into() }
+    Denied { reply: Reply::new(code, enhanced, "").with_text(text), rule: rule.into() }
 }
 
 /// MAIL FROM: returns the rule that let it pass.

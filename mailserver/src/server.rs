@@ -316,7 +316,7 @@ async fn accept_loop(
 async fn refuse(mut stream: TcpStream, service: Service, code: u16, enhanced: (u8, u16, u16), text: &str) {
     let mut out = Vec::new();
     if service.is_smtp() {
-        Reply::owned(code, Some(enhanced), text.into()).encode(&mut out, true);
+        Reply::new(code, enhanced, text).encode(&mut out, true);
     } else if service == Service::Imap {
         sansmail_imap_proto::response::write_status(
             &mut out,

@@ -83,7 +83,7 @@ fn xtext(x: &XText<'_>) -> Option<String> {
 }
 
 fn reply(code: u16, enhanced: (u8, u16, u16), text: impl Into<String>) -> Reply<'static> {
-    Reply::owned(code, Some(enhanced), text.into())
+    Reply::new(code, enhanced, "").with_text(text.into())
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {

@@ -73,7 +73,7 @@ mod status;
 pub use address::{Domain, ForwardPath, Mailbox, ReversePath};
 pub use auth::Mechanism;
 pub use command::{Command, CommandError};
-pub use reply::{Capability, EhloReply, EnhancedCode, Reply, ReplyCode, ReplyError};
+pub use reply::{Capability, EhloReply, EnhancedCode, InvalidReply, Reply, ReplyCode, ReplyError};
 pub use secret::Secret;
 pub use status::Status;
 

@@ -82,9 +82,9 @@ fn one_recipient_refused_the_others_delivered() {
     });
     let results: Vec<(usize, u16)> = events
         .iter()
-        .filter_map(
-            |e| if let ClientEvent::Recipient { index, reply } = e { Some((*index, reply.code.0)) } else { None },
-        )
+        .filter_map(|e| {
+            if let ClientEvent::Recipient { index, reply } = e { Some((*index, reply.code().get())) } else { None }
+        })
         .collect();
     assert_eq!(results, [(0, 250), (1, 550), (2, 250)]);
     assert!(done(&events).is_ok());
@@ -114,7 +114,7 @@ fn message_refused_at_end_of_data() {
         Event::MessageEnd { .. } => Some(Reply::new(554, (5, 7, 1), "Spam")),
         _ => None,
     });
-    assert!(matches!(done(&events), Err(ClientError::Rejected(Stage::EndOfData, r)) if r.code.0 == 554));
+    assert!(matches!(done(&events), Err(ClientError::Rejected(Stage::EndOfData, r)) if r.code() == 554));
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn ehlo_refused_falls_back_to_helo() {
 #[test]
 fn greeting_refused() {
     let (events, out) = scripted(ClientConfig::default(), &[b"554 5.7.1 go away\r\n", b"221 bye\r\n"]);
-    assert!(matches!(&events[0], ClientEvent::Done(Err(ClientError::Rejected(Stage::Greeting, r))) if r.code.0 == 554));
+    assert!(matches!(&events[0], ClientEvent::Done(Err(ClientError::Rejected(Stage::Greeting, r))) if r.code() == 554));
     assert_eq!(out, "QUIT\r\n");
     assert_eq!(events.last(), Some(&ClientEvent::Close));
 }

@@ -34,12 +34,12 @@ proptest! {
     #[test]
     fn a_reply_is_one_reply(c in (2u16..=5, 0u16..=5, 0u16..=9), enhanced in any::<bool>(), text in hostile()) {
         let code = c.0 * 100 + c.1 * 10 + c.2;
-        let reply = Reply::owned(code, (enhanced && c.0 != 3).then_some((c.0 as u8, 1, 2)), text);
+        let reply = Reply::try_new(code, (enhanced && c.0 != 3).then_some((c.0 as u8, 1, 2)), text).unwrap();
         let mut bytes = Vec::new();
         reply.encode(&mut bytes, true);
         let (parsed, used) = Reply::parse_prefix(&bytes).unwrap().complete().unwrap();
         prop_assert_eq!(used, bytes.len(), "one reply only: {:?}", String::from_utf8_lossy(&bytes));
-        prop_assert_eq!(parsed.code.0, code);
+        prop_assert_eq!(parsed.code(), code);
         for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             prop_assert!(line.starts_with(code.to_string().as_bytes()), "{:?}", String::from_utf8_lossy(&bytes));
             prop_assert_eq!(line.last(), Some(&b'\r'));

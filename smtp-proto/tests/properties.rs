@@ -11,9 +11,7 @@ use proptest::prelude::*;
 use sansmail_smtp_proto::command::{Body, MailParams, Notify, Orcpt, Param, RcptParams, Ret, XText};
 use sansmail_smtp_proto::data::{BareLineEndings, DataDecoder, DataEncoder};
 use sansmail_smtp_proto::server::ServerConfig;
-use sansmail_smtp_proto::{
-    Command, Domain, EnhancedCode, ForwardPath, Mailbox, Mechanism, Reply, ReplyCode, ReversePath,
-};
+use sansmail_smtp_proto::{Command, Domain, ForwardPath, InvalidReply, Mailbox, Mechanism, Reply, ReversePath};
 
 fn s(re: &'static str) -> impl Strategy<Value = Cow<'static, str>> {
     re.prop_map(Cow::Owned)
@@ -149,15 +147,18 @@ fn reply() -> impl Strategy<Value = Reply<'static>> {
         0u16..1000,
         prop::collection::vec("([a-zA-Z][ -~]{0,30})?", 1..5),
     )
+        .prop_filter("enhanced codes exist for 2, 4, 5 only", |(c1, _, _, e, ..)| *c1 != 3 || !*e)
         .prop_map(|(c1, c2, c3, has_enhanced, subject, detail, lines)| {
             let code = c1 * 100 + c2 * 10 + c3;
-            Reply {
-                code: ReplyCode(code),
-                enhanced: has_enhanced.then_some(EnhancedCode::new(c1 as u8, subject, detail)),
-                text: Cow::Owned(lines.join("\n")),
-            }
+            Reply::try_new(code, has_enhanced.then_some((c1 as u8, subject, detail)), lines.join("\n")).unwrap()
         })
-        .prop_filter("enhanced codes exist for 2, 4, 5 only", |r| r.code.class() != 3 || r.enhanced.is_none())
+}
+
+/// Whether RFC 5321 §4.2 and RFC 3463 allow this code and enhanced code together.
+fn valid_reply(code: u16, enhanced: Option<(u8, u16, u16)>) -> bool {
+    let code_ok = (200..=559).contains(&code) && code / 10 % 10 <= 5;
+    code_ok
+        && enhanced.is_none_or(|(c, s, d)| u16::from(c) == code / 100 && matches!(c, 2 | 4 | 5) && s < 1000 && d < 1000)
 }
 
 proptest! {
@@ -189,6 +190,27 @@ proptest! {
                 Ok(sansmail_smtp_proto::Status::Complete((_, used))) => rest = &rest[used..],
                 _ => break,
             }
+        }
+    }
+
+    #[test]
+    fn replies_are_built_only_from_valid_codes(
+        code in prop_oneof![0u16..1100, 200u16..600],
+        enhanced in prop::option::of((prop_oneof![0u8..10, Just(2), Just(4), Just(5)], 0u16..1200, 0u16..1200)),
+    ) {
+        let built = Reply::try_new(code, enhanced, "text");
+        prop_assert_eq!(built.is_ok(), valid_reply(code, enhanced), "{:?} {:?}", code, enhanced);
+        match built {
+            Ok(reply) => {
+                // What is built is what is read back.
+                let mut bytes = Vec::new();
+                reply.encode(&mut bytes, true);
+                let (parsed, _) = Reply::parse_prefix(&bytes).unwrap().complete().unwrap();
+                prop_assert_eq!(parsed, reply);
+            }
+            Err(InvalidReply::Code(c)) => prop_assert_eq!(c, code),
+            Err(InvalidReply::Enhanced(c, s, d)) => prop_assert_eq!(Some((c, s, d)), enhanced),
+            Err(e) => prop_assert!(false, "unexpected {e:?}"),
         }
     }
 

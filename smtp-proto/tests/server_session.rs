@@ -63,7 +63,7 @@ fn pipelined_transaction_replies_in_order_and_enhanced_codes_after_ehlo() {
             "250 2.1.0 Sender OK",
             "250 2.1.5 Recipient OK",
             "250 2.1.5 Recipient OK",
-            "354 2.0.0 Start mail input; end with <CRLF>.<CRLF>",
+            "354 Start mail input; end with <CRLF>.<CRLF>",
             "250 2.0.0 Message accepted",
             "221 2.0.0 mx.test Service closing transmission channel",
         ]
@@ -662,7 +662,7 @@ fn auth_line_limit_exactly_at_and_one_past_the_edge() {
 /// named, and the decision still waits for a right answer (it used to become a silent 451,
 /// or a silent rejection).
 #[test]
-fn answers_with_the_wrong_verb_or_an_invalid_reply_are_refused() {
+fn answers_with_the_wrong_verb_are_refused_and_invalid_replies_cannot_be_built() {
     use sansmail_smtp_proto::server::ApiMisuse;
     let now = Instant::now();
     let mut session = ServerSession::new(Arc::new(ServerConfig::default()), now, false);
@@ -677,12 +677,16 @@ fn answers_with_the_wrong_verb_or_an_invalid_reply_are_refused() {
     let cases = [
         (Reply::new(250, (2, 1, 0), "OK"), false, ApiMisuse::RejectWithSuccess),
         (Reply::new(550, (5, 7, 1), "no"), true, ApiMisuse::AcceptWithFailure),
-        (Reply::new(99, (2, 0, 0), "low"), true, ApiMisuse::InvalidReply),
-        (Reply::new(1000, (2, 0, 0), "high"), true, ApiMisuse::InvalidReply),
-        (Reply::new(260, (2, 0, 0), "second digit"), true, ApiMisuse::InvalidReply),
-        (Reply::new(250, (5, 0, 0), "class"), true, ApiMisuse::InvalidReply),
-        (Reply::new(550, (5, 1000, 0), "subject"), false, ApiMisuse::InvalidReply),
     ];
+    // A reply no client can read cannot be built at all.
+    use sansmail_smtp_proto::InvalidReply;
+    assert_eq!(Reply::try_new(99, None, "low"), Err(InvalidReply::Code(99)));
+    assert_eq!(Reply::try_new(1000, Some((2, 0, 0)), "high"), Err(InvalidReply::Code(1000)));
+    assert_eq!(Reply::try_new(260, None, "second digit"), Err(InvalidReply::Code(260)));
+    assert_eq!(Reply::try_new(250, Some((5, 0, 0)), "class"), Err(InvalidReply::Enhanced(5, 0, 0)));
+    assert_eq!(Reply::try_new(354, Some((3, 0, 0)), "no class 3"), Err(InvalidReply::Enhanced(3, 0, 0)));
+    assert_eq!(Reply::try_new(550, Some((5, 1000, 0)), "subject"), Err(InvalidReply::Enhanced(5, 1000, 0)));
+    assert!(std::panic::catch_unwind(|| Reply::new(250, (5, 0, 0), "class")).is_err());
     for (reply, accept, misuse) in &cases {
         let got = if *accept { session.accept_with(reply) } else { session.reject(reply) };
         assert_eq!(got, Err(*misuse), "{reply:?}");

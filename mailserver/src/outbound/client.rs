@@ -333,7 +333,7 @@ struct Pump {
 }
 
 fn synthetic(code: u16, enhanced: (u8, u16, u16), text: &str) -> Reply<'static> {
-    Reply::owned(code, Some(enhanced), text.to_owned())
+    Reply::new(code, enhanced, "").with_text(text.to_owned())
 }
 
 impl Pump {

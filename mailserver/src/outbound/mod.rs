@@ -253,9 +253,9 @@ fn smtp_envelope(env: &Envelope, content: &[u8], rcpts: &[&Recipient]) -> Result
 
 /// The enhanced code of a reply as text (`5.1.1`), or one made from its class.
 fn status_code(reply: &Reply<'_>) -> String {
-    match reply.enhanced {
-        Some(e) => format!("{}.{}.{}", e.class, e.subject, e.detail),
-        None => format!("{}.0.0", reply.code.class()),
+    match reply.enhanced() {
+        Some(e) => e.to_string(),
+        None => format!("{}.0.0", reply.code().class()),
     }
 }
 
@@ -460,7 +460,7 @@ async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &st
                     return replies
                         .into_iter()
                         .map(|r| Outcome {
-                            status: match r.code.class() {
+                            status: match r.code().class() {
                                 2 => Status::Delivered,
                                 5 => Status::Failed,
                                 _ => Status::Deferred,

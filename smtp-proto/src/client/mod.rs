@@ -501,7 +501,7 @@ impl ClientSession {
                 self.after_hello(now);
             }
             // RFC 5321 §3.2: a server that does not know EHLO answers 500/502; fall back to HELO.
-            Expect::Ehlo if reply.code.is_permanent() => {
+            Expect::Ehlo if reply.code().is_permanent() => {
                 self.send(now, Command::Helo { host: Cow::Owned(self.config.hello_name.clone()) }, Expect::Helo)
             }
             Expect::Helo if ok => {
@@ -509,7 +509,7 @@ impl ClientSession {
                 self.after_hello(now);
             }
             Expect::Ehlo | Expect::Helo => self.finish(now, Err(ClientError::Rejected(Stage::Hello, reply))),
-            Expect::StartTls if reply.code.0 == 220 => {
+            Expect::StartTls if reply.code() == 220 => {
                 self.awaiting_tls = true;
                 self.events.push_back(ClientEvent::StartTls);
             }
@@ -521,11 +521,11 @@ impl ClientSession {
                 self.caps.capabilities.retain(|c| *c != Capability::StartTls);
                 self.after_hello(now);
             }
-            Expect::AuthPlain | Expect::AuthLogin(2) if reply.code.0 == 235 => {
+            Expect::AuthPlain | Expect::AuthLogin(2) if reply.code() == 235 => {
                 self.authenticated = true;
                 self.start_transaction(now);
             }
-            Expect::AuthLogin(step @ (0 | 1)) if reply.code.0 == 334 => {
+            Expect::AuthLogin(step @ (0 | 1)) if reply.code() == 334 => {
                 let creds = self
                     .config
                     .credentials
@@ -558,12 +558,12 @@ impl ClientSession {
                     self.recipients_done(now);
                 }
             }
-            Expect::Data if reply.code.0 == 354 && self.accepted > 0 => {
+            Expect::Data if reply.code() == 354 && self.accepted > 0 => {
                 self.body = Some(DataEncoder::new());
                 self.deadline = None;
                 self.events.push_back(ClientEvent::ReadyForBody);
             }
-            Expect::Data if reply.code.0 == 354 => {
+            Expect::Data if reply.code() == 354 => {
                 // All recipients refused yet 354: end the empty message (RFC 2920 §3.1).
                 self.send_raw(now, b".", Expect::DataEnd);
                 self.finish(now, Err(ClientError::NoRecipientsAccepted));

@@ -60,8 +60,8 @@ impl CommandError {
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidSender(e) | Self::InvalidRecipient(e) => write!(f, "{}: {e}", self.reply().text),
-            _ => f.write_str(&self.reply().text),
+            Self::InvalidSender(e) | Self::InvalidRecipient(e) => write!(f, "{}: {e}", self.reply().text()),
+            _ => f.write_str(self.reply().text()),
         }
     }
 }

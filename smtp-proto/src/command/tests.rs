@@ -62,7 +62,7 @@ fn mail_lenient_space_after_colon_and_null_sender() {
 fn mail_errors_map_to_precise_replies() {
     let code = |s: &str| {
         let r = parse(s).unwrap_err().reply();
-        (r.code.0, r.enhanced.unwrap().to_string())
+        (r.code().get(), r.enhanced().unwrap().to_string())
     };
     assert_eq!(code("MAIL FROM:a@example.org"), (501, "5.1.7".into()));
     assert_eq!(code("MAIL TO:<a@example.org>"), (501, "5.5.4".into()));
@@ -80,7 +80,7 @@ fn mail_errors_map_to_precise_replies() {
 #[test]
 fn utf8_sender_needs_smtputf8() {
     assert_eq!(parse("MAIL FROM:<jös@example.org>"), Err(CommandError::Utf8WithoutSmtputf8));
-    assert_eq!(parse("MAIL FROM:<jös@example.org>").unwrap_err().reply().code.0, 553);
+    assert_eq!(parse("MAIL FROM:<jös@example.org>").unwrap_err().reply().code(), 553);
     assert!(parse("MAIL FROM:<jös@example.org> SMTPUTF8").is_ok());
     // RCPT cannot tell by itself: the session checks the transaction.
     let Command::Rcpt { to, .. } = parse("RCPT TO:<jös@example.org>").unwrap() else { panic!() };

@@ -26,15 +26,75 @@ use nom::{IResult, Parser};
 use crate::Status;
 
 /// A reply: a code, an optional enhanced status code, and text whose lines are joined by `\n`.
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+///
+/// Every `Reply` is one a client can read: the constructors refuse a code outside RFC 5321's
+/// grammar and an enhanced code whose class is not the reply's (RFC 3463 §3), so the fields
+/// are read through [`code`](Self::code), [`enhanced`](Self::enhanced) and
+/// [`text`](Self::text). Control characters in the text are written as SP, so no text can
+/// inject a line.
+///
+/// A constant reply is checked when it is compiled:
+///
+/// ```compile_fail
+/// use sansmail_smtp_proto::Reply;
+/// const NO_SUCH_CODE: Reply<'static> = Reply::new(99, (2, 0, 0), "no");
+/// ```
+///
+/// ```compile_fail
+/// use sansmail_smtp_proto::Reply;
+/// const WRONG_CLASS: Reply<'static> = Reply::new(250, (5, 0, 0), "OK?");
+/// ```
+///
+/// A reply built from values known only at run time goes through [`Reply::try_new`]:
+///
+/// ```
+/// use sansmail_smtp_proto::{InvalidReply, Reply};
+/// assert_eq!(Reply::try_new(1000, None, "x"), Err(InvalidReply::Code(1000)));
+/// let r = Reply::try_new(451, Some((4, 3, 0)), format!("try again in {} s", 30)).unwrap();
+/// assert_eq!(r.to_string(), "451 4.3.0 try again in 30 s");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Reply<'a> {
-    /// The three-digit reply code.
-    pub code: ReplyCode,
-    /// The enhanced status code, when the peer sent one (or the reply is to carry one).
-    pub enhanced: Option<EnhancedCode>,
-    /// The text; a multi-line reply has its lines joined by `\n`.
-    pub text: Cow<'a, str>,
+    code: ReplyCode,
+    enhanced: Option<EnhancedCode>,
+    text: Cow<'a, str>,
+}
+
+/// Why [`Reply::try_new`] refused its arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidReply {
+    /// A code outside `%x32-35 %x30-35 %x30-39` (RFC 5321 §4.2).
+    Code(u16),
+    /// An enhanced code whose class is not 2, 4 or 5, or not the reply code's first digit,
+    /// or whose subject or detail has more than three digits (RFC 3463 §2–3).
+    Enhanced(u8, u16, u16),
+}
+
+impl fmt::Display for InvalidReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(c) => write!(f, "{c} is not an SMTP reply code"),
+            Self::Enhanced(c, s, d) => write!(f, "{c}.{s}.{d} is not an enhanced code for this reply"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidReply {}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for Reply<'a> {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let code = ReplyCode::arbitrary(u)?;
+        let enhanced = match (code.class(), bool::arbitrary(u)?) {
+            (2 | 4 | 5, true) => {
+                let e = EnhancedCode::arbitrary(u)?;
+                Some(EnhancedCode { class: code.class() as u8, ..e })
+            }
+            _ => None,
+        };
+        Ok(Self { code, enhanced, text: Cow::arbitrary(u)? })
+    }
 }
 
 /// Why a reply could not be read. Each variant is the peer's fault.
@@ -205,27 +265,74 @@ fn text_utf8(t: &[u8]) -> Result<&str, ReplyError> {
 }
 
 impl<'a> Reply<'a> {
+    /// Checks a code and an enhanced code as [`Reply::try_new`] does.
+    const fn check(
+        code: u16,
+        enhanced: Option<(u8, u16, u16)>,
+    ) -> Result<(ReplyCode, Option<EnhancedCode>), InvalidReply> {
+        let Some(code) = ReplyCode::new(code) else { return Err(InvalidReply::Code(code)) };
+        let Some((class, subject, detail)) = enhanced else { return Ok((code, None)) };
+        match EnhancedCode::new(class, subject, detail) {
+            Some(e) if class as u16 == code.class() => Ok((code, Some(e))),
+            _ => Err(InvalidReply::Enhanced(class, subject, detail)),
+        }
+    }
+
     /// A reply with an enhanced status code, for constants: `Reply::new(250, (2, 1, 0), "OK")`.
+    ///
+    /// # Panics
+    /// If the code or the enhanced code is invalid (see [`Reply::try_new`]); in a `const`
+    /// that is a compile error, which is what this constructor is for.
+    #[allow(clippy::panic)]
     pub const fn new(code: u16, enhanced: (u8, u16, u16), text: &'a str) -> Self {
-        Self {
-            code: ReplyCode(code),
-            enhanced: Some(EnhancedCode { class: enhanced.0, subject: enhanced.1, detail: enhanced.2 }),
-            text: Cow::Borrowed(text),
+        match Self::check(code, Some(enhanced)) {
+            Ok((code, enhanced)) => Self { code, enhanced, text: Cow::Borrowed(text) },
+            Err(_) => panic!("invalid SMTP reply code or enhanced code"),
         }
     }
 
-    /// A reply without an enhanced status code.
+    /// A reply without an enhanced status code, for constants: `Reply::basic(354, "Go ahead")`.
+    ///
+    /// # Panics
+    /// If the code is invalid; in a `const` that is a compile error.
+    #[allow(clippy::panic)]
     pub const fn basic(code: u16, text: &'a str) -> Self {
-        Self { code: ReplyCode(code), enhanced: None, text: Cow::Borrowed(text) }
+        match Self::check(code, None) {
+            Ok((code, enhanced)) => Self { code, enhanced, text: Cow::Borrowed(text) },
+            Err(_) => panic!("invalid SMTP reply code"),
+        }
     }
 
-    /// A reply with owned text.
-    pub fn owned(code: u16, enhanced: Option<(u8, u16, u16)>, text: String) -> Reply<'static> {
-        Reply {
-            code: ReplyCode(code),
-            enhanced: enhanced.map(|(class, subject, detail)| EnhancedCode { class, subject, detail }),
-            text: Cow::Owned(text),
-        }
+    /// A reply from values known at run time, or why it cannot be one: the code must be
+    /// 200–559 with a second digit of 0–5, and an enhanced code must have the reply's class
+    /// (2, 4 or 5; a 3yz reply has none) and a subject and detail under 1000.
+    pub fn try_new(
+        code: u16,
+        enhanced: Option<(u8, u16, u16)>,
+        text: impl Into<Cow<'a, str>>,
+    ) -> Result<Self, InvalidReply> {
+        let (code, enhanced) = Self::check(code, enhanced)?;
+        Ok(Self { code, enhanced, text: text.into() })
+    }
+
+    /// The same code and enhanced code with other text: `REFUSED.with_text(format!(..))`.
+    pub fn with_text<'b>(self, text: impl Into<Cow<'b, str>>) -> Reply<'b> {
+        Reply { code: self.code, enhanced: self.enhanced, text: text.into() }
+    }
+
+    /// The three-digit reply code.
+    pub const fn code(&self) -> ReplyCode {
+        self.code
+    }
+
+    /// The enhanced status code, when the peer sent one (or the reply is to carry one).
+    pub const fn enhanced(&self) -> Option<EnhancedCode> {
+        self.enhanced
+    }
+
+    /// The text; a multi-line reply has its lines joined by `\n`.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// Parses one whole reply, as framed by [`ReplyFramer`]; `input` must end at its last line.
@@ -278,15 +385,15 @@ impl<'a> Reply<'a> {
     }
 
     /// Whether the code is 2yz.
-    pub fn is_positive(&self) -> bool {
-        self.code.class() == 2
+    pub const fn is_positive(&self) -> bool {
+        self.code.is_positive()
     }
 
     /// Writes the reply, one line per `\n` of the text. With `enhanced` false the enhanced
     /// code is left out (RFC 2034 uses it only after EHLO). Control characters in the text
     /// are written as SP, so no text can inject a line.
     pub fn encode(&self, out: &mut Vec<u8>, enhanced: bool) {
-        let code = self.code.0.min(599);
+        let code = self.code.0;
         let digits = [(code / 100) as u8 + b'0', (code / 10 % 10) as u8 + b'0', (code % 10) as u8 + b'0'];
         let mut lines = self.text.split('\n').peekable();
         while let Some(line) = lines.next() {

@@ -10,7 +10,7 @@ fn parse(s: &str) -> Reply<'_> {
 #[test]
 fn single_line_with_and_without_enhanced_code() {
     let r = parse("250 2.1.0 Sender OK\r\n");
-    assert_eq!((r.code, r.enhanced, r.text.as_ref()), (ReplyCode::OK, Some(EnhancedCode::new(2, 1, 0)), "Sender OK"));
+    assert_eq!((r.code, r.enhanced, r.text.as_ref()), (ReplyCode::OK, EnhancedCode::new(2, 1, 0), "Sender OK"));
     let r = parse("220 mx.example ESMTP\r\n");
     assert_eq!((r.code.0, r.enhanced, r.text.as_ref()), (220, None, "mx.example ESMTP"));
     // The class must match the code's first digit to count as an enhanced code.
@@ -25,7 +25,7 @@ fn single_line_with_and_without_enhanced_code() {
 fn multi_line_strips_repeated_enhanced_codes() {
     let r = parse("550-5.1.1 No such user\r\n550-5.1.1 here\r\n550 5.1.1 at all\r\n");
     assert_eq!(r.code.0, 550);
-    assert_eq!(r.enhanced, Some(EnhancedCode::new(5, 1, 1)));
+    assert_eq!(r.enhanced, EnhancedCode::new(5, 1, 1));
     assert_eq!(r.lines().collect::<Vec<_>>(), ["No such user", "here", "at all"]);
 }
 

@@ -128,7 +128,7 @@ impl ServerSession {
 
     fn quit(&mut self) {
         let text = format!("{} Service closing transmission channel", self.config.hostname);
-        self.reply(&Reply::owned(221, Some((2, 0, 0)), text));
+        self.reply(&Reply::new(221, (2, 0, 0), "").with_text(text));
         self.close();
     }
 
@@ -177,7 +177,7 @@ impl ServerSession {
         if let Some(reply) = refusal {
             return self.error_reply(&reply);
         }
-        self.reply(&Reply::new(354, (2, 0, 0), "Start mail input; end with <CRLF>.<CRLF>"));
+        self.reply(&Reply::basic(354, "Start mail input; end with <CRLF>.<CRLF>"));
         let decoder = DataDecoder::new(self.config.bare_line_endings, self.config.limits.text_line);
         self.phase = Phase::Data(Box::new(decoder));
         self.events.push_back(Event::MessageStart);

@@ -102,9 +102,6 @@ pub enum ApiMisuse {
     AcceptWithFailure,
     /// `reject` with a reply of class 2 or 3: that is `accept_with`.
     RejectWithSuccess,
-    /// A reply no client can read: a code outside 200–559 (RFC 5321 §4.2: the second digit
-    /// 0–5), or an enhanced code whose class is not the reply's (RFC 3463 §3).
-    InvalidReply,
 }
 
 impl fmt::Display for ApiMisuse {
@@ -113,20 +110,8 @@ impl fmt::Display for ApiMisuse {
             Self::NothingPending => "no decision of this kind is pending",
             Self::AcceptWithFailure => "accept_with was given a 4xx or 5xx reply; use reject",
             Self::RejectWithSuccess => "reject was given a 2xx or 3xx reply; use accept_with",
-            Self::InvalidReply => "the reply's code or enhanced code is not valid",
         })
     }
-}
-
-/// Whether a client can read `reply` as what it claims: a code of RFC 5321 §4.2 and, if
-/// present, an enhanced code of the same class (2, 4 or 5) with subject and detail under 1000.
-fn valid_reply(reply: &Reply<'_>) -> bool {
-    let code = reply.code.0;
-    let code_ok = (200..600).contains(&code) && (code / 10) % 10 <= 5;
-    let enhanced_ok = reply.enhanced.is_none_or(|e| {
-        u16::from(e.class) == code / 100 && matches!(e.class, 2 | 4 | 5) && e.subject < 1000 && e.detail < 1000
-    });
-    code_ok && enhanced_ok
 }
 
 impl std::error::Error for ApiMisuse {}
@@ -158,7 +143,7 @@ impl ServerSession {
     pub fn new(config: Arc<ServerConfig>, now: Instant, tls: bool) -> Self {
         let mut s = Self::bare(config, now, tls);
         let text = format!("{} {}", s.config.hostname, s.config.greeting);
-        s.reply(&Reply::owned(220, None, text));
+        s.reply(&Reply::basic(220, "").with_text(text));
         s
     }
 
@@ -323,7 +308,7 @@ impl ServerSession {
                 self.events.push_back(Event::MessageAborted(AbortReason::Timeout));
             }
             let text = format!("{} Timeout waiting for client input", self.config.hostname);
-            self.reply(&Reply::owned(421, Some((4, 4, 2)), text));
+            self.reply(&Reply::new(421, (4, 4, 2), "").with_text(text));
             self.close();
         }
     }
@@ -350,7 +335,7 @@ impl ServerSession {
         }
         let reply = match self.pending.ok_or(ApiMisuse::NothingPending)? {
             Pending::Hello { esmtp: true } => self.ehlo_reply(),
-            Pending::Hello { esmtp: false } => Reply::owned(250, None, self.config.hostname.clone()),
+            Pending::Hello { esmtp: false } => Reply::basic(250, "").with_text(self.config.hostname.clone()),
             Pending::Mail { .. } => Reply::new(250, (2, 1, 0), "Sender OK"),
             Pending::Rcpt => Reply::new(250, (2, 1, 5), "Recipient OK"),
             Pending::MessageEnd => Reply::new(250, (2, 0, 0), "Message accepted"),
@@ -364,12 +349,9 @@ impl ServerSession {
 
     /// Answers the pending decision with a positive reply of the embedder's (say, the 250
     /// that names the queue id). A reply of class 4 or 5 is refused
-    /// ([`ApiMisuse::AcceptWithFailure`]), as is an invalid one; the decision still waits.
+    /// ([`ApiMisuse::AcceptWithFailure`]); the decision still waits.
     pub fn accept_with(&mut self, reply: &Reply<'_>) -> Result<(), ApiMisuse> {
-        if !valid_reply(reply) {
-            return Err(ApiMisuse::InvalidReply);
-        }
-        if reply.code.class() >= 4 {
+        if reply.code().class() >= 4 {
             return Err(ApiMisuse::AcceptWithFailure);
         }
         let pending = self.answerable()?;
@@ -399,13 +381,10 @@ impl ServerSession {
     }
 
     /// Answers the pending decision with a refusal (class 4 or 5; a 421 also closes). A reply
-    /// of class 2 or 3 is refused ([`ApiMisuse::RejectWithSuccess`]), as is an invalid one;
-    /// the decision still waits.
+    /// of class 2 or 3 is refused ([`ApiMisuse::RejectWithSuccess`]); the
+    /// decision still waits.
     pub fn reject(&mut self, reply: &Reply<'_>) -> Result<(), ApiMisuse> {
-        if !valid_reply(reply) {
-            return Err(ApiMisuse::InvalidReply);
-        }
-        if reply.code.class() < 4 {
+        if reply.code().class() < 4 {
             return Err(ApiMisuse::RejectWithSuccess);
         }
         let pending = self.answerable()?;
@@ -416,7 +395,7 @@ impl ServerSession {
             _ => {}
         }
         self.error_reply(reply);
-        if reply.code.0 == 421 {
+        if reply.code() == 421 {
             self.close();
         }
         Ok(())
@@ -458,7 +437,7 @@ impl ServerSession {
                 self.events.push_back(Event::MessageAborted(AbortReason::Reset));
             }
             let text = format!("{} Too many errors, closing connection", self.config.hostname);
-            self.reply(&Reply::owned(421, Some((4, 7, 0)), text));
+            self.reply(&Reply::new(421, (4, 7, 0), "").with_text(text));
             self.close();
         }
     }
@@ -651,7 +630,7 @@ impl ServerSession {
             self.error_reply(&Reply::new(552, (5, 3, 4), "Message size exceeds fixed maximum message size"));
         } else {
             let text = format!("{} octets received", tx.bdat_size);
-            self.reply(&Reply::owned(250, Some((2, 0, 0)), text));
+            self.reply(&Reply::new(250, (2, 0, 0), "").with_text(text));
         }
     }
 }

@@ -68,8 +68,8 @@ impl Server {
                 match policy(&event) {
                     None => self.session.accept().unwrap(),
                     // Harness convention: a 334 "reply" is an AUTH challenge with that text.
-                    Some(reply) if reply.code.0 == 334 => self.session.auth_challenge(reply.text.as_bytes()).unwrap(),
-                    Some(reply) if reply.code.class() < 4 => self.session.accept_with(&reply).unwrap(),
+                    Some(reply) if reply.code() == 334 => self.session.auth_challenge(reply.text().as_bytes()).unwrap(),
+                    Some(reply) if reply.code().class() < 4 => self.session.accept_with(&reply).unwrap(),
                     Some(reply) => self.session.reject(&reply).unwrap(),
                 }
                 if end {
