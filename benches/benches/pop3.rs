@@ -36,7 +36,11 @@ fn retr(c: &mut Criterion) {
         })
     });
 
-    let config = Arc::new(ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() });
+    let config = Arc::new({
+        let mut conf = ServerConfig::default();
+        conf.plaintext_without_tls = true;
+        conf
+    });
     let now = Instant::now();
     let mut s = ServerSession::new(config, now, false, None);
     let _ = s.handle_input(now, b"USER a\r\nPASS b\r\n");

@@ -28,12 +28,7 @@ fuzz_target!(|input: Input| {
             (ForwardPath::Postmaster, RcptParams::default()),
         ],
     };
-    let config = ClientConfig {
-        credentials: input.auth.then(|| Credentials { username: "u".into(), password: "p".into() }),
-        plaintext_auth: true,
-        keep_open: input.keep_open,
-        ..ClientConfig::default()
-    };
+    let config = { let mut conf = ClientConfig::default(); conf.credentials = input.auth.then(|| Credentials { username: "u".into(), password: "p".into() }); conf.plaintext_auth = true; conf.keep_open = input.keep_open; conf };
     let envelope = make();
     let mut now = Instant::now();
     let mut c = ClientSession::new(config, envelope, now, false).expect("valid envelope");

@@ -16,14 +16,13 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let config = FramingConfig {
-        max_line: 128,
-        max_literal: 512,
-        max_command: 2048,
-        literal_plus: input.literal_plus,
-        literal_minus: input.literal_minus,
-        binary: input.binary,
-    };
+    let mut config = FramingConfig::default();
+    config.max_line = 128;
+    config.max_literal = 512;
+    config.max_command = 2048;
+    config.literal_plus = input.literal_plus;
+    config.literal_minus = input.literal_minus;
+    config.binary = input.binary;
     let mut f = Framer::new(config);
     let mut answers = input.answers.iter().copied().cycle();
     for data in &input.reads {

@@ -19,7 +19,7 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let config = ServerConfig { plaintext_without_tls: true, starttls: true, ..ServerConfig::default() };
+    let config = { let mut conf = ServerConfig::default(); conf.plaintext_without_tls = true; conf.starttls = true; conf };
     let t0 = Instant::now();
     let mut s = ServerSession::new(Arc::new(config), t0, input.tls);
     let mut answers = input.answers.iter().copied().chain(std::iter::repeat(true));

@@ -21,13 +21,7 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let config = ServerConfig {
-        stls: true,
-        apop: true,
-        plaintext_without_tls: input.plaintext,
-        limits: Limits { errors: 50, ..Limits::default() },
-        ..ServerConfig::default()
-    };
+    let config = { let mut conf = ServerConfig::default(); conf.stls = true; conf.apop = true; conf.plaintext_without_tls = input.plaintext; conf.limits = { let mut conf = Limits::default(); conf.errors = 50; conf }; conf };
     let mut now = Instant::now();
     let mut s = ServerSession::new(Arc::new(config), now, input.tls, Some("<1.2@fuzz>"));
     let mut answers = input.answers.iter().copied().chain(std::iter::repeat(0));

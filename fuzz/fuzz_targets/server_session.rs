@@ -19,20 +19,11 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let config = ServerConfig {
-        extensions: Extensions { starttls: true, etrn: true, atrn: true, requiretls: true, ..Extensions::default() },
-        auth_mechanisms: vec![Mechanism::Plain, Mechanism::Login],
-        auth_requires_tls: false,
-        vrfy: true,
-        expn: true,
-        bare_line_endings: if input.normalize {
+    let config = { let mut conf = ServerConfig::default(); conf.extensions = { let mut conf = Extensions::default(); conf.starttls = true; conf.etrn = true; conf.atrn = true; conf.requiretls = true; conf }; conf.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login]; conf.auth_requires_tls = false; conf.vrfy = true; conf.expn = true; conf.bare_line_endings = if input.normalize {
             sansmail_smtp_proto::data::BareLineEndings::Normalize
         } else {
             sansmail_smtp_proto::data::BareLineEndings::Reject
-        },
-        limits: Limits { message_size: Some(4096), recipients: 5, input_buffer: 1024, ..Limits::default() },
-        ..ServerConfig::default()
-    };
+        }; conf.limits = { let mut conf = Limits::default(); conf.message_size = Some(4096); conf.recipients = 5; conf.input_buffer = 1024; conf }; conf };
     let mut now = Instant::now();
     let mut s = ServerSession::new(Arc::new(config), now, input.tls);
     let mut answers = input.answers.iter().cycle();

@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 
 /// What the framer accepts.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct FramingConfig {
     /// Longest line between literals, CRLF included.
     pub max_line: usize,

@@ -26,7 +26,10 @@
 //! use sansmail_imap_proto::server::{Event, ServerConfig, ServerSession};
 //! use sansmail_imap_proto::Body;
 //!
-//! let config = Arc::new(ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() });
+//! let mut config = ServerConfig::default();
+//! config.plaintext_without_tls = true; // for the example; a server leaves it off
+//! config.extensions = vec!["UNSELECT".into()]; // what the embedder implements
+//! let config = Arc::new(config);
 //! let mut session = ServerSession::new(config, Instant::now(), false);
 //! let mut wire = Vec::new();
 //! session.poll_transmit(&mut wire); // the greeting

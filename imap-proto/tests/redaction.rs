@@ -16,7 +16,11 @@ fn passwords_and_auth_data_are_redacted() {
         let shown = format!("{cmd:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("AGFsaWNl") && !shown.contains("104, 117"), "{shown}");
     }
-    let config = ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() };
+    let config = {
+        let mut conf = ServerConfig::default();
+        conf.plaintext_without_tls = true;
+        conf
+    };
     let mut s = ServerSession::new(Arc::new(config), Instant::now(), false);
     let _ = s.handle_input(Instant::now(), b"a LOGIN alice hunter2\r\n");
     let mut events = Vec::new();

@@ -8,11 +8,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sansmail_imap_proto::server::{ServerConfig as ImapConfig, ServerSession as ImapSession, Timeouts as ImapTimeouts};
-use sansmail_pop3_proto::server::{ServerConfig as Pop3Config, ServerSession as Pop3Session, Timeouts as Pop3Timeouts};
+use sansmail_imap_proto::server::{ServerConfig as ImapConfig, ServerSession as ImapSession};
+use sansmail_pop3_proto::server::{ServerConfig as Pop3Config, ServerSession as Pop3Session};
 use sansmail_pop3_proto::{Response as Pop3Response, ResponseCode};
 use sansmail_smtp_proto::Reply;
-use sansmail_smtp_proto::server::{Limits, ServerConfig as SmtpConfig, ServerSession, Timeouts};
+use sansmail_smtp_proto::server::{Limits, ServerConfig as SmtpConfig, ServerSession};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -74,74 +74,78 @@ impl Drop for IpSlot<'_> {
 }
 
 fn smtp_config(config: &Config, l: &Listener) -> SmtpConfig {
-    let mut c =
-        SmtpConfig { hostname: config.hostname.clone(), greeting: "ESMTP sansmail".into(), ..SmtpConfig::default() };
+    let mut c = SmtpConfig::new(config.hostname.clone());
+    c.greeting = "ESMTP sansmail".into();
     c.extensions.starttls = l.config.tls == TlsMode::Starttls;
     if l.config.auth {
         c.auth_mechanisms = crate::sasl::offered(l.config.cram_md5);
         c.auth_requires_tls = !l.config.allow_plaintext_auth;
     }
-    c.limits = Limits {
-        recipients: l.config.limits.max_recipients,
-        message_size: (l.config.limits.max_message_size > 0).then_some(l.config.limits.max_message_size),
-        errors: l.config.limits.max_errors,
-        ..Limits::default()
+    c.limits = {
+        let mut conf = Limits::default();
+        conf.recipients = l.config.limits.max_recipients;
+        conf.message_size = (l.config.limits.max_message_size > 0).then_some(l.config.limits.max_message_size);
+        conf.errors = l.config.limits.max_errors;
+        conf
     };
-    c.timeouts = Timeouts { command: l.idle_timeout(), data: l.idle_timeout() };
+    c.timeouts.command = l.idle_timeout();
+    c.timeouts.data = l.idle_timeout();
     c
 }
 
 fn pop3_config(config: &Config, l: &Listener) -> Pop3Config {
-    let mut c = Pop3Config {
-        hostname: config.hostname.clone(),
-        greeting: "POP3 sansmail ready".into(),
-        // Software and version before login only where the listener says (they tell an
-        // attacker which flaws to try).
-        implementation: l.config.announce_version.then(|| format!("sansmail {}", env!("CARGO_PKG_VERSION"))),
-        stls: l.config.tls == TlsMode::Starttls,
-        plaintext_without_tls: l.config.allow_plaintext_auth,
-        // One rule for every protocol: no authentication of any kind before TLS unless
-        // the listener allows plaintext.
-        challenge_response_without_tls: l.config.allow_plaintext_auth,
-        apop: l.config.apop,
-        mechanisms: Vec::new(),
-        // The server never removes mail on its own (RFC 2449 §6.7).
-        expire: Some(None),
-        ..Pop3Config::default()
+    let mut c = Pop3Config::new(config.hostname.clone());
+    c.greeting = "POP3 sansmail ready".into();
+    // Software and version before login only where the listener says (they tell an
+    // attacker which flaws to try).
+    c.implementation = l.config.announce_version.then(|| format!("sansmail {}", env!("CARGO_PKG_VERSION")));
+    c.stls = l.config.tls == TlsMode::Starttls;
+    c.plaintext_without_tls = l.config.allow_plaintext_auth;
+    // One rule for every protocol: no authentication of any kind before TLS unless the
+    // listener allows plaintext.
+    c.challenge_response_without_tls = l.config.allow_plaintext_auth;
+    c.apop = l.config.apop;
+    c.mechanisms = if l.config.auth {
+        crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect()
+    } else {
+        Vec::new()
     };
-    if l.config.auth {
-        c.mechanisms = crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect();
-    }
+    // The server never removes mail on its own (RFC 2449 §6.7).
+    c.expire = Some(None);
     c.limits.errors = l.config.limits.max_errors;
     // RFC 1939 §3: an autologout timer, if any, of at least 10 minutes.
     let idle = l.idle_timeout().max(Duration::from_secs(600));
-    c.timeouts = Pop3Timeouts { authorization: idle, transaction: idle };
+    c.timeouts.authorization = idle;
+    c.timeouts.transaction = idle;
     c
 }
 
+/// The IMAP extensions whose commands the mail store answers (the session adds its own).
+const IMAP_EXTENSIONS: [&str; 7] = ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "CHILDREN"];
+
 fn imap_config(l: &Listener) -> ImapConfig {
-    let mut c = ImapConfig {
-        greeting: "IMAP sansmail ready".into(),
-        starttls: l.config.tls == TlsMode::Starttls,
-        plaintext_without_tls: l.config.allow_plaintext_auth,
-        challenge_response_without_tls: l.config.allow_plaintext_auth,
-        mechanisms: Vec::new(),
-        id: if l.config.announce_version {
-            vec![("name".into(), "sansmail".into()), ("version".into(), env!("CARGO_PKG_VERSION").into())]
-        } else {
-            Vec::new()
-        },
-        ..ImapConfig::default()
+    let mut c = ImapConfig::default();
+    c.greeting = "IMAP sansmail ready".into();
+    c.starttls = l.config.tls == TlsMode::Starttls;
+    c.plaintext_without_tls = l.config.allow_plaintext_auth;
+    c.challenge_response_without_tls = l.config.allow_plaintext_auth;
+    c.mechanisms = if l.config.auth {
+        crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect()
+    } else {
+        Vec::new()
     };
-    if l.config.auth {
-        c.mechanisms = crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect();
-    }
+    c.extensions = IMAP_EXTENSIONS.map(str::to_owned).to_vec();
+    c.id = if l.config.announce_version {
+        vec![("name".into(), "sansmail".into()), ("version".into(), env!("CARGO_PKG_VERSION").into())]
+    } else {
+        Vec::new()
+    };
     c.limits.errors = u32::try_from(l.config.limits.max_errors).unwrap_or(u32::MAX);
     // FETCH BINARY and APPEND of literal8 (RFC 3516).
     c.framing.binary = true;
     // RFC 3501 §5.4: an autologout timer of at least 30 minutes once logged in.
-    c.timeouts =
-        ImapTimeouts { prelogin: l.idle_timeout(), authenticated: l.idle_timeout().max(Duration::from_secs(30 * 60)) };
+    c.timeouts.prelogin = l.idle_timeout();
+    c.timeouts.authenticated = l.idle_timeout().max(Duration::from_secs(30 * 60));
     c
 }
 

@@ -20,7 +20,8 @@
 //! use sansmail_pop3_proto::server::{Event, MessageInfo, ServerConfig, ServerSession};
 //!
 //! let now = Instant::now();
-//! let config = ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() };
+//! let mut config = ServerConfig::new("pop.example");
+//! config.plaintext_without_tls = true; // for the example; a server leaves it off
 //! let mut session = ServerSession::new(Arc::new(config), now, false, None);
 //! let message = b"Subject: hi\r\n\r\n.dot\r\n";
 //! let mut input = &b"USER alice\r\nPASS secret\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n"[..];

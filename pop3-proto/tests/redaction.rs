@@ -15,7 +15,11 @@ fn passwords_and_auth_data_are_redacted() {
         let shown = format!("{cmd:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("AGFsaWNl"), "{shown}");
     }
-    let config = ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() };
+    let config = {
+        let mut conf = ServerConfig::default();
+        conf.plaintext_without_tls = true;
+        conf
+    };
     let mut s = ServerSession::new(Arc::new(config), Instant::now(), false, None);
     let _ = s.handle_input(Instant::now(), b"USER alice\r\nPASS hunter2\r\n");
     let mut events = Vec::new();

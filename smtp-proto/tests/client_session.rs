@@ -58,9 +58,15 @@ fn delivers_with_pipelining_and_bdat() {
 #[test]
 fn delivers_with_data_when_chunking_is_off_and_stuffs_dots() {
     for pipelining in [true, false] {
-        let config = ServerConfig {
-            extensions: Extensions { chunking: false, pipelining, ..Extensions::default() },
-            ..ServerConfig::default()
+        let config = {
+            let mut conf = ServerConfig::default();
+            conf.extensions = {
+                let mut conf = Extensions::default();
+                conf.chunking = false;
+                conf.pipelining = pipelining;
+                conf
+            };
+            conf
         };
         let mut server = Server::new(config);
         let mut c = client(ClientConfig::default(), &["bob@server.test"]);
@@ -93,8 +99,15 @@ fn one_recipient_refused_the_others_delivered() {
 #[test]
 fn all_recipients_refused() {
     for chunking in [true, false] {
-        let config =
-            ServerConfig { extensions: Extensions { chunking, ..Extensions::default() }, ..ServerConfig::default() };
+        let config = {
+            let mut conf = ServerConfig::default();
+            conf.extensions = {
+                let mut conf = Extensions::default();
+                conf.chunking = chunking;
+                conf
+            };
+            conf
+        };
         let mut server = Server::new(config);
         let mut c = client(ClientConfig::default(), &["a@server.test", "b@server.test"]);
         let events = converse(&mut c, &mut server, b"x", 1, &mut |e: &Event| match e {
@@ -119,15 +132,25 @@ fn message_refused_at_end_of_data() {
 
 #[test]
 fn starttls_then_auth_plain() {
-    let config = ServerConfig {
-        extensions: Extensions { starttls: true, ..Extensions::default() },
-        auth_mechanisms: vec![Mechanism::Plain],
-        ..ServerConfig::default()
+    let config = {
+        let mut conf = ServerConfig::default();
+        conf.extensions = {
+            let mut conf = Extensions::default();
+            conf.starttls = true;
+            conf
+        };
+        conf.auth_mechanisms = vec![Mechanism::Plain];
+        conf
     };
     let mut server = Server::new(config);
     let creds = alice();
     let mut c = client(
-        ClientConfig { tls: TlsPolicy::Required, credentials: Some(creds), ..ClientConfig::default() },
+        {
+            let mut conf = ClientConfig::default();
+            conf.tls = TlsPolicy::Required;
+            conf.credentials = Some(creds);
+            conf
+        },
         &["bob@x.test"],
     );
     let auth = std::cell::RefCell::new(None);
@@ -145,15 +168,20 @@ fn starttls_then_auth_plain() {
 
 #[test]
 fn auth_login_when_plain_is_not_offered() {
-    let config =
-        ServerConfig { auth_mechanisms: vec![Mechanism::Login], auth_requires_tls: false, ..ServerConfig::default() };
+    let config = {
+        let mut conf = ServerConfig::default();
+        conf.auth_mechanisms = vec![Mechanism::Login];
+        conf.auth_requires_tls = false;
+        conf
+    };
     let mut server = Server::new(config);
     let creds = alice();
-    let cc = ClientConfig {
-        tls: TlsPolicy::Never,
-        credentials: Some(creds),
-        plaintext_auth: true,
-        ..ClientConfig::default()
+    let cc = {
+        let mut conf = ClientConfig::default();
+        conf.tls = TlsPolicy::Never;
+        conf.credentials = Some(creds);
+        conf.plaintext_auth = true;
+        conf
     };
     let mut c = client(cc, &["bob@x.test"]);
     let got = std::cell::RefCell::new(vec![]);
@@ -174,11 +202,22 @@ fn auth_login_when_plain_is_not_offered() {
 
 #[test]
 fn no_auth_over_plaintext_unless_allowed() {
-    let config =
-        ServerConfig { auth_mechanisms: vec![Mechanism::Plain], auth_requires_tls: false, ..ServerConfig::default() };
+    let config = {
+        let mut conf = ServerConfig::default();
+        conf.auth_mechanisms = vec![Mechanism::Plain];
+        conf.auth_requires_tls = false;
+        conf
+    };
     let mut server = Server::new(config);
     let creds = alice();
-    let mut c = client(ClientConfig { credentials: Some(creds), ..ClientConfig::default() }, &["bob@x.test"]);
+    let mut c = client(
+        {
+            let mut conf = ClientConfig::default();
+            conf.credentials = Some(creds);
+            conf
+        },
+        &["bob@x.test"],
+    );
     let events = converse(&mut c, &mut server, b"x", 1, &mut |_: &Event| None);
     assert_eq!(done(&events), &Err(ClientError::AuthUnavailable));
     assert!(!server.events.iter().any(|e| matches!(e, Event::AuthStart { .. })), "no password in clear");
@@ -187,7 +226,14 @@ fn no_auth_over_plaintext_unless_allowed() {
 #[test]
 fn tls_required_but_not_offered() {
     let mut server = Server::new(ServerConfig::default());
-    let mut c = client(ClientConfig { tls: TlsPolicy::Required, ..ClientConfig::default() }, &["b@x.test"]);
+    let mut c = client(
+        {
+            let mut conf = ClientConfig::default();
+            conf.tls = TlsPolicy::Required;
+            conf
+        },
+        &["b@x.test"],
+    );
     let events = converse(&mut c, &mut server, b"", 1, &mut |_: &Event| None);
     assert_eq!(done(&events), &Err(ClientError::TlsUnavailable));
     assert!(server.events.iter().all(|e| !matches!(e, Event::MailFrom { .. })));
@@ -195,9 +241,14 @@ fn tls_required_but_not_offered() {
 
 #[test]
 fn declared_size_over_the_servers_limit() {
-    let config = ServerConfig {
-        limits: sansmail_smtp_proto::server::Limits { message_size: Some(50), ..Default::default() },
-        ..ServerConfig::default()
+    let config = {
+        let mut conf = ServerConfig::default();
+        conf.limits = {
+            let mut conf = sansmail_smtp_proto::server::Limits::default();
+            conf.message_size = Some(50);
+            conf
+        };
+        conf
     };
     let mut server = Server::new(config);
     let mut c = client(ClientConfig::default(), &["b@x.test"]);
@@ -353,7 +404,11 @@ fn several_transactions_over_one_connection() {
         let mut server = Server::new(config);
         let now = Instant::now();
         let mut c = ClientSession::new(
-            ClientConfig { keep_open: true, ..ClientConfig::default() },
+            {
+                let mut conf = ClientConfig::default();
+                conf.keep_open = true;
+                conf
+            },
             envelope(&["a@x.test"]),
             now,
             false,

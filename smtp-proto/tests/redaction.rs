@@ -17,10 +17,11 @@ fn auth_data_is_redacted() {
     let shown = format!("{cmd:?}");
     assert!(!shown.contains(ir) && shown.contains("<redacted>"), "{shown}");
 
-    let config = ServerConfig {
-        auth_mechanisms: vec![Mechanism::Plain, Mechanism::Login],
-        auth_requires_tls: false,
-        ..ServerConfig::default()
+    let config = {
+        let mut conf = ServerConfig::default();
+        conf.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login];
+        conf.auth_requires_tls = false;
+        conf
     };
     let mut s = ServerSession::new(std::sync::Arc::new(config), Instant::now(), false);
     let _ = s.handle_input(Instant::now(), format!("EHLO c\r\nAUTH PLAIN {ir}\r\n").as_bytes());

@@ -5,17 +5,15 @@
 mod common;
 
 use common::{Policy, replay};
-use sansmail_smtp_proto::server::{Event, Extensions, ServerConfig};
+use sansmail_smtp_proto::server::{Event, ServerConfig};
 use sansmail_smtp_proto::{EhloReply, ForwardPath, Reply};
 
 fn config(host: &str) -> ServerConfig {
-    ServerConfig {
-        hostname: host.into(),
-        greeting: "Simple Mail Transfer Service Ready".into(),
-        // The RFC's transcripts predate RFC 2034 codes.
-        extensions: Extensions { enhanced_status_codes: false, ..Extensions::default() },
-        ..ServerConfig::default()
-    }
+    let mut conf = ServerConfig::new(host);
+    conf.greeting = "Simple Mail Transfer Service Ready".into();
+    // The RFC's transcripts predate RFC 2034 codes.
+    conf.extensions.enhanced_status_codes = false;
+    conf
 }
 
 /// Answers as Appendix D's servers: plain `250 OK`, and 550 for the named users.
@@ -159,7 +157,11 @@ fn d3_relayed_mail() {
 /// D.4 Verifying and Sending Scenario.
 #[test]
 fn d4_verify_and_send() {
-    let cfg = ServerConfig { vrfy: true, ..config("foo.com") };
+    let cfg = {
+        let mut conf = config("foo.com");
+        conf.vrfy = true;
+        conf
+    };
     let server = replay(
         &cfg,
         "

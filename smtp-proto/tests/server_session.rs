@@ -12,7 +12,11 @@ use sansmail_smtp_proto::server::{AbortReason, Event, Extensions, Limits, Server
 use sansmail_smtp_proto::{Mechanism, Reply};
 
 fn cfg() -> ServerConfig {
-    ServerConfig { hostname: "mx.test".into(), ..ServerConfig::default() }
+    {
+        let mut conf = ServerConfig::default();
+        conf.hostname = "mx.test".into();
+        conf
+    }
 }
 
 /// Runs `input` whole, and checks that byte-by-byte and every two-piece split give the same
@@ -74,12 +78,23 @@ fn pipelined_transaction_replies_in_order_and_enhanced_codes_after_ehlo() {
 
 #[test]
 fn ehlo_advertises_configured_extensions() {
-    let config = ServerConfig {
-        extensions: Extensions { starttls: true, etrn: true, atrn: true, ..Extensions::default() },
-        auth_mechanisms: vec![Mechanism::Plain, Mechanism::Login],
-        auth_requires_tls: false,
-        limits: Limits { message_size: Some(1000), ..Limits::default() },
-        ..cfg()
+    let config = {
+        let mut conf = cfg();
+        conf.extensions = {
+            let mut conf = Extensions::default();
+            conf.starttls = true;
+            conf.etrn = true;
+            conf.atrn = true;
+            conf
+        };
+        conf.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login];
+        conf.auth_requires_tls = false;
+        conf.limits = {
+            let mut conf = Limits::default();
+            conf.message_size = Some(1000);
+            conf
+        };
+        conf
     };
     let r = replies(config, "EHLO c\r\n");
     assert_eq!(
@@ -174,14 +189,30 @@ fn recipient_limit_at_and_past_the_edge() {
 
 #[test]
 fn declared_size_at_and_past_the_limit() {
-    let config = ServerConfig { limits: Limits { message_size: Some(1000), ..Limits::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.limits = {
+            let mut conf = Limits::default();
+            conf.message_size = Some(1000);
+            conf
+        };
+        conf
+    };
     let r = replies(config, "EHLO c\r\nMAIL FROM:<a@b.c> SIZE=1001\r\nMAIL FROM:<a@b.c> SIZE=1000\r\n");
     assert_eq!(&finals(&r)[1..], ["552 5.3.4 Message size exceeds fixed maximum message size", "250 2.1.0 Sender OK"]);
 }
 
 #[test]
 fn counted_size_at_and_past_the_limit() {
-    let config = ServerConfig { limits: Limits { message_size: Some(10), ..Limits::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.limits = {
+            let mut conf = Limits::default();
+            conf.message_size = Some(10);
+            conf
+        };
+        conf
+    };
     // 10 octets of content: accepted.
     let s = run(config.clone(), b"EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nDATA\r\n12345678\r\n.\r\n");
     assert_eq!(finals(&s.replies()).last().unwrap(), &"250 2.0.0 Message accepted");
@@ -207,7 +238,15 @@ fn command_line_limit_at_and_past_the_edge() {
 
 #[test]
 fn a_megabyte_line_is_drained_not_buffered() {
-    let config = ServerConfig { limits: Limits { input_buffer: 4096, ..Limits::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.limits = {
+            let mut conf = Limits::default();
+            conf.input_buffer = 4096;
+            conf
+        };
+        conf
+    };
     let mut session = ServerSession::new(Arc::new(config), Instant::now(), false);
     let now = Instant::now();
     let junk = vec![b'A'; 4096];
@@ -224,7 +263,15 @@ fn a_megabyte_line_is_drained_not_buffered() {
 
 #[test]
 fn error_limit_closes_with_421() {
-    let config = ServerConfig { limits: Limits { errors: 3, ..Limits::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.limits = {
+            let mut conf = Limits::default();
+            conf.errors = 3;
+            conf
+        };
+        conf
+    };
     let s = run(config, b"X\r\nY\r\nZ\r\nNOOP\r\n");
     assert_eq!(
         s.replies(),
@@ -272,7 +319,11 @@ fn smuggled_commands_after_bare_lf_dot_stay_content() {
         (BareLineEndings::Reject, "554 5.6.0 Message contains bare CR or LF (RFC 5321 section 2.3.8)"),
         (BareLineEndings::Normalize, "250 2.0.0 Message accepted"),
     ] {
-        let config = ServerConfig { bare_line_endings: mode, ..cfg() };
+        let config = {
+            let mut conf = cfg();
+            conf.bare_line_endings = mode;
+            conf
+        };
         let s = run(
             config,
             b"EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@mx.test>\r\nDATA\r\nhi\n.\nMAIL FROM:<evil@x.y>\r\n\
@@ -292,7 +343,15 @@ fn smuggled_commands_after_bare_lf_dot_stay_content() {
 
 #[test]
 fn long_content_line_refused_at_end() {
-    let config = ServerConfig { limits: Limits { text_line: Some(100), ..Limits::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.limits = {
+            let mut conf = Limits::default();
+            conf.text_line = Some(100);
+            conf
+        };
+        conf
+    };
     let body = format!("{}\r\n.\r\n", "x".repeat(99));
     let s = run(config, format!("EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nDATA\r\n{body}").as_bytes());
     assert!(finals(&s.replies()).last().unwrap().starts_with("554 5.6.0 Message contains a line longer"));
@@ -354,7 +413,15 @@ fn bdat_zero_last_and_refused_chunks_are_skipped() {
 
 #[test]
 fn bdat_over_the_size_limit_fails_the_transaction() {
-    let config = ServerConfig { limits: Limits { message_size: Some(5), ..Limits::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.limits = {
+            let mut conf = Limits::default();
+            conf.message_size = Some(5);
+            conf
+        };
+        conf
+    };
     let s = run(config, b"EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nBDAT 6\r\n123456BDAT 1 LAST\r\nxNOOP\r\n");
     let r = s.replies();
     assert_eq!(
@@ -370,7 +437,15 @@ fn bdat_over_the_size_limit_fails_the_transaction() {
 
 #[test]
 fn starttls_discards_pipelined_plaintext() {
-    let config = ServerConfig { extensions: Extensions { starttls: true, ..Extensions::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.extensions = {
+            let mut conf = Extensions::default();
+            conf.starttls = true;
+            conf
+        };
+        conf
+    };
     let now = Instant::now();
     let mut session = ServerSession::new(Arc::new(config), now, false);
     let _ = session.handle_input(now, b"EHLO c\r\n");
@@ -405,14 +480,26 @@ fn starttls_discards_pipelined_plaintext() {
 
 #[test]
 fn starttls_twice_or_in_a_transaction_is_out_of_sequence() {
-    let config = ServerConfig { extensions: Extensions { starttls: true, ..Extensions::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.extensions = {
+            let mut conf = Extensions::default();
+            conf.starttls = true;
+            conf
+        };
+        conf
+    };
     let mut s = Server::with_tls(config, true);
     s.feed(b"EHLO c\r\nSTARTTLS\r\n", &mut *accept_all());
     assert_eq!(*s.replies().last().unwrap(), "503 5.5.1 Bad sequence of commands");
 }
 
 fn auth_config() -> ServerConfig {
-    ServerConfig { auth_mechanisms: vec![Mechanism::Plain, Mechanism::Login], ..cfg() }
+    {
+        let mut conf = cfg();
+        conf.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login];
+        conf
+    }
 }
 
 #[test]
@@ -491,10 +578,16 @@ fn auth_login_exchange_cancel_bad_base64_and_long_line() {
 
 #[test]
 fn etrn_and_atrn() {
-    let config = ServerConfig {
-        extensions: Extensions { etrn: true, atrn: true, ..Extensions::default() },
-        auth_mechanisms: vec![Mechanism::Plain],
-        ..cfg()
+    let config = {
+        let mut conf = cfg();
+        conf.extensions = {
+            let mut conf = Extensions::default();
+            conf.etrn = true;
+            conf.atrn = true;
+            conf
+        };
+        conf.auth_mechanisms = vec![Mechanism::Plain];
+        conf
     };
     let mut s = Server::with_tls(config, true);
     s.feed(
@@ -551,9 +644,16 @@ fn non_ascii_recipient_needs_smtputf8_on_mail() {
 
 #[test]
 fn unadvertised_parameters_are_refused() {
-    let config = ServerConfig {
-        extensions: Extensions { dsn: false, smtputf8: false, eight_bit_mime: false, ..Extensions::default() },
-        ..cfg()
+    let config = {
+        let mut conf = cfg();
+        conf.extensions = {
+            let mut conf = Extensions::default();
+            conf.dsn = false;
+            conf.smtputf8 = false;
+            conf.eight_bit_mime = false;
+            conf
+        };
+        conf
     };
     let r = replies(
         config,
@@ -576,7 +676,15 @@ fn unadvertised_parameters_are_refused() {
 
 #[test]
 fn backpressure_while_a_decision_is_pending() {
-    let config = ServerConfig { limits: Limits { input_buffer: 64, ..Limits::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.limits = {
+            let mut conf = Limits::default();
+            conf.input_buffer = 64;
+            conf
+        };
+        conf
+    };
     let now = Instant::now();
     let mut session = ServerSession::new(Arc::new(config), now, false);
     let input = "EHLO c\r\n".to_string() + &"NOOP\r\n".repeat(40);
@@ -604,8 +712,16 @@ fn backpressure_while_a_decision_is_pending() {
 
 #[test]
 fn a_client_that_never_reads_its_replies_is_bounded() {
-    let config =
-        ServerConfig { limits: Limits { output_buffer: 1024, input_buffer: 1024, ..Limits::default() }, ..cfg() };
+    let config = {
+        let mut conf = cfg();
+        conf.limits = {
+            let mut conf = Limits::default();
+            conf.output_buffer = 1024;
+            conf.input_buffer = 1024;
+            conf
+        };
+        conf
+    };
     let now = Instant::now();
     let mut session = ServerSession::new(Arc::new(config), now, false);
     let flood = "NOOP\r\n".repeat(100_000);

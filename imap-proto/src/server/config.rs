@@ -5,7 +5,16 @@ use std::time::Duration;
 use crate::framing::FramingConfig;
 
 /// A server session's configuration, shared by every session of a listener.
+///
+/// New fields may come in any release, so it is built from `default()` and then changed
+/// field by field; a struct expression does not compile:
+///
+/// ```compile_fail
+/// use sansmail_imap_proto::server::ServerConfig;
+/// let config = ServerConfig { starttls: true, ..ServerConfig::default() };
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// The greeting's text (`* OK [CAPABILITY …] text`).
     pub greeting: String,
@@ -19,11 +28,13 @@ pub struct ServerConfig {
     /// default: they keep the password off the wire, but the exchange can still be
     /// attacked with a dictionary offline, and the mail that follows is in the clear.
     pub challenge_response_without_tls: bool,
-    /// SASL mechanisms offered (`AUTH=…`), strongest first.
+    /// SASL mechanisms offered (`AUTH=…`), strongest first. None by default: the embedder
+    /// checks the exchange, so it names the mechanisms it can check.
     pub mechanisms: Vec<String>,
-    /// Capabilities of the commands the embedder answers (the session adds its own:
-    /// `IMAP4rev1`, the literal extensions, `SASL-IR`, `ID`, `ENABLE`, `IDLE`, `STARTTLS`,
-    /// `LOGINDISABLED`, `AUTH=`).
+    /// Capabilities of the commands the embedder answers, such as `NAMESPACE`, `UIDPLUS`
+    /// or `MOVE`. None by default: only the embedder knows what it implements. (The session
+    /// adds its own: `IMAP4rev1`, the literal extensions, `BINARY` per [`FramingConfig`],
+    /// `SASL-IR`, `ID`, `ENABLE`, `IDLE`, `STARTTLS`, `LOGINDISABLED`, `AUTH=`.)
     pub extensions: Vec<String>,
     /// Capabilities a client may turn on with ENABLE (RFC 5161).
     pub enable: Vec<String>,
@@ -44,10 +55,8 @@ impl Default for ServerConfig {
             starttls: false,
             plaintext_without_tls: false,
             challenge_response_without_tls: false,
-            mechanisms: vec!["PLAIN".to_owned()],
-            extensions: ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "CHILDREN"]
-                .map(str::to_owned)
-                .to_vec(),
+            mechanisms: Vec::new(),
+            extensions: Vec::new(),
             enable: Vec::new(),
             id: vec![("name".to_owned(), "Sansmail".to_owned())],
             framing: FramingConfig::default(),
@@ -59,6 +68,7 @@ impl Default for ServerConfig {
 
 /// Bounds on what a client can make the session hold or do.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest literal before login (a LOGIN password, a SASL response).
     pub prelogin_literal: u64,
@@ -89,6 +99,7 @@ impl Default for Limits {
 
 /// Inactivity timeouts (autologout, RFC 3501 §5.4: at least 30 minutes once logged in).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// Before login.
     pub prelogin: Duration,

@@ -43,6 +43,9 @@ pub enum Event {
     Command(Request),
     /// The client ended `IDLE`: write any last updates and complete the command.
     IdleDone,
+    /// Close the connection once pending output is written (after LOGOUT, a `BYE`, a
+    /// timeout or too many errors). No events follow.
+    Close,
 }
 
 /// A command the session has parsed and checked, kept as its octets (an `APPEND` message

@@ -44,13 +44,26 @@ use crate::framing::{Frame, Framer, FramingConfig, Refusal};
 use crate::response::{Code, Data, Status, write_data, write_status, write_string};
 use crate::{Secret, Tag};
 
-/// Calling an answer method when no decision (or not that kind) is pending.
+/// An answer the session cannot take now; the pending decision (if any) still waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApiMisuse;
+#[non_exhaustive]
+pub enum ApiMisuse {
+    /// No decision is pending.
+    NothingPending,
+    /// A decision of another kind is pending (say, `accept_literal` while a command is
+    /// with the embedder).
+    OtherDecisionPending,
+    /// `complete` for IDLE before [`Event::IdleDone`].
+    IdleNotDone,
+}
 
 impl fmt::Display for ApiMisuse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no decision of this kind is pending")
+        f.write_str(match self {
+            Self::NothingPending => "no decision is pending",
+            Self::OtherDecisionPending => "a decision of another kind is pending",
+            Self::IdleNotDone => "IDLE is completed only after Event::IdleDone",
+        })
     }
 }
 
@@ -286,12 +299,14 @@ impl ServerSession {
         }
     }
 
-    /// Ends the session: `* BYE text` (server shutting down, mailbox deleted, …).
+    /// Ends the session: `* BYE text` (server shutting down, mailbox deleted, …), then
+    /// [`Event::Close`].
     pub fn bye(&mut self, text: &str) {
         if self.state != State::Logout {
             write_status(&mut self.out, None, Status::Bye, None, text);
             self.state = State::Logout;
             self.pending = None;
+            self.events.push_back(Event::Close);
         }
     }
 
@@ -306,7 +321,7 @@ impl ServerSession {
 
     /// The credentials (LOGIN or AUTHENTICATE) are good: `user` is logged in.
     pub fn accept_login(&mut self, user: &str) -> Result<(), ApiMisuse> {
-        let Some(Pending::Login { tag }) = self.pending.take() else { return self.misuse() };
+        let tag = self.take_login()?;
         self.user = Some(user.to_owned());
         self.state = State::Authenticated;
         self.framer.config_mut().clone_from(&self.config.framing);
@@ -320,7 +335,7 @@ impl ServerSession {
     /// The credentials are refused: `NO` with `code` (`[AUTHENTICATIONFAILED]` if `None`).
     /// After [`Limits::login_failures`] of them the session ends.
     pub fn reject_login(&mut self, code: Option<Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
-        let Some(Pending::Login { tag }) = self.pending.take() else { return self.misuse() };
+        let tag = self.take_login()?;
         let code = code.unwrap_or(Code::AuthenticationFailed);
         write_status(&mut self.out, tagged(&tag), Status::No, Some(&code), text);
         self.login_failures += 1;
@@ -333,7 +348,7 @@ impl ServerSession {
 
     /// AUTHENTICATE goes on: sends `+ base64(challenge)` and waits for the client's line.
     pub fn auth_challenge(&mut self, challenge: &[u8]) -> Result<(), ApiMisuse> {
-        let Some(Pending::Login { tag }) = self.pending.take() else { return self.misuse() };
+        let tag = self.take_login()?;
         self.out.extend_from_slice(b"+ ");
         self.out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(challenge).as_bytes());
         self.out.extend_from_slice(b"\r\n");
@@ -344,8 +359,7 @@ impl ServerSession {
 
     /// APPEND's literal may come (sends `+`).
     pub fn accept_literal(&mut self) -> Result<(), ApiMisuse> {
-        let Some(Pending::Literal) = self.pending else { return self.misuse() };
-        self.pending = None;
+        self.take_literal()?;
         self.framer.accept_literal();
         self.out.extend_from_slice(b"+ Ready for literal data\r\n");
         Ok(())
@@ -354,8 +368,7 @@ impl ServerSession {
     /// APPEND's literal is refused (over quota, too big): the tagged `NO` with `code`; the
     /// client sends nothing more of the command.
     pub fn refuse_literal(&mut self, code: Option<Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
-        let Some(Pending::Literal) = self.pending else { return self.misuse() };
-        self.pending = None;
+        self.take_literal()?;
         let tag = tag_of(self.framer.partial()).map(str::to_owned);
         self.framer.refuse_literal();
         write_status(&mut self.out, tag.as_deref().and_then(tagged), Status::No, code.as_ref(), text);
@@ -392,14 +405,39 @@ impl ServerSession {
                 Ok(())
             }
             other => {
+                let idling = matches!(other, Some(Pending::Idle { done: false, .. }));
                 self.pending = other;
-                self.misuse()
+                Err(if idling { ApiMisuse::IdleNotDone } else { self.misuse() })
             }
         }
     }
 
-    fn misuse(&self) -> Result<(), ApiMisuse> {
-        Err(ApiMisuse)
+    /// Why the pending decision (if any) is not the one answered.
+    fn misuse(&self) -> ApiMisuse {
+        match self.pending {
+            None | Some(Pending::AuthLine { .. }) => ApiMisuse::NothingPending,
+            Some(_) => ApiMisuse::OtherDecisionPending,
+        }
+    }
+
+    fn take_login(&mut self) -> Result<String, ApiMisuse> {
+        match self.pending.take() {
+            Some(Pending::Login { tag }) => Ok(tag),
+            other => {
+                self.pending = other;
+                Err(self.misuse())
+            }
+        }
+    }
+
+    fn take_literal(&mut self) -> Result<(), ApiMisuse> {
+        match self.pending.take() {
+            Some(Pending::Literal) => Ok(()),
+            other => {
+                self.pending = other;
+                Err(self.misuse())
+            }
+        }
     }
 
     /// Whether commands must wait: a decision or command is with the embedder, output is

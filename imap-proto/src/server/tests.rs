@@ -9,6 +9,27 @@ use crate::command::{Body, Mailbox};
 
 /// A scripted embedder: user `mrc`, password `secret`; canned answers for the mailbox
 /// commands; APPEND literals over 100 octets are over quota.
+/// What the scripted embedder below implements: PLAIN, and the commands of these extensions.
+fn embedder_config() -> ServerConfig {
+    ServerConfig {
+        mechanisms: vec!["PLAIN".to_owned()],
+        extensions: ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "CHILDREN"]
+            .map(str::to_owned)
+            .to_vec(),
+        ..ServerConfig::default()
+    }
+}
+
+/// The default configuration advertises only what the session itself does: no SASL
+/// mechanism (the embedder checks them) and no extension whose commands the embedder runs.
+#[test]
+fn default_advertises_only_what_the_session_implements() {
+    let mut s = ServerSession::new(Arc::new(ServerConfig::default()), Instant::now(), true);
+    let mut out = Vec::new();
+    s.poll_transmit(&mut out);
+    assert_eq!(out, b"* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE] IMAP server ready\r\n");
+}
+
 struct Harness {
     session: ServerSession,
     events: Vec<Event>,
@@ -25,7 +46,7 @@ impl Harness {
     }
 
     fn plaintext() -> Self {
-        Self::new(ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() }, false)
+        Self::new(ServerConfig { plaintext_without_tls: true, ..embedder_config() }, false)
     }
 
     fn write(&mut self, s: &str) {
@@ -56,7 +77,7 @@ impl Harness {
                 Event::AppendLiteral { .. } => self.session.accept_literal().unwrap(),
                 Event::Command(req) => self.command(req.clone()),
                 Event::IdleDone => self.session.complete(Status::Ok, None, "IDLE terminated").unwrap(),
-                Event::StartTls => {}
+                Event::StartTls | Event::Close => {}
             }
             self.events.push(event);
         }
@@ -241,7 +262,7 @@ fn states_follow_select_examine_and_close() {
 #[test]
 fn login_is_disabled_without_tls_unless_allowed() {
     check(
-        || Harness::new(ServerConfig { starttls: true, ..ServerConfig::default() }, false),
+        || Harness::new(ServerConfig { starttls: true, ..embedder_config() }, false),
         "S: * OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH CHILDREN] IMAP server ready
          C: a LOGIN mrc secret
          S: a NO [PRIVACYREQUIRED] Plaintext authentication disallowed without TLS
@@ -256,7 +277,7 @@ fn login_is_disabled_without_tls_unless_allowed() {
 #[test]
 fn challenge_response_needs_tls_unless_allowed() {
     let mechanisms = vec!["SCRAM-SHA-256".to_owned(), "PLAIN".to_owned()];
-    let config = ServerConfig { starttls: true, mechanisms: mechanisms.clone(), ..ServerConfig::default() };
+    let config = ServerConfig { starttls: true, mechanisms: mechanisms.clone(), ..embedder_config() };
     check(
         || Harness::new(config.clone(), false),
         "S: * OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH CHILDREN] IMAP server ready
@@ -276,7 +297,7 @@ fn challenge_response_needs_tls_unless_allowed() {
 
 #[test]
 fn starttls_drops_what_followed_it_and_starts_over() {
-    let config = ServerConfig { starttls: true, ..ServerConfig::default() };
+    let config = ServerConfig { starttls: true, ..embedder_config() };
     let mut h = Harness::new(config, false);
     h.feed(b"a STARTTLS\r\nb LOGIN mrc secret\r\n");
     assert!(h.wire().ends_with("a OK Begin TLS negotiation now\r\n"), "{}", h.wire());
@@ -454,7 +475,7 @@ fn pipelined_commands_are_answered_in_order_one_at_a_time() {
     h.feed(b"a LOGIN mrc secret\r\n");
     // The embedder holds the first command: the session takes no further command.
     let mut s = ServerSession::new(
-        Arc::new(ServerConfig { plaintext_without_tls: true, ..Default::default() }),
+        Arc::new(ServerConfig { plaintext_without_tls: true, ..embedder_config() }),
         Instant::now(),
         false,
     );
@@ -474,14 +495,14 @@ fn pipelined_commands_are_answered_in_order_one_at_a_time() {
     s.poll_transmit(&mut out);
     let out = String::from_utf8(out).unwrap();
     assert!(out.ends_with("a OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH CHILDREN] Logged in\r\nb OK one\r\nc OK two\r\n"), "{out}");
-    assert_eq!(s.complete(Status::Ok, None, "three"), Err(ApiMisuse));
+    assert_eq!(s.complete(Status::Ok, None, "three"), Err(ApiMisuse::NothingPending));
 }
 
 #[test]
 fn autologout() {
     let t0 = Instant::now();
     let mut s =
-        ServerSession::new(Arc::new(ServerConfig { plaintext_without_tls: true, ..Default::default() }), t0, false);
+        ServerSession::new(Arc::new(ServerConfig { plaintext_without_tls: true, ..embedder_config() }), t0, false);
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(180)));
     s.handle_timeout(t0 + Duration::from_secs(179));
     assert!(!s.is_closed());
@@ -508,6 +529,7 @@ fn refused_connection_says_bye() {
     s.poll_transmit(&mut out);
     assert_eq!(out, b"* BYE Too many connections\r\n");
     assert!(s.is_closed());
+    assert_eq!(s.poll_event(), Some(Event::Close));
     assert_eq!(s.handle_input(Instant::now(), b"a LOGIN x y\r\n"), 13);
     assert!(s.poll_event().is_none());
 }
@@ -523,4 +545,53 @@ proptest::proptest! {
         }
         proptest::prop_assert!(h.wire.len() < 200 * 20 * 8 + 4096);
     }
+}
+
+/// Like SMTP and POP3, the session says when to close: after LOGOUT, a login-failure BYE or
+/// the autologout, `Event::Close` is the last event.
+#[test]
+fn close_is_the_last_event() {
+    let mut h = Harness::plaintext();
+    h.feed(b"a LOGIN mrc secret\r\nb LOGOUT\r\n");
+    assert_eq!(h.events.last(), Some(&Event::Close));
+    assert_eq!(h.events.iter().filter(|e| **e == Event::Close).count(), 1);
+    assert!(h.session.is_closed());
+
+    let t0 = Instant::now();
+    let mut s =
+        ServerSession::new(Arc::new(ServerConfig { plaintext_without_tls: true, ..embedder_config() }), t0, false);
+    assert_eq!(s.poll_event(), None);
+    s.handle_timeout(t0 + Duration::from_secs(3600));
+    assert_eq!(s.poll_event(), Some(Event::Close));
+    assert_eq!(s.poll_event(), None);
+}
+
+/// Each wrong answer is named, and the decision it came at still waits for a right one.
+#[test]
+fn misuse_is_named_and_the_decision_still_waits() {
+    let mut s = ServerSession::new(
+        Arc::new(ServerConfig { plaintext_without_tls: true, ..embedder_config() }),
+        Instant::now(),
+        false,
+    );
+    assert_eq!(s.accept_login("x"), Err(ApiMisuse::NothingPending));
+    let _ = s.handle_input(Instant::now(), b"a LOGIN mrc secret\r\n");
+    assert!(matches!(s.poll_event(), Some(Event::Login { .. })));
+    assert_eq!(s.accept_literal(), Err(ApiMisuse::OtherDecisionPending));
+    assert_eq!(s.complete(Status::Ok, None, "no"), Err(ApiMisuse::OtherDecisionPending));
+    // The login still waits.
+    s.accept_login("mrc").unwrap();
+    let _ = s.handle_input(Instant::now(), b"b IDLE\r\n");
+    assert!(matches!(s.poll_event(), Some(Event::Command(_))));
+    assert_eq!(s.complete(Status::Ok, None, "too soon"), Err(ApiMisuse::IdleNotDone));
+    assert_eq!(s.refuse_literal(None, "no"), Err(ApiMisuse::OtherDecisionPending));
+    let _ = s.handle_input(Instant::now(), b"DONE\r\n");
+    assert_eq!(s.poll_event(), Some(Event::IdleDone));
+    s.complete(Status::Ok, None, "IDLE terminated").unwrap();
+    for m in [ApiMisuse::NothingPending, ApiMisuse::OtherDecisionPending, ApiMisuse::IdleNotDone] {
+        assert!(!m.to_string().is_empty());
+    }
+    let mut out = Vec::new();
+    s.poll_transmit(&mut out);
+    assert!(out.ends_with(b"b OK IDLE terminated\r\n"), "{}", String::from_utf8_lossy(&out));
 }

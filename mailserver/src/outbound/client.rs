@@ -269,17 +269,18 @@ async fn fresh(
         Err(_) => return HopResult::Unreachable(format!("connect to {addr}: timed out")),
     };
     let _ = stream.set_nodelay(true);
-    let config = ClientConfig {
-        hello_name: attempt.hello.clone(),
-        tls: match attempt.tls {
+    let config = {
+        let mut conf = ClientConfig::default();
+        conf.hello_name = attempt.hello.clone();
+        conf.tls = match attempt.tls {
             RouteTls::Opportunistic => TlsPolicy::Opportunistic,
             RouteTls::Required => TlsPolicy::Required,
             RouteTls::None => TlsPolicy::Never,
-        },
-        credentials: attempt.credentials.clone().map(|(username, password)| Credentials { username, password }),
-        keep_open: true,
-        timeouts: attempt.timeouts,
-        ..ClientConfig::default()
+        };
+        conf.credentials = attempt.credentials.clone().map(|(username, password)| Credentials { username, password });
+        conf.keep_open = true;
+        conf.timeouts = attempt.timeouts;
+        conf
     };
     let mut session = match ClientSession::new(config, envelope, Instant::now(), false) {
         Ok(s) => s,

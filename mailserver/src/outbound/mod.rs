@@ -251,6 +251,15 @@ fn smtp_envelope(env: &Envelope, content: &[u8], rcpts: &[&Recipient]) -> Result
     Ok(SmtpEnvelope { from, params, recipients })
 }
 
+/// How long the client waits for each reply, from `[outbound]`.
+fn outbound_timeouts(c: &OutboundConfig) -> ClientTimeouts {
+    let mut t = ClientTimeouts::default();
+    t.greeting = Duration::from_secs(c.greeting_timeout_secs.max(1));
+    t.command = Duration::from_secs(c.command_timeout_secs.max(1));
+    t.data_term = Duration::from_secs(c.data_timeout_secs.max(1));
+    t
+}
+
 /// The enhanced code of a reply as text (`5.1.1`), or one made from its class.
 fn status_code(reply: &Reply<'_>) -> String {
     match reply.enhanced() {
@@ -434,12 +443,7 @@ async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &st
         tls_config,
         credentials: dest.credentials.clone(),
         connect_timeout: Duration::from_secs(m.config.connect_timeout_secs.max(1)),
-        timeouts: ClientTimeouts {
-            greeting: Duration::from_secs(m.config.greeting_timeout_secs.max(1)),
-            command: Duration::from_secs(m.config.command_timeout_secs.max(1)),
-            data_term: Duration::from_secs(m.config.data_timeout_secs.max(1)),
-            ..ClientTimeouts::default()
-        },
+        timeouts: outbound_timeouts(&m.config),
     };
     let mut last = format!("no host for {domain}");
     for hop in &dest.hops {

@@ -3,7 +3,16 @@
 use std::time::Duration;
 
 /// A server session's configuration, shared by every session of a listener.
+///
+/// New fields may come in any release, so it is built from [`ServerConfig::new`] or
+/// `default()` and then changed field by field; a struct expression does not compile:
+///
+/// ```compile_fail
+/// use sansmail_pop3_proto::server::ServerConfig;
+/// let config = ServerConfig { stls: true, ..ServerConfig::default() };
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// This server's name, in the greeting.
     pub hostname: String,
@@ -35,6 +44,13 @@ pub struct ServerConfig {
     pub timeouts: Timeouts,
 }
 
+impl ServerConfig {
+    /// The defaults, with the name the server gives itself.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self { hostname: hostname.into(), ..Self::default() }
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -56,6 +72,7 @@ impl Default for ServerConfig {
 
 /// Bounds on what a client can make the session hold or do.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Limits {
     /// Longest command line, CRLF included (RFC 2449 §4: 255).
     pub command_line: usize,
@@ -75,6 +92,7 @@ impl Default for Limits {
 
 /// Inactivity timeouts (RFC 1939 §3: an autologout timer of at least 10 minutes).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// Before login.
     pub authorization: Duration,

@@ -48,13 +48,29 @@ pub struct MessageInfo {
     pub uid: String,
 }
 
-/// Calling an answer method when no decision (or not that kind) is pending.
+/// An answer the session cannot take now; the pending decision (if any) still waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApiMisuse;
+#[non_exhaustive]
+pub enum ApiMisuse {
+    /// No decision is pending.
+    NothingPending,
+    /// Events are still queued: poll them all before answering the last one.
+    EventsUnread,
+    /// A decision of another kind is pending (say, `accept_login` during a retrieval).
+    OtherDecisionPending,
+    /// `reject` after [`ServerSession::message_data`] started the response: use
+    /// [`ServerSession::abort`].
+    ContentStarted,
+}
 
 impl fmt::Display for ApiMisuse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no decision of this kind is pending")
+        f.write_str(match self {
+            Self::NothingPending => "no decision is pending",
+            Self::EventsUnread => "events are still queued; poll them first",
+            Self::OtherDecisionPending => "a decision of another kind is pending",
+            Self::ContentStarted => "the message is partly sent; abort instead of rejecting",
+        })
     }
 }
 
@@ -269,7 +285,7 @@ impl ServerSession {
             Pending::Login | Pending::Auth => {}
             other => {
                 self.pending = Some(other);
-                return Err(ApiMisuse);
+                return Err(ApiMisuse::OtherDecisionPending);
             }
         }
         let total: u64 = maildrop.iter().map(|m| m.size).sum();
@@ -294,7 +310,7 @@ impl ServerSession {
             }
             other => {
                 self.pending = Some(other);
-                Err(ApiMisuse)
+                Err(ApiMisuse::OtherDecisionPending)
             }
         }
     }
@@ -306,7 +322,7 @@ impl ServerSession {
         let pending = self.answerable()?;
         if let Pending::Retrieve { started: true, .. } = pending {
             self.pending = Some(pending);
-            return Err(ApiMisuse);
+            return Err(ApiMisuse::ContentStarted);
         }
         self.send(&Response { ok: false, code, text });
         match pending {
@@ -323,8 +339,13 @@ impl ServerSession {
 
     /// Answers an AUTH decision with a challenge (sent base64-encoded after `+ `).
     pub fn auth_challenge(&mut self, challenge: &[u8]) -> Result<(), ApiMisuse> {
-        if !matches!(self.pending, Some(Pending::Auth)) || !self.events.is_empty() {
-            return Err(ApiMisuse);
+        if !self.events.is_empty() {
+            return Err(ApiMisuse::EventsUnread);
+        }
+        match self.pending {
+            None => return Err(ApiMisuse::NothingPending),
+            Some(Pending::Auth) => {}
+            Some(_) => return Err(ApiMisuse::OtherDecisionPending),
         }
         self.pending = None;
         self.out.extend_from_slice(b"+ ");
@@ -337,7 +358,9 @@ impl ServerSession {
     /// During [`Event::Retrieve`]: the next piece of the message, as stored (CRLF line
     /// endings; bare ones are written as CRLF). Send the output between pieces.
     pub fn message_data(&mut self, data: &[u8]) -> Result<(), ApiMisuse> {
-        let Some(Pending::Retrieve { encoder, top, started, size }) = &mut self.pending else { return Err(ApiMisuse) };
+        let Some(Pending::Retrieve { encoder, top, started, size }) = &mut self.pending else {
+            return Err(self.not_retrieving());
+        };
         if !*started {
             *started = true;
             retrieve_ok(&mut self.out, top.is_some(), *size);
@@ -353,7 +376,7 @@ impl ServerSession {
 
     /// During [`Event::Retrieve`]: the message is complete; the terminating `.` is queued.
     pub fn message_end(&mut self) -> Result<(), ApiMisuse> {
-        let Some(Pending::Retrieve { .. }) = &self.pending else { return Err(ApiMisuse) };
+        let Some(Pending::Retrieve { .. }) = &self.pending else { return Err(self.not_retrieving()) };
         if let Some(Pending::Retrieve { mut encoder, started, top, size }) = self.pending.take() {
             if !started {
                 retrieve_ok(&mut self.out, top.is_some(), size);
@@ -371,9 +394,13 @@ impl ServerSession {
 
     fn answerable(&mut self) -> Result<Pending, ApiMisuse> {
         if !self.events.is_empty() {
-            return Err(ApiMisuse);
+            return Err(ApiMisuse::EventsUnread);
         }
-        self.pending.take().ok_or(ApiMisuse)
+        self.pending.take().ok_or(ApiMisuse::NothingPending)
+    }
+
+    fn not_retrieving(&self) -> ApiMisuse {
+        if self.pending.is_some() { ApiMisuse::OtherDecisionPending } else { ApiMisuse::NothingPending }
     }
 
     fn buffer_limit(&self) -> usize {

@@ -401,10 +401,39 @@ fn refused_retrieval_keeps_the_session() {
     assert!(matches!(s.poll_event(), Some(Event::Login { .. })));
     s.accept_login("a", vec![MessageInfo { size: 3, uid: "x".into() }]).unwrap();
     assert_eq!(s.poll_event(), Some(Event::Retrieve { index: 0, top: None }));
-    assert_eq!(s.accept(), Err(ApiMisuse));
+    assert_eq!(s.accept(), Err(ApiMisuse::OtherDecisionPending));
     s.reject(Some(ResponseCode::SysTemp), "message unavailable").unwrap();
     assert_eq!(s.poll_event(), None);
     let mut wire = Vec::new();
     s.poll_transmit(&mut wire);
     assert!(wire.ends_with(b"-ERR [SYS/TEMP] message unavailable\r\n+OK\r\n"));
+}
+
+/// Each wrong answer is named, and the decision it came at still waits for a right one.
+#[test]
+fn misuse_is_named_and_the_decision_still_waits() {
+    let config = ServerConfig { plaintext_without_tls: true, ..ServerConfig::default() };
+    let mut s = ServerSession::new(Arc::new(config), Instant::now(), false, None);
+    assert_eq!(s.accept(), Err(ApiMisuse::NothingPending));
+    assert_eq!(s.message_end(), Err(ApiMisuse::NothingPending));
+    let _ = s.handle_input(Instant::now(), b"USER a\r\nPASS b\r\nRETR 1\r\n");
+    // The Login event is queued but not yet polled.
+    assert_eq!(s.accept_login("a", vec![]), Err(ApiMisuse::EventsUnread));
+    assert!(matches!(s.poll_event(), Some(Event::Login { .. })));
+    assert_eq!(s.auth_challenge(b"x"), Err(ApiMisuse::OtherDecisionPending));
+    assert_eq!(s.message_data(b"x"), Err(ApiMisuse::OtherDecisionPending));
+    s.accept_login("a", vec![MessageInfo { size: 3, uid: "x".into() }]).unwrap();
+    assert_eq!(s.poll_event(), Some(Event::Retrieve { index: 0, top: None }));
+    assert_eq!(s.accept_login("a", vec![]), Err(ApiMisuse::OtherDecisionPending));
+    s.message_data(b"abc").unwrap();
+    assert_eq!(s.reject(None, "too late"), Err(ApiMisuse::ContentStarted));
+    for m in
+        [ApiMisuse::NothingPending, ApiMisuse::EventsUnread, ApiMisuse::OtherDecisionPending, ApiMisuse::ContentStarted]
+    {
+        assert!(!m.to_string().is_empty());
+    }
+    s.message_end().unwrap();
+    let mut wire = Vec::new();
+    s.poll_transmit(&mut wire);
+    assert!(wire.ends_with(b"+OK 3 octets\r\nabc\r\n.\r\n"), "{}", String::from_utf8_lossy(&wire));
 }

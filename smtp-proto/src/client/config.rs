@@ -35,6 +35,7 @@ impl std::fmt::Debug for Credentials {
 
 /// Client behaviour.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// The name to give in EHLO/HELO.
     pub hello_name: String,
@@ -58,6 +59,13 @@ pub struct ClientConfig {
     pub timeouts: ClientTimeouts,
 }
 
+impl ClientConfig {
+    /// The defaults, with the name to give in EHLO.
+    pub fn new(hello_name: impl Into<String>) -> Self {
+        Self { hello_name: hello_name.into(), ..Self::default() }
+    }
+}
+
 impl Default for ClientConfig {
     fn default() -> Self {
         Self {
@@ -76,6 +84,7 @@ impl Default for ClientConfig {
 
 /// Client timeouts ([RFC 5321 §4.5.3.2](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.2)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientTimeouts {
     /// Initial 220 greeting: 5 minutes.
     pub greeting: Duration,

@@ -6,7 +6,23 @@ use crate::Mechanism;
 use crate::data::BareLineEndings;
 
 /// The configuration shared by the sessions of one listener.
+///
+/// New fields may come in any release, so it is built from [`ServerConfig::new`] or
+/// `default()` and then changed field by field; a struct expression does not compile:
+///
+/// ```compile_fail
+/// use sansmail_smtp_proto::server::ServerConfig;
+/// let config = ServerConfig { vrfy: true, ..ServerConfig::default() };
+/// ```
+///
+/// ```
+/// use sansmail_smtp_proto::server::ServerConfig;
+/// let mut config = ServerConfig::new("mx.example.org");
+/// config.vrfy = true;
+/// config.limits.message_size = Some(25 << 20);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// The name the server gives itself in the greeting and the EHLO reply.
     pub hostname: String,
@@ -30,6 +46,13 @@ pub struct ServerConfig {
     pub timeouts: Timeouts,
 }
 
+impl ServerConfig {
+    /// The defaults, with the name the server gives itself.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self { hostname: hostname.into(), ..Self::default() }
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -50,6 +73,7 @@ impl Default for ServerConfig {
 /// Service extensions a server advertises in its EHLO reply. Each one off is neither
 /// advertised nor accepted (its command or parameter is refused).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Extensions {
     /// PIPELINING (RFC 2920). Default on.
     pub pipelining: bool,
@@ -96,6 +120,7 @@ impl Default for Extensions {
 
 /// Limits on what a client may send. Defaults follow RFC 5321 §4.5.3 and common servers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Longest command line, CRLF included: 512 (RFC 5321 §4.5.3.1.4).
     pub command_line: usize,
@@ -134,6 +159,7 @@ impl Default for Limits {
 
 /// Server idle timeouts ([RFC 5321 §4.5.3.2.7](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.2.7)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// Waiting for a command: 5 minutes.
     pub command: Duration,
