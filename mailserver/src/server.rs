@@ -23,9 +23,9 @@ use crate::abuse::{Defences, Logins};
 use crate::config::{Config, Listener, Relay, Service, TlsMode, canonical};
 use crate::delivery::{self, Deliverer, Job, Mailboxes};
 use crate::directory::Directory;
-use crate::pop3::Flow as Pop3Flow;
+use crate::protocols::driver::{self, Tls};
+use crate::protocols::smtp::Connection;
 use crate::quota::Quotas;
-use crate::smtp::{Connection, Flow};
 use crate::spool::Spool;
 
 /// What every connection shares.
@@ -37,8 +37,8 @@ pub(crate) struct Shared {
     pub(crate) verifier: crate::login::Verifier,
     pub(crate) logins: Logins,
     pub(crate) mailboxes: Arc<Mailboxes>,
-    pub(crate) pop3_locks: crate::pop3::Locks,
-    pub(crate) imap_folders: crate::imap::store::Registry,
+    pub(crate) pop3_locks: crate::protocols::pop3::Locks,
+    pub(crate) imap_folders: crate::protocols::imap::store::Registry,
     pub(crate) spool: Arc<Spool>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
 }
@@ -212,8 +212,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         verifier: crate::login::Verifier::new(&config.abuse),
         logins: Logins::default(),
         mailboxes: mailboxes.clone(),
-        pop3_locks: crate::pop3::Locks::default(),
-        imap_folders: crate::imap::store::Registry::default(),
+        pop3_locks: crate::protocols::pop3::Locks::default(),
+        imap_folders: crate::protocols::imap::store::Registry::default(),
         spool,
         jobs,
     });
@@ -388,18 +388,29 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     let _ = stream.set_nodelay(true);
     let started = Instant::now();
     let max = Duration::from_secs(l.config.limits.max_session_secs);
+    let tls = Tls {
+        acceptor: endpoint.tls.as_ref(),
+        implicit: l.config.tls == TlsMode::Implicit,
+        handshake_timeout: Duration::from_secs(l.config.limits.tls_handshake_timeout_secs),
+    };
     let (result, messages) = if l.config.service.is_smtp() {
         let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
         conn.local_ip = stream.local_addr().ok().map(|a| a.ip());
-        let r = tokio::time::timeout(max, smtp_session(stream, endpoint, &mut conn)).await;
+        let config = &endpoint.smtp;
+        let session = |tls| ServerSession::new(config.clone(), Instant::now(), tls);
+        let r = tokio::time::timeout(max, driver::serve(stream, tls, session, &mut conn)).await;
         (r, conn.accepted)
     } else if l.config.service == Service::Imap {
-        let mut conn = crate::imap::Connection::new(shared.clone(), peer);
-        let r = tokio::time::timeout(max, imap_session(stream, endpoint, &mut conn)).await;
+        let mut conn = crate::protocols::imap::Connection::new(shared.clone(), peer);
+        let config = &endpoint.imap;
+        let session = |tls| ImapSession::new(config.clone(), Instant::now(), tls);
+        let r = tokio::time::timeout(max, driver::serve(stream, tls, session, &mut conn)).await;
         (r, conn.commands)
     } else {
-        let mut conn = crate::pop3::Connection::new(shared.clone(), peer);
-        let r = tokio::time::timeout(max, pop3_session(stream, endpoint, &mut conn)).await;
+        let mut conn = crate::protocols::pop3::Connection::new(shared.clone(), peer);
+        let (config, ts) = (&endpoint.pop3, conn.apop_timestamp().to_owned());
+        let session = |tls| Pop3Session::new(config.clone(), Instant::now(), tls, Some(&ts));
+        let r = tokio::time::timeout(max, driver::serve(stream, tls, session, &mut conn)).await;
         (r, conn.retrieved)
     };
     let result = result.unwrap_or_else(|_| {
@@ -409,78 +420,5 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     match result {
         Ok(()) => tracing::info!(listener = %l.name, client = %ip, messages, secs, "session closed"),
         Err(e) => tracing::info!(listener = %l.name, client = %ip, messages, secs, error = %e, "session ended"),
-    }
-}
-
-async fn tls_accept(endpoint: &Endpoint, stream: TcpStream) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
-    let handshake_timeout = Duration::from_secs(endpoint.listener.config.limits.tls_handshake_timeout_secs);
-    let acceptor = endpoint.tls.as_ref().ok_or_else(|| io::Error::other("TLS without a certificate"))?;
-    tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
-}
-
-async fn pop3_session(stream: TcpStream, endpoint: &Endpoint, conn: &mut crate::pop3::Connection) -> io::Result<()> {
-    let implicit = endpoint.listener.config.tls == TlsMode::Implicit;
-    let ts = conn.apop_timestamp().to_owned();
-    if implicit {
-        let mut tls = tls_accept(endpoint, stream).await?;
-        let mut session = Pop3Session::new(endpoint.pop3.clone(), Instant::now(), true, Some(&ts));
-        conn.drive(&mut tls, &mut session).await?;
-        return Ok(());
-    }
-    let mut stream = stream;
-    let mut session = Pop3Session::new(endpoint.pop3.clone(), Instant::now(), false, Some(&ts));
-    match conn.drive(&mut stream, &mut session).await? {
-        Pop3Flow::Closed => Ok(()),
-        Pop3Flow::StartTls => {
-            let mut tls = tls_accept(endpoint, stream).await?;
-            session.handle_tls_established(Instant::now());
-            // A second STLS is refused by the session itself.
-            conn.drive(&mut tls, &mut session).await.map(|_| ())
-        }
-    }
-}
-
-async fn imap_session(stream: TcpStream, endpoint: &Endpoint, conn: &mut crate::imap::Connection) -> io::Result<()> {
-    if endpoint.listener.config.tls == TlsMode::Implicit {
-        let mut tls = tls_accept(endpoint, stream).await?;
-        let mut session = ImapSession::new(endpoint.imap.clone(), Instant::now(), true);
-        conn.drive(&mut tls, &mut session).await?;
-        return Ok(());
-    }
-    let mut stream = stream;
-    let mut session = ImapSession::new(endpoint.imap.clone(), Instant::now(), false);
-    match conn.drive(&mut stream, &mut session).await? {
-        crate::imap::Flow::Closed => Ok(()),
-        crate::imap::Flow::StartTls => {
-            let mut tls = tls_accept(endpoint, stream).await?;
-            session.handle_tls_established(Instant::now());
-            // A second STARTTLS is refused by the session itself.
-            conn.drive(&mut tls, &mut session).await.map(|_| ())
-        }
-    }
-}
-
-async fn smtp_session(mut stream: TcpStream, endpoint: &Endpoint, conn: &mut Connection) -> io::Result<()> {
-    if endpoint.listener.config.tls == TlsMode::Implicit {
-        let mut tls = tls_accept(endpoint, stream).await?;
-        let mut session = ServerSession::new(endpoint.smtp.clone(), Instant::now(), true);
-        conn.drive(&mut tls, &mut session).await?;
-        return Ok(());
-    }
-    let mut session = ServerSession::new(endpoint.smtp.clone(), Instant::now(), false);
-    match conn.drive(&mut stream, &mut session).await? {
-        Flow::Closed => Ok(()),
-        Flow::StartTls => {
-            let mut tls = tls_accept(endpoint, stream).await?;
-            session.handle_tls_established(Instant::now());
-            // RFC 3207 §4.2: everything learnt before TLS is forgotten, authentication too.
-            conn.user = None;
-            match conn.drive(&mut tls, &mut session).await? {
-                // A second STARTTLS is refused by the session itself (503): cannot happen.
-                Flow::Closed | Flow::StartTls => Ok(()),
-            }
-        }
     }
 }

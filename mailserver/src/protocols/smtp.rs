@@ -6,13 +6,15 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sansmail_smtp_proto::Reply;
 use sansmail_smtp_proto::address::{ForwardPath, ReversePath};
 use sansmail_smtp_proto::command::{RcptParams, Ret, XText};
 use sansmail_smtp_proto::server::{Event, ServerSession};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::driver::{Handler, Wire};
 
 use crate::config::{Relay, canonical};
 use crate::delivery::Job;
@@ -25,14 +27,6 @@ use crate::users::normalize;
 
 /// Content is written to the spool file in pieces of at least this size.
 const SPOOL_CHUNK: usize = 256 * 1024;
-
-/// How a driven stretch of the session ended.
-pub(crate) enum Flow {
-    /// The session is over.
-    Closed,
-    /// The client asked for STARTTLS and got 220: run the handshake, then drive again.
-    StartTls,
-}
 
 /// The message being received.
 #[derive(Default)]
@@ -90,6 +84,31 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
     tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
 }
 
+impl Handler<ServerSession> for Connection {
+    fn write_timeout(&self, session: &ServerSession) -> Duration {
+        session.config().timeouts.command
+    }
+
+    async fn on_event<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        event: Event,
+        session: &mut ServerSession,
+        _wire: &mut Wire<'_, IO>,
+    ) -> io::Result<()> {
+        self.answer(event, session).await;
+        Ok(())
+    }
+
+    /// RFC 3207 §4.2: everything learnt before TLS is forgotten, authentication too.
+    fn on_tls_established(&mut self) {
+        self.user = None;
+    }
+
+    fn on_end(&mut self) {
+        self.abort_message();
+    }
+}
+
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, relay: Relay, peer: SocketAddr, listener: String) -> Self {
         let login = Login::new(shared.clone(), peer.ip());
@@ -108,73 +127,6 @@ impl Connection {
         }
     }
 
-    /// Runs the session over `stream` until it closes or asks for TLS.
-    pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut S,
-        session: &mut ServerSession,
-    ) -> io::Result<Flow> {
-        let write_timeout = session.config().timeouts.command;
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut out = Vec::new();
-        let mut filled = 0;
-        loop {
-            // Let the session work through what it holds, answer its questions, send replies.
-            let mut offset = 0;
-            let mut stalled = 0;
-            loop {
-                let used = session.handle_input(Instant::now(), &buf[offset..filled]);
-                offset += used;
-                let mut starttls = false;
-                let mut events = 0;
-                while let Some(event) = session.poll_event() {
-                    events += 1;
-                    starttls |= matches!(event, Event::StartTls);
-                    self.on_event(event, session).await;
-                }
-                session.poll_transmit(&mut out);
-                let wrote = !out.is_empty();
-                crate::net::write_all(stream, &mut out, write_timeout).await?;
-                if starttls {
-                    return Ok(Flow::StartTls);
-                }
-                if session.is_closed() {
-                    self.abort_message();
-                    let _ = stream.shutdown().await;
-                    return Ok(Flow::Closed);
-                }
-                if offset == filled {
-                    break;
-                }
-                // A round that took no input, raised no event and wrote nothing changed
-                // nothing: the next would be the same. (Cannot happen with a correct
-                // session; guarded so a bug cannot spin.)
-                if used == 0 && events == 0 && !wrote {
-                    stalled += 1;
-                    if stalled > 2 {
-                        return Err(io::Error::other("session took no input"));
-                    }
-                } else {
-                    stalled = 0;
-                }
-            }
-            // The session took all of it; read more.
-            filled = 0;
-            match crate::net::read_by(stream, &mut buf[filled..], session.poll_timeout()).await {
-                None => session.handle_timeout(Instant::now()),
-                Some(Ok(0)) => {
-                    self.abort_message();
-                    return Ok(Flow::Closed);
-                }
-                Some(Ok(n)) => filled += n,
-                Some(Err(e)) => {
-                    self.abort_message();
-                    return Err(e);
-                }
-            }
-        }
-    }
-
     fn abort_message(&mut self) {
         if let Some(incoming) = self.tx.incoming.take() {
             incoming.discard();
@@ -188,7 +140,7 @@ impl Connection {
 
     /// Answers one event. API misuse is impossible by construction here (each decision is
     /// answered once, right after it is polled), so those results are ignored.
-    async fn on_event(&mut self, event: Event, session: &mut ServerSession) {
+    async fn answer(&mut self, event: Event, session: &mut ServerSession) {
         match event {
             Event::Hello { host, .. } => {
                 self.helo = host.into_owned();

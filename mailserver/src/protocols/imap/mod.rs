@@ -16,27 +16,21 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sansmail_imap_proto::response::{Code, Status};
 use sansmail_imap_proto::server::{Event, ServerSession};
 use sansmail_smtp_proto::Mechanism;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::login::{Login, Outcome};
 use crate::server::Shared;
 
 use self::commands::Selected;
+use super::driver::{Handler, Wire};
 
 /// How often an IDLE session looks at its folder's directories.
 const IDLE_POLL: Duration = Duration::from_millis(500);
-
-/// How a driven stretch of the session ended.
-pub(crate) enum Flow {
-    Closed,
-    /// `OK` to STARTTLS was sent: run the handshake, then drive again.
-    StartTls,
-}
 
 /// One IMAP client connection.
 pub(crate) struct Connection {
@@ -54,86 +48,51 @@ pub(crate) struct Connection {
     pub(crate) commands: usize,
 }
 
+impl Handler<ServerSession> for Connection {
+    async fn on_event<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        event: Event,
+        session: &mut ServerSession,
+        wire: &mut Wire<'_, IO>,
+    ) -> io::Result<()> {
+        self.answer(event, session).await;
+        // A long FETCH goes out a batch at a time.
+        while let Some(request) = self.resume.take() {
+            wire.send(session).await?;
+            tokio::task::block_in_place(|| commands::run(self, &request, session));
+        }
+        // Large FETCH responses go out as they are made.
+        if session.output().len() > 256 * 1024 {
+            wire.send(session).await?;
+        }
+        Ok(())
+    }
+
+    async fn read<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        wire: &mut Wire<'_, IO>,
+        buf: &mut [u8],
+        session: &mut ServerSession,
+    ) -> io::Result<Option<io::Result<usize>>> {
+        if !session.is_idling() {
+            return Ok(wire.read(buf, session).await);
+        }
+        self.idle_read(wire, buf, session).await
+    }
+}
+
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, peer: SocketAddr) -> Self {
         let login = Login::new(shared.clone(), peer.ip());
         Self { shared, peer, login, user: None, selected: None, fetch_more: None, resume: None, commands: 0 }
     }
 
-    /// Runs the session over `stream` until it closes or asks for TLS.
-    pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut S,
-        session: &mut ServerSession,
-    ) -> io::Result<Flow> {
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut out = Vec::new();
-        let (mut offset, mut filled) = (0, 0);
-        loop {
-            loop {
-                let used = session.handle_input(Instant::now(), &buf[offset..filled]);
-                offset += used;
-                let mut starttls = false;
-                let mut events = 0;
-                while let Some(event) = session.poll_event() {
-                    events += 1;
-                    match event {
-                        Event::StartTls => starttls = true,
-                        other => self.on_event(other, session).await,
-                    }
-                    // A long FETCH goes out a batch at a time.
-                    while let Some(request) = self.resume.take() {
-                        session.poll_transmit(&mut out);
-                        write(stream, &mut out).await?;
-                        tokio::task::block_in_place(|| commands::run(self, &request, session));
-                    }
-                    // Large FETCH responses go out as they are made.
-                    if session.output().len() > 256 * 1024 {
-                        session.poll_transmit(&mut out);
-                        write(stream, &mut out).await?;
-                    }
-                }
-                session.poll_transmit(&mut out);
-                let wrote = !out.is_empty();
-                write(stream, &mut out).await?;
-                if starttls {
-                    return Ok(Flow::StartTls);
-                }
-                if session.is_closed() {
-                    let _ = stream.shutdown().await;
-                    return Ok(Flow::Closed);
-                }
-                if offset == filled || (used == 0 && events == 0 && !wrote) {
-                    break;
-                }
-            }
-            buf.copy_within(offset..filled, 0);
-            filled -= offset;
-            offset = 0;
-            if filled == buf.len() {
-                return Err(io::Error::other("session took no input"));
-            }
-            let read = if session.is_idling() {
-                self.idle_read(stream, &mut buf[filled..], session, &mut out).await?
-            } else {
-                crate::net::read_by(stream, &mut buf[filled..], session.poll_timeout()).await
-            };
-            match read {
-                None => session.handle_timeout(Instant::now()),
-                Some(Ok(0)) => return Ok(Flow::Closed),
-                Some(Ok(n)) => filled += n,
-                Some(Err(e)) => return Err(e),
-            }
-        }
-    }
-
     /// A read while the client IDLEs: folder changes are written as they happen.
-    async fn idle_read<S: AsyncRead + AsyncWrite + Unpin>(
+    async fn idle_read<IO: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
-        stream: &mut S,
+        wire: &mut Wire<'_, IO>,
         buf: &mut [u8],
         session: &mut ServerSession,
-        out: &mut Vec<u8>,
     ) -> io::Result<Option<io::Result<usize>>> {
         let deadline = session.poll_timeout();
         let mut changes = self.selected.as_ref().map(Selected::watch);
@@ -147,13 +106,12 @@ impl Connection {
                 }
             };
             tokio::select! {
-                read = crate::net::read_by(stream, buf, deadline) => return Ok(read),
+                read = crate::net::read_by(wire.stream, buf, deadline) => return Ok(read),
                 () = tick => {
                     if let Some(sel) = self.selected.as_mut() {
                         tokio::task::block_in_place(|| sel.updates(session.output(), true));
                     }
-                    session.poll_transmit(out);
-                    write(stream, out).await?;
+                    wire.send(session).await?;
                 }
             }
         }
@@ -161,7 +119,7 @@ impl Connection {
 
     /// Answers one event (each right after it is polled, so the API-misuse results cannot
     /// happen and are ignored).
-    async fn on_event(&mut self, event: Event, session: &mut ServerSession) {
+    async fn answer(&mut self, event: Event, session: &mut ServerSession) {
         match event {
             Event::Login { username, password } => {
                 let user = String::from_utf8_lossy(&username).into_owned();
@@ -238,8 +196,4 @@ impl Connection {
             Outcome::Malformed => session.reject_login(None, "Malformed authentication response"),
         };
     }
-}
-
-async fn write<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
-    crate::net::write_all(stream, out, Duration::from_secs(600)).await
 }

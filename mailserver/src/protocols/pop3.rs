@@ -9,26 +9,21 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sansmail_pop3_proto::ResponseCode;
 use sansmail_pop3_proto::server::{Event, MessageInfo, ServerSession};
 use sansmail_smtp_proto::Mechanism;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+use super::driver::{Handler, Wire};
 
 use crate::login::{Login, Outcome};
 use crate::server::Shared;
 
 /// Message content is read and sent in pieces of this size.
 const CHUNK: usize = 64 * 1024;
-
-/// How a driven stretch of the session ended.
-pub(crate) enum Flow {
-    Closed,
-    /// `+OK` to STLS was sent: run the handshake, then drive again.
-    StartTls,
-}
 
 /// The mailboxes with a POP3 session in the TRANSACTION state.
 #[derive(Default)]
@@ -155,6 +150,25 @@ pub(crate) struct Connection {
     pub(crate) retrieved: usize,
 }
 
+impl Handler<ServerSession> for Connection {
+    const READ_BUFFER: usize = 8 * 1024;
+
+    async fn on_event<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        event: Event,
+        session: &mut ServerSession,
+        wire: &mut Wire<'_, IO>,
+    ) -> io::Result<()> {
+        match event {
+            Event::Retrieve { index, .. } => self.retrieve(index, session, wire).await,
+            other => {
+                self.answer(other, session).await;
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, peer: SocketAddr) -> Self {
         let mut r = [0u8; 8];
@@ -170,63 +184,9 @@ impl Connection {
         &self.apop_timestamp
     }
 
-    /// Runs the session over `stream` until it closes or asks for TLS.
-    pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut S,
-        session: &mut ServerSession,
-    ) -> io::Result<Flow> {
-        let mut buf = vec![0u8; 8 * 1024];
-        let mut out = Vec::new();
-        let (mut offset, mut filled) = (0, 0);
-        loop {
-            loop {
-                let used = session.handle_input(Instant::now(), &buf[offset..filled]);
-                offset += used;
-                let mut starttls = false;
-                let mut events = 0;
-                while let Some(event) = session.poll_event() {
-                    events += 1;
-                    match event {
-                        Event::StartTls => starttls = true,
-                        Event::Retrieve { index, .. } => self.retrieve(index, stream, session, &mut out).await?,
-                        other => self.on_event(other, session).await,
-                    }
-                }
-                session.poll_transmit(&mut out);
-                let wrote = !out.is_empty();
-                write(stream, &mut out).await?;
-                if starttls {
-                    return Ok(Flow::StartTls);
-                }
-                if session.is_closed() {
-                    let _ = stream.shutdown().await;
-                    return Ok(Flow::Closed);
-                }
-                if offset == filled || (used == 0 && events == 0 && !wrote) {
-                    break;
-                }
-            }
-            // Keep what the session has not taken (it never refuses for long: pipelined
-            // commands wait while a response is written).
-            buf.copy_within(offset..filled, 0);
-            filled -= offset;
-            offset = 0;
-            if filled == buf.len() {
-                return Err(io::Error::other("session took no input"));
-            }
-            match crate::net::read_by(stream, &mut buf[filled..], session.poll_timeout()).await {
-                None => session.handle_timeout(Instant::now()),
-                Some(Ok(0)) => return Ok(Flow::Closed),
-                Some(Ok(n)) => filled += n,
-                Some(Err(e)) => return Err(e),
-            }
-        }
-    }
-
     /// Answers one decision event (each is answered once, right after it is polled, so the
     /// API-misuse results cannot happen and are ignored).
-    async fn on_event(&mut self, event: Event, session: &mut ServerSession) {
+    async fn answer(&mut self, event: Event, session: &mut ServerSession) {
         match event {
             Event::Login { user, password } => {
                 let outcome = self.login.password(&user, password.into_inner()).await;
@@ -306,12 +266,11 @@ impl Connection {
     }
 
     /// Streams one message: read a piece, let the session stuff it, write it, repeat.
-    async fn retrieve<S: AsyncWrite + Unpin>(
+    async fn retrieve<IO: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         index: usize,
-        stream: &mut S,
         session: &mut ServerSession,
-        out: &mut Vec<u8>,
+        wire: &mut Wire<'_, IO>,
     ) -> io::Result<()> {
         let Some(path) = self.maildrop.as_ref().and_then(|m| m.entries.get(index)).map(|e| e.path.clone()) else {
             let _ = session.reject(Some(ResponseCode::SysTemp), "Message unavailable");
@@ -339,8 +298,7 @@ impl Connection {
                 }
             };
             let _ = session.message_data(&piece[..n]);
-            session.poll_transmit(out);
-            write(stream, out).await?;
+            wire.send(session).await?;
         }
         let _ = session.message_end();
         self.retrieved += 1;
@@ -365,8 +323,4 @@ impl Connection {
             let _ = session.reject(Some(ResponseCode::SysTemp), "Some deleted messages not removed");
         }
     }
-}
-
-async fn write<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
-    crate::net::write_all(stream, out, std::time::Duration::from_secs(600)).await
 }

@@ -1,0 +1,269 @@
+//! The one driver loop: moves bytes between a socket and a protocol crate's server
+//! session, hands each event to the protocol's [`Handler`], and splices in TLS (implicit,
+//! or after STARTTLS/STLS). SMTP, POP3 and IMAP are its users; NNTP and the ODMR role
+//! reversal will be the next.
+//!
+//! ```text
+//!  read_by ──► handle_input ──► poll_event ──► Handler::on_event ──► policy / store
+//!     ▲                                              │ (may write: RETR, FETCH batches)
+//!     └──────── write_all ◄── poll_transmit ◄────────┘
+//! ```
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::net::{read_by, write_all};
+
+/// What the loop needs of a protocol crate's server session: the Sans-IO pump contract
+/// the three crates share.
+pub(crate) trait Session {
+    /// The session's event type.
+    type Event;
+    /// Feeds received octets; returns how many were taken.
+    fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize;
+    /// The next event, if any.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    /// Appends the output to `out`.
+    fn poll_transmit(&mut self, out: &mut Vec<u8>);
+    /// When `handle_timeout` is next due.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Time has passed.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The TLS handshake that the session asked for is done.
+    fn handle_tls_established(&mut self, now: Instant);
+    /// Whether the session is over.
+    fn is_closed(&self) -> bool;
+    /// Whether this event asks for the TLS handshake (STARTTLS, STLS answered).
+    fn is_starttls(event: &Self::Event) -> bool;
+}
+
+macro_rules! session_impl {
+    ($session:ty, $event:ty, $starttls:pat) => {
+        impl Session for $session {
+            type Event = $event;
+            fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
+                <$session>::handle_input(self, now, data)
+            }
+            fn poll_event(&mut self) -> Option<Self::Event> {
+                <$session>::poll_event(self)
+            }
+            fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+                <$session>::poll_transmit(self, out)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$session>::poll_timeout(self)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$session>::handle_timeout(self, now)
+            }
+            fn handle_tls_established(&mut self, now: Instant) {
+                <$session>::handle_tls_established(self, now)
+            }
+            fn is_closed(&self) -> bool {
+                <$session>::is_closed(self)
+            }
+            fn is_starttls(event: &Self::Event) -> bool {
+                matches!(event, $starttls)
+            }
+        }
+    };
+}
+
+session_impl!(
+    sansmail_smtp_proto::server::ServerSession,
+    sansmail_smtp_proto::server::Event,
+    sansmail_smtp_proto::server::Event::StartTls
+);
+session_impl!(
+    sansmail_pop3_proto::server::ServerSession,
+    sansmail_pop3_proto::server::Event,
+    sansmail_pop3_proto::server::Event::StartTls
+);
+session_impl!(
+    sansmail_imap_proto::server::ServerSession,
+    sansmail_imap_proto::server::Event,
+    sansmail_imap_proto::server::Event::StartTls
+);
+
+/// The socket and what is queued for it.
+pub(crate) struct Wire<'a, IO> {
+    /// The connection (plain or TLS).
+    pub(crate) stream: &'a mut IO,
+    out: Vec<u8>,
+    write_timeout: Duration,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Wire<'_, IO> {
+    /// Writes what the session has queued; `Ok(true)` if there was anything.
+    pub(crate) async fn send<S: Session>(&mut self, session: &mut S) -> io::Result<bool> {
+        session.poll_transmit(&mut self.out);
+        let wrote = !self.out.is_empty();
+        write_all(self.stream, &mut self.out, self.write_timeout).await?;
+        Ok(wrote)
+    }
+
+    /// Reads into `buf` until the session's deadline (`None` when it passed).
+    pub(crate) async fn read<S: Session>(&mut self, buf: &mut [u8], session: &S) -> Option<io::Result<usize>> {
+        read_by(self.stream, buf, session.poll_timeout()).await
+    }
+}
+
+/// What a protocol does with its session's events. Each decision is answered right after
+/// it is polled, so the crates' `ApiMisuse` results cannot happen and the handlers ignore
+/// them.
+pub(crate) trait Handler<S: Session> {
+    /// The read buffer's size (lines and pipelined commands; literals and message content
+    /// pass through it in pieces).
+    const READ_BUFFER: usize = 16 * 1024;
+
+    /// How long a peer may take to read what is written.
+    fn write_timeout(&self, _session: &S) -> Duration {
+        Duration::from_secs(600)
+    }
+
+    /// Answers one event (never the STARTTLS one). May write to the wire itself, for a
+    /// response made in pieces.
+    async fn on_event<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        event: S::Event,
+        session: &mut S,
+        wire: &mut Wire<'_, IO>,
+    ) -> io::Result<()>;
+
+    /// Waits for input; IMAP overrides it to write folder changes while a client IDLEs.
+    async fn read<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        wire: &mut Wire<'_, IO>,
+        buf: &mut [u8],
+        session: &mut S,
+    ) -> io::Result<Option<io::Result<usize>>> {
+        Ok(wire.read(buf, session).await)
+    }
+
+    /// TLS is up after STARTTLS: forget what the plaintext exchange established.
+    fn on_tls_established(&mut self) {}
+
+    /// The connection ends (closed, timed out, broken): drop what is half done.
+    fn on_end(&mut self) {}
+}
+
+/// How a driven stretch of the session ended.
+enum Flow {
+    Closed,
+    /// The session asked for the TLS handshake: run it, then drive again.
+    StartTls,
+}
+
+/// Runs `session` over `stream` until it closes or asks for TLS.
+async fn drive<S, H, IO>(stream: &mut IO, session: &mut S, handler: &mut H) -> io::Result<Flow>
+where
+    S: Session,
+    H: Handler<S>,
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let write_timeout = handler.write_timeout(session);
+    let mut wire = Wire { stream, out: Vec::new(), write_timeout };
+    let mut buf = vec![0u8; H::READ_BUFFER];
+    let (mut offset, mut filled) = (0, 0);
+    loop {
+        // Let the session work through what it holds, answer its events, send its output.
+        loop {
+            let used = session.handle_input(Instant::now(), &buf[offset..filled]);
+            offset += used;
+            let mut starttls = false;
+            let mut events = 0;
+            while let Some(event) = session.poll_event() {
+                events += 1;
+                if S::is_starttls(&event) {
+                    starttls = true;
+                } else {
+                    handler.on_event(event, session, &mut wire).await?;
+                }
+            }
+            let wrote = wire.send(session).await?;
+            if starttls {
+                return Ok(Flow::StartTls);
+            }
+            if session.is_closed() {
+                let _ = wire.stream.shutdown().await;
+                return Ok(Flow::Closed);
+            }
+            // All taken, or a round that changed nothing: the session waits for input.
+            if offset == filled || (used == 0 && events == 0 && !wrote) {
+                break;
+            }
+        }
+        // Keep what the session has not taken yet (a command pipelined behind one whose
+        // response is being written); a session that takes nothing of a full buffer is stuck.
+        buf.copy_within(offset..filled, 0);
+        filled -= offset;
+        offset = 0;
+        if filled == buf.len() {
+            return Err(io::Error::other("session took no input"));
+        }
+        match handler.read(&mut wire, &mut buf[filled..], session).await? {
+            None => session.handle_timeout(Instant::now()),
+            Some(Ok(0)) => return Ok(Flow::Closed),
+            Some(Ok(n)) => filled += n,
+            Some(Err(e)) => return Err(e),
+        }
+    }
+}
+
+/// How a listener's connections get TLS.
+pub(crate) struct Tls<'a> {
+    /// The acceptor, if the listener has a certificate.
+    pub(crate) acceptor: Option<&'a TlsAcceptor>,
+    /// TLS from the first octet (465, 993, 995), rather than after STARTTLS.
+    pub(crate) implicit: bool,
+    /// The handshake's time limit.
+    pub(crate) handshake_timeout: Duration,
+}
+
+/// Serves one connection: the session (built by `new_session(tls)`), over TLS from the
+/// start or after the session asks for it. Every protocol's session goes through here.
+pub(crate) async fn serve<S, H>(
+    stream: TcpStream,
+    tls: Tls<'_>,
+    new_session: impl FnOnce(bool) -> S,
+    handler: &mut H,
+) -> io::Result<()>
+where
+    S: Session,
+    H: Handler<S>,
+{
+    let result = async {
+        if tls.implicit {
+            let mut stream = tls_accept(&tls, stream).await?;
+            let mut session = new_session(true);
+            drive(&mut stream, &mut session, handler).await?;
+            return Ok(());
+        }
+        let mut stream = stream;
+        let mut session = new_session(false);
+        match drive(&mut stream, &mut session, handler).await? {
+            Flow::Closed => Ok(()),
+            Flow::StartTls => {
+                let mut stream = tls_accept(&tls, stream).await?;
+                session.handle_tls_established(Instant::now());
+                handler.on_tls_established();
+                // A second STARTTLS is refused by the session itself.
+                drive(&mut stream, &mut session, handler).await.map(|_| ())
+            }
+        }
+    }
+    .await;
+    handler.on_end();
+    result
+}
+
+async fn tls_accept(tls: &Tls<'_>, stream: TcpStream) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let acceptor = tls.acceptor.ok_or_else(|| io::Error::other("TLS without a certificate"))?;
+    tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+}
