@@ -4,26 +4,14 @@
 //! `sansmail check-config` validates a configuration; `sansmail user …` manages accounts.
 //! See `ARCHITECTURE.md` for the map of the code.
 
-mod abuse;
-mod autoreply;
+mod cli;
 mod config;
-mod delivery;
-mod directory;
-mod login;
-mod loops;
+mod identity;
 mod net;
 mod outbound;
-mod perms;
-mod policy;
-mod preflight;
 mod protocols;
-mod queue_cli;
-mod quota;
-mod sasl;
 mod server;
-mod spool;
-mod tls;
-mod users;
+mod store;
 
 use std::io::{self, BufRead, IsTerminal, Read};
 use std::path::PathBuf;
@@ -31,8 +19,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
-use crate::users::Users;
+use crate::cli::queue as queue_cli;
+use crate::config::{Config, preflight};
+use crate::identity::users::Users;
+use crate::identity::{policy, users};
+use crate::store::perms;
 
 #[derive(Parser)]
 #[command(name = "sansmail", version, about = "A small mail server: SMTP reception, durable spool, Maildir delivery")]
@@ -244,7 +235,7 @@ fn explain(
         .into());
     }
     let relay = l.relay();
-    let dir = directory::Directory::new(config)?;
+    let dir = config.directory()?;
     let user = user.map(|u| users::normalize(&u));
     let client = policy::Client { ip, user: user.as_deref(), recent_login, local_ip: None };
     let path = |a: &str| format!("<{}>", a.trim_start_matches('<').trim_end_matches('>'));

@@ -2,6 +2,7 @@
 //! deadline, and a write of everything queued that ends if the peer stops reading.
 
 use std::io;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -37,4 +38,13 @@ pub(crate) async fn write_all<S: AsyncWrite + Unpin + ?Sized>(
     .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the peer does not read"))??;
     out.clear();
     Ok(())
+}
+
+/// An IPv4 client seen through a dual-stack socket (`::ffff:a.b.c.d`) as the IPv4 address
+/// the administrator wrote.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
 }

@@ -15,33 +15,22 @@ use sansmail_smtp_proto::Reply;
 use sansmail_smtp_proto::server::{Limits, ServerConfig as SmtpConfig, ServerSession};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::abuse::{Defences, Logins};
-use crate::config::{Config, Listener, Relay, Service, TlsMode, canonical};
-use crate::delivery::{self, Deliverer, Job, Mailboxes};
-use crate::directory::Directory;
+use crate::config::{Config, Listener, Service, TlsMode};
+use crate::identity::Identity;
+use crate::identity::abuse::{Defences, Logins};
+use crate::identity::policy::Relay;
+use crate::net::canonical;
+use crate::protocols::Shared;
 use crate::protocols::driver::{self, Tls};
 use crate::protocols::smtp::Connection;
-use crate::quota::Quotas;
-use crate::spool::Spool;
-
-/// What every connection shares.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) directory: Arc<Directory>,
-    pub(crate) quotas: Arc<Quotas>,
-    pub(crate) defences: Defences,
-    pub(crate) verifier: crate::login::Verifier,
-    pub(crate) logins: Logins,
-    pub(crate) mailboxes: Arc<Mailboxes>,
-    pub(crate) pop3_locks: crate::protocols::pop3::Locks,
-    pub(crate) imap_folders: crate::protocols::imap::store::Registry,
-    pub(crate) spool: Arc<Spool>,
-    pub(crate) jobs: mpsc::UnboundedSender<Job>,
-}
+use crate::store::delivery::{self, Deliverer, Job, Mailboxes};
+use crate::store::quota::Quotas;
+use crate::store::spool::Spool;
 
 /// One bound listener and what its connections share.
 struct Endpoint {
@@ -78,7 +67,7 @@ fn smtp_config(config: &Config, l: &Listener) -> SmtpConfig {
     c.greeting = "ESMTP sansmail".into();
     c.extensions.starttls = l.config.tls == TlsMode::Starttls;
     if l.config.auth {
-        c.auth_mechanisms = crate::sasl::offered(l.config.cram_md5);
+        c.auth_mechanisms = crate::identity::sasl::offered(l.config.cram_md5);
         c.auth_requires_tls = !l.config.allow_plaintext_auth;
     }
     c.limits = {
@@ -106,7 +95,7 @@ fn pop3_config(config: &Config, l: &Listener) -> Pop3Config {
     c.challenge_response_without_tls = l.config.allow_plaintext_auth;
     c.apop = l.config.apop;
     c.mechanisms = if l.config.auth {
-        crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect()
+        crate::identity::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect()
     } else {
         Vec::new()
     };
@@ -130,7 +119,7 @@ fn imap_config(l: &Listener) -> ImapConfig {
     c.plaintext_without_tls = l.config.allow_plaintext_auth;
     c.challenge_response_without_tls = l.config.allow_plaintext_auth;
     c.mechanisms = if l.config.auth {
-        crate::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect()
+        crate::identity::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect()
     } else {
         Vec::new()
     };
@@ -160,7 +149,7 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 pub(crate) async fn serve(config: Config) -> io::Result<()> {
     let mut signals = StopSignals::install()?;
     let listeners = config.listeners().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.0))?;
-    crate::preflight::check(&config, &listeners).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    crate::config::preflight::check(&config, &listeners).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     std::fs::create_dir_all(&config.data_dir)?;
     let (jobs, job_rx) = mpsc::unbounded_channel();
     let committed = jobs.clone();
@@ -169,10 +158,10 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     });
     let spool = Spool::open(&config.data_dir, on_commit)?;
     let mailboxes = Arc::new(Mailboxes::new(&config.data_dir, &config.hostname));
-    let directory = Arc::new(Directory::new(&config)?);
-    let quotas = Arc::new(Quotas::new(&config, mailboxes.clone()));
+    let directory = Arc::new(config.directory()?);
+    let quotas = Arc::new(Quotas::new(&config.user, config.default_quota, mailboxes.clone()));
     let needs_tls = listeners.iter().any(|l| l.config.tls != TlsMode::None);
-    let tls = if needs_tls { Some(TlsAcceptor::from(crate::tls::server_config(&config)?)) } else { None };
+    let tls = if needs_tls { Some(TlsAcceptor::from(crate::config::tls::server_config(&config)?)) } else { None };
 
     let queued = spool.list()?;
     if !queued.is_empty() {
@@ -188,7 +177,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
             tracing::info!(files = n, "removed stale files from Maildir tmp folders");
         }
     });
-    let outbound = Arc::new(crate::outbound::store::Store::open(&config.data_dir)?);
+    let outbound = Arc::new(crate::store::outbound_queue::Store::open(&config.data_dir)?);
     let (outbound_ids, outbound_rx) = mpsc::unbounded_channel();
     let deliverer = Arc::new(Deliverer {
         spool: spool.clone(),
@@ -199,26 +188,42 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         outbound: outbound.clone(),
         outbound_ids,
     });
-    let manager = crate::outbound::Manager::new(outbound, &config, deliverer.clone())?;
+    let manager = crate::outbound::Manager::new(
+        outbound,
+        &config.outbound,
+        &config.route,
+        &config.hostname,
+        &config.data_dir,
+        deliverer.clone(),
+    )?;
     tokio::spawn(crate::outbound::run(Arc::new(manager), outbound_rx));
     tokio::spawn(delivery::run(deliverer, job_rx));
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let identity = Arc::new(Identity {
+        hostname: config.hostname.clone(),
+        default_domain: config.domain.first().map(|d| d.name.clone()),
+        directory: directory.clone(),
+        defences: Defences::new(config.abuse.clone()),
+        verifier: crate::identity::login::Verifier::new(&config.abuse),
+        logins: Logins::default(),
+    });
     let shared = Arc::new(Shared {
-        config: config.clone(),
+        hostname: config.hostname.clone(),
+        hop_limit: config.hop_limit,
+        imap: config.imap.clone(),
+        identity,
         directory,
         quotas,
-        defences: Defences::new(config.abuse.clone()),
-        verifier: crate::login::Verifier::new(&config.abuse),
-        logins: Logins::default(),
         mailboxes: mailboxes.clone(),
         pop3_locks: crate::protocols::pop3::Locks::default(),
         imap_folders: crate::protocols::imap::store::Registry::default(),
         spool,
         jobs,
     });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut accepts = JoinSet::new();
+    let stop = CancellationToken::new();
+    // The accept loops and every session: waited for, within the grace period, at the end.
+    let tasks = TaskTracker::new();
     for l in listeners {
         let socket =
             bind(l.addr).map_err(|e| io::Error::new(e.kind(), format!("listener {} ({}): {e}", l.name, l.addr)))?;
@@ -237,13 +242,14 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
             per_ip: Mutex::new(HashMap::new()),
             listener: l,
         });
-        accepts.spawn(accept_loop(socket, endpoint, shared.clone(), stop_rx.clone()));
+        tasks.spawn(accept_loop(socket, endpoint, shared.clone(), stop.clone(), tasks.clone()));
     }
 
     signals.wait().await;
     tracing::info!(grace_secs = grace.as_secs(), "stopping: no new connections; sessions may finish");
-    let _ = stop_tx.send(true);
-    let finished = tokio::time::timeout(grace, async { while accepts.join_next().await.is_some() {} }).await;
+    stop.cancel();
+    tasks.close();
+    let finished = tokio::time::timeout(grace, tasks.wait()).await;
     if finished.is_err() {
         tracing::warn!("grace period over: closing the remaining sessions");
     }
@@ -291,9 +297,9 @@ async fn accept_loop(
     socket: TcpListener,
     endpoint: Arc<Endpoint>,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
+    sessions: TaskTracker,
 ) {
-    let mut sessions = JoinSet::new();
     loop {
         tokio::select! {
             accepted = socket.accept() => match accepted {
@@ -307,13 +313,11 @@ async fn accept_loop(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-            _ = stop.changed() => break,
+            () = stop.cancelled() => break,
         }
     }
-    drop(socket);
-    // Sessions in progress finish (the caller bounds this by the grace period).
-    while sessions.join_next().await.is_some() {}
+    // No new connections; the sessions in progress finish (the caller waits for them,
+    // bounded by the grace period).
 }
 
 /// Sends one refusal on a fresh connection, in the listener's protocol, and closes it.
@@ -343,13 +347,13 @@ async fn refuse(mut stream: TcpStream, service: Service, code: u16, enhanced: (u
 async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, shared: Arc<Shared>) {
     let l = &endpoint.listener;
     let ip = canonical(peer.ip());
-    let host = &shared.config.hostname;
+    let host = &shared.hostname;
     if !l.config.access.permits(ip) {
         tracing::info!(listener = %l.name, client = %ip, "refused by the access list");
         refuse(stream, l.config.service, 554, (5, 7, 1), &format!("{host} Access denied")).await;
         return;
     }
-    if !shared.defences.admit(ip) {
+    if !shared.identity.defences.admit(ip) {
         tracing::warn!(listener = %l.name, client = %ip, "refused: blocked or over the connection rate");
         refuse(
             stream,
@@ -368,7 +372,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
         return;
     };
     // IPv6 clients count per network (`[abuse] ipv6_prefix`), like every other limit.
-    let counted = crate::abuse::client_key(ip, shared.config.abuse.ipv6_prefix);
+    let counted = shared.identity.defences.key(ip);
     let admitted = {
         let mut map = endpoint.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let n = map.entry(counted).or_insert(0);

@@ -469,6 +469,15 @@ impl<'a> ForwardPath<'a> {
     }
 }
 
+/// `"local@domain".parse::<Mailbox>()`: a bare mailbox, owned.
+impl std::str::FromStr for Mailbox<'static> {
+    type Err = PathError;
+
+    fn from_str(s: &str) -> Result<Self, PathError> {
+        Mailbox::parse(s.as_bytes()).map(Mailbox::into_owned)
+    }
+}
+
 impl<'a> Mailbox<'a> {
     /// Parses a bare `Mailbox` (`local@domain`, no brackets) that must fill `input`.
     pub fn parse(input: &'a [u8]) -> Result<Self, PathError> {

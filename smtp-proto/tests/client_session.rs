@@ -443,3 +443,88 @@ fn several_transactions_over_one_connection() {
         assert_eq!(server.output().matches("250 2.0.0 OK").count(), 1, "one RSET, after the failed transaction");
     }
 }
+
+/// Drives a client against a scripted server up to `ReadyForBody`; returns the session.
+fn ready_for_body(body_buffer: usize, ehlo: &str, after_rcpt: &[&str]) -> ClientSession {
+    let now = Instant::now();
+    let mut config = ClientConfig::new("client.test");
+    config.body_buffer = body_buffer;
+    config.pipelining = false;
+    let envelope = Envelope::new("alice@client.test", &["bob@server.test"]).unwrap();
+    let mut c = ClientSession::new(config, envelope, now, false).unwrap();
+    let mut wire = Vec::new();
+    for reply in ["220 server.test ESMTP\r\n", ehlo, "250 2.1.0 OK\r\n", "250 2.1.5 OK\r\n"].iter().chain(after_rcpt) {
+        let _ = c.handle_input(now, reply.as_bytes());
+        c.poll_transmit(&mut wire);
+    }
+    assert!(
+        std::iter::from_fn(|| c.poll_event()).any(|e| e == ClientEvent::ReadyForBody),
+        "{:?}",
+        String::from_utf8_lossy(&wire)
+    );
+    c
+}
+
+/// The body goes in at most `body_buffer` octets at a time: `write_body` says how much it
+/// took, and the output between two writes stays bounded, however big the piece offered.
+#[test]
+fn the_body_is_taken_in_bounded_pieces() {
+    for (ehlo, after_rcpt, bound) in [
+        ("250-server.test\r\n250 CHUNKING\r\n", &[][..], 1000 + 32),
+        ("250 server.test\r\n", &["354 go ahead\r\n"][..], 2 * 1000),
+    ] {
+        let mut c = ready_for_body(1000, ehlo, after_rcpt);
+        let body = b".dot line\r\n".repeat(2000);
+        let mut rest = &body[..];
+        let mut wire = Vec::new();
+        let mut rounds = 0;
+        while !rest.is_empty() {
+            let taken = c.write_body(rest).unwrap();
+            assert!(taken <= 1000, "{taken}");
+            rest = &rest[taken..];
+            let mut out = Vec::new();
+            c.poll_transmit(&mut out);
+            assert!(out.len() <= bound, "{} octets held for one write", out.len());
+            wire.extend_from_slice(&out);
+            rounds += 1;
+        }
+        assert!(rounds >= body.len() / 1000);
+        // A full buffer takes nothing until it is written.
+        c.finish_body(Instant::now()).unwrap();
+        c.poll_transmit(&mut wire);
+        assert_eq!(c.write_body(b"x"), Err(sansmail_smtp_proto::client::NotReadyForBody));
+        let text = String::from_utf8_lossy(&wire);
+        if after_rcpt.is_empty() {
+            // The last chunk is `BDAT n LAST` with the content, not an empty `BDAT 0 LAST`.
+            assert!(!text.contains("BDAT 0 LAST"), "{text}");
+            let last = text.rfind("BDAT ").unwrap();
+            assert!(text[last..].starts_with("BDAT 1000 LAST\r\n"), "{}", &text[last..]);
+            assert_eq!(text.matches(" LAST").count(), 1);
+            assert_eq!(text.matches("BDAT ").count(), 22);
+        } else {
+            assert!(text.ends_with("\r\n.\r\n"), "{}", &text[text.len() - 20..]);
+            assert_eq!(text.matches("..dot line").count(), 2000);
+        }
+    }
+}
+
+/// An empty message over BDAT is the one case of `BDAT 0 LAST`.
+#[test]
+fn an_empty_message_over_bdat_is_bdat_0_last() {
+    let mut c = ready_for_body(1000, "250-server.test\r\n250 CHUNKING\r\n", &[]);
+    c.finish_body(Instant::now()).unwrap();
+    let mut wire = Vec::new();
+    c.poll_transmit(&mut wire);
+    assert_eq!(wire, b"BDAT 0 LAST\r\n");
+}
+
+/// Envelopes and mailboxes from text in one call.
+#[test]
+fn envelopes_and_mailboxes_from_text() {
+    let m: Mailbox<'static> = "bob@server.test".parse().unwrap();
+    assert_eq!(m.domain.to_string(), "server.test");
+    assert!("no-at-sign".parse::<Mailbox<'static>>().is_err());
+    let e = Envelope::new("", &["bob@server.test"]).unwrap();
+    assert_eq!(e.from, ReversePath::Null);
+    assert_eq!(e.recipients[0].0, ForwardPath::Mailbox(m));
+}

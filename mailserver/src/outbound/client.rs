@@ -355,8 +355,10 @@ impl Pump {
                     ClientEvent::StartTls => starttls = true,
                     ClientEvent::ReadyForBody => {
                         // Streamed in pieces, written as they are encoded.
-                        for piece in content.chunks(64 * 1024) {
-                            let _ = session.send_body(piece);
+                        let mut rest = content;
+                        while !rest.is_empty() {
+                            let taken = session.write_body(rest).unwrap_or(rest.len());
+                            rest = &rest[taken..];
                             session.poll_transmit(&mut out);
                             write(&mut stream, &mut out).await?;
                         }

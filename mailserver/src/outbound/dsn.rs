@@ -11,9 +11,9 @@ use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::raw::Raw;
 use mail_builder::mime::{BodyPart, MimePart};
 
-use super::store::RcptState;
-use crate::directory::rfc5322_date;
-use crate::spool::{Envelope, Recipient};
+use crate::identity::directory::rfc5322_date;
+use crate::store::outbound_queue::RcptState;
+use crate::store::spool::{Envelope, Recipient};
 
 /// What a report says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

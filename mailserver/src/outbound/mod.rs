@@ -1,5 +1,5 @@
 //! Outbound delivery: the queue manager. Local delivery hands each message's remote
-//! recipients to [`store::Store`]; the manager tries them when due, grouped by domain,
+//! recipients to [`Store`]; the manager tries them when due, grouped by domain,
 //! through [`route::Router`] and [`client::send`], keeps a state per recipient (pending,
 //! deferred with its next attempt and last error, delivered, failed), retries with a
 //! doubling back-off up to the queue lifetime, and reports with [`dsn`].
@@ -11,7 +11,6 @@ pub(crate) mod client;
 mod config;
 pub(crate) mod dsn;
 pub(crate) mod route;
-pub(crate) mod store;
 
 pub(crate) use config::{OutboundConfig, RouteConfig};
 
@@ -32,9 +31,9 @@ use self::client::{Attempt, HopResult};
 use self::config::RouteTls;
 use self::dsn::Kind;
 use self::route::{Routed, Router};
-use self::store::{RcptState, State, Status, Store};
-use crate::delivery::Deliverer;
-use crate::spool::{Envelope, Recipient};
+use crate::store::delivery::Deliverer;
+use crate::store::outbound_queue::{RcptState, State, Status, Store};
+use crate::store::spool::{Envelope, Recipient};
 
 /// The name of the mark `sansmail queue flush|release` leaves for the running server.
 pub(crate) const FLUSH_MARK: &str = ".flush";
@@ -59,18 +58,22 @@ pub(crate) struct Manager {
 }
 
 impl Manager {
+    /// The outbound queue of `data_dir`, sending as `hostname` by these settings and routes.
     pub(crate) fn new(
         store: Arc<Store>,
-        config: &crate::config::Config,
+        config: &OutboundConfig,
+        routes: &[RouteConfig],
+        hostname: &str,
+        data_dir: &std::path::Path,
         deliverer: Arc<Deliverer>,
     ) -> io::Result<Self> {
-        let router = Router::new(&config.outbound, &config.route).map_err(io::Error::other)?;
+        let router = Router::new(config, routes).map_err(io::Error::other)?;
         Ok(Self {
-            flush_mark: config.data_dir.join("queue").join("out").join(FLUSH_MARK),
+            flush_mark: data_dir.join("queue").join("out").join(FLUSH_MARK),
             store,
             router,
-            config: config.outbound.clone(),
-            hostname: config.hostname.clone(),
+            config: config.clone(),
+            hostname: hostname.to_owned(),
             deliverer,
             opportunistic: client::opportunistic_tls()?,
             verified: Mutex::new(HashMap::new()),

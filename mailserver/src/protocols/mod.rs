@@ -6,3 +6,31 @@ pub(crate) mod driver;
 pub(crate) mod imap;
 pub(crate) mod pop3;
 pub(crate) mod smtp;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::identity::Identity;
+use crate::identity::directory::Directory;
+use crate::store::delivery::{Job, Mailboxes};
+use crate::store::quota::Quotas;
+use crate::store::spool::Spool;
+
+/// What every connection shares.
+pub(crate) struct Shared {
+    /// This server's name (greetings, `Received`, APOP timestamps).
+    pub(crate) hostname: String,
+    /// `Received` fields past which a message is refused as looping.
+    pub(crate) hop_limit: usize,
+    /// What an IMAP account may make of its folders.
+    pub(crate) imap: imap::folders::ImapConfig,
+    pub(crate) identity: Arc<Identity>,
+    pub(crate) directory: Arc<Directory>,
+    pub(crate) quotas: Arc<Quotas>,
+    pub(crate) mailboxes: Arc<Mailboxes>,
+    pub(crate) pop3_locks: pop3::Locks,
+    pub(crate) imap_folders: imap::store::Registry,
+    pub(crate) spool: Arc<Spool>,
+    pub(crate) jobs: mpsc::UnboundedSender<Job>,
+}

@@ -1,5 +1,5 @@
 //! The POP3 driver: moves bytes between a socket and `pop3-proto`'s [`ServerSession`], and
-//! answers its decisions: logins (shared SASL and throttling, [`crate::login`]), the
+//! answers its decisions: logins (shared SASL and throttling, [`crate::identity::login`]), the
 //! maildrop (a Maildir snapshot taken at login, locked against a second POP3 session),
 //! message content (streamed from the file, so a message of any size uses flat memory),
 //! and the UPDATE state (deletions at QUIT only, quota usage reduced).
@@ -19,8 +19,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::driver::{Handler, Wire};
 
-use crate::login::{Login, Outcome};
-use crate::server::Shared;
+use crate::identity::login::{Login, Outcome};
+use crate::protocols::Shared;
 
 /// Message content is read and sent in pieces of this size.
 const CHUNK: usize = 64 * 1024;
@@ -175,8 +175,8 @@ impl Connection {
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
         let nonce: String = r.iter().map(|b| format!("{b:02x}")).collect();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let apop_timestamp = format!("<{nonce}.{now}@{}>", shared.config.hostname);
-        let login = Login::new(shared.clone(), peer.ip());
+        let apop_timestamp = format!("<{nonce}.{now}@{}>", shared.hostname);
+        let login = Login::new(shared.identity.clone(), peer.ip());
         Self { shared, peer, login, apop_timestamp, maildrop: None, retrieved: 0 }
     }
 
@@ -253,7 +253,7 @@ impl Connection {
             Ok(Ok(list)) => {
                 let infos = list.iter().map(|(e, uid)| MessageInfo { size: e.size, uid: uid.clone() }).collect();
                 let entries = list.into_iter().map(|(e, _)| e).collect();
-                self.shared.logins.record(ip);
+                self.shared.identity.logins.record(ip);
                 tracing::info!(client = %ip, user = %user, "POP3 login");
                 let _ = session.accept_login(&user, infos);
                 self.maildrop = Some(Maildrop { mailbox: user, maildir, entries, _lock: lock });

@@ -16,14 +16,15 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::driver::{Handler, Wire};
 
-use crate::config::{Relay, canonical};
-use crate::delivery::Job;
-use crate::directory::{Target, rfc5322_date};
-use crate::login::{Login, Outcome};
-use crate::policy::{self, Client};
-use crate::server::Shared;
-use crate::spool::{self, Envelope, Incoming, Recipient};
-use crate::users::normalize;
+use crate::identity::directory::{Target, rfc5322_date};
+use crate::identity::login::{Login, Outcome};
+use crate::identity::policy::Relay;
+use crate::identity::policy::{self, Client};
+use crate::identity::users::normalize;
+use crate::net::canonical;
+use crate::protocols::Shared;
+use crate::store::delivery::Job;
+use crate::store::spool::{self, Envelope, Incoming, Recipient};
 
 /// Content is written to the spool file in pieces of at least this size.
 const SPOOL_CHUNK: usize = 256 * 1024;
@@ -47,7 +48,7 @@ struct Transaction {
     envelope: Option<Envelope>,
     head: Vec<u8>,
     /// Loop signs in the message's header section.
-    scan: crate::loops::HeaderScan,
+    scan: crate::store::loops::HeaderScan,
 }
 
 /// One client connection.
@@ -111,7 +112,7 @@ impl Handler<ServerSession> for Connection {
 
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, relay: Relay, peer: SocketAddr, listener: String) -> Self {
-        let login = Login::new(shared.clone(), peer.ip());
+        let login = Login::new(shared.identity.clone(), peer.ip());
         Self {
             shared,
             relay,
@@ -218,7 +219,7 @@ impl Connection {
     /// Who is asking, for the relay policy.
     fn client(&self) -> Client<'_> {
         let ip = self.peer.ip();
-        let recent_login = self.relay.after_login.is_some_and(|w| self.shared.logins.recent(ip, w));
+        let recent_login = self.relay.after_login.is_some_and(|w| self.shared.identity.logins.recent(ip, w));
         Client { ip, user: self.user.as_deref(), recent_login, local_ip: self.local_ip }
     }
 
@@ -256,7 +257,7 @@ impl Connection {
                 tracing::info!(client = %self.peer.ip(), user = ?self.user, rule = %d.rule, "RCPT refused");
                 if d.rule == policy::UNKNOWN_USER {
                     self.unknown_recipients += 1;
-                    if self.shared.defences.unknown_recipient(self.peer.ip(), self.unknown_recipients) {
+                    if self.shared.identity.defences.unknown_recipient(self.peer.ip(), self.unknown_recipients) {
                         return Err(reply(421, (4, 7, 0), "Too many unknown recipients, closing connection"));
                     }
                 }
@@ -301,7 +302,7 @@ impl Connection {
         let head = format!(
             "Received: from {} ([{client}])\r\n\tby {} (sansmail) with {with} id {id}{for_clause};\r\n\t{}\r\n",
             sanitize(&self.helo),
-            self.shared.config.hostname,
+            self.shared.hostname,
             rfc5322_date(now)
         );
         let envelope = Envelope {
@@ -370,7 +371,7 @@ impl Connection {
     /// A mail loop shows as too many `Received` fields, or as a message we forward from an
     /// address that already has our `Delivered-To` for it (we add it to what we forward).
     fn loop_refusal(&self) -> Option<Reply<'static>> {
-        let limit = self.shared.config.hop_limit;
+        let limit = self.shared.hop_limit;
         let scan = &self.tx.scan;
         if limit > 0 && scan.received >= limit {
             let text = format!("Too many hops ({} Received fields, limit {limit}): mail loop", scan.received);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::address::{ForwardPath, ReversePath};
+use crate::address::{ForwardPath, Mailbox, PathError, ReversePath};
 use crate::command::{MailParams, RcptParams};
 use crate::reply::ReplyLimits;
 
@@ -55,6 +55,12 @@ pub struct ClientConfig {
     pub keep_open: bool,
     /// Bounds on each reply.
     pub reply_limits: ReplyLimits,
+    /// Message content the session holds unsent before [`ClientSession::write_body`]
+    /// takes no more (the embedder writes the output, then offers the rest). Default
+    /// 256 KiB; with dot-stuffing the output can reach twice this.
+    ///
+    /// [`ClientSession::write_body`]: super::ClientSession::write_body
+    pub body_buffer: usize,
     /// How long to wait for each reply.
     pub timeouts: ClientTimeouts,
 }
@@ -77,6 +83,7 @@ impl Default for ClientConfig {
             chunking: true,
             keep_open: false,
             reply_limits: ReplyLimits::default(),
+            body_buffer: 256 * 1024,
             timeouts: ClientTimeouts::default(),
         }
     }
@@ -116,4 +123,26 @@ pub struct Envelope {
     pub params: MailParams<'static>,
     /// The recipients, in order; results are reported by index.
     pub recipients: Vec<(ForwardPath<'static>, RcptParams<'static>)>,
+}
+
+impl Envelope {
+    /// An envelope from addresses as text, with no parameters: `from` is `local@domain`
+    /// (or empty for the null sender `<>`), each of `to` is `local@domain`.
+    ///
+    /// ```
+    /// use sansmail_smtp_proto::client::Envelope;
+    /// let e = Envelope::new("alice@example.org", &["bob@example.net", "carol@example.net"]).unwrap();
+    /// assert_eq!(e.recipients.len(), 2);
+    /// assert!(Envelope::new("", &["postmaster@example.net"]).is_ok());
+    /// assert!(Envelope::new("not an address", &["bob@example.net"]).is_err());
+    /// ```
+    pub fn new(from: &str, to: &[&str]) -> Result<Self, PathError> {
+        let from =
+            if from.is_empty() { ReversePath::Null } else { ReversePath::Mailbox(from.parse::<Mailbox<'static>>()?) };
+        let recipients = to
+            .iter()
+            .map(|t| Ok((ForwardPath::Mailbox(t.parse::<Mailbox<'static>>()?), RcptParams::default())))
+            .collect::<Result<_, PathError>>()?;
+        Ok(Self { from, params: MailParams::default(), recipients })
+    }
 }

@@ -3,7 +3,7 @@
 //! The embedder connects, creates a [`ClientSession`], and then pumps as on the server side:
 //! [`ClientSession::handle_input`] with the server's bytes, [`ClientSession::poll_event`]
 //! until `None`, [`ClientSession::poll_transmit`] to write. On
-//! [`ClientEvent::ReadyForBody`] it streams the message with [`ClientSession::send_body`] and
+//! [`ClientEvent::ReadyForBody`] it streams the message with [`ClientSession::write_body`] and
 //! ends it with [`ClientSession::finish_body`]; the session dot-stuffs for DATA and frames
 //! BDAT chunks itself. Results come as one [`ClientEvent::Recipient`] per recipient and one
 //! [`ClientEvent::Done`].
@@ -34,7 +34,7 @@ pub enum ClientEvent {
     /// The server accepted STARTTLS: write pending output, run the TLS handshake, then call
     /// [`ClientSession::handle_tls_established`].
     StartTls,
-    /// Send the message with [`ClientSession::send_body`] and [`ClientSession::finish_body`].
+    /// Send the message with [`ClientSession::write_body`] and [`ClientSession::finish_body`].
     ReadyForBody,
     /// The reply to one recipient's RCPT.
     Recipient {
@@ -91,6 +91,8 @@ pub enum ClientError {
     Timeout,
     /// The connection closed before the end.
     ConnectionClosed,
+    /// A command of the session could not be written (a path or parameter out of grammar).
+    Encode(EncodeError),
 }
 
 impl fmt::Display for ClientError {
@@ -106,6 +108,7 @@ impl fmt::Display for ClientError {
             Self::UnexpectedReply => f.write_str("unexpected reply"),
             Self::Timeout => f.write_str("timed out waiting for a reply"),
             Self::ConnectionClosed => f.write_str("connection closed"),
+            Self::Encode(e) => write!(f, "cannot write a command: {e}"),
         }
     }
 }
@@ -133,7 +136,7 @@ impl fmt::Display for NextTransactionError {
 
 impl std::error::Error for NextTransactionError {}
 
-/// Calling [`ClientSession::send_body`] or [`ClientSession::finish_body`] out of turn.
+/// Calling [`ClientSession::write_body`] or [`ClientSession::finish_body`] out of turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotReadyForBody;
 
@@ -183,6 +186,9 @@ pub struct ClientSession {
     accepted: usize,
     answered: usize,
     body: Option<DataEncoder>,
+    /// With BDAT: the last piece of content, held back so that the final chunk can be
+    /// `BDAT n LAST` (RFC 3030 §2).
+    held: Vec<u8>,
     finished: bool,
     /// Replies still due to commands of a finished transaction: read and ignored.
     stale: usize,
@@ -225,6 +231,7 @@ impl ClientSession {
             accepted: 0,
             answered: 0,
             body: None,
+            held: Vec::new(),
             finished: false,
             stale: 0,
             dirty: false,
@@ -328,33 +335,56 @@ impl ClientSession {
         }
     }
 
-    /// Sends a piece of the message (after [`ClientEvent::ReadyForBody`]).
-    pub fn send_body(&mut self, data: &[u8]) -> Result<(), NotReadyForBody> {
-        let encoder = self.body.as_mut().ok_or(NotReadyForBody)?;
+    /// Writes a piece of the message (after [`ClientEvent::ReadyForBody`]); returns how many
+    /// octets it took. The session holds at most [`ClientConfig::body_buffer`] octets of
+    /// output: fewer taken than offered (possibly none) means write the output
+    /// ([`ClientSession::poll_transmit`]), then offer the rest.
+    #[must_use = "the octets not taken must be offered again"]
+    pub fn write_body(&mut self, data: &[u8]) -> Result<usize, NotReadyForBody> {
+        if self.body.is_none() {
+            return Err(NotReadyForBody);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
         if self.use_bdat {
-            if !data.is_empty() {
-                let _ = Command::Bdat { size: data.len() as u64, last: false }.encode(&mut self.out);
-                self.out.extend_from_slice(data);
-                self.expect.push_back(Expect::Bdat { last: false });
-            }
-        } else {
+            // More content follows the held chunk, so it is not the last: send it.
+            self.flush_held(false);
+        }
+        let take = data.len().min(self.config.body_buffer.saturating_sub(self.out.len() + self.held.len()));
+        let data = &data[..take];
+        if self.use_bdat {
+            self.held.extend_from_slice(data);
+        } else if let Some(encoder) = self.body.as_mut() {
             encoder.encode(data, &mut self.out);
         }
-        Ok(())
+        Ok(take)
     }
 
-    /// Ends the message: the end marker, or `BDAT 0 LAST`.
+    /// Ends the message: the end marker, or the held-back last chunk as `BDAT n LAST`
+    /// (`BDAT 0 LAST` for an empty message).
     pub fn finish_body(&mut self, now: Instant) -> Result<(), NotReadyForBody> {
         let mut encoder = self.body.take().ok_or(NotReadyForBody)?;
         if self.use_bdat {
-            let _ = Command::Bdat { size: 0, last: true }.encode(&mut self.out);
-            self.expect.push_back(Expect::Bdat { last: true });
+            self.flush_held(true);
         } else {
             encoder.finish(&mut self.out);
             self.expect.push_back(Expect::DataEnd);
         }
         self.arm(now);
         Ok(())
+    }
+
+    /// Sends the held-back chunk as `BDAT n [LAST]` (with `last`, even an empty one).
+    fn flush_held(&mut self, last: bool) {
+        if self.held.is_empty() && !last {
+            return;
+        }
+        let size = self.held.len() as u64;
+        // A BDAT line has no field from the embedder: it cannot fail to encode.
+        let _ = Command::Bdat { size, last }.encode(&mut self.out);
+        self.out.append(&mut self.held);
+        self.expect.push_back(Expect::Bdat { last });
     }
 
     fn timeout_for(&self, e: Expect) -> Duration {
@@ -373,10 +403,19 @@ impl ClientSession {
     }
 
     fn send(&mut self, now: Instant, cmd: Command<'_>, expect: Expect) {
-        // Paths and names were validated in `new`; nothing else here comes from the embedder.
-        let _ = cmd.encode(&mut self.out);
-        self.expect.push_back(expect);
-        self.arm(now);
+        // Paths and names were checked in `new`; should a command still not encode (the
+        // parameters are adapted to the server's extensions), the transaction fails with it.
+        let start = self.out.len();
+        match cmd.encode(&mut self.out) {
+            Ok(()) => {
+                self.expect.push_back(expect);
+                self.arm(now);
+            }
+            Err(e) => {
+                self.out.truncate(start);
+                self.finish(now, Err(ClientError::Encode(e)));
+            }
+        }
     }
 
     fn send_raw(&mut self, now: Instant, line: &[u8], expect: Expect) {
@@ -393,6 +432,7 @@ impl ClientSession {
         if !self.finished {
             self.finished = true;
             self.body = None;
+            self.held.clear();
             self.stale = self.expect.len();
             let usable = match &result {
                 Ok(_) => true,
@@ -473,6 +513,7 @@ impl ClientSession {
             self.closed = true;
             self.expect.clear();
             self.body = None;
+            self.held.clear();
             self.events.push_back(ClientEvent::Close);
         }
     }

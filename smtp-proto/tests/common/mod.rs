@@ -162,8 +162,13 @@ pub fn converse(
         while let Some(e) = client.poll_event() {
             match e {
                 ClientEvent::ReadyForBody => {
-                    for p in body.chunks(piece.max(1)) {
-                        client.send_body(p).unwrap();
+                    for mut p in body.chunks(piece.max(1)) {
+                        while !p.is_empty() {
+                            let taken = client.write_body(p).unwrap();
+                            p = &p[taken..];
+                            // The harness writes what the client holds, as a socket would.
+                            client.poll_transmit(&mut c2s);
+                        }
                     }
                     client.finish_body(now).unwrap();
                 }

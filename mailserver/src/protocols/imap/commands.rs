@@ -213,10 +213,10 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
                 None => no(None, "No mailbox selected"),
             }
         }
-        Body::Create { mailbox } => folders::create(&conn.shared.config.imap, &maildir, mailbox)?,
+        Body::Create { mailbox } => folders::create(&conn.shared.imap, &maildir, mailbox)?,
         Body::Delete { mailbox } => folders::delete(conn, &user, &maildir, mailbox)?,
-        Body::Rename { from, to } => folders::rename(&conn.shared.config.imap, &maildir, from, to)?,
-        Body::Subscribe { mailbox } => folders::subscribe(&conn.shared.config.imap, &maildir, mailbox)?,
+        Body::Rename { from, to } => folders::rename(&conn.shared.imap, &maildir, from, to)?,
+        Body::Subscribe { mailbox } => folders::subscribe(&conn.shared.imap, &maildir, mailbox)?,
         Body::Unsubscribe { mailbox } => {
             let name = wire_name(mailbox);
             let mut subs = store::subscriptions(&maildir);
@@ -471,13 +471,13 @@ fn append(
         None => None,
     };
     let quotas = conn.shared.quotas.clone();
-    let key = crate::quota::command_key();
+    let key = crate::store::quota::command_key();
     if !quotas.reserve(&key, user, message.len() as u64) {
         return Ok(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
     }
     let added = (|| -> io::Result<(u32, u32)> {
         let (bits, keywords) = system_and_keywords(flags);
-        let base = Folder::new_base(&conn.shared.config.hostname);
+        let base = Folder::new_base(&conn.shared.hostname);
         let tmp = write_tmp(&dir, &base, message, mtime)?;
         let folder = conn.shared.imap_folders.folder(&dir);
         let mut index = folder.lock()?;
@@ -676,14 +676,14 @@ fn copy(
     let total: u64 = sources.iter().map(|m| m.size).sum();
     let same = dir == sel.folder.dir;
     let quotas = conn.shared.quotas.clone();
-    let key = crate::quota::command_key();
+    let key = crate::store::quota::command_key();
     // A move within one folder takes no more space.
     let needs_space = !(moving && same);
     if needs_space && !quotas.reserve(&key, user, total) {
         return Ok(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
     }
     let target = conn.shared.imap_folders.folder(&dir);
-    let copied = copy_into(&conn.shared.config.hostname, &sel.folder, &target, &sources);
+    let copied = copy_into(&conn.shared.hostname, &sel.folder, &target, &sources);
     quotas.release(&key);
     let pairs = copied?;
     let validity = target.lock()?.validity;

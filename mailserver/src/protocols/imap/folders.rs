@@ -6,13 +6,14 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use serde::Deserialize;
+
 use sansmail_imap_proto::command::{Mailbox, StatusItem};
 use sansmail_imap_proto::response::{Code, Data, write_data};
 
 use super::Connection;
 use super::commands::{Done, exists, folder_of, is_inbox, no, ok, wire_name};
 use super::store::{self, Flags, SPECIAL_USE};
-use crate::config::ImapConfig;
 
 /// Refuses a new folder name past the configured length (as stored: modified UTF-7), or a
 /// new folder past the configured count.
@@ -290,5 +291,25 @@ mod tests {
             assert!(!pattern_matches(pattern.as_bytes(), name.as_bytes()));
         }
         assert!(pattern_matches(("*a".repeat(32) + "*c").as_bytes(), name.as_bytes()));
+    }
+}
+
+/// `[imap]`: what one account may make of its folders.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ImapConfig {
+    /// Folders besides INBOX.
+    pub(crate) max_folders: usize,
+    /// Octets of a folder name as stored (modified UTF-7, hierarchy included); at most 250.
+    pub(crate) max_folder_name: usize,
+    /// Names on the subscription list.
+    pub(crate) max_subscriptions: usize,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        // Generous for any mail client (Thunderbird users with thousands of folders are
+        // rare), small enough that a hostile account cannot fill a directory.
+        Self { max_folders: 1000, max_folder_name: 200, max_subscriptions: 1000 }
     }
 }

@@ -1,6 +1,6 @@
 //! The IMAP driver: moves bytes between a socket and `imap-proto`'s [`ServerSession`],
 //! answers its decisions (logins through the shared SASL and throttling of
-//! [`crate::login`], APPEND's literal against the quota) and runs the commands over the
+//! [`crate::identity::login`], APPEND's literal against the quota) and runs the commands over the
 //! user's Maildir ([`store`], [`commands`]). While a client IDLEs, the driver waits on the
 //! socket, the selected folder's change counter (other sessions) and a half-second look
 //! at the folder's directories (delivery, POP3), so new mail shows within a second.
@@ -23,8 +23,8 @@ use sansmail_imap_proto::server::{Event, ServerSession};
 use sansmail_smtp_proto::Mechanism;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::login::{Login, Outcome};
-use crate::server::Shared;
+use crate::identity::login::{Login, Outcome};
+use crate::protocols::Shared;
 
 use self::commands::Selected;
 use super::driver::{Handler, Wire};
@@ -83,7 +83,7 @@ impl Handler<ServerSession> for Connection {
 
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, peer: SocketAddr) -> Self {
-        let login = Login::new(shared.clone(), peer.ip());
+        let login = Login::new(shared.identity.clone(), peer.ip());
         Self { shared, peer, login, user: None, selected: None, fetch_more: None, resume: None, commands: 0 }
     }
 
@@ -180,7 +180,7 @@ impl Connection {
                     let _ = session.reject_login(Some(Code::Unavailable), "Mailbox unavailable, try again later");
                     return;
                 }
-                self.shared.logins.record(self.peer.ip());
+                self.shared.identity.logins.record(self.peer.ip());
                 tracing::info!(client = %self.peer.ip(), user = %user, "IMAP login");
                 let r = session.accept_login(&user);
                 self.user = Some((user, maildir));

@@ -4,12 +4,15 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+use serde::Deserialize;
+
 use sansmail_smtp_proto::Reply;
 use sansmail_smtp_proto::address::{Domain, ForwardPath, ReversePath};
 
-use crate::config::Relay;
-use crate::directory::{Directory, Target};
-use crate::users::normalize;
+use crate::identity::directory::{Directory, Target};
+use crate::identity::users::normalize;
+use crate::net::canonical;
 
 /// The rule named when a local recipient does not exist (directory-harvest counting).
 pub(crate) const UNKNOWN_USER: &str = "local domain, unknown user";
@@ -30,8 +33,8 @@ pub(crate) struct Client<'a> {
 /// one of our addresses (the one the client reached, loopback, the unspecified address).
 fn is_ours(dir: &Directory, client: &Client<'_>, domain: &Domain<'_>) -> bool {
     let literal = |ip: IpAddr| {
-        let ip = crate::config::canonical(ip);
-        ip.is_loopback() || ip.is_unspecified() || client.local_ip.map(crate::config::canonical) == Some(ip)
+        let ip = crate::net::canonical(ip);
+        ip.is_loopback() || ip.is_unspecified() || client.local_ip.map(crate::net::canonical) == Some(ip)
     };
     match domain {
         Domain::Name(d) => dir.is_local_domain(d),
@@ -159,7 +162,7 @@ mod tests {
 
     #[test]
     fn after_login_window_relays_only_when_on_and_recent() {
-        let dir = Directory::new(&Config::embedded()).unwrap();
+        let dir = Config::embedded().directory().unwrap();
         let (to, _) = ForwardPath::parse(b"<x@remote.test>").unwrap();
         let mut relay = Relay::default();
         let client =
@@ -169,5 +172,84 @@ mod tests {
         let (_, _, rule) = rcpt_to(&relay, &dir, client(true), &to).unwrap();
         assert_eq!(rule, "relay.after_login_minutes");
         assert!(rcpt_to(&relay, &dir, client(false), &to).is_err(), "on: no recent login, no relay");
+    }
+}
+
+/// `[listener.access]`: which client addresses may connect. A client in `deny`, or not in a
+/// non-empty `allow`, gets `554 5.7.1` and is disconnected.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Access {
+    #[serde(default)]
+    pub(crate) allow: Vec<IpNet>,
+    #[serde(default)]
+    pub(crate) deny: Vec<IpNet>,
+}
+
+impl Access {
+    pub(crate) fn permits(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        !self.deny.iter().any(|n| n.contains(&ip))
+            && (self.allow.is_empty() || self.allow.iter().any(|n| n.contains(&ip)))
+    }
+}
+
+/// `[listener.relay]` as written: who may send to non-local domains, and what a sender
+/// must prove. Unset keys take the service's defaults (see `config::Listener::relay`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RelayConfig {
+    /// Client networks that may relay (the LAN).
+    #[serde(default)]
+    pub(crate) networks: Option<Vec<IpNet>>,
+    /// Authenticated users may relay (each unless `may_relay = false`).
+    #[serde(default)]
+    pub(crate) authenticated: Option<bool>,
+    /// Client addresses always allowed to relay, authenticated or not.
+    #[serde(default)]
+    pub(crate) allow_from: Vec<IpNet>,
+    /// Recipient domains anyone may relay to (backup MX, gateways).
+    #[serde(default)]
+    pub(crate) allow_to: Vec<String>,
+    /// MAIL FROM in a local domain needs AUTH or `networks`.
+    #[serde(default)]
+    pub(crate) reject_local_spoof: Option<bool>,
+    /// MAIL needs AUTH first.
+    #[serde(default)]
+    pub(crate) require_auth: Option<bool>,
+    /// An authenticated user sends only as their own address or aliases.
+    #[serde(default)]
+    pub(crate) sender_must_match_login: Option<bool>,
+    /// Relay for a client address that logged in to POP3 or IMAP within this many minutes
+    /// ("POP-before-SMTP"); fractions allowed. Absent: off.
+    #[serde(default)]
+    pub(crate) after_login_minutes: Option<f64>,
+}
+
+/// The effective relay rules of a listener.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Relay {
+    pub(crate) networks: Vec<IpNet>,
+    pub(crate) authenticated: bool,
+    pub(crate) allow_from: Vec<IpNet>,
+    /// Lower-cased.
+    pub(crate) allow_to: Vec<String>,
+    pub(crate) reject_local_spoof: bool,
+    pub(crate) require_auth: bool,
+    pub(crate) sender_must_match_login: bool,
+    pub(crate) after_login: Option<std::time::Duration>,
+}
+
+impl Relay {
+    /// Whether the client is in `networks`.
+    pub(crate) fn in_networks(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.networks.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Whether the client is in `allow_from`.
+    pub(crate) fn in_allow_from(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.allow_from.iter().any(|n| n.contains(&ip))
     }
 }

@@ -4,10 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::path::Path;
 use std::sync::Mutex;
 
-use crate::config::{Config, UserConfig};
-use crate::users::{Users, normalize};
+use serde::Deserialize;
+
+use crate::identity::users::{Users, normalize};
 
 /// Where mail to one address goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,25 +34,27 @@ pub(crate) struct Directory {
 }
 
 impl Directory {
-    pub(crate) fn new(config: &Config) -> io::Result<Self> {
-        let domains =
-            config.domain.iter().map(|d| (normalize(&d.name), d.catch_all.as_deref().map(normalize))).collect();
-        let configured = config.user.iter().map(|u| normalize(&u.address)).collect();
-        let aliases = config
-            .user
-            .iter()
-            .flat_map(|u| u.aliases.iter().map(move |a| (normalize(a), normalize(&u.address))))
-            .collect();
-        let settings = config.user.iter().map(|u| (normalize(&u.address), u.clone())).collect();
+    /// The directory of these domains and users, with the passwords of `data_dir`.
+    pub(crate) fn new(
+        domain: &[DomainConfig],
+        user: &[UserConfig],
+        data_dir: &Path,
+        postmaster: &str,
+    ) -> io::Result<Self> {
+        let domains = domain.iter().map(|d| (normalize(&d.name), d.catch_all.as_deref().map(normalize))).collect();
+        let configured = user.iter().map(|u| normalize(&u.address)).collect();
+        let aliases =
+            user.iter().flat_map(|u| u.aliases.iter().map(move |a| (normalize(a), normalize(&u.address)))).collect();
+        let settings = user.iter().map(|u| (normalize(&u.address), u.clone())).collect();
         let dir = Self {
             domains,
-            users: Mutex::new(Users::load_for_serving(&config.data_dir)?),
+            users: Mutex::new(Users::load_for_serving(data_dir)?),
             configured,
             aliases,
             settings,
-            postmaster: normalize(&config.postmaster()),
+            postmaster: normalize(postmaster),
         };
-        for u in &config.user {
+        for u in user {
             for f in &u.forward {
                 if let Some((l, d)) = f.rsplit_once('@')
                     && dir.is_local_domain(d)
@@ -91,16 +95,16 @@ impl Directory {
 
     /// Checks a user's password (blocking: argon2). The account table is locked only to
     /// copy the hash.
-    pub(crate) fn verify(&self, address: &str, password: &str, scratch: &mut crate::users::Scratch) -> bool {
+    pub(crate) fn verify(&self, address: &str, password: &str, scratch: &mut crate::identity::users::Scratch) -> bool {
         let hash = {
             let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
             users.refresh();
             users.hash(address)
         };
-        crate::users::verify_hash(hash.as_deref(), password, scratch)
+        crate::identity::users::verify_hash(hash.as_deref(), password, scratch)
     }
 
-    /// Checks an APOP digest (see [`crate::users::Users::apop_ok`]).
+    /// Checks an APOP digest (see [`crate::identity::users::Users::apop_ok`]).
     pub(crate) fn apop_ok(&self, address: &str, timestamp: &str, digest: &str) -> bool {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users.refresh();
@@ -115,7 +119,7 @@ impl Directory {
     }
 
     /// A user's SCRAM-SHA-256 verifier.
-    pub(crate) fn scram(&self, address: &str) -> Option<crate::users::ScramSecrets> {
+    pub(crate) fn scram(&self, address: &str) -> Option<crate::identity::users::ScramSecrets> {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users.refresh();
         users.scram(address)
@@ -178,4 +182,62 @@ mod tests {
         assert_eq!(rfc5322_date(1_795_320_000), "Sun, 22 Nov 2026 04:00:00 +0000");
         assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
     }
+}
+
+/// `[[domain]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DomainConfig {
+    pub(crate) name: String,
+    /// Mailbox that receives mail for unknown local parts of this domain.
+    #[serde(default)]
+    pub(crate) catch_all: Option<String>,
+}
+
+/// `[[user]]`: what a mailbox does with mail besides storing it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserConfig {
+    pub(crate) address: String,
+    /// Other addresses delivered to this mailbox.
+    #[serde(default)]
+    pub(crate) aliases: Vec<String>,
+    /// Addresses (local or remote) mail is forwarded to.
+    #[serde(default)]
+    pub(crate) forward: Vec<String>,
+    /// With `forward`, also keep a copy here.
+    #[serde(default)]
+    pub(crate) keep_copy: bool,
+    /// Quota in octets; overrides `default_quota`; `0` is none.
+    #[serde(default)]
+    pub(crate) quota: Option<u64>,
+    /// This user may relay once authenticated (where the listener lets authenticated users
+    /// relay). Default true.
+    #[serde(default = "yes")]
+    pub(crate) may_relay: bool,
+    /// Vacation reply.
+    #[serde(default)]
+    pub(crate) autoreply: Option<Autoreply>,
+}
+
+/// `autoreply = { … }` of a `[[user]]` (RFC 3834 rules apply).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Autoreply {
+    /// Subject of the reply; default `Auto: <original subject>`.
+    #[serde(default)]
+    pub(crate) subject: Option<String>,
+    /// Text of the reply.
+    pub(crate) body: String,
+    /// A sender gets at most one reply in this many days (RFC 3834 §2 suggests 7).
+    #[serde(default = "default_autoreply_days")]
+    pub(crate) days: u64,
+}
+
+fn default_autoreply_days() -> u64 {
+    7
+}
+
+fn yes() -> bool {
+    true
 }

@@ -1,6 +1,6 @@
-//! Authentication for every protocol: runs the SASL exchange ([`crate::sasl`]) and the
+//! Authentication for every protocol: runs the SASL exchange ([`crate::identity::sasl`]) and the
 //! USER/PASS check against the directory, under the shared throttling
-//! ([`crate::abuse::Defences`]). Each protocol driver turns an [`Outcome`] into its own
+//! ([`crate::identity::abuse::Defences`]). Each protocol driver turns an [`Outcome`] into its own
 //! reply (SMTP 235/535/454/421, POP3 `+OK`/`-ERR [AUTH]`/`-ERR [SYS/TEMP]`).
 
 use std::net::IpAddr;
@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::abuse::AfterFailure;
-use crate::sasl::{Exchange, Step};
-use crate::server::Shared;
-use crate::users::normalize;
+use crate::identity::Identity;
+use crate::identity::abuse::AfterFailure;
+use crate::identity::sasl::{Exchange, Step};
+use crate::identity::users::normalize;
 
 /// Where an authentication attempt stands.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,14 +34,14 @@ pub(crate) enum Outcome {
 
 /// One client's authentication state.
 pub(crate) struct Login {
-    shared: Arc<Shared>,
+    identity: Arc<Identity>,
     ip: IpAddr,
     sasl: Option<Exchange>,
 }
 
 impl Login {
-    pub(crate) fn new(shared: Arc<Shared>, ip: IpAddr) -> Self {
-        Self { shared, ip, sasl: None }
+    pub(crate) fn new(identity: Arc<Identity>, ip: IpAddr) -> Self {
+        Self { identity, ip, sasl: None }
     }
 
     /// Starts a SASL mechanism; `None` if the server does not offer it.
@@ -50,7 +50,7 @@ impl Login {
         mechanism: &sansmail_smtp_proto::Mechanism<'_>,
         initial: Option<Vec<u8>>,
     ) -> Option<Outcome> {
-        let (next, step) = Exchange::start(mechanism, initial, &self.shared.config.hostname)?;
+        let (next, step) = Exchange::start(mechanism, initial, &self.identity.hostname)?;
         self.sasl = next;
         Some(self.step(step).await)
     }
@@ -74,8 +74,8 @@ impl Login {
 
     /// A login name as an account address: a bare name is taken in the first local domain.
     fn qualify(&self, user: &str) -> String {
-        match self.shared.config.domain.first() {
-            Some(d) if !user.contains('@') => format!("{user}@{}", d.name),
+        match &self.identity.default_domain {
+            Some(d) if !user.contains('@') => format!("{user}@{d}"),
             _ => user.to_owned(),
         }
     }
@@ -87,14 +87,14 @@ impl Login {
         if let Err(refused) = self.begin(user) {
             return refused;
         }
-        let dir = self.shared.directory.clone();
+        let dir = self.identity.directory.clone();
         let who = user.to_owned();
         // argon2 takes tens of milliseconds and 19 MiB: off the async workers, a few at once.
-        match self.shared.verifier.run(move |scratch| dir.verify(&who, &password, scratch)).await {
+        match self.identity.verifier.run(move |scratch| dir.verify(&who, &password, scratch)).await {
             Some(true) => self.success(user, "password"),
             Some(false) => self.failure(user).await,
             None => {
-                self.shared.defences.auth_succeeded(self.ip, &normalize(user));
+                self.identity.defences.auth_succeeded(self.ip, &normalize(user));
                 tracing::warn!(client = %self.ip, user = %user, "authentication refused: too many password checks waiting");
                 Outcome::Blocked
             }
@@ -117,11 +117,11 @@ impl Login {
     /// when that count is past the block threshold.
     fn begin(&self, user: &str) -> Result<(), Outcome> {
         let account = normalize(user);
-        if !self.shared.defences.may_try_auth(self.ip, &account) {
+        if !self.identity.defences.may_try_auth(self.ip, &account) {
             tracing::warn!(client = %self.ip, user = %user, "authentication refused: blocked");
             return Err(Outcome::Blocked);
         }
-        if !self.shared.defences.auth_attempt(self.ip, &account) {
+        if !self.identity.defences.auth_attempt(self.ip, &account) {
             return Err(Outcome::NowBlocked);
         }
         Ok(())
@@ -129,7 +129,7 @@ impl Login {
 
     fn success(&mut self, user: &str, mechanism: &str) -> Outcome {
         let user = &self.qualify(user);
-        self.shared.defences.auth_succeeded(self.ip, &normalize(user));
+        self.identity.defences.auth_succeeded(self.ip, &normalize(user));
         tracing::info!(client = %self.ip, user = %user, mechanism, "authenticated");
         Outcome::Success(normalize(user))
     }
@@ -139,7 +139,7 @@ impl Login {
     async fn failure(&mut self, user: &str) -> Outcome {
         let user = &self.qualify(user);
         tracing::warn!(client = %self.ip, user = %user, "authentication failed");
-        match self.shared.defences.auth_failed(self.ip, &normalize(user)) {
+        match self.identity.defences.auth_failed(self.ip, &normalize(user)) {
             AfterFailure::Delay(d) => {
                 tokio::time::sleep(d).await;
                 Outcome::Failed
@@ -157,7 +157,7 @@ impl Login {
                     self.sasl = None;
                     return refused;
                 }
-                let secrets = self.shared.directory.scram(&user);
+                let secrets = self.identity.directory.scram(&user);
                 match self.sasl.take() {
                     Some(exchange) => {
                         let (next, step) = exchange.with_secrets(secrets);
@@ -185,8 +185,8 @@ impl Login {
                 if let Err(refused) = self.begin(&user) {
                     return refused;
                 }
-                let states = self.shared.directory.cram_md5(&user);
-                if crate::sasl::cram_md5_ok(states.as_deref(), &challenge, &digest) {
+                let states = self.identity.directory.cram_md5(&user);
+                if crate::identity::sasl::cram_md5_ok(states.as_deref(), &challenge, &digest) {
                     self.success(&user, "CRAM-MD5")
                 } else {
                     self.failure(&user).await
@@ -209,14 +209,14 @@ impl Login {
 pub(crate) struct Verifier {
     slots: Arc<Semaphore>,
     /// The slots' argon2 memory, reused from check to check.
-    scratch: Arc<std::sync::Mutex<Vec<crate::users::Scratch>>>,
+    scratch: Arc<std::sync::Mutex<Vec<crate::identity::users::Scratch>>>,
     waiting: AtomicUsize,
     max_waiting: usize,
     wait: Duration,
 }
 
 impl Verifier {
-    pub(crate) fn new(config: &crate::abuse::AbuseConfig) -> Self {
+    pub(crate) fn new(config: &crate::identity::abuse::AbuseConfig) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let at_once = if config.concurrent_verifications == 0 { cores } else { config.concurrent_verifications };
         Self {
@@ -232,7 +232,7 @@ impl Verifier {
     /// already, or the turn does not come in time.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
-        check: impl FnOnce(&mut crate::users::Scratch) -> T + Send + 'static,
+        check: impl FnOnce(&mut crate::identity::users::Scratch) -> T + Send + 'static,
     ) -> Option<T> {
         let permit = match self.slots.clone().try_acquire_owned() {
             Ok(p) => p,

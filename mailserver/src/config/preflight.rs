@@ -23,7 +23,7 @@ fn tls(config: &Config, listeners: &[Listener]) -> Result<(), String> {
         return Ok(());
     }
     match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => crate::tls::load(cert, key).map(drop).map_err(|e| format!("[tls]: {e}")),
+        (Some(cert), Some(key)) => crate::config::tls::load(cert, key).map(drop).map_err(|e| format!("[tls]: {e}")),
         (None, None) => Ok(()), // a self-signed pair is made (or found) in the data directory
         _ => Err("[tls] needs both cert and key, or neither".into()),
     }

@@ -7,9 +7,9 @@ use std::fs;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::config::Config;
-use crate::delivery::Mailboxes;
-use crate::users::normalize;
+use crate::identity::directory::UserConfig;
+use crate::identity::users::normalize;
+use crate::store::delivery::Mailboxes;
 
 /// Limits and usage of every mailbox.
 #[derive(Debug)]
@@ -52,9 +52,10 @@ fn scan(maildir: &Path) -> u64 {
 }
 
 impl Quotas {
-    pub(crate) fn new(config: &Config, mailboxes: Arc<Mailboxes>) -> Self {
-        let limits = config.user.iter().filter_map(|u| Some((normalize(&u.address), u.quota?))).collect();
-        Self { limits, default: config.default_quota, usage: Mutex::default(), mailboxes }
+    /// The quotas of these users (`default` for the rest; 0 is none).
+    pub(crate) fn new(users: &[UserConfig], default: u64, mailboxes: Arc<Mailboxes>) -> Self {
+        let limits = users.iter().filter_map(|u| Some((normalize(&u.address), u.quota?))).collect();
+        Self { limits, default, usage: Mutex::default(), mailboxes }
     }
 
     /// The quota of a mailbox, if it has one.

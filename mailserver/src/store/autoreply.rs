@@ -12,8 +12,8 @@ use std::path::Path;
 use mail_builder::MessageBuilder;
 use mail_parser::MessageParser;
 
-use crate::config::Autoreply;
-use crate::users::normalize;
+use crate::identity::directory::Autoreply;
+use crate::identity::users::normalize;
 
 /// Why no reply was sent, or that one should be.
 #[derive(Debug, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 use std::io;
 
 use crate::config::Config;
-use crate::directory::rfc5322_date;
-use crate::outbound::store::{State, Status, Store};
+use crate::identity::directory::rfc5322_date;
 use crate::outbound::{FLUSH_MARK, unix_now};
+use crate::store::outbound_queue::{State, Status, Store};
 
 fn human_age(secs: u64) -> String {
     match secs {
@@ -22,7 +22,7 @@ fn mark(config: &Config) -> io::Result<()> {
     std::fs::write(config.data_dir.join("queue").join("out").join(FLUSH_MARK), b"")
 }
 
-fn load(store: &Store, id: &str) -> io::Result<(crate::spool::Envelope, State)> {
+fn load(store: &Store, id: &str) -> io::Result<(crate::store::spool::Envelope, State)> {
     let (env, _) = store.read(id)?;
     let state = store.state(id, env.recipients.len(), 0)?;
     Ok((env, state))

@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use sansmail_smtp_proto::Mechanism;
 use sha2::{Digest, Sha256};
 
-use crate::users::{ScramSecrets, unreachable_hmac};
+use crate::identity::users::{ScramSecrets, unreachable_hmac};
 
 /// What to do after a step.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub(crate) fn offered(cram_md5: bool) -> Vec<Mechanism<'static>> {
 /// Whether a CRAM-MD5 answer is right, under the user's verifier (`None`: no such user, or
 /// no verifier yet — wrong, after the same work).
 pub(crate) fn cram_md5_ok(states: Option<&str>, challenge: &str, digest: &[u8; 16]) -> bool {
-    let Some(expected) = states.and_then(|s| crate::users::cram_md5_digest(s, challenge.as_bytes())) else {
+    let Some(expected) = states.and_then(|s| crate::identity::users::cram_md5_digest(s, challenge.as_bytes())) else {
         return false;
     };
     expected.iter().zip(digest).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0
@@ -391,7 +391,7 @@ mod scram_tests {
         let Step::CramMd5 { user, challenge: c, digest } = step else { panic!("{step:?}") };
         assert_eq!((user.as_str(), c.as_str()), ("alice@x", challenge.as_str()));
         let states = {
-            let mut u = crate::users::Users::default();
+            let mut u = crate::identity::users::Users::default();
             u.set_password("alice@x", "pw", false).unwrap();
             u.cram_md5("alice@x")
         };

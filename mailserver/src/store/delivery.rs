@@ -17,11 +17,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use crate::autoreply;
-use crate::config::Autoreply;
-use crate::directory::{Directory, Target};
-use crate::quota::Quotas;
-use crate::spool::{Envelope, Recipient, Spool};
+use crate::identity::directory::Autoreply;
+use crate::identity::directory::{Directory, Target};
+use crate::store::autoreply;
+use crate::store::quota::Quotas;
+use crate::store::spool::{Envelope, Recipient, Spool};
 
 /// Where mailboxes live.
 #[derive(Clone, Debug)]
@@ -204,7 +204,7 @@ pub(crate) struct Deliverer {
     pub(crate) directory: Arc<Directory>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
     /// The outbound queue, and its manager's mailbox for new ids.
-    pub(crate) outbound: Arc<crate::outbound::store::Store>,
+    pub(crate) outbound: Arc<crate::store::outbound_queue::Store>,
     pub(crate) outbound_ids: mpsc::UnboundedSender<String>,
 }
 
@@ -236,7 +236,7 @@ impl Deliverer {
         let mut delivered = Vec::new();
         for (m, (envelope, content)) in messages.iter().enumerate() {
             let id = &envelope.id;
-            if !crate::spool::is_id(id) {
+            if !crate::store::spool::is_id(id) {
                 tracing::error!(file, queue_id = %id, "a queued message with a malformed id is skipped");
                 continue;
             }
@@ -329,7 +329,7 @@ impl Deliverer {
             return Ok(None);
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let id = crate::spool::new_id();
+        let id = crate::store::spool::new_id();
         let envelope = Envelope { id, recipients, received: now, client: origin.into(), ..Envelope::default() };
         let mut incoming = self.spool.begin(&envelope, &[])?;
         incoming.write(message)?;
@@ -348,7 +348,7 @@ const RETRY_FIRST: Duration = Duration::from_secs(5);
 const RETRY_MAX: Duration = Duration::from_secs(300);
 
 /// Delivers queued messages as their ids arrive, several at a time; remote recipients go to
-/// the outbound queue ([`crate::outbound`]). A delivery that fails (a full disk, too many
+/// the outbound queue ([`super::outbound_queue`]). A delivery that fails (a full disk, too many
 /// open files, an I/O error) is tried again with back-off while the server runs, and every
 /// [`RESCAN`] the queue folder is read for files no job holds, so nothing acknowledged
 /// waits for a restart.

@@ -156,7 +156,7 @@ fn evict_oldest<K: Eq + Hash + Clone, V, T: Ord + Copy>(map: &mut HashMap<K, V>,
 /// The key a client address is counted under: IPv4 (and IPv4-mapped IPv6) as it is, other
 /// IPv6 addresses by their network of `prefix` bits.
 pub(crate) fn client_key(ip: IpAddr, prefix: u8) -> IpAddr {
-    match crate::config::canonical(ip) {
+    match crate::net::canonical(ip) {
         IpAddr::V6(v6) => {
             let bits = u32::from(prefix.min(128));
             let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
@@ -183,13 +183,13 @@ impl Logins {
             last.retain(|_, t| now.duration_since(*t) < Duration::from_secs(86_400));
             evict_oldest(&mut last, |t| *t);
         }
-        last.insert(crate::config::canonical(ip), now);
+        last.insert(crate::net::canonical(ip), now);
     }
 
     /// Whether `ip` logged in within `window`.
     pub(crate) fn recent(&self, ip: IpAddr, window: Duration) -> bool {
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        last.get(&crate::config::canonical(ip)).is_some_and(|t| t.elapsed() < window)
+        last.get(&crate::net::canonical(ip)).is_some_and(|t| t.elapsed() < window)
     }
 }
 
@@ -240,7 +240,8 @@ impl Defences {
         now + Duration::from_secs(self.config.block_secs)
     }
 
-    fn key(&self, ip: IpAddr) -> IpAddr {
+    /// The address a client is counted by: itself, or its IPv6 network (`ipv6_prefix`).
+    pub(crate) fn key(&self, ip: IpAddr) -> IpAddr {
         client_key(ip, self.config.ipv6_prefix)
     }
 

@@ -3,6 +3,9 @@
 //! Every key is documented in `sansmail.example.toml` at the repository root; a test keeps
 //! that file parsing.
 
+pub(crate) mod preflight;
+pub(crate) mod tls;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,6 +14,10 @@ use std::time::Duration;
 
 use ipnet::{IpNet, Ipv4Net};
 use serde::Deserialize;
+
+use crate::identity::directory::{Directory, DomainConfig, UserConfig};
+use crate::identity::policy::{Access, Relay, RelayConfig};
+use crate::protocols::imap::folders::ImapConfig;
 
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -42,7 +49,7 @@ pub(crate) struct Config {
     pub(crate) listener: Vec<ListenerConfig>,
     /// Abuse defences (thresholds shared by every listener).
     #[serde(default)]
-    pub(crate) abuse: crate::abuse::AbuseConfig,
+    pub(crate) abuse: crate::identity::abuse::AbuseConfig,
     /// Seconds sessions get to finish after SIGTERM or SIGINT.
     #[serde(default = "default_grace")]
     pub(crate) shutdown_grace_secs: u64,
@@ -61,86 +68,12 @@ pub(crate) struct Config {
     pub(crate) imap: ImapConfig,
 }
 
-/// `[imap]`: what one account may make of its folders.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(crate) struct ImapConfig {
-    /// Folders besides INBOX.
-    pub(crate) max_folders: usize,
-    /// Octets of a folder name as stored (modified UTF-7, hierarchy included); at most 250.
-    pub(crate) max_folder_name: usize,
-    /// Names on the subscription list.
-    pub(crate) max_subscriptions: usize,
-}
-
-impl Default for ImapConfig {
-    fn default() -> Self {
-        // Generous for any mail client (Thunderbird users with thousands of folders are
-        // rare), small enough that a hostile account cannot fill a directory.
-        Self { max_folders: 1000, max_folder_name: 200, max_subscriptions: 1000 }
-    }
-}
-
 /// `[tls]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TlsFiles {
     pub(crate) cert: Option<PathBuf>,
     pub(crate) key: Option<PathBuf>,
-}
-
-/// `[[domain]]`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DomainConfig {
-    pub(crate) name: String,
-    /// Mailbox that receives mail for unknown local parts of this domain.
-    #[serde(default)]
-    pub(crate) catch_all: Option<String>,
-}
-
-/// `[[user]]`: what a mailbox does with mail besides storing it.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UserConfig {
-    pub(crate) address: String,
-    /// Other addresses delivered to this mailbox.
-    #[serde(default)]
-    pub(crate) aliases: Vec<String>,
-    /// Addresses (local or remote) mail is forwarded to.
-    #[serde(default)]
-    pub(crate) forward: Vec<String>,
-    /// With `forward`, also keep a copy here.
-    #[serde(default)]
-    pub(crate) keep_copy: bool,
-    /// Quota in octets; overrides `default_quota`; `0` is none.
-    #[serde(default)]
-    pub(crate) quota: Option<u64>,
-    /// This user may relay once authenticated (where the listener lets authenticated users
-    /// relay). Default true.
-    #[serde(default = "default_true")]
-    pub(crate) may_relay: bool,
-    /// Vacation reply.
-    #[serde(default)]
-    pub(crate) autoreply: Option<Autoreply>,
-}
-
-/// `autoreply = { … }` of a `[[user]]` (RFC 3834 rules apply).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Autoreply {
-    /// Subject of the reply; default `Auto: <original subject>`.
-    #[serde(default)]
-    pub(crate) subject: Option<String>,
-    /// Text of the reply.
-    pub(crate) body: String,
-    /// A sender gets at most one reply in this many days (RFC 3834 §2 suggests 7).
-    #[serde(default = "default_autoreply_days")]
-    pub(crate) days: u64,
-}
-
-fn default_autoreply_days() -> u64 {
-    7
 }
 
 /// What a listener serves.
@@ -263,94 +196,6 @@ impl Default for ListenerLimits {
             max_errors: 20,
             max_session_secs: 3600,
         }
-    }
-}
-
-/// `[listener.access]`: which client addresses may connect. A client in `deny`, or not in a
-/// non-empty `allow`, gets `554 5.7.1` and is disconnected.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Access {
-    #[serde(default)]
-    pub(crate) allow: Vec<IpNet>,
-    #[serde(default)]
-    pub(crate) deny: Vec<IpNet>,
-}
-
-impl Access {
-    pub(crate) fn permits(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        !self.deny.iter().any(|n| n.contains(&ip))
-            && (self.allow.is_empty() || self.allow.iter().any(|n| n.contains(&ip)))
-    }
-}
-
-/// `[listener.relay]` as written: who may send to non-local domains, and what a sender
-/// must prove. Unset keys take the service's defaults (see [`Listener::relay`]).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RelayConfig {
-    /// Client networks that may relay (the LAN).
-    #[serde(default)]
-    pub(crate) networks: Option<Vec<IpNet>>,
-    /// Authenticated users may relay (each unless `may_relay = false`).
-    #[serde(default)]
-    pub(crate) authenticated: Option<bool>,
-    /// Client addresses always allowed to relay, authenticated or not.
-    #[serde(default)]
-    pub(crate) allow_from: Vec<IpNet>,
-    /// Recipient domains anyone may relay to (backup MX, gateways).
-    #[serde(default)]
-    pub(crate) allow_to: Vec<String>,
-    /// MAIL FROM in a local domain needs AUTH or `networks`.
-    #[serde(default)]
-    pub(crate) reject_local_spoof: Option<bool>,
-    /// MAIL needs AUTH first.
-    #[serde(default)]
-    pub(crate) require_auth: Option<bool>,
-    /// An authenticated user sends only as their own address or aliases.
-    #[serde(default)]
-    pub(crate) sender_must_match_login: Option<bool>,
-    /// Relay for a client address that logged in to POP3 or IMAP within this many minutes
-    /// ("POP-before-SMTP"); fractions allowed. Absent: off.
-    #[serde(default)]
-    pub(crate) after_login_minutes: Option<f64>,
-}
-
-/// The effective relay rules of a listener.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Relay {
-    pub(crate) networks: Vec<IpNet>,
-    pub(crate) authenticated: bool,
-    pub(crate) allow_from: Vec<IpNet>,
-    /// Lower-cased.
-    pub(crate) allow_to: Vec<String>,
-    pub(crate) reject_local_spoof: bool,
-    pub(crate) require_auth: bool,
-    pub(crate) sender_must_match_login: bool,
-    pub(crate) after_login: Option<std::time::Duration>,
-}
-
-impl Relay {
-    /// Whether the client is in `networks`.
-    pub(crate) fn in_networks(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.networks.iter().any(|n| n.contains(&ip))
-    }
-
-    /// Whether the client is in `allow_from`.
-    pub(crate) fn in_allow_from(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.allow_from.iter().any(|n| n.contains(&ip))
-    }
-}
-
-/// An IPv4 client seen through a dual-stack socket (`::ffff:a.b.c.d`) as the IPv4 address
-/// the administrator wrote.
-pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 
@@ -559,6 +404,11 @@ impl Config {
     }
 
     /// The postmaster mailbox.
+    /// The directory of the configured domains and users.
+    pub(crate) fn directory(&self) -> std::io::Result<Directory> {
+        Directory::new(&self.domain, &self.user, &self.data_dir, &self.postmaster())
+    }
+
     pub(crate) fn postmaster(&self) -> String {
         self.postmaster
             .clone()
@@ -578,7 +428,7 @@ fn unreachable_default() -> Config {
         domain: default_domains(),
         user: Vec::new(),
         listener: default_listeners(),
-        abuse: crate::abuse::AbuseConfig::default(),
+        abuse: crate::identity::abuse::AbuseConfig::default(),
         shutdown_grace_secs: default_grace(),
         hop_limit: default_hop_limit(),
         outbound: crate::outbound::OutboundConfig::default(),
@@ -670,7 +520,7 @@ mod tests {
 
     #[test]
     fn example_file_parses() {
-        let text = include_str!("../../sansmail.example.toml");
+        let text = include_str!("../../../sansmail.example.toml");
         let c: Config = toml::from_str(text).unwrap();
         c.listeners().unwrap();
     }

@@ -1,0 +1,3 @@
+//! Command-line subcommands beyond `serve` that work on the data directory.
+
+pub(crate) mod queue;
