@@ -159,7 +159,8 @@ pub enum Body<'a> {
         silent: bool,
         flags: Vec<Flag<'a>>,
     },
-    /// `[UID] FETCH set attributes`; macros are expanded.
+    /// `[UID] FETCH set attributes`; macros are expanded, and `UID FETCH` always has
+    /// [`FetchAttr::Uid`] (first, if it was not asked for: RFC 3501 §6.4.8).
     Fetch {
         uid: bool,
         set: Vec<SeqRange>,
@@ -510,7 +511,12 @@ fn fetch<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
     c.sp()?;
     let set = c.sequence_set()?;
     c.sp()?;
-    Ok(Body::Fetch { uid, set, attributes: fetch::attributes(c)? })
+    let mut attributes = fetch::attributes(c)?;
+    // RFC 3501 §6.4.8: UID FETCH answers with the UID whether or not it was asked for.
+    if uid && !attributes.contains(&FetchAttr::Uid) {
+        attributes.insert(0, FetchAttr::Uid);
+    }
+    Ok(Body::Fetch { uid, set, attributes })
 }
 
 fn search<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {

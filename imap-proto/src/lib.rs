@@ -62,10 +62,12 @@ pub use atom::{Flag, InvalidAtom, Tag};
 pub use secret::Secret;
 
 pub mod command;
+pub mod datetime;
 pub mod framing;
 pub mod lex;
 pub mod mutf7;
 pub mod response;
+pub mod sequence;
 pub mod server;
 
 pub use command::{Body, Command, Mailbox, ParseError};

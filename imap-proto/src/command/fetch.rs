@@ -45,6 +45,25 @@ pub struct Partial {
     pub length: NonZeroU32,
 }
 
+impl Partial {
+    /// The octets of `data` this asks for: from `start`, at most `length` of them; empty
+    /// when `start` is past the end (RFC 3501 §6.4.5).
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use sansmail_imap_proto::command::Partial;
+    /// let p = Partial { start: 2, length: NonZeroU32::new(3).unwrap() };
+    /// assert_eq!(p.slice(b"abcdefg"), b"cde");
+    /// assert_eq!(p.slice(b"abcd"), b"cd");
+    /// assert_eq!(p.slice(b"a"), b"");
+    /// ```
+    pub fn slice<'d>(&self, data: &'d [u8]) -> &'d [u8] {
+        let start = (self.start as usize).min(data.len());
+        let end = start.saturating_add(self.length.get() as usize).min(data.len());
+        &data[start..end]
+    }
+}
+
 /// One `fetch-att`; the macros `ALL`, `FAST` and `FULL` are expanded as RFC 3501 defines them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -162,7 +162,12 @@ fn uid_and_extension_commands() {
     );
     assert_eq!(
         parse("a UID FETCH 1 FLAGS\r\n").unwrap().body,
-        Body::Fetch { uid: true, set: vec![SeqRange { from: v(1), to: v(1) }], attributes: vec![FetchAttr::Flags] }
+        // UID FETCH implies the UID item (RFC 3501 §6.4.8).
+        Body::Fetch {
+            uid: true,
+            set: vec![SeqRange { from: v(1), to: v(1) }],
+            attributes: vec![FetchAttr::Uid, FetchAttr::Flags]
+        }
     );
     assert_eq!(
         parse("a SEARCH UNSEEN\r\n").unwrap().body,

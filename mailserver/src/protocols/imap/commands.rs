@@ -22,7 +22,9 @@ use sansmail_imap_proto::response::{Code, Data, FetchItem, Status, write_data, w
 use sansmail_imap_proto::server::{Request, ServerSession};
 use tokio::sync::watch;
 
-use super::search::{self, Candidate, in_set, matches_all, parse_date_time};
+use sansmail_imap_proto::sequence;
+
+use super::search::{self, Candidate, matches_all, parse_date_time};
 use super::store::{self, Flags, Folder};
 use super::{Connection, fetch, folders};
 
@@ -106,7 +108,7 @@ impl Selected {
     pub(super) fn resolve(&self, set: &[SeqRange], uid: bool) -> Option<Vec<usize>> {
         if uid {
             let max = self.view.last().map_or(0, |k| k.uid);
-            return Some((0..self.view.len()).filter(|&i| in_set(set, self.view[i].uid, max)).collect());
+            return Some((0..self.view.len()).filter(|&i| sequence::contains(set, self.view[i].uid, max)).collect());
         }
         let max = self.view.len() as u32;
         let too_far = set.iter().any(|r| {
@@ -115,7 +117,7 @@ impl Selected {
         if too_far {
             return None;
         }
-        Some((0..self.view.len()).filter(|&i| in_set(set, i as u32 + 1, max)).collect())
+        Some(sequence::numbers(set, max).map(|n| n as usize - 1).collect())
     }
 }
 
@@ -628,24 +630,12 @@ fn search(
                     min: found.first().copied().filter(|_| has(ReturnOption::Min)),
                     max: found.last().copied().filter(|_| has(ReturnOption::Max)),
                     count: has(ReturnOption::Count).then_some(found.len() as u32),
-                    all: all.then(|| ranges(&found)),
+                    all: all.then(|| sequence::ranges(&found)),
                 },
             );
         }
     }
     Ok(ok(if uid { "UID SEARCH completed" } else { "SEARCH completed" }))
-}
-
-/// Sorted numbers as ranges: `[1,2,3,7]` → `[(1,3),(7,7)]`.
-fn ranges(sorted: &[u32]) -> Vec<(u32, u32)> {
-    let mut out: Vec<(u32, u32)> = Vec::new();
-    for &n in sorted {
-        match out.last_mut() {
-            Some((_, end)) if *end + 1 == n => *end = n,
-            _ => out.push((n, n)),
-        }
-    }
-    out
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -741,11 +731,5 @@ mod tests {
         assert_eq!(fs::read_dir(dst.join("cur")).unwrap().count(), 0);
         assert_eq!(fs::read_dir(dst.join("tmp")).unwrap().count(), 0);
         let _ = fs::remove_dir_all(&root);
-    }
-
-    #[test]
-    fn ranges_of_sorted_numbers() {
-        assert_eq!(ranges(&[1, 2, 3, 7, 9, 10]), [(1, 3), (7, 7), (9, 10)]);
-        assert_eq!(ranges(&[]), []);
     }
 }

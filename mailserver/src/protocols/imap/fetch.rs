@@ -30,14 +30,11 @@ pub(super) fn read_message(folder: &Folder, uid: u32, path: &Path) -> io::Result
     }
 }
 
+/// The part of `data` a `<origin.count>` asks for, and the origin to echo.
 fn partial(data: Vec<u8>, p: Option<Partial>) -> (Option<u32>, Vec<u8>) {
     match p {
         None => (None, data),
-        Some(p) => {
-            let start = (p.start as usize).min(data.len());
-            let end = start.saturating_add(p.length.get() as usize).min(data.len());
-            (Some(p.start), data[start..end].to_vec())
-        }
+        Some(p) => (Some(p.start), p.slice(&data).to_vec()),
     }
 }
 
@@ -118,9 +115,6 @@ pub(super) fn fetch(
             None
         };
         let mut items: Vec<FetchItem<'_>> = Vec::new();
-        if uid && !attributes.contains(&FetchAttr::Uid) {
-            items.push(FetchItem::Uid(k_uid));
-        }
         let flags_changed = sel.view[i].flags != snapshot.flags;
         let recent = sel.recent.contains(&k_uid);
         for attr in attributes {

@@ -6,36 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mail_parser::Message as Parsed;
 use sansmail_imap_proto::command::{Date, SearchKey};
-use sansmail_imap_proto::lex::{SeqNumber, SeqRange};
+use sansmail_imap_proto::{datetime, sequence};
 
 use super::message;
 use super::store::{Flags, Message};
-
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
 
 fn unix(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -43,37 +17,17 @@ fn unix(t: SystemTime) -> i64 {
 
 /// `INTERNALDATE`: `17-Jul-1996 02:44:25 +0000`.
 pub(crate) fn internal_date(t: SystemTime) -> String {
-    let secs = unix(t);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    let month = MONTHS.get(m as usize - 1).copied().unwrap_or("Jan");
-    format!("{d:02}-{month}-{y:04} {:02}:{:02}:{:02} +0000", s / 3600, s / 60 % 60, s % 60)
+    datetime::format(unix(t))
 }
 
-/// APPEND's `date-time` (`"dd-Mon-yyyy hh:mm:ss +zzzz"`, day may be space-padded).
+/// APPEND's `date-time`, if it is one (and not before 1970).
 pub(crate) fn parse_date_time(text: &[u8]) -> Option<SystemTime> {
-    let text = std::str::from_utf8(text).ok()?.trim();
-    let (date, rest) = text.split_once(' ')?;
-    let (time, zone) = rest.split_once(' ')?;
-    let mut dp = date.split('-');
-    let day: u32 = dp.next()?.trim().parse().ok()?;
-    let month_name = dp.next()?;
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month_name))? as u32 + 1;
-    let year: i64 = dp.next()?.parse().ok()?;
-    let t: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    let [h, mi, s] = t[..] else { return None };
-    let (sign, z) = zone.split_at_checked(1)?;
-    let z: i64 = z.parse().ok()?;
-    let offset = (z / 100 * 60 + z % 100) * 60 * if sign == "-" { -1 } else { 1 };
-    if !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 || z.abs() > 2359 {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + s - offset;
-    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+    let secs = u64::try_from(datetime::parse(text)?).ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 fn day_of(date: Date) -> i64 {
-    days_from_civil(i64::from(date.year), u32::from(date.month), u32::from(date.day))
+    datetime::days_from_civil(i64::from(date.year), u32::from(date.month), u32::from(date.day))
 }
 
 /// The texts of a message that SEARCH's text keys look in, lower-cased once.
@@ -142,18 +96,6 @@ pub(crate) fn key_count(keys: &[SearchKey<'_>]) -> usize {
         .sum()
 }
 
-/// Whether `n` is in the set, `*` being `max`.
-pub(crate) fn in_set(set: &[SeqRange], n: u32, max: u32) -> bool {
-    let v = |s: SeqNumber| match s {
-        SeqNumber::Value(v) => v.get(),
-        SeqNumber::Largest => max,
-    };
-    set.iter().any(|r| {
-        let (a, b) = (v(r.from), v(r.to));
-        (a.min(b)..=a.max(b)).contains(&n)
-    })
-}
-
 /// Case-insensitive substring test against a lower-cased haystack.
 fn contains_ci(lower_haystack: &str, needle: &[u8]) -> bool {
     let needle = String::from_utf8_lossy(needle).to_lowercase();
@@ -172,7 +114,7 @@ fn with_texts(c: &mut Candidate<'_>, f: impl FnOnce(&Texts) -> bool) -> bool {
 fn sent_day(m: &Parsed<'_>) -> Option<i64> {
     let d = m.date()?;
     // The date as written in the header, its own zone kept (RFC 3501: disregarding time and timezone).
-    Some(days_from_civil(i64::from(d.year), u32::from(d.month), u32::from(d.day)))
+    Some(datetime::days_from_civil(i64::from(d.year), u32::from(d.month), u32::from(d.day)))
 }
 
 fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>) -> bool {
@@ -203,8 +145,8 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>) -> bool {
         SearchKey::SentBefore(d) => with_texts(c, |t| t.sent_day.is_some_and(|s| s < day_of(*d))),
         SearchKey::SentOn(d) => with_texts(c, |t| t.sent_day == Some(day_of(*d))),
         SearchKey::SentSince(d) => with_texts(c, |t| t.sent_day.is_some_and(|s| s >= day_of(*d))),
-        SearchKey::Uid(set) => in_set(set, c.msg.uid, c.max_uid),
-        SearchKey::Sequence(set) => in_set(set, c.seq, c.max_seq),
+        SearchKey::Uid(set) => sequence::contains(set, c.msg.uid, c.max_uid),
+        SearchKey::Sequence(set) => sequence::contains(set, c.seq, c.max_seq),
         SearchKey::Not(k) => !matches(k, c),
         SearchKey::Or(a, b) => matches(a, c) || matches(b, c),
         SearchKey::And(keys) => matches_all(keys, c),
@@ -263,16 +205,5 @@ mod tests {
             Box::new(SearchKey::And(vec![SearchKey::Seen, SearchKey::Draft])),
         );
         assert_eq!(key_count(&[k, SearchKey::All]), 7);
-    }
-
-    #[test]
-    fn sets_with_star() {
-        use std::num::NonZeroU32;
-        let v = |n| SeqNumber::Value(NonZeroU32::new(n).unwrap());
-        let set = [SeqRange { from: v(5), to: SeqNumber::Largest }, SeqRange { from: v(2), to: v(2) }];
-        assert!(in_set(&set, 2, 9) && in_set(&set, 9, 9) && in_set(&set, 5, 9));
-        assert!(!in_set(&set, 3, 9));
-        // `7:*` with 4 messages is 4:7.
-        assert!(in_set(&[SeqRange { from: v(7), to: SeqNumber::Largest }], 4, 4));
     }
 }
