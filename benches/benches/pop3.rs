@@ -86,7 +86,7 @@ fn parse(c: &mut Criterion) {
         b.iter(|| {
             let mut rest = black_box(&input[..]);
             let mut n = 0;
-            while let Ok(sansmail_pop3_proto::command::Parsed::Complete(cmd, used)) = Command::parse(rest) {
+            while let Ok(sansmail_pop3_proto::Status::Complete((cmd, used))) = Command::parse(rest) {
                 black_box(&cmd);
                 rest = &rest[used..];
                 n += 1;

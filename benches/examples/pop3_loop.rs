@@ -6,7 +6,7 @@
 //! ```
 #![allow(missing_docs, clippy::panic)]
 use sansmail_pop3_proto::Command;
-use sansmail_pop3_proto::command::Parsed;
+use sansmail_pop3_proto::Status;
 fn main() {
     let mut t = String::from(
         "CAPA\r\nSTLS\r\nCAPA\r\nUSER alice@example.org\r\nPASS correct horse battery staple\r\nSTAT\r\nUIDL\r\nLIST\r\n",
@@ -18,7 +18,7 @@ fn main() {
     let mut n = 0;
     for _ in 0..20000 {
         let mut rest = std::hint::black_box(&input[..]);
-        while let Ok(Parsed::Complete(cmd, used)) = Command::parse(rest) {
+        while let Ok(Status::Complete((cmd, used))) = Command::parse(rest) {
             std::hint::black_box(&cmd);
             rest = &rest[used..];
             n += 1;

@@ -4,10 +4,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use sansmail_pop3_proto::Command;
-use sansmail_pop3_proto::command::Parsed;
+use sansmail_pop3_proto::Status;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(Parsed::Complete(cmd, used)) = Command::parse(data) {
+    if let Ok(Status::Complete((cmd, used))) = Command::parse(data) {
         assert!(used <= data.len());
         let mut out = Vec::new();
         if cmd.encode(&mut out).is_ok() {

@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use sansmail_smtp_proto::Status;
+
 pub use sansmail_smtp_proto::Secret;
 
 /// Longest command line, CRLF included ([RFC 2449 §4](https://www.rfc-editor.org/rfc/rfc2449#section-4)).
@@ -210,15 +212,6 @@ impl fmt::Display for EncodeError {
 
 impl std::error::Error for EncodeError {}
 
-/// What [`Command::parse`] found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Parsed<T> {
-    /// A whole line, and the octets it took (line ending included).
-    Complete(T, usize),
-    /// No line ending yet.
-    Partial,
-}
-
 /// Finds the end of the line at the start of `input`: the line without its line ending, and
 /// the length consumed. CRLF ends a line; a bare LF is accepted (clients that send one
 /// exist, and outside a multi-line block it carries no framing risk).
@@ -280,10 +273,10 @@ impl<'a> Command<'a> {
     /// Parses one command at the start of `input`.
     ///
     /// Line length is not bounded here: framing code (the server session) bounds it.
-    pub fn parse(input: &'a [u8]) -> Result<Parsed<Self>, CommandError> {
+    pub fn parse(input: &'a [u8]) -> Result<Status<(Self, usize)>, CommandError> {
         match find_line(input) {
-            None => Ok(Parsed::Partial),
-            Some((line, used)) => Ok(Parsed::Complete(Self::parse_line(line)?, used)),
+            None => Ok(Status::Partial),
+            Some((line, used)) => Ok(Status::Complete((Self::parse_line(line)?, used))),
         }
     }
 

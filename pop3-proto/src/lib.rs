@@ -66,3 +66,5 @@ pub mod server;
 
 pub use command::{Command, CommandError, Secret, Verb};
 pub use response::{Capability, Response, ResponseCode, ServerLine};
+/// The outcome of parsing a prefix of a stream (shared with `sansmail-smtp-proto`).
+pub use sansmail_smtp_proto::Status;

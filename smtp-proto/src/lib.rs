@@ -72,6 +72,8 @@ mod status;
 
 pub use address::{Domain, ForwardPath, Mailbox, ReversePath};
 pub use auth::Mechanism;
+/// The `bytes` crate, whose `Bytes` carries message content in [`server::Event::MessageData`].
+pub use bytes;
 pub use command::{Command, CommandError};
 pub use reply::{Capability, EhloReply, EnhancedCode, InvalidReply, Reply, ReplyCode, ReplyError};
 pub use secret::Secret;
