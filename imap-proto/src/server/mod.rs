@@ -381,13 +381,13 @@ impl ServerSession {
     /// SELECT/EXAMINE answered `OK` select (read-only for EXAMINE or with `[READ-ONLY]`);
     /// answered otherwise they leave no mailbox selected; CLOSE and UNSELECT answered `OK`
     /// deselect. IDLE can be completed only after [`Event::IdleDone`].
-    pub fn complete(&mut self, status: Status, code: Option<&Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
+    pub fn complete(&mut self, status: Status, code: Option<Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
         match self.pending.take() {
             Some(Pending::Command { tag, after }) => {
-                write_status(&mut self.out, tagged(&tag), status, code, text);
+                write_status(&mut self.out, tagged(&tag), status, code.as_ref(), text);
                 self.state = match (after, status) {
                     (After::Select { read_only }, Status::Ok) => {
-                        State::Selected { read_only: read_only || code == Some(&Code::ReadOnly) }
+                        State::Selected { read_only: read_only || code == Some(Code::ReadOnly) }
                     }
                     (After::Select { .. }, _) | (After::Deselect, Status::Ok) => State::Authenticated,
                     _ => self.state,
@@ -399,7 +399,7 @@ impl ServerSession {
                 if bad {
                     write_status(&mut self.out, tagged(&tag), Status::Bad, None, "Expected DONE");
                 } else {
-                    write_status(&mut self.out, tagged(&tag), status, code, text);
+                    write_status(&mut self.out, tagged(&tag), status, code.as_ref(), text);
                 }
                 self.process_frames();
                 Ok(())

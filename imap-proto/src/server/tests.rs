@@ -92,14 +92,14 @@ impl Harness {
                 self.write("* 18 EXISTS\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* 2 RECENT\r\n");
                 self.write("* OK [UNSEEN 17] Message 17 is the first unseen message\r\n");
                 self.write("* OK [UIDVALIDITY 3857529045] UIDs valid\r\n");
-                self.session.complete(Status::Ok, Some(&Code::ReadWrite), "SELECT completed").unwrap();
+                self.session.complete(Status::Ok, Some(Code::ReadWrite), "SELECT completed").unwrap();
             }
             Body::Examine { mailbox: Mailbox::Inbox } => {
                 self.write("* 18 EXISTS\r\n");
-                self.session.complete(Status::Ok, Some(&Code::ReadOnly), "EXAMINE completed").unwrap();
+                self.session.complete(Status::Ok, Some(Code::ReadOnly), "EXAMINE completed").unwrap();
             }
             Body::Select { .. } | Body::Examine { .. } => {
-                self.session.complete(Status::No, Some(&Code::Nonexistent), "No such mailbox").unwrap();
+                self.session.complete(Status::No, Some(Code::Nonexistent), "No such mailbox").unwrap();
             }
             Body::Fetch { .. } => {
                 self.write("* 12 FETCH (FLAGS (\\Seen) RFC822.SIZE 4286)\r\n");

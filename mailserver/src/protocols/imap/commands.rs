@@ -158,7 +158,7 @@ pub(crate) fn run(conn: &mut Connection, request: &Request, session: &mut Server
         }
     };
     let Done(status, code, text) = done;
-    let _ = session.complete(status, code.as_ref(), &text);
+    let _ = session.complete(status, code, &text);
 }
 
 fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession) -> io::Result<Option<Done>> {
