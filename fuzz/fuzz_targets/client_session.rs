@@ -28,7 +28,10 @@ fuzz_target!(|input: Input| {
             (ForwardPath::Postmaster, RcptParams::default()),
         ],
     };
-    let config = { let mut conf = ClientConfig::default(); conf.credentials = input.auth.then(|| Credentials { username: "u".into(), password: "p".into() }); conf.plaintext_auth = true; conf.keep_open = input.keep_open; conf };
+    let mut config = ClientConfig::default();
+    config.credentials = input.auth.then(|| Credentials { username: "u".into(), password: "p".into() });
+    config.plaintext_auth = true;
+    config.keep_open = input.keep_open;
     let envelope = make();
     let mut now = Instant::now();
     let mut c = ClientSession::new(config, envelope, now, false).expect("valid envelope");

@@ -19,7 +19,12 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let config = { let mut conf = ServerConfig::default(); conf.plaintext_without_tls = true; conf.starttls = true; conf };
+    let mut config = ServerConfig::default();
+    config.plaintext_without_tls = true;
+    config.starttls = true;
+    // What a mail store would offer, so AUTHENTICATE and the extension commands are reached.
+    config.mechanisms = vec!["PLAIN".to_owned()];
+    config.extensions = ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH"].map(str::to_owned).to_vec();
     let t0 = Instant::now();
     let mut s = ServerSession::new(Arc::new(config), t0, input.tls);
     let mut answers = input.answers.iter().copied().chain(std::iter::repeat(true));

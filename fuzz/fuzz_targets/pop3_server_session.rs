@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sansmail_pop3_proto::ResponseCode;
-use sansmail_pop3_proto::server::{Event, Limits, MessageInfo, ServerConfig, ServerSession};
+use sansmail_pop3_proto::server::{Event, MessageInfo, ServerConfig, ServerSession};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -21,7 +21,11 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let config = { let mut conf = ServerConfig::default(); conf.stls = true; conf.apop = true; conf.plaintext_without_tls = input.plaintext; conf.limits = { let mut conf = Limits::default(); conf.errors = 50; conf }; conf };
+    let mut config = ServerConfig::default();
+    config.stls = true;
+    config.apop = true;
+    config.plaintext_without_tls = input.plaintext;
+    config.limits.errors = 50;
     let mut now = Instant::now();
     let mut s = ServerSession::new(Arc::new(config), now, input.tls, Some("<1.2@fuzz>"));
     let mut answers = input.answers.iter().copied().chain(std::iter::repeat(0));

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sansmail_smtp_proto::server::{Extensions, Limits, ServerConfig, ServerSession};
+use sansmail_smtp_proto::server::{ServerConfig, ServerSession};
 use sansmail_smtp_proto::{Mechanism, Reply};
 
 #[derive(Arbitrary, Debug)]
@@ -19,11 +19,23 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let config = { let mut conf = ServerConfig::default(); conf.extensions = { let mut conf = Extensions::default(); conf.starttls = true; conf.etrn = true; conf.atrn = true; conf.requiretls = true; conf }; conf.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login]; conf.auth_requires_tls = false; conf.vrfy = true; conf.expn = true; conf.bare_line_endings = if input.normalize {
-            sansmail_smtp_proto::data::BareLineEndings::Normalize
-        } else {
-            sansmail_smtp_proto::data::BareLineEndings::Reject
-        }; conf.limits = { let mut conf = Limits::default(); conf.message_size = Some(4096); conf.recipients = 5; conf.input_buffer = 1024; conf }; conf };
+    let mut config = ServerConfig::default();
+    config.extensions.starttls = true;
+    config.extensions.etrn = true;
+    config.extensions.atrn = true;
+    config.extensions.requiretls = true;
+    config.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login];
+    config.auth_requires_tls = false;
+    config.vrfy = true;
+    config.expn = true;
+    config.bare_line_endings = if input.normalize {
+        sansmail_smtp_proto::data::BareLineEndings::Normalize
+    } else {
+        sansmail_smtp_proto::data::BareLineEndings::Reject
+    };
+    config.limits.message_size = Some(4096);
+    config.limits.recipients = 5;
+    config.limits.input_buffer = 1024;
     let mut now = Instant::now();
     let mut s = ServerSession::new(Arc::new(config), now, input.tls);
     let mut answers = input.answers.iter().cycle();

@@ -11,7 +11,7 @@ use sansmail_smtp_proto::client::{
 };
 use sansmail_smtp_proto::command::{MailParams, RcptParams};
 use sansmail_smtp_proto::reply::ReplyError;
-use sansmail_smtp_proto::server::{Event, Extensions, ServerConfig};
+use sansmail_smtp_proto::server::{Event, ServerConfig};
 use sansmail_smtp_proto::{ForwardPath, Mailbox, Mechanism, Reply, ReversePath};
 
 fn envelope(rcpts: &[&'static str]) -> Envelope {
@@ -60,12 +60,8 @@ fn delivers_with_data_when_chunking_is_off_and_stuffs_dots() {
     for pipelining in [true, false] {
         let config = {
             let mut conf = ServerConfig::default();
-            conf.extensions = {
-                let mut conf = Extensions::default();
-                conf.chunking = false;
-                conf.pipelining = pipelining;
-                conf
-            };
+            conf.extensions.chunking = false;
+            conf.extensions.pipelining = pipelining;
             conf
         };
         let mut server = Server::new(config);
@@ -101,11 +97,7 @@ fn all_recipients_refused() {
     for chunking in [true, false] {
         let config = {
             let mut conf = ServerConfig::default();
-            conf.extensions = {
-                let mut conf = Extensions::default();
-                conf.chunking = chunking;
-                conf
-            };
+            conf.extensions.chunking = chunking;
             conf
         };
         let mut server = Server::new(config);
@@ -134,11 +126,7 @@ fn message_refused_at_end_of_data() {
 fn starttls_then_auth_plain() {
     let config = {
         let mut conf = ServerConfig::default();
-        conf.extensions = {
-            let mut conf = Extensions::default();
-            conf.starttls = true;
-            conf
-        };
+        conf.extensions.starttls = true;
         conf.auth_mechanisms = vec![Mechanism::Plain];
         conf
     };
@@ -243,11 +231,7 @@ fn tls_required_but_not_offered() {
 fn declared_size_over_the_servers_limit() {
     let config = {
         let mut conf = ServerConfig::default();
-        conf.limits = {
-            let mut conf = sansmail_smtp_proto::server::Limits::default();
-            conf.message_size = Some(50);
-            conf
-        };
+        conf.limits.message_size = Some(50);
         conf
     };
     let mut server = Server::new(config);

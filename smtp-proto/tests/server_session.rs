@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{Server, accept_all, replay};
 use sansmail_smtp_proto::data::BareLineEndings;
-use sansmail_smtp_proto::server::{AbortReason, Event, Extensions, Limits, ServerConfig, ServerSession};
+use sansmail_smtp_proto::server::{AbortReason, Event, ServerConfig, ServerSession};
 use sansmail_smtp_proto::{Mechanism, Reply};
 
 fn cfg() -> ServerConfig {
@@ -80,20 +80,12 @@ fn pipelined_transaction_replies_in_order_and_enhanced_codes_after_ehlo() {
 fn ehlo_advertises_configured_extensions() {
     let config = {
         let mut conf = cfg();
-        conf.extensions = {
-            let mut conf = Extensions::default();
-            conf.starttls = true;
-            conf.etrn = true;
-            conf.atrn = true;
-            conf
-        };
+        conf.extensions.starttls = true;
+        conf.extensions.etrn = true;
+        conf.extensions.atrn = true;
         conf.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login];
         conf.auth_requires_tls = false;
-        conf.limits = {
-            let mut conf = Limits::default();
-            conf.message_size = Some(1000);
-            conf
-        };
+        conf.limits.message_size = Some(1000);
         conf
     };
     let r = replies(config, "EHLO c\r\n");
@@ -191,11 +183,7 @@ fn recipient_limit_at_and_past_the_edge() {
 fn declared_size_at_and_past_the_limit() {
     let config = {
         let mut conf = cfg();
-        conf.limits = {
-            let mut conf = Limits::default();
-            conf.message_size = Some(1000);
-            conf
-        };
+        conf.limits.message_size = Some(1000);
         conf
     };
     let r = replies(config, "EHLO c\r\nMAIL FROM:<a@b.c> SIZE=1001\r\nMAIL FROM:<a@b.c> SIZE=1000\r\n");
@@ -206,11 +194,7 @@ fn declared_size_at_and_past_the_limit() {
 fn counted_size_at_and_past_the_limit() {
     let config = {
         let mut conf = cfg();
-        conf.limits = {
-            let mut conf = Limits::default();
-            conf.message_size = Some(10);
-            conf
-        };
+        conf.limits.message_size = Some(10);
         conf
     };
     // 10 octets of content: accepted.
@@ -240,11 +224,7 @@ fn command_line_limit_at_and_past_the_edge() {
 fn a_megabyte_line_is_drained_not_buffered() {
     let config = {
         let mut conf = cfg();
-        conf.limits = {
-            let mut conf = Limits::default();
-            conf.input_buffer = 4096;
-            conf
-        };
+        conf.limits.input_buffer = 4096;
         conf
     };
     let mut session = ServerSession::new(Arc::new(config), Instant::now(), false);
@@ -265,11 +245,7 @@ fn a_megabyte_line_is_drained_not_buffered() {
 fn error_limit_closes_with_421() {
     let config = {
         let mut conf = cfg();
-        conf.limits = {
-            let mut conf = Limits::default();
-            conf.errors = 3;
-            conf
-        };
+        conf.limits.errors = 3;
         conf
     };
     let s = run(config, b"X\r\nY\r\nZ\r\nNOOP\r\n");
@@ -345,11 +321,7 @@ fn smuggled_commands_after_bare_lf_dot_stay_content() {
 fn long_content_line_refused_at_end() {
     let config = {
         let mut conf = cfg();
-        conf.limits = {
-            let mut conf = Limits::default();
-            conf.text_line = Some(100);
-            conf
-        };
+        conf.limits.text_line = Some(100);
         conf
     };
     let body = format!("{}\r\n.\r\n", "x".repeat(99));
@@ -415,11 +387,7 @@ fn bdat_zero_last_and_refused_chunks_are_skipped() {
 fn bdat_over_the_size_limit_fails_the_transaction() {
     let config = {
         let mut conf = cfg();
-        conf.limits = {
-            let mut conf = Limits::default();
-            conf.message_size = Some(5);
-            conf
-        };
+        conf.limits.message_size = Some(5);
         conf
     };
     let s = run(config, b"EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nBDAT 6\r\n123456BDAT 1 LAST\r\nxNOOP\r\n");
@@ -439,11 +407,7 @@ fn bdat_over_the_size_limit_fails_the_transaction() {
 fn starttls_discards_pipelined_plaintext() {
     let config = {
         let mut conf = cfg();
-        conf.extensions = {
-            let mut conf = Extensions::default();
-            conf.starttls = true;
-            conf
-        };
+        conf.extensions.starttls = true;
         conf
     };
     let now = Instant::now();
@@ -482,11 +446,7 @@ fn starttls_discards_pipelined_plaintext() {
 fn starttls_twice_or_in_a_transaction_is_out_of_sequence() {
     let config = {
         let mut conf = cfg();
-        conf.extensions = {
-            let mut conf = Extensions::default();
-            conf.starttls = true;
-            conf
-        };
+        conf.extensions.starttls = true;
         conf
     };
     let mut s = Server::with_tls(config, true);
@@ -580,12 +540,8 @@ fn auth_login_exchange_cancel_bad_base64_and_long_line() {
 fn etrn_and_atrn() {
     let config = {
         let mut conf = cfg();
-        conf.extensions = {
-            let mut conf = Extensions::default();
-            conf.etrn = true;
-            conf.atrn = true;
-            conf
-        };
+        conf.extensions.etrn = true;
+        conf.extensions.atrn = true;
         conf.auth_mechanisms = vec![Mechanism::Plain];
         conf
     };
@@ -646,13 +602,9 @@ fn non_ascii_recipient_needs_smtputf8_on_mail() {
 fn unadvertised_parameters_are_refused() {
     let config = {
         let mut conf = cfg();
-        conf.extensions = {
-            let mut conf = Extensions::default();
-            conf.dsn = false;
-            conf.smtputf8 = false;
-            conf.eight_bit_mime = false;
-            conf
-        };
+        conf.extensions.dsn = false;
+        conf.extensions.smtputf8 = false;
+        conf.extensions.eight_bit_mime = false;
         conf
     };
     let r = replies(
@@ -678,11 +630,7 @@ fn unadvertised_parameters_are_refused() {
 fn backpressure_while_a_decision_is_pending() {
     let config = {
         let mut conf = cfg();
-        conf.limits = {
-            let mut conf = Limits::default();
-            conf.input_buffer = 64;
-            conf
-        };
+        conf.limits.input_buffer = 64;
         conf
     };
     let now = Instant::now();
@@ -714,12 +662,8 @@ fn backpressure_while_a_decision_is_pending() {
 fn a_client_that_never_reads_its_replies_is_bounded() {
     let config = {
         let mut conf = cfg();
-        conf.limits = {
-            let mut conf = Limits::default();
-            conf.output_buffer = 1024;
-            conf.input_buffer = 1024;
-            conf
-        };
+        conf.limits.output_buffer = 1024;
+        conf.limits.input_buffer = 1024;
         conf
     };
     let now = Instant::now();
