@@ -128,3 +128,17 @@ fn ehlo_capabilities_typed_and_unknown_kept() {
     let again = Reply::parse_prefix(&wire).unwrap().complete().unwrap().0;
     assert_eq!(EhloReply::from_reply(&again).unwrap(), e);
 }
+
+/// A reply longer than a reader's limits is still a reply: the limits are the reader's
+/// (found by the `command_to_bytes_and_back` fuzzer, whose check assumed the defaults).
+#[test]
+fn many_lines_encode_and_read_back_within_the_readers_limits() {
+    let text = vec!["line"; 200].join("\n");
+    let reply = Reply::try_new(250, None, text).unwrap();
+    let mut bytes = Vec::new();
+    reply.encode(&mut bytes, true);
+    assert_eq!(ReplyFramer::default().frame(&bytes), Err(ReplyError::TooManyLines));
+    let wide = ReplyLimits { lines: 200, ..ReplyLimits::default() };
+    assert_eq!(ReplyFramer::new(wide).frame(&bytes), Ok(Status::Complete(bytes.len())));
+    assert_eq!(Reply::parse(&bytes).unwrap(), reply);
+}
