@@ -13,8 +13,8 @@ pub use search::{Date, MAX_KEY_DEPTH, ReturnOption, SearchKey};
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::Secret;
 use crate::lex::{Cursor, LexError, SeqRange};
+use crate::{Mechanism, Secret};
 
 /// A mailbox name: `INBOX` in any case is the inbox (RFC 3501 §5.1).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -81,7 +81,7 @@ pub enum Body<'a> {
     StartTls,
     /// `AUTHENTICATE mechanism [initial-response]` (SASL-IR, RFC 4959); `=` is an empty one.
     Authenticate {
-        mechanism: &'a str,
+        mechanism: Mechanism<'a>,
         initial_response: Option<Secret<&'a str>>,
     },
     Login {
@@ -312,7 +312,7 @@ impl<'a> Command<'a> {
             _ if is("NAMESPACE") => Body::Namespace,
             _ if is("AUTHENTICATE") => {
                 c.sp()?;
-                let mechanism = c.atom()?;
+                let mechanism = Mechanism::parse(c.atom()?.as_bytes()).ok_or(c.err("a SASL mechanism name"))?;
                 let initial_response = if c.eat(b' ') { Some(base64_or_empty(c)?) } else { None };
                 Body::Authenticate { mechanism, initial_response: initial_response.map(Secret::new) }
             }

@@ -99,7 +99,7 @@ impl<'a> Cursor<'a> {
         &self.input[self.pos..]
     }
 
-    fn err(&self, expected: &'static str) -> LexError {
+    pub(crate) fn err(&self, expected: &'static str) -> LexError {
         LexError { expected, at: self.pos }
     }
 

@@ -37,12 +37,12 @@
 //!
 //! session.handle_input(Instant::now(), b"a1 LOGIN alice secret\r\na2 SELECT INBOX\r\n");
 //! // A decision: the embedder checks the password.
-//! let Some(Event::Login { username, .. }) = session.poll_event() else { panic!() };
-//! assert_eq!(username, b"alice");
+//! let Some(Event::Login { user, .. }) = session.poll_event() else { panic!() };
+//! assert_eq!(user, "alice");
 //! session.accept_login("alice").unwrap();
 //! // The next command, checked against the state, for the embedder to run.
 //! let Some(Event::Command(request)) = session.poll_event() else { panic!() };
-//! assert!(matches!(request.command().unwrap().body, Body::Select { .. }));
+//! assert!(matches!(request.command().body, Body::Select { .. }));
 //! session.output().extend_from_slice(b"* 0 EXISTS\r\n");
 //! session.complete(Status::Ok, None, "SELECT completed").unwrap();
 //!
@@ -57,9 +57,10 @@
 #![warn(missing_docs)]
 
 mod atom;
-mod secret;
 pub use atom::{Flag, InvalidAtom, Tag};
-pub use secret::Secret;
+/// Passwords and SASL data (`Debug` redacted) and the SASL mechanism names: one type of each
+/// across the SMTP, POP3 and IMAP crates.
+pub use sansmail_smtp_proto::{Mechanism, Secret};
 
 pub mod command;
 pub mod datetime;

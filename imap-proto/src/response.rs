@@ -3,14 +3,13 @@
 //! commands of this crate answer with. The encoder picks the tightest safe form of each
 //! string — atom, quoted, or literal — so no value can break the line or forge a response.
 //!
-//! FETCH data: [`FetchItem`] and [`write_fetch`], with [`Envelope`] and [`BodyStructure`].
+//! Every response is a value with an `encode(&self, out)` method, as the commands and
+//! replies of the SMTP and POP3 crates are: a [`StatusResponse`], [`Data`], and inside FETCH
+//! data ([`Data::Fetch`]) [`FetchItem`]s with [`Envelope`] and [`BodyStructure`].
 
 mod fetch;
 
-pub use fetch::{
-    Address, BodyFields, BodyStructure, Disposition, Envelope, Extension, FetchItem, NString, Param, write_body,
-    write_envelope, write_fetch, write_section,
-};
+pub use fetch::{Address, BodyFields, BodyStructure, Disposition, Envelope, Extension, FetchItem, NString, Param};
 
 use crate::Tag;
 use crate::command::{Flag, StatusItem};
@@ -98,6 +97,11 @@ pub enum Data<'a> {
     Recent(u32),
     Expunge(u32),
     Enabled(Vec<&'a str>),
+    /// `seq FETCH (items)`.
+    Fetch {
+        seq: u32,
+        items: &'a [FetchItem<'a>],
+    },
     /// ESEARCH (RFC 4731): `ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]`.
     ESearch {
         tag: Tag<'a>,
@@ -110,7 +114,7 @@ pub enum Data<'a> {
 }
 
 /// A sequence set from sorted ranges: `1:3,7,9:10`.
-pub fn uid_set(ranges: &[(u32, u32)]) -> String {
+pub(crate) fn uid_set(ranges: &[(u32, u32)]) -> String {
     let parts: Vec<String> =
         ranges.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") }).collect();
     parts.join(",")
@@ -124,7 +128,7 @@ fn is_atom(s: &[u8]) -> bool {
 
 /// Writes `value` as an `astring`: an atom when it is one (and not `NIL`), else a quoted
 /// string when it has no CR, LF, NUL or 8-bit octet, else a literal.
-pub fn write_astring(out: &mut Vec<u8>, value: &[u8]) {
+pub(crate) fn write_astring(out: &mut Vec<u8>, value: &[u8]) {
     if is_atom(value) {
         out.extend_from_slice(value);
     } else {
@@ -133,7 +137,7 @@ pub fn write_astring(out: &mut Vec<u8>, value: &[u8]) {
 }
 
 /// Writes `value` as a `string`: quoted when it can be, else a literal.
-pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
+pub(crate) fn write_string(out: &mut Vec<u8>, value: &[u8]) {
     // One pass classifies: 1 = needs a literal, 2 = needs escapes (branch-free, vectorises).
     let class = value.iter().fold(0u8, |acc, &b| {
         acc | u8::from(b == b'\r' || b == b'\n' || b == 0 || b >= 0x80) | (u8::from(b == b'"' || b == b'\\') << 1)
@@ -242,8 +246,41 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
     out.extend_from_slice(b"] ");
 }
 
-/// Writes a status response: `tag` (`None`: untagged `*`), status, optional code, text.
-pub fn write_status(out: &mut Vec<u8>, tag: Option<Tag<'_>>, status: Status, code: Option<&Code<'_>>, text: &str) {
+/// A status response: `tag` (`None`: untagged `*`), status, optional code, text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusResponse<'a> {
+    /// The command's tag, or `None` for `*`.
+    pub tag: Option<Tag<'a>>,
+    /// OK, NO, BAD, PREAUTH or BYE.
+    pub status: Status,
+    /// The response code, if any.
+    pub code: Option<&'a Code<'a>>,
+    /// Human-readable text (control characters become spaces; a leading `[` is dropped).
+    pub text: &'a str,
+}
+
+impl StatusResponse<'_> {
+    /// Writes the response line.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        write_status(out, self.tag, self.status, self.code, self.text);
+    }
+}
+
+impl Data<'_> {
+    /// Writes the untagged response (`* …` CRLF).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        write_data(out, self);
+    }
+}
+
+/// Writes a status response.
+pub(crate) fn write_status(
+    out: &mut Vec<u8>,
+    tag: Option<Tag<'_>>,
+    status: Status,
+    code: Option<&Code<'_>>,
+    text: &str,
+) {
     out.extend_from_slice(tag.map_or("*", |t| t.as_str()).as_bytes());
     out.extend_from_slice(match status {
         Status::Ok => b" OK ",
@@ -271,10 +308,11 @@ fn status_item_name(item: StatusItem) -> &'static str {
     }
 }
 
-/// Writes untagged data (`* …` CRLF).
-pub fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
+/// Writes untagged data.
+pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
     out.extend_from_slice(b"* ");
     match data {
+        Data::Fetch { seq, items } => fetch::write_fetch(out, *seq, items),
         Data::Capability(caps) => {
             out.extend_from_slice(b"CAPABILITY ");
             atoms(out, caps);

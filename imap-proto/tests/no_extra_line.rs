@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
-use sansmail_imap_proto::response::{Code, Data, Status, write_data, write_status};
+use sansmail_imap_proto::response::{Code, Data, Status, StatusResponse};
 use sansmail_imap_proto::{Flag, Tag};
 
 fn hostile() -> impl Strategy<Value = String> {
@@ -72,10 +72,10 @@ proptest! {
             prop_assert!(f.name().bytes().all(|b| b > b' ' && b < 0x7f && !b"()\"\\]".contains(&b)));
         }
         let mut out = Vec::new();
-        write_status(&mut out, Tag::new(&tag).ok(), st, Some(&Code::PermanentFlags(flags.clone())), &text);
+        StatusResponse { tag: Tag::new(&tag).ok(), status: st, code: Some(&Code::PermanentFlags(flags.clone())), text: &text }.encode(&mut out);
         prop_assert!(one_line(&out), "{:?}", String::from_utf8_lossy(&out));
         out.clear();
-        write_data(&mut out, &Data::Flags(flags));
+        Data::Flags(flags).encode(&mut out);
         prop_assert!(one_line(&out), "{:?}", String::from_utf8_lossy(&out));
     }
 
@@ -90,7 +90,7 @@ proptest! {
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         for code in [Code::Capability(words.clone()), Code::BadCharset(words.clone())] {
             let mut out = Vec::new();
-            write_status(&mut out, None, Status::No, Some(&code), &text);
+            StatusResponse { tag: None, status: Status::No, code: Some(&code), text: &text }.encode(&mut out);
             prop_assert!(one_line(&out), "{:?}", String::from_utf8_lossy(&out));
         }
         let data = [
@@ -102,7 +102,7 @@ proptest! {
         ];
         for d in data.iter().chain(Tag::new(&tag).ok().map(|tag| Data::ESearch { tag, uid: true, min: None, max: None, count: Some(1), all: None }).iter()) {
             let mut out = Vec::new();
-            write_data(&mut out, d);
+            d.encode(&mut out);
             prop_assert!(one_line(&out), "{:?}", String::from_utf8_lossy(&out));
         }
     }

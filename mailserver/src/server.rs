@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sansmail_imap_proto::response::{Status as ImapStatus, StatusResponse};
 use sansmail_imap_proto::server::{ServerConfig as ImapConfig, ServerSession as ImapSession};
 use sansmail_pop3_proto::server::{ServerConfig as Pop3Config, ServerSession as Pop3Session};
 use sansmail_pop3_proto::{Response as Pop3Response, ResponseCode};
@@ -94,11 +95,7 @@ fn pop3_config(config: &Config, l: &Listener) -> Pop3Config {
     // listener allows plaintext.
     c.challenge_response_without_tls = l.config.allow_plaintext_auth;
     c.apop = l.config.apop;
-    c.mechanisms = if l.config.auth {
-        crate::identity::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect()
-    } else {
-        Vec::new()
-    };
+    c.mechanisms = if l.config.auth { crate::identity::sasl::offered(l.config.cram_md5) } else { Vec::new() };
     // The server never removes mail on its own (RFC 2449 §6.7).
     c.expire = Some(None);
     c.limits.errors = l.config.limits.max_errors;
@@ -118,11 +115,7 @@ fn imap_config(l: &Listener) -> ImapConfig {
     c.starttls = l.config.tls == TlsMode::Starttls;
     c.plaintext_without_tls = l.config.allow_plaintext_auth;
     c.challenge_response_without_tls = l.config.allow_plaintext_auth;
-    c.mechanisms = if l.config.auth {
-        crate::identity::sasl::offered(l.config.cram_md5).iter().map(|m| m.as_str().to_owned()).collect()
-    } else {
-        Vec::new()
-    };
+    c.mechanisms = if l.config.auth { crate::identity::sasl::offered(l.config.cram_md5) } else { Vec::new() };
     c.extensions = IMAP_EXTENSIONS.map(str::to_owned).to_vec();
     c.id = if l.config.announce_version {
         vec![("name".into(), "sansmail".into()), ("version".into(), env!("CARGO_PKG_VERSION").into())]
@@ -326,13 +319,8 @@ async fn refuse(mut stream: TcpStream, service: Service, code: u16, enhanced: (u
     if service.is_smtp() {
         Reply::new(code, enhanced, text).encode(&mut out, true);
     } else if service == Service::Imap {
-        sansmail_imap_proto::response::write_status(
-            &mut out,
-            None,
-            sansmail_imap_proto::response::Status::Bye,
-            None,
-            text,
-        );
+        let bye = StatusResponse { tag: None, status: ImapStatus::Bye, code: None, text };
+        bye.encode(&mut out);
     } else {
         let code = if code / 100 == 4 { Some(ResponseCode::SysTemp) } else { Some(ResponseCode::SysPerm) };
         Pop3Response { ok: false, code, text }.encode(&mut out);

@@ -66,5 +66,7 @@ pub mod server;
 
 pub use command::{Command, CommandError, Secret, Verb};
 pub use response::{Capability, Response, ResponseCode, ServerLine};
+/// The SASL mechanism names (RFC 4422), one type across the SMTP, POP3 and IMAP crates.
+pub use sansmail_smtp_proto::Mechanism;
 /// The outcome of parsing a prefix of a stream (shared with `sansmail-smtp-proto`).
 pub use sansmail_smtp_proto::Status;

@@ -67,6 +67,18 @@ impl<'a> Mechanism<'a> {
         })
     }
 
+    /// Whether the mechanism sends the password itself (`PLAIN`, `LOGIN`), so that it must
+    /// not be offered before TLS unless plaintext passwords are allowed.
+    ///
+    /// ```
+    /// use sansmail_smtp_proto::Mechanism;
+    /// assert!(Mechanism::Plain.sends_password() && Mechanism::Login.sends_password());
+    /// assert!(!Mechanism::ScramSha256.sends_password() && !Mechanism::CramMd5.sends_password());
+    /// ```
+    pub fn sends_password(&self) -> bool {
+        matches!(self, Self::Plain | Self::Login)
+    }
+
     /// The name as written on the wire.
     pub fn as_str(&self) -> &str {
         match self {

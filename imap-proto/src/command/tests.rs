@@ -184,11 +184,11 @@ fn uid_and_extension_commands() {
     assert_eq!(parse("a ID NIL\r\n").unwrap().body, Body::Id { fields: None });
     assert_eq!(
         parse("a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n").unwrap().body,
-        Body::Authenticate { mechanism: "PLAIN", initial_response: Some(Secret::new("AGFsaWNlAHNlY3JldA==")) }
+        Body::Authenticate { mechanism: Mechanism::Plain, initial_response: Some(Secret::new("AGFsaWNlAHNlY3JldA==")) }
     );
     assert_eq!(
         parse("a AUTHENTICATE PLAIN =\r\n").unwrap().body,
-        Body::Authenticate { mechanism: "PLAIN", initial_response: Some(Secret::new("=")) }
+        Body::Authenticate { mechanism: Mechanism::Plain, initial_response: Some(Secret::new("=")) }
     );
     assert!(parse("a AUTHENTICATE PLAIN !!\r\n").is_err());
     for simple in ["CAPABILITY", "NOOP", "STARTTLS", "CHECK", "CLOSE", "EXPUNGE", "IDLE", "UNSELECT", "NAMESPACE"] {

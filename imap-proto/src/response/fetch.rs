@@ -188,16 +188,16 @@ pub enum FetchItem<'a> {
     },
 }
 
-/// Writes `* seq FETCH (items)` CRLF.
-pub fn write_fetch(out: &mut Vec<u8>, seq: u32, items: &[FetchItem<'_>]) {
-    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+/// Writes `seq FETCH (items)`; [`super::write_data`] has written `* ` and ends the line.
+pub(super) fn write_fetch(out: &mut Vec<u8>, seq: u32, items: &[FetchItem<'_>]) {
+    out.extend_from_slice(format!("{seq} FETCH (").as_bytes());
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
         }
         write_item(out, item);
     }
-    out.extend_from_slice(b")\r\n");
+    out.push(b')');
 }
 
 fn write_item(out: &mut Vec<u8>, item: &FetchItem<'_>) {
@@ -279,8 +279,14 @@ fn write_part_numbers(out: &mut Vec<u8>, part: &[NonZeroU32]) {
     }
 }
 
-/// `section`, as the client would write it (field names as astrings).
-pub fn write_section(out: &mut Vec<u8>, section: &Section<'_>) {
+impl Section<'_> {
+    /// Writes `section`, as the client would write it (field names as astrings).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        write_section(out, self);
+    }
+}
+
+fn write_section(out: &mut Vec<u8>, section: &Section<'_>) {
     out.push(b'[');
     write_part_numbers(out, &section.part);
     if let Some(text) = &section.text {
@@ -348,8 +354,14 @@ fn write_addresses(out: &mut Vec<u8>, list: &[Address<'_>]) {
     out.push(b')');
 }
 
-/// `envelope`.
-pub fn write_envelope(out: &mut Vec<u8>, e: &Envelope<'_>) {
+impl Envelope<'_> {
+    /// Writes `envelope`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        write_envelope(out, self);
+    }
+}
+
+fn write_envelope(out: &mut Vec<u8>, e: &Envelope<'_>) {
     out.push(b'(');
     write_nstring(out, e.date.as_deref());
     out.push(b' ');
@@ -425,8 +437,14 @@ fn write_extension_tail(out: &mut Vec<u8>, e: &Extension<'_>) {
     write_nstring(out, e.location.as_deref());
 }
 
-/// `body`: BODYSTRUCTURE with `extended`, BODY without.
-pub fn write_body(out: &mut Vec<u8>, b: &BodyStructure<'_>, extended: bool) {
+impl BodyStructure<'_> {
+    /// Writes `body`: as BODYSTRUCTURE with `extended`, as BODY without.
+    pub fn encode(&self, out: &mut Vec<u8>, extended: bool) {
+        write_body(out, self, extended);
+    }
+}
+
+fn write_body(out: &mut Vec<u8>, b: &BodyStructure<'_>, extended: bool) {
     out.push(b'(');
     match b {
         BodyStructure::Single { media_type, subtype, fields, lines, extension } => {
@@ -484,7 +502,7 @@ mod tests {
 
     fn fetch(items: &[FetchItem<'_>]) -> String {
         let mut out = Vec::new();
-        write_fetch(&mut out, 12, items);
+        crate::response::Data::Fetch { seq: 12, items }.encode(&mut out);
         String::from_utf8_lossy(&out).into_owned()
     }
 

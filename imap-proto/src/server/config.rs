@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::Mechanism;
 use crate::framing::FramingConfig;
 
 /// A server session's configuration, shared by every session of a listener.
@@ -30,7 +31,7 @@ pub struct ServerConfig {
     pub challenge_response_without_tls: bool,
     /// SASL mechanisms offered (`AUTH=…`), strongest first. None by default: the embedder
     /// checks the exchange, so it names the mechanisms it can check.
-    pub mechanisms: Vec<String>,
+    pub mechanisms: Vec<Mechanism<'static>>,
     /// Capabilities of the commands the embedder answers, such as `NAMESPACE`, `UIDPLUS`
     /// or `MOVE`. None by default: only the embedder knows what it implements. (The session
     /// adds its own: `IMAP4rev1`, the literal extensions, `BINARY` per [`FramingConfig`],

@@ -1,26 +1,26 @@
 //! What the server session asks of its embedder.
 
-use crate::Secret;
 use crate::command::{Command, ParseError};
+use crate::{Mechanism, Secret};
 
 /// A decision or a command for the embedder, from [`super::ServerSession::poll_event`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// `LOGIN`: check the credentials, then [`super::ServerSession::accept_login`] or
     /// [`super::ServerSession::reject_login`].
     Login {
         /// The user name, as sent.
-        username: Vec<u8>,
+        user: String,
         /// The password (its `Debug` is redacted).
-        password: Secret<Vec<u8>>,
+        password: Secret<String>,
     },
     /// `AUTHENTICATE`: the mechanism (one of the configured ones, upper-cased) and the
     /// decoded initial response (SASL-IR; `=` is `Some` of nothing). Answer with
     /// [`super::ServerSession::auth_challenge`], `accept_login` or `reject_login`.
     AuthStart {
-        /// The mechanism.
-        mechanism: String,
+        /// The mechanism, one of those configured.
+        mechanism: Mechanism<'static>,
         /// The initial response, decoded.
         initial_response: Option<Secret<Vec<u8>>>,
     },
@@ -48,21 +48,59 @@ pub enum Event {
     Close,
 }
 
-/// A command the session has parsed and checked, kept as its octets (an `APPEND` message
-/// is not copied); [`Request::command`] reads it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
-    pub(super) raw: Vec<u8>,
-}
+/// A command the session has parsed and checked. It keeps the command's octets and what was
+/// parsed from them side by side, so [`Request::command`] neither fails nor parses again, and
+/// an `APPEND` message is not copied.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request(Parsed);
+
+self_cell::self_cell!(
+    /// The octets and the command that borrows from them.
+    struct Parsed {
+        owner: Vec<u8>,
+        #[covariant]
+        dependent: Command,
+    }
+
+    impl {Debug, PartialEq, Eq}
+);
 
 impl Request {
-    /// The command. The session parsed it before handing it over, so this is always `Ok`.
-    pub fn command(&self) -> Result<Command<'_>, ParseError> {
-        Command::parse(&self.raw)
+    /// Parses `raw`, or gives it back with the reason it is not a command.
+    pub(super) fn parse(raw: Vec<u8>) -> Result<Self, (Vec<u8>, ParseError)> {
+        Parsed::try_new_or_recover(raw, |raw| Command::parse(raw)).map(Self)
+    }
+
+    /// The command, as the session parsed it.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Instant};
+    /// use sansmail_imap_proto::command::{Body, Command, Mailbox};
+    /// use sansmail_imap_proto::server::{Event, ServerConfig, ServerSession};
+    ///
+    /// let mut config = ServerConfig::default();
+    /// config.plaintext_without_tls = true;
+    /// let now = Instant::now();
+    /// let mut session = ServerSession::new(Arc::new(config), now, false);
+    /// let _ = session.handle_input(now, b"a1 LOGIN joe secret\r\n");
+    /// while let Some(event) = session.poll_event() {
+    ///     if let Event::Login { .. } = event {
+    ///         session.accept_login("joe").unwrap();
+    ///     }
+    /// }
+    /// let _ = session.handle_input(now, b"a2 SELECT inbox\r\n");
+    /// let Some(Event::Command(request)) = session.poll_event() else { panic!("a command") };
+    /// let command: &Command<'_> = request.command();
+    /// assert_eq!(command.tag, "a2");
+    /// assert_eq!(command.body, Body::Select { mailbox: Mailbox::Inbox });
+    /// assert_eq!(request.as_bytes(), b"a2 SELECT inbox\r\n");
+    /// ```
+    pub fn command(&self) -> &Command<'_> {
+        self.0.borrow_dependent()
     }
 
     /// The command's octets, as the client sent them.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.raw
+        self.0.borrow_owner()
     }
 }

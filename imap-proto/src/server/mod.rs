@@ -42,7 +42,7 @@ use base64::Engine as _;
 use crate::command::{Body, Command, ParseError, name_of, tag_of};
 use crate::framing::{Frame, Framer, FramingConfig, Refusal};
 use crate::response::{Code, Data, Status, write_data, write_status, write_string};
-use crate::{Secret, Tag};
+use crate::{Mechanism, Secret, Tag};
 
 /// An answer the session cannot take now; the pending decision (if any) still waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -336,12 +336,7 @@ impl ServerSession {
     /// After [`Limits::login_failures`] of them the session ends.
     pub fn reject_login(&mut self, code: Option<Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
         let tag = self.take_login()?;
-        let code = code.unwrap_or(Code::AuthenticationFailed);
-        write_status(&mut self.out, tagged(&tag), Status::No, Some(&code), text);
-        self.login_failures += 1;
-        if self.login_failures >= self.config.limits.login_failures {
-            self.bye("Too many invalid authentication attempts");
-        }
+        self.login_failed(&tag, code, text);
         self.process_frames();
         Ok(())
     }
@@ -464,7 +459,7 @@ impl ServerSession {
             }
             for m in &self.config.mechanisms {
                 if self.mechanism_ok(m) {
-                    caps.push(format!("AUTH={}", m.to_ascii_uppercase()));
+                    caps.push(format!("AUTH={m}"));
                 }
             }
         }
@@ -562,16 +557,17 @@ impl ServerSession {
     }
 
     fn command(&mut self, raw: Vec<u8>) {
-        let action = match Command::parse(&raw) {
-            Ok(cmd) => self.action(&cmd),
-            Err(ParseError::NoTag) => return self.bad(None, "Missing or invalid tag"),
-            Err(ParseError::Unknown) => return self.bad(tag_of(&raw), "Unknown command"),
-            Err(ParseError::Syntax(e)) => {
+        let request = match Request::parse(raw) {
+            Ok(request) => request,
+            Err((_, ParseError::NoTag)) => return self.bad(None, "Missing or invalid tag"),
+            Err((raw, ParseError::Unknown)) => return self.bad(tag_of(&raw), "Unknown command"),
+            Err((raw, ParseError::Syntax(e))) => {
                 let text = format!("Syntax error: {e}");
                 return self.bad(tag_of(&raw), &text);
             }
         };
-        let tag = tag_of(&raw).unwrap_or("*").to_owned();
+        let action = self.action(request.command());
+        let tag = request.command().tag.to_owned();
         match action {
             Action::Bad(text) => self.bad(Some(&tag), text),
             Action::No(code, text) => write_status(&mut self.out, tagged(&tag), Status::No, code.as_ref(), text),
@@ -586,6 +582,7 @@ impl ServerSession {
                 self.state = State::AwaitingTls;
                 self.events.push_back(Event::StartTls);
             }
+            Action::LoginFailed => self.login_failed(&tag, None, "Invalid credentials"),
             Action::Login(event) => {
                 self.pending = Some(Pending::Login { tag });
                 self.events.push_back(event);
@@ -593,11 +590,11 @@ impl ServerSession {
             Action::Idle => {
                 self.out.extend_from_slice(b"+ idling\r\n");
                 self.pending = Some(Pending::Idle { tag, done: false, bad: false });
-                self.events.push_back(Event::Command(Request { raw }));
+                self.events.push_back(Event::Command(request));
             }
             Action::Embedder(after) => {
                 self.pending = Some(Pending::Command { tag, after });
-                self.events.push_back(Event::Command(Request { raw }));
+                self.events.push_back(Event::Command(request));
             }
         }
     }
@@ -636,10 +633,18 @@ impl ServerSession {
                 Action::No(Some(Code::PrivacyRequired), "Plaintext authentication disallowed without TLS")
             }
             Body::Login { username, password } => {
-                Action::Login(Event::Login { username: username.to_vec(), password: Secret::new(password.to_vec()) })
+                // User names and passwords are text (RFC 4013's SASLprep works on Unicode
+                // strings): octets that are not UTF-8 match no account.
+                match (std::str::from_utf8(username), std::str::from_utf8(password.expose())) {
+                    (Ok(user), Ok(password)) => Action::Login(Event::Login {
+                        user: user.to_owned(),
+                        password: Secret::new(password.to_owned()),
+                    }),
+                    _ => Action::LoginFailed,
+                }
             }
             Body::Authenticate { mechanism, initial_response } => {
-                self.authenticate(mechanism, initial_response.as_ref().map(|r| *r.expose()))
+                self.authenticate(mechanism, initial_response.as_ref().map(|r| r.expose().as_ref()))
             }
             Body::Enable { capabilities } if self.state == State::Authenticated => {
                 let mut newly = Vec::new();
@@ -676,20 +681,30 @@ impl ServerSession {
         }
     }
 
-    /// Whether `mechanism` may be used on this connection now: anything under TLS (or where
-    /// plaintext is allowed), challenge-response mechanisms where the configuration says.
-    fn mechanism_ok(&self, mechanism: &str) -> bool {
-        self.tls
-            || self.config.plaintext_without_tls
-            || (!is_plaintext(mechanism) && self.config.challenge_response_without_tls)
+    /// Answers a failed login and counts it; the last one allowed ends the session.
+    fn login_failed(&mut self, tag: &str, code: Option<Code<'_>>, text: &str) {
+        let code = code.unwrap_or(Code::AuthenticationFailed);
+        write_status(&mut self.out, tagged(tag), Status::No, Some(&code), text);
+        self.login_failures += 1;
+        if self.login_failures >= self.config.limits.login_failures {
+            self.bye("Too many invalid authentication attempts");
+        }
     }
 
-    fn authenticate(&mut self, mechanism: &str, initial_response: Option<&str>) -> Action {
-        let Some(mech) = self.config.mechanisms.iter().find(|m| m.eq_ignore_ascii_case(mechanism)) else {
+    /// Whether `mechanism` may be used on this connection now: anything under TLS (or where
+    /// plaintext is allowed), challenge-response mechanisms where the configuration says.
+    fn mechanism_ok(&self, mechanism: &Mechanism<'_>) -> bool {
+        self.tls
+            || self.config.plaintext_without_tls
+            || (!mechanism.sends_password() && self.config.challenge_response_without_tls)
+    }
+
+    fn authenticate(&mut self, mechanism: &Mechanism<'_>, initial_response: Option<&str>) -> Action {
+        if !self.config.mechanisms.contains(mechanism) {
             return Action::No(None, "Unsupported authentication mechanism");
-        };
-        if !self.mechanism_ok(mech) {
-            let text = if is_plaintext(mech) {
+        }
+        if !self.mechanism_ok(mechanism) {
+            let text = if mechanism.sends_password() {
                 "Plaintext authentication disallowed without TLS"
             } else {
                 "Authentication disallowed without TLS"
@@ -705,7 +720,7 @@ impl ServerSession {
             },
         };
         Action::Login(Event::AuthStart {
-            mechanism: mech.to_ascii_uppercase(),
+            mechanism: mechanism.clone().into_owned(),
             initial_response: initial_response.map(Secret::new),
         })
     }
@@ -719,6 +734,8 @@ enum Action {
     Logout,
     StartTls,
     Login(Event),
+    /// A login that cannot succeed: answered and counted as a rejected one.
+    LoginFailed,
     Idle,
     Embedder(After),
 }
@@ -727,11 +744,6 @@ enum Action {
 /// string that were not would be answered untagged).
 fn tagged(tag: &str) -> Option<Tag<'_>> {
     Tag::new(tag).ok()
-}
-
-/// SASL mechanisms that send the password itself.
-fn is_plaintext(mechanism: &str) -> bool {
-    mechanism.eq_ignore_ascii_case("PLAIN") || mechanism.eq_ignore_ascii_case("LOGIN")
 }
 
 /// Framing before login: small literals, lines long enough for SASL responses, no BINARY.

@@ -12,7 +12,7 @@ use crate::command::{Body, Mailbox};
 /// What the scripted embedder below implements: PLAIN, and the commands of these extensions.
 fn embedder_config() -> ServerConfig {
     ServerConfig {
-        mechanisms: vec!["PLAIN".to_owned()],
+        mechanisms: vec![Mechanism::Plain],
         extensions: ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "CHILDREN"]
             .map(str::to_owned)
             .to_vec(),
@@ -56,8 +56,8 @@ impl Harness {
     fn pump(&mut self) {
         while let Some(event) = self.session.poll_event() {
             match &event {
-                Event::Login { username, password } => {
-                    if username == b"mrc" && password.expose() == b"secret" {
+                Event::Login { user, password } => {
+                    if user == "mrc" && password.expose() == "secret" {
                         self.session.accept_login("mrc").unwrap();
                     } else {
                         self.session.reject_login(None, "Invalid credentials").unwrap();
@@ -75,7 +75,7 @@ impl Harness {
                     self.session.refuse_literal(Some(Code::OverQuota), "Quota exceeded").unwrap();
                 }
                 Event::AppendLiteral { .. } => self.session.accept_literal().unwrap(),
-                Event::Command(req) => self.command(req.clone()),
+                Event::Command(req) => self.command(req),
                 Event::IdleDone => self.session.complete(Status::Ok, None, "IDLE terminated").unwrap(),
                 Event::StartTls | Event::Close => {}
             }
@@ -84,8 +84,8 @@ impl Harness {
         self.session.poll_transmit(&mut self.wire);
     }
 
-    fn command(&mut self, req: Request) {
-        let cmd = req.command().expect("the session parsed it");
+    fn command(&mut self, req: &Request) {
+        let cmd = req.command();
         let ok = |h: &mut Self, text: &str| h.session.complete(Status::Ok, None, text).unwrap();
         match cmd.body {
             Body::Select { mailbox: Mailbox::Inbox } => {
@@ -276,7 +276,7 @@ fn login_is_disabled_without_tls_unless_allowed() {
 /// Challenge-response mechanisms need TLS too unless the configuration allows them.
 #[test]
 fn challenge_response_needs_tls_unless_allowed() {
-    let mechanisms = vec!["SCRAM-SHA-256".to_owned(), "PLAIN".to_owned()];
+    let mechanisms = vec![Mechanism::ScramSha256, Mechanism::Plain];
     let config = ServerConfig { starttls: true, mechanisms: mechanisms.clone(), ..embedder_config() };
     check(
         || Harness::new(config.clone(), false),
@@ -289,7 +289,7 @@ fn challenge_response_needs_tls_unless_allowed() {
     h.feed(b"a AUTHENTICATE SCRAM-SHA-256\r\n");
     assert!(h.wire().contains("AUTH=SCRAM-SHA-256") && !h.wire().contains("AUTH=PLAIN"), "{}", h.wire());
     assert!(
-        h.events.iter().any(|e| matches!(e, Event::AuthStart { mechanism, .. } if mechanism == "SCRAM-SHA-256")),
+        h.events.iter().any(|e| matches!(e, Event::AuthStart { mechanism: Mechanism::ScramSha256, .. })),
         "{:?}",
         h.events
     );
@@ -435,6 +435,30 @@ fn login_failures_end_the_session() {
     );
     assert!(h.session.is_closed());
     assert!(!h.wire().contains("d OK"));
+}
+
+/// Credentials are text: a LOGIN whose octets are not UTF-8 reaches no embedder, is refused
+/// as a wrong password is, and counts towards the limit.
+#[test]
+fn login_that_is_not_utf8_is_refused_and_counted() {
+    let mut h = Harness::plaintext();
+    h.feed(b"a LOGIN {3+}\r\n\xffrc secret\r\nb LOGIN mrc {2+}\r\n\xc3(\r\nc LOGIN \"\xe9\" x\r\n");
+    assert!(h.events.iter().all(|e| !matches!(e, Event::Login { .. })), "{:?}", h.events);
+    assert_eq!(h.wire().matches("NO [AUTHENTICATIONFAILED] Invalid credentials").count(), 3, "{}", h.wire());
+    assert!(h.session.is_closed(), "{}", h.wire());
+}
+
+/// AUTHENTICATE names a SASL mechanism (RFC 4422 §3.1): anything else is a syntax error.
+#[test]
+fn authenticate_needs_a_mechanism_name() {
+    let mut h = Harness::plaintext();
+    h.feed(b"a AUTHENTICATE PLAIN.X\r\nb AUTHENTICATE ABCDEFGHIJKLMNOPQRSTU\r\nc AUTHENTICATE plain\r\n");
+    assert_eq!(h.wire().matches("BAD Syntax error").count(), 2, "{}", h.wire());
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::AuthStart { mechanism: Mechanism::Plain, .. })),
+        "{:?}",
+        h.events
+    );
 }
 
 #[test]

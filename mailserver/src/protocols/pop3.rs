@@ -13,7 +13,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sansmail_pop3_proto::ResponseCode;
 use sansmail_pop3_proto::server::{Event, MessageInfo, ServerSession};
-use sansmail_smtp_proto::Mechanism;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
@@ -199,13 +198,8 @@ impl Connection {
                 self.outcome(outcome, session).await;
             }
             Event::AuthStart { mechanism, initial_response } => {
-                let started = match Mechanism::parse(mechanism.as_bytes()) {
-                    Some(m) => {
-                        self.login.start(&m, initial_response.map(sansmail_pop3_proto::Secret::into_inner)).await
-                    }
-                    None => None,
-                };
-                match started {
+                match self.login.start(&mechanism, initial_response.map(sansmail_pop3_proto::Secret::into_inner)).await
+                {
                     Some(outcome) => self.outcome(outcome, session).await,
                     None => {
                         let _ = session.reject(None, "Unsupported authentication mechanism");

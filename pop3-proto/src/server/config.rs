@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::Mechanism;
+
 /// A server session's configuration, shared by every session of a listener.
 ///
 /// New fields may come in any release, so it is built from [`ServerConfig::new`] or
@@ -33,7 +35,7 @@ pub struct ServerConfig {
     /// Offer APOP: the greeting carries the timestamp passed to [`super::ServerSession::new`].
     pub apop: bool,
     /// SASL mechanisms offered, strongest first (RFC 5034).
-    pub mechanisms: Vec<String>,
+    pub mechanisms: Vec<Mechanism<'static>>,
     /// `EXPIRE` in CAPA: `Some(None)` is `EXPIRE NEVER`, `Some(Some(days))` a retention period.
     pub expire: Option<Option<u32>>,
     /// `LOGIN-DELAY` in CAPA, seconds.
@@ -61,7 +63,7 @@ impl Default for ServerConfig {
             plaintext_without_tls: false,
             challenge_response_without_tls: false,
             apop: false,
-            mechanisms: vec!["PLAIN".to_owned(), "LOGIN".to_owned()],
+            mechanisms: vec![Mechanism::Plain, Mechanism::Login],
             expire: None,
             login_delay: None,
             limits: Limits::default(),

@@ -1,6 +1,6 @@
 //! What the session reports to its embedder.
 
-use crate::Secret;
+use crate::{Mechanism, Secret};
 
 /// An event from [`super::ServerSession::poll_event`]. Those marked *decision* wait for an
 /// answer before the session reads further.
@@ -28,8 +28,8 @@ pub enum Event {
     /// [`super::ServerSession::auth_challenge`], [`super::ServerSession::accept_login`] or
     /// [`super::ServerSession::reject`].
     AuthStart {
-        /// The mechanism, upper-cased.
-        mechanism: String,
+        /// The mechanism, one of those configured.
+        mechanism: Mechanism<'static>,
         /// The decoded initial response, if one was sent.
         initial_response: Option<Secret<Vec<u8>>>,
     },

@@ -35,6 +35,7 @@ use std::time::Instant;
 
 use base64::Engine as _;
 
+use crate::Mechanism;
 use crate::command::{Command, CommandError, Secret, Verb, find_line};
 use crate::multiline::{Encoder, TopFilter};
 use crate::response::{Capability, Response, ResponseCode};
@@ -120,11 +121,6 @@ fn ok(text: &str) -> Response<'_> {
 
 fn err(text: &str) -> Response<'_> {
     Response { ok: false, code: None, text }
-}
-
-/// Is this mechanism's password sent in the clear?
-fn is_plaintext_mechanism(m: &str) -> bool {
-    m.eq_ignore_ascii_case("PLAIN") || m.eq_ignore_ascii_case("LOGIN")
 }
 
 impl ServerSession {
@@ -515,13 +511,13 @@ impl ServerSession {
     }
 
     /// Whether `mechanism` may be used on this connection now.
-    fn mechanism_ok(&self, mechanism: &str) -> bool {
-        self.plaintext_ok() || (!is_plaintext_mechanism(mechanism) && self.config.challenge_response_without_tls)
+    fn mechanism_ok(&self, mechanism: &Mechanism<'_>) -> bool {
+        self.plaintext_ok() || (!mechanism.sends_password() && self.config.challenge_response_without_tls)
     }
 
     /// The mechanisms offered on this connection now.
-    fn mechanisms(&self) -> impl Iterator<Item = &str> {
-        self.config.mechanisms.iter().map(String::as_str).filter(|m| self.mechanism_ok(m))
+    fn mechanisms(&self) -> impl Iterator<Item = &Mechanism<'static>> {
+        self.config.mechanisms.iter().filter(|m| self.mechanism_ok(m))
     }
 
     fn command(&mut self, line: &[u8]) {
@@ -577,7 +573,7 @@ impl ServerSession {
             Command::Auth { mechanism: None, .. } if !in_transaction => {
                 let mut list = b"+OK mechanisms follow\r\n".to_vec();
                 for m in self.mechanisms() {
-                    list.extend_from_slice(m.as_bytes());
+                    list.extend_from_slice(m.as_str().as_bytes());
                     list.extend_from_slice(b"\r\n");
                 }
                 list.extend_from_slice(b".\r\n");
@@ -585,8 +581,11 @@ impl ServerSession {
             }
             Command::Auth { mechanism: Some(m), initial_response } if !in_transaction => {
                 self.user = None;
-                if !self.mechanisms().any(|o| o.eq_ignore_ascii_case(m)) {
-                    if self.config.mechanisms.iter().any(|o| o.eq_ignore_ascii_case(m)) {
+                let Some(mechanism) = Mechanism::parse(m.as_bytes()) else {
+                    return self.error("Unsupported authentication mechanism");
+                };
+                if !self.mechanisms().any(|o| *o == mechanism) {
+                    if self.config.mechanisms.contains(&mechanism) {
                         return self.plaintext_refused();
                     }
                     return self.error("Unsupported authentication mechanism");
@@ -598,7 +597,7 @@ impl ServerSession {
                         Some(Err(_)) => return self.error("Invalid base64 in initial response"),
                     };
                 self.pending = Some(Pending::Auth);
-                self.events.push_back(Event::AuthStart { mechanism: m.to_ascii_uppercase(), initial_response });
+                self.events.push_back(Event::AuthStart { mechanism: mechanism.into_owned(), initial_response });
             }
             Command::Stat if in_transaction => {
                 let (n, size) = self.live().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.size));
@@ -670,7 +669,7 @@ impl ServerSession {
             if self.plaintext_ok() {
                 caps.push(Capability::User);
             }
-            let mechs: Vec<&str> = self.mechanisms().collect();
+            let mechs: Vec<&str> = self.mechanisms().map(Mechanism::as_str).collect();
             if !mechs.is_empty() {
                 caps.push(Capability::Sasl(mechs));
             }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use sansmail_imap_proto::command::{Body, Flag, Mailbox, ReturnOption, StoreMode};
 use sansmail_imap_proto::lex::SeqRange;
 use sansmail_imap_proto::mutf7;
-use sansmail_imap_proto::response::{Code, Data, FetchItem, Status, write_data, write_fetch, write_status};
+use sansmail_imap_proto::response::{Code, Data, FetchItem, Status, StatusResponse};
 use sansmail_imap_proto::server::{Request, ServerSession};
 use tokio::sync::watch;
 
@@ -74,7 +74,7 @@ impl Selected {
             for i in (0..self.view.len()).rev() {
                 if index.position(self.view[i].uid).is_none() {
                     self.view.remove(i);
-                    write_data(out, &Data::Expunge(i as u32 + 1));
+                    Data::Expunge(i as u32 + 1).encode(out);
                 }
             }
         }
@@ -89,8 +89,8 @@ impl Selected {
         }
         if grew {
             index.recent_upto = index.recent_upto.max(self.view.last().map_or(0, |k| k.uid));
-            write_data(out, &Data::Exists(self.view.len() as u32));
-            write_data(out, &Data::Recent(self.recent.len() as u32));
+            Data::Exists(self.view.len() as u32).encode(out);
+            Data::Recent(self.recent.len() as u32).encode(out);
         }
         for (i, k) in self.view.iter_mut().enumerate() {
             let Some(m) = index.position(k.uid).map(|p| &index.messages[p]) else { continue };
@@ -98,7 +98,7 @@ impl Selected {
                 k.flags = m.flags;
                 k.keywords.clone_from(&m.keywords);
                 let flags = flag_list(k.flags, &k.keywords, self.recent.contains(&k.uid));
-                write_fetch(out, i as u32 + 1, &[FetchItem::Flags(flags)]);
+                Data::Fetch { seq: i as u32 + 1, items: &[FetchItem::Flags(flags)] }.encode(out);
             }
         }
     }
@@ -138,17 +138,13 @@ fn failed(e: &io::Error) -> Done {
 }
 
 /// Runs one command and completes it.
-pub(crate) fn run(conn: &mut Connection, request: &Request, session: &mut ServerSession) {
-    let Ok(command) = request.command() else {
-        let _ = session.complete(Status::Bad, None, "Command unreadable");
-        return;
-    };
-    let done = match dispatch(conn, &command.body, session) {
+pub(crate) fn run(conn: &mut Connection, request: Request, session: &mut ServerSession) {
+    let done = match dispatch(conn, &request.command().body, session) {
         Ok(Some(done)) => done,
         // IDLE: completed at DONE; a FETCH with more to send: run again once written.
         Ok(None) => {
             if conn.fetch_more.is_some() {
-                conn.resume = Some(request.clone());
+                conn.resume = Some(request);
             }
             return;
         }
@@ -374,19 +370,28 @@ fn select(
     let (validity, next) = (index.validity, index.next);
     drop(index);
     out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
-    write_data(out, &Data::Exists(sel.view.len() as u32));
-    write_data(out, &Data::Recent(sel.recent.len() as u32));
+    Data::Exists(sel.view.len() as u32).encode(out);
+    Data::Recent(sel.recent.len() as u32).encode(out);
     if let Some(i) = sel.view.iter().position(|k| !k.flags.has(Flags::SEEN)) {
-        write_status(out, None, Status::Ok, Some(&Code::Unseen(i as u32 + 1)), "First unseen");
+        StatusResponse { tag: None, status: Status::Ok, code: Some(&Code::Unseen(i as u32 + 1)), text: "First unseen" }
+            .encode(out);
     }
     let permanent = if read_only {
         Vec::new()
     } else {
         vec![Flag::ANSWERED, Flag::FLAGGED, Flag::DELETED, Flag::SEEN, Flag::DRAFT, Flag::ANY_KEYWORD]
     };
-    write_status(out, None, Status::Ok, Some(&Code::PermanentFlags(permanent)), "Flags permitted");
-    write_status(out, None, Status::Ok, Some(&Code::UidValidity(validity)), "UIDs valid");
-    write_status(out, None, Status::Ok, Some(&Code::UidNext(next)), "Predicted next UID");
+    StatusResponse {
+        tag: None,
+        status: Status::Ok,
+        code: Some(&Code::PermanentFlags(permanent)),
+        text: "Flags permitted",
+    }
+    .encode(out);
+    StatusResponse { tag: None, status: Status::Ok, code: Some(&Code::UidValidity(validity)), text: "UIDs valid" }
+        .encode(out);
+    StatusResponse { tag: None, status: Status::Ok, code: Some(&Code::UidNext(next)), text: "Predicted next UID" }
+        .encode(out);
     let code = if read_only { Code::ReadOnly } else { Code::ReadWrite };
     let text = if read_only { "EXAMINE completed" } else { "SELECT completed" };
     tracing::debug!(folder = %sel.name, messages = sel.view.len(), "IMAP select");
@@ -418,7 +423,7 @@ fn expunge(
     conn.shared.quotas.remove(user, freed);
     for &i in doomed.iter().rev() {
         sel.view.remove(i);
-        write_data(out, &Data::Expunge(i as u32 + 1));
+        Data::Expunge(i as u32 + 1).encode(out);
     }
     if !doomed.is_empty() {
         sel.folder.notify();
@@ -585,7 +590,7 @@ fn store_flags(
             if uid {
                 items.insert(0, FetchItem::Uid(k_uid));
             }
-            write_fetch(out, i as u32 + 1, &items);
+            Data::Fetch { seq: i as u32 + 1, items: &items }.encode(out);
         }
     }
     sel.folder.sync_flags(&mut index)?;
@@ -618,21 +623,19 @@ fn search(
     }
     drop(index);
     match ret.zip(sansmail_imap_proto::Tag::new(tag).ok()) {
-        None => write_data(out, &Data::Search(found)),
+        None => Data::Search(found).encode(out),
         Some((opts, tag)) => {
             let all = opts.is_empty() || opts.contains(&ReturnOption::All);
             let has = |o| opts.contains(&o);
-            write_data(
-                out,
-                &Data::ESearch {
-                    tag,
-                    uid,
-                    min: found.first().copied().filter(|_| has(ReturnOption::Min)),
-                    max: found.last().copied().filter(|_| has(ReturnOption::Max)),
-                    count: has(ReturnOption::Count).then_some(found.len() as u32),
-                    all: all.then(|| sequence::ranges(&found)),
-                },
-            );
+            Data::ESearch {
+                tag,
+                uid,
+                min: found.first().copied().filter(|_| has(ReturnOption::Min)),
+                max: found.last().copied().filter(|_| has(ReturnOption::Max)),
+                count: has(ReturnOption::Count).then_some(found.len() as u32),
+                all: all.then(|| sequence::ranges(&found)),
+            }
+            .encode(out);
         }
     }
     Ok(ok(if uid { "UID SEARCH completed" } else { "SEARCH completed" }))
@@ -689,7 +692,7 @@ fn copy(
     }
     // MOVE (RFC 6851 §4.3): COPYUID in an untagged OK, then the expunges.
     if let Some(code) = &code {
-        write_status(out, None, Status::Ok, Some(code), "Moved");
+        StatusResponse { tag: None, status: Status::Ok, code: Some(code), text: "Moved" }.encode(out);
     }
     let mut index = sel.folder.lock()?;
     let moved: Vec<usize> = positions.iter().copied().filter(|&i| index.position(sel.view[i].uid).is_some()).collect();
@@ -698,7 +701,7 @@ fn copy(
     drop(index);
     for &i in moved.iter().rev() {
         sel.view.remove(i);
-        write_data(out, &Data::Expunge(i as u32 + 1));
+        Data::Expunge(i as u32 + 1).encode(out);
     }
     sel.folder.notify();
     Ok(ok("MOVE completed"))

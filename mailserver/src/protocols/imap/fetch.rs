@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sansmail_imap_proto::command::{FetchAttr, Partial};
 use sansmail_imap_proto::lex::SeqRange;
-use sansmail_imap_proto::response::{Code, FetchItem, Status, write_fetch};
+use sansmail_imap_proto::response::{Code, Data, FetchItem, Status};
 
 use super::Connection;
 use super::commands::{Done, Selected, flag_list, no, ok};
@@ -172,7 +172,7 @@ pub(super) fn fetch(
         }
         sel.view[i].flags = snapshot.flags;
         sel.view[i].keywords.clone_from(&snapshot.keywords);
-        write_fetch(out, i as u32 + 1, &items);
+        Data::Fetch { seq: i as u32 + 1, items: &items }.encode(out);
     }
     // The \Seen this FETCH set is durable before its OK.
     if sets_seen {

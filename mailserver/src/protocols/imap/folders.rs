@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use sansmail_imap_proto::command::{Mailbox, StatusItem};
-use sansmail_imap_proto::response::{Code, Data, write_data};
+use sansmail_imap_proto::response::{Code, Data};
 
 use super::Connection;
 use super::commands::{Done, exists, folder_of, is_inbox, no, ok, wire_name};
@@ -195,7 +195,7 @@ pub(super) struct Listing {
 
 pub(super) fn list(maildir: &Path, reference: &[u8], pattern: &[u8], how: Listing, out: &mut Vec<u8>) {
     if pattern.is_empty() && !how.lsub {
-        write_data(out, &Data::List { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: b"" });
+        Data::List { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: b"" }.encode(out);
         return;
     }
     let full: Vec<u8> = reference.iter().chain(pattern).copied().collect();
@@ -226,7 +226,7 @@ pub(super) fn list(maildir: &Path, reference: &[u8], pattern: &[u8], how: Listin
         } else {
             Data::List { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }
         };
-        write_data(out, &data);
+        data.encode(out);
     }
 }
 
@@ -259,7 +259,7 @@ pub(super) fn status(
         })
         .collect();
     let name = wire_name(mailbox);
-    write_data(out, &Data::Status { mailbox: name.as_bytes(), items: values });
+    Data::Status { mailbox: name.as_bytes(), items: values }.encode(out);
     Ok(ok("STATUS completed"))
 }
 

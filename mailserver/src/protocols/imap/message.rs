@@ -496,7 +496,7 @@ AAECAw==\r\n--b1\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: 
         raw.extend_from_slice(b"Content-Type: text/plain\r\n\r\ndeep\r\n");
         let m = parse(&raw).unwrap();
         let mut out = Vec::new();
-        sansmail_imap_proto::response::write_body(&mut out, &body_structure(&m, 0, 0), true);
+        body_structure(&m, 0, 0).encode(&mut out, true);
         assert!(out.len() < 64 * 1024, "the structure is cut at 32 levels: {} octets", out.len());
         let _ = section(&m, &Section { part: n(&[1; 64]), text: None });
     }

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use sansmail_imap_proto::response::{Code, Status};
 use sansmail_imap_proto::server::{Event, ServerSession};
-use sansmail_smtp_proto::Mechanism;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::identity::login::{Login, Outcome};
@@ -59,7 +58,7 @@ impl Handler<ServerSession> for Connection {
         // A long FETCH goes out a batch at a time.
         while let Some(request) = self.resume.take() {
             wire.send(session).await?;
-            tokio::task::block_in_place(|| commands::run(self, &request, session));
+            tokio::task::block_in_place(|| commands::run(self, request, session));
         }
         // Large FETCH responses go out as they are made.
         if session.output().len() > 256 * 1024 {
@@ -121,20 +120,13 @@ impl Connection {
     /// happen and are ignored).
     async fn answer(&mut self, event: Event, session: &mut ServerSession) {
         match event {
-            Event::Login { username, password } => {
-                let user = String::from_utf8_lossy(&username).into_owned();
-                let password = String::from_utf8_lossy(&password).into_owned();
-                let outcome = self.login.password(&user, password).await;
+            Event::Login { user, password } => {
+                let outcome = self.login.password(&user, password.into_inner()).await;
                 self.outcome(outcome, session).await;
             }
             Event::AuthStart { mechanism, initial_response } => {
-                let started = match Mechanism::parse(mechanism.as_bytes()) {
-                    Some(m) => {
-                        self.login.start(&m, initial_response.map(sansmail_imap_proto::Secret::into_inner)).await
-                    }
-                    None => None,
-                };
-                match started {
+                match self.login.start(&mechanism, initial_response.map(sansmail_imap_proto::Secret::into_inner)).await
+                {
                     Some(outcome) => self.outcome(outcome, session).await,
                     None => {
                         let _ = session.reject_login(Some(Code::Cannot), "Unsupported mechanism");
@@ -155,7 +147,7 @@ impl Connection {
             }
             Event::Command(request) => {
                 self.commands += 1;
-                tokio::task::block_in_place(|| commands::run(self, &request, session));
+                tokio::task::block_in_place(|| commands::run(self, request, session));
             }
             Event::IdleDone => {
                 if let Some(sel) = self.selected.as_mut() {
