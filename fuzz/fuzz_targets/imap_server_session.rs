@@ -10,6 +10,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sansmail_imap_proto::response::Status;
 use sansmail_imap_proto::server::{Event, ServerConfig, ServerSession};
+use sansmail_imap_proto::Mechanism;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -23,7 +24,7 @@ fuzz_target!(|input: Input| {
     config.plaintext_without_tls = true;
     config.starttls = true;
     // What a mail store would offer, so AUTHENTICATE and the extension commands are reached.
-    config.mechanisms = vec!["PLAIN".to_owned()];
+    config.mechanisms = vec![Mechanism::Plain, Mechanism::ScramSha256];
     config.extensions = ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH"].map(str::to_owned).to_vec();
     let t0 = Instant::now();
     let mut s = ServerSession::new(Arc::new(config), t0, input.tls);
