@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use sansmail_imap_proto::Mechanism;
 use sansmail_imap_proto::response::Status;
 use sansmail_imap_proto::server::{Event, ServerConfig, ServerSession};
-use sansmail_imap_proto::Mechanism;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -41,8 +41,12 @@ fuzz_target!(|input: Input| {
             while let Some(event) = s.poll_event() {
                 let yes = answers.next().unwrap_or(true);
                 let _ = match event {
-                    Event::Login { .. } | Event::AuthResponse(_) | Event::AuthStart { .. } if yes => s.accept_login("u"),
-                    Event::Login { .. } | Event::AuthResponse(_) | Event::AuthStart { .. } => s.reject_login(None, "no"),
+                    Event::Login { .. } | Event::AuthResponse(_) | Event::AuthStart { .. } if yes => {
+                        s.accept_login("u")
+                    }
+                    Event::Login { .. } | Event::AuthResponse(_) | Event::AuthStart { .. } => {
+                        s.reject_login(None, "no")
+                    }
                     Event::AppendLiteral { .. } if yes => s.accept_literal(),
                     Event::AppendLiteral { .. } => s.refuse_literal(None, "no"),
                     Event::StartTls => {

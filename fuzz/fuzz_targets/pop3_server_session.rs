@@ -66,7 +66,13 @@ fuzz_target!(|input: Input| {
                             s.message_end()
                         }
                     }
-                    Event::Update { .. } => if a % 2 == 0 { s.accept() } else { s.reject(None, "x") },
+                    Event::Update { .. } => {
+                        if a % 2 == 0 {
+                            s.accept()
+                        } else {
+                            s.reject(None, "x")
+                        }
+                    }
                     Event::StartTls => {
                         s.handle_tls_established(now);
                         Ok(())
