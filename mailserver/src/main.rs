@@ -150,7 +150,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if config.data_dir.exists() {
                 perms::report(&config.data_dir, fix_permissions)?;
             }
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .max_blocking_threads(server::max_blocking_threads())
+                .enable_all()
+                .build()?;
             runtime.block_on(server::serve(config))?;
             // Sessions past the grace period are dropped with the runtime.
             runtime.shutdown_timeout(std::time::Duration::from_secs(1));

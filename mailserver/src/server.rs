@@ -106,6 +106,15 @@ fn pop3_config(config: &Config, l: &Listener) -> Pop3Config {
     c
 }
 
+/// Threads for blocking work (file system, fsync, password hashing, and the workers that
+/// `block_in_place` hands over): a few per core. Work past them waits for a turn, so
+/// thousands of sessions woken at once (a delivery to a folder they all IDLE on) do not
+/// start a thread each.
+pub(crate) fn max_blocking_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    cores + 8
+}
+
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
 const IMAP_EXTENSIONS: [&str; 7] = ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "CHILDREN"];
 
@@ -172,6 +181,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     });
     let outbound = Arc::new(crate::store::outbound_queue::Store::open(&config.data_dir)?);
     let (outbound_ids, outbound_rx) = mpsc::unbounded_channel();
+    let changes = Arc::new(crate::store::changes::Changes::new(config.imap.folder_watch));
     let deliverer = Arc::new(Deliverer {
         spool: spool.clone(),
         mailboxes: mailboxes.clone(),
@@ -180,6 +190,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         jobs: jobs.clone(),
         outbound: outbound.clone(),
         outbound_ids,
+        changes: changes.clone(),
     });
     let manager = crate::outbound::Manager::new(
         outbound,
@@ -210,7 +221,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         quotas,
         mailboxes: mailboxes.clone(),
         pop3_locks: crate::protocols::pop3::Locks::default(),
-        imap_folders: crate::protocols::imap::store::Registry::default(),
+        imap_folders: crate::protocols::imap::store::Registry::new(changes.clone()),
+        changes,
         spool,
         jobs,
     });

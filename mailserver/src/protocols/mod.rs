@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) mailboxes: Arc<Mailboxes>,
     pub(crate) pop3_locks: pop3::Locks,
     pub(crate) imap_folders: imap::store::Registry,
+    /// Folder change notices (delivery, POP3 and IMAP wake the sessions watching).
+    pub(crate) changes: Arc<crate::store::changes::Changes>,
     pub(crate) spool: Arc<Spool>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
 }

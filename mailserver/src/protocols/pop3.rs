@@ -310,6 +310,9 @@ impl Connection {
         let maildir = drop.maildir.clone();
         let (freed, ok) = tokio::task::spawn_blocking(move || remove(&maildir, &paths)).await.unwrap_or((0, false));
         self.shared.quotas.remove(&drop.mailbox, freed);
+        if !deleted.is_empty() {
+            self.shared.changes.touch(&drop.maildir);
+        }
         tracing::info!(client = %self.peer.ip(), user = %drop.mailbox, deleted = deleted.len(), "POP3 update");
         if ok {
             let _ = session.accept();

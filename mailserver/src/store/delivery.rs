@@ -206,6 +206,8 @@ pub(crate) struct Deliverer {
     /// The outbound queue, and its manager's mailbox for new ids.
     pub(crate) outbound: Arc<crate::store::outbound_queue::Store>,
     pub(crate) outbound_ids: mpsc::UnboundedSender<String>,
+    /// Wakes the sessions watching a mailbox that mail reached.
+    pub(crate) changes: Arc<crate::store::changes::Changes>,
 }
 
 impl Deliverer {
@@ -266,6 +268,11 @@ impl Deliverer {
             }
         }
         let published = Mailboxes::publish(staged)?;
+        for copy in &published {
+            if let Some(folder) = copy.new.parent().and_then(Path::parent) {
+                self.changes.touch(folder);
+            }
+        }
         for (copy, (m, index)) in published.iter().zip(delivered) {
             let (envelope, content) = &messages[m];
             let rcpt = &envelope.recipients[index];

@@ -2,6 +2,7 @@
 //! Maildirs (with autoreplies and loop detection), quotas, and the file modes they keep.
 
 pub(crate) mod autoreply;
+pub(crate) mod changes;
 pub(crate) mod delivery;
 pub(crate) mod loops;
 pub(crate) mod outbound_queue;

@@ -722,7 +722,8 @@ mod tests {
         }
         fs::write(src.join("cur/1.a.host:2,"), "Subject: a\r\n\r\n").unwrap();
         fs::write(src.join("cur/2.b.host:2,"), "Subject: b\r\n\r\n").unwrap();
-        let reg = store::Registry::default();
+        let reg =
+            store::Registry::new(Arc::new(crate::store::changes::Changes::new(crate::store::changes::Mode::Poll)));
         let (source, target) = (reg.folder(&src), reg.folder(&dst));
         let mut messages = source.lock().unwrap().messages.clone();
         assert_eq!(messages.len(), 2);

@@ -304,12 +304,19 @@ pub(crate) struct ImapConfig {
     pub(crate) max_folder_name: usize,
     /// Names on the subscription list.
     pub(crate) max_subscriptions: usize,
+    /// How changes made outside the server reach IDLE sessions: `inotify` or `poll`.
+    pub(crate) folder_watch: crate::store::changes::Mode,
 }
 
 impl Default for ImapConfig {
     fn default() -> Self {
         // Generous for any mail client (Thunderbird users with thousands of folders are
         // rare), small enough that a hostile account cannot fill a directory.
-        Self { max_folders: 1000, max_folder_name: 200, max_subscriptions: 1000 }
+        Self {
+            max_folders: 1000,
+            max_folder_name: 200,
+            max_subscriptions: 1000,
+            folder_watch: crate::store::changes::Mode::Inotify,
+        }
     }
 }

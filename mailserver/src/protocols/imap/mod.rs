@@ -2,8 +2,9 @@
 //! answers its decisions (logins through the shared SASL and throttling of
 //! [`crate::identity::login`], APPEND's literal against the quota) and runs the commands over the
 //! user's Maildir ([`store`], [`commands`]). While a client IDLEs, the driver waits on the
-//! socket, the selected folder's change counter (other sessions) and a half-second look
-//! at the folder's directories (delivery, POP3), so new mail shows within a second.
+//! socket and on the selected folder's change counter ([`crate::store::changes`]: delivery,
+//! POP3, other IMAP sessions and outside writers bump it), so nothing runs for an idle
+//! session until its folder changes.
 
 pub(crate) mod commands;
 pub(crate) mod fetch;
@@ -16,7 +17,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sansmail_imap_proto::response::{Code, Status};
 use sansmail_imap_proto::server::{Event, ServerSession};
@@ -27,9 +27,6 @@ use crate::protocols::Shared;
 
 use self::commands::Selected;
 use super::driver::{Handler, Wire};
-
-/// How often an IDLE session looks at its folder's directories.
-const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// One IMAP client connection.
 pub(crate) struct Connection {
@@ -98,10 +95,14 @@ impl Connection {
         loop {
             let tick = async {
                 match changes.as_mut() {
+                    // A closed channel cannot happen while the folder is held; wait on
+                    // the socket alone then.
                     Some(rx) => {
-                        let _ = tokio::time::timeout(IDLE_POLL, rx.changed()).await;
+                        if rx.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
                     }
-                    None => tokio::time::sleep(IDLE_POLL).await,
+                    None => std::future::pending().await,
                 }
             };
             tokio::select! {

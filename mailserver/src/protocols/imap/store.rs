@@ -19,6 +19,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sansmail_imap_proto::response::{BodyStructure, Envelope};
 use tokio::sync::watch;
 
+use crate::store::changes::Changes;
+
 /// The index file of a folder.
 const INDEX: &str = "sansmail-uidlist";
 /// The folders every new user gets, with their RFC 6154 attributes.
@@ -115,17 +117,23 @@ const SUMMARY_CACHE: usize = 4096;
 pub(crate) struct Folder {
     pub(crate) dir: PathBuf,
     index: Mutex<Index>,
-    changes: watch::Sender<u64>,
+    changes: Arc<Changes>,
     summaries: Mutex<HashMap<u32, Arc<Summary>>>,
 }
 
-/// The folders in use, by directory.
-#[derive(Default)]
-pub(crate) struct Registry(Mutex<HashMap<PathBuf, Arc<Folder>>>);
+/// The folders in use, by directory, and the change notices they share with delivery.
+pub(crate) struct Registry {
+    folders: Mutex<HashMap<PathBuf, Arc<Folder>>>,
+    changes: Arc<Changes>,
+}
 
 impl Registry {
+    pub(crate) fn new(changes: Arc<Changes>) -> Self {
+        Self { folders: Mutex::default(), changes }
+    }
+
     pub(crate) fn folder(&self, dir: &Path) -> Arc<Folder> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.folders.lock().unwrap_or_else(|e| e.into_inner());
         // Folders no session holds any more are dropped as others are opened.
         map.retain(|_, f| Arc::strong_count(f) > 1);
         map.entry(dir.to_path_buf())
@@ -133,7 +141,7 @@ impl Registry {
                 Arc::new(Folder {
                     dir: dir.to_path_buf(),
                     index: Mutex::default(),
-                    changes: watch::channel(0).0,
+                    changes: self.changes.clone(),
                     summaries: Mutex::default(),
                 })
             })
@@ -167,12 +175,12 @@ impl Folder {
 
     /// Subscribes to the folder's change counter.
     pub(crate) fn watch(&self) -> watch::Receiver<u64> {
-        self.changes.subscribe()
+        self.changes.subscribe(&self.dir)
     }
 
     /// Tells the sessions watching that something changed.
     pub(crate) fn notify(&self) {
-        self.changes.send_modify(|n| *n += 1);
+        self.changes.touch(&self.dir);
     }
 
     /// The index, brought up to date with the files.
@@ -538,7 +546,7 @@ mod tests {
         let d = tempdir("uids");
         fs::write(d.join("new/1.a.host"), "Subject: a\r\n\r\nx\r\n").unwrap();
         fs::write(d.join("cur/2.b.host:2,S"), "Subject: b\r\n\r\ny\r\n").unwrap();
-        let reg = Registry::default();
+        let reg = Registry::new(Arc::new(Changes::new(crate::store::changes::Mode::Poll)));
         let folder = reg.folder(&d);
         let (validity, uids) = {
             let idx = folder.lock().unwrap();
@@ -549,7 +557,7 @@ mod tests {
         drop(folder);
         // A fresh registry (a restart) reads the same UIDs back; a new file gets UID 3.
         fs::write(d.join("new/3.c.host"), "Subject: c\r\n\r\nz\r\n").unwrap();
-        let reg = Registry::default();
+        let reg = Registry::new(Arc::new(Changes::new(crate::store::changes::Mode::Poll)));
         let folder = reg.folder(&d);
         let mut idx = folder.lock().unwrap();
         assert_eq!(idx.validity, validity);
@@ -576,7 +584,7 @@ mod tests {
     #[test]
     fn a_failed_add_leaves_nothing_and_flag_renames_are_synced() {
         let d = tempdir("add-fails");
-        let reg = Registry::default();
+        let reg = Registry::new(Arc::new(Changes::new(crate::store::changes::Mode::Poll)));
         let folder = reg.folder(&d);
         let mut idx = folder.lock().unwrap();
         // The index cannot be written: its temporary file's name is taken by a folder.

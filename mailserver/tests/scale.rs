@@ -1,0 +1,115 @@
+//! What a session costs, at small scale (the load tool in `benches/load/` runs the same at
+//! 10,000): 200 IDLE sessions share one watch of their folder and are all woken by one
+//! delivery, logins leave no memory behind, and the thread count stays bounded however
+//! many sessions there are.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::imap::{PASSWORD, Raw, deliver};
+use common::{Server, mx};
+
+const SESSIONS: usize = 200;
+
+/// `VmRSS` (KiB) and `Threads` of a process.
+fn status(pid: u32) -> (u64, u64) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    (field("VmRSS:"), field("Threads:"))
+}
+
+/// CPU time (user + system) of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &text[text.rfind(')').unwrap() + 2..];
+    let f: Vec<u64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect();
+    f[11] + f[12]
+}
+
+fn server() -> Server {
+    let config = mx(
+        "[abuse]\nconnections_per_window = 100000\n",
+        "[[listener]]\nname = \"imapplain\"\nservice = \"imap\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
+         allow_plaintext_auth = true\n\
+         [listener.limits]\nmax_connections = 1000\nmax_connections_per_ip = 1000\n",
+    );
+    let s = Server::start("scale", &config);
+    let out = s.cli(&["user", "add", "alice@localhost"], &format!("{PASSWORD}\n"));
+    assert!(out.status.success(), "{out:?}");
+    deliver(&s, 1);
+    assert_eq!(s.wait_maildir("localhost", "alice", 1).len(), 1);
+    s
+}
+
+#[test]
+fn idle_sessions_share_one_watch_and_cost_little() {
+    let s = server();
+    let (pid, addr) = (s.pid(), s.addr("imapplain"));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+
+    // One login first, so what every server holds once (argon2's working memory, the
+    // folder index) is in the baseline.
+    let mut first = Raw::login(addr);
+    first.cmd("SELECT INBOX");
+    first.cmd("LOGOUT");
+    std::thread::sleep(Duration::from_millis(300));
+    let (rss_start, _) = status(pid);
+
+    // Logins and logouts one after another: what a session held is given back.
+    for _ in 0..SESSIONS {
+        let mut r = Raw::login(addr);
+        assert!(r.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+        r.cmd("LOGOUT");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (rss_after_logins, _) = status(pid);
+    eprintln!("RSS {rss_start} KiB at start, {rss_after_logins} KiB after {SESSIONS} logins and logouts");
+    assert!(
+        rss_after_logins < rss_start + 8 * 1024,
+        "{SESSIONS} logins and logouts left {} KiB behind",
+        rss_after_logins.saturating_sub(rss_start)
+    );
+
+    // 200 sessions in IDLE on the same folder.
+    let mut idle: Vec<Raw> = (0..SESSIONS)
+        .map(|_| {
+            let mut r = Raw::login(addr);
+            assert!(r.cmd("SELECT INBOX").iter().any(|l| l == "* 1 EXISTS\r\n"));
+            r.send("i IDLE\r\n");
+            assert!(r.line().starts_with("+ "));
+            r
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss_idle, threads) = status(pid);
+    let per_session = rss_idle.saturating_sub(rss_after_logins) * 1024 / SESSIONS as u64;
+    eprintln!("{SESSIONS} IDLE sessions: RSS {rss_idle} KiB ({per_session} octets each), {threads} threads");
+    assert!(threads <= 2 * cores + 16, "{threads} threads for {SESSIONS} idle sessions on {cores} cores");
+    assert!(per_session <= 64 * 1024, "{per_session} octets of RSS per idle session");
+
+    // Idle means idle: no timer runs per session (the ticks are the server's CPU time,
+    // whatever else the machine does; 2 % of one core over 3 s is 6 at 100 Hz).
+    let ticks = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let spent = cpu_ticks(pid) - ticks;
+    eprintln!("{spent} clock ticks of CPU in 3 s with {SESSIONS} idle sessions");
+    assert!(spent <= 6, "{spent} ticks of CPU in 3 s with {SESSIONS} idle sessions");
+
+    // One delivery reaches every one of them.
+    deliver(&s, 2);
+    for (i, r) in idle.iter_mut().enumerate() {
+        assert_eq!(r.line(), "* 2 EXISTS\r\n", "session {i}");
+    }
+    let (_, threads) = status(pid);
+    assert!(threads <= 2 * cores + 16, "{threads} threads after waking {SESSIONS} sessions");
+}
