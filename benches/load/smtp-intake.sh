@@ -13,7 +13,7 @@ N=${1:-10000}
 PORT=${PORT:-2525}
 POSTFIX_PORT=${POSTFIX_PORT:-2526}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN="$ROOT/target/release/sansmail"
+BIN=${BIN:-"$ROOT/target/release/sansmail"}
 [ -x "$BIN" ] || (cd "$ROOT" && cargo build --release -p sansmail)
 # A fresh data directory on the same filesystem each run (deleting the last one right before
 # would leave ext4 scanning past thousands of just-freed inodes: it skews the run).

@@ -122,6 +122,12 @@ enum UserAction {
     List,
 }
 
+/// jemalloc: less memory per idle session than glibc's malloc and mimalloc, freed memory
+/// returned to the system, the same intake rate (benches/README.md, "Idle sessions").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

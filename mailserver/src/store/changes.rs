@@ -38,15 +38,21 @@ pub(crate) struct Changes {
 }
 
 struct Inner {
-    folders: Mutex<HashMap<PathBuf, watch::Sender<u64>>>,
+    folders: Mutex<HashMap<PathBuf, Watched>>,
     /// `None` when polling: inotify was not asked for or could not start.
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
+/// One folder's counter, and whether inotify watches it (then every change bumps it).
+struct Watched {
+    tx: watch::Sender<u64>,
+    inotify: bool,
+}
+
 impl Inner {
     fn touch(&self, dir: &Path) {
-        if let Some(tx) = self.folders.lock().unwrap_or_else(|e| e.into_inner()).get(dir) {
-            tx.send_modify(|n| *n = n.wrapping_add(1));
+        if let Some(w) = self.folders.lock().unwrap_or_else(|e| e.into_inner()).get(dir) {
+            w.tx.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 }
@@ -81,23 +87,33 @@ impl Changes {
     pub(crate) fn subscribe(&self, dir: &Path) -> watch::Receiver<u64> {
         let mut folders = self.inner.folders.lock().unwrap_or_else(|e| e.into_inner());
         // Folders nobody watches any more are dropped as others are opened.
-        folders.retain(|gone, tx| {
-            let keep = tx.receiver_count() > 0;
+        folders.retain(|gone, w| {
+            let keep = w.tx.receiver_count() > 0;
             if !keep {
                 self.unwatch(gone);
             }
             keep
         });
-        if let Some(tx) = folders.get(dir) {
-            return tx.subscribe();
+        if let Some(w) = folders.get(dir) {
+            return w.tx.subscribe();
         }
         let (tx, rx) = watch::channel(0);
-        folders.insert(dir.to_path_buf(), tx);
+        // The watch is in place before the folder is listed as complete in its notices.
+        let inotify = self.watch(dir);
+        folders.insert(dir.to_path_buf(), Watched { tx, inotify });
         drop(folders);
-        if !self.watch(dir) {
+        if !inotify {
             self.poll(dir);
         }
         rx
+    }
+
+    /// The folder's counter now, when every change to it bumps the counter (it is watched
+    /// by inotify): a look at the folder taken after reading it sees everything up to it.
+    /// `None` when changes from outside may go unnoticed (not watched, or polled).
+    pub(crate) fn generation(&self, dir: &Path) -> Option<u64> {
+        let folders = self.inner.folders.lock().unwrap_or_else(|e| e.into_inner());
+        folders.get(dir).filter(|w| w.inotify).map(|w| *w.tx.borrow())
     }
 
     /// Says that the folder at `dir` changed: every session watching it wakes.
@@ -149,7 +165,7 @@ impl Changes {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get(&dir)
-                    .is_some_and(|tx| tx.receiver_count() > 0);
+                    .is_some_and(|w| w.tx.receiver_count() > 0);
                 if !watched {
                     return;
                 }

@@ -93,6 +93,8 @@ pub(crate) struct Index {
     pub(crate) recent_upto: u32,
     loaded: bool,
     seen_mtimes: Option<(SystemTime, SystemTime)>,
+    /// The folder's change counter when the last look began, if every change bumps it.
+    seen_generation: Option<u64>,
     /// Flag renames not yet made durable ([`Folder::sync_flags`]).
     unsynced: bool,
 }
@@ -194,14 +196,20 @@ impl Folder {
         if !index.loaded {
             self.load(index)?;
         }
+        // Read before the look: a change after it bumps the counter past this.
+        let generation = self.changes.generation(&self.dir);
         let mtimes = (mtime(&self.dir.join("new")), mtime(&self.dir.join("cur")));
         // A directory time is trusted only once it is a second old: a file added within
-        // the clock's granularity of the last look may not have moved it.
+        // the clock's granularity of the last look may not have moved it. Where every
+        // change is noticed, an unchanged counter says the same at once (so thousands of
+        // sessions woken by one delivery do not each scan the folder for a second).
         let settled = |t: SystemTime| SystemTime::now().duration_since(t).is_ok_and(|d| d.as_secs() >= 1);
-        if index.seen_mtimes == Some(mtimes) && settled(mtimes.0) && settled(mtimes.1) {
+        let noticed_none = generation.is_some() && index.seen_generation == generation;
+        if index.seen_mtimes == Some(mtimes) && (noticed_none || (settled(mtimes.0) && settled(mtimes.1))) {
             return Ok(());
         }
         index.seen_mtimes = Some(mtimes);
+        index.seen_generation = generation;
         let mut found: HashMap<String, (PathBuf, Flags, u64, SystemTime)> = HashMap::new();
         for sub in ["new", "cur"] {
             let rd = match fs::read_dir(self.dir.join(sub)) {
@@ -502,7 +510,11 @@ pub(crate) fn subscriptions(maildir: &Path) -> Vec<String> {
 
 /// Rewrites the subscription list.
 pub(crate) fn save_subscriptions(maildir: &Path, list: &[String]) -> io::Result<()> {
-    let tmp = maildir.join("subscriptions.tmp");
+    // A name of its own per write: two sessions of one user (two first logins, say) may
+    // save at once, and one's rename must not take the other's file away.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = maildir.join(format!("subscriptions.tmp.{n}"));
     let mut text = list.join("\n");
     text.push('\n');
     fs::write(&tmp, text)?;
@@ -539,6 +551,26 @@ mod tests {
         let _ = fs::remove_dir_all(&d);
         create_maildir(&d).unwrap();
         d
+    }
+
+    /// Two first logins of one user at once both make the special-use folders; neither
+    /// fails (they once shared one temporary file for the subscriptions).
+    #[test]
+    fn concurrent_first_logins_both_prepare_the_folders() {
+        for round in 0..20 {
+            let d = tempdir(&format!("special-{round}"));
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let d = d.clone();
+                    std::thread::spawn(move || ensure_special_use(&d))
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap().unwrap();
+            }
+            assert!(subscriptions(&d).iter().any(|s| s == "Sent"));
+            fs::remove_dir_all(&d).unwrap();
+        }
     }
 
     #[test]
