@@ -113,3 +113,43 @@ fn idle_sessions_share_one_watch_and_cost_little() {
     let (_, threads) = status(pid);
     assert!(threads <= 2 * cores + 16, "{threads} threads after waking {SESSIONS} sessions");
 }
+
+/// A large response's buffers are not kept: 100 sessions that each fetched a 1 MiB message
+/// and stay logged in hold little more than idle ones (they held two copies of their
+/// largest response each: the session's output and the driver's).
+#[test]
+fn sessions_give_back_what_a_large_fetch_took() {
+    let s = server();
+    let (pid, addr) = (s.pid(), s.addr("imapplain"));
+    // Files are the truth: a 1 MiB message put straight into the Maildir.
+    let line = format!("{}\r\n", "x".repeat(1022));
+    let message = format!("Subject: large\r\n\r\n{}", line.repeat(1024));
+    let new = s.data().join("mail/localhost/alice/Maildir/new");
+    std::fs::write(new.join("1000000000.large.test"), &message).unwrap();
+
+    let mut first = Raw::login(addr);
+    assert!(first.cmd("SELECT INBOX").iter().any(|l| l == "* 2 EXISTS\r\n"));
+    first.cmd("LOGOUT");
+    std::thread::sleep(Duration::from_millis(300));
+    let (rss_start, _) = status(pid);
+
+    let sessions: Vec<Raw> = (0..100)
+        .map(|_| {
+            let mut r = Raw::login(addr);
+            r.cmd("SELECT INBOX");
+            let lines = r.cmd("FETCH 2 BODY.PEEK[]");
+            assert!(
+                lines.first().is_some_and(|l| l.ends_with(&format!("{{{}}}\r\n", message.len()))),
+                "{:?}",
+                &lines[..1]
+            );
+            assert!(lines.last().unwrap().contains("OK"));
+            r
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let (rss, _) = status(pid);
+    let grown = rss.saturating_sub(rss_start);
+    eprintln!("RSS grew {grown} KiB for {} sessions that each fetched 1 MiB", sessions.len());
+    assert!(grown < 32 * 1024, "{grown} KiB kept by {} sessions after a 1 MiB FETCH each", sessions.len());
+}

@@ -268,7 +268,13 @@ impl ServerSession {
 
     /// Appends the output to `buf`.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) {
-        buf.append(&mut self.out);
+        if buf.is_empty() {
+            // The caller's (empty) buffer and ours trade places: no copy, and a large
+            // response's memory goes with it rather than staying in the session.
+            std::mem::swap(buf, &mut self.out);
+        } else {
+            buf.append(&mut self.out);
+        }
     }
 
     /// When [`ServerSession::handle_timeout`] is next due (autologout).

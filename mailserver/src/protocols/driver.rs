@@ -103,6 +103,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Wire<'_, IO> {
         session.poll_transmit(&mut self.out);
         let wrote = !self.out.is_empty();
         write_all(self.stream, &mut self.out, self.write_timeout).await?;
+        // A large response's buffer is not kept for the rest of the session.
+        if self.out.capacity() > KEEP_OUTPUT {
+            self.out = Vec::new();
+        }
         Ok(wrote)
     }
 
@@ -151,6 +155,12 @@ pub(crate) trait Handler<S: Session> {
     fn on_end(&mut self) {}
 }
 
+/// Output buffer capacity kept between responses; a larger one is freed once written.
+const KEEP_OUTPUT: usize = 64 * 1024;
+/// The read buffer of a session that holds no input: it grows to [`Handler::READ_BUFFER`]
+/// while reads fill it, and shrinks back here once the session has taken everything.
+const IDLE_READ_BUFFER: usize = 2 * 1024;
+
 /// How a driven stretch of the session ended.
 enum Flow {
     Closed,
@@ -167,8 +177,8 @@ where
 {
     let write_timeout = handler.write_timeout(session);
     let mut wire = Wire { stream, out: Vec::new(), write_timeout };
-    let mut buf = vec![0u8; H::READ_BUFFER];
-    let (mut offset, mut filled) = (0, 0);
+    let mut buf = vec![0u8; IDLE_READ_BUFFER.min(H::READ_BUFFER)];
+    let (mut offset, mut filled, mut last_read) = (0, 0, 0);
     loop {
         // Let the session work through what it holds, answer its events, send its output.
         loop {
@@ -203,12 +213,28 @@ where
         filled -= offset;
         offset = 0;
         if filled == buf.len() {
-            return Err(io::Error::other("session took no input"));
+            if buf.len() >= H::READ_BUFFER {
+                return Err(io::Error::other("session took no input"));
+            }
+            // A command or content larger than the buffer: room for more.
+            buf.resize((buf.len() * 2).min(H::READ_BUFFER), 0);
+        } else if filled == 0 && buf.len() > IDLE_READ_BUFFER && last_read < IDLE_READ_BUFFER {
+            // Nothing held, and the peer no longer sends in bulk: back to a small buffer
+            // for the wait (an idle session keeps 2 KiB, not its largest read).
+            buf = vec![0u8; IDLE_READ_BUFFER];
         }
         match handler.read(&mut wire, &mut buf[filled..], session).await? {
             None => session.handle_timeout(Instant::now()),
             Some(Ok(0)) => return Ok(Flow::Closed),
-            Some(Ok(n)) => filled += n,
+            Some(Ok(n)) => {
+                filled += n;
+                last_read = n;
+                // Reads that fill the buffer: the peer is sending in bulk (message
+                // content, a literal), so read in larger pieces.
+                if filled == buf.len() && buf.len() < H::READ_BUFFER {
+                    buf.resize((buf.len() * 2).min(H::READ_BUFFER), 0);
+                }
+            }
             Some(Err(e)) => return Err(e),
         }
     }

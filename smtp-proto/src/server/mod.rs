@@ -287,7 +287,13 @@ impl ServerSession {
     /// Moves queued output into `buf`. While more than
     /// [`Limits::output_buffer`] octets wait here, the session reads no further commands.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) {
-        buf.append(&mut self.out);
+        if buf.is_empty() {
+            // The caller's (empty) buffer and ours trade places: no copy, and a large
+            // response's memory goes with it rather than staying in the session.
+            std::mem::swap(buf, &mut self.out);
+        } else {
+            buf.append(&mut self.out);
+        }
     }
 
     /// When [`ServerSession::handle_timeout`] must be called, if ever. No timeout runs while a
