@@ -148,14 +148,16 @@ async fn open(t: &Target, i: usize) -> Result<Stream> {
     Ok(s)
 }
 
+/// A number field of `/proc/PID/status` (`VmRSS:`, `VmHWM:` in KiB, `Threads:`).
+fn field(pid: u32, name: &str) -> Result<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let v = text.lines().find_map(|l| l.strip_prefix(name)).ok_or("no such field")?;
+    Ok(v.split_whitespace().next().ok_or("empty field")?.parse()?)
+}
+
 /// `VmRSS` in KiB and `Threads` of a process.
 fn status(pid: u32) -> Result<(u64, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> Result<u64> {
-        let v = text.lines().find_map(|l| l.strip_prefix(name)).ok_or("no such field")?;
-        Ok(v.split_whitespace().next().ok_or("empty field")?.parse()?)
-    };
-    Ok((field("VmRSS:")?, field("Threads:")?))
+    Ok((field(pid, "VmRSS:")?, field(pid, "Threads:")?))
 }
 
 /// User plus system CPU time of a process, in clock ticks (100 a second).
@@ -335,8 +337,8 @@ async fn main() -> Result<()> {
             last - sent
         );
     }
-    let (rss_peak, _) = status(pid)?;
-    println!("{protocol}: RSS at the end {rss_peak} KiB");
+    let (rss_end, _) = status(pid)?;
+    println!("{protocol}: RSS at the end {rss_end} KiB, peak {} KiB", field(pid, "VmHWM:")?);
     stop.notify_waiters();
     Ok(())
 }

@@ -46,6 +46,7 @@ printf 'sansmail: %.0f messages/s\n' "$S"
 # Wait until every message is in the Maildir.
 while [ "$(ls "$WORK/data/mail/localhost/postmaster/Maildir/new" | wc -l)" -lt "$N" ]; do sleep 0.2; done
 echo "sansmail: all $N delivered"
+echo "sansmail: peak RSS $(awk '/^VmHWM:/ {print $2, $3}' "/proc/$PID/status")"
 if ss -ltn | grep -q "127.0.0.1:$POSTFIX_PORT "; then
   P=$(rate "$POSTFIX_PORT")
   printf 'postfix:  %.0f messages/s\n' "$P"
