@@ -12,7 +12,7 @@ mod fetch;
 pub use fetch::{Address, BodyFields, BodyStructure, Disposition, Envelope, Extension, FetchItem, NString, Param};
 
 use crate::Tag;
-use crate::command::{Flag, StatusItem};
+use crate::command::{Flag, Section, StatusItem};
 
 /// `resp-cond-state` / `resp-cond-bye` / `PREAUTH`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +101,16 @@ pub enum Data<'a> {
     Fetch {
         seq: u32,
         items: &'a [FetchItem<'a>],
+    },
+    /// The start of a FETCH response whose last item is a section the embedder streams
+    /// (a large message, from its file): `* seq FETCH (items BODY[section]<origin> {len}`
+    /// CRLF. Write exactly `len` octets after it, then [`FETCH_STREAMED_END`].
+    FetchStreamed {
+        seq: u32,
+        items: &'a [FetchItem<'a>],
+        section: &'a Section<'a>,
+        origin: Option<u32>,
+        len: u64,
     },
     /// ESEARCH (RFC 4731): `ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]`.
     ESearch {
@@ -246,6 +256,9 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
     out.extend_from_slice(b"] ");
 }
 
+/// What ends a [`Data::FetchStreamed`] response once its literal's octets are written.
+pub const FETCH_STREAMED_END: &[u8] = b")\r\n";
+
 /// A status response: `tag` (`None`: untagged `*`), status, optional code, text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StatusResponse<'a> {
@@ -313,6 +326,9 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
     out.extend_from_slice(b"* ");
     match data {
         Data::Fetch { seq, items } => fetch::write_fetch(out, *seq, items),
+        Data::FetchStreamed { seq, items, section, origin, len } => {
+            fetch::write_fetch_streamed(out, *seq, items, section, *origin, *len);
+        }
         Data::Capability(caps) => {
             out.extend_from_slice(b"CAPABILITY ");
             atoms(out, caps);

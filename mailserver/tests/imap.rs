@@ -499,3 +499,45 @@ fn fetchmail_collects_over_imaps_and_expunges() {
         .sum();
     assert_eq!(left, 0, "{log}");
 }
+
+/// A large message's BODY[] is streamed from its file after the response's head: imaplib
+/// reads the same octets as the file holds, whole and in a partial range, beside other
+/// items and the messages before and after it, and the session goes on in step.
+#[test]
+fn large_messages_are_streamed_from_the_file_byte_exact() {
+    let s = server_with_mail("imap-stream", "", 1);
+    // 3 MiB of varied lines, put straight into the Maildir (files are the truth).
+    let mut message = b"Subject: large\r\nFrom: a@b.test\r\n\r\n".to_vec();
+    for i in 0..40_000u32 {
+        message.extend_from_slice(format!("line {i} {}\r\n", "abcdefghij".repeat((i % 7) as usize + 1)).as_bytes());
+    }
+    let file = s.data().join("mail/localhost/alice/Maildir/new/1000000000.large.test");
+    std::fs::write(&file, &message).unwrap();
+    deliver(&s, 3);
+    assert_eq!(s.wait_maildir("localhost", "alice", 3).len(), 3);
+    const SCRIPT: &str = r#"
+import hashlib, imaplib, sys
+port, user, password, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+data = open(path, 'rb').read()
+m = imaplib.IMAP4('127.0.0.1', port)
+m.login(user, password)
+print('select', m.select('INBOX')[1][0].decode())
+typ, got = m.fetch('1:3', '(UID BODY.PEEK[])')
+bodies = [part[1] for part in got if isinstance(part, tuple)]
+print('count', len(bodies))
+print('whole', bodies[1] == data, len(bodies[1]), len(data))
+print('others', b'message 1' in bodies[0], b'message 3' in bodies[2])
+typ, got = m.uid('FETCH', '2', '(FLAGS BODY[]<1000.70000>)')
+print('partial', got[0][1] == data[1000:71000], b'\\Seen' in got[0][0] or b'\\Seen' in got[1])
+print('noop', m.noop()[0])
+m.logout()
+"#;
+    let addr = s.addr("imapplain");
+    let out = python(SCRIPT, &[&addr.port().to_string(), "alice@localhost", PASSWORD, &common::path_str(&file)]);
+    assert!(out.contains("select 3"), "{out}");
+    assert!(out.contains("count 3"), "{out}");
+    assert!(out.contains(&format!("whole True {} {}", message.len(), message.len())), "{out}");
+    assert!(out.contains("others True True"), "{out}");
+    assert!(out.contains("partial True True"), "{out}");
+    assert!(out.contains("noop OK"), "{out}");
+}

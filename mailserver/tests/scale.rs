@@ -14,6 +14,12 @@ use common::{Server, mx};
 
 const SESSIONS: usize = 200;
 
+/// `VmHWM` of a process: its peak RSS so far, in KiB.
+fn peak_rss(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap()
+}
+
 /// `VmRSS` (KiB) and `Threads` of a process.
 fn status(pid: u32) -> (u64, u64) {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -152,4 +158,41 @@ fn sessions_give_back_what_a_large_fetch_took() {
     let grown = rss.saturating_sub(rss_start);
     eprintln!("RSS grew {grown} KiB for {} sessions that each fetched 1 MiB", sessions.len());
     assert!(grown < 32 * 1024, "{grown} KiB kept by {} sessions after a 1 MiB FETCH each", sessions.len());
+}
+
+/// A large message goes out from its file in pieces: four clients fetching a 16 MiB message
+/// at once raise the server's peak RSS by a few MiB, not by two copies of it per client.
+#[test]
+fn large_fetches_are_streamed_in_bounded_memory() {
+    let s = server();
+    let (pid, addr) = (s.pid(), s.addr("imapplain"));
+    let line = format!("{}\r\n", "y".repeat(1022));
+    let message = format!("Subject: very large\r\n\r\n{}", line.repeat(16 * 1024));
+    let new = s.data().join("mail/localhost/alice/Maildir/new");
+    std::fs::write(new.join("1000000000.huge.test"), &message).unwrap();
+    let mut clients: Vec<Raw> = (0..4)
+        .map(|_| {
+            let mut r = Raw::login(addr);
+            assert!(r.cmd("SELECT INBOX").iter().any(|l| l == "* 2 EXISTS\r\n"));
+            r
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = peak_rss(pid);
+    let expected = message.len();
+    std::thread::scope(|scope| {
+        for r in &mut clients {
+            scope.spawn(move || {
+                let lines = r.cmd("FETCH 2 BODY.PEEK[]");
+                assert!(lines[0].ends_with(&format!("{{{expected}}}\r\n")), "{}", lines[0]);
+                let got: usize = lines[1..lines.len() - 1].iter().map(String::len).sum();
+                // The literal, then `)` CRLF on the last line with the end of the content.
+                assert_eq!(got, expected + 3);
+                assert!(lines.last().unwrap().contains("OK"));
+            });
+        }
+    });
+    let grown = peak_rss(pid).saturating_sub(before);
+    eprintln!("peak RSS grew {grown} KiB while 4 clients fetched {expected} octets each");
+    assert!(grown < 12 * 1024, "peak RSS grew {grown} KiB for 4 fetches of a 16 MiB message");
 }

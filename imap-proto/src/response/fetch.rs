@@ -190,6 +190,11 @@ pub enum FetchItem<'a> {
 
 /// Writes `seq FETCH (items)`; [`super::write_data`] has written `* ` and ends the line.
 pub(super) fn write_fetch(out: &mut Vec<u8>, seq: u32, items: &[FetchItem<'_>]) {
+    write_items(out, seq, items);
+    out.push(b')');
+}
+
+fn write_items(out: &mut Vec<u8>, seq: u32, items: &[FetchItem<'_>]) {
     out.extend_from_slice(format!("{seq} FETCH (").as_bytes());
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -197,7 +202,27 @@ pub(super) fn write_fetch(out: &mut Vec<u8>, seq: u32, items: &[FetchItem<'_>]) 
         }
         write_item(out, item);
     }
-    out.push(b')');
+}
+
+/// Writes `seq FETCH (items BODY[section]<origin> {len}`; [`super::write_data`] ends the
+/// line, and the embedder writes the literal's `len` octets and then
+/// [`super::FETCH_STREAMED_END`].
+pub(super) fn write_fetch_streamed(
+    out: &mut Vec<u8>,
+    seq: u32,
+    items: &[FetchItem<'_>],
+    section: &Section<'_>,
+    origin: Option<u32>,
+    len: u64,
+) {
+    write_items(out, seq, items);
+    if !items.is_empty() {
+        out.push(b' ');
+    }
+    out.extend_from_slice(b"BODY");
+    write_section(out, section);
+    write_origin(out, origin);
+    out.extend_from_slice(format!(" {{{len}}}").as_bytes());
 }
 
 fn write_item(out: &mut Vec<u8>, item: &FetchItem<'_>) {
@@ -520,6 +545,38 @@ mod tests {
             lines: Some(lines),
             extension: Extension::default(),
         }
+    }
+
+    /// A streamed section: the head ends with the literal's size, and the head, the
+    /// octets and the end read as the one response `Data::Fetch` would have written.
+    #[test]
+    fn streamed_section_reads_as_the_whole_response() {
+        let section = Section::default();
+        let content = b"Subject: x\r\n\r\nbody\r\n";
+        let items = [FetchItem::Uid(7), FetchItem::Rfc822Size(content.len() as u64)];
+        let mut streamed = Vec::new();
+        let head = crate::response::Data::FetchStreamed {
+            seq: 3,
+            items: &items,
+            section: &section,
+            origin: None,
+            len: content.len() as u64,
+        };
+        head.encode(&mut streamed);
+        assert!(streamed.ends_with(b" BODY[] {20}\r\n"), "{}", String::from_utf8_lossy(&streamed));
+        streamed.extend_from_slice(content);
+        streamed.extend_from_slice(crate::response::FETCH_STREAMED_END);
+        let mut whole = Vec::new();
+        let mut all = items.to_vec();
+        all.push(FetchItem::Section { section: section.clone(), origin: None, data: Some(Cow::Borrowed(content)) });
+        crate::response::Data::Fetch { seq: 3, items: &all }.encode(&mut whole);
+        assert_eq!(String::from_utf8_lossy(&streamed), String::from_utf8_lossy(&whole));
+        // Alone, and with an origin.
+        let mut alone = Vec::new();
+        let only =
+            crate::response::Data::FetchStreamed { seq: 1, items: &[], section: &section, origin: Some(5), len: 0 };
+        only.encode(&mut alone);
+        assert_eq!(alone, b"* 1 FETCH (BODY[]<5> {0}\r\n");
     }
 
     #[test]

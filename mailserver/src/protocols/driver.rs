@@ -110,6 +110,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Wire<'_, IO> {
         Ok(wrote)
     }
 
+    /// Writes `data` as it is, after what the session queued (a literal streamed from a
+    /// file); `flush` at the end of a response.
+    pub(crate) async fn write_raw(&mut self, data: &[u8], flush: bool) -> io::Result<()> {
+        tokio::time::timeout(self.write_timeout, async {
+            self.stream.write_all(data).await?;
+            if flush { self.stream.flush().await } else { Ok(()) }
+        })
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the peer does not read"))?
+    }
+
     /// Reads into `buf` until the session's deadline (`None` when it passed).
     pub(crate) async fn read<S: Session>(&mut self, buf: &mut [u8], session: &S) -> Option<io::Result<usize>> {
         read_by(self.stream, buf, session.poll_timeout()).await

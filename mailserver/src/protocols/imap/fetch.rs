@@ -30,6 +30,35 @@ pub(super) fn read_message(folder: &Folder, uid: u32, path: &Path) -> io::Result
     }
 }
 
+/// The message file, opened, following a rename by another session.
+fn open_message(folder: &Folder, uid: u32, path: &Path) -> io::Result<fs::File> {
+    match fs::File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let index = folder.lock()?;
+            let path = index.position(uid).map(|p| index.messages[p].path.clone()).ok_or(e)?;
+            drop(index);
+            fs::File::open(path)
+        }
+        r => r,
+    }
+}
+
+/// Messages larger than this have a whole-message section (`BODY[]`, with or without a
+/// partial range) streamed from the file after the response's head, never held whole.
+const STREAM_OVER: u64 = 256 * 1024;
+
+/// A literal the driver writes from the file, then `)` CRLF, before the FETCH goes on.
+pub(crate) struct Streaming {
+    pub(crate) file: fs::File,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+}
+
+/// Whether an attribute is a whole message's content (the one FETCH may stream).
+fn whole_message(attr: &FetchAttr<'_>) -> bool {
+    matches!(attr, FetchAttr::BodySection { section, .. } if section.part.is_empty() && section.text.is_none())
+}
+
 /// The part of `data` a `<origin.count>` asks for, and the origin to echo.
 fn partial(data: Vec<u8>, p: Option<Partial>) -> (Option<u32>, Vec<u8>) {
     match p {
@@ -54,9 +83,14 @@ pub(super) fn fetch(
     let Some(positions) = sel.resolve(set, uid) else {
         return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
     };
-    let needs_content = attributes
-        .iter()
-        .any(|a| !matches!(a, FetchAttr::Flags | FetchAttr::Uid | FetchAttr::Rfc822Size | FetchAttr::InternalDate));
+    let needs_content = |streaming: bool| {
+        attributes.iter().any(|a| {
+            let from_index =
+                matches!(a, FetchAttr::Flags | FetchAttr::Uid | FetchAttr::Rfc822Size | FetchAttr::InternalDate);
+            !(from_index || streaming && whole_message(a))
+        })
+    };
+    let streamed = attributes.iter().position(whole_message);
     let sets_seen = !sel.read_only && attributes.iter().any(FetchAttr::sets_seen);
     for (done, i) in positions.into_iter().enumerate().skip(skip) {
         if out.len() > BATCH && done > skip {
@@ -75,18 +109,22 @@ pub(super) fn fetch(
             }
             index.messages[p].clone()
         };
+        // A large message's whole content goes out from the file, after the other items.
+        let stream = streamed.filter(|_| snapshot.size > STREAM_OVER);
+        let needs_content = needs_content(stream.is_some());
         // ENVELOPE and the body structure come from the folder's cache when they can.
-        let summary_only = attributes.iter().all(|a| {
-            matches!(
-                a,
-                FetchAttr::Flags
-                    | FetchAttr::Uid
-                    | FetchAttr::Rfc822Size
-                    | FetchAttr::InternalDate
-                    | FetchAttr::Envelope
-                    | FetchAttr::Body
-                    | FetchAttr::BodyStructure
-            )
+        let summary_only = attributes.iter().enumerate().all(|(k, a)| {
+            Some(k) == stream
+                || matches!(
+                    a,
+                    FetchAttr::Flags
+                        | FetchAttr::Uid
+                        | FetchAttr::Rfc822Size
+                        | FetchAttr::InternalDate
+                        | FetchAttr::Envelope
+                        | FetchAttr::Body
+                        | FetchAttr::BodyStructure
+                )
         });
         let content =
             if needs_content && !summary_only { Some(read_message(&sel.folder, k_uid, &snapshot.path)?) } else { None };
@@ -117,7 +155,10 @@ pub(super) fn fetch(
         let mut items: Vec<FetchItem<'_>> = Vec::new();
         let flags_changed = sel.view[i].flags != snapshot.flags;
         let recent = sel.recent.contains(&k_uid);
-        for attr in attributes {
+        for (k, attr) in attributes.iter().enumerate() {
+            if Some(k) == stream {
+                continue;
+            }
             let raw = content.as_deref().unwrap_or_default();
             let item = match attr {
                 FetchAttr::Flags => FetchItem::Flags(flag_list(snapshot.flags, &snapshot.keywords, recent)),
@@ -172,7 +213,25 @@ pub(super) fn fetch(
         }
         sel.view[i].flags = snapshot.flags;
         sel.view[i].keywords.clone_from(&snapshot.keywords);
-        Data::Fetch { seq: i as u32 + 1, items: &items }.encode(out);
+        let seq = i as u32 + 1;
+        if let Some(FetchAttr::BodySection { section, partial: p, .. }) = stream.map(|k| &attributes[k]) {
+            let file = open_message(&sel.folder, k_uid, &snapshot.path)?;
+            let size = file.metadata()?.len();
+            let (origin, offset, len) = match p {
+                None => (None, 0, size),
+                Some(p) => {
+                    let start = u64::from(p.start).min(size);
+                    (Some(p.start), start, u64::from(p.length.get()).min(size - start))
+                }
+            };
+            Data::FetchStreamed { seq, items: &items, section, origin, len }.encode(out);
+            conn.streaming = Some(Streaming { file, offset, len });
+            // The driver writes the content and `)`, then this FETCH goes on after it.
+            conn.fetch_more = Some(done + 1);
+            sel.folder.sync_flags(&mut *sel.folder.lock()?)?;
+            return Ok(ok("continued"));
+        }
+        Data::Fetch { seq, items: &items }.encode(out);
     }
     // The \Seen this FETCH set is durable before its OK.
     if sets_seen {

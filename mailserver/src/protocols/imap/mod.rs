@@ -40,6 +40,8 @@ pub(crate) struct Connection {
     pub(crate) fetch_more: Option<usize>,
     /// ...and the command, run again once the batch is written.
     pub(crate) resume: Option<sansmail_imap_proto::server::Request>,
+    /// A message's content to write from its file before the FETCH goes on.
+    pub(crate) streaming: Option<fetch::Streaming>,
     /// Commands run, for the session log line.
     pub(crate) commands: usize,
 }
@@ -52,9 +54,12 @@ impl Handler<ServerSession> for Connection {
         wire: &mut Wire<'_, IO>,
     ) -> io::Result<()> {
         self.answer(event, session).await;
-        // A long FETCH goes out a batch at a time.
+        // A long FETCH goes out a batch at a time, a large message's content from its file.
         while let Some(request) = self.resume.take() {
             wire.send(session).await?;
+            if let Some(streaming) = self.streaming.take() {
+                stream(wire, streaming).await?;
+            }
             tokio::task::block_in_place(|| commands::run(self, request, session));
         }
         // Large FETCH responses go out as they are made.
@@ -77,10 +82,43 @@ impl Handler<ServerSession> for Connection {
     }
 }
 
+/// Writes a streamed literal's octets from the file, 64 KiB at a time, then the end of its
+/// FETCH response. A file shorter than announced (it cannot be: Maildir files are never
+/// rewritten) ends the connection rather than the protocol's framing.
+async fn stream<IO: AsyncRead + AsyncWrite + Unpin>(
+    wire: &mut Wire<'_, IO>,
+    mut streaming: fetch::Streaming,
+) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut piece = vec![0u8; 64 * 1024];
+    tokio::task::block_in_place(|| streaming.file.seek(SeekFrom::Start(streaming.offset)))?;
+    let mut left = streaming.len;
+    while left > 0 {
+        let want = piece.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = tokio::task::block_in_place(|| streaming.file.read(&mut piece[..want]))?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "message file shorter than announced"));
+        }
+        wire.write_raw(&piece[..n], false).await?;
+        left -= n as u64;
+    }
+    wire.write_raw(sansmail_imap_proto::response::FETCH_STREAMED_END, true).await
+}
+
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, peer: SocketAddr) -> Self {
         let login = Login::new(shared.identity.clone(), peer.ip());
-        Self { shared, peer, login, user: None, selected: None, fetch_more: None, resume: None, commands: 0 }
+        Self {
+            shared,
+            peer,
+            login,
+            user: None,
+            selected: None,
+            fetch_more: None,
+            resume: None,
+            streaming: None,
+            commands: 0,
+        }
     }
 
     /// A read while the client IDLEs: folder changes are written as they happen.
