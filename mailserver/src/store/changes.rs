@@ -87,23 +87,42 @@ impl Changes {
     pub(crate) fn subscribe(&self, dir: &Path) -> watch::Receiver<u64> {
         let mut folders = self.inner.folders.lock().unwrap_or_else(|e| e.into_inner());
         // Folders nobody watches any more are dropped as others are opened.
-        folders.retain(|gone, w| {
+        let mut gone = Vec::new();
+        folders.retain(|folder, w| {
             let keep = w.tx.receiver_count() > 0;
             if !keep {
-                self.unwatch(gone);
+                gone.push(folder.clone());
             }
             keep
         });
-        if let Some(w) = folders.get(dir) {
-            return w.tx.subscribe();
-        }
-        let (tx, rx) = watch::channel(0);
-        // The watch is in place before the folder is listed as complete in its notices.
-        let inotify = self.watch(dir);
-        folders.insert(dir.to_path_buf(), Watched { tx, inotify });
+        let existing = folders.get(dir).map(|w| w.tx.subscribe());
+        let created = existing.is_none();
+        let rx = existing.unwrap_or_else(|| {
+            // Listed as not watched (its notices incomplete) until the watch is in place.
+            let (tx, rx) = watch::channel(0);
+            folders.insert(dir.to_path_buf(), Watched { tx, inotify: false });
+            rx
+        });
+        // The watcher's calls wait for its thread, which may itself be waiting for this
+        // lock to deliver an event: nothing below runs under it.
         drop(folders);
-        if !inotify {
-            self.poll(dir);
+        for folder in &gone {
+            self.unwatch(folder);
+        }
+        if created {
+            if self.watch(dir) {
+                let mut folders = self.inner.folders.lock().unwrap_or_else(|e| e.into_inner());
+                match folders.get_mut(dir) {
+                    Some(w) => w.inotify = true,
+                    // Dropped meanwhile by another subscription: no watch without it.
+                    None => {
+                        drop(folders);
+                        self.unwatch(dir);
+                    }
+                }
+            } else {
+                self.poll(dir);
+            }
         }
         rx
     }
@@ -222,6 +241,45 @@ mod tests {
             changes.touch(&dir);
             assert!(a.has_changed().unwrap() && b.has_changed().unwrap(), "{mode:?}: a touch");
             std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// New folders are watched while events of others flow: the watcher's thread, waiting
+    /// to deliver an event, and a subscription, waiting for the watcher, must not hold each
+    /// other up (they once did: the subscription called the watcher under the folders lock).
+    #[test]
+    fn subscriptions_while_events_flow_do_not_deadlock() {
+        let busy = maildir("busy");
+        let changes = Arc::new(Changes::new(Mode::Inotify));
+        let _rx = changes.subscribe(&busy);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (busy, stop) = (busy.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let file = busy.join("new").join(format!("{i}.x"));
+                    std::fs::write(&file, b"x").unwrap();
+                    std::fs::remove_file(&file).unwrap();
+                    i += 1;
+                }
+            })
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let dirs: Vec<PathBuf> = (0..100).map(|i| maildir(&format!("many-{i}"))).collect();
+        {
+            let (changes, dirs) = (changes.clone(), dirs.clone());
+            std::thread::spawn(move || {
+                let held: Vec<_> = dirs.iter().map(|d| changes.subscribe(d)).collect();
+                let _ = done_tx.send(held.len());
+            });
+        }
+        let result = done_rx.recv_timeout(Duration::from_secs(30));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
+        assert_eq!(result, Ok(100), "subscribing stalled while events flowed");
+        for dir in dirs.into_iter().chain([busy]) {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 
