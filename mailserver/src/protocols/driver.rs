@@ -167,7 +167,9 @@ pub(crate) trait Handler<S: Session> {
 }
 
 /// Output buffer capacity kept between responses; a larger one is freed once written.
-const KEEP_OUTPUT: usize = 64 * 1024;
+/// (The session and the driver trade buffers at each `poll_transmit`, so an idle session
+/// keeps at most two of this size.)
+const KEEP_OUTPUT: usize = 16 * 1024;
 /// The read buffer of a session that holds no input: it grows to [`Handler::READ_BUFFER`]
 /// while reads fill it, and shrinks back here once the session has taken everything.
 const IDLE_READ_BUFFER: usize = 2 * 1024;
