@@ -4,14 +4,14 @@
 //! Writers inside the server say at once what they changed ([`Changes::touch`]: delivery,
 //! POP3's deletions, IMAP's STORE/EXPUNGE/COPY/APPEND). Writers outside it (another
 //! program, a second server on the same store) are seen by one inotify watch on each
-//! folder's `new/` and `cur/` through the `notify` crate, whose single thread serves every
-//! folder. Where inotify is not available (or runs out of watches) the folder is looked at
+//! folder's `new/` and `cur/` through the `notify` crate, whose single event thread serves
+//! every folder (a second thread adds and removes the watches, so no session waits on it). Where inotify is not available (or runs out of watches) the folder is looked at
 //! once a second by one task per folder, never per session. A session costs a
 //! `watch::Receiver` and nothing runs for it until its folder changes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use notify::{RecursiveMode, Watcher as _};
@@ -35,18 +35,27 @@ pub(crate) enum Mode {
 /// The change counters of the folders in use, by directory.
 pub(crate) struct Changes {
     inner: Arc<Inner>,
+    /// Watch requests for the thread that owns the inotify watcher; `None` when polling
+    /// (inotify was not asked for or could not start).
+    watches: Option<mpsc::Sender<Request>>,
+    /// Where per-folder polls run (none outside a runtime, as in the store's unit tests).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 struct Inner {
     folders: Mutex<HashMap<PathBuf, Watched>>,
-    /// `None` when polling: inotify was not asked for or could not start.
-    watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
 /// One folder's counter, and whether inotify watches it (then every change bumps it).
 struct Watched {
     tx: watch::Sender<u64>,
     inotify: bool,
+}
+
+/// What the watcher's thread is asked to do.
+enum Request {
+    Watch(PathBuf),
+    Unwatch(PathBuf),
 }
 
 impl Inner {
@@ -58,32 +67,23 @@ impl Inner {
 }
 
 impl Changes {
-    /// Starts the inotify watcher (when `mode` asks for it and the system has one).
+    /// Starts the inotify watcher and the thread that adds and removes its watches (when
+    /// `mode` asks for it and the system has inotify).
     pub(crate) fn new(mode: Mode) -> Self {
-        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
-            let weak = weak.clone();
-            let watcher = match mode {
-                Mode::Poll => None,
-                Mode::Inotify => notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                    let (Some(inner), Ok(event)) = (weak.upgrade(), event) else { return };
-                    // Events name `folder/new/file` or `folder/cur/file` (or the
-                    // sub-directory itself): the folder is two or one levels up.
-                    for path in &event.paths {
-                        for dir in path.ancestors().skip(1).take(2) {
-                            inner.touch(dir);
-                        }
-                    }
-                })
-                .map_err(|e| tracing::warn!(error = %e, "no inotify: folders are polled for changes"))
-                .ok(),
-            };
-            Inner { folders: Mutex::default(), watcher: Mutex::new(watcher) }
-        });
-        Self { inner }
+        let inner = Arc::new(Inner { folders: Mutex::default() });
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let watches = match mode {
+            Mode::Poll => None,
+            Mode::Inotify => start_watcher(&inner, runtime.clone()),
+        };
+        Self { inner, watches, runtime }
     }
 
     /// The change counter of the folder at `dir` (a Maildir or a Maildir++ sub-folder).
     /// The first subscriber starts its watch; the watch ends once no subscriber is left.
+    /// Never waits for the watcher: its calls wait for its event thread, which a flood of
+    /// events can keep busy, so watches are added by a thread of their own and the folder
+    /// counts as unwatched (its notices incomplete) until its watch is in place.
     pub(crate) fn subscribe(&self, dir: &Path) -> watch::Receiver<u64> {
         let mut folders = self.inner.folders.lock().unwrap_or_else(|e| e.into_inner());
         // Folders nobody watches any more are dropped as others are opened.
@@ -95,34 +95,19 @@ impl Changes {
             }
             keep
         });
-        let existing = folders.get(dir).map(|w| w.tx.subscribe());
-        let created = existing.is_none();
-        let rx = existing.unwrap_or_else(|| {
-            // Listed as not watched (its notices incomplete) until the watch is in place.
-            let (tx, rx) = watch::channel(0);
-            folders.insert(dir.to_path_buf(), Watched { tx, inotify: false });
-            rx
-        });
-        // The watcher's calls wait for its thread, which may itself be waiting for this
-        // lock to deliver an event: nothing below runs under it.
-        drop(folders);
-        for folder in &gone {
-            self.unwatch(folder);
+        if let Some(w) = folders.get(dir) {
+            let rx = w.tx.subscribe();
+            drop(folders);
+            self.unwatch(gone);
+            return rx;
         }
-        if created {
-            if self.watch(dir) {
-                let mut folders = self.inner.folders.lock().unwrap_or_else(|e| e.into_inner());
-                match folders.get_mut(dir) {
-                    Some(w) => w.inotify = true,
-                    // Dropped meanwhile by another subscription: no watch without it.
-                    None => {
-                        drop(folders);
-                        self.unwatch(dir);
-                    }
-                }
-            } else {
-                self.poll(dir);
-            }
+        let (tx, rx) = watch::channel(0);
+        folders.insert(dir.to_path_buf(), Watched { tx, inotify: false });
+        drop(folders);
+        self.unwatch(gone);
+        let asked = self.watches.as_ref().is_some_and(|w| w.send(Request::Watch(dir.to_path_buf())).is_ok());
+        if !asked && let Some(runtime) = &self.runtime {
+            poll(Arc::downgrade(&self.inner), dir.to_path_buf(), runtime);
         }
         rx
     }
@@ -140,62 +125,111 @@ impl Changes {
         self.inner.touch(dir);
     }
 
-    /// How many folders are watched now.
+    /// How many folders are watched now, and how many of them by inotify.
     #[cfg(test)]
-    fn folders(&self) -> usize {
-        self.inner.folders.lock().unwrap_or_else(|e| e.into_inner()).len()
+    fn folders(&self) -> (usize, usize) {
+        let folders = self.inner.folders.lock().unwrap_or_else(|e| e.into_inner());
+        (folders.len(), folders.values().filter(|w| w.inotify).count())
     }
 
-    /// Adds the inotify watches of a folder; false when there is no watcher or it refused.
-    fn watch(&self, dir: &Path) -> bool {
-        let mut watcher = self.inner.watcher.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(w) = watcher.as_mut() else { return false };
-        let mut ok = true;
-        for sub in ["new", "cur"] {
-            if let Err(e) = w.watch(&dir.join(sub), RecursiveMode::NonRecursive) {
-                tracing::warn!(folder = %dir.display(), error = %e, "cannot watch the folder: polling it");
-                ok = false;
-            }
-        }
-        ok
-    }
-
-    fn unwatch(&self, dir: &Path) {
-        if let Some(w) = self.inner.watcher.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            for sub in ["new", "cur"] {
-                let _ = w.unwatch(&dir.join(sub));
+    fn unwatch(&self, gone: Vec<PathBuf>) {
+        if let Some(w) = &self.watches {
+            for dir in gone {
+                let _ = w.send(Request::Unwatch(dir));
             }
         }
     }
+}
 
-    /// One task for the folder: looks at its directories once a second while anyone
-    /// watches it (outside a runtime, as in unit tests of the store, nothing polls).
-    fn poll(&self, dir: &Path) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let inner = Arc::downgrade(&self.inner);
-        let dir = dir.to_path_buf();
-        runtime.spawn(async move {
-            let mut seen = stamp(&dir);
-            loop {
-                tokio::time::sleep(POLL).await;
-                let Some(inner) = inner.upgrade() else { return };
-                let watched = inner
-                    .folders
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&dir)
-                    .is_some_and(|w| w.tx.receiver_count() > 0);
-                if !watched {
-                    return;
+/// The inotify watcher (its event thread wakes the folders' subscribers) and the thread
+/// that owns it and adds and removes watches as asked. `None` without inotify.
+fn start_watcher(inner: &Arc<Inner>, runtime: Option<tokio::runtime::Handle>) -> Option<mpsc::Sender<Request>> {
+    let events = Arc::downgrade(inner);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let (Some(inner), Ok(event)) = (events.upgrade(), event) else { return };
+        // Events name `folder/new/file` or `folder/cur/file` (or the sub-directory
+        // itself): the folder is two or one levels up.
+        for path in &event.paths {
+            for dir in path.ancestors().skip(1).take(2) {
+                inner.touch(dir);
+            }
+        }
+    })
+    .map_err(|e| tracing::warn!(error = %e, "no inotify: folders are polled for changes"))
+    .ok()?;
+    let (requests, asked) = mpsc::channel();
+    let inner = Arc::downgrade(inner);
+    let spawned = std::thread::Builder::new().name("folder-watch".into()).spawn(move || {
+        // Ends when the `Changes` is dropped (its sender with it).
+        for request in asked {
+            let Some(folders) = inner.upgrade() else { return };
+            match request {
+                Request::Watch(dir) => {
+                    let mut ok = true;
+                    for sub in ["new", "cur"] {
+                        if let Err(e) = watcher.watch(&dir.join(sub), RecursiveMode::NonRecursive) {
+                            tracing::warn!(folder = %dir.display(), error = %e, "cannot watch the folder: polling it");
+                            ok = false;
+                        }
+                    }
+                    let mut list = folders.folders.lock().unwrap_or_else(|e| e.into_inner());
+                    match list.get_mut(&dir) {
+                        Some(w) if ok => w.inotify = true,
+                        Some(_) => {
+                            drop(list);
+                            if let Some(runtime) = &runtime {
+                                poll(inner.clone(), dir, runtime);
+                            }
+                        }
+                        // Dropped meanwhile: no watch without a subscriber.
+                        None => {
+                            drop(list);
+                            for sub in ["new", "cur"] {
+                                let _ = watcher.unwatch(&dir.join(sub));
+                            }
+                        }
+                    }
                 }
-                let now = stamp(&dir);
-                if now != seen {
-                    seen = now;
-                    inner.touch(&dir);
+                Request::Unwatch(dir) => {
+                    for sub in ["new", "cur"] {
+                        let _ = watcher.unwatch(&dir.join(sub));
+                    }
                 }
             }
-        });
+        }
+    });
+    match spawned {
+        Ok(_) => Some(requests),
+        Err(e) => {
+            tracing::warn!(error = %e, "no thread for folder watches: folders are polled for changes");
+            None
+        }
     }
+}
+
+/// One task for the folder: looks at its directories once a second while anyone watches it.
+fn poll(inner: Weak<Inner>, dir: PathBuf, runtime: &tokio::runtime::Handle) {
+    runtime.spawn(async move {
+        let mut seen = stamp(&dir);
+        loop {
+            tokio::time::sleep(POLL).await;
+            let Some(inner) = inner.upgrade() else { return };
+            let watched = inner
+                .folders
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&dir)
+                .is_some_and(|w| w.tx.receiver_count() > 0);
+            if !watched {
+                return;
+            }
+            let now = stamp(&dir);
+            if now != seen {
+                seen = now;
+                inner.touch(&dir);
+            }
+        }
+    });
 }
 
 /// The modification times of a folder's `new/` and `cur/`.
@@ -216,6 +250,17 @@ mod tests {
         dir
     }
 
+    /// Whether `n` folders are watched by inotify within 10 s.
+    async fn watched_soon(changes: &Changes, n: usize) -> bool {
+        for _ in 0..1000 {
+            if changes.folders().1 == n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
     async fn changed(rx: &mut watch::Receiver<u64>) -> bool {
         tokio::time::timeout(Duration::from_secs(5), rx.changed()).await.is_ok_and(|r| r.is_ok())
     }
@@ -229,7 +274,11 @@ mod tests {
             let changes = Changes::new(mode);
             let mut a = changes.subscribe(&dir);
             let mut b = changes.subscribe(&dir);
-            assert_eq!(changes.folders(), 1, "one watch per folder, not per session");
+            assert_eq!(changes.folders().0, 1, "one watch per folder, not per session");
+            if mode == Mode::Inotify {
+                // The watch is added by the watcher's thread, shortly.
+                assert!(watched_soon(&changes, 1).await, "the folder's inotify watch");
+            }
             // The poll compares modification times, kept to the second on some filesystems.
             if mode == Mode::Poll {
                 tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -244,9 +293,10 @@ mod tests {
         }
     }
 
-    /// New folders are watched while events of others flow: the watcher's thread, waiting
-    /// to deliver an event, and a subscription, waiting for the watcher, must not hold each
-    /// other up (they once did: the subscription called the watcher under the folders lock).
+    /// New folders are subscribed at once while a flood of events keeps the watcher's event
+    /// thread busy (a subscription once called the watcher under the folders lock, which
+    /// the event thread needs to deliver: a deadlock; then outside the lock, which still
+    /// waited as long as the flood lasted). The watches follow once the flood is over.
     #[test]
     fn subscriptions_while_events_flow_do_not_deadlock() {
         let busy = maildir("busy");
@@ -278,6 +328,9 @@ mod tests {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         writer.join().unwrap();
         assert_eq!(result, Ok(100), "subscribing stalled while events flowed");
+        // Once the flood is over, every folder gets its watch.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        assert!(runtime.block_on(watched_soon(&changes, 101)), "watches added: {:?}", changes.folders());
         for dir in dirs.into_iter().chain([busy]) {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -290,7 +343,7 @@ mod tests {
         let changes = Changes::new(Mode::Inotify);
         drop(changes.subscribe(&one));
         let _two = changes.subscribe(&two);
-        assert_eq!(changes.folders(), 1);
+        assert_eq!(changes.folders().0, 1);
         for dir in [one, two] {
             std::fs::remove_dir_all(dir).unwrap();
         }
