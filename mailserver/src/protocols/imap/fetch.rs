@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::fs;
-use std::io;
+use std::io::{self, Read as _};
 use std::path::Path;
 
 use sansmail_imap_proto::command::{FetchAttr, Partial};
@@ -19,15 +19,12 @@ use super::store::{Flags, Folder, Summary};
 
 /// The message file's content, following a rename by another session.
 pub(super) fn read_message(folder: &Folder, uid: u32, path: &Path) -> io::Result<Vec<u8>> {
-    match fs::read(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let index = folder.lock()?;
-            let path = index.position(uid).map(|p| index.messages[p].path.clone()).ok_or(e)?;
-            drop(index);
-            fs::read(path)
-        }
-        r => r,
-    }
+    let mut file = open_message(folder, uid, path)?;
+    // Sized once, as `fs::read` would.
+    let size = file.metadata().map_or(0, |m| usize::try_from(m.len()).unwrap_or(0));
+    let mut content = Vec::with_capacity(size);
+    file.read_to_end(&mut content)?;
+    Ok(content)
 }
 
 /// The message file, opened, following a rename by another session.
