@@ -510,11 +510,12 @@ pub(crate) fn subscriptions(maildir: &Path) -> Vec<String> {
 
 /// Rewrites the subscription list.
 pub(crate) fn save_subscriptions(maildir: &Path, list: &[String]) -> io::Result<()> {
-    // A name of its own per write: two sessions of one user (two first logins, say) may
-    // save at once, and one's rename must not take the other's file away.
+    // A name of its own per write (process and count): two sessions of one user (two
+    // first logins, say), or the server and the CLI, may save at once, and one's rename
+    // must not take the other's file away.
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = maildir.join(format!("subscriptions.tmp.{n}"));
+    let tmp = maildir.join(format!("subscriptions.tmp.{}.{n}", std::process::id()));
     let mut text = list.join("\n");
     text.push('\n');
     fs::write(&tmp, text)?;
