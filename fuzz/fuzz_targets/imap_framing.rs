@@ -1,5 +1,5 @@
 //! The IMAP command framer fed arbitrary octets in arbitrary pieces, with arbitrary answers
-//! to synchronising literals: no panic, and what it holds stays within its limits.
+//! to the literals that stop it (taken, streamed or refused): no panic, and what it holds stays within its limits.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -10,6 +10,7 @@ use sansmail_imap_proto::{Frame, Framer, FramingConfig};
 struct Input {
     literal_plus: bool,
     literal_minus: bool,
+    stream_above: Option<u16>,
     binary: bool,
     answers: Vec<bool>,
     reads: Vec<Vec<u8>>,
@@ -23,6 +24,7 @@ fuzz_target!(|input: Input| {
     config.literal_plus = input.literal_plus;
     config.literal_minus = input.literal_minus;
     config.binary = input.binary;
+    config.stream_literals_above = input.stream_above.map(u64::from);
     let mut f = Framer::new(config);
     let mut answers = input.answers.iter().copied().cycle();
     for data in &input.reads {
@@ -37,12 +39,13 @@ fuzz_target!(|input: Input| {
                     Frame::Command(c) => assert!(c.len() <= 2048 + 128),
                     Frame::Continuation { size, .. } => {
                         assert!(size <= 512);
-                        if answers.next().unwrap_or(true) {
-                            f.accept_literal();
-                        } else {
-                            f.refuse_literal();
+                        match (answers.next().unwrap_or(true), answers.next().unwrap_or(false)) {
+                            (true, false) => f.accept_literal(),
+                            (true, true) => f.stream_literal(),
+                            (false, _) => f.refuse_literal(),
                         }
                     }
+                    Frame::LiteralData(d) => assert!(!d.is_empty() && d.len() <= data.len()),
                     _ => {}
                 }
             }

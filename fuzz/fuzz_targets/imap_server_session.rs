@@ -1,6 +1,8 @@
 //! An IMAP server session fed arbitrary client octets in arbitrary pieces, with an embedder
 //! that answers every event (accepting or refusing by the input's choice): no panic, and the
-//! output stays bounded by what the session was given.
+//! output stays bounded by what the session was given. Messages over 16 octets are
+//! streamed: every piece fits the read that brought it, and an append that ends has had
+//! exactly the octets it announced.
 #![no_main]
 
 use std::sync::Arc;
@@ -8,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use sansmail_imap_proto::command::Body;
 use sansmail_imap_proto::Mechanism;
 use sansmail_imap_proto::response::Status;
 use sansmail_imap_proto::server::{Event, ServerConfig, ServerSession};
@@ -26,6 +29,9 @@ fuzz_target!(|input: Input| {
     // What a mail store would offer, so AUTHENTICATE and the extension commands are reached.
     config.mechanisms = vec![Mechanism::Plain, Mechanism::ScramSha256];
     config.extensions = ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH"].map(str::to_owned).to_vec();
+    config.framing.stream_literals_above = Some(16);
+    // The streamed message: (announced, received).
+    let mut streaming: Option<(u64, u64)> = None;
     let t0 = Instant::now();
     let mut s = ServerSession::new(Arc::new(config), t0, input.tls);
     let mut answers = input.answers.iter().copied().chain(std::iter::repeat(true));
@@ -49,6 +55,32 @@ fuzz_target!(|input: Input| {
                     }
                     Event::AppendLiteral { .. } if yes => s.accept_literal(),
                     Event::AppendLiteral { .. } => s.refuse_literal(None, "no"),
+                    Event::AppendStart { request, size } if yes => {
+                        assert!(matches!(request.command().body, Body::Append { message: b"", .. }));
+                        assert!(streaming.is_none());
+                        streaming = Some((size, 0));
+                        s.accept_literal()
+                    }
+                    Event::AppendStart { .. } => s.refuse_literal(None, "no"),
+                    Event::AppendData(piece) => {
+                        let (size, got) = streaming.as_mut().expect("data of an accepted append");
+                        *got += piece.len() as u64;
+                        assert!(*got <= *size && !piece.is_empty() && piece.len() <= data.len());
+                        Ok(())
+                    }
+                    Event::AppendEnd => {
+                        let (size, got) = streaming.take().expect("the end of an accepted append");
+                        assert_eq!(size, got);
+                        s.complete(Status::Ok, None, "done")
+                    }
+                    Event::AppendAborted => {
+                        streaming.take().expect("an accepted append aborted");
+                        Ok(())
+                    }
+                    Event::Close => {
+                        streaming = None;
+                        Ok(())
+                    }
                     Event::StartTls => {
                         s.handle_tls_established(now);
                         Ok(())

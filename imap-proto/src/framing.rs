@@ -15,6 +15,12 @@
 //! answers: [`Framer::accept_literal`] (send `+`) or [`Framer::refuse_literal`] (send a
 //! tagged `NO`, say for a mailbox over quota, and the client sends nothing more of the
 //! command).
+//!
+//! Literals larger than [`FramingConfig::stream_literals_above`] stop the framer too, the
+//! non-synchronising ones included, so that the embedder can choose to take them as a stream
+//! ([`Framer::stream_literal`]: their octets come out as [`Frame::LiteralData`] pieces, as
+//! they arrive, and the command holds only what surrounds them). An APPEND of a 200 MiB
+//! message then costs the session no more than the input it is given at a time.
 
 use std::collections::VecDeque;
 
@@ -34,6 +40,10 @@ pub struct FramingConfig {
     pub literal_minus: bool,
     /// BINARY is advertised: `literal8` (`~{n}`) is allowed.
     pub binary: bool,
+    /// Literals larger than this stop the framer with [`Frame::Continuation`] even when they
+    /// are non-synchronising, so that the embedder may stream them
+    /// ([`Framer::stream_literal`]). `None`: only synchronising literals stop it.
+    pub stream_literals_above: Option<u64>,
 }
 
 impl Default for FramingConfig {
@@ -46,6 +56,7 @@ impl Default for FramingConfig {
             literal_plus: true,
             literal_minus: false,
             binary: false,
+            stream_literals_above: Some(64 * 1024),
         }
     }
 }
@@ -81,15 +92,22 @@ pub enum Frame {
     /// A whole command: its lines and literals as sent, line endings and literal headers
     /// included, ready for the parser.
     Command(Vec<u8>),
-    /// A synchronising literal within limits was announced. The framer waits: answer with
-    /// [`Framer::accept_literal`] (and send `+ …`) or [`Framer::refuse_literal`] (and send a
-    /// tagged `NO`).
+    /// A synchronising literal within limits was announced, or a non-synchronising one
+    /// larger than [`FramingConfig::stream_literals_above`]. The framer waits: answer with
+    /// [`Framer::accept_literal`] or [`Framer::stream_literal`] (and, if it is
+    /// synchronising, send `+ …`), or with [`Framer::refuse_literal`] (and send a tagged
+    /// `NO`).
     Continuation {
         /// The command's tag, if it has a valid one.
         tag: Option<String>,
         /// The announced size.
         size: u64,
+        /// The client waits for `+` before it sends the literal (`{n}`, not `{n+}`).
+        synchronizing: bool,
     },
+    /// Octets of a literal taken as a stream ([`Framer::stream_literal`]), in order; the
+    /// command that follows ([`Frame::Command`]) holds the lines around them, not them.
+    LiteralData(Vec<u8>),
     /// The command was refused (answer `<tag> BAD` or `<tag> NO [TOOBIG]`, or `* BAD` without
     /// a tag); what remains of it is dropped as it arrives.
     Refused {
@@ -104,10 +122,12 @@ pub enum Frame {
 enum State {
     /// Reading a line of the command.
     Line,
-    /// A synchronising literal waits for the embedder's answer.
-    Waiting { size: u64 },
+    /// A literal waits for the embedder's answer.
+    Waiting { size: u64, sync: bool },
     /// Reading literal octets (`keep`: into the command; else dropped).
     Literal { remaining: u64, keep: bool },
+    /// Reading literal octets handed out as [`Frame::LiteralData`].
+    Stream { remaining: u64 },
     /// Dropping the rest of an over-long line.
     SkipLine,
 }
@@ -219,12 +239,17 @@ impl Framer {
         &self.command
     }
 
-    /// The size of the synchronising literal that waits for an answer, if one does.
+    /// The size of the literal that waits for an answer, if one does.
     pub fn waiting_size(&self) -> Option<u64> {
         match self.state {
-            State::Waiting { size } => Some(size),
+            State::Waiting { size, .. } => Some(size),
             _ => None,
         }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FramingConfig {
+        &self.config
     }
 
     /// The next frame, if any.
@@ -238,26 +263,40 @@ impl Framer {
         *self = Self::new(config);
     }
 
-    /// The announced synchronising literal may come: send `+ …` now.
+    /// The announced literal may come, into the command (if it is synchronising, send `+ …`
+    /// now).
     pub fn accept_literal(&mut self) {
-        if let State::Waiting { size } = self.state {
+        if let State::Waiting { size, .. } = self.state {
             self.state = State::Literal { remaining: size, keep: true };
         }
     }
 
-    /// The announced synchronising literal is refused (send the tagged `NO`): the client
-    /// sends nothing more of this command.
-    pub fn refuse_literal(&mut self) {
-        if let State::Waiting { .. } = self.state {
-            let tag = tag_of(&self.command);
-            self.frames.push_back(Frame::Refused { tag, reason: Refusal::ByEmbedder });
-            self.state = State::Line;
-            self.end_command();
+    /// The announced literal may come, as [`Frame::LiteralData`] pieces rather than into the
+    /// command (if it is synchronising, send `+ …` now).
+    pub fn stream_literal(&mut self) {
+        if let State::Waiting { size, .. } = self.state {
+            self.state = if size == 0 { State::Line } else { State::Stream { remaining: size } };
         }
     }
 
-    /// Takes octets from the client; returns how many were taken (fewer while a
-    /// synchronising literal waits for the embedder's answer).
+    /// The announced literal is refused (send the tagged `NO`). A synchronising one never
+    /// comes, and the client sends nothing more of this command; a non-synchronising one is
+    /// dropped as it arrives, with the rest of its command.
+    pub fn refuse_literal(&mut self) {
+        if let State::Waiting { size, sync } = self.state {
+            self.refuse(Refusal::ByEmbedder);
+            if sync {
+                self.state = State::Line;
+                self.end_command();
+            } else {
+                self.state = State::Literal { remaining: size, keep: false };
+            }
+        }
+    }
+
+    /// Takes octets from the client; returns how many were taken: fewer when a command is
+    /// complete (offer the rest after its frame is handled) or while a literal waits for the
+    /// embedder's answer.
     pub fn push(&mut self, data: &[u8]) -> usize {
         let mut pos = 0;
         while pos < data.len() {
@@ -272,6 +311,13 @@ impl Framer {
                     let left = remaining - n as u64;
                     self.state = if left == 0 { State::Line } else { State::Literal { remaining: left, keep } };
                 }
+                State::Stream { remaining } => {
+                    let n = remaining.min((data.len() - pos) as u64) as usize;
+                    self.frames.push_back(Frame::LiteralData(data[pos..pos + n].to_vec()));
+                    pos += n;
+                    let left = remaining - n as u64;
+                    self.state = if left == 0 { State::Line } else { State::Stream { remaining: left } };
+                }
                 State::SkipLine => match memchr::memchr(b'\n', &data[pos..]) {
                     Some(lf) => {
                         self.keep_tail(&data[pos..=pos + lf]);
@@ -284,7 +330,15 @@ impl Framer {
                         pos = data.len();
                     }
                 },
-                State::Line => pos += self.line(&data[pos..]),
+                State::Line => {
+                    let frames = self.frames.len();
+                    pos += self.line(&data[pos..]);
+                    if self.frames.len() > frames && matches!(self.frames.back(), Some(Frame::Command(_))) {
+                        // One command at a time: the next is framed under the configuration
+                        // its predecessor leaves (a LOGIN raises the limits).
+                        break;
+                    }
+                }
             }
         }
         pos
@@ -364,9 +418,10 @@ impl Framer {
                     } else {
                         self.state = State::Literal { remaining: size, keep: false };
                     }
-                } else if sync {
-                    self.state = State::Waiting { size };
-                    self.frames.push_back(Frame::Continuation { tag: tag_of(&self.command), size });
+                } else if sync || self.config.stream_literals_above.is_some_and(|above| size > above) {
+                    self.state = State::Waiting { size, sync };
+                    let tag = tag_of(&self.command);
+                    self.frames.push_back(Frame::Continuation { tag, size, synchronizing: sync });
                 } else {
                     self.state = State::Literal { remaining: size, keep: true };
                 }

@@ -35,11 +35,14 @@
 //! session.poll_transmit(&mut wire); // the greeting
 //! assert!(wire.starts_with(b"* OK [CAPABILITY IMAP4rev1"));
 //!
-//! session.handle_input(Instant::now(), b"a1 LOGIN alice secret\r\na2 SELECT INBOX\r\n");
+//! let input = b"a1 LOGIN alice secret\r\na2 SELECT INBOX\r\n";
+//! let used = session.handle_input(Instant::now(), input);
 //! // A decision: the embedder checks the password.
 //! let Some(Event::Login { user, .. }) = session.poll_event() else { panic!() };
 //! assert_eq!(user, "alice");
 //! session.accept_login("alice").unwrap();
+//! // One command at a time: what the session did not take is offered again.
+//! let _ = session.handle_input(Instant::now(), &input[used..]);
 //! // The next command, checked against the state, for the embedder to run.
 //! let Some(Event::Command(request)) = session.poll_event() else { panic!() };
 //! assert!(matches!(request.command().body, Body::Select { .. }));

@@ -126,6 +126,11 @@ fn imap_config(l: &Listener) -> ImapConfig {
     c.challenge_response_without_tls = l.config.allow_plaintext_auth;
     c.mechanisms = if l.config.auth { crate::identity::sasl::offered(l.config.cram_md5) } else { Vec::new() };
     c.extensions = IMAP_EXTENSIONS.map(str::to_owned).to_vec();
+    // The listener's message size bounds APPEND too, and is advertised (RFC 7889).
+    let max = l.config.limits.max_message_size;
+    c.framing.max_literal = max;
+    c.framing.max_command = max.saturating_add(64 * 1024);
+    c.extensions.push(format!("APPENDLIMIT={max}"));
     c.id = if l.config.announce_version {
         vec![("name".into(), "sansmail".into()), ("version".into(), env!("CARGO_PKG_VERSION").into())]
     } else {

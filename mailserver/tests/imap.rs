@@ -207,6 +207,11 @@ fn hostile_literals_and_nesting_are_refused_with_flat_memory() {
     assert!(r.last().unwrap().contains("BAD") || r.last().unwrap().contains("NO"), "{r:?}");
     let r = a.cmd("APPEND INBOX {4294967296}");
     assert!(r.last().unwrap().contains("NO [TOOBIG]"), "{r:?}");
+    // The listener's message size bounds APPEND, and is advertised (RFC 7889).
+    let caps = a.cmd("CAPABILITY");
+    assert!(caps[0].contains(" APPENDLIMIT=26214400"), "{caps:?}");
+    let r = a.cmd("APPEND INBOX {26214401}");
+    assert!(r.last().unwrap().contains("NO [TOOBIG]"), "{r:?}");
     // A 100 MB non-synchronising literal is drained, not stored.
     a.send("t90 APPEND INBOX {100000000+}\r\n");
     let chunk = vec![b'x'; 1 << 20];

@@ -196,3 +196,58 @@ fn large_fetches_are_streamed_in_bounded_memory() {
     eprintln!("peak RSS grew {grown} KiB while 4 clients fetched {expected} octets each");
     assert!(grown < 12 * 1024, "peak RSS grew {grown} KiB for 4 fetches of a 16 MiB message");
 }
+
+/// A large APPEND goes to the mail store as it arrives: four clients appending a 16 MiB
+/// message at once (non-synchronising literals, sent as fast as TCP takes them) raise the
+/// server's peak RSS by a few MiB, and each message is stored byte for byte. A client that
+/// goes away in the middle leaves no file behind.
+#[test]
+fn large_appends_are_streamed_to_the_store_in_bounded_memory() {
+    use std::io::Write as _;
+    let s = server();
+    let (pid, addr) = (s.pid(), s.addr("imapplain"));
+    let line = format!("{}\r\n", "z".repeat(1022));
+    let message = format!("Subject: appended\r\n\r\n{}", line.repeat(16 * 1024));
+    let mut clients: Vec<Raw> = (0..4).map(|_| Raw::login(addr)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = peak_rss(pid);
+    std::thread::scope(|scope| {
+        for r in &mut clients {
+            let message = &message;
+            scope.spawn(move || {
+                r.writer.write_all(format!("a APPEND INBOX (\\Seen) {{{}+}}\r\n", message.len()).as_bytes()).unwrap();
+                r.writer.write_all(message.as_bytes()).unwrap();
+                r.writer.write_all(b"\r\n").unwrap();
+                let answer = r.line();
+                assert!(answer.starts_with("a OK [APPENDUID "), "{answer}");
+            });
+        }
+    });
+    let grown = peak_rss(pid).saturating_sub(before);
+    eprintln!("peak RSS grew {grown} KiB while 4 clients appended {} octets each", message.len());
+    assert!(grown < 12 * 1024, "peak RSS grew {grown} KiB for 4 appends of a 16 MiB message");
+    let maildir = s.data().join("mail/localhost/alice/Maildir");
+    let stored: Vec<_> = std::fs::read_dir(maildir.join("cur"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.metadata().unwrap().len() == message.len() as u64)
+        .collect();
+    assert_eq!(stored.len(), 4, "four appended messages of {} octets in cur/", message.len());
+    assert_eq!(std::fs::read(stored[0].path()).unwrap(), message.as_bytes());
+    // Half a message, then the connection drops: its file in tmp/ goes with it.
+    let mut r = Raw::login(addr);
+    r.writer.write_all(format!("b APPEND INBOX {{{}}}\r\n", message.len()).as_bytes()).unwrap();
+    assert!(r.line().starts_with('+'));
+    r.writer.write_all(&message.as_bytes()[..message.len() / 2]).unwrap();
+    let tmp = maildir.join("tmp");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&tmp).unwrap().count() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 1, "the message is being written to tmp/");
+    drop(r);
+    while std::fs::read_dir(&tmp).unwrap().count() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the half message is removed");
+}

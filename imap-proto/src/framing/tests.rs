@@ -49,7 +49,7 @@ fn lines_and_literals_make_commands() {
         frames,
         vec![
             cmd(b"a1 NOOP\r\n"),
-            Frame::Continuation { tag: Some("a2".into()), size: 5 },
+            Frame::Continuation { tag: Some("a2".into()), size: 5, synchronizing: true },
             cmd(b"a2 LOGIN {5}\r\nalice {6+}\r\nsecret\r\n"),
             cmd(b"a3 SELECT \"{x}\"\r\n"),
         ]
@@ -155,12 +155,66 @@ fn the_embedder_may_refuse_a_synchronising_literal() {
     let mut f = Framer::new(FramingConfig::default());
     // The framer stops at the announcement: what follows waits for the answer.
     assert_eq!(f.push(b"a1 APPEND INBOX {100}\r\na2 NOOP\r\n"), 23);
-    assert_eq!(f.poll_frame(), Some(Frame::Continuation { tag: Some("a1".into()), size: 100 }));
+    assert_eq!(f.poll_frame(), Some(Frame::Continuation { tag: Some("a1".into()), size: 100, synchronizing: true }));
     assert!(f.is_waiting());
     f.refuse_literal();
     assert_eq!(f.poll_frame(), Some(Frame::Refused { tag: Some("a1".into()), reason: Refusal::ByEmbedder }));
     assert_eq!(f.push(b"a2 NOOP\r\n"), 9);
     assert_eq!(f.poll_frame(), Some(cmd(b"a2 NOOP\r\n")));
+}
+
+/// A large literal, synchronising or not, stops the framer so that it can be streamed: its
+/// octets come out as pieces, never in the command, whatever the split.
+#[test]
+fn large_literals_may_be_streamed() {
+    let c = FramingConfig { stream_literals_above: Some(8), ..FramingConfig::default() };
+    for (input, sync) in [
+        (&b"a APPEND x {12}\r\nHello world!\r\nb NOOP\r\n"[..], true),
+        (&b"a APPEND x {12+}\r\nHello world!\r\nb NOOP\r\n"[..], false),
+    ] {
+        for split in 0..=input.len() {
+            let mut f = Framer::new(c.clone());
+            let (mut frames, mut data) = (Vec::new(), Vec::new());
+            for part in [&input[..split], &input[split..]] {
+                let mut rest = part;
+                while !rest.is_empty() {
+                    let used = f.push(rest);
+                    rest = &rest[used..];
+                    while let Some(frame) = f.poll_frame() {
+                        match frame {
+                            Frame::Continuation { size, synchronizing, .. } => {
+                                assert_eq!((size, synchronizing), (12, sync));
+                                f.stream_literal();
+                                frames.push(Frame::Continuation { tag: None, size, synchronizing });
+                            }
+                            Frame::LiteralData(d) => data.extend_from_slice(&d),
+                            other => frames.push(other),
+                        }
+                    }
+                    assert!(used > 0 || rest.is_empty(), "stalled at split {split}");
+                }
+            }
+            assert_eq!(data, b"Hello world!", "split {split}");
+            let head = if sync { &b"a APPEND x {12}\r\n\r\n"[..] } else { &b"a APPEND x {12+}\r\n\r\n"[..] };
+            assert_eq!(frames[1..], [cmd(head), cmd(b"b NOOP\r\n")], "split {split}");
+        }
+    }
+    // Small non-synchronising literals go on into the command without a stop.
+    assert_eq!(every_split(&c, b"a X {3+}\r\nabc\r\n"), vec![cmd(b"a X {3+}\r\nabc\r\n")]);
+}
+
+/// A refused non-synchronising literal is dropped as it arrives, with the rest of its command.
+#[test]
+fn a_refused_non_synchronising_literal_is_drained() {
+    let c = FramingConfig { stream_literals_above: Some(8), ..FramingConfig::default() };
+    let mut f = Framer::new(c);
+    assert_eq!(f.push(b"a APPEND x {12+}\r\nHello"), 18);
+    assert!(matches!(f.poll_frame(), Some(Frame::Continuation { synchronizing: false, .. })));
+    f.refuse_literal();
+    assert_eq!(f.poll_frame(), Some(Frame::Refused { tag: Some("a".into()), reason: Refusal::ByEmbedder }));
+    assert_eq!(f.push(b"Hello world! {3+}\r\nabc\r\nb NOOP\r\n"), 32);
+    assert_eq!(f.poll_frame(), Some(cmd(b"b NOOP\r\n")));
+    assert_eq!(f.poll_frame(), None);
 }
 
 #[test]

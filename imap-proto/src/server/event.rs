@@ -30,12 +30,37 @@ pub enum Event {
     /// then do the TLS handshake and call [`super::ServerSession::handle_tls_established`].
     /// Nothing the client sent after the command is kept.
     StartTls,
-    /// `APPEND` announced a synchronising literal of `size` octets: check the quota, then
-    /// [`super::ServerSession::accept_literal`] or [`super::ServerSession::refuse_literal`].
+    /// `APPEND` announced a synchronising literal of `size` octets, no larger than
+    /// [`crate::FramingConfig::stream_literals_above`]: check the quota, then
+    /// [`super::ServerSession::accept_literal`] (the message then comes whole in
+    /// [`Event::Command`]) or [`super::ServerSession::refuse_literal`].
     AppendLiteral {
         /// The announced size.
         size: u64,
     },
+    /// `APPEND` announced a message larger than
+    /// [`crate::FramingConfig::stream_literals_above`], synchronising or not: it is streamed.
+    /// `request` is the command as if its message were empty (mailbox, flags and a
+    /// `date-time` the session has checked). Check the mailbox and the quota, then
+    /// [`super::ServerSession::accept_literal`] or [`super::ServerSession::refuse_literal`].
+    /// Once accepted, the message comes as [`Event::AppendData`] pieces, and the append ends
+    /// with [`Event::AppendEnd`] (store it, then [`super::ServerSession::complete`]),
+    /// [`Event::AppendAborted`] or [`Event::Close`] (discard what was stored).
+    AppendStart {
+        /// The APPEND, its message empty.
+        request: Request,
+        /// The message's size, as announced.
+        size: u64,
+    },
+    /// The next octets of the message being appended (each piece no larger than the input
+    /// that brought it).
+    AppendData(Vec<u8>),
+    /// The streamed message is complete and the command well-formed: store it and answer
+    /// with [`super::ServerSession::complete`] (`OK [APPENDUID …]` or a failure).
+    AppendEnd,
+    /// The streamed APPEND failed after its message began (the session answered it `BAD`):
+    /// discard what was stored.
+    AppendAborted,
     /// A command for the embedder, valid in the session's state: write its untagged data
     /// ([`super::ServerSession::output`]) and finish it with
     /// [`super::ServerSession::complete`]. For `IDLE`, the continuation has been sent:

@@ -25,6 +25,8 @@
 //! [`ServerSession::poll_timeout`].
 
 mod config;
+mod login;
+use login::prelogin_framing;
 mod event;
 #[cfg(test)]
 mod tests;
@@ -36,8 +38,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
-
-use base64::Engine as _;
 
 use crate::command::{Body, Command, ParseError, name_of, tag_of};
 use crate::framing::{Frame, Framer, FramingConfig, Refusal};
@@ -101,8 +101,12 @@ enum Pending {
     Login { tag: String },
     /// AUTHENTICATE: a challenge was sent; the client's line is awaited.
     AuthLine { tag: String },
-    /// APPEND's synchronising literal: the embedder's answer is awaited.
-    Literal,
+    /// APPEND's literal: the embedder's answer is awaited (to [`Event::AppendStart`] when
+    /// `stream`, else to [`Event::AppendLiteral`]).
+    Literal { stream: bool, synchronizing: bool },
+    /// APPEND's message is streamed out as [`Event::AppendData`]; `prefix` octets of the
+    /// command came before it.
+    Append { tag: String, prefix: usize },
     /// A command with the embedder.
     Command { tag: String, after: After },
     /// IDLE: `done` once the client has ended it; `bad` if it did not say `DONE`.
@@ -320,54 +324,32 @@ impl ServerSession {
     pub fn current_tag(&self) -> Option<&str> {
         match &self.pending {
             Some(Pending::Login { tag } | Pending::AuthLine { tag } | Pending::Command { tag, .. }) => Some(tag),
-            Some(Pending::Idle { tag, .. }) => Some(tag),
+            Some(Pending::Idle { tag, .. } | Pending::Append { tag, .. }) => Some(tag),
             _ => None,
         }
     }
 
-    /// The credentials (LOGIN or AUTHENTICATE) are good: `user` is logged in.
-    pub fn accept_login(&mut self, user: &str) -> Result<(), ApiMisuse> {
-        let tag = self.take_login()?;
-        self.user = Some(user.to_owned());
-        self.state = State::Authenticated;
-        self.framer.config_mut().clone_from(&self.config.framing);
-        let caps = self.capabilities();
-        let code = Code::Capability(caps.iter().map(String::as_str).collect());
-        write_status(&mut self.out, tagged(&tag), Status::Ok, Some(&code), "Logged in");
-        self.process_frames();
-        Ok(())
-    }
-
-    /// The credentials are refused: `NO` with `code` (`[AUTHENTICATIONFAILED]` if `None`).
-    /// After [`Limits::login_failures`] of them the session ends.
-    pub fn reject_login(&mut self, code: Option<Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
-        let tag = self.take_login()?;
-        self.login_failed(&tag, code, text);
-        self.process_frames();
-        Ok(())
-    }
-
-    /// AUTHENTICATE goes on: sends `+ base64(challenge)` and waits for the client's line.
-    pub fn auth_challenge(&mut self, challenge: &[u8]) -> Result<(), ApiMisuse> {
-        let tag = self.take_login()?;
-        self.out.extend_from_slice(b"+ ");
-        self.out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(challenge).as_bytes());
-        self.out.extend_from_slice(b"\r\n");
-        self.pending = Some(Pending::AuthLine { tag });
-        self.process_frames();
-        Ok(())
-    }
-
-    /// APPEND's literal may come (sends `+`).
+    /// APPEND's literal may come (sends `+` if the client waits for it). After
+    /// [`Event::AppendStart`] its octets come as [`Event::AppendData`], then
+    /// [`Event::AppendEnd`]; after [`Event::AppendLiteral`], whole in the command.
     pub fn accept_literal(&mut self) -> Result<(), ApiMisuse> {
-        self.take_literal()?;
-        self.framer.accept_literal();
-        self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+        let (stream, synchronizing) = self.take_literal()?;
+        if stream {
+            let tag = tag_of(self.framer.partial()).unwrap_or("*").to_owned();
+            self.pending = Some(Pending::Append { tag, prefix: self.framer.partial().len() });
+            self.framer.stream_literal();
+        } else {
+            self.framer.accept_literal();
+        }
+        if synchronizing {
+            self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+        }
         Ok(())
     }
 
-    /// APPEND's literal is refused (over quota, too big): the tagged `NO` with `code`; the
-    /// client sends nothing more of the command.
+    /// APPEND's literal is refused (over quota, too big, no such mailbox): the tagged `NO`
+    /// with `code`. A synchronising literal is never sent; a non-synchronising one is
+    /// dropped as it arrives.
     pub fn refuse_literal(&mut self, code: Option<Code<'_>>, text: &str) -> Result<(), ApiMisuse> {
         self.take_literal()?;
         let tag = tag_of(self.framer.partial()).map(str::to_owned);
@@ -421,19 +403,9 @@ impl ServerSession {
         }
     }
 
-    fn take_login(&mut self) -> Result<String, ApiMisuse> {
+    fn take_literal(&mut self) -> Result<(bool, bool), ApiMisuse> {
         match self.pending.take() {
-            Some(Pending::Login { tag }) => Ok(tag),
-            other => {
-                self.pending = other;
-                Err(self.misuse())
-            }
-        }
-    }
-
-    fn take_literal(&mut self) -> Result<(), ApiMisuse> {
-        match self.pending.take() {
-            Some(Pending::Literal) => Ok(()),
+            Some(Pending::Literal { stream, synchronizing }) => Ok((stream, synchronizing)),
             other => {
                 self.pending = other;
                 Err(self.misuse())
@@ -445,7 +417,7 @@ impl ServerSession {
     /// piling up, or the session is over. (Input also waits while a literal does.)
     fn blocked(&self) -> bool {
         let pending = match &self.pending {
-            None | Some(Pending::AuthLine { .. }) | Some(Pending::Idle { done: false, .. }) => false,
+            None | Some(Pending::AuthLine { .. } | Pending::Idle { done: false, .. } | Pending::Append { .. }) => false,
             Some(_) => true,
         };
         pending
@@ -488,21 +460,56 @@ impl ServerSession {
             let Some(frame) = self.framer.poll_frame() else { return };
             match frame {
                 Frame::Command(raw) => self.frame(raw),
-                Frame::Continuation { .. } => self.continuation(),
-                Frame::Refused { tag, reason } => self.refused(tag.as_deref(), reason),
+                Frame::Continuation { size, synchronizing, .. } => self.continuation(size, synchronizing),
+                Frame::LiteralData(data) => {
+                    if matches!(self.pending, Some(Pending::Append { .. })) {
+                        self.events.push_back(Event::AppendData(data));
+                    }
+                }
+                Frame::Refused { tag, reason } => {
+                    if matches!(self.pending, Some(Pending::Append { .. })) {
+                        self.pending = None;
+                        self.events.push_back(Event::AppendAborted);
+                    }
+                    self.refused(tag.as_deref(), reason);
+                }
             }
         }
     }
 
-    fn continuation(&mut self) {
-        let is_append = matches!(name_of(self.framer.partial()), Some(n) if n.eq_ignore_ascii_case("APPEND"));
-        if is_append && matches!(self.state, State::Authenticated | State::Selected { .. }) {
-            let size = self.framer.waiting_size().unwrap_or(0);
-            self.pending = Some(Pending::Literal);
+    /// A literal stopped the framer: APPEND's message goes to the embedder's decision (and
+    /// is streamed when large); any other literal is taken into its command.
+    fn continuation(&mut self, size: u64, synchronizing: bool) {
+        if let Some(Pending::Append { tag, .. }) = self.pending.take() {
+            // A second message (MULTIAPPEND is not offered).
+            self.framer.refuse_literal();
+            self.events.push_back(Event::AppendAborted);
+            return self.bad(Some(&tag), "APPEND takes one message");
+        }
+        let partial = self.framer.partial();
+        let append = matches!(name_of(partial), Some(n) if n.eq_ignore_ascii_case("APPEND"))
+            && matches!(self.state, State::Authenticated | State::Selected { .. });
+        let stream = self.framer.config().stream_literals_above.is_some_and(|above| size > above);
+        if append && stream {
+            match append_prefix(partial) {
+                Ok(request) => {
+                    self.pending = Some(Pending::Literal { stream: true, synchronizing });
+                    self.events.push_back(Event::AppendStart { request, size });
+                }
+                Err(why) => {
+                    let tag = tag_of(partial).map(str::to_owned);
+                    self.framer.refuse_literal();
+                    self.bad(tag.as_deref(), why);
+                }
+            }
+        } else if append && synchronizing {
+            self.pending = Some(Pending::Literal { stream: false, synchronizing });
             self.events.push_back(Event::AppendLiteral { size });
         } else {
             self.framer.accept_literal();
-            self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+            if synchronizing {
+                self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+            }
         }
     }
 
@@ -537,28 +544,20 @@ impl ServerSession {
                 self.events.push_back(Event::IdleDone);
             }
             Some(Pending::AuthLine { tag }) => self.auth_line(tag, &raw),
+            Some(Pending::Append { tag, prefix }) => {
+                // After the message, nothing but the command's end.
+                if raw.get(prefix..) == Some(b"\r\n") {
+                    self.pending = Some(Pending::Command { tag, after: After::Nothing });
+                    self.events.push_back(Event::AppendEnd);
+                } else {
+                    self.events.push_back(Event::AppendAborted);
+                    self.bad(Some(&tag), "Expected the end of the command after the message");
+                }
+            }
             other => {
                 self.pending = other;
                 self.command(raw);
             }
-        }
-    }
-
-    fn auth_line(&mut self, tag: String, raw: &[u8]) {
-        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line == b"*" {
-            return self.bad(Some(&tag), "Authentication cancelled");
-        }
-        if line.len() > self.config.limits.auth_line {
-            return self.bad(Some(&tag), "Authentication response too long");
-        }
-        match base64::engine::general_purpose::STANDARD.decode(line) {
-            Ok(data) => {
-                self.pending = Some(Pending::Login { tag });
-                self.events.push_back(Event::AuthResponse(Secret::new(data)));
-            }
-            Err(_) => self.bad(Some(&tag), "Invalid base64 in authentication response"),
         }
     }
 
@@ -686,50 +685,6 @@ impl ServerSession {
             _ => Action::Embedder(After::Nothing),
         }
     }
-
-    /// Answers a failed login and counts it; the last one allowed ends the session.
-    fn login_failed(&mut self, tag: &str, code: Option<Code<'_>>, text: &str) {
-        let code = code.unwrap_or(Code::AuthenticationFailed);
-        write_status(&mut self.out, tagged(tag), Status::No, Some(&code), text);
-        self.login_failures += 1;
-        if self.login_failures >= self.config.limits.login_failures {
-            self.bye("Too many invalid authentication attempts");
-        }
-    }
-
-    /// Whether `mechanism` may be used on this connection now: anything under TLS (or where
-    /// plaintext is allowed), challenge-response mechanisms where the configuration says.
-    fn mechanism_ok(&self, mechanism: &Mechanism<'_>) -> bool {
-        self.tls
-            || self.config.plaintext_without_tls
-            || (!mechanism.sends_password() && self.config.challenge_response_without_tls)
-    }
-
-    fn authenticate(&mut self, mechanism: &Mechanism<'_>, initial_response: Option<&str>) -> Action {
-        if !self.config.mechanisms.contains(mechanism) {
-            return Action::No(None, "Unsupported authentication mechanism");
-        }
-        if !self.mechanism_ok(mechanism) {
-            let text = if mechanism.sends_password() {
-                "Plaintext authentication disallowed without TLS"
-            } else {
-                "Authentication disallowed without TLS"
-            };
-            return Action::No(Some(Code::PrivacyRequired), text);
-        }
-        let initial_response = match initial_response {
-            None => None,
-            Some("=") => Some(Vec::new()),
-            Some(r) => match base64::engine::general_purpose::STANDARD.decode(r) {
-                Ok(data) => Some(data),
-                Err(_) => return Action::Bad("Invalid base64 in initial response"),
-            },
-        };
-        Action::Login(Event::AuthStart {
-            mechanism: mechanism.clone().into_owned(),
-            initial_response: initial_response.map(Secret::new),
-        })
-    }
 }
 
 /// What the session does with one command.
@@ -753,15 +708,18 @@ fn tagged(tag: &str) -> Option<Tag<'_>> {
 }
 
 /// Framing before login: small literals, lines long enough for SASL responses, no BINARY.
-fn prelogin_framing(config: &ServerConfig) -> FramingConfig {
-    let f = &config.framing;
-    let max_line = f.max_line.max(config.limits.auth_line + 2);
-    FramingConfig {
-        max_line,
-        max_literal: config.limits.prelogin_literal,
-        max_command: config.limits.prelogin_literal.saturating_mul(2).saturating_add(max_line as u64),
-        literal_plus: f.literal_plus,
-        literal_minus: f.literal_minus,
-        binary: false,
+/// APPEND up to its message's literal, parsed as if the message were empty: the mailbox, the
+/// flags and the date for [`Event::AppendStart`]. An error if it is not one (the literal
+/// is the mailbox name, or the command is malformed).
+fn append_prefix(partial: &[u8]) -> Result<Request, &'static str> {
+    let open = memchr::memrchr(b'{', partial).ok_or("Invalid APPEND")?;
+    let mut probe = Vec::with_capacity(open + 8);
+    probe.extend_from_slice(&partial[..=open]);
+    probe.extend_from_slice(b"0}\r\n\r\n");
+    let request = Request::parse(probe).map_err(|_| "Invalid APPEND")?;
+    match &request.command().body {
+        Body::Append { date: Some(date), .. } if crate::datetime::parse(date).is_none() => Err("Invalid date-time"),
+        Body::Append { .. } => Ok(request),
+        _ => Err("Invalid APPEND"),
     }
 }

@@ -35,6 +35,12 @@ struct Harness {
     events: Vec<Event>,
     wire: Vec<u8>,
     appended: Vec<Vec<u8>>,
+    /// The streamed message being appended.
+    streaming: Option<Vec<u8>>,
+    /// Streamed appends the session aborted.
+    aborted: usize,
+    /// Streamed messages larger than this are over quota.
+    quota: u64,
     /// Updates to write while the client idles.
     idle_updates: Vec<&'static str>,
 }
@@ -42,7 +48,16 @@ struct Harness {
 impl Harness {
     fn new(config: ServerConfig, tls: bool) -> Self {
         let session = ServerSession::new(Arc::new(config), Instant::now(), tls);
-        Self { session, events: Vec::new(), wire: Vec::new(), appended: Vec::new(), idle_updates: Vec::new() }
+        Self {
+            session,
+            events: Vec::new(),
+            wire: Vec::new(),
+            appended: Vec::new(),
+            streaming: None,
+            aborted: 0,
+            quota: 1000,
+            idle_updates: Vec::new(),
+        }
     }
 
     fn plaintext() -> Self {
@@ -75,6 +90,28 @@ impl Harness {
                     self.session.refuse_literal(Some(Code::OverQuota), "Quota exceeded").unwrap();
                 }
                 Event::AppendLiteral { .. } => self.session.accept_literal().unwrap(),
+                Event::AppendStart { size, .. } if *size > self.quota => {
+                    self.session.refuse_literal(Some(Code::OverQuota), "Quota exceeded").unwrap();
+                }
+                Event::AppendStart { request, .. } => {
+                    let Body::Append { mailbox: Mailbox::Inbox, message: b"", .. } = request.command().body else {
+                        panic!("not an APPEND to INBOX: {request:?}")
+                    };
+                    assert!(self.streaming.is_none());
+                    self.streaming = Some(Vec::new());
+                    self.session.accept_literal().unwrap();
+                }
+                Event::AppendData(data) => {
+                    self.streaming.as_mut().expect("an append under way").extend_from_slice(data)
+                }
+                Event::AppendEnd => {
+                    self.appended.push(self.streaming.take().expect("an append under way"));
+                    self.session.complete(Status::Ok, None, "APPEND completed").unwrap();
+                }
+                Event::AppendAborted => {
+                    self.streaming.take().expect("an append under way");
+                    self.aborted += 1;
+                }
                 Event::Command(req) => self.command(req),
                 Event::IdleDone => self.session.complete(Status::Ok, None, "IDLE terminated").unwrap(),
                 Event::StartTls | Event::Close => {}
@@ -406,6 +443,67 @@ fn append_literals_are_asked_for_and_bounded() {
     h.feed(&big);
     assert_eq!(h.wire(), "i NO [TOOBIG] Literal too big\r\nj OK NOOP completed\r\n");
     assert_eq!(h.appended.len(), 1);
+}
+
+/// Messages above `stream_literals_above` come as pieces, synchronising or not, and never
+/// whole in the session; what is wrong around them is answered before or after, and the
+/// embedder hears when to discard a message it began to store.
+#[test]
+fn large_append_messages_are_streamed() {
+    let make = || {
+        let mut config = ServerConfig { plaintext_without_tls: true, ..embedder_config() };
+        config.framing.stream_literals_above = Some(8);
+        Harness::new(config, false)
+    };
+    check(
+        make,
+        &format!(
+            "S: * OK [CAPABILITY {CAPS_PLAIN}] IMAP server ready
+             C: a LOGIN mrc secret
+             S: a OK [CAPABILITY {CAPS_AFTER}] Logged in
+             C: b APPEND INBOX (\\Seen) \"07-Dec-2026 10:00:00 +0000\" {{12}}
+             S: + Ready for literal data
+             C: Hello world!
+             S: b OK APPEND completed
+             C: c APPEND INBOX {{12+}}
+             C: Hello world!
+             S: c OK APPEND completed
+             C: d APPEND INBOX {{2000}}
+             S: d NO [OVERQUOTA] Quota exceeded
+             C: e APPEND INBOX \"31-Foo-2026 10:00:00 +0000\" {{12+}}
+             C: Hello world! {{3+}}
+             C: abc
+             S: e BAD Invalid date-time
+             C: f APPEND INBOX {{12+}}
+             C: Hello world! extra
+             S: f BAD Expected the end of the command after the message
+             C: g APPEND {{12+}}
+             C: Hello world! {{2+}}
+             C: ab
+             S: g BAD Invalid APPEND
+             C: h APPEND INBOX {{9+}}
+             C: 123456789 {{9}}
+             S: h BAD APPEND takes one message
+             C: i NOOP
+             S: i OK NOOP completed"
+        ),
+    );
+    let mut h = make();
+    h.feed(b"a LOGIN mrc secret\r\nb APPEND INBOX {12+}\r\nHello world!\r\nc APPEND INBOX {10+}\r\n0123456789 x\r\n");
+    assert_eq!(h.appended, vec![b"Hello world!".to_vec()]);
+    assert_eq!(h.aborted, 1, "{:?} {}", h.events, h.wire());
+    // A 64 MiB message fed in 64 KiB reads: the session never holds more than a read.
+    let mut h = make();
+    h.quota = u64::MAX;
+    h.feed(b"a LOGIN mrc secret\r\nb APPEND INBOX {67108864+}\r\n");
+    let piece = vec![b'x'; 64 * 1024];
+    let mut streamed = 0;
+    for _ in 0..1024 {
+        h.feed(&piece);
+        streamed += h.streaming.as_mut().map_or(0, |s| std::mem::take(s).len());
+        assert!(h.session.framer.partial().len() < 64);
+    }
+    assert_eq!(streamed, 64 << 20);
 }
 
 #[test]

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use sansmail_imap_proto::sequence;
 
-use super::search::{self, Candidate, matches_all, parse_date_time};
+use super::search::{self, Candidate, matches_all};
 use super::store::{self, Flags, Folder};
 use super::{Connection, fetch, folders};
 
@@ -132,7 +132,7 @@ pub(super) fn no(code: Option<Code<'static>>, text: &str) -> Done {
     Done(Status::No, code, text.to_owned())
 }
 
-fn failed(e: &io::Error) -> Done {
+pub(super) fn failed(e: &io::Error) -> Done {
     tracing::warn!(error = %e, "IMAP command failed");
     no(Some(Code::ServerBug), "Internal error, try again later")
 }
@@ -245,9 +245,7 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
             ok("Completed")
         }
         Body::Status { mailbox, items } => folders::status(conn, &maildir, mailbox, items, out)?,
-        Body::Append { mailbox, flags, date, message } => {
-            append(conn, &user, &maildir, mailbox, flags, date.as_deref(), message)?
-        }
+        Body::Append { .. } => super::append::whole(conn, body),
         Body::Fetch { uid, set, attributes } => {
             let done = with_selected(conn, out, |conn, sel, out| fetch::fetch(conn, sel, *uid, set, attributes, out))?;
             if conn.fetch_more.is_some() {
@@ -431,7 +429,7 @@ fn expunge(
     Ok(())
 }
 
-fn system_and_keywords(flags: &[Flag<'_>]) -> (Flags, Vec<String>) {
+pub(super) fn system_and_keywords(flags: &[Flag<'_>]) -> (Flags, Vec<String>) {
     let mut bits = 0;
     let mut keywords = Vec::new();
     for f in flags {
@@ -455,49 +453,6 @@ fn write_tmp(dir: &Path, base: &str, content: &[u8], mtime: Option<std::time::Sy
     }
     f.sync_all()?;
     Ok(tmp)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn append(
-    conn: &mut Connection,
-    user: &str,
-    maildir: &Path,
-    mailbox: &Mailbox<'_>,
-    flags: &[Flag<'_>],
-    date: Option<&[u8]>,
-    message: &[u8],
-) -> io::Result<Done> {
-    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d)) else {
-        return Ok(no(Some(Code::TryCreate), "No such mailbox"));
-    };
-    let mtime = match date {
-        Some(d) => match parse_date_time(d) {
-            Some(t) => Some(t),
-            None => return Ok(Done(Status::Bad, None, "Invalid date-time".to_owned())),
-        },
-        None => None,
-    };
-    let quotas = conn.shared.quotas.clone();
-    let key = crate::store::quota::command_key();
-    if !quotas.reserve(&key, user, message.len() as u64) {
-        return Ok(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
-    }
-    let added = (|| -> io::Result<(u32, u32)> {
-        let (bits, keywords) = system_and_keywords(flags);
-        let base = Folder::new_base(&conn.shared.hostname);
-        let tmp = write_tmp(&dir, &base, message, mtime)?;
-        let folder = conn.shared.imap_folders.folder(&dir);
-        let mut index = folder.lock()?;
-        let uid = folder.add(&mut index, &tmp, &base, bits, keywords)?;
-        let validity = index.validity;
-        drop(index);
-        quotas.add(user, message.len() as u64);
-        folder.notify();
-        Ok((validity, uid))
-    })();
-    quotas.release(&key);
-    let (validity, uid) = added?;
-    Ok(Done(Status::Ok, Some(Code::AppendUid { validity, uid }), "APPEND completed".to_owned()))
 }
 
 /// COPY's copies, all or none (RFC 3501 §6.4.7): a failure part-way takes back those

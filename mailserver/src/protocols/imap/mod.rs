@@ -6,6 +6,7 @@
 //! POP3, other IMAP sessions and outside writers bump it), so nothing runs for an idle
 //! session until its folder changes.
 
+mod append;
 pub(crate) mod commands;
 pub(crate) mod fetch;
 pub(crate) mod folders;
@@ -42,6 +43,8 @@ pub(crate) struct Connection {
     pub(crate) resume: Option<sansmail_imap_proto::server::Request>,
     /// A message's content to write from its file before the FETCH goes on.
     pub(crate) streaming: Option<fetch::Streaming>,
+    /// A large APPEND's message, written as it arrives.
+    appending: Option<append::Appending>,
     /// Commands run, for the session log line.
     pub(crate) commands: usize,
 }
@@ -117,6 +120,7 @@ impl Connection {
             fetch_more: None,
             resume: None,
             streaming: None,
+            appending: None,
             commands: 0,
         }
     }
@@ -184,6 +188,34 @@ impl Connection {
                     session.accept_literal()
                 };
             }
+            Event::AppendStart { request, size } => {
+                self.commands += 1;
+                let started = tokio::task::block_in_place(|| append::start(self, &request.command().body, size));
+                let _ = match started {
+                    Ok(appending) => {
+                        self.appending = Some(appending);
+                        session.accept_literal()
+                    }
+                    Err(commands::Done(_, code, text)) => session.refuse_literal(code, &text),
+                };
+            }
+            Event::AppendData(data) => {
+                if let Some(appending) = self.appending.as_mut() {
+                    tokio::task::block_in_place(|| appending.write(&data));
+                }
+            }
+            Event::AppendEnd => {
+                let done = match self.appending.take() {
+                    Some(appending) => tokio::task::block_in_place(|| appending.finish(self)),
+                    None => commands::no(None, "No message"),
+                };
+                if let Some(sel) = self.selected.as_mut() {
+                    tokio::task::block_in_place(|| sel.updates(session.output(), true));
+                }
+                let commands::Done(status, code, text) = done;
+                let _ = session.complete(status, code, &text);
+            }
+            Event::AppendAborted => self.appending = None,
             Event::Command(request) => {
                 self.commands += 1;
                 tokio::task::block_in_place(|| commands::run(self, request, session));

@@ -1,0 +1,159 @@
+//! APPEND: the message is written to the folder's `tmp/` as it arrives, then synced and
+//! published under the folder's lock with its flags and date.
+//!
+//! A small message comes whole in its command; a large one comes from `imap-proto` in pieces
+//! (`Event::AppendStart`, `AppendData`…, `AppendEnd`), each written before the next is read,
+//! so an APPEND of any size holds one read buffer of memory. An [`Appending`] that is
+//! dropped before it is published (the command failed, the client went away, the session
+//! ended) removes its file and gives back its quota reservation.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sansmail_imap_proto::command::Body;
+use sansmail_imap_proto::response::{Code, Status};
+
+use super::commands::{Done, exists, folder_of, no, system_and_keywords};
+use super::search::parse_date_time;
+use super::store::{Flags, Folder};
+use super::{Connection, commands};
+use crate::store::quota::{Quotas, command_key};
+
+/// A message being appended: its file in `tmp/`, what it will be stored with, and the quota
+/// it holds.
+pub(crate) struct Appending {
+    quotas: Arc<Quotas>,
+    /// The quota reservation's key.
+    key: String,
+    user: String,
+    dir: PathBuf,
+    base: String,
+    tmp: PathBuf,
+    file: fs::File,
+    flags: Flags,
+    keywords: Vec<String>,
+    mtime: Option<SystemTime>,
+    size: u64,
+    written: u64,
+    /// A write failed: what follows is not written, and the command fails.
+    failed: Option<io::Error>,
+    published: bool,
+}
+
+/// Checks an APPEND (`message` is not looked at: it may be empty, with `size` octets to
+/// come) and opens its file: the folder exists, the date is one, the quota has room.
+/// `Err` is the command's answer.
+pub(super) fn start(conn: &Connection, body: &Body<'_>, size: u64) -> Result<Appending, Done> {
+    let Body::Append { mailbox, flags, date, .. } = body else {
+        return Err(Done(Status::Bad, None, "Not an APPEND".to_owned()));
+    };
+    let Some((user, maildir)) = conn.user.as_ref() else { return Err(no(None, "Not logged in")) };
+    let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d)) else {
+        return Err(no(Some(Code::TryCreate), "No such mailbox"));
+    };
+    let mtime = match date {
+        Some(d) => Some(parse_date_time(d).ok_or_else(|| Done(Status::Bad, None, "Invalid date-time".to_owned()))?),
+        None => None,
+    };
+    let quotas = conn.shared.quotas.clone();
+    let key = command_key();
+    if !quotas.reserve(&key, user, size) {
+        return Err(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
+    }
+    let (flags, keywords) = system_and_keywords(flags);
+    let base = Folder::new_base(&conn.shared.hostname);
+    let tmp = dir.join("tmp").join(&base);
+    let file = match fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+        Ok(f) => f,
+        Err(e) => {
+            quotas.release(&key);
+            return Err(commands::failed(&e));
+        }
+    };
+    Ok(Appending {
+        quotas,
+        key,
+        user: user.clone(),
+        dir,
+        base,
+        tmp,
+        file,
+        flags,
+        keywords,
+        mtime,
+        size,
+        written: 0,
+        failed: None,
+        published: false,
+    })
+}
+
+impl Appending {
+    /// Writes the next octets of the message (after a failed write, drops them: the
+    /// command fails at its end).
+    pub(super) fn write(&mut self, data: &[u8]) {
+        if self.failed.is_none() {
+            match self.file.write_all(data) {
+                Ok(()) => self.written += data.len() as u64,
+                Err(e) => self.failed = Some(e),
+            }
+        }
+    }
+
+    /// The whole message is written: sync it, publish it in the folder; the command's
+    /// answer (`OK [APPENDUID …]`).
+    pub(super) fn finish(mut self, conn: &Connection) -> Done {
+        match self.publish(conn) {
+            Ok((validity, uid)) => {
+                Done(Status::Ok, Some(Code::AppendUid { validity, uid }), "APPEND completed".to_owned())
+            }
+            Err(e) => commands::failed(&e),
+        }
+    }
+
+    fn publish(&mut self, conn: &Connection) -> io::Result<(u32, u32)> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if self.written != self.size {
+            return Err(io::Error::other("message shorter than announced"));
+        }
+        if let Some(t) = self.mtime {
+            self.file.set_modified(t)?;
+        }
+        self.file.sync_all()?;
+        let folder = conn.shared.imap_folders.folder(&self.dir);
+        let mut index = folder.lock()?;
+        let uid = folder.add(&mut index, &self.tmp, &self.base, self.flags, std::mem::take(&mut self.keywords))?;
+        self.published = true;
+        let validity = index.validity;
+        drop(index);
+        self.quotas.add(&self.user, self.size);
+        folder.notify();
+        Ok((validity, uid))
+    }
+}
+
+impl Drop for Appending {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        self.quotas.release(&self.key);
+    }
+}
+
+/// APPEND of a message that came whole in its command.
+pub(super) fn whole(conn: &Connection, body: &Body<'_>) -> Done {
+    let Body::Append { message, .. } = body else { return no(None, "Not an APPEND") };
+    match start(conn, body, message.len() as u64) {
+        Ok(mut appending) => {
+            appending.write(message);
+            appending.finish(conn)
+        }
+        Err(done) => done,
+    }
+}
