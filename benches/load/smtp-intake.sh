@@ -6,15 +6,19 @@
 #
 #   benches/load/smtp-intake.sh [N]        (default N = 10000)
 #
-# Needs: smtp-source (Debian package postfix), a release build of sansmail. The Postfix
+# Needs: smtp-source (Debian package postfix). The Postfix
 # set-up used for the figures in benches/README.md is described there.
 set -euo pipefail
 N=${1:-10000}
 PORT=${PORT:-2525}
 POSTFIX_PORT=${POSTFIX_PORT:-2526}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-"$ROOT/target/release/sansmail"}
-[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release -p sansmail)
+# BIN: another build of the server to measure; by default this checkout's, built now (a
+# release binary left from an older checkout would be measured otherwise).
+if [ -z "${BIN:-}" ]; then
+  BIN="$ROOT/target/release/sansmail"
+  (cd "$ROOT" && cargo build -q --release -p sansmail)
+fi
 # A fresh data directory on the same filesystem each run (deleting the last one right before
 # would leave ext4 scanning past thousands of just-freed inodes: it skews the run).
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sansmail-load.XXXXXX")

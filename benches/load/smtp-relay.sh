@@ -8,14 +8,18 @@
 #
 #   benches/load/smtp-relay.sh [N]        (default N = 5000)
 #
-# Needs: smtp-source and smtp-sink (Debian package postfix), a release build of sansmail.
+# Needs: smtp-source and smtp-sink (Debian package postfix).
 set -euo pipefail
 N=${1:-5000}
 PORT=${PORT:-2535}
 SINK=${SINK:-2536}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN="$ROOT/target/release/sansmail"
-[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release -p sansmail)
+# BIN: another build of the server to measure; by default this checkout's, built now (a
+# release binary left from an older checkout would be measured otherwise).
+if [ -z "${BIN:-}" ]; then
+  BIN="$ROOT/target/release/sansmail"
+  (cd "$ROOT" && cargo build -q --release -p sansmail)
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sansmail-relay.XXXXXX")
 cat > "$WORK/relay.toml" <<CONF
 data_dir = "$WORK/data"
@@ -68,6 +72,7 @@ fi
 S=$(echo "$N / ($end - $start)" | bc -l)
 printf 'sansmail: accepted %d in %.2fs, relayed all in %.2fs: %.0f messages/s end to end\n' \
   "$N" "$(echo "$sent - $start" | bc -l)" "$(echo "$end - $start" | bc -l)" "$S"
+echo "sansmail: peak RSS $(awk '/^VmHWM:/ {print $2, $3}' "/proc/$PID/status")"
 start=$(date +%s.%N)
 smtp-source -l 4096 -m "$N" -s 20 -f load@localhost -t u@sink.test "127.0.0.1:$SINK"
 end=$(date +%s.%N)
