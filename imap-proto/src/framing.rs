@@ -49,8 +49,10 @@ pub struct FramingConfig {
 impl Default for FramingConfig {
     fn default() -> Self {
         Self {
-            // RFC 7162 §4 asks servers to take lines of at least 8192 octets.
-            max_line: 8192,
+            // RFC 7162 §4 asks servers to take lines of at least 8192 octets; an ID of 30
+            // fields of 1024 octets each (RFC 2971 §3.3) is a line of about 32 KiB. 64 KiB,
+            // as Dovecot's `imap_max_line_length`.
+            max_line: 64 * 1024,
             max_literal: 64 * 1024 * 1024,
             max_command: 64 * 1024 * 1024 + 64 * 1024,
             literal_plus: true,

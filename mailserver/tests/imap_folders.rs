@@ -128,7 +128,7 @@ fn a_damaged_uid_index_means_a_new_uidvalidity() {
     s.kill();
     let index = s.data().join("mail/localhost/alice/Maildir/sansmail-uidlist");
     let text = std::fs::read_to_string(&index).unwrap();
-    assert!(text.starts_with(&format!("1 {before} 11\n")), "{text}");
+    assert!(text.starts_with(&format!("1 {before} 11 10\n")), "{text}");
     std::fs::write(&index, format!("1 {before} 1")).unwrap();
     s.restart();
     let mut a = Raw::login(s.addr("imapplain"));

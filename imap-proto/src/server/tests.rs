@@ -574,6 +574,21 @@ fn errors_and_prelogin_input_are_bounded() {
     assert!(h.session.is_closed());
 }
 
+/// RFC 2971 §3.3 allows 30 fields of 1024 octets: a line of about 32 KiB, before login.
+#[test]
+fn the_largest_id_the_rfc_allows_is_answered() {
+    let mut h = Harness::plaintext();
+    h.pump();
+    h.wire.clear();
+    let fields: Vec<String> =
+        (0..30).map(|i| format!("\"{i:02}{}\" \"{}\"", "k".repeat(28), "v".repeat(1024))).collect();
+    let id = format!("a ID ({})\r\nb NOOP\r\n", fields.join(" "));
+    assert!(id.len() > 31 * 1024);
+    h.feed(id.as_bytes());
+    assert!(h.wire().starts_with("* ID (\"name\" \"Sansmail\")\r\na OK "), "{}", h.wire());
+    assert!(h.wire().ends_with("b OK NOOP completed\r\n"), "{}", h.wire());
+}
+
 #[test]
 fn long_lines_and_deep_nesting_get_bad_and_the_session_goes_on() {
     let mut h = Harness::plaintext();

@@ -48,6 +48,9 @@ pub(crate) struct Selected {
     pub(super) view: Vec<Known>,
     pub(super) recent: HashSet<u32>,
     pub(super) changes: watch::Receiver<u64>,
+    /// The keywords this session has been told of in FLAGS and PERMANENTFLAGS: none is shown
+    /// on a message before it is there (RFC 3501 §7.2.6).
+    pub(super) keywords: Vec<String>,
 }
 
 pub(super) fn flag_list(flags: Flags, keywords: &[String], recent: bool) -> Vec<Flag<'_>> {
@@ -66,10 +69,41 @@ impl Selected {
         self.changes.clone()
     }
 
+    /// Adds `keywords` to those announced; if any is new, writes FLAGS and PERMANENTFLAGS
+    /// again with it (before any FETCH that shows it).
+    pub(super) fn announce<'k>(&mut self, keywords: impl IntoIterator<Item = &'k String>, out: &mut Vec<u8>) {
+        let before = self.keywords.len();
+        for k in keywords {
+            if !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                self.keywords.push(k.clone());
+            }
+        }
+        if self.keywords.len() > before {
+            self.write_flags(out);
+        }
+    }
+
+    /// `* FLAGS` and `* OK [PERMANENTFLAGS]`: the system flags and the announced keywords
+    /// (and `\*`, any new keyword, unless the folder is read-only).
+    pub(super) fn write_flags(&self, out: &mut Vec<u8>) {
+        let keywords = self.keywords.iter().filter_map(|k| Flag::keyword(k).ok());
+        let system = [Flag::ANSWERED, Flag::FLAGGED, Flag::DELETED, Flag::SEEN, Flag::DRAFT];
+        Data::Flags(system.into_iter().chain(keywords.clone()).collect()).encode(out);
+        let permanent = if self.read_only {
+            Vec::new()
+        } else {
+            system.into_iter().chain(keywords).chain([Flag::ANY_KEYWORD]).collect()
+        };
+        let code = Code::PermanentFlags(permanent);
+        StatusResponse { tag: None, status: Status::Ok, code: Some(&code), text: "Flags permitted" }.encode(out);
+    }
+
     /// Brings the view up to date and writes what changed; expunges only when `expunge_ok`.
     pub(crate) fn updates(&mut self, out: &mut Vec<u8>, expunge_ok: bool) {
         self.changes.mark_unchanged();
-        let Ok(mut index) = self.folder.lock() else { return };
+        let folder = self.folder.clone();
+        let Ok(mut index) = folder.lock() else { return };
+        self.announce(index.messages.iter().flat_map(|m| &m.keywords), out);
         if expunge_ok {
             for i in (0..self.view.len()).rev() {
                 if index.position(self.view[i].uid).is_none() {
@@ -88,7 +122,16 @@ impl Selected {
             grew = true;
         }
         if grew {
-            index.recent_upto = index.recent_upto.max(self.view.last().map_or(0, |k| k.uid));
+            // A read-only selection shows `\Recent` but does not take it (as Dovecot does):
+            // the next SELECT sees the messages as recent too. Taken, it is kept, so that mail
+            // that came while no session looked is recent to the next one that does.
+            let last = self.view.last().map_or(0, |k| k.uid);
+            if !self.read_only && last > index.recent_upto {
+                index.recent_upto = last;
+                if let Err(e) = folder.save(&index) {
+                    tracing::warn!(error = %e, "cannot save the folder's index");
+                }
+            }
             Data::Exists(self.view.len() as u32).encode(out);
             Data::Recent(self.recent.len() as u32).encode(out);
         }
@@ -361,31 +404,24 @@ fn select(
         read_only,
         view: Vec::new(),
         recent: HashSet::new(),
+        keywords: Vec::new(),
     };
     let mut sink = Vec::new();
     sel.updates(&mut sink, true);
     let index = sel.folder.lock()?;
     let (validity, next) = (index.validity, index.next);
     drop(index);
-    out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+    let mut flags = Vec::new();
+    sel.write_flags(&mut flags);
+    let (flags, permanent) = flags.split_at(flags.iter().position(|&b| b == b'\n').map_or(0, |p| p + 1));
+    out.extend_from_slice(flags);
     Data::Exists(sel.view.len() as u32).encode(out);
     Data::Recent(sel.recent.len() as u32).encode(out);
     if let Some(i) = sel.view.iter().position(|k| !k.flags.has(Flags::SEEN)) {
         StatusResponse { tag: None, status: Status::Ok, code: Some(&Code::Unseen(i as u32 + 1)), text: "First unseen" }
             .encode(out);
     }
-    let permanent = if read_only {
-        Vec::new()
-    } else {
-        vec![Flag::ANSWERED, Flag::FLAGGED, Flag::DELETED, Flag::SEEN, Flag::DRAFT, Flag::ANY_KEYWORD]
-    };
-    StatusResponse {
-        tag: None,
-        status: Status::Ok,
-        code: Some(&Code::PermanentFlags(permanent)),
-        text: "Flags permitted",
-    }
-    .encode(out);
+    out.extend_from_slice(permanent);
     StatusResponse { tag: None, status: Status::Ok, code: Some(&Code::UidValidity(validity)), text: "UIDs valid" }
         .encode(out);
     StatusResponse { tag: None, status: Status::Ok, code: Some(&Code::UidNext(next)), text: "Predicted next UID" }
@@ -513,7 +549,11 @@ fn store_flags(
         return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
     };
     let (bits, keywords) = system_and_keywords(flags);
-    let mut index = sel.folder.lock()?;
+    if mode != StoreMode::Remove {
+        sel.announce(&keywords, out);
+    }
+    let folder = sel.folder.clone();
+    let mut index = folder.lock()?;
     let mut keywords_changed = false;
     for i in positions {
         let k_uid = sel.view[i].uid;

@@ -150,7 +150,8 @@ pub(super) fn fetch(
             None
         };
         let mut items: Vec<FetchItem<'_>> = Vec::new();
-        let flags_changed = sel.view[i].flags != snapshot.flags;
+        let flags_changed = sel.view[i].flags != snapshot.flags || sel.view[i].keywords != snapshot.keywords;
+        sel.announce(&snapshot.keywords, out);
         let recent = sel.recent.contains(&k_uid);
         for (k, attr) in attributes.iter().enumerate() {
             if Some(k) == stream {

@@ -202,10 +202,26 @@ pub(super) fn list(maildir: &Path, reference: &[u8], pattern: &[u8], how: Listin
     let folders = store::list_folders(maildir);
     let subs = store::subscriptions(maildir);
     let names: &[String] = if how.subscribed_only { &subs } else { &folders };
+    let matches = |name: &str| {
+        let candidate = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name };
+        pattern_matches(&full, candidate.as_bytes())
+            || candidate == "INBOX" && pattern_matches(&full.to_ascii_uppercase(), b"INBOX")
+    };
+    // LSUB with `%`: a parent the pattern matches, of a subscribed folder it does not, is
+    // named once with `\Noselect` when it is not subscribed itself (RFC 3501 §6.3.9).
+    let mut parents_named: Vec<&str> = Vec::new();
     for name in names {
-        let candidate = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name.as_str() };
-        let matched = pattern_matches(&full, candidate.as_bytes())
-            || candidate == "INBOX" && pattern_matches(&full.to_ascii_uppercase(), b"INBOX");
+        let matched = matches(name);
+        if !matched && how.lsub && full.contains(&b'%') {
+            let parent =
+                name.match_indices('.').map(|(i, _)| &name[..i]).find(|p| matches(p) && !subs.iter().any(|s| s == p));
+            if let Some(parent) = parent.filter(|p| !parents_named.contains(p)) {
+                parents_named.push(parent);
+                Data::Lsub { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: parent.as_bytes() }
+                    .encode(out);
+            }
+            continue;
+        }
         let special = SPECIAL_USE.iter().find(|(n, _)| *n == name.as_str()).map(|(_, a)| *a);
         if !matched || how.special_use_only && special.is_none() {
             continue;

@@ -151,6 +151,31 @@ impl Registry {
     }
 }
 
+/// The file at a Maildir's root that holds the last UIDVALIDITY any of its folders got.
+const VALIDITY: &str = "sansmail-uidvalidity";
+
+/// A UIDVALIDITY for a folder starting afresh: the time in seconds, but past `old` (the
+/// damaged index's) and past every one this Maildir gave before, so that a folder deleted
+/// and created again within a second never gets its old one back (RFC 3501 §2.3.1.1).
+fn new_validity(dir: &Path, old: u32) -> io::Result<u32> {
+    static GIVING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = GIVING.lock().unwrap_or_else(|e| e.into_inner());
+    let in_root = dir.file_name().is_some_and(|n| n.as_encoded_bytes().starts_with(b"."));
+    let root = if in_root { dir.parent().unwrap_or(dir) } else { dir };
+    let file = root.join(VALIDITY);
+    let last = fs::read_to_string(&file).ok().and_then(|t| t.trim().parse::<u32>().ok()).unwrap_or(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs());
+    let validity = u32::try_from(now).unwrap_or(u32::MAX).max(old.saturating_add(1)).max(last.saturating_add(1)).max(1);
+    let tmp = root.join(format!("{VALIDITY}.tmp"));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(format!("{validity}\n").as_bytes())?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, &file)?;
+    Ok(validity)
+}
+
 fn mtime(path: &Path) -> SystemTime {
     fs::metadata(path).and_then(|m| m.modified()).unwrap_or(UNIX_EPOCH)
 }
@@ -267,9 +292,11 @@ impl Folder {
             Err(e) => return Err(e),
         };
         match parse_index(&text) {
-            Some((validity, next, known)) => {
+            Some(Parsed { validity, next, recent_upto, known }) => {
                 index.validity = validity;
                 index.next = next;
+                // An index from before `recent_upto` was kept: what it knew was seen.
+                index.recent_upto = recent_upto.unwrap_or(next.saturating_sub(1)).min(next.saturating_sub(1));
                 // Known messages keep their UIDs: they are placed before the first look at
                 // the files, which drops those gone and numbers only the new ones.
                 index.messages = known
@@ -284,16 +311,13 @@ impl Folder {
                         internal: UNIX_EPOCH,
                     })
                     .collect();
-                // Messages already known were seen before this run: not recent.
-                index.recent_upto = index.next.saturating_sub(1);
             }
             None => {
                 // A new folder, or an index that cannot be trusted: new UIDs under a new
                 // UIDVALIDITY, never the old one (clients would take new messages for the
                 // ones they cached under the same numbers).
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs());
                 let old = text.split(' ').nth(1).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
-                index.validity = u32::try_from(now).unwrap_or(u32::MAX).max(old.saturating_add(1)).max(1);
+                index.validity = new_validity(&self.dir, old)?;
                 index.next = 1;
                 index.recent_upto = 0;
                 index.messages.clear();
@@ -310,7 +334,7 @@ impl Folder {
 
     /// Writes the index atomically and durably (a UID once given must survive a crash).
     pub(crate) fn save(&self, index: &Index) -> io::Result<()> {
-        let mut text = format!("1 {} {}\n", index.validity, index.next);
+        let mut text = format!("1 {} {} {}\n", index.validity, index.next, index.recent_upto);
         for m in &index.messages {
             text.push_str(&format!("{} {}", m.uid, m.base));
             for k in &m.keywords {
@@ -432,15 +456,28 @@ impl Folder {
 /// A known message in the index file: UID, base name, keywords.
 type Known = (u32, String, Vec<String>);
 
-/// The index file (`1 <validity> <next>` then `<uid> <base> [keyword…]` lines, sorted), or
-/// `None` when it is empty or cannot be trusted: a header that does not read, a file cut
-/// short (no final line end), a line that does not read, UIDs out of order or at or past
-/// UIDNEXT.
-fn parse_index(text: &str) -> Option<(u32, u32, Vec<Known>)> {
+/// What an index file holds.
+struct Parsed {
+    validity: u32,
+    next: u32,
+    /// The last UID announced as `\Recent` (absent from files written before it was kept).
+    recent_upto: Option<u32>,
+    known: Vec<Known>,
+}
+
+/// The index file (`1 <validity> <next> [<recent_upto>]` then `<uid> <base> [keyword…]`
+/// lines, sorted), or `None` when it is empty or cannot be trusted: a header that does not
+/// read, a file cut short (no final line end), a line that does not read, UIDs out of order
+/// or at or past UIDNEXT.
+fn parse_index(text: &str) -> Option<Parsed> {
     let body = text.strip_suffix('\n')?;
     let mut lines = body.split('\n');
     let header: Vec<&str> = lines.next()?.split(' ').collect();
-    let ["1", validity, next] = header[..] else { return None };
+    let (validity, next, recent_upto) = match header[..] {
+        ["1", validity, next] => (validity, next, None),
+        ["1", validity, next, recent] => (validity, next, Some(recent.parse::<u32>().ok()?)),
+        _ => return None,
+    };
     let (validity, next): (u32, u32) =
         (validity.parse().ok().filter(|&v| v > 0)?, next.parse().ok().filter(|&n| n > 0)?);
     let mut known: Vec<Known> = Vec::new();
@@ -453,7 +490,7 @@ fn parse_index(text: &str) -> Option<(u32, u32, Vec<Known>)> {
         }
         known.push((uid, base.to_owned(), parts.map(str::to_owned).collect()));
     }
-    Some((validity, next, known))
+    Some(Parsed { validity, next, recent_upto, known })
 }
 
 /// The longest wire name a folder can have: its directory is `.` and the name, and
@@ -642,20 +679,34 @@ mod tests {
     /// other messages under the same UIDVALIDITY.
     #[test]
     fn a_damaged_index_is_not_trusted() {
-        let text = "1 1700000000 12\n1 aaa\n5 bbb $Junk\n11 ccc\n";
-        let (v, n, known) = parse_index(text).unwrap();
-        assert_eq!((v, n, known.len()), (1_700_000_000, 12, 3));
+        let text = "1 1700000000 12 5\n1 aaa\n5 bbb $Junk\n11 ccc\n";
+        let p = parse_index(text).unwrap();
+        assert_eq!((p.validity, p.next, p.recent_upto, p.known.len()), (1_700_000_000, 12, Some(5), 3));
         for cut in 0..text.len() {
             match parse_index(&text[..cut]) {
                 None => {}
                 // Only at a line end: the same header, fewer messages (they get new UIDs).
-                Some((v2, n2, k2)) => {
-                    assert_eq!((v2, n2), (v, n), "cut at {cut}");
-                    assert!(k2.len() < known.len() && known.starts_with(&k2), "cut at {cut}");
+                Some(q) => {
+                    assert_eq!(
+                        (q.validity, q.next, q.recent_upto),
+                        (p.validity, p.next, p.recent_upto),
+                        "cut at {cut}"
+                    );
+                    assert!(q.known.len() < p.known.len() && p.known.starts_with(&q.known), "cut at {cut}");
                 }
             }
         }
-        for bad in ["1 1700000000 5\n5 aaa\n", "1 1700000000 9\n3 a\n2 b\n", "1 0 5\n", "2 17 5\n", "1 17 5\nx a\n"] {
+        // An index written before `recent_upto` was kept still reads.
+        assert_eq!(parse_index("1 1700000000 12\n1 aaa\n").map(|p| p.recent_upto), Some(None));
+        for bad in [
+            "1 1700000000 5\n5 aaa\n",
+            "1 1700000000 9\n3 a\n2 b\n",
+            "1 0 5\n",
+            "2 17 5\n",
+            "1 17 5\nx a\n",
+            "1 17 5 x\n",
+            "1 17 5 1 2\n",
+        ] {
             assert!(parse_index(bad).is_none(), "{bad:?}");
         }
     }

@@ -1,0 +1,142 @@
+//! What imaptest's compliance groups check, each as a raw IMAP exchange: keywords announced
+//! in FLAGS before a message shows them, `\Recent` kept for mail no session has seen,
+//! UIDVALIDITY never reused, LSUB's `\Noselect` parents, an ID as large as RFC 2971 allows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::imap::{Raw, server_with_mail};
+
+/// The line of `lines` that starts with `prefix` (case-insensitive), if any.
+fn find<'a>(lines: &'a [String], prefix: &str) -> Option<&'a String> {
+    lines.iter().find(|l| l.to_ascii_uppercase().starts_with(&prefix.to_ascii_uppercase()))
+}
+
+/// A keyword is in FLAGS and PERMANENTFLAGS before any FETCH shows it: to the session that
+/// stores it, to another session on the folder, and at the next SELECT.
+#[test]
+fn keywords_are_announced_before_they_are_shown() {
+    let s = server_with_mail("imap-keywords", "", 2);
+    let addr = s.addr("imapplain");
+    let mut a = Raw::login(addr);
+    let mut b = Raw::login(addr);
+    let selected = a.cmd("SELECT INBOX");
+    assert_eq!(find(&selected, "* FLAGS").unwrap(), "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+    assert!(b.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+    let stored = a.cmd("STORE 1 +FLAGS ($hello)");
+    let flags = stored.iter().position(|l| l.starts_with("* FLAGS (") && l.contains("$hello")).expect("FLAGS");
+    let permanent = stored.iter().position(|l| l.contains("[PERMANENTFLAGS (") && l.contains("$hello \\*)]"));
+    let fetch = stored.iter().position(|l| l.starts_with("* 1 FETCH (FLAGS (") && l.contains("$hello")).expect("FETCH");
+    assert!(flags < fetch && permanent.expect("PERMANENTFLAGS") < fetch, "{stored:?}");
+    // The other session hears of the keyword before the change that uses it.
+    let noop = b.cmd("NOOP");
+    let flags = noop.iter().position(|l| l.starts_with("* FLAGS (") && l.contains("$hello")).expect("FLAGS");
+    let fetch = noop.iter().position(|l| l.starts_with("* 1 FETCH (FLAGS (") && l.contains("$hello")).expect("FETCH");
+    assert!(flags < fetch, "{noop:?}");
+    // A silent store of a new keyword still announces it; one already known is not repeated.
+    let silent = a.cmd("STORE 2 +FLAGS.SILENT ($world $hello)");
+    assert_eq!(silent.iter().filter(|l| l.starts_with("* FLAGS (")).count(), 1, "{silent:?}");
+    assert!(a.cmd("STORE 2 +FLAGS ($world)").iter().all(|l| !l.starts_with("* FLAGS")));
+    // At the next SELECT, FLAGS lists the folder's keywords.
+    let mut c = Raw::login(addr);
+    let selected = c.cmd("SELECT INBOX");
+    let flags = find(&selected, "* FLAGS").unwrap();
+    assert!(flags.contains("$hello") && flags.contains("$world"), "{flags}");
+    let permanent = selected.iter().find(|l| l.contains("PERMANENTFLAGS")).unwrap();
+    assert!(permanent.contains("$hello") && permanent.contains("\\*"), "{permanent}");
+    // EXAMINE: the keywords, but no PERMANENTFLAGS to set.
+    let examined = c.cmd("EXAMINE INBOX");
+    assert!(find(&examined, "* FLAGS").unwrap().contains("$world"));
+    assert!(examined.iter().any(|l| l.contains("[PERMANENTFLAGS ()]")), "{examined:?}");
+}
+
+/// `\Recent` belongs to the first session that selects read-write: mail appended while no
+/// session had the folder open is recent to it, EXAMINE and STATUS do not take it.
+#[test]
+fn recent_is_kept_for_the_first_session_that_selects() {
+    let s = server_with_mail("imap-recent", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    assert!(a.cmd("CREATE Box").last().unwrap().contains("OK"));
+    for i in 0..2 {
+        let msg = format!("Subject: {i}\r\n\r\nbody\r\n");
+        a.send(&format!("p{i} APPEND Box {{{}+}}\r\n{msg}\r\n", msg.len()));
+        assert!(a.line().starts_with(&format!("p{i} OK")));
+    }
+    let examined = a.cmd("EXAMINE Box");
+    assert!(examined.contains(&"* 2 RECENT\r\n".to_owned()), "{examined:?}");
+    assert!(a.cmd("CLOSE").last().unwrap().contains("OK"));
+    let status = a.cmd("STATUS Box (MESSAGES RECENT UNSEEN)");
+    assert_eq!(status[0], "* STATUS Box (MESSAGES 2 RECENT 2 UNSEEN 2)\r\n");
+    let selected = a.cmd("SELECT Box");
+    assert!(selected.contains(&"* 2 RECENT\r\n".to_owned()), "{selected:?}");
+    let search = a.cmd("SEARCH RECENT");
+    assert_eq!(search[0], "* SEARCH 1 2\r\n");
+    assert!(a.cmd("CLOSE").last().unwrap().contains("OK"));
+    assert_eq!(a.cmd("STATUS Box (RECENT)")[0], "* STATUS Box (RECENT 0)\r\n");
+    // Another session's SELECT does not see them as recent any more.
+    let mut b = Raw::login(s.addr("imapplain"));
+    assert!(b.cmd("SELECT Box").contains(&"* 0 RECENT\r\n".to_owned()));
+    assert_eq!(b.cmd("SEARCH NEW")[0], "* SEARCH\r\n");
+}
+
+/// A folder deleted and created again at once gets another UIDVALIDITY.
+#[test]
+fn uidvalidity_is_never_reused() {
+    let s = server_with_mail("imap-uidvalidity", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    let validity = |a: &mut Raw| {
+        let status = a.cmd("STATUS Again (UIDVALIDITY)");
+        status[0].trim_end().trim_end_matches(')').rsplit(' ').next().unwrap().parse::<u32>().unwrap()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        assert!(a.cmd("CREATE Again").last().unwrap().contains("OK"));
+        seen.push(validity(&mut a));
+        assert!(a.cmd("DELETE Again").last().unwrap().contains("OK"));
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+}
+
+/// LSUB with `%` names a parent of a subscribed folder it does not match with `\Noselect`
+/// when the parent is not subscribed itself (RFC 3501 §6.3.9).
+#[test]
+fn lsub_names_unsubscribed_parents_noselect() {
+    let s = server_with_mail("imap-lsub", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    for name in ["Top", "Top.a", "Top.b", "Top.b.c", "Top.d.e"] {
+        assert!(a.cmd(&format!("CREATE {name}")).last().unwrap().contains("OK"));
+    }
+    for name in ["Top.a", "Top.b.c", "Top.d.e"] {
+        assert!(a.cmd(&format!("SUBSCRIBE {name}")).last().unwrap().contains("OK"));
+    }
+    let lsub = a.cmd("LSUB \"\" Top.%");
+    let names: Vec<&str> = lsub.iter().filter(|l| l.starts_with("* LSUB")).map(String::as_str).collect();
+    assert_eq!(names.len(), 3, "{lsub:?}");
+    assert!(names.iter().any(|l| l.ends_with(" Top.a\r\n") && !l.contains("Noselect")), "{names:?}");
+    assert!(names.contains(&"* LSUB (\\Noselect) \".\" Top.b\r\n"), "{names:?}");
+    assert!(names.contains(&"* LSUB (\\Noselect) \".\" Top.d\r\n"), "{names:?}");
+    // With `*` the subscribed folders themselves match; no parent is added.
+    let lsub = a.cmd("LSUB \"\" Top.*");
+    assert_eq!(lsub.iter().filter(|l| l.starts_with("* LSUB")).count(), 3, "{lsub:?}");
+    assert!(lsub.iter().all(|l| !l.contains("Noselect")), "{lsub:?}");
+}
+
+/// An ID as large as RFC 2971 allows (30 fields of 1024 octets) is answered, before login.
+#[test]
+fn the_largest_id_is_answered() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = server_with_mail("imap-id", "", 0);
+    let stream = std::net::TcpStream::connect(s.addr("imapplain")).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let fields: Vec<String> = (0..30).map(|i| format!("\"f{i:02}\" \"{}\"", "v".repeat(1024))).collect();
+    (&stream).write_all(format!("a ID ({})\r\n", fields.join(" ")).as_bytes()).unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("* ID "), "{line}");
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("a OK"), "{line}");
+}
