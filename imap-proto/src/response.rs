@@ -68,6 +68,8 @@ pub enum Code<'a> {
     ServerBug,
     ClientBug,
     PrivacyRequired,
+    /// Some of the messages a command named were expunged meanwhile (RFC 5530).
+    ExpungeIssued,
 }
 
 /// Untagged data.
@@ -250,6 +252,7 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
         Code::Cannot => simple("CANNOT", out),
         Code::Limit => simple("LIMIT", out),
         Code::ServerBug => simple("SERVERBUG", out),
+        Code::ExpungeIssued => simple("EXPUNGEISSUED", out),
         Code::ClientBug => simple("CLIENTBUG", out),
         Code::PrivacyRequired => simple("PRIVACYREQUIRED", out),
     }

@@ -396,8 +396,13 @@ fn binary_fetch_and_literal8_append() {
     assert!(r.last().unwrap().contains("NO [BADCHARSET (UTF-8 US-ASCII)]"), "{r:?}");
     let r = a.cmd("SEARCH CHARSET UTF-8 SUBJECT bin");
     assert_eq!(r[0], "* SEARCH 1\r\n", "{r:?}");
+    // Its NUL cannot go in a plain literal: the part was stored as base64, and BINARY gives
+    // the octets back.
     let r = a.cmd("FETCH 2 (RFC822.SIZE BODY.PEEK[TEXT])");
-    assert_eq!(r[0], "* 2 FETCH (RFC822.SIZE 11 BODY[TEXT] {3}\r\n", "{r:?}");
+    assert_eq!(r[0], "* 2 FETCH (RFC822.SIZE 49 BODY[TEXT] {6}\r\n", "{r:?}");
+    assert_eq!(r[1], "YQBi\r\n", "{r:?}");
+    let r = a.cmd("FETCH 2 (BINARY.PEEK[1])");
+    assert_eq!(r[0], "* 2 FETCH (BINARY[1] ~{3}\r\n", "{r:?}");
     assert_eq!(r[1], "a\0b)\r\n", "{r:?}");
 }
 

@@ -140,3 +140,55 @@ fn the_largest_id_is_answered() {
     reader.read_line(&mut line).unwrap();
     assert!(line.starts_with("a OK"), "{line}");
 }
+
+/// A BINARY APPEND with NUL: `BODY[1]` is base64 (a plain literal cannot carry NUL), and
+/// `BINARY[1]` gives back the very octets (imaptest's `append-binary`).
+#[test]
+fn a_binary_append_with_nul_is_shown_safely() {
+    use std::io::{Read, Write};
+    let s = server_with_mail("imap-nul", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    let mut msg = b"From: user@domain.org\r\nMime-Version: 1.0\r\nContent-Type: application/octet-stream\r\n\
+                    Content-Transfer-Encoding: binary\r\n\r\n"
+        .to_vec();
+    msg.extend_from_slice(b"\x00-\xe4\r\n\r\n");
+    a.writer.write_all(format!("b APPEND INBOX ~{{{}+}}\r\n", msg.len()).as_bytes()).unwrap();
+    a.writer.write_all(&msg).unwrap();
+    a.writer.write_all(b"\r\n").unwrap();
+    assert!(a.line().starts_with("b OK [APPENDUID"));
+    assert!(a.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+    let body = a.cmd("FETCH 1 (BODY.PEEK[1])");
+    assert!(body[0].ends_with("{14}\r\n") && body[1].starts_with("AC3kDQoNCg=="), "{body:?}");
+    let structure = a.cmd("FETCH 1 (BODYSTRUCTURE)");
+    assert!(structure[0].to_ascii_uppercase().contains("\"BASE64\""), "{structure:?}");
+    a.send("c FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])\r\n");
+    let head = a.line();
+    assert!(head.starts_with("* 1 FETCH (BINARY.SIZE[1] 7 BINARY[1] ~{7}\r\n"), "{head}");
+    let mut octets = [0u8; 7];
+    a.reader.read_exact(&mut octets).unwrap();
+    assert_eq!(&octets, b"\x00-\xe4\r\n\r\n");
+}
+
+/// A message that vanishes under a FETCH (expunged elsewhere) does not fail the others: they
+/// are fetched, the command ends `NO [EXPUNGEISSUED]` (RFC 2180 §4.1, RFC 5530), and the
+/// next command reports the expunge.
+#[test]
+fn a_message_gone_under_a_fetch_does_not_fail_the_others() {
+    let s = server_with_mail("imap-vanished", "", 2);
+    let mut a = Raw::login(s.addr("imapplain"));
+    assert!(a.cmd("SELECT INBOX").contains(&"* 2 EXISTS\r\n".to_owned()));
+    let maildir = s.data().join("mail/localhost/alice/Maildir");
+    let first = ["new", "cur"]
+        .iter()
+        .flat_map(|sub| std::fs::read_dir(maildir.join(sub)).unwrap().flatten())
+        .map(|e| e.path())
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("Subject: message 1\r\n"))
+        .unwrap();
+    std::fs::remove_file(&first).unwrap();
+    let fetched = a.cmd("FETCH 1:2 (BODY.PEEK[TEXT])");
+    assert!(fetched.iter().any(|l| l.starts_with("* 2 FETCH (BODY[TEXT] ")), "{fetched:?}");
+    assert!(fetched.iter().all(|l| !l.starts_with("* 1 FETCH")), "{fetched:?}");
+    assert!(fetched.last().unwrap().contains("NO [EXPUNGEISSUED]"), "{fetched:?}");
+    assert!(a.cmd("NOOP").contains(&"* 1 EXPUNGE\r\n".to_owned()));
+    assert!(a.cmd("FETCH 1 (BODY.PEEK[TEXT])").last().unwrap().contains("OK"));
+}

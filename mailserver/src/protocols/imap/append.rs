@@ -19,7 +19,7 @@ use sansmail_imap_proto::response::{Code, Status};
 use super::commands::{Done, exists, folder_of, no, system_and_keywords};
 use super::search::parse_date_time;
 use super::store::{Flags, Folder};
-use super::{Connection, commands};
+use super::{Connection, commands, reencode};
 use crate::store::quota::{Quotas, command_key};
 
 /// A message being appended: its file in `tmp/`, what it will be stored with, and the quota
@@ -40,6 +40,8 @@ pub(crate) struct Appending {
     written: u64,
     /// A write failed: what follows is not written, and the command fails.
     failed: Option<io::Error>,
+    /// The message holds NUL: its parts that do are re-encoded before it is published.
+    nul: bool,
     published: bool,
 }
 
@@ -66,7 +68,7 @@ pub(super) fn start(conn: &Connection, body: &Body<'_>, size: u64) -> Result<App
     let (flags, keywords) = system_and_keywords(flags);
     let base = Folder::new_base(&conn.shared.hostname);
     let tmp = dir.join("tmp").join(&base);
-    let file = match fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+    let file = match fs::OpenOptions::new().read(true).write(true).create_new(true).open(&tmp) {
         Ok(f) => f,
         Err(e) => {
             quotas.release(&key);
@@ -87,6 +89,7 @@ pub(super) fn start(conn: &Connection, body: &Body<'_>, size: u64) -> Result<App
         size,
         written: 0,
         failed: None,
+        nul: false,
         published: false,
     })
 }
@@ -96,6 +99,7 @@ impl Appending {
     /// command fails at its end).
     pub(super) fn write(&mut self, data: &[u8]) {
         if self.failed.is_none() {
+            self.nul |= memchr::memchr(0, data).is_some();
             match self.file.write_all(data) {
                 Ok(()) => self.written += data.len() as u64,
                 Err(e) => self.failed = Some(e),
@@ -121,6 +125,9 @@ impl Appending {
         if self.written != self.size {
             return Err(io::Error::other("message shorter than announced"));
         }
+        if self.nul && self.size <= REENCODE_MAX {
+            self.reencode()?;
+        }
         if let Some(t) = self.mtime {
             self.file.set_modified(t)?;
         }
@@ -134,6 +141,27 @@ impl Appending {
         self.quotas.add(&self.user, self.size);
         folder.notify();
         Ok((validity, uid))
+    }
+}
+
+/// The largest message whose NUL-holding parts are re-encoded (it is read whole for that);
+/// a larger one is stored as it came.
+const REENCODE_MAX: u64 = 32 * 1024 * 1024;
+
+impl Appending {
+    /// Rewrites the file with the parts that hold NUL in base64 ([`reencode`]).
+    fn reencode(&mut self) -> io::Result<()> {
+        use std::io::{Read as _, Seek as _};
+        let mut raw = Vec::new();
+        self.file.seek(io::SeekFrom::Start(0))?;
+        (&self.file).read_to_end(&mut raw)?;
+        if let Some(safe) = reencode::without_nul(&raw) {
+            self.file.set_len(0)?;
+            self.file.seek(io::SeekFrom::Start(0))?;
+            self.file.write_all(&safe)?;
+            self.size = safe.len() as u64;
+        }
+        Ok(())
     }
 }
 

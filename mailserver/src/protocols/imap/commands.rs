@@ -193,6 +193,7 @@ pub(crate) fn run(conn: &mut Connection, request: Request, session: &mut ServerS
         }
         Err(e) => {
             conn.fetch_more = None;
+            conn.fetch_vanished = false;
             failed(&e)
         }
     };

@@ -98,7 +98,10 @@ pub(super) fn fetch(
         let k_uid = sel.view[i].uid;
         let snapshot = {
             let mut index = sel.folder.lock()?;
-            let Some(p) = index.position(k_uid) else { continue };
+            let Some(p) = index.position(k_uid) else {
+                conn.fetch_vanished = true;
+                continue;
+            };
             if sets_seen && !index.messages[p].flags.has(Flags::SEEN) {
                 let flags = Flags(index.messages[p].flags.0 | Flags::SEEN);
                 sel.folder.set_flags(&mut index, p, flags)?;
@@ -123,8 +126,20 @@ pub(super) fn fetch(
                         | FetchAttr::BodyStructure
                 )
         });
-        let content =
-            if needs_content && !summary_only { Some(read_message(&sel.folder, k_uid, &snapshot.path)?) } else { None };
+        let content = if needs_content && !summary_only {
+            match read_message(&sel.folder, k_uid, &snapshot.path) {
+                Ok(content) => Some(content),
+                // Expunged by another session since the view was taken (RFC 2180 §4.1):
+                // the rest goes on, and the command ends NO [EXPUNGEISSUED].
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    conn.fetch_vanished = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
         let parsed = content.as_deref().and_then(super::message::parse);
         let summary = if needs_content {
             let folder = sel.folder.clone();
@@ -213,7 +228,14 @@ pub(super) fn fetch(
         sel.view[i].keywords.clone_from(&snapshot.keywords);
         let seq = i as u32 + 1;
         if let Some(FetchAttr::BodySection { section, partial: p, .. }) = stream.map(|k| &attributes[k]) {
-            let file = open_message(&sel.folder, k_uid, &snapshot.path)?;
+            let file = match open_message(&sel.folder, k_uid, &snapshot.path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    conn.fetch_vanished = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let size = file.metadata()?.len();
             let (origin, offset, len) = match p {
                 None => (None, 0, size),
@@ -234,6 +256,9 @@ pub(super) fn fetch(
     // The \Seen this FETCH set is durable before its OK.
     if sets_seen {
         sel.folder.sync_flags(&mut *sel.folder.lock()?)?;
+    }
+    if std::mem::take(&mut conn.fetch_vanished) {
+        return Ok(no(Some(Code::ExpungeIssued), "Some of the requested messages no longer exist"));
     }
     Ok(ok(if uid { "UID FETCH completed" } else { "FETCH completed" }))
 }

@@ -39,6 +39,27 @@ fn body_of<'r>(m: &'r Message<'_>, part: &MessagePart<'_>) -> &'r [u8] {
     span(m, part.offset_body, part.offset_end)
 }
 
+/// A message's text: everything after its header, to its very end. A multipart root's
+/// `offset_end` stops at its closing boundary, and so does an enclosed message's
+/// `raw_message`; the epilogue and the last line end are text too. So the text of an
+/// enclosed message is the enclosing part's body after the header, unless that body was
+/// transfer-encoded (then the message was parsed on its own, and its octets are whole).
+fn text_of<'r>(found: &Found<'r, '_>, m: &'r Message<'_>, root: &MessagePart<'_>, top: bool) -> &'r [u8] {
+    let own = || {
+        let base = m.parts.first().map_or(0, |p| p.offset_header);
+        m.raw_message().get(root.offset_body.saturating_sub(base) as usize..).unwrap_or_default()
+    };
+    let Some(enclosing) = found.msg.parts.get(found.index).filter(|_| !top) else { return own() };
+    let encoded = enclosing
+        .content_transfer_encoding()
+        .is_some_and(|c| c.eq_ignore_ascii_case("base64") || c.eq_ignore_ascii_case("quoted-printable"));
+    if encoded {
+        return own();
+    }
+    let header = root.offset_body.saturating_sub(root.offset_header) as usize;
+    body_of(found.msg, enclosing).get(header..).unwrap_or_default()
+}
+
 /// Header fields of a block, unfolded: `(name, value)`, values trimmed.
 pub(crate) fn fields(block: &[u8]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
@@ -78,13 +99,18 @@ fn display_name(name: &str) -> Cow<'static, [u8]> {
 
 fn addresses(value: Option<&HeaderValue<'_>>) -> Vec<Address<'static>> {
     let one = |name: Option<&str>, address: Option<&str>| {
+        // An obsolete source route (`<@route:user@domain>`, RFC 5322 §4.4) is the `adl`.
+        let (adl, address) = match address.and_then(|a| a.strip_prefix('@').and(a.split_once(':'))) {
+            Some((route, rest)) => (owned(route), Some(rest)),
+            None => (None, address),
+        };
         let (mailbox, host) = match address.and_then(|a| a.rsplit_once('@')) {
             Some((l, d)) => (owned(l), owned(d)),
             None => (address.and_then(owned), None),
         };
         // A mailbox without a host would read as group syntax: give it an empty host.
         let host = host.or_else(|| mailbox.as_ref().map(|_| Cow::Borrowed(&b""[..])));
-        Address { name: name.map(display_name), adl: None, mailbox, host }
+        Address { name: name.map(display_name), adl, mailbox, host }
     };
     let mut out = Vec::new();
     match value.and_then(HeaderValue::as_address) {
@@ -96,7 +122,9 @@ fn addresses(value: Option<&HeaderValue<'_>>) -> Vec<Address<'static>> {
                 if let Some(name) = &g.name {
                     out.push(Address { mailbox: owned(name), ..Address::default() });
                 }
-                out.extend(g.addresses.iter().map(|a| one(a.name.as_deref(), a.address.as_deref())));
+                // A comment alone (`group2: (foo) ;`) is no member.
+                let members = g.addresses.iter().filter(|a| a.address.is_some());
+                out.extend(members.map(|a| one(a.name.as_deref(), a.address.as_deref())));
                 if g.name.is_some() {
                     out.push(Address::default());
                 }
@@ -323,7 +351,7 @@ pub(crate) fn section(msg: &Message<'_>, section: &Section<'_>) -> Option<Vec<u8
             Some(match text {
                 SectionText::Header => header_block(m, root).to_vec(),
                 SectionText::HeaderFields { not, fields } => header_fields(header_block(m, root), fields, *not),
-                _ => body_of(m, root).to_vec(),
+                _ => text_of(&found, m, root, top).to_vec(),
             })
         }
     }
@@ -350,27 +378,37 @@ pub(crate) fn binary(msg: &Message<'_>, path: &[NonZeroU32]) -> Option<Vec<u8>> 
     }
 }
 
+/// Undoes quoted-printable (RFC 2045 §6.7), line by line: whitespace at a line's end was
+/// added in transport and goes; `=` at a line's end (whitespace after it allowed) is a soft
+/// line break; `=XX` is an octet; any other `=` stays as it is. Hard line breaks come out
+/// as CRLF.
 fn quoted_printable(body: &[u8]) -> Vec<u8> {
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while let Some(&b) = body.get(i) {
-        if b != b'=' {
-            out.push(b);
-            i += 1;
-            continue;
+    let mut lines = body.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let hard_break = lines.peek().is_some();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let end = line.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |p| p + 1);
+        let (line, soft) = match line[..end].strip_suffix(b"=") {
+            Some(kept) => (kept, true),
+            None => (&line[..end], false),
+        };
+        let mut i = 0;
+        while let Some(&b) = line.get(i) {
+            match (b, line.get(i + 1).copied().and_then(hex), line.get(i + 2).copied().and_then(hex)) {
+                (b'=', Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                }
+                _ => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
         }
-        match (body.get(i + 1), body.get(i + 2)) {
-            (Some(b'\r'), Some(b'\n')) => i += 3,
-            (Some(b'\n'), _) => i += 2,
-            (Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push(hex(h).unwrap_or(0) << 4 | hex(l).unwrap_or(0));
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
+        if hard_break && !soft {
+            out.extend_from_slice(b"\r\n");
         }
     }
     out
@@ -452,6 +490,73 @@ AAECAw==\r\n--b1\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: 
         assert_eq!(e.to[1].host, None);
         assert_eq!(e.to[3], Address::default());
         assert_eq!(e.message_id.as_deref(), Some(&b"<m1@example.org>"[..]));
+    }
+
+    /// imaptest's `fetch-body-message-rfc822-mime`: the TEXT of an attached message whose
+    /// body is a multipart runs to the message's end, epilogue and last line end included.
+    #[test]
+    fn text_of_a_multipart_message_keeps_its_epilogue() {
+        let inner = "From: sub@domain.org\r\nContent-Type: multipart/digest; boundary=\"foo\"\r\n\r\n\
+                     prologue\r\n\r\n--foo \r\n\r\nFrom: m1@example.com\r\n\r\nm1 body\r\n\r\n--foo--\r\n\r\nepilogue\r\n";
+        let outer =
+            format!("From: user@domain.org\r\nMime-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n{inner}");
+        let m = parse(outer.as_bytes()).unwrap();
+        let text = section(&m, &Section { part: n(&[1]), text: Some(SectionText::Text) }).unwrap();
+        assert!(text.starts_with(b"prologue\r\n"), "{}", String::from_utf8_lossy(&text));
+        assert!(text.ends_with(b"--foo--\r\n\r\nepilogue\r\n"), "{}", String::from_utf8_lossy(&text));
+        // The same at the top: BODY[TEXT] of a multipart message keeps its epilogue.
+        let m = parse(inner.as_bytes()).unwrap();
+        let text = section(&m, &Section { part: n(&[]), text: Some(SectionText::Text) }).unwrap();
+        assert!(text.ends_with(b"epilogue\r\n"), "{}", String::from_utf8_lossy(&text));
+    }
+
+    /// imaptest's `fetch-binary-mime-qp`: trailing whitespace dropped, soft line breaks with
+    /// whitespace after the `=`, octets, and a lone `=` kept.
+    #[test]
+    fn quoted_printable_is_undone_as_rfc_2045_says() {
+        let body = b"hello  \r\nbar=\r\n\r\nfoo\t=\r\nbar\r\nfoo\t \t= \r\n=62\r\nfoo = \t\r\nbar\r\n\
+                     foo =\r\n=62\r\nfoo  \r\nbar=\r\n\r\nfoo_bar\r\n";
+        let decoded = quoted_printable(body);
+        assert_eq!(
+            String::from_utf8_lossy(&decoded),
+            "hello\r\nbar\r\nfoo\tbar\r\nfoo\t \tb\r\nfoo bar\r\nfoo b\r\nfoo\r\nbar\r\nfoo_bar\r\n"
+        );
+        assert_eq!(decoded.len(), 65);
+        assert_eq!(quoted_printable(b"caf=C3=A9 = 1=\r\n=3D x=4"), "café = 1= x=4".as_bytes());
+    }
+
+    /// imaptest's `fetch-envelope`: groups empty or holding only a comment, and a route.
+    #[test]
+    fn envelope_groups_and_routes() {
+        let m = parse(
+            b"From: <@route:user@domain>\r\nTo: group: g1@d1.org, g2@d2.org;, group2: g3@d3.org;\r\n\
+              Cc: group:;, group2: (foo) ;\r\n\r\nbody\r\n",
+        )
+        .unwrap();
+        let e = envelope(&m);
+        let a = |mailbox: Option<&'static str>, host: Option<&'static str>| Address {
+            mailbox: mailbox.map(|m| Cow::Borrowed(m.as_bytes())),
+            host: host.map(|h| Cow::Borrowed(h.as_bytes())),
+            ..Address::default()
+        };
+        assert_eq!(e.from[0].adl.as_deref(), Some(&b"@route"[..]));
+        assert_eq!(
+            (e.from[0].mailbox.as_deref(), e.from[0].host.as_deref()),
+            (Some(&b"user"[..]), Some(&b"domain"[..]))
+        );
+        assert_eq!(
+            e.to,
+            [
+                a(Some("group"), None),
+                a(Some("g1"), Some("d1.org")),
+                a(Some("g2"), Some("d2.org")),
+                a(None, None),
+                a(Some("group2"), None),
+                a(Some("g3"), Some("d3.org")),
+                a(None, None)
+            ]
+        );
+        assert_eq!(e.cc, [a(Some("group"), None), a(None, None), a(Some("group2"), None), a(None, None)]);
     }
 
     #[test]

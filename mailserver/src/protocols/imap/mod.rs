@@ -11,6 +11,7 @@ pub(crate) mod commands;
 pub(crate) mod fetch;
 pub(crate) mod folders;
 pub(crate) mod message;
+mod reencode;
 pub(crate) mod search;
 pub(crate) mod store;
 
@@ -43,6 +44,9 @@ pub(crate) struct Connection {
     pub(crate) resume: Option<sansmail_imap_proto::server::Request>,
     /// A message's content to write from its file before the FETCH goes on.
     pub(crate) streaming: Option<fetch::Streaming>,
+    /// The FETCH under way met a message expunged by another session (it ends
+    /// `NO [EXPUNGEISSUED]`).
+    pub(crate) fetch_vanished: bool,
     /// A large APPEND's message, written as it arrives.
     appending: Option<append::Appending>,
     /// Commands run, for the session log line.
@@ -120,6 +124,7 @@ impl Connection {
             fetch_more: None,
             resume: None,
             streaming: None,
+            fetch_vanished: false,
             appending: None,
             commands: 0,
         }
