@@ -215,6 +215,10 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         directory: directory.clone(),
         defences: Defences::new(config.abuse.clone()),
         verifier: crate::identity::login::Verifier::new(&config.abuse),
+        credentials: crate::identity::credentials::CredentialCache::new(
+            Duration::from_secs(config.abuse.credential_cache_secs),
+            config.abuse.credential_cache_entries,
+        ),
         logins: Logins::default(),
     });
     let shared = Arc::new(Shared {

@@ -49,6 +49,12 @@ pub(crate) struct AbuseConfig {
     pub(crate) queued_verifications: usize,
     /// Seconds a password check may wait for its turn before a temporary failure.
     pub(crate) verification_wait_secs: u64,
+    /// Seconds a successful password check is remembered (as a keyed hash of the
+    /// credentials, never the password), so the next login with them costs no argon2id
+    /// run; 0: never.
+    pub(crate) credential_cache_secs: u64,
+    /// Successful checks remembered at most.
+    pub(crate) credential_cache_entries: usize,
 }
 
 impl Default for AbuseConfig {
@@ -66,6 +72,9 @@ impl Default for AbuseConfig {
             concurrent_verifications: 0,
             queued_verifications: 32,
             verification_wait_secs: 10,
+            // Dovecot's auth_cache_ttl.
+            credential_cache_secs: 3600,
+            credential_cache_entries: 10_000,
         }
     }
 }

@@ -93,15 +93,11 @@ impl Directory {
         Some(targets)
     }
 
-    /// Checks a user's password (blocking: argon2). The account table is locked only to
-    /// copy the hash.
-    pub(crate) fn verify(&self, address: &str, password: &str, scratch: &mut crate::identity::users::Scratch) -> bool {
-        let hash = {
-            let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-            users.refresh();
-            users.hash(address)
-        };
-        crate::identity::users::verify_hash(hash.as_deref(), password, scratch)
+    /// A user's stored password hash (the account file re-read if it changed).
+    pub(crate) fn password_hash(&self, address: &str) -> Option<String> {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.refresh();
+        users.hash(address)
     }
 
     /// Checks an APOP digest (see [`crate::identity::users::Users::apop_ok`]).

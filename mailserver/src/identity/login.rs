@@ -84,13 +84,36 @@ impl Login {
     pub(crate) async fn password(&mut self, user: &str, password: String) -> Outcome {
         self.sasl = None;
         let user = &self.qualify(user);
+        let identity = self.identity.clone();
+        let hash = tokio::task::block_in_place(|| identity.directory.password_hash(user));
+        // Credentials verified lately, or being verified by another session, cost no
+        // second argon2id run (and no second count toward a lock).
+        let cache = &identity.credentials;
+        let tag = hash.as_deref().map(|h| cache.tag(&normalize(user), h, &password));
+        let checking = match tag {
+            Some(tag) => cache.begin(tag, self.identity.verifier.wait).await,
+            None => None,
+        };
+        if tag.is_some_and(|t| cache.verified(&t, std::time::Instant::now())) {
+            if !self.identity.defences.may_try_auth(self.ip, &normalize(user)) {
+                tracing::warn!(client = %self.ip, user = %user, "authentication refused: blocked");
+                return Outcome::Blocked;
+            }
+            tracing::info!(client = %self.ip, user = %user, mechanism = "password", cached = true, "authenticated");
+            return Outcome::Success(normalize(user));
+        }
         if let Err(refused) = self.begin(user) {
             return refused;
         }
-        let dir = self.identity.directory.clone();
-        let who = user.to_owned();
         // argon2 takes tens of milliseconds and 19 MiB: off the async workers, a few at once.
-        match self.identity.verifier.run(move |scratch| dir.verify(&who, &password, scratch)).await {
+        let check = move |scratch: &mut _| crate::identity::users::verify_hash(hash.as_deref(), &password, scratch);
+        let verified = self.identity.verifier.run(check).await;
+        // Remembered before those waiting for this check are woken.
+        if let (Some(true), Some(tag)) = (verified, tag) {
+            cache.remember(tag, std::time::Instant::now());
+        }
+        drop(checking);
+        match verified {
             Some(true) => self.success(user, "password"),
             Some(false) => self.failure(user).await,
             None => {
@@ -212,7 +235,7 @@ pub(crate) struct Verifier {
     scratch: Arc<std::sync::Mutex<Vec<crate::identity::users::Scratch>>>,
     waiting: AtomicUsize,
     max_waiting: usize,
-    wait: Duration,
+    pub(crate) wait: Duration,
 }
 
 impl Verifier {

@@ -3,6 +3,7 @@
 //! policy that decides who may send where.
 
 pub(crate) mod abuse;
+pub(crate) mod credentials;
 pub(crate) mod directory;
 pub(crate) mod login;
 pub(crate) mod policy;
@@ -21,5 +22,7 @@ pub(crate) struct Identity {
     pub(crate) directory: Arc<directory::Directory>,
     pub(crate) defences: abuse::Defences,
     pub(crate) verifier: login::Verifier,
+    /// Credentials verified lately (keyed hashes, never passwords).
+    pub(crate) credentials: credentials::CredentialCache,
     pub(crate) logins: abuse::Logins,
 }
