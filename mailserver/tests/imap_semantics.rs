@@ -192,3 +192,22 @@ fn a_message_gone_under_a_fetch_does_not_fail_the_others() {
     assert!(a.cmd("NOOP").contains(&"* 1 EXPUNGE\r\n".to_owned()));
     assert!(a.cmd("FETCH 1 (BODY.PEEK[TEXT])").last().unwrap().contains("OK"));
 }
+
+/// An empty folder keeps its UIDVALIDITY between sessions (imaptest's `move`: SELECT of a
+/// new folder, then later a COPYUID into it).
+#[test]
+fn an_empty_folder_keeps_its_uidvalidity() {
+    let s = server_with_mail("imap-empty-validity", "", 1);
+    let mut a = Raw::login(s.addr("imapplain"));
+    assert!(a.cmd("CREATE Empty").last().unwrap().contains("OK"));
+    let validity = |lines: Vec<String>| lines.into_iter().find(|l| l.contains("[UIDVALIDITY ")).unwrap();
+    let first = validity(a.cmd("SELECT Empty"));
+    assert!(a.cmd("CLOSE").last().unwrap().contains("OK"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let mut b = Raw::login(s.addr("imapplain"));
+    assert_eq!(validity(b.cmd("SELECT Empty")), first);
+    assert!(a.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+    let moved = a.cmd("MOVE 1 Empty");
+    let uidvalidity = first.split("[UIDVALIDITY ").nth(1).unwrap().split(']').next().unwrap();
+    assert!(moved.iter().any(|l| l.contains(&format!("[COPYUID {uidvalidity} "))), "{moved:?}");
+}

@@ -321,6 +321,9 @@ impl Folder {
                 index.next = 1;
                 index.recent_upto = 0;
                 index.messages.clear();
+                // Kept at once: the folder shows this UIDVALIDITY from now on, even before
+                // it holds a message.
+                self.save(index)?;
                 if !text.is_empty() {
                     tracing::warn!(folder = %self.dir.display(), validity = index.validity, "UID index damaged: messages renumbered under a new UIDVALIDITY");
                 }
