@@ -49,6 +49,23 @@ fn keywords_are_announced_before_they_are_shown() {
     let examined = c.cmd("EXAMINE INBOX");
     assert!(find(&examined, "* FLAGS").unwrap().contains("$world"));
     assert!(examined.iter().any(|l| l.contains("[PERMANENTFLAGS ()]")), "{examined:?}");
+    // A keyword another session set shows in this session's own STORE answer only after
+    // FLAGS named it.
+    assert!(b.cmd("STORE 2 +FLAGS.SILENT ($other)").last().unwrap().contains("OK"));
+    let stored = a.cmd("STORE 2 +FLAGS (\\Flagged)");
+    let flags = stored.iter().position(|l| l.starts_with("* FLAGS (") && l.contains("$other")).expect("FLAGS");
+    let fetch = stored.iter().position(|l| l.starts_with("* 2 FETCH") && l.contains("$other")).expect("FETCH");
+    assert!(flags < fetch, "{stored:?}");
+    // The folder's list only grows: a keyword no message holds any more is still listed.
+    assert!(a.cmd("STORE 1:2 -FLAGS ($hello)").last().unwrap().contains("OK"));
+    let selected = Raw::login(addr).cmd("SELECT INBOX");
+    assert!(find(&selected, "* FLAGS").unwrap().contains("$hello"), "{selected:?}");
+    // At most 256 keywords in a folder: past that, NO [LIMIT].
+    let many: Vec<String> = (0..253).map(|i| format!("$k{i}")).collect();
+    assert!(a.cmd(&format!("STORE 1 +FLAGS.SILENT ({})", many.join(" "))).last().unwrap().contains("OK"));
+    let r = a.cmd("STORE 1 +FLAGS.SILENT ($one-too-many)");
+    assert!(r.last().unwrap().contains("NO [LIMIT]"), "{r:?}");
+    assert!(a.cmd("STORE 1 +FLAGS.SILENT ($k7)").last().unwrap().contains("OK"), "a known one still goes");
 }
 
 /// `\Recent` belongs to the first session that selects read-write: mail appended while no

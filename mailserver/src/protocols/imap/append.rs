@@ -66,6 +66,11 @@ pub(super) fn start(conn: &Connection, body: &Body<'_>, size: u64) -> Result<App
         return Err(no(Some(Code::OverQuota), "Mailbox quota exceeded"));
     }
     let (flags, keywords) = system_and_keywords(flags);
+    let room = conn.shared.imap_folders.folder(&dir).lock().map(|index| index.has_room_for(&keywords));
+    if !room.unwrap_or(true) {
+        quotas.release(&key);
+        return Err(no(Some(Code::Limit), "Too many keywords in this folder"));
+    }
     let base = Folder::new_base(&conn.shared.hostname);
     let tmp = dir.join("tmp").join(&base);
     let file = match fs::OpenOptions::new().read(true).write(true).create_new(true).open(&tmp) {

@@ -103,7 +103,7 @@ impl Selected {
         self.changes.mark_unchanged();
         let folder = self.folder.clone();
         let Ok(mut index) = folder.lock() else { return };
-        self.announce(index.messages.iter().flat_map(|m| &m.keywords), out);
+        self.announce(&index.keywords, out);
         if expunge_ok {
             for i in (0..self.view.len()).rev() {
                 if index.position(self.view[i].uid).is_none() {
@@ -550,12 +550,15 @@ fn store_flags(
         return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
     };
     let (bits, keywords) = system_and_keywords(flags);
-    if mode != StoreMode::Remove {
-        sel.announce(&keywords, out);
-    }
     let folder = sel.folder.clone();
     let mut index = folder.lock()?;
-    let mut keywords_changed = false;
+    if mode != StoreMode::Remove {
+        if !index.has_room_for(&keywords) {
+            return Ok(no(Some(Code::Limit), "Too many keywords in this folder"));
+        }
+        sel.announce(&keywords, out);
+    }
+    let mut keywords_changed = mode != StoreMode::Remove && index.note_keywords(&keywords);
     for i in positions {
         let k_uid = sel.view[i].uid;
         let Some(p) = index.position(k_uid) else { continue };
@@ -581,6 +584,8 @@ fn store_flags(
         let m = &index.messages[p];
         sel.view[i].flags = m.flags;
         sel.view[i].keywords.clone_from(&m.keywords);
+        // Keywords another session set on it are announced before they show.
+        sel.announce(&m.keywords, out);
         if !silent {
             let mut items = vec![FetchItem::Flags(flag_list(m.flags, &m.keywords, sel.recent.contains(&k_uid)))];
             if uid {

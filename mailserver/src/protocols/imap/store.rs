@@ -91,6 +91,9 @@ pub(crate) struct Index {
     pub(crate) messages: Vec<Message>,
     /// UIDs up to this one have been announced as `\Recent` to some session.
     pub(crate) recent_upto: u32,
+    /// Every keyword set in the folder so far, in the order first set: FLAGS lists them.
+    /// The list only grows (clients take a keyword missing from FLAGS as dropped).
+    pub(crate) keywords: Vec<String>,
     loaded: bool,
     seen_mtimes: Option<(SystemTime, SystemTime)>,
     /// The folder's change counter when the last look began, if every change bumps it.
@@ -99,9 +102,29 @@ pub(crate) struct Index {
     unsynced: bool,
 }
 
+/// Keywords one folder may hold: past it, a STORE or APPEND of a new one gets NO [LIMIT].
+pub(crate) const MAX_KEYWORDS: usize = 256;
+
 impl Index {
     pub(crate) fn position(&self, uid: u32) -> Option<usize> {
         self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+
+    /// Whether the folder's list has room for these keywords.
+    pub(crate) fn has_room_for(&self, keywords: &[String]) -> bool {
+        let new = keywords.iter().filter(|k| !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k))).count();
+        new == 0 || self.keywords.len() + new <= MAX_KEYWORDS
+    }
+
+    /// Adds to the folder's list the keywords it does not hold yet; whether any was new.
+    pub(crate) fn note_keywords(&mut self, keywords: &[String]) -> bool {
+        let before = self.keywords.len();
+        for k in keywords {
+            if !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                self.keywords.push(k.clone());
+            }
+        }
+        self.keywords.len() > before
     }
 }
 
@@ -292,9 +315,13 @@ impl Folder {
             Err(e) => return Err(e),
         };
         match parse_index(&text) {
-            Some(Parsed { validity, next, recent_upto, known }) => {
+            Some(Parsed { validity, next, recent_upto, keywords, known }) => {
                 index.validity = validity;
                 index.next = next;
+                index.keywords = keywords;
+                for (_, _, k) in &known {
+                    index.note_keywords(k);
+                }
                 // An index from before `recent_upto` was kept: what it knew was seen.
                 index.recent_upto = recent_upto.unwrap_or(next.saturating_sub(1)).min(next.saturating_sub(1));
                 // Known messages keep their UIDs: they are placed before the first look at
@@ -337,7 +364,12 @@ impl Folder {
 
     /// Writes the index atomically and durably (a UID once given must survive a crash).
     pub(crate) fn save(&self, index: &Index) -> io::Result<()> {
-        let mut text = format!("1 {} {} {}\n", index.validity, index.next, index.recent_upto);
+        let mut text = format!("1 {} {} {}", index.validity, index.next, index.recent_upto);
+        for k in &index.keywords {
+            text.push(' ');
+            text.push_str(k);
+        }
+        text.push('\n');
         for m in &index.messages {
             text.push_str(&format!("{} {}", m.uid, m.base));
             for k in &m.keywords {
@@ -400,6 +432,7 @@ impl Folder {
         let meta = fs::metadata(&to)?;
         let uid = index.next;
         index.next += 1;
+        index.note_keywords(&keywords);
         index.messages.push(Message {
             uid,
             base: base.to_owned(),
@@ -465,6 +498,8 @@ struct Parsed {
     next: u32,
     /// The last UID announced as `\Recent` (absent from files written before it was kept).
     recent_upto: Option<u32>,
+    /// The folder's keywords, in the order first set.
+    keywords: Vec<String>,
     known: Vec<Known>,
 }
 
@@ -476,9 +511,14 @@ fn parse_index(text: &str) -> Option<Parsed> {
     let body = text.strip_suffix('\n')?;
     let mut lines = body.split('\n');
     let header: Vec<&str> = lines.next()?.split(' ').collect();
-    let (validity, next, recent_upto) = match header[..] {
-        ["1", validity, next] => (validity, next, None),
-        ["1", validity, next, recent] => (validity, next, Some(recent.parse::<u32>().ok()?)),
+    let (validity, next, recent_upto, keywords) = match header[..] {
+        ["1", validity, next] => (validity, next, None, Vec::new()),
+        ["1", validity, next, recent, ref keywords @ ..] => {
+            if keywords.iter().any(|k| k.is_empty()) {
+                return None;
+            }
+            (validity, next, Some(recent.parse::<u32>().ok()?), keywords.iter().map(|k| (*k).to_owned()).collect())
+        }
         _ => return None,
     };
     let (validity, next): (u32, u32) =
@@ -493,7 +533,7 @@ fn parse_index(text: &str) -> Option<Parsed> {
         }
         known.push((uid, base.to_owned(), parts.map(str::to_owned).collect()));
     }
-    Some(Parsed { validity, next, recent_upto, known })
+    Some(Parsed { validity, next, recent_upto, keywords, known })
 }
 
 /// The longest wire name a folder can have: its directory is `.` and the name, and
@@ -699,6 +739,9 @@ mod tests {
                 }
             }
         }
+        // The folder's keywords follow `recent_upto`.
+        let p = parse_index("1 17 5 2 $Junk \\Seen-not-a-keyword $Work\n1 a $Work\n").unwrap();
+        assert_eq!(p.keywords, ["$Junk", "\\Seen-not-a-keyword", "$Work"]);
         // An index written before `recent_upto` was kept still reads.
         assert_eq!(parse_index("1 1700000000 12\n1 aaa\n").map(|p| p.recent_upto), Some(None));
         for bad in [
@@ -708,7 +751,7 @@ mod tests {
             "2 17 5\n",
             "1 17 5\nx a\n",
             "1 17 5 x\n",
-            "1 17 5 1 2\n",
+            "1 17 5 1  $Junk\n",
         ] {
             assert!(parse_index(bad).is_none(), "{bad:?}");
         }
