@@ -70,6 +70,35 @@ pub struct Command<'a> {
     pub body: Body<'a>,
 }
 
+/// A LIST selection option (RFC 5258 §3.1, RFC 6154 §5.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ListSelect {
+    /// `SUBSCRIBED`: subscribed mailboxes only, existing or not.
+    Subscribed,
+    /// `REMOTE`: remote mailboxes too (none here: it changes nothing).
+    Remote,
+    /// `RECURSIVEMATCH`: a parent the pattern matches is named (with `CHILDINFO`) when only
+    /// its children satisfy the other options. Never alone, nor with `REMOTE` alone.
+    RecursiveMatch,
+    /// `SPECIAL-USE`: mailboxes with a special use only.
+    SpecialUse,
+}
+
+/// A LIST return option (RFC 5258 §3.2, RFC 5819, RFC 6154 §5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListReturn {
+    /// `SUBSCRIBED`: `\Subscribed` on subscribed mailboxes.
+    Subscribed,
+    /// `CHILDREN`: `\HasChildren` / `\HasNoChildren`.
+    Children,
+    /// `SPECIAL-USE`: the special-use attributes.
+    SpecialUse,
+    /// `STATUS (items)` (LIST-STATUS): a STATUS response after each selectable mailbox.
+    Status(Vec<StatusItem>),
+}
+
 /// What a command asks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -111,12 +140,12 @@ pub enum Body<'a> {
         mailbox: Mailbox<'a>,
     },
     /// `LIST [(selection)] reference (pattern / (patterns)) [RETURN (options)]` (RFC 3501,
-    /// and RFC 5258's extended form: options as sent, e.g. `SUBSCRIBED`, `SPECIAL-USE`).
+    /// and RFC 5258's extended form, with RFC 5819's STATUS and RFC 6154's SPECIAL-USE).
     List {
-        selection: Vec<&'a str>,
+        selection: Vec<ListSelect>,
         reference: Cow<'a, [u8]>,
         patterns: Vec<Cow<'a, [u8]>>,
-        return_options: Vec<&'a str>,
+        return_options: Vec<ListReturn>,
     },
     Lsub {
         reference: Cow<'a, [u8]>,
@@ -233,13 +262,26 @@ fn atom_list<'a>(c: &mut Cursor<'a>) -> Result<Vec<&'a str>, LexError> {
 /// ([RFC 5258 §6](https://www.rfc-editor.org/rfc/rfc5258#section-6)).
 fn list<'a>(c: &mut Cursor<'a>) -> Result<Body<'a>, LexError> {
     c.sp()?;
-    let selection = if c.rest().starts_with(b"(") {
-        let s = atom_list(c)?;
+    let mut selection = Vec::new();
+    if c.rest().starts_with(b"(") {
+        let at = c.pos();
+        for option in atom_list(c)? {
+            let is = |n: &str| option.eq_ignore_ascii_case(n);
+            selection.push(match () {
+                _ if is("SUBSCRIBED") => ListSelect::Subscribed,
+                _ if is("REMOTE") => ListSelect::Remote,
+                _ if is("RECURSIVEMATCH") => ListSelect::RecursiveMatch,
+                _ if is("SPECIAL-USE") => ListSelect::SpecialUse,
+                _ => return Err(LexError { expected: "a LIST selection option", at }),
+            });
+        }
+        // RECURSIVEMATCH needs an option that selects (RFC 5258 §3.1).
+        let selects = selection.iter().any(|o| matches!(o, ListSelect::Subscribed | ListSelect::SpecialUse));
+        if selection.contains(&ListSelect::RecursiveMatch) && !selects {
+            return Err(LexError { expected: "RECURSIVEMATCH with a selecting option", at });
+        }
         c.sp()?;
-        s
-    } else {
-        Vec::new()
-    };
+    }
     let reference = c.astring()?;
     c.sp()?;
     let mut patterns = Vec::new();
@@ -263,7 +305,26 @@ fn list<'a>(c: &mut Cursor<'a>) -> Result<Body<'a>, LexError> {
             return Err(LexError { expected: "RETURN", at: c.pos() });
         }
         c.sp()?;
-        return_options = atom_list(c)?;
+        c.open()?;
+        while !c.rest().starts_with(b")") {
+            if !return_options.is_empty() {
+                c.sp()?;
+            }
+            let at = c.pos();
+            let option = c.atom()?;
+            let is = |n: &str| option.eq_ignore_ascii_case(n);
+            return_options.push(match () {
+                _ if is("SUBSCRIBED") => ListReturn::Subscribed,
+                _ if is("CHILDREN") => ListReturn::Children,
+                _ if is("SPECIAL-USE") => ListReturn::SpecialUse,
+                _ if is("STATUS") => {
+                    c.sp()?;
+                    ListReturn::Status(status_items(c)?)
+                }
+                _ => return Err(LexError { expected: "a LIST return option", at }),
+            });
+        }
+        c.close()?;
     }
     Ok(Body::List { selection, reference, patterns, return_options })
 }
@@ -342,18 +403,7 @@ impl<'a> Command<'a> {
             _ if is("STATUS") => {
                 let mailbox = mailbox(c)?;
                 c.sp()?;
-                c.open()?;
-                let mut items = Vec::new();
-                loop {
-                    let at = c.pos();
-                    let item = c.atom()?;
-                    items.push(status_item(item).ok_or(LexError { expected: "status item", at })?);
-                    if !c.eat(b' ') {
-                        break;
-                    }
-                }
-                c.close()?;
-                Body::Status { mailbox, items }
+                Body::Status { mailbox, items: status_items(c)? }
             }
             _ if is("APPEND") => {
                 let mailbox = mailbox(c)?;
@@ -442,6 +492,22 @@ impl<'a> Command<'a> {
             _ => return Err(ParseError::Unknown),
         })
     }
+}
+
+/// `"(" status-att *(SP status-att) ")"`.
+fn status_items(c: &mut Cursor<'_>) -> Result<Vec<StatusItem>, LexError> {
+    c.open()?;
+    let mut items = Vec::new();
+    loop {
+        let at = c.pos();
+        let item = c.atom()?;
+        items.push(status_item(item).ok_or(LexError { expected: "status item", at })?);
+        if !c.eat(b' ') {
+            break;
+        }
+    }
+    c.close()?;
+    Ok(items)
 }
 
 fn status_item(s: &str) -> Option<StatusItem> {

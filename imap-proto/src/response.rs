@@ -78,11 +78,14 @@ pub enum Code<'a> {
 #[allow(missing_docs)]
 pub enum Data<'a> {
     Capability(Vec<&'a str>),
-    /// `LIST (attributes) delimiter mailbox`.
+    /// `LIST (attributes) delimiter mailbox [("CHILDINFO" (criteria))]`.
     List {
         attributes: Vec<&'a str>,
         delimiter: Option<char>,
         mailbox: &'a [u8],
+        /// RFC 5258's CHILDINFO: the selection criteria (`SUBSCRIBED`) that children of this
+        /// mailbox, not themselves listed, satisfy. Empty: no extended data.
+        child_info: Vec<&'a str>,
     },
     Lsub {
         attributes: Vec<&'a str>,
@@ -336,7 +339,7 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
             out.extend_from_slice(b"CAPABILITY ");
             atoms(out, caps);
         }
-        Data::List { attributes, delimiter, mailbox } | Data::Lsub { attributes, delimiter, mailbox } => {
+        Data::List { attributes, delimiter, mailbox, .. } | Data::Lsub { attributes, delimiter, mailbox } => {
             out.extend_from_slice(if matches!(data, Data::List { .. }) { b"LIST (" } else { b"LSUB (" });
             let attrs: Vec<&str> =
                 attributes.iter().copied().filter(|a| a.starts_with('\\') && is_atom(&a.as_bytes()[1..])).collect();
@@ -351,6 +354,19 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
             }
             out.push(b' ');
             write_astring(out, mailbox);
+            if let Data::List { child_info, .. } = data {
+                let criteria: Vec<&str> = child_info.iter().copied().filter(|c| is_atom(c.as_bytes())).collect();
+                if !criteria.is_empty() {
+                    out.extend_from_slice(b" (\"CHILDINFO\" (");
+                    for (i, c) in criteria.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b' ');
+                        }
+                        write_string(out, c.as_bytes());
+                    }
+                    out.extend_from_slice(b"))");
+                }
+            }
         }
         Data::Status { mailbox, items } => {
             out.extend_from_slice(b"STATUS ");
@@ -456,8 +472,23 @@ mod tests {
             "A142 OK [READ-WRITE] SELECT completed\r\n"
         );
         assert_eq!(
-            data(&Data::List { attributes: vec!["\\Noselect"], delimiter: Some('/'), mailbox: b"~/Mail/foo" }),
+            data(&Data::List {
+                attributes: vec!["\\Noselect"],
+                delimiter: Some('/'),
+                mailbox: b"~/Mail/foo",
+                child_info: vec![]
+            }),
             "* LIST (\\Noselect) \"/\" ~/Mail/foo\r\n"
+        );
+        // RFC 5258 §6's CHILDINFO extended data; a criterion that is no atom is dropped.
+        assert_eq!(
+            data(&Data::List {
+                attributes: vec![],
+                delimiter: Some('/'),
+                mailbox: b"Foo",
+                child_info: vec!["SUBSCRIBED", "x\r\n* BYE"]
+            }),
+            "* LIST () \"/\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
         );
         assert_eq!(
             data(&Data::Status {

@@ -96,7 +96,7 @@ proptest! {
         let data = [
             Data::Capability(words.clone()),
             Data::Enabled(words.clone()),
-            Data::List { attributes: words.clone(), delimiter: Some('.'), mailbox: &mailbox },
+            Data::List { attributes: words.clone(), delimiter: Some('.'), mailbox: &mailbox, child_info: words.clone() },
             Data::Lsub { attributes: words.clone(), delimiter: None, mailbox: &mailbox },
             Data::Status { mailbox: &mailbox, items: Vec::new() },
         ];

@@ -116,7 +116,8 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 7] = ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "CHILDREN"];
+const IMAP_EXTENSIONS: [&str; 9] =
+    ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS"];
 
 fn imap_config(l: &Listener) -> ImapConfig {
     let mut c = ImapConfig::default();

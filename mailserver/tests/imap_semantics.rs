@@ -228,3 +228,47 @@ fn an_empty_folder_keeps_its_uidvalidity() {
     let uidvalidity = first.split("[UIDVALIDITY ").nth(1).unwrap().split(']').next().unwrap();
     assert!(moved.iter().any(|l| l.contains(&format!("[COPYUID {uidvalidity} "))), "{moved:?}");
 }
+
+/// LIST-EXTENDED (RFC 5258): RECURSIVEMATCH names a parent for its subscribed children the
+/// patterns do not match, with CHILDINFO; a subscribed folder that is gone is `\NonExistent`;
+/// `%` names a level that is no folder `\Noselect`; unknown options are BAD. LIST-STATUS
+/// (RFC 5819) follows each existing folder with its STATUS.
+#[test]
+fn list_extended_and_list_status() {
+    let s = server_with_mail("imap-listext", "", 1);
+    let mut a = Raw::login(s.addr("imapplain"));
+    let caps = a.cmd("CAPABILITY");
+    assert!(caps[0].contains(" LIST-EXTENDED") && caps[0].contains(" LIST-STATUS"), "{caps:?}");
+    for name in ["T.a", "T.b.c", "T.d", "T.e.f"] {
+        assert!(a.cmd(&format!("CREATE {name}")).last().unwrap().contains("OK"));
+    }
+    for name in ["T.a", "T.b.c", "T.d", "T.e.f"] {
+        assert!(a.cmd(&format!("SUBSCRIBE {name}")).last().unwrap().contains("OK"));
+    }
+    assert!(a.cmd("DELETE T.d").last().unwrap().contains("OK"));
+    let lines = |r: Vec<String>| r.into_iter().filter(|l| l.starts_with("* ")).collect::<Vec<_>>();
+    let r = lines(a.cmd("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" T.%"));
+    assert!(r.iter().any(|l| l.contains("\\Subscribed") && l.contains(" T.a\r\n")), "{r:?}");
+    assert!(r.iter().any(|l| l.ends_with(" T.b (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n")), "{r:?}");
+    assert!(r.iter().any(|l| l.contains("\\NonExistent") && l.contains(" T.d\r\n")), "{r:?}");
+    assert!(r.iter().all(|l| !l.contains("T.b.c")), "{r:?}");
+    // When the child matches too, the parent is not named for it.
+    let r = lines(a.cmd("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (T.b T.b.c)"));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].ends_with(" T.b.c\r\n"), "{r:?}");
+    // `%` over a level that is no folder.
+    let r = lines(a.cmd("LIST \"\" T.%"));
+    assert!(
+        r.iter().any(|l| l.contains("\\Noselect") && l.contains("\\HasChildren") && l.ends_with(" T.e\r\n")),
+        "{r:?}"
+    );
+    for bad in ["LIST (imaptest) \"\" \"\"", "LIST (RECURSIVEMATCH) \"\" \"\"", "LIST \"\" \"\" RETURN (imaptest)"] {
+        assert!(a.cmd(bad).last().unwrap().contains("BAD"), "{bad}");
+    }
+    // LIST-STATUS: each existing folder's STATUS right after its LIST line.
+    let r = lines(a.cmd("LIST \"\" (INBOX T.a T.e) RETURN (STATUS (MESSAGES UNSEEN))"));
+    let at = |needle: &str| r.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {r:?}"));
+    assert_eq!(at("* STATUS INBOX (MESSAGES 1 UNSEEN 1)"), at(" INBOX\r\n") + 1, "{r:?}");
+    assert_eq!(at("* STATUS T.a (MESSAGES 0 UNSEEN 0)"), at(" T.a\r\n") + 1, "{r:?}");
+    assert!(r.iter().all(|l| !l.starts_with("* STATUS T.e")), "no STATUS for a level that is no folder: {r:?}");
+}

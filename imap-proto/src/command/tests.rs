@@ -101,12 +101,36 @@ fn mailbox_commands() {
             .unwrap()
             .body,
         Body::List {
-            selection: vec!["SUBSCRIBED", "RECURSIVEMATCH"],
+            selection: vec![ListSelect::Subscribed, ListSelect::RecursiveMatch],
             reference: b(""),
             patterns: vec![b("INBOX"), b("Sent*")],
-            return_options: vec!["CHILDREN", "SPECIAL-USE"],
+            return_options: vec![ListReturn::Children, ListReturn::SpecialUse],
         }
     );
+    // LIST-STATUS (RFC 5819).
+    assert_eq!(
+        parse("t LIST \"\" % RETURN (SUBSCRIBED STATUS (MESSAGES UNSEEN))\r\n").unwrap().body,
+        Body::List {
+            selection: vec![],
+            reference: b(""),
+            patterns: vec![b("%")],
+            return_options: vec![
+                ListReturn::Subscribed,
+                ListReturn::Status(vec![StatusItem::Messages, StatusItem::Unseen])
+            ],
+        }
+    );
+    // Unknown options, and RECURSIVEMATCH with nothing that selects, are errors (BAD).
+    for bad in [
+        "t LIST (imaptest) \"\" \"\"\r\n",
+        "t LIST (RECURSIVEMATCH) \"\" \"\"\r\n",
+        "t LIST (RECURSIVEMATCH REMOTE) \"\" \"\"\r\n",
+        "t LIST \"\" \"\" RETURN (imaptest)\r\n",
+        "t LIST \"\" % RETURN (STATUS ())\r\n",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+    assert!(parse("t LIST (REMOTE SUBSCRIBED RECURSIVEMATCH) \"\" %\r\n").is_ok());
     assert_eq!(
         parse("t LIST () \"\" % RETURN ()\r\n").unwrap().body,
         Body::List { selection: vec![], reference: b(""), patterns: vec![b("%")], return_options: vec![] }

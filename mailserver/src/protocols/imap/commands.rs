@@ -15,7 +15,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sansmail_imap_proto::command::{Body, Flag, Mailbox, ReturnOption, StoreMode};
+use sansmail_imap_proto::command::{Body, Flag, ListReturn, ListSelect, Mailbox, ReturnOption, StoreMode};
 use sansmail_imap_proto::lex::SeqRange;
 use sansmail_imap_proto::mutf7;
 use sansmail_imap_proto::response::{Code, Data, FetchItem, Status, StatusResponse};
@@ -270,22 +270,40 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
             ok("Completed")
         }
         Body::List { selection, reference, patterns, return_options } => {
-            let has = |list: &[&str], o: &str| list.iter().any(|x| x.eq_ignore_ascii_case(o));
+            let subscribed = selection.contains(&ListSelect::Subscribed);
             let how = folders::Listing {
                 lsub: false,
-                subscribed_only: has(selection, "SUBSCRIBED"),
-                special_use_only: has(selection, "SPECIAL-USE"),
-                show_subscribed: has(selection, "SUBSCRIBED") || has(return_options, "SUBSCRIBED"),
+                subscribed_only: subscribed,
+                recursive: selection.contains(&ListSelect::RecursiveMatch),
+                special_use_only: selection.contains(&ListSelect::SpecialUse),
+                show_subscribed: subscribed || return_options.contains(&ListReturn::Subscribed),
             };
-            for pattern in patterns {
-                folders::list(&maildir, reference, pattern, how, out);
-            }
+            // LIST-STATUS (RFC 5819): a STATUS after each folder listed that exists.
+            let items = return_options.iter().find_map(|o| match o {
+                ListReturn::Status(items) => Some(items.as_slice()),
+                _ => None,
+            });
+            let patterns: Vec<&[u8]> = patterns.iter().map(|p| &**p).collect();
+            let mut status = |name: &str, out: &mut Vec<u8>| {
+                if let Some(items) = items {
+                    let mailbox = if name == "INBOX" { Mailbox::Inbox } else { Mailbox::Other(name.as_bytes().into()) };
+                    if let Err(e) = folders::status(conn, &maildir, &mailbox, items, out) {
+                        tracing::warn!(error = %e, folder = name, "LIST-STATUS: no STATUS");
+                    }
+                }
+            };
+            folders::list(&maildir, reference, &patterns, how, out, &mut status);
             ok("Completed")
         }
         Body::Lsub { reference, pattern } => {
-            let how =
-                folders::Listing { lsub: true, subscribed_only: true, special_use_only: false, show_subscribed: false };
-            folders::list(&maildir, reference, pattern, how, out);
+            let how = folders::Listing {
+                lsub: true,
+                subscribed_only: true,
+                recursive: false,
+                special_use_only: false,
+                show_subscribed: false,
+            };
+            folders::list(&maildir, reference, &[pattern], how, out, &mut |_, _| {});
             ok("Completed")
         }
         Body::Status { mailbox, items } => folders::status(conn, &maildir, mailbox, items, out)?,

@@ -184,41 +184,82 @@ fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
     at[p.len()]
 }
 
-/// What a LIST or LSUB shows (RFC 5258's selection and return options, the basics).
+/// What a LIST or LSUB shows (RFC 5258's selection and return options).
 #[derive(Clone, Copy)]
 pub(super) struct Listing {
     pub(super) lsub: bool,
     pub(super) subscribed_only: bool,
+    /// RECURSIVEMATCH: a matching parent of subscribed folders the patterns do not match is
+    /// listed with `CHILDINFO ("SUBSCRIBED")`.
+    pub(super) recursive: bool,
     pub(super) special_use_only: bool,
     pub(super) show_subscribed: bool,
 }
 
-pub(super) fn list(maildir: &Path, reference: &[u8], pattern: &[u8], how: Listing, out: &mut Vec<u8>) {
-    if pattern.is_empty() && !how.lsub {
-        Data::List { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: b"" }.encode(out);
+/// LIST or LSUB of `patterns` under `reference`. `listed` is called after each LIST line of
+/// a folder that exists (LIST-STATUS writes its STATUS there).
+pub(super) fn list(
+    maildir: &Path,
+    reference: &[u8],
+    patterns: &[&[u8]],
+    how: Listing,
+    out: &mut Vec<u8>,
+    listed: &mut dyn FnMut(&str, &mut Vec<u8>),
+) {
+    if patterns.iter().any(|p| p.is_empty()) && !how.lsub {
+        Data::List { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: b"", child_info: vec![] }
+            .encode(out);
+    }
+    let full: Vec<Vec<u8>> = patterns
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| reference.iter().chain(p.iter()).copied().collect())
+        .collect();
+    if full.is_empty() {
         return;
     }
-    let full: Vec<u8> = reference.iter().chain(pattern).copied().collect();
     let folders = store::list_folders(maildir);
     let subs = store::subscriptions(maildir);
-    let names: &[String] = if how.subscribed_only { &subs } else { &folders };
     let matches = |name: &str| {
         let candidate = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name };
-        pattern_matches(&full, candidate.as_bytes())
-            || candidate == "INBOX" && pattern_matches(&full.to_ascii_uppercase(), b"INBOX")
+        full.iter().any(|f| {
+            pattern_matches(f, candidate.as_bytes())
+                || candidate == "INBOX" && pattern_matches(&f.to_ascii_uppercase(), b"INBOX")
+        })
     };
-    // LSUB with `%`: a parent the pattern matches, of a subscribed folder it does not, is
-    // named once with `\Noselect` when it is not subscribed itself (RFC 3501 §6.3.9).
-    let mut parents_named: Vec<&str> = Vec::new();
-    for name in names {
+    let parents = |name: &str| name.match_indices('.').map(|(i, _)| name[..i].to_owned()).collect::<Vec<_>>();
+    // The names to look at: the folders, or the subscriptions (and, with RECURSIVEMATCH,
+    // their parents), each once, in order.
+    let mut names: std::collections::BTreeSet<String> =
+        if how.subscribed_only { subs.iter().cloned().collect() } else { folders.iter().cloned().collect() };
+    if how.subscribed_only && how.recursive {
+        names.extend(subs.iter().flat_map(|s| parents(s)));
+    }
+    let percent = full.iter().any(|f| f.contains(&b'%'));
+    let mut parents_named: Vec<String> = Vec::new();
+    for name in &names {
         let matched = matches(name);
-        if !matched && how.lsub && full.contains(&b'%') {
-            let parent =
-                name.match_indices('.').map(|(i, _)| &name[..i]).find(|p| matches(p) && !subs.iter().any(|s| s == p));
+        let subscribed = subs.contains(name);
+        if !matched && percent && (how.lsub || !how.subscribed_only) {
+            // `%`: a level of hierarchy the pattern matches, above a folder it does not, is
+            // named once with `\Noselect` when it is not a folder (LIST, RFC 3501 §6.3.8) or
+            // not subscribed (LSUB, §6.3.9) itself.
+            let parent = parents(name)
+                .into_iter()
+                .find(|p| matches(p) && !(if how.lsub { subs.contains(p) } else { folders.contains(p) }));
             if let Some(parent) = parent.filter(|p| !parents_named.contains(p)) {
+                if how.lsub {
+                    Data::Lsub { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: parent.as_bytes() }
+                        .encode(out);
+                } else {
+                    let mut attributes = vec!["\\Noselect", "\\HasChildren"];
+                    if how.show_subscribed && subs.contains(&parent) {
+                        attributes.push("\\Subscribed");
+                    }
+                    Data::List { attributes, delimiter: Some('.'), mailbox: parent.as_bytes(), child_info: vec![] }
+                        .encode(out);
+                }
                 parents_named.push(parent);
-                Data::Lsub { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: parent.as_bytes() }
-                    .encode(out);
             }
             continue;
         }
@@ -226,23 +267,37 @@ pub(super) fn list(maildir: &Path, reference: &[u8], pattern: &[u8], how: Listin
         if !matched || how.special_use_only && special.is_none() {
             continue;
         }
-        let mut attributes = Vec::new();
         let prefix = format!("{name}.");
+        // RECURSIVEMATCH: a folder that is not subscribed is listed only for the subscribed
+        // children the patterns do not list themselves.
+        let mut child_info = Vec::new();
+        if how.subscribed_only && how.recursive {
+            if subs.iter().any(|s| s.starts_with(&prefix) && !matches(s)) {
+                child_info.push("SUBSCRIBED");
+            }
+            if !subscribed && child_info.is_empty() {
+                continue;
+            }
+        }
+        let mut attributes = Vec::new();
         let children = folders.iter().any(|f| f.starts_with(&prefix));
         attributes.push(if children { "\\HasChildren" } else { "\\HasNoChildren" });
-        if !folders.contains(name) {
+        let exists = folders.contains(name);
+        if !exists {
             attributes.push(if how.lsub { "\\Noselect" } else { "\\NonExistent" });
         }
-        if how.show_subscribed && subs.contains(name) {
+        if how.show_subscribed && subscribed {
             attributes.push("\\Subscribed");
         }
         attributes.extend(special);
-        let data = if how.lsub {
-            Data::Lsub { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }
+        if how.lsub {
+            Data::Lsub { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }.encode(out);
         } else {
-            Data::List { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }
-        };
-        data.encode(out);
+            Data::List { attributes, delimiter: Some('.'), mailbox: name.as_bytes(), child_info }.encode(out);
+            if exists {
+                listed(name, out);
+            }
+        }
     }
 }
 
