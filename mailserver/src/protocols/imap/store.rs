@@ -102,7 +102,7 @@ pub(crate) struct Index {
     unsynced: bool,
 }
 
-/// Keywords one folder may hold: past it, a STORE or APPEND of a new one gets NO [LIMIT].
+/// Keywords one folder may hold: past it, a STORE or APPEND of a new one gets `NO [LIMIT]`.
 pub(crate) const MAX_KEYWORDS: usize = 256;
 
 impl Index {
