@@ -99,6 +99,39 @@ pub enum ListReturn {
     Status(Vec<StatusItem>),
 }
 
+/// What SORT orders by (RFC 5256 §3, RFC 5957): each key, ascending unless `reverse`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SortCriterion {
+    /// `REVERSE` before the key.
+    pub reverse: bool,
+    /// The key.
+    pub key: SortKey,
+}
+
+/// A SORT key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SortKey {
+    /// The internal date.
+    Arrival,
+    /// The first Cc address's mailbox (local part).
+    Cc,
+    /// The sent date (`Date:`, in UTC), or the internal date without one.
+    Date,
+    /// The first From address's mailbox (local part).
+    From,
+    /// The size (RFC822.SIZE).
+    Size,
+    /// The base subject (RFC 5256 §2.1).
+    Subject,
+    /// The first To address's mailbox (local part).
+    To,
+    /// The first From address's display name, else its address (RFC 5957).
+    DisplayFrom,
+    /// The first To address's display name, else its address (RFC 5957).
+    DisplayTo,
+}
+
 /// What a command asks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -200,6 +233,13 @@ pub enum Body<'a> {
         uid: bool,
         ret: Option<Vec<ReturnOption>>,
         charset: Option<Cow<'a, [u8]>>,
+        keys: Vec<SearchKey<'a>>,
+    },
+    /// `[UID] SORT (criteria) charset keys` (RFC 5256; DISPLAYFROM and DISPLAYTO, RFC 5957).
+    Sort {
+        uid: bool,
+        criteria: Vec<SortCriterion>,
+        charset: Cow<'a, [u8]>,
         keys: Vec<SearchKey<'a>>,
     },
     Idle,
@@ -449,9 +489,11 @@ impl<'a> Command<'a> {
                     fetch(c, true)?
                 } else if sub_is("SEARCH") {
                     search(c, true)?
+                } else if sub_is("SORT") {
+                    sort(c, true)?
                 } else {
                     return Err(ParseError::Syntax(LexError {
-                        expected: "UID COPY, MOVE, EXPUNGE, FETCH, SEARCH or STORE",
+                        expected: "UID COPY, MOVE, EXPUNGE, FETCH, SEARCH, SORT or STORE",
                         at,
                     }));
                 }
@@ -489,6 +531,7 @@ impl<'a> Command<'a> {
             _ if is("STORE") => store(c, false)?,
             _ if is("FETCH") => fetch(c, false)?,
             _ if is("SEARCH") => search(c, false)?,
+            _ if is("SORT") => sort(c, false)?,
             _ => return Err(ParseError::Unknown),
         })
     }
@@ -588,6 +631,48 @@ fn fetch<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
 fn search<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
     let s = search::search(c)?;
     Ok(Body::Search { uid, ret: s.ret, charset: s.charset, keys: s.keys })
+}
+
+/// `sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria` (RFC 5256 §4), where
+/// `search-criteria = charset 1*(SP search-key)`.
+fn sort<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
+    c.sp()?;
+    c.open()?;
+    let mut criteria = Vec::new();
+    loop {
+        let at = c.pos();
+        let word = c.atom()?;
+        let reverse = word.eq_ignore_ascii_case("REVERSE");
+        let word = if reverse {
+            c.sp()?;
+            c.atom()?
+        } else {
+            word
+        };
+        let is = |n: &str| word.eq_ignore_ascii_case(n);
+        let key = match () {
+            _ if is("ARRIVAL") => SortKey::Arrival,
+            _ if is("CC") => SortKey::Cc,
+            _ if is("DATE") => SortKey::Date,
+            _ if is("FROM") => SortKey::From,
+            _ if is("SIZE") => SortKey::Size,
+            _ if is("SUBJECT") => SortKey::Subject,
+            _ if is("TO") => SortKey::To,
+            _ if is("DISPLAYFROM") => SortKey::DisplayFrom,
+            _ if is("DISPLAYTO") => SortKey::DisplayTo,
+            _ => return Err(ParseError::Syntax(LexError { expected: "a sort key", at })),
+        };
+        criteria.push(SortCriterion { reverse, key });
+        if !c.eat(b' ') {
+            break;
+        }
+    }
+    c.close()?;
+    c.sp()?;
+    let charset = c.astring()?;
+    c.sp()?;
+    let keys = search::keys(c)?;
+    Ok(Body::Sort { uid, criteria, charset, keys })
 }
 
 fn flag<'a>(c: &mut Cursor<'a>) -> Result<Flag<'a>, ParseError> {

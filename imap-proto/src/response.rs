@@ -92,6 +92,8 @@ pub enum Data<'a> {
         delimiter: Option<char>,
         mailbox: &'a [u8],
     },
+    /// `SORT n…` (RFC 5256): message numbers, or UIDs for UID SORT, in order.
+    Sort(Vec<u32>),
     Status {
         mailbox: &'a [u8],
         items: Vec<(StatusItem, u64)>,
@@ -376,8 +378,8 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
             out.extend_from_slice(list.join(" ").as_bytes());
             out.push(b')');
         }
-        Data::Search(ids) => {
-            out.extend_from_slice(b"SEARCH");
+        Data::Search(ids) | Data::Sort(ids) => {
+            out.extend_from_slice(if matches!(data, Data::Search(_)) { b"SEARCH" } else { b"SORT" });
             for id in ids {
                 out.extend_from_slice(format!(" {id}").as_bytes());
             }
@@ -498,6 +500,8 @@ mod tests {
             "* STATUS blurdybloop (MESSAGES 231 UIDNEXT 44292)\r\n"
         );
         assert_eq!(data(&Data::Search(vec![2, 84, 882])), "* SEARCH 2 84 882\r\n");
+        assert_eq!(data(&Data::Sort(vec![5, 3, 4, 1, 2])), "* SORT 5 3 4 1 2\r\n");
+        assert_eq!(data(&Data::Sort(vec![])), "* SORT\r\n");
         assert_eq!(
             status(None, Status::Bye, None, "IMAP4rev1 Server logging out"),
             "* BYE IMAP4rev1 Server logging out\r\n"

@@ -116,8 +116,19 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 9] =
-    ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS"];
+const IMAP_EXTENSIONS: [&str; 11] = [
+    "NAMESPACE",
+    "UNSELECT",
+    "UIDPLUS",
+    "MOVE",
+    "SPECIAL-USE",
+    "ESEARCH",
+    "CHILDREN",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "SORT",
+    "SORT=DISPLAY",
+];
 
 fn imap_config(l: &Listener) -> ImapConfig {
     let mut c = ImapConfig::default();

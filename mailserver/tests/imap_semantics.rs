@@ -272,3 +272,35 @@ fn list_extended_and_list_status() {
     assert_eq!(at("* STATUS T.a (MESSAGES 0 UNSEEN 0)"), at(" T.a\r\n") + 1, "{r:?}");
     assert!(r.iter().all(|l| !l.starts_with("* STATUS T.e")), "no STATUS for a level that is no folder: {r:?}");
 }
+
+/// SORT (RFC 5256) and SORT=DISPLAY (RFC 5957): base subjects with encoded words, addresses
+/// by mailbox, groups by name, REVERSE, ties by message number, UID SORT, and a charset
+/// that is not offered.
+#[test]
+fn sort_orders_as_rfc_5256_says() {
+    use std::io::Write;
+    let s = server_with_mail("imap-sort", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    let messages = [
+        "From: Zed <b@x.org>\r\nTo: g: m@x.org;\r\nSubject: =?utf-8?q?RE:_Fwd:_beta?=\r\n\r\n1\r\n",
+        "From: a@x.org\r\nTo: Yves <y@x.org>\r\nSubject: [list] alpha (fwd)\r\n\r\n22\r\n",
+        "From: c@x.org\r\nTo: c@x.org\r\nSubject: Re: [fwd: alpha]\r\n\r\n333\r\n",
+    ];
+    for (i, m) in messages.iter().enumerate() {
+        a.writer.write_all(format!("p{i} APPEND INBOX {{{}+}}\r\n{m}\r\n", m.len()).as_bytes()).unwrap();
+        assert!(a.line().starts_with(&format!("p{i} OK")));
+    }
+    assert!(a.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+    let sort = |a: &mut Raw, c: &str| a.cmd(c)[0].clone();
+    assert_eq!(sort(&mut a, "SORT (SUBJECT) UTF-8 ALL"), "* SORT 2 3 1\r\n");
+    assert_eq!(sort(&mut a, "SORT (REVERSE SUBJECT) UTF-8 ALL"), "* SORT 1 2 3\r\n", "ties stay in order");
+    assert_eq!(sort(&mut a, "SORT (FROM) US-ASCII ALL"), "* SORT 2 1 3\r\n");
+    assert_eq!(sort(&mut a, "SORT (DISPLAYFROM) UTF-8 ALL"), "* SORT 2 3 1\r\n");
+    assert_eq!(sort(&mut a, "SORT (TO) UTF-8 ALL"), "* SORT 3 1 2\r\n", "a group sorts by its name");
+    assert_eq!(sort(&mut a, "SORT (REVERSE SIZE) UTF-8 ALL"), "* SORT 1 2 3\r\n");
+    assert_eq!(sort(&mut a, "SORT (SUBJECT REVERSE ARRIVAL) UTF-8 NOT FROM c"), "* SORT 2 1\r\n");
+    let uids = a.cmd("UID SORT (SIZE) UTF-8 ALL");
+    assert!(uids[0].starts_with("* SORT "), "{uids:?}");
+    assert!(a.cmd("SORT (SUBJECT) KOI8-R ALL").last().unwrap().contains("NO [BADCHARSET"));
+    assert!(a.cmd("SORT (COLOUR) UTF-8 ALL").last().unwrap().contains("BAD"));
+}

@@ -131,11 +131,16 @@ pub(super) fn search<'a>(c: &mut Cursor<'a>) -> Result<Search<'a>, ParseError> {
         charset = Some(c.astring()?);
         c.sp()?;
     }
+    Ok(Search { charset, ret, keys: keys(c)? })
+}
+
+/// `search-key *(SP search-key)`: the keys of a SEARCH or a SORT.
+pub(super) fn keys<'a>(c: &mut Cursor<'a>) -> Result<Vec<SearchKey<'a>>, ParseError> {
     let mut keys = vec![key(c, 0)?];
     while c.eat(b' ') {
         keys.push(key(c, 0)?);
     }
-    Ok(Search { charset, ret, keys })
+    Ok(keys)
 }
 
 fn date(c: &mut Cursor<'_>) -> Result<Date, ParseError> {

@@ -393,3 +393,24 @@ fn search_nesting_is_bounded_without_parentheses() {
         assert!(parse(&deeper).is_err(), "{unit} past the limit");
     }
 }
+
+/// RFC 5256 §4's SORT examples, UID SORT, REVERSE and RFC 5957's DISPLAY keys.
+#[test]
+fn sort_commands() {
+    let c = |key, reverse| SortCriterion { key, reverse };
+    let parsed = parse("A282 SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994\r\n").unwrap();
+    let Body::Sort { uid: false, criteria, charset, keys } = parsed.body else { panic!("{parsed:?}") };
+    assert_eq!((criteria, &*charset, keys.len()), (vec![c(SortKey::Subject, false)], &b"UTF-8"[..], 1));
+    let parsed = parse("A284 UID SORT (REVERSE DATE DISPLAYFROM reverse size) US-ASCII TEXT \"not in mailbox\"\r\n");
+    let Body::Sort { uid: true, criteria, .. } = parsed.unwrap().body else { panic!() };
+    assert_eq!(criteria, [c(SortKey::Date, true), c(SortKey::DisplayFrom, false), c(SortKey::Size, true)]);
+    for bad in [
+        "t SORT () UTF-8 ALL\r\n",
+        "t SORT (SUBJECT) ALL\r\n",
+        "t SORT (REVERSE) UTF-8 ALL\r\n",
+        "t SORT (COLOUR) UTF-8 ALL\r\n",
+        "t SORT SUBJECT UTF-8 ALL\r\n",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+}

@@ -678,6 +678,7 @@ impl ServerSession {
             | Body::Store { .. }
             | Body::Fetch { .. }
             | Body::Search { .. }
+            | Body::Sort { .. }
                 if !selected =>
             {
                 Action::Bad("No mailbox selected")

@@ -323,8 +323,16 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         {
             Done(Status::No, Some(Code::BadCharset(vec!["UTF-8", "US-ASCII"])), "Charset not supported".to_owned())
         }
-        Body::Search { keys, .. } if search::key_count(keys) > MAX_SEARCH_KEYS => {
+        Body::Search { keys, .. } | Body::Sort { keys, .. } if search::key_count(keys) > MAX_SEARCH_KEYS => {
             no(Some(Code::Limit), "Too many search keys")
+        }
+        Body::Sort { charset, .. }
+            if !charset.eq_ignore_ascii_case(b"UTF-8") && !charset.eq_ignore_ascii_case(b"US-ASCII") =>
+        {
+            Done(Status::No, Some(Code::BadCharset(vec!["UTF-8", "US-ASCII"])), "Charset not supported".to_owned())
+        }
+        Body::Sort { uid, criteria, keys, .. } => {
+            with_selected(conn, out, |_, sel, out| super::sort::sort(sel, *uid, criteria, keys, out))?
         }
         Body::Search { uid, ret, keys, .. } => {
             let tag = tag_of_request(session);
@@ -345,7 +353,7 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         _ => Done(Status::Bad, None, "Command not supported".to_owned()),
     };
     // Updates before the tagged response; none that renumber after FETCH, STORE, SEARCH.
-    let expunge_ok = !matches!(body, Body::Fetch { .. } | Body::Store { .. } | Body::Search { .. });
+    let expunge_ok = !matches!(body, Body::Fetch { .. } | Body::Store { .. } | Body::Search { .. } | Body::Sort { .. });
     if let Some(sel) = conn.selected.as_mut() {
         sel.updates(session.output(), expunge_ok);
     }
@@ -621,14 +629,12 @@ fn store_flags(
     Ok(ok(if uid { "UID STORE completed" } else { "STORE completed" }))
 }
 
-fn search(
-    sel: &mut Selected,
-    uid: bool,
-    ret: Option<&[ReturnOption]>,
+/// The messages of the view that match `keys`: their message numbers and index entries, in
+/// order.
+pub(super) fn matching(
+    sel: &Selected,
     keys: &[sansmail_imap_proto::command::SearchKey<'_>],
-    tag: &str,
-    out: &mut Vec<u8>,
-) -> io::Result<Done> {
+) -> io::Result<Vec<(u32, store::Message)>> {
     let index = sel.folder.lock()?;
     let max_seq = sel.view.len() as u32;
     let max_uid = sel.view.last().map_or(0, |k| k.uid);
@@ -637,10 +643,21 @@ fn search(
         let Some(p) = index.position(k.uid) else { continue };
         let mut c = Candidate::new(i as u32 + 1, &index.messages[p], sel.recent.contains(&k.uid), max_seq, max_uid);
         if matches_all(keys, &mut c) {
-            found.push(if uid { k.uid } else { i as u32 + 1 });
+            found.push((i as u32 + 1, index.messages[p].clone()));
         }
     }
-    drop(index);
+    Ok(found)
+}
+
+fn search(
+    sel: &mut Selected,
+    uid: bool,
+    ret: Option<&[ReturnOption]>,
+    keys: &[sansmail_imap_proto::command::SearchKey<'_>],
+    tag: &str,
+    out: &mut Vec<u8>,
+) -> io::Result<Done> {
+    let found: Vec<u32> = matching(sel, keys)?.into_iter().map(|(seq, m)| if uid { m.uid } else { seq }).collect();
     match ret.zip(sansmail_imap_proto::Tag::new(tag).ok()) {
         None => Data::Search(found).encode(out),
         Some((opts, tag)) => {
