@@ -178,7 +178,7 @@ pub(super) fn base_subject(subject: &str) -> String {
 /// `subj-blob = "[" *BLOBCHAR "]" *WSP`: what follows one, if `s` starts with one.
 fn strip_blob(s: &str) -> Option<&str> {
     let rest = s.strip_prefix('[')?;
-    let end = rest.find(|c| c == '[' || c == ']')?;
+    let end = rest.find(['[', ']'])?;
     rest[end..].strip_prefix(']').map(str::trim_start)
 }
 
