@@ -132,6 +132,16 @@ pub enum SortKey {
     DisplayTo,
 }
 
+/// How THREAD builds threads (RFC 5256 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ThreadAlgorithm {
+    /// `ORDEREDSUBJECT`: by base subject, then sent date; each thread flat under its first.
+    OrderedSubject,
+    /// `REFERENCES`: by References and In-Reply-To, then gathered by base subject.
+    References,
+}
+
 /// What a command asks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -239,6 +249,13 @@ pub enum Body<'a> {
     Sort {
         uid: bool,
         criteria: Vec<SortCriterion>,
+        charset: Cow<'a, [u8]>,
+        keys: Vec<SearchKey<'a>>,
+    },
+    /// `[UID] THREAD algorithm charset keys` (RFC 5256 §4).
+    Thread {
+        uid: bool,
+        algorithm: ThreadAlgorithm,
         charset: Cow<'a, [u8]>,
         keys: Vec<SearchKey<'a>>,
     },
@@ -491,9 +508,11 @@ impl<'a> Command<'a> {
                     search(c, true)?
                 } else if sub_is("SORT") {
                     sort(c, true)?
+                } else if sub_is("THREAD") {
+                    thread(c, true)?
                 } else {
                     return Err(ParseError::Syntax(LexError {
-                        expected: "UID COPY, MOVE, EXPUNGE, FETCH, SEARCH, SORT or STORE",
+                        expected: "UID COPY, MOVE, EXPUNGE, FETCH, SEARCH, SORT, STORE or THREAD",
                         at,
                     }));
                 }
@@ -532,6 +551,7 @@ impl<'a> Command<'a> {
             _ if is("FETCH") => fetch(c, false)?,
             _ if is("SEARCH") => search(c, false)?,
             _ if is("SORT") => sort(c, false)?,
+            _ if is("THREAD") => thread(c, false)?,
             _ => return Err(ParseError::Unknown),
         })
     }
@@ -673,6 +693,23 @@ fn sort<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
     c.sp()?;
     let keys = search::keys(c)?;
     Ok(Body::Sort { uid, criteria, charset, keys })
+}
+
+/// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria` (RFC 5256 §4).
+fn thread<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
+    c.sp()?;
+    let at = c.pos();
+    let name = c.atom()?;
+    let algorithm = match () {
+        _ if name.eq_ignore_ascii_case("ORDEREDSUBJECT") => ThreadAlgorithm::OrderedSubject,
+        _ if name.eq_ignore_ascii_case("REFERENCES") => ThreadAlgorithm::References,
+        _ => return Err(ParseError::Syntax(LexError { expected: "ORDEREDSUBJECT or REFERENCES", at })),
+    };
+    c.sp()?;
+    let charset = c.astring()?;
+    c.sp()?;
+    let keys = search::keys(c)?;
+    Ok(Body::Thread { uid, algorithm, charset, keys })
 }
 
 fn flag<'a>(c: &mut Cursor<'a>) -> Result<Flag<'a>, ParseError> {

@@ -72,6 +72,50 @@ pub enum Code<'a> {
     ExpungeIssued,
 }
 
+/// One node of a THREAD response: a message (or, with `id` `None`, a missing parent the
+/// algorithm kept to hold siblings together) and its replies.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Thread {
+    /// The message number or UID; `None` for a parent that is not in the mailbox.
+    pub id: Option<u32>,
+    /// The replies, in order.
+    pub children: Vec<Thread>,
+}
+
+impl Thread {
+    /// `thread-list` (RFC 5256 §4): a chain of single replies is written flat, siblings as
+    /// nested lists: `(3 6 (4 23)(44 7 96))`. A node without a message writes only its
+    /// children's lists.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(b'(');
+        let mut node = self;
+        let mut members = 0;
+        loop {
+            if let Some(id) = node.id {
+                if members > 0 {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(id.to_string().as_bytes());
+                members += 1;
+            }
+            match node.children.as_slice() {
+                [] => break,
+                [only] if node.id.is_some() => node = only,
+                children => {
+                    if members > 0 {
+                        out.push(b' ');
+                    }
+                    for child in children {
+                        child.encode(out);
+                    }
+                    break;
+                }
+            }
+        }
+        out.push(b')');
+    }
+}
+
 /// Untagged data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -94,6 +138,8 @@ pub enum Data<'a> {
     },
     /// `SORT n…` (RFC 5256): message numbers, or UIDs for UID SORT, in order.
     Sort(Vec<u32>),
+    /// `THREAD (…)…` (RFC 5256): the threads, each a tree of message numbers (or UIDs).
+    Thread(Vec<Thread>),
     Status {
         mailbox: &'a [u8],
         items: Vec<(StatusItem, u64)>,
@@ -370,6 +416,15 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
                 }
             }
         }
+        Data::Thread(threads) => {
+            out.extend_from_slice(b"THREAD");
+            if !threads.is_empty() {
+                out.push(b' ');
+            }
+            for t in threads {
+                t.encode(out);
+            }
+        }
         Data::Status { mailbox, items } => {
             out.extend_from_slice(b"STATUS ");
             write_astring(out, mailbox);
@@ -502,6 +557,15 @@ mod tests {
         assert_eq!(data(&Data::Search(vec![2, 84, 882])), "* SEARCH 2 84 882\r\n");
         assert_eq!(data(&Data::Sort(vec![5, 3, 4, 1, 2])), "* SORT 5 3 4 1 2\r\n");
         assert_eq!(data(&Data::Sort(vec![])), "* SORT\r\n");
+        // RFC 5256 §4's THREAD example.
+        let t = |id: u32, children: Vec<Thread>| Thread { id: Some(id), children };
+        let threads = vec![
+            t(2, vec![]),
+            t(3, vec![t(6, vec![t(4, vec![t(23, vec![])]), t(44, vec![t(7, vec![t(96, vec![])])])])]),
+            Thread { id: None, children: vec![t(5, vec![]), t(8, vec![])] },
+        ];
+        assert_eq!(data(&Data::Thread(threads)), "* THREAD (2)(3 6 (4 23)(44 7 96))((5)(8))\r\n");
+        assert_eq!(data(&Data::Thread(vec![])), "* THREAD\r\n");
         assert_eq!(
             status(None, Status::Bye, None, "IMAP4rev1 Server logging out"),
             "* BYE IMAP4rev1 Server logging out\r\n"

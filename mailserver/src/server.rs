@@ -116,7 +116,7 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 11] = [
+const IMAP_EXTENSIONS: [&str; 13] = [
     "NAMESPACE",
     "UNSELECT",
     "UIDPLUS",
@@ -128,6 +128,8 @@ const IMAP_EXTENSIONS: [&str; 11] = [
     "LIST-STATUS",
     "SORT",
     "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
 ];
 
 fn imap_config(l: &Listener) -> ImapConfig {

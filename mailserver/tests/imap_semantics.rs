@@ -89,6 +89,15 @@ fn recent_is_kept_for_the_first_session_that_selects() {
     assert!(selected.contains(&"* 2 RECENT\r\n".to_owned()), "{selected:?}");
     let search = a.cmd("SEARCH RECENT");
     assert_eq!(search[0], "* SEARCH 1 2\r\n");
+    // An expunged message is recent no more: RECENT never counts past EXISTS.
+    assert!(a.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").last().unwrap().contains("OK"));
+    assert!(a.cmd("EXPUNGE").last().unwrap().contains("OK"));
+    let msg = "Subject: 2\r\n\r\nbody\r\n";
+    let mut c = Raw::login(s.addr("imapplain"));
+    c.send(&format!("q APPEND Box {{{}+}}\r\n{msg}\r\n", msg.len()));
+    assert!(c.line().starts_with("q OK"));
+    let noop = a.cmd("NOOP");
+    assert!(noop.contains(&"* 2 EXISTS\r\n".to_owned()) && noop.contains(&"* 2 RECENT\r\n".to_owned()), "{noop:?}");
     assert!(a.cmd("CLOSE").last().unwrap().contains("OK"));
     assert_eq!(a.cmd("STATUS Box (RECENT)")[0], "* STATUS Box (RECENT 0)\r\n");
     // Another session's SELECT does not see them as recent any more.
@@ -303,4 +312,42 @@ fn sort_orders_as_rfc_5256_says() {
     assert!(uids[0].starts_with("* SORT "), "{uids:?}");
     assert!(a.cmd("SORT (SUBJECT) KOI8-R ALL").last().unwrap().contains("NO [BADCHARSET"));
     assert!(a.cmd("SORT (COLOUR) UTF-8 ALL").last().unwrap().contains("BAD"));
+}
+
+/// THREAD (RFC 5256): REFERENCES links replies by References and In-Reply-To, keeps a
+/// missing parent to hold its replies together, and gathers roots by base subject;
+/// ORDEREDSUBJECT groups by base subject under the first by date.
+#[test]
+fn thread_references_and_orderedsubject() {
+    use std::io::Write;
+    let s = server_with_mail("imap-thread", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    let m = |id: &str, refs: &str, subject: &str, date: &str| {
+        format!("Message-ID: <{id}>\r\n{refs}Subject: {subject}\r\nDate: {date}\r\n\r\nbody\r\n")
+    };
+    let messages = [
+        m("a@x", "", "plans", "Mon, 1 Jun 2026 10:00:00 +0000"),
+        m("b@x", "In-Reply-To: <a@x>\r\n", "Re: plans", "Mon, 1 Jun 2026 11:00:00 +0000"),
+        m("c@x", "References: <a@x> <b@x>\r\n", "Re: plans", "Mon, 1 Jun 2026 12:00:00 +0000"),
+        m("d@x", "References: <gone@x>\r\n", "lunch", "Mon, 1 Jun 2026 09:00:00 +0000"),
+        m("e@x", "References: <gone@x>\r\n", "lunch", "Mon, 1 Jun 2026 09:30:00 +0000"),
+        m("f@x", "", "Re: plans", "Mon, 1 Jun 2026 13:00:00 +0000"),
+        m("g@x", "References: <a@x>\r\n", "Re: plans", "Mon, 1 Jun 2026 11:30:00 +0000"),
+    ];
+    for (i, msg) in messages.iter().enumerate() {
+        a.writer.write_all(format!("p{i} APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes()).unwrap();
+        assert!(a.line().starts_with(&format!("p{i} OK")));
+    }
+    assert!(a.cmd("SELECT INBOX").last().unwrap().contains("OK"));
+    let caps = a.cmd("CAPABILITY");
+    assert!(caps[0].contains("THREAD=REFERENCES") && caps[0].contains("THREAD=ORDEREDSUBJECT"), "{caps:?}");
+    // 4 and 5 share a missing parent; 1 has replies 2 (then 3) and 7, and 6 ("Re: plans"
+    // without references) is gathered under 1 by subject.
+    let r = a.cmd("THREAD REFERENCES UTF-8 ALL");
+    assert_eq!(r[0], "* THREAD ((4)(5))(1 (2 3)(7)(6))\r\n", "{r:?}");
+    let r = a.cmd("THREAD ORDEREDSUBJECT UTF-8 ALL");
+    assert_eq!(r[0], "* THREAD (4 5)(1 (2)(7)(3)(6))\r\n", "{r:?}");
+    let r = a.cmd("UID THREAD REFERENCES UTF-8 SUBJECT lunch");
+    assert!(r[0].starts_with("* THREAD (("), "{r:?}");
+    assert!(a.cmd("THREAD MAGIC UTF-8 ALL").last().unwrap().contains("BAD"));
 }

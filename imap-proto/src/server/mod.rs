@@ -679,6 +679,7 @@ impl ServerSession {
             | Body::Fetch { .. }
             | Body::Search { .. }
             | Body::Sort { .. }
+            | Body::Thread { .. }
                 if !selected =>
             {
                 Action::Bad("No mailbox selected")

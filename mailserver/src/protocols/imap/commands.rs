@@ -107,7 +107,8 @@ impl Selected {
         if expunge_ok {
             for i in (0..self.view.len()).rev() {
                 if index.position(self.view[i].uid).is_none() {
-                    self.view.remove(i);
+                    let gone = self.view.remove(i);
+                    self.recent.remove(&gone.uid);
                     Data::Expunge(i as u32 + 1).encode(out);
                 }
             }
@@ -326,10 +327,16 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         Body::Search { keys, .. } | Body::Sort { keys, .. } if search::key_count(keys) > MAX_SEARCH_KEYS => {
             no(Some(Code::Limit), "Too many search keys")
         }
-        Body::Sort { charset, .. }
+        Body::Thread { keys, .. } if search::key_count(keys) > MAX_SEARCH_KEYS => {
+            no(Some(Code::Limit), "Too many search keys")
+        }
+        Body::Sort { charset, .. } | Body::Thread { charset, .. }
             if !charset.eq_ignore_ascii_case(b"UTF-8") && !charset.eq_ignore_ascii_case(b"US-ASCII") =>
         {
             Done(Status::No, Some(Code::BadCharset(vec!["UTF-8", "US-ASCII"])), "Charset not supported".to_owned())
+        }
+        Body::Thread { uid, algorithm, keys, .. } => {
+            with_selected(conn, out, |_, sel, out| super::thread::thread(sel, *uid, *algorithm, keys, out))?
         }
         Body::Sort { uid, criteria, keys, .. } => {
             with_selected(conn, out, |_, sel, out| super::sort::sort(sel, *uid, criteria, keys, out))?
@@ -353,7 +360,10 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         _ => Done(Status::Bad, None, "Command not supported".to_owned()),
     };
     // Updates before the tagged response; none that renumber after FETCH, STORE, SEARCH.
-    let expunge_ok = !matches!(body, Body::Fetch { .. } | Body::Store { .. } | Body::Search { .. } | Body::Sort { .. });
+    let expunge_ok = !matches!(
+        body,
+        Body::Fetch { .. } | Body::Store { .. } | Body::Search { .. } | Body::Sort { .. } | Body::Thread { .. }
+    );
     if let Some(sel) = conn.selected.as_mut() {
         sel.updates(session.output(), expunge_ok);
     }
@@ -483,7 +493,8 @@ fn expunge(
     drop(index);
     conn.shared.quotas.remove(user, freed);
     for &i in doomed.iter().rev() {
-        sel.view.remove(i);
+        let gone = sel.view.remove(i);
+        sel.recent.remove(&gone.uid);
         Data::Expunge(i as u32 + 1).encode(out);
     }
     if !doomed.is_empty() {
@@ -736,7 +747,8 @@ fn copy(
     sel.folder.remove(&mut index, &in_index)?;
     drop(index);
     for &i in moved.iter().rev() {
-        sel.view.remove(i);
+        let gone = sel.view.remove(i);
+        sel.recent.remove(&gone.uid);
         Data::Expunge(i as u32 + 1).encode(out);
     }
     sel.folder.notify();

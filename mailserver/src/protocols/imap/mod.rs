@@ -15,6 +15,7 @@ mod reencode;
 pub(crate) mod search;
 mod sort;
 pub(crate) mod store;
+mod thread;
 
 use std::io;
 use std::net::SocketAddr;

@@ -91,7 +91,7 @@ fn casemap(s: &str) -> Vec<u8> {
 }
 
 /// The sent date in Unix seconds (UTC), if the message has a valid one.
-fn sent_date(m: &Parsed<'_>) -> Option<i64> {
+pub(super) fn sent_date(m: &Parsed<'_>) -> Option<i64> {
     m.date().filter(|d| d.is_valid()).map(mail_parser::DateTime::to_timestamp)
 }
 
@@ -140,6 +140,13 @@ fn display(m: Option<&Parsed<'_>>, name: &str) -> String {
 
 /// The base subject (RFC 5256 §2.1) of a subject whose encoded words are already decoded.
 pub(super) fn base_subject(subject: &str) -> String {
+    base_subject_and_reply(subject).0
+}
+
+/// The base subject, and whether the subject was a reply or a forward (a `re`/`fw`/`fwd`
+/// leader or a `[fwd: …]` was taken off: THREAD=REFERENCES §2.2 step 6 asks).
+pub(super) fn base_subject_and_reply(subject: &str) -> (String, bool) {
+    let mut reply = false;
     // (1) Runs of whitespace become one space.
     let mut s: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
     loop {
@@ -157,7 +164,9 @@ pub(super) fn base_subject(subject: &str) -> String {
         // (3)–(5) Leaders: `re`, `fw`, `fwd` (with blobs) and colon, and blobs, while any.
         loop {
             let before = s.len();
-            s = strip_leader(&s).to_owned();
+            let stripped = strip_leader(&s);
+            reply |= stripped.len() < s.len() && !s.starts_with([' ', '\t']);
+            s = stripped.to_owned();
             if let Some(rest) = strip_blob(&s).filter(|r| !r.is_empty()) {
                 s = rest.to_owned();
             }
@@ -169,9 +178,10 @@ pub(super) fn base_subject(subject: &str) -> String {
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("[fwd:") && s.ends_with(']') {
             s = s[5..s.len() - 1].to_owned();
+            reply = true;
             continue;
         }
-        return s;
+        return (s, reply);
     }
 }
 
