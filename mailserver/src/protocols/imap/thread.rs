@@ -251,7 +251,8 @@ fn references(items: &[Item]) -> Vec<Thread> {
             Some(&old) => {
                 let old_dummy = f.nodes[old].item.is_none();
                 let old_reply = f.subject_item(old).is_some_and(|i| i.reply);
-                if dummy && !old_dummy || !dummy && !old_dummy && old_reply && !item.reply {
+                // A container without a message is preferred, then a message that is no reply.
+                if !old_dummy && (dummy || old_reply && !item.reply) {
                     table.insert(item.subject.clone(), r);
                 }
             }
