@@ -386,6 +386,18 @@ fn list<'a>(c: &mut Cursor<'a>) -> Result<Body<'a>, LexError> {
     Ok(Body::List { selection, reference, patterns, return_options })
 }
 
+/// Where an APPEND's mailbox ends (`tag SP "APPEND" SP mailbox`): what each message of a
+/// MULTIAPPEND (RFC 3502) is appended to.
+pub(crate) fn append_head_len(command: &[u8]) -> Option<usize> {
+    let mut c = Cursor::new(command);
+    c.tag().ok()?;
+    c.sp().ok()?;
+    c.atom().ok().filter(|n| n.eq_ignore_ascii_case("APPEND"))?;
+    c.sp().ok()?;
+    c.astring().ok()?;
+    Some(c.pos())
+}
+
 /// The tag of a command, for answering one that did not parse.
 pub fn tag_of(command: &[u8]) -> Option<&str> {
     Cursor::new(command).tag().ok()

@@ -40,10 +40,11 @@ pub enum Code<'a> {
     UidNext(u32),
     UidValidity(u32),
     Unseen(u32),
-    /// UIDPLUS: `APPENDUID validity uid`.
+    /// UIDPLUS: `APPENDUID validity uids` (one UID, or a set after a MULTIAPPEND: ranges,
+    /// in the order appended).
     AppendUid {
         validity: u32,
-        uid: u32,
+        uids: Vec<(u32, u32)>,
     },
     /// UIDPLUS: `COPYUID validity source-uids destination-uids` (the sets as ranges,
     /// in the same order).
@@ -281,7 +282,7 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
         Code::UidNext(n) => simple(&format!("UIDNEXT {n}"), out),
         Code::UidValidity(n) => simple(&format!("UIDVALIDITY {n}"), out),
         Code::Unseen(n) => simple(&format!("UNSEEN {n}"), out),
-        Code::AppendUid { validity, uid } => simple(&format!("APPENDUID {validity} {uid}"), out),
+        Code::AppendUid { validity, uids } => simple(&format!("APPENDUID {validity} {}", uid_set(uids)), out),
         Code::CopyUid { validity, source, destination } => {
             simple(&format!("COPYUID {validity} {} {}", uid_set(source), uid_set(destination)), out);
         }

@@ -116,7 +116,7 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 13] = [
+const IMAP_EXTENSIONS: [&str; 14] = [
     "NAMESPACE",
     "UNSELECT",
     "UIDPLUS",
@@ -130,6 +130,7 @@ const IMAP_EXTENSIONS: [&str; 13] = [
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "MULTIAPPEND",
 ];
 
 fn imap_config(l: &Listener) -> ImapConfig {
@@ -145,6 +146,9 @@ fn imap_config(l: &Listener) -> ImapConfig {
     c.framing.max_literal = max;
     c.framing.max_command = max.saturating_add(64 * 1024);
     c.extensions.push(format!("APPENDLIMIT={max}"));
+    // Every APPEND message is streamed to the store (MULTIAPPEND's included): one path, and
+    // no message held in memory however it was announced.
+    c.framing.stream_literals_above = Some(0);
     c.id = if l.config.announce_version {
         vec![("name".into(), "sansmail".into()), ("version".into(), env!("CARGO_PKG_VERSION").into())]
     } else {

@@ -351,3 +351,38 @@ fn thread_references_and_orderedsubject() {
     assert!(r[0].starts_with("* THREAD (("), "{r:?}");
     assert!(a.cmd("THREAD MAGIC UTF-8 ALL").last().unwrap().contains("BAD"));
 }
+
+/// MULTIAPPEND (RFC 3502): several messages in one APPEND, all stored with one APPENDUID
+/// set, or none when one of them is refused.
+#[test]
+fn multiappend_stores_all_or_none() {
+    use std::io::Write;
+    let s = server_with_mail("imap-multiappend", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    assert!(a.cmd("CAPABILITY")[0].contains(" MULTIAPPEND"));
+    let (m1, m2, m3) = ("Subject: one\r\n\r\n1\r\n", "Subject: two\r\n\r\n22\r\n", "Subject: three\r\n\r\n333\r\n");
+    let command = format!(
+        "b APPEND INBOX (\\Seen) {{{}+}}\r\n{m1} {{{}+}}\r\n{m2} (\\Flagged) \"07-Dec-2026 10:00:00 +0000\" {{{}+}}\r\n{m3}\r\n",
+        m1.len(),
+        m2.len(),
+        m3.len()
+    );
+    a.writer.write_all(command.as_bytes()).unwrap();
+    let answer = a.line();
+    assert!(answer.starts_with("b OK [APPENDUID ") && answer.contains(" 1:3]"), "{answer}");
+    // The third message's date is no date: nothing of this command is stored.
+    let command = format!(
+        "c APPEND INBOX {{{}+}}\r\n{m1} {{{}+}}\r\n{m2} \"31-Foo-2026 10:00:00 +0000\" {{{}+}}\r\n{m3}\r\n",
+        m1.len(),
+        m2.len(),
+        m3.len()
+    );
+    a.writer.write_all(command.as_bytes()).unwrap();
+    assert!(a.line().starts_with("c BAD"));
+    let selected = a.cmd("SELECT INBOX");
+    assert!(selected.contains(&"* 3 EXISTS\r\n".to_owned()), "{selected:?}");
+    let flags = a.cmd("FETCH 1:3 (FLAGS RFC822.SIZE)");
+    assert!(flags[0].contains("\\Seen") && flags[2].contains("\\Flagged"), "{flags:?}");
+    let tmp = s.data().join("mail/localhost/alice/Maildir/tmp");
+    assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0, "the refused command's files are gone");
+}

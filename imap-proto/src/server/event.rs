@@ -46,6 +46,11 @@ pub enum Event {
     /// Once accepted, the message comes as [`Event::AppendData`] pieces, and the append ends
     /// with [`Event::AppendEnd`] (store it, then [`super::ServerSession::complete`]),
     /// [`Event::AppendAborted`] or [`Event::Close`] (discard what was stored).
+    ///
+    /// With MULTIAPPEND (RFC 3502) in [`super::ServerConfig::extensions`], a further message
+    /// of the same command comes as another `AppendStart` (same mailbox) after the previous
+    /// one's data: keep them all, and store all or none at `AppendEnd`. Refusing any refuses
+    /// the command: discard the ones before it too.
     AppendStart {
         /// The APPEND, its message empty.
         request: Request,

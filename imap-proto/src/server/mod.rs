@@ -39,7 +39,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::command::{Body, Command, ParseError, name_of, tag_of};
+use crate::command::{Body, Command, ParseError, append_head_len, name_of, tag_of};
 use crate::framing::{Frame, Framer, FramingConfig, Refusal};
 use crate::response::{Code, Data, Status, write_data, write_status, write_string};
 use crate::{Mechanism, Secret, Tag};
@@ -480,21 +480,40 @@ impl ServerSession {
     /// A literal stopped the framer: APPEND's message goes to the embedder's decision (and
     /// is streamed when large); any other literal is taken into its command.
     fn continuation(&mut self, size: u64, synchronizing: bool) {
-        if let Some(Pending::Append { tag, .. }) = self.pending.take() {
-            // A second message (MULTIAPPEND is not offered).
-            self.framer.refuse_literal();
-            self.events.push_back(Event::AppendAborted);
-            return self.bad(Some(&tag), "APPEND takes one message");
+        if let Some(Pending::Append { tag, prefix }) = self.pending.take() {
+            // Another message of the same APPEND: MULTIAPPEND (RFC 3502), when offered.
+            let multi = self.config.extensions.iter().any(|e| e.eq_ignore_ascii_case("MULTIAPPEND"));
+            let partial = self.framer.partial();
+            let next = append_head_len(partial).map(|head| (head, prefix));
+            match append_prefix(partial, next).ok().filter(|_| multi) {
+                Some(request) => {
+                    self.pending = Some(Pending::Literal { stream: true, synchronizing });
+                    self.events.push_back(Event::AppendStart { request, size });
+                }
+                None => {
+                    self.framer.refuse_literal();
+                    self.events.push_back(Event::AppendAborted);
+                    self.bad(Some(&tag), if multi { "Invalid APPEND" } else { "APPEND takes one message" });
+                }
+            }
+            return;
         }
         let partial = self.framer.partial();
         let append = matches!(name_of(partial), Some(n) if n.eq_ignore_ascii_case("APPEND"))
             && matches!(self.state, State::Authenticated | State::Selected { .. });
         let stream = self.framer.config().stream_literals_above.is_some_and(|above| size > above);
         if append && stream {
-            match append_prefix(partial) {
+            match append_prefix(partial, None) {
                 Ok(request) => {
                     self.pending = Some(Pending::Literal { stream: true, synchronizing });
                     self.events.push_back(Event::AppendStart { request, size });
+                }
+                // Not the message but the mailbox name, sent as a literal: taken whole.
+                Err(_) if size <= NAME_LITERAL_MAX && append_head_len(partial).is_none() => {
+                    self.framer.accept_literal();
+                    if synchronizing {
+                        self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+                    }
                 }
                 Err(why) => {
                     let tag = tag_of(partial).map(str::to_owned);
@@ -710,13 +729,25 @@ fn tagged(tag: &str) -> Option<Tag<'_>> {
 }
 
 /// Framing before login: small literals, lines long enough for SASL responses, no BINARY.
-/// APPEND up to its message's literal, parsed as if the message were empty: the mailbox, the
-/// flags and the date for [`Event::AppendStart`]. An error if it is not one (the literal
-/// is the mailbox name, or the command is malformed).
-fn append_prefix(partial: &[u8]) -> Result<Request, &'static str> {
+/// The largest literal an APPEND takes whole when it is not a message (a mailbox name).
+const NAME_LITERAL_MAX: u64 = 8 * 1024;
+
+/// APPEND up to a message's literal, parsed as if the message were empty: the mailbox, the
+/// flags and the date for [`Event::AppendStart`]. `next` is, for a further message of a
+/// MULTIAPPEND, where the mailbox ends and where this message's part begins (`partial`
+/// holds the lines around the messages streamed before, not them). An error if it is not
+/// one (the literal is the mailbox name, or the command is malformed).
+fn append_prefix(partial: &[u8], next: Option<(usize, usize)>) -> Result<Request, &'static str> {
     let open = memchr::memrchr(b'{', partial).ok_or("Invalid APPEND")?;
     let mut probe = Vec::with_capacity(open + 8);
-    probe.extend_from_slice(&partial[..=open]);
+    match next {
+        Some((head, from)) if head <= from && from <= open => {
+            probe.extend_from_slice(&partial[..head]);
+            probe.extend_from_slice(&partial[from..=open]);
+        }
+        Some(_) => return Err("Invalid APPEND"),
+        None => probe.extend_from_slice(&partial[..=open]),
+    }
     probe.extend_from_slice(b"0}\r\n\r\n");
     let request = Request::parse(probe).map_err(|_| "Invalid APPEND")?;
     match &request.command().body {

@@ -37,6 +37,8 @@ struct Harness {
     appended: Vec<Vec<u8>>,
     /// The streamed message being appended.
     streaming: Option<Vec<u8>>,
+    /// The earlier messages of a MULTIAPPEND, kept until its end.
+    batch: Vec<Vec<u8>>,
     /// Streamed appends the session aborted.
     aborted: usize,
     /// Streamed messages larger than this are over quota.
@@ -54,6 +56,7 @@ impl Harness {
             wire: Vec::new(),
             appended: Vec::new(),
             streaming: None,
+            batch: Vec::new(),
             aborted: 0,
             quota: 1000,
             idle_updates: Vec::new(),
@@ -97,7 +100,9 @@ impl Harness {
                     let Body::Append { mailbox: Mailbox::Inbox, message: b"", .. } = request.command().body else {
                         panic!("not an APPEND to INBOX: {request:?}")
                     };
-                    assert!(self.streaming.is_none());
+                    if let Some(done) = self.streaming.take() {
+                        self.batch.push(done);
+                    }
                     self.streaming = Some(Vec::new());
                     self.session.accept_literal().unwrap();
                 }
@@ -105,11 +110,13 @@ impl Harness {
                     self.streaming.as_mut().expect("an append under way").extend_from_slice(data)
                 }
                 Event::AppendEnd => {
+                    self.appended.append(&mut self.batch);
                     self.appended.push(self.streaming.take().expect("an append under way"));
                     self.session.complete(Status::Ok, None, "APPEND completed").unwrap();
                 }
                 Event::AppendAborted => {
                     self.streaming.take().expect("an append under way");
+                    self.batch.clear();
                     self.aborted += 1;
                 }
                 Event::Command(req) => self.command(req),
@@ -477,7 +484,7 @@ fn large_append_messages_are_streamed() {
              C: f APPEND INBOX {{12+}}
              C: Hello world! extra
              S: f BAD Expected the end of the command after the message
-             C: g APPEND {{12+}}
+             C: g APPEND INBOX (\\Seen {{12+}}
              C: Hello world! {{2+}}
              C: ab
              S: g BAD Invalid APPEND
@@ -572,6 +579,47 @@ fn errors_and_prelogin_input_are_bounded() {
     h.feed(&b"a NOOP\r\n".repeat(9000));
     assert!(h.wire().ends_with("* BYE Too much input before login\r\n"), "{}", &h.wire()[h.wire().len() - 80..]);
     assert!(h.session.is_closed());
+}
+
+/// MULTIAPPEND (RFC 3502) when offered: each message an `AppendStart` of the same mailbox,
+/// all stored at the end; a bad one after the first fails them all.
+#[test]
+fn multiappend_streams_each_message() {
+    let make = || {
+        let mut config = ServerConfig { plaintext_without_tls: true, ..embedder_config() };
+        config.framing.stream_literals_above = Some(0);
+        config.extensions.push("MULTIAPPEND".to_owned());
+        Harness::new(config, false)
+    };
+    let caps = CAPS_PLAIN.replace("CHILDREN", "CHILDREN MULTIAPPEND");
+    let after = CAPS_AFTER.replace("CHILDREN", "CHILDREN MULTIAPPEND");
+    check(
+        make,
+        &format!(
+            "S: * OK [CAPABILITY {caps}] IMAP server ready
+             C: a LOGIN mrc secret
+             S: a OK [CAPABILITY {after}] Logged in
+             C: b APPEND INBOX (\\Seen) {{5+}}
+             C: first (\\Flagged) \"07-Dec-2026 10:00:00 +0000\" {{6}}
+             S: + Ready for literal data
+             C: second {{5+}}
+             C: third
+             S: b OK APPEND completed
+             C: c APPEND INBOX {{3+}}
+             C: one \"99-Foo-2026 10:00:00 +0000\" {{3+}}
+             C: two
+             S: c BAD Invalid APPEND
+             C: d APPEND {{5+}}
+             C: INBOX {{4+}}
+             C: solo
+             S: d OK APPEND completed"
+        ),
+    );
+    let mut h = make();
+    h.feed(b"a LOGIN mrc secret\r\nb APPEND INBOX {5+}\r\nfirst (\\Seen) {6+}\r\nsecond {5+}\r\nthird\r\n");
+    assert_eq!(h.appended, [b"first".to_vec(), b"second".to_vec(), b"third".to_vec()]);
+    h.feed(b"c APPEND INBOX {3+}\r\none \"99-Foo-2026 10:00:00 +0000\" {3+}\r\ntwo\r\nd NOOP\r\n");
+    assert_eq!((h.appended.len(), h.aborted), (3, 1), "nothing of c stored");
 }
 
 /// RFC 2971 §3.3 allows 30 fields of 1024 octets: a line of about 32 KiB, before login.

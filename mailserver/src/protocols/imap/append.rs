@@ -112,18 +112,8 @@ impl Appending {
         }
     }
 
-    /// The whole message is written: sync it, publish it in the folder; the command's
-    /// answer (`OK [APPENDUID …]`).
-    pub(super) fn finish(mut self, conn: &Connection) -> Done {
-        match self.publish(conn) {
-            Ok((validity, uid)) => {
-                Done(Status::Ok, Some(Code::AppendUid { validity, uid }), "APPEND completed".to_owned())
-            }
-            Err(e) => commands::failed(&e),
-        }
-    }
-
-    fn publish(&mut self, conn: &Connection) -> io::Result<(u32, u32)> {
+    /// The whole message is written: re-encoded if it must be, dated, synced.
+    fn prepare(&mut self) -> io::Result<()> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
@@ -136,17 +126,53 @@ impl Appending {
         if let Some(t) = self.mtime {
             self.file.set_modified(t)?;
         }
-        self.file.sync_all()?;
-        let folder = conn.shared.imap_folders.folder(&self.dir);
-        let mut index = folder.lock()?;
-        let uid = folder.add(&mut index, &self.tmp, &self.base, self.flags, std::mem::take(&mut self.keywords))?;
-        self.published = true;
-        let validity = index.validity;
-        drop(index);
-        self.quotas.add(&self.user, self.size);
-        folder.notify();
-        Ok((validity, uid))
+        self.file.sync_all()
     }
+}
+
+/// Publishes the messages of one APPEND (several with MULTIAPPEND, all to one folder): all
+/// or none (RFC 3502), under the folder's lock; the command's answer (`OK [APPENDUID …]`).
+pub(super) fn finish(conn: &Connection, mut messages: Vec<Appending>) -> Done {
+    match publish(conn, &mut messages) {
+        Ok((validity, uids)) => {
+            let uids = sansmail_imap_proto::sequence::ranges(&uids);
+            Done(Status::Ok, Some(Code::AppendUid { validity, uids }), "APPEND completed".to_owned())
+        }
+        Err(e) => commands::failed(&e),
+    }
+}
+
+fn publish(conn: &Connection, messages: &mut [Appending]) -> io::Result<(u32, Vec<u32>)> {
+    let Some(first) = messages.first() else { return Err(io::Error::other("no message")) };
+    let folder = conn.shared.imap_folders.folder(&first.dir);
+    for m in messages.iter_mut() {
+        m.prepare()?;
+    }
+    let mut index = folder.lock()?;
+    let mut uids = Vec::with_capacity(messages.len());
+    for m in messages.iter_mut() {
+        match folder.add(&mut index, &m.tmp, &m.base, m.flags, std::mem::take(&mut m.keywords)) {
+            Ok(uid) => {
+                m.published = true;
+                uids.push(uid);
+            }
+            Err(e) => {
+                // All or none: those already added go again.
+                let added: Vec<usize> = uids.iter().filter_map(|&u| index.position(u)).collect();
+                folder.remove(&mut index, &added)?;
+                drop(index);
+                folder.notify();
+                return Err(e);
+            }
+        }
+    }
+    let validity = index.validity;
+    drop(index);
+    for m in messages.iter() {
+        m.quotas.add(&m.user, m.size);
+    }
+    folder.notify();
+    Ok((validity, uids))
 }
 
 /// The largest message whose NUL-holding parts are re-encoded (it is read whole for that);
@@ -185,7 +211,7 @@ pub(super) fn whole(conn: &Connection, body: &Body<'_>) -> Done {
     match start(conn, body, message.len() as u64) {
         Ok(mut appending) => {
             appending.write(message);
-            appending.finish(conn)
+            finish(conn, vec![appending])
         }
         Err(done) => done,
     }

@@ -49,8 +49,9 @@ pub(crate) struct Connection {
     /// The FETCH under way met a message expunged by another session (it ends
     /// `NO [EXPUNGEISSUED]`).
     pub(crate) fetch_vanished: bool,
-    /// A large APPEND's message, written as it arrives.
-    appending: Option<append::Appending>,
+    /// An APPEND's messages, each written as it arrives (several with MULTIAPPEND), kept
+    /// unpublished until the command ends.
+    appending: Vec<append::Appending>,
     /// Commands run, for the session log line.
     pub(crate) commands: usize,
 }
@@ -127,7 +128,7 @@ impl Connection {
             resume: None,
             streaming: None,
             fetch_vanished: false,
-            appending: None,
+            appending: Vec::new(),
             commands: 0,
         }
     }
@@ -200,21 +201,27 @@ impl Connection {
                 let started = tokio::task::block_in_place(|| append::start(self, &request.command().body, size));
                 let _ = match started {
                     Ok(appending) => {
-                        self.appending = Some(appending);
+                        self.appending.push(appending);
                         session.accept_literal()
                     }
-                    Err(commands::Done(_, code, text)) => session.refuse_literal(code, &text),
+                    Err(commands::Done(_, code, text)) => {
+                        // Refusing one message refuses the whole APPEND (RFC 3502).
+                        self.appending.clear();
+                        session.refuse_literal(code, &text)
+                    }
                 };
             }
             Event::AppendData(data) => {
-                if let Some(appending) = self.appending.as_mut() {
+                if let Some(appending) = self.appending.last_mut() {
                     tokio::task::block_in_place(|| appending.write(&data));
                 }
             }
             Event::AppendEnd => {
-                let done = match self.appending.take() {
-                    Some(appending) => tokio::task::block_in_place(|| appending.finish(self)),
-                    None => commands::no(None, "No message"),
+                let messages = std::mem::take(&mut self.appending);
+                let done = if messages.is_empty() {
+                    commands::no(None, "No message")
+                } else {
+                    tokio::task::block_in_place(|| append::finish(self, messages))
                 };
                 if let Some(sel) = self.selected.as_mut() {
                     tokio::task::block_in_place(|| sel.updates(session.output(), true));
@@ -222,7 +229,7 @@ impl Connection {
                 let commands::Done(status, code, text) = done;
                 let _ = session.complete(status, code, &text);
             }
-            Event::AppendAborted => self.appending = None,
+            Event::AppendAborted => self.appending.clear(),
             Event::Command(request) => {
                 self.commands += 1;
                 tokio::task::block_in_place(|| commands::run(self, request, session));
