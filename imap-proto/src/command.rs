@@ -259,6 +259,19 @@ pub enum Body<'a> {
         charset: Cow<'a, [u8]>,
         keys: Vec<SearchKey<'a>>,
     },
+    /// `GETQUOTA root` (RFC 9208).
+    GetQuota {
+        root: Cow<'a, [u8]>,
+    },
+    /// `GETQUOTAROOT mailbox` (RFC 9208).
+    GetQuotaRoot {
+        mailbox: Mailbox<'a>,
+    },
+    /// `SETQUOTA root (resource limit …)` (RFC 9208): resource names as sent.
+    SetQuota {
+        root: Cow<'a, [u8]>,
+        limits: Vec<(&'a str, u64)>,
+    },
     Idle,
     Unselect,
     Namespace,
@@ -563,6 +576,28 @@ impl<'a> Command<'a> {
             _ if is("FETCH") => fetch(c, false)?,
             _ if is("SEARCH") => search(c, false)?,
             _ if is("SORT") => sort(c, false)?,
+            _ if is("GETQUOTA") => {
+                c.sp()?;
+                Body::GetQuota { root: c.astring()? }
+            }
+            _ if is("GETQUOTAROOT") => Body::GetQuotaRoot { mailbox: mailbox(c)? },
+            _ if is("SETQUOTA") => {
+                c.sp()?;
+                let root = c.astring()?;
+                c.sp()?;
+                c.open()?;
+                let mut limits = Vec::new();
+                while !c.rest().starts_with(b")") {
+                    if !limits.is_empty() {
+                        c.sp()?;
+                    }
+                    let resource = c.atom()?;
+                    c.sp()?;
+                    limits.push((resource, c.number64()?));
+                }
+                c.close()?;
+                Body::SetQuota { root, limits }
+            }
             _ if is("THREAD") => thread(c, false)?,
             _ => return Err(ParseError::Unknown),
         })

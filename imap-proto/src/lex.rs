@@ -273,13 +273,14 @@ impl<'a> Cursor<'a> {
         Ok(data)
     }
 
-    fn number64(&mut self) -> Result<u64, LexError> {
+    /// `number64` (RFC 9051): digits, at most 2^63 - 1.
+    pub fn number64(&mut self) -> Result<u64, LexError> {
         let digits = self.rest().iter().take_while(|b| b.is_ascii_digit()).count();
         let n = self.input[self.pos..self.pos + digits]
             .iter()
             .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')));
         match n {
-            Some(n) if digits > 0 => {
+            Some(n) if digits > 0 && n <= i64::MAX as u64 => {
                 self.pos += digits;
                 Ok(n)
             }

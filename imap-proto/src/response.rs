@@ -141,6 +141,17 @@ pub enum Data<'a> {
     Sort(Vec<u32>),
     /// `THREAD (…)…` (RFC 5256): the threads, each a tree of message numbers (or UIDs).
     Thread(Vec<Thread>),
+    /// `QUOTA root (resource usage limit …)` (RFC 9208); resources that are not atoms are
+    /// left out.
+    Quota {
+        root: &'a [u8],
+        resources: Vec<(&'a str, u64, u64)>,
+    },
+    /// `QUOTAROOT mailbox root…` (RFC 9208).
+    QuotaRoot {
+        mailbox: &'a [u8],
+        roots: Vec<&'a [u8]>,
+    },
     Status {
         mailbox: &'a [u8],
         items: Vec<(StatusItem, u64)>,
@@ -417,6 +428,26 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
                 }
             }
         }
+        Data::Quota { root, resources } => {
+            out.extend_from_slice(b"QUOTA ");
+            write_astring(out, root);
+            out.extend_from_slice(b" (");
+            let list: Vec<String> = resources
+                .iter()
+                .filter(|(name, _, _)| is_atom(name.as_bytes()))
+                .map(|(name, usage, limit)| format!("{name} {usage} {limit}"))
+                .collect();
+            out.extend_from_slice(list.join(" ").as_bytes());
+            out.push(b')');
+        }
+        Data::QuotaRoot { mailbox, roots } => {
+            out.extend_from_slice(b"QUOTAROOT ");
+            write_astring(out, mailbox);
+            for root in roots {
+                out.push(b' ');
+                write_astring(out, root);
+            }
+        }
         Data::Thread(threads) => {
             out.extend_from_slice(b"THREAD");
             if !threads.is_empty() {
@@ -567,6 +598,16 @@ mod tests {
         ];
         assert_eq!(data(&Data::Thread(threads)), "* THREAD (2)(3 6 (4 23)(44 7 96))((5)(8))\r\n");
         assert_eq!(data(&Data::Thread(vec![])), "* THREAD\r\n");
+        // RFC 9208 §5.1's examples.
+        assert_eq!(
+            data(&Data::Quota { root: b"", resources: vec![("STORAGE", 10, 512), ("x\r\n* BYE", 1, 2)] }),
+            "* QUOTA \"\" (STORAGE 10 512)\r\n"
+        );
+        assert_eq!(data(&Data::QuotaRoot { mailbox: b"INBOX", roots: vec![b""] }), "* QUOTAROOT INBOX \"\"\r\n");
+        assert_eq!(
+            data(&Data::QuotaRoot { mailbox: b"comp.mail.mime", roots: vec![] }),
+            "* QUOTAROOT comp.mail.mime\r\n"
+        );
         assert_eq!(
             status(None, Status::Bye, None, "IMAP4rev1 Server logging out"),
             "* BYE IMAP4rev1 Server logging out\r\n"

@@ -116,7 +116,7 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 14] = [
+const IMAP_EXTENSIONS: [&str; 16] = [
     "NAMESPACE",
     "UNSELECT",
     "UIDPLUS",
@@ -131,6 +131,8 @@ const IMAP_EXTENSIONS: [&str; 14] = [
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
     "MULTIAPPEND",
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
 ];
 
 fn imap_config(l: &Listener) -> ImapConfig {

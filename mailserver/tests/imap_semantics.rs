@@ -386,3 +386,29 @@ fn multiappend_stores_all_or_none() {
     let tmp = s.data().join("mail/localhost/alice/Maildir/tmp");
     assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0, "the refused command's files are gone");
 }
+
+/// QUOTA (RFC 9208) over the account's quota: one root, `""`, for every folder, STORAGE in
+/// KiB; no root for an account without a quota; SETQUOTA is the administrator's.
+#[test]
+fn quota_roots_and_usage() {
+    let s = server_with_mail("imap-quota", "[[user]]\naddress = \"alice@localhost\"\nquota = 2048000\n", 1);
+    let mut a = Raw::login(s.addr("imapplain"));
+    let caps = a.cmd("CAPABILITY");
+    assert!(caps[0].contains(" QUOTA ") && caps[0].contains(" QUOTA=RES-STORAGE"), "{caps:?}");
+    let r = a.cmd("GETQUOTAROOT INBOX");
+    assert_eq!(r[0], "* QUOTAROOT INBOX \"\"\r\n", "{r:?}");
+    assert!(r[1].starts_with("* QUOTA \"\" (STORAGE 1 2000)"), "{r:?}");
+    let r = a.cmd("GETQUOTA \"\"");
+    assert!(r[0].starts_with("* QUOTA \"\" (STORAGE "), "{r:?}");
+    assert!(a.cmd("GETQUOTA \"other\"").last().unwrap().contains("NO [NONEXISTENT]"));
+    assert!(a.cmd("GETQUOTAROOT Nowhere").last().unwrap().contains("NO [NONEXISTENT]"));
+    assert!(a.cmd("SETQUOTA \"\" (STORAGE 99999)").last().unwrap().contains("NO [CANNOT]"));
+    // Without a quota: no root.
+    let out = s.cli(&["user", "add", "bob@localhost"], "bob-secret\n");
+    assert!(out.status.success(), "{out:?}");
+    let stream = std::net::TcpStream::connect(s.addr("imapplain")).unwrap();
+    let mut bob = Raw { reader: std::io::BufReader::new(stream.try_clone().unwrap()), writer: stream, next: 0 };
+    assert!(bob.line().starts_with("* OK"));
+    assert!(bob.cmd("LOGIN bob@localhost bob-secret").last().unwrap().contains("OK"));
+    assert_eq!(bob.cmd("GETQUOTAROOT INBOX")[0], "* QUOTAROOT INBOX\r\n");
+}

@@ -414,3 +414,21 @@ fn sort_commands() {
         assert!(parse(bad).is_err(), "{bad}");
     }
 }
+
+/// RFC 9208's commands.
+#[test]
+fn quota_commands() {
+    assert_eq!(
+        parse("G0001 GETQUOTA \"!partition/sda4\"\r\n").unwrap().body,
+        Body::GetQuota { root: b("!partition/sda4") }
+    );
+    assert_eq!(parse("G0002 GETQUOTAROOT INBOX\r\n").unwrap().body, Body::GetQuotaRoot { mailbox: Mailbox::Inbox });
+    assert_eq!(
+        parse("S0000 SETQUOTA \"#user/alice\" (STORAGE 510 MESSAGE 1000)\r\n").unwrap().body,
+        Body::SetQuota { root: b("#user/alice"), limits: vec![("STORAGE", 510), ("MESSAGE", 1000)] }
+    );
+    for bad in ["t GETQUOTA\r\n", "t SETQUOTA \"\" (STORAGE)\r\n", "t SETQUOTA \"\" (STORAGE 99999999999999999999)\r\n"]
+    {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+}

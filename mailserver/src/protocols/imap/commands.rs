@@ -327,6 +327,24 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         Body::Search { keys, .. } | Body::Sort { keys, .. } if search::key_count(keys) > MAX_SEARCH_KEYS => {
             no(Some(Code::Limit), "Too many search keys")
         }
+        Body::GetQuotaRoot { mailbox } => match folder_of(&maildir, mailbox).filter(|d| exists(d) || is_inbox(mailbox))
+        {
+            None => no(Some(Code::Nonexistent), "No such mailbox"),
+            Some(_) => {
+                let limit = conn.shared.quotas.limit(&user);
+                let name = wire_name(mailbox);
+                let roots: Vec<&[u8]> = if limit.is_some() { vec![b""] } else { Vec::new() };
+                Data::QuotaRoot { mailbox: name.as_bytes(), roots }.encode(out);
+                quota(conn, &user, out);
+                ok("GETQUOTAROOT completed")
+            }
+        },
+        Body::GetQuota { root } if root.is_empty() && conn.shared.quotas.limit(&user).is_some() => {
+            quota(conn, &user, out);
+            ok("GETQUOTA completed")
+        }
+        Body::GetQuota { .. } => no(Some(Code::Nonexistent), "No such quota root"),
+        Body::SetQuota { .. } => no(Some(Code::Cannot), "Quotas are set by the administrator"),
         Body::Thread { keys, .. } if search::key_count(keys) > MAX_SEARCH_KEYS => {
             no(Some(Code::Limit), "Too many search keys")
         }
@@ -638,6 +656,15 @@ fn store_flags(
     drop(index);
     sel.folder.notify();
     Ok(ok(if uid { "UID STORE completed" } else { "STORE completed" }))
+}
+
+/// `* QUOTA "" (STORAGE used limit)` in KiB (RFC 9208), for a user with a quota: one root,
+/// `""`, for all their folders.
+fn quota(conn: &Connection, user: &str, out: &mut Vec<u8>) {
+    if let Some(limit) = conn.shared.quotas.limit(user) {
+        let used = conn.shared.quotas.usage(user);
+        Data::Quota { root: b"", resources: vec![("STORAGE", used.div_ceil(1024), limit / 1024)] }.encode(out);
+    }
 }
 
 /// The messages of the view that match `keys`: their message numbers and index entries, in
