@@ -245,9 +245,11 @@ pub enum Body<'a> {
         charset: Option<Cow<'a, [u8]>>,
         keys: Vec<SearchKey<'a>>,
     },
-    /// `[UID] SORT (criteria) charset keys` (RFC 5256; DISPLAYFROM and DISPLAYTO, RFC 5957).
+    /// `[UID] SORT [RETURN (options)] (criteria) charset keys` (RFC 5256; DISPLAYFROM and
+    /// DISPLAYTO, RFC 5957; `ret` is `Some` for ESORT, RFC 5267).
     Sort {
         uid: bool,
+        ret: Option<Vec<ReturnOption>>,
         criteria: Vec<SortCriterion>,
         charset: Cow<'a, [u8]>,
         keys: Vec<SearchKey<'a>>,
@@ -704,6 +706,7 @@ fn search<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
 /// `search-criteria = charset 1*(SP search-key)`.
 fn sort<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
     c.sp()?;
+    let ret = search::return_options(c)?;
     c.open()?;
     let mut criteria = Vec::new();
     loop {
@@ -739,7 +742,7 @@ fn sort<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
     let charset = c.astring()?;
     c.sp()?;
     let keys = search::keys(c)?;
-    Ok(Body::Sort { uid, criteria, charset, keys })
+    Ok(Body::Sort { uid, ret, criteria, charset, keys })
 }
 
 /// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria` (RFC 5256 §4).

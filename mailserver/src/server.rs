@@ -116,7 +116,7 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 16] = [
+const IMAP_EXTENSIONS: [&str; 17] = [
     "NAMESPACE",
     "UNSELECT",
     "UIDPLUS",
@@ -128,6 +128,7 @@ const IMAP_EXTENSIONS: [&str; 16] = [
     "LIST-STATUS",
     "SORT",
     "SORT=DISPLAY",
+    "ESORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
     "MULTIAPPEND",

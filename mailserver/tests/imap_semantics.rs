@@ -308,6 +308,9 @@ fn sort_orders_as_rfc_5256_says() {
     assert_eq!(sort(&mut a, "SORT (TO) UTF-8 ALL"), "* SORT 3 1 2\r\n", "a group sorts by its name");
     assert_eq!(sort(&mut a, "SORT (REVERSE SIZE) UTF-8 ALL"), "* SORT 1 2 3\r\n");
     assert_eq!(sort(&mut a, "SORT (SUBJECT REVERSE ARRIVAL) UTF-8 NOT FROM c"), "* SORT 2 1\r\n");
+    // ESORT (RFC 5267): MIN and MAX by number, ALL in the sorted order.
+    let r = a.cmd("SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) UTF-8 ALL");
+    assert!(r[0].starts_with("* ESEARCH (TAG \"t") && r[0].ends_with(" MIN 1 MAX 3 COUNT 3 ALL 2:3,1\r\n"), "{r:?}");
     let uids = a.cmd("UID SORT (SIZE) UTF-8 ALL");
     assert!(uids[0].starts_with("* SORT "), "{uids:?}");
     assert!(a.cmd("SORT (SUBJECT) KOI8-R ALL").last().unwrap().contains("NO [BADCHARSET"));

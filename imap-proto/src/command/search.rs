@@ -94,6 +94,18 @@ pub(super) struct Search<'a> {
 
 pub(super) fn search<'a>(c: &mut Cursor<'a>) -> Result<Search<'a>, ParseError> {
     c.sp()?;
+    let ret = return_options(c)?;
+    let mut charset = None;
+    if c.keyword("CHARSET") {
+        c.sp()?;
+        charset = Some(c.astring()?);
+        c.sp()?;
+    }
+    Ok(Search { charset, ret, keys: keys(c)? })
+}
+
+/// `[RETURN (options) SP]` of ESEARCH (RFC 4731) and ESORT (RFC 5267).
+pub(super) fn return_options(c: &mut Cursor<'_>) -> Result<Option<Vec<ReturnOption>>, ParseError> {
     let mut ret = None;
     if c.keyword("RETURN") {
         c.sp()?;
@@ -125,13 +137,7 @@ pub(super) fn search<'a>(c: &mut Cursor<'a>) -> Result<Search<'a>, ParseError> {
         }
         ret = Some(opts);
     }
-    let mut charset = None;
-    if c.keyword("CHARSET") {
-        c.sp()?;
-        charset = Some(c.astring()?);
-        c.sp()?;
-    }
-    Ok(Search { charset, ret, keys: keys(c)? })
+    Ok(ret)
 }
 
 /// `search-key *(SP search-key)`: the keys of a SEARCH or a SORT.

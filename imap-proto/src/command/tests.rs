@@ -399,11 +399,15 @@ fn search_nesting_is_bounded_without_parentheses() {
 fn sort_commands() {
     let c = |key, reverse| SortCriterion { key, reverse };
     let parsed = parse("A282 SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994\r\n").unwrap();
-    let Body::Sort { uid: false, criteria, charset, keys } = parsed.body else { panic!("{parsed:?}") };
+    let Body::Sort { uid: false, criteria, charset, keys, ret: None } = parsed.body else { panic!("{parsed:?}") };
     assert_eq!((criteria, &*charset, keys.len()), (vec![c(SortKey::Subject, false)], &b"UTF-8"[..], 1));
     let parsed = parse("A284 UID SORT (REVERSE DATE DISPLAYFROM reverse size) US-ASCII TEXT \"not in mailbox\"\r\n");
-    let Body::Sort { uid: true, criteria, .. } = parsed.unwrap().body else { panic!() };
+    let Body::Sort { uid: true, criteria, ret: None, .. } = parsed.unwrap().body else { panic!() };
     assert_eq!(criteria, [c(SortKey::Date, true), c(SortKey::DisplayFrom, false), c(SortKey::Size, true)]);
+    // ESORT (RFC 5267).
+    let parsed = parse("t SORT RETURN (MIN COUNT) (ARRIVAL) US-ASCII 1:5\r\n").unwrap();
+    let Body::Sort { ret: Some(ret), .. } = parsed.body else { panic!() };
+    assert_eq!(ret, [search::ReturnOption::Min, search::ReturnOption::Count]);
     for bad in [
         "t SORT () UTF-8 ALL\r\n",
         "t SORT (SUBJECT) ALL\r\n",

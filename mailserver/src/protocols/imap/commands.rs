@@ -356,8 +356,12 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         Body::Thread { uid, algorithm, keys, .. } => {
             with_selected(conn, out, |_, sel, out| super::thread::thread(sel, *uid, *algorithm, keys, out))?
         }
-        Body::Sort { uid, criteria, keys, .. } => {
-            with_selected(conn, out, |_, sel, out| super::sort::sort(sel, *uid, criteria, keys, out))?
+        Body::Sort { uid, ret, criteria, keys, .. } => {
+            let tag = tag_of_request(session);
+            let out = session.output();
+            with_selected(conn, out, |_, sel, out| {
+                super::sort::sort(sel, *uid, ret.as_deref(), &tag, criteria, keys, out)
+            })?
         }
         Body::Search { uid, ret, keys, .. } => {
             let tag = tag_of_request(session);

@@ -9,7 +9,7 @@ use std::io;
 use std::time::UNIX_EPOCH;
 
 use mail_parser::{Address, HeaderValue, Message as Parsed};
-use sansmail_imap_proto::command::{SearchKey, SortCriterion, SortKey};
+use sansmail_imap_proto::command::{ReturnOption, SearchKey, SortCriterion, SortKey};
 use sansmail_imap_proto::response::Data;
 
 use super::commands::{Done, Selected, matching, ok};
@@ -25,6 +25,8 @@ enum Value {
 pub(super) fn sort(
     sel: &mut Selected,
     uid: bool,
+    ret: Option<&[ReturnOption]>,
+    tag: &str,
     criteria: &[SortCriterion],
     keys: &[SearchKey<'_>],
     out: &mut Vec<u8>,
@@ -71,7 +73,23 @@ pub(super) fn sort(
         }
         a.1.cmp(&b.1)
     });
-    Data::Sort(rows.into_iter().map(|(_, seq, u)| if uid { u } else { seq }).collect()).encode(out);
+    let ids: Vec<u32> = rows.into_iter().map(|(_, seq, u)| if uid { u } else { seq }).collect();
+    match ret.zip(sansmail_imap_proto::Tag::new(tag).ok()) {
+        None => Data::Sort(ids).encode(out),
+        // ESORT (RFC 5267): MIN and MAX are numbers, ALL keeps the sorted order.
+        Some((opts, tag)) => {
+            let has = |o| opts.contains(&o);
+            Data::ESearch {
+                tag,
+                uid,
+                min: ids.iter().min().copied().filter(|_| has(ReturnOption::Min)),
+                max: ids.iter().max().copied().filter(|_| has(ReturnOption::Max)),
+                count: has(ReturnOption::Count).then_some(ids.len() as u32),
+                all: (has(ReturnOption::All) && !ids.is_empty()).then(|| sansmail_imap_proto::sequence::ranges(&ids)),
+            }
+            .encode(out);
+        }
+    }
     Ok(ok(if uid { "UID SORT completed" } else { "SORT completed" }))
 }
 
