@@ -166,8 +166,11 @@ pub enum Body<'a> {
     Examine {
         mailbox: Mailbox<'a>,
     },
+    /// `CREATE mailbox [(USE (attributes))]` (RFC 6154 §3's CREATE-SPECIAL-USE: the
+    /// special-use attributes without their backslash, e.g. `Drafts`).
     Create {
         mailbox: Mailbox<'a>,
+        special_use: Vec<&'a str>,
     },
     Delete {
         mailbox: Mailbox<'a>,
@@ -469,7 +472,32 @@ impl<'a> Command<'a> {
             }
             _ if is("SELECT") => Body::Select { mailbox: mailbox(c)? },
             _ if is("EXAMINE") => Body::Examine { mailbox: mailbox(c)? },
-            _ if is("CREATE") => Body::Create { mailbox: mailbox(c)? },
+            _ if is("CREATE") => {
+                let mailbox = mailbox(c)?;
+                let mut special_use = Vec::new();
+                if c.eat(b' ') {
+                    c.open()?;
+                    let at = c.pos();
+                    if !c.keyword("USE") {
+                        return Err(ParseError::Syntax(LexError { expected: "USE", at }));
+                    }
+                    c.sp()?;
+                    c.open()?;
+                    while !c.rest().starts_with(b")") {
+                        if !special_use.is_empty() {
+                            c.sp()?;
+                        }
+                        let at = c.pos();
+                        if !c.eat(b'\\') {
+                            return Err(ParseError::Syntax(LexError { expected: "a special-use attribute", at }));
+                        }
+                        special_use.push(c.atom()?);
+                    }
+                    c.close()?;
+                    c.close()?;
+                }
+                Body::Create { mailbox, special_use }
+            }
             _ if is("DELETE") => Body::Delete { mailbox: mailbox(c)? },
             _ if is("SUBSCRIBE") => Body::Subscribe { mailbox: mailbox(c)? },
             _ if is("UNSUBSCRIBE") => Body::Unsubscribe { mailbox: mailbox(c)? },

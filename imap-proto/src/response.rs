@@ -71,6 +71,8 @@ pub enum Code<'a> {
     PrivacyRequired,
     /// Some of the messages a command named were expunged meanwhile (RFC 5530).
     ExpungeIssued,
+    /// A special-use attribute the server cannot give a mailbox (RFC 6154 §6).
+    UseAttr,
 }
 
 /// One node of a THREAD response: a message (or, with `id` `None`, a missing parent the
@@ -316,6 +318,7 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
         Code::Limit => simple("LIMIT", out),
         Code::ServerBug => simple("SERVERBUG", out),
         Code::ExpungeIssued => simple("EXPUNGEISSUED", out),
+        Code::UseAttr => simple("USEATTR", out),
         Code::ClientBug => simple("CLIENTBUG", out),
         Code::PrivacyRequired => simple("PRIVACYREQUIRED", out),
     }

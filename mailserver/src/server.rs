@@ -116,12 +116,13 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 17] = [
+const IMAP_EXTENSIONS: [&str; 18] = [
     "NAMESPACE",
     "UNSELECT",
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
+    "CREATE-SPECIAL-USE",
     "ESEARCH",
     "CHILDREN",
     "LIST-EXTENDED",

@@ -415,3 +415,21 @@ fn quota_roots_and_usage() {
     assert!(bob.cmd("LOGIN bob@localhost bob-secret").last().unwrap().contains("OK"));
     assert_eq!(bob.cmd("GETQUOTAROOT INBOX")[0], "* QUOTAROOT INBOX\r\n");
 }
+
+/// CREATE-SPECIAL-USE (RFC 6154 §3): a folder created for a use is listed with it, keeps it
+/// across RENAME, and a use the server cannot give is NO [USEATTR].
+#[test]
+fn create_special_use() {
+    let s = server_with_mail("imap-create-special", "", 0);
+    let mut a = Raw::login(s.addr("imapplain"));
+    assert!(a.cmd("CAPABILITY")[0].contains(" CREATE-SPECIAL-USE"));
+    assert!(a.cmd("CREATE MyDrafts (USE (\\Drafts))").last().unwrap().contains("OK"));
+    let r = a.cmd("LIST (SPECIAL-USE) \"\" *");
+    assert!(r.iter().any(|l| l.contains("\\Drafts") && l.ends_with(" MyDrafts\r\n")), "{r:?}");
+    assert!(a.cmd("RENAME MyDrafts Outgoing").last().unwrap().contains("OK"));
+    let r = a.cmd("LIST \"\" Outgoing RETURN (SPECIAL-USE)");
+    assert!(r[0].contains("\\Drafts"), "{r:?}");
+    let r = a.cmd("CREATE Everything (USE (\\All))");
+    assert!(r.last().unwrap().contains("NO [USEATTR]"), "{r:?}");
+    assert!(a.cmd("LIST \"\" Everything").len() == 1, "not created");
+}

@@ -81,7 +81,18 @@ fn rfc3501_sample_session() {
 #[test]
 fn mailbox_commands() {
     let other = |s: &'static str| Mailbox::Other(b(s));
-    assert_eq!(parse("t CREATE \"Entw&APw-rfe\"\r\n").unwrap().body, Body::Create { mailbox: other("Entw&APw-rfe") });
+    assert_eq!(
+        parse("t CREATE \"Entw&APw-rfe\"\r\n").unwrap().body,
+        Body::Create { mailbox: other("Entw&APw-rfe"), special_use: vec![] }
+    );
+    // RFC 6154 §5.3's example.
+    assert_eq!(
+        parse("t1 CREATE MySpecial (USE (\\Drafts \\Sent))\r\n").unwrap().body,
+        Body::Create { mailbox: other("MySpecial"), special_use: vec!["Drafts", "Sent"] }
+    );
+    for bad in ["t CREATE x (USE Drafts)\r\n", "t CREATE x (OTHER (\\Drafts))\r\n", "t CREATE x (USE (Drafts))\r\n"] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
     assert_eq!(
         parse("t RENAME blurdybloop {7}\r\nsarasoop\r\n").unwrap_err(),
         ParseError::Syntax(LexError { expected: "end of command", at: 33 }),

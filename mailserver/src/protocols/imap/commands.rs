@@ -256,7 +256,7 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
                 None => no(None, "No mailbox selected"),
             }
         }
-        Body::Create { mailbox } => folders::create(&conn.shared.imap, &maildir, mailbox)?,
+        Body::Create { mailbox, special_use } => folders::create(&conn.shared.imap, &maildir, mailbox, special_use)?,
         Body::Delete { mailbox } => folders::delete(conn, &user, &maildir, mailbox)?,
         Body::Rename { from, to } => folders::rename(&conn.shared.imap, &maildir, from, to)?,
         Body::Subscribe { mailbox } => folders::subscribe(&conn.shared.imap, &maildir, mailbox)?,

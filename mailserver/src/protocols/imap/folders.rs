@@ -28,9 +28,27 @@ fn may_add(limits: &ImapConfig, maildir: &Path, mailbox: &Mailbox<'_>) -> Option
     None
 }
 
-pub(super) fn create(limits: &ImapConfig, maildir: &Path, mailbox: &Mailbox<'_>) -> io::Result<Done> {
+pub(super) fn create(
+    limits: &ImapConfig,
+    maildir: &Path,
+    mailbox: &Mailbox<'_>,
+    special_use: &[&str],
+) -> io::Result<Done> {
     if is_inbox(mailbox) {
         return Ok(no(Some(Code::AlreadyExists), "INBOX always exists"));
+    }
+    // CREATE-SPECIAL-USE (RFC 6154 §3): the uses a folder of real messages can have (not
+    // \All or \Flagged, which would be views of other folders).
+    let mut uses: Vec<&str> = Vec::new();
+    for u in special_use {
+        match SPECIAL_USE.iter().find(|(_, a)| a[1..].eq_ignore_ascii_case(u)) {
+            Some((_, attribute)) => {
+                if !uses.contains(attribute) {
+                    uses.push(attribute);
+                }
+            }
+            None => return Ok(no(Some(Code::UseAttr), "Special use not supported")),
+        }
     }
     let Some(dir) = folder_of(maildir, mailbox) else { return Ok(no(Some(Code::Cannot), "Invalid mailbox name")) };
     if exists(&dir) {
@@ -40,6 +58,9 @@ pub(super) fn create(limits: &ImapConfig, maildir: &Path, mailbox: &Mailbox<'_>)
         return Ok(refused);
     }
     store::create_maildir(&dir)?;
+    if !uses.is_empty() {
+        store::save_special_use(&dir, &uses)?;
+    }
     Ok(ok("Created"))
 }
 
@@ -263,8 +284,15 @@ pub(super) fn list(
             }
             continue;
         }
-        let special = SPECIAL_USE.iter().find(|(n, _)| *n == name.as_str()).map(|(_, a)| *a);
-        if !matched || how.special_use_only && special.is_none() {
+        if !matched {
+            continue;
+        }
+        // The uses given at CREATE, else those of the folders every user gets.
+        let mut special: Vec<&str> = store::special_use(&store::folder_dir(maildir, name));
+        if special.is_empty() {
+            special.extend(SPECIAL_USE.iter().find(|(n, _)| *n == name.as_str()).map(|(_, a)| *a));
+        }
+        if how.special_use_only && special.is_empty() {
             continue;
         }
         let prefix = format!("{name}.");

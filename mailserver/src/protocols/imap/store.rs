@@ -27,6 +27,27 @@ const INDEX: &str = "sansmail-uidlist";
 pub(crate) const SPECIAL_USE: [(&str, &str); 5] =
     [("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"), ("Junk", "\\Junk"), ("Archive", "\\Archive")];
 
+/// The file of a folder that holds the special uses it was created with (RFC 6154 §3).
+const SPECIAL_USE_FILE: &str = "sansmail-special-use";
+
+/// Keeps the special uses given at CREATE (one attribute, `\Drafts`…, per line).
+pub(crate) fn save_special_use(dir: &Path, uses: &[&str]) -> io::Result<()> {
+    let tmp = dir.join(format!("{SPECIAL_USE_FILE}.tmp"));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(uses.iter().map(|u| format!("{u}\n")).collect::<String>().as_bytes())?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join(SPECIAL_USE_FILE))?;
+    sync_dir(dir)
+}
+
+/// The special uses a folder was created with (only those this server knows are shown).
+pub(crate) fn special_use(dir: &Path) -> Vec<&'static str> {
+    let Ok(text) = fs::read_to_string(dir.join(SPECIAL_USE_FILE)) else { return Vec::new() };
+    text.lines().filter_map(|l| SPECIAL_USE.iter().find(|(_, a)| *a == l.trim()).map(|(_, a)| *a)).collect()
+}
+
 /// System flags, one bit each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Flags(pub(crate) u8);
