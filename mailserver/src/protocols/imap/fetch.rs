@@ -13,8 +13,9 @@ use sansmail_imap_proto::lex::SeqRange;
 use sansmail_imap_proto::response::{Code, Data, FetchItem, Status};
 
 use super::Connection;
-use super::commands::{Done, Selected, flag_list, no, ok};
+use super::commands::{Done, Selected, no, ok};
 use super::search::internal_date;
+use super::selected::flag_list;
 use super::store::{Flags, Folder, Summary};
 
 /// The message file's content, following a rename by another session.

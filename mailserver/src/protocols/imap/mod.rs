@@ -13,6 +13,7 @@ pub(crate) mod folders;
 pub(crate) mod message;
 mod reencode;
 pub(crate) mod search;
+pub(crate) mod selected;
 mod sort;
 pub(crate) mod store;
 mod thread;
