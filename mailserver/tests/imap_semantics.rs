@@ -387,7 +387,18 @@ fn multiappend_stores_all_or_none() {
     let flags = a.cmd("FETCH 1:3 (FLAGS RFC822.SIZE)");
     assert!(flags[0].contains("\\Seen") && flags[2].contains("\\Flagged"), "{flags:?}");
     let tmp = s.data().join("mail/localhost/alice/Maildir/tmp");
-    assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0, "the refused command's files are gone");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the refused command's files are gone");
+    // At most 1,000 messages in one APPEND: the 1,001st refuses the command, none is stored.
+    let mut command = b"d APPEND INBOX {1+}\r\nx".to_vec();
+    for _ in 0..1000 {
+        command.extend_from_slice(b" {1+}\r\nx");
+    }
+    command.extend_from_slice(b"\r\n");
+    a.writer.write_all(&command).unwrap();
+    let answer = a.line();
+    assert!(answer.starts_with("d NO [LIMIT]"), "{answer}");
+    assert!(a.cmd("NOOP").iter().all(|l| !l.contains("EXISTS")), "nothing new");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the refused command's files are gone");
 }
 
 /// QUOTA (RFC 9208) over the account's quota: one root, `""`, for every folder, STORAGE in

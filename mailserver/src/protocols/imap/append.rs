@@ -22,6 +22,9 @@ use super::store::{Flags, Folder};
 use super::{Connection, commands, reencode};
 use crate::store::quota::{Quotas, command_key};
 
+/// Messages one APPEND may carry (MULTIAPPEND): past it, `NO [LIMIT]` and none is stored.
+pub(super) const MAX_MESSAGES: usize = 1000;
+
 /// A message being appended: its file in `tmp/`, what it will be stored with, and the quota
 /// it holds.
 pub(crate) struct Appending {
@@ -32,7 +35,9 @@ pub(crate) struct Appending {
     dir: PathBuf,
     base: String,
     tmp: PathBuf,
-    file: fs::File,
+    /// Open while the message is written; closed once it is whole and synced, so the
+    /// messages of a MULTIAPPEND hold one descriptor at a time.
+    file: Option<fs::File>,
     flags: Flags,
     keywords: Vec<String>,
     mtime: Option<SystemTime>,
@@ -87,7 +92,7 @@ pub(super) fn start(conn: &Connection, body: &Body<'_>, size: u64) -> Result<App
         dir,
         base,
         tmp,
-        file,
+        file: Some(file),
         flags,
         keywords,
         mtime,
@@ -105,28 +110,40 @@ impl Appending {
     pub(super) fn write(&mut self, data: &[u8]) {
         if self.failed.is_none() {
             self.nul |= memchr::memchr(0, data).is_some();
-            match self.file.write_all(data) {
+            let written = match self.file.as_mut() {
+                Some(file) => file.write_all(data),
+                None => Err(io::Error::other("message already complete")),
+            };
+            match written {
                 Ok(()) => self.written += data.len() as u64,
                 Err(e) => self.failed = Some(e),
             }
         }
     }
 
-    /// The whole message is written: re-encoded if it must be, dated, synced.
-    fn prepare(&mut self) -> io::Result<()> {
+    /// The whole message is written: re-encoded if it must be, dated, synced, closed. Once
+    /// done, it is not done again; a failure is kept for the command's end.
+    pub(super) fn prepare(&mut self) -> io::Result<()> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        if self.written != self.size {
-            return Err(io::Error::other("message shorter than announced"));
+        let Some(mut file) = self.file.take() else { return Ok(()) };
+        let ready = (|| {
+            if self.written != self.size {
+                return Err(io::Error::other("message shorter than announced"));
+            }
+            if self.nul && self.size <= REENCODE_MAX {
+                self.size = reencode_file(&mut file)?.unwrap_or(self.size);
+            }
+            if let Some(t) = self.mtime {
+                file.set_modified(t)?;
+            }
+            file.sync_all()
+        })();
+        if let Err(e) = &ready {
+            self.failed = Some(io::Error::new(e.kind(), e.to_string()));
         }
-        if self.nul && self.size <= REENCODE_MAX {
-            self.reencode()?;
-        }
-        if let Some(t) = self.mtime {
-            self.file.set_modified(t)?;
-        }
-        self.file.sync_all()
+        ready
     }
 }
 
@@ -179,21 +196,18 @@ fn publish(conn: &Connection, messages: &mut [Appending]) -> io::Result<(u32, Ve
 /// a larger one is stored as it came.
 const REENCODE_MAX: u64 = 32 * 1024 * 1024;
 
-impl Appending {
-    /// Rewrites the file with the parts that hold NUL in base64 ([`reencode`]).
-    fn reencode(&mut self) -> io::Result<()> {
-        use std::io::{Read as _, Seek as _};
-        let mut raw = Vec::new();
-        self.file.seek(io::SeekFrom::Start(0))?;
-        (&self.file).read_to_end(&mut raw)?;
-        if let Some(safe) = reencode::without_nul(&raw) {
-            self.file.set_len(0)?;
-            self.file.seek(io::SeekFrom::Start(0))?;
-            self.file.write_all(&safe)?;
-            self.size = safe.len() as u64;
-        }
-        Ok(())
-    }
+/// Rewrites a message file with its parts that hold NUL in base64 ([`reencode`]); its new
+/// size, if it changed.
+fn reencode_file(file: &mut fs::File) -> io::Result<Option<u64>> {
+    use std::io::{Read as _, Seek as _};
+    let mut raw = Vec::new();
+    file.seek(io::SeekFrom::Start(0))?;
+    file.read_to_end(&mut raw)?;
+    let Some(safe) = reencode::without_nul(&raw) else { return Ok(None) };
+    file.set_len(0)?;
+    file.seek(io::SeekFrom::Start(0))?;
+    file.write_all(&safe)?;
+    Ok(Some(safe.len() as u64))
 }
 
 impl Drop for Appending {

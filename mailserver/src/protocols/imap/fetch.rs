@@ -28,6 +28,19 @@ pub(super) fn read_message(folder: &Folder, uid: u32, path: &Path) -> io::Result
     Ok(content)
 }
 
+/// The header of a message (at most `limit` octets of it, blank line included): what SORT
+/// and THREAD read, whatever the size of the message.
+pub(super) fn read_header(folder: &Folder, uid: u32, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let file = open_message(folder, uid, path)?;
+    let mut head = Vec::new();
+    file.take(limit).read_to_end(&mut head)?;
+    let end = memchr::memmem::find(&head, b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| memchr::memmem::find(&head, b"\n\n").map(|p| p + 2));
+    head.truncate(end.unwrap_or(head.len()));
+    Ok(head)
+}
+
 /// The message file, opened, following a rename by another session.
 fn open_message(folder: &Folder, uid: u32, path: &Path) -> io::Result<fs::File> {
     match fs::File::open(path) {

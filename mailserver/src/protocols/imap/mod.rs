@@ -199,7 +199,15 @@ impl Connection {
             }
             Event::AppendStart { request, size } => {
                 self.commands += 1;
-                let started = tokio::task::block_in_place(|| append::start(self, &request.command().body, size));
+                // A further message of a MULTIAPPEND: the one before is whole; sync and close it.
+                if let Some(before) = self.appending.last_mut() {
+                    let _ = tokio::task::block_in_place(|| before.prepare());
+                }
+                let started = if self.appending.len() >= append::MAX_MESSAGES {
+                    Err(commands::no(Some(Code::Limit), "Too many messages in one APPEND"))
+                } else {
+                    tokio::task::block_in_place(|| append::start(self, &request.command().body, size))
+                };
                 let _ = match started {
                     Ok(appending) => {
                         self.appending.push(appending);

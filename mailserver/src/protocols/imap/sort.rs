@@ -15,6 +15,9 @@ use sansmail_imap_proto::response::Data;
 use super::commands::{Done, Selected, matching, ok};
 use super::fetch;
 
+/// What SORT and THREAD read of each message: its header, up to this many octets.
+pub(super) const HEADER_LIMIT: u64 = 64 * 1024;
+
 /// One sort key's value for one message.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Value {
@@ -38,7 +41,7 @@ pub(super) fn sort(
         let internal = m.internal.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         // A message gone meanwhile sorts on empty values; SEARCH would have listed it too.
         let raw = if needs_content {
-            fetch::read_message(&sel.folder, m.uid, &m.path).unwrap_or_default()
+            fetch::read_header(&sel.folder, m.uid, &m.path, HEADER_LIMIT).unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -165,41 +168,44 @@ pub(super) fn base_subject(subject: &str) -> String {
 /// leader or a `[fwd: …]` was taken off: THREAD=REFERENCES §2.2 step 6 asks).
 pub(super) fn base_subject_and_reply(subject: &str) -> (String, bool) {
     let mut reply = false;
-    // (1) Runs of whitespace become one space.
-    let mut s: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    // (1) Runs of whitespace become one space. Every later step only narrows this slice, so
+    // hostile subjects (thousands of leaders or blobs) cost linear time.
+    let normalized: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut s: &str = &normalized;
     loop {
         // (2) Trailers: "(fwd)" and whitespace, from the end, as long as there are some.
         loop {
-            let trimmed = s.trim_end();
-            let lower = trimmed.to_ascii_lowercase();
-            if lower.ends_with("(fwd)") {
-                s = trimmed[..trimmed.len() - 5].to_owned();
-            } else {
-                s = trimmed.to_owned();
-                break;
+            s = s.trim_end();
+            match s.len().checked_sub(5).filter(|&at| s.is_char_boundary(at)) {
+                Some(at) if s[at..].eq_ignore_ascii_case("(fwd)") => s = &s[..at],
+                _ => break,
             }
         }
         // (3)–(5) Leaders: `re`, `fw`, `fwd` (with blobs) and colon, and blobs, while any.
         loop {
-            let before = s.len();
-            let stripped = strip_leader(&s);
-            reply |= stripped.len() < s.len() && !s.starts_with([' ', '\t']);
-            s = stripped.to_owned();
-            if let Some(rest) = strip_blob(&s).filter(|r| !r.is_empty()) {
-                s = rest.to_owned();
+            s = s.trim_start();
+            let mut blobs = vec![s];
+            while let Some(rest) = strip_blob(blobs[blobs.len() - 1]) {
+                blobs.push(rest);
             }
-            if s.len() == before {
-                break;
+            let after_blobs = blobs[blobs.len() - 1];
+            if let Some(rest) = strip_refwd(after_blobs) {
+                s = rest;
+                reply = true;
+                continue;
             }
+            // No leader follows the blobs: they go (4), but the last stays if nothing is left
+            // after it; nothing else can change here then.
+            s = if after_blobs.is_empty() && blobs.len() > 1 { blobs[blobs.len() - 2] } else { after_blobs };
+            break;
         }
         // (6) "[fwd: ...]" around it all: unwrap, and again from (2).
-        let lower = s.to_ascii_lowercase();
-        if lower.starts_with("[fwd:") && s.ends_with(']') {
-            s = s[5..s.len() - 1].to_owned();
+        if s.len() >= 6 && s.is_char_boundary(5) && s[..5].eq_ignore_ascii_case("[fwd:") && s.ends_with(']') {
+            s = &s[5..s.len() - 1];
             reply = true;
             continue;
         }
-        return (s, reply);
+        return (s.to_owned(), reply);
     }
 }
 
@@ -210,25 +216,17 @@ fn strip_blob(s: &str) -> Option<&str> {
     rest[end..].strip_prefix(']').map(str::trim_start)
 }
 
-/// Strips `subj-leader = (*subj-blob subj-refwd) / WSP` once, if `s` starts with one.
-fn strip_leader(s: &str) -> &str {
-    if let Some(rest) = s.strip_prefix([' ', '\t']) {
-        return rest;
-    }
-    // *subj-blob
-    let mut rest = s;
-    while let Some(r) = strip_blob(rest) {
-        rest = r;
-    }
-    // subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"
-    let lower = rest.to_ascii_lowercase();
-    let word = ["re", "fwd", "fw"].into_iter().find(|w| lower.starts_with(w));
-    let Some(word) = word else { return s };
-    let mut after = rest[word.len()..].trim_start();
+/// `subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"`: what follows one, if `s`
+/// starts with one.
+fn strip_refwd(s: &str) -> Option<&str> {
+    let word = ["re", "fwd", "fw"]
+        .into_iter()
+        .find(|w| s.len() >= w.len() && s.is_char_boundary(w.len()) && s[..w.len()].eq_ignore_ascii_case(w))?;
+    let mut after = s[word.len()..].trim_start();
     if let Some(r) = strip_blob(after) {
         after = r;
     }
-    after.strip_prefix(':').unwrap_or(s)
+    after.strip_prefix(':')
 }
 
 #[cfg(test)]
@@ -250,8 +248,15 @@ mod tests {
             ("re: [fwd: [fwd: re: [fwd: babylon]]]", "babylon"),
             ("Re:  Re: \t hello\t (fwd) ", "hello"),
             ("[a][b] re: [c] fwd: subject", "subject"),
+            ("[a] [b]", "[b]"),
+            ("re: (fwd)", ""),
         ] {
             assert_eq!(base_subject(subject), base, "{subject:?}");
         }
+        // Hostile subjects: tens of thousands of leaders, blobs or wrappers.
+        assert_eq!(base_subject(&format!("{}x", "Re: ".repeat(20_000))), "x");
+        assert_eq!(base_subject(&"[a]".repeat(20_000)), "[a]");
+        assert_eq!(base_subject(&format!("{}x{}", "[fwd: ".repeat(5_000), "]".repeat(5_000))), "x");
+        assert_eq!(base_subject(&format!("x{}", " (fwd)".repeat(20_000))), "x");
     }
 }

@@ -18,7 +18,14 @@ use sansmail_imap_proto::response::{Data, Thread};
 
 use super::commands::{Done, Selected, matching, ok};
 use super::fetch;
-use super::sort::{base_subject_and_reply, sent_date};
+use super::sort::{HEADER_LIMIT, base_subject_and_reply, sent_date};
+
+/// References of one message used, the nearest ones.
+const MAX_REFERENCES: usize = 64;
+
+/// How deep a thread may go: a deeper reply starts a thread of its own (the tree is walked
+/// recursively, and a hostile mailbox could chain replies without end).
+const MAX_DEPTH: usize = 256;
 
 /// What threading needs of one message.
 struct Item {
@@ -43,7 +50,7 @@ pub(super) fn thread(
     let mut items = Vec::new();
     for (seq, m) in matching(sel, keys)? {
         let internal = m.internal.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let raw = fetch::read_message(&sel.folder, m.uid, &m.path).unwrap_or_default();
+        let raw = fetch::read_header(&sel.folder, m.uid, &m.path, HEADER_LIMIT).unwrap_or_default();
         let parsed = mail_parser::MessageParser::new()
             .with_date_headers()
             .with_message_ids()
@@ -60,6 +67,10 @@ pub(super) fn thread(
             references = parsed.as_ref().map(|p| ids(p.in_reply_to())).unwrap_or_default();
             references.truncate(1);
         }
+        // The nearest ancestors are what threads a message; a References field of thousands
+        // of IDs adds nothing but work.
+        let excess = references.len().saturating_sub(MAX_REFERENCES);
+        references.drain(..excess);
         items.push(Item {
             id: if uid { m.uid } else { seq },
             seq,
@@ -109,19 +120,18 @@ impl Forest<'_> {
         self.nodes.len() - 1
     }
 
-    /// Whether `a` is `b` or one of its ancestors.
+    /// Whether `a` is `b` or one of its ancestors. Past MAX_DEPTH ancestors the answer is
+    /// yes: the link asked about is not made, so a thread stops growing there and no look
+    /// costs more than MAX_DEPTH steps.
     fn is_ancestor(&self, a: usize, b: usize) -> bool {
         let mut at = Some(b);
         let mut steps = 0;
         while let Some(n) = at {
-            if n == a {
+            if n == a || steps > MAX_DEPTH {
                 return true;
             }
             at = self.nodes[n].parent;
             steps += 1;
-            if steps > self.nodes.len() {
-                return true;
-            }
         }
         false
     }
@@ -235,8 +245,20 @@ fn references(items: &[Item]) -> Vec<Thread> {
             _ => f.unlink(this),
         }
     }
-    // Steps 2–5: the roots, pruned, by date.
-    let roots: Vec<usize> = (0..f.nodes.len()).filter(|&n| f.nodes[n].parent.is_none()).collect();
+    // Steps 2–5: the roots, pruned, by date (no thread deeper than MAX_DEPTH).
+    let mut roots: Vec<usize> = (0..f.nodes.len()).filter(|&n| f.nodes[n].parent.is_none()).collect();
+    let mut level: Vec<(usize, usize)> = roots.iter().map(|&r| (r, 1)).collect();
+    while let Some((n, depth)) = level.pop() {
+        for c in f.nodes[n].children.clone() {
+            if depth >= MAX_DEPTH {
+                f.unlink(c);
+                roots.push(c);
+                level.push((c, 1));
+            } else {
+                level.push((c, depth + 1));
+            }
+        }
+    }
     let mut roots = f.prune(roots, true);
     f.sort(&mut roots);
     // Step 6: roots with the same base subject gathered.
@@ -304,4 +326,49 @@ fn references(items: &[Item]) -> Vec<Thread> {
         f.nodes[g].children = children;
     }
     gathered.iter().map(|&g| f.tree(g)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn depth(t: &Thread) -> usize {
+        1 + t.children.iter().map(depth).max().unwrap_or(0)
+    }
+
+    fn count(t: &Thread) -> usize {
+        usize::from(t.id.is_some()) + t.children.iter().map(count).sum::<usize>()
+    }
+
+    /// Twenty thousand replies, each to the one before, and one message referencing
+    /// thousands of IDs: every message is in a thread, none deeper than MAX_DEPTH.
+    #[test]
+    fn hostile_chains_are_cut_not_recursed() {
+        let mut items: Vec<Item> = (0..20_000u32)
+            .map(|i| Item {
+                id: i + 1,
+                seq: i + 1,
+                date: i64::from(i),
+                subject: format!("S{i}"),
+                reply: false,
+                message_id: Some(format!("m{i}")),
+                references: if i == 0 { vec![] } else { vec![format!("m{}", i - 1)] },
+            })
+            .collect();
+        items.push(Item {
+            id: 20_001,
+            seq: 20_001,
+            date: 0,
+            subject: "long".into(),
+            reply: false,
+            message_id: Some("long".into()),
+            references: (0..10_000).map(|i| format!("r{i}")).collect(),
+        });
+        let threads = references(&items);
+        assert!(threads.iter().all(|t| depth(t) <= MAX_DEPTH));
+        assert_eq!(threads.iter().map(count).sum::<usize>(), 20_001);
+        let mut out = Vec::new();
+        Data::Thread(threads).encode(&mut out);
+        assert!(out.starts_with(b"* THREAD ("));
+    }
 }
