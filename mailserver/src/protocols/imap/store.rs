@@ -279,6 +279,15 @@ impl Folder {
         }
         index.seen_mtimes = Some(mtimes);
         index.seen_generation = generation;
+        // A Maildir file never changes once delivered, and a rename keeps its time: the size
+        // and date of a message already looked at are known, and only new files are stat'ed
+        // (a look at a busy folder was mostly `statx`, one per file, under the lock).
+        let known: HashMap<&str, (u64, SystemTime)> = index
+            .messages
+            .iter()
+            .filter(|m| !m.path.as_os_str().is_empty())
+            .map(|m| (m.base.as_str(), (m.size, m.internal)))
+            .collect();
         let mut found: HashMap<String, (PathBuf, Flags, u64, SystemTime)> = HashMap::new();
         for sub in ["new", "cur"] {
             let rd = match fs::read_dir(self.dir.join(sub)) {
@@ -291,14 +300,19 @@ impl Folder {
                 if name.starts_with('.') {
                     continue;
                 }
-                let Ok(meta) = e.metadata() else { continue };
-                if !meta.is_file() {
+                if !e.file_type().is_ok_and(|t| t.is_file()) {
                     continue;
                 }
                 let (base, info) = name.split_once(':').unwrap_or((&name, ""));
                 let flags = if sub == "cur" { Flags::from_info(info) } else { Flags::default() };
-                let internal = meta.modified().unwrap_or(UNIX_EPOCH);
-                found.insert(base.to_owned(), (e.path(), flags, meta.len(), internal));
+                let (size, internal) = match known.get(base) {
+                    Some(&seen) => seen,
+                    None => {
+                        let Ok(meta) = e.metadata() else { continue };
+                        (meta.len(), meta.modified().unwrap_or(UNIX_EPOCH))
+                    }
+                };
+                found.insert(base.to_owned(), (e.path(), flags, size, internal));
             }
         }
         let before = index.messages.len();
