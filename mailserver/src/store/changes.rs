@@ -64,6 +64,14 @@ impl Inner {
             w.tx.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
+
+    /// Every folder may have changed (the kernel's event queue overflowed, or the watcher
+    /// failed): all are looked at again.
+    fn touch_all(&self) {
+        for w in self.folders.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            w.tx.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
 }
 
 impl Changes {
@@ -146,7 +154,13 @@ impl Changes {
 fn start_watcher(inner: &Arc<Inner>, runtime: Option<tokio::runtime::Handle>) -> Option<mpsc::Sender<Request>> {
     let events = Arc::downgrade(inner);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let (Some(inner), Ok(event)) = (events.upgrade(), event) else { return };
+        let Some(inner) = events.upgrade() else { return };
+        // Lost events (IN_Q_OVERFLOW) or a failing watcher: what changed is unknown, so
+        // every folder counts as changed (the folders trust an unchanged counter).
+        let event = match event {
+            Ok(event) if !event.need_rescan() => event,
+            _ => return inner.touch_all(),
+        };
         // Events name `folder/new/file` or `folder/cur/file` (or the sub-directory
         // itself): the folder is two or one levels up.
         for path in &event.paths {
