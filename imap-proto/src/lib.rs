@@ -4,17 +4,20 @@
 //! mailbox exists is always the embedder's answer.
 //!
 //! - [`framing`]: commands framed into lines and literals before any parsing, with every
-//!   limit enforced and over-size literals refused before a continuation is sent;
+//!   limit enforced, over-size literals refused before a continuation is sent, and large
+//!   ones taken as a stream of pieces when the embedder asks;
 //! - [`command`]: the commands of RFC 3501 and the extensions (IDLE, UIDPLUS, MOVE,
-//!   LITERAL+/-, NAMESPACE, ID, ENABLE, SPECIAL-USE, UNSELECT, LIST-EXTENDED basics,
-//!   ESEARCH, BINARY), FETCH and SEARCH included;
+//!   LITERAL+/-, NAMESPACE, ID, ENABLE, SPECIAL-USE and CREATE-SPECIAL-USE, UNSELECT,
+//!   LIST-EXTENDED and LIST-STATUS, ESEARCH, BINARY, SORT/ESORT, THREAD, QUOTA,
+//!   MULTIAPPEND), FETCH and SEARCH included;
 //! - [`lex`]: the grammar's tokens (tags, atoms, quoted strings and literals, numbers,
 //!   sequence sets, bounded nesting) read from a framed command, borrowing where it can;
 //! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly;
 //! - [`response`]: status responses with codes, untagged data, and FETCH data (envelopes,
 //!   body structures, sections), each string in its tightest safe form;
-//! - [`server`]: the server session: states, login exchange, STARTTLS, IDLE, limits and
-//!   autologout, every other command handed to the embedder after its state is checked.
+//! - [`server`]: the server session: states, login exchange, STARTTLS, IDLE, APPEND
+//!   messages streamed to the embedder, limits and autologout, every other command handed
+//!   to the embedder after its state is checked.
 //!
 //! A server session, driven by hand:
 //!
