@@ -40,7 +40,7 @@ async fn read_by<S: AsyncRead + Unpin>(
 fn run(request: &Request, session: &mut ServerSession) -> Result<()> {
     let out = session.output();
     let (status, code, text) = match &request.command().body {
-        Body::Select { mailbox: Mailbox::Inbox } | Body::Examine { mailbox: Mailbox::Inbox } => {
+        Body::Select { mailbox: Mailbox::Inbox, .. } | Body::Examine { mailbox: Mailbox::Inbox, .. } => {
             Data::Flags(vec![Flag::SEEN, Flag::DELETED]).encode(out);
             Data::Exists(1).encode(out);
             Data::Recent(0).encode(out);

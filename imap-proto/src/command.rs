@@ -4,10 +4,12 @@
 //!
 //! FETCH attributes are [`FetchAttr`]s (with [`Section`] and [`Partial`]); SEARCH keys are [`SearchKey`]s.
 
+mod condstore;
 mod fetch;
 mod search;
 mod sort;
 
+pub use condstore::{EntryKind, FetchModifiers, ModSeqEntry, Qresync, SelectParams};
 pub use fetch::{FetchAttr, Partial, Section, SectionText};
 pub use search::{Date, MAX_KEY_DEPTH, ReturnOption, SearchKey};
 pub use sort::{SortCriterion, SortKey, ThreadAlgorithm};
@@ -46,6 +48,8 @@ pub enum StatusItem {
     Unseen,
     Deleted,
     Size,
+    /// `HIGHESTMODSEQ` (CONDSTORE, RFC 7162 §3.1.2).
+    HighestModSeq,
 }
 
 /// How STORE changes the flags.
@@ -120,11 +124,15 @@ pub enum Body<'a> {
         username: Cow<'a, [u8]>,
         password: Secret<Cow<'a, [u8]>>,
     },
+    /// `SELECT mailbox [(CONDSTORE / QRESYNC (…))]` (RFC 7162).
     Select {
         mailbox: Mailbox<'a>,
+        params: SelectParams,
     },
+    /// `EXAMINE`, with SELECT's parameters.
     Examine {
         mailbox: Mailbox<'a>,
+        params: SelectParams,
     },
     /// `CREATE mailbox [(USE (attributes))]` (RFC 6154 §3's CREATE-SPECIAL-USE: the
     /// special-use attributes without their backslash, e.g. `Drafts`).
@@ -186,20 +194,23 @@ pub enum Body<'a> {
         set: Vec<SeqRange>,
         mailbox: Mailbox<'a>,
     },
-    /// `[UID] STORE set [+|-]FLAGS[.SILENT] flags`.
+    /// `[UID] STORE set [(UNCHANGEDSINCE modseq)] [+|-]FLAGS[.SILENT] flags` (the
+    /// modifier is CONDSTORE's, RFC 7162 §3.1.3).
     Store {
         uid: bool,
         set: Vec<SeqRange>,
+        unchanged_since: Option<u64>,
         mode: StoreMode,
         silent: bool,
         flags: Vec<Flag<'a>>,
     },
-    /// `[UID] FETCH set attributes`; macros are expanded, and `UID FETCH` always has
-    /// [`FetchAttr::Uid`] (first, if it was not asked for: RFC 3501 §6.4.8).
+    /// `[UID] FETCH set attributes [(modifiers)]`; macros are expanded, and `UID FETCH`
+    /// always has [`FetchAttr::Uid`] (first, if it was not asked for: RFC 3501 §6.4.8).
     Fetch {
         uid: bool,
         set: Vec<SeqRange>,
         attributes: Vec<FetchAttr<'a>>,
+        modifiers: FetchModifiers,
     },
     /// `[UID] SEARCH [RETURN (options)] [CHARSET charset] keys`; `ret` is `Some` for ESEARCH.
     Search {
@@ -430,8 +441,8 @@ impl<'a> Command<'a> {
                 c.sp()?;
                 Body::Login { username, password: Secret::new(c.astring()?) }
             }
-            _ if is("SELECT") => Body::Select { mailbox: mailbox(c)? },
-            _ if is("EXAMINE") => Body::Examine { mailbox: mailbox(c)? },
+            _ if is("SELECT") => Body::Select { mailbox: mailbox(c)?, params: condstore::select_params(c)? },
+            _ if is("EXAMINE") => Body::Examine { mailbox: mailbox(c)?, params: condstore::select_params(c)? },
             _ if is("CREATE") => {
                 let mailbox = mailbox(c)?;
                 let mut special_use = Vec::new();
@@ -620,6 +631,7 @@ fn status_item(s: &str) -> Option<StatusItem> {
         _ if is("UNSEEN") => StatusItem::Unseen,
         _ if is("DELETED") => StatusItem::Deleted,
         _ if is("SIZE") => StatusItem::Size,
+        _ if is("HIGHESTMODSEQ") => StatusItem::HighestModSeq,
         _ => return None,
     })
 }
@@ -644,6 +656,7 @@ fn store<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
     c.sp()?;
     let set = c.sequence_set()?;
     c.sp()?;
+    let unchanged_since = condstore::store_modifiers(c)?;
     let mode = if c.eat(b'+') {
         StoreMode::Add
     } else if c.eat(b'-') {
@@ -670,7 +683,7 @@ fn store<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
         }
         flags
     };
-    Ok(Body::Store { uid, set, mode, silent, flags })
+    Ok(Body::Store { uid, set, unchanged_since, mode, silent, flags })
 }
 
 fn fetch<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
@@ -682,7 +695,8 @@ fn fetch<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {
     if uid && !attributes.contains(&FetchAttr::Uid) {
         attributes.insert(0, FetchAttr::Uid);
     }
-    Ok(Body::Fetch { uid, set, attributes })
+    let modifiers = condstore::fetch_modifiers(c, uid)?;
+    Ok(Body::Fetch { uid, set, attributes, modifiers })
 }
 
 fn search<'a>(c: &mut Cursor<'a>, uid: bool) -> Result<Body<'a>, ParseError> {

@@ -73,6 +73,16 @@ pub enum Code<'a> {
     ExpungeIssued,
     /// A special-use attribute the server cannot give a mailbox (RFC 6154 §6).
     UseAttr,
+    /// CONDSTORE (RFC 7162 §3.1.2.1): the mailbox's highest mod-sequence.
+    HighestModSeq(u64),
+    /// CONDSTORE: the mailbox keeps no mod-sequences.
+    NoModSeq,
+    /// CONDSTORE (RFC 7162 §3.1.3): the messages a STORE with UNCHANGEDSINCE left alone
+    /// (message numbers, or UIDs for UID STORE), as ranges.
+    Modified(Vec<(u32, u32)>),
+    /// QRESYNC (RFC 7162 §3.2.11): the mailbox selected before is now closed; what
+    /// follows is the new one's.
+    Closed,
 }
 
 /// One node of a THREAD response: a message (or, with `id` `None`, a missing parent the
@@ -139,8 +149,12 @@ pub enum Data<'a> {
         delimiter: Option<char>,
         mailbox: &'a [u8],
     },
-    /// `SORT n…` (RFC 5256): message numbers, or UIDs for UID SORT, in order.
-    Sort(Vec<u32>),
+    /// `SORT n… [(MODSEQ m)]` (RFC 5256): message numbers, or UIDs for UID SORT, in order;
+    /// `modseq` when the keys held MODSEQ (RFC 7162 §3.1.5), written only after some number.
+    Sort {
+        ids: Vec<u32>,
+        modseq: Option<u64>,
+    },
     /// `THREAD (…)…` (RFC 5256): the threads, each a tree of message numbers (or UIDs).
     Thread(Vec<Thread>),
     /// `QUOTA root (resource usage limit …)` (RFC 9208); resources that are not atoms are
@@ -158,7 +172,18 @@ pub enum Data<'a> {
         mailbox: &'a [u8],
         items: Vec<(StatusItem, u64)>,
     },
-    Search(Vec<u32>),
+    /// `SEARCH n… [(MODSEQ m)]`: as [`Data::Sort`].
+    Search {
+        ids: Vec<u32>,
+        modseq: Option<u64>,
+    },
+    /// `VANISHED [(EARLIER)] uids` (QRESYNC, RFC 7162 §3.2.10): expunged messages by UID,
+    /// in place of EXPUNGE; `earlier` for those expunged before the command, as answers to
+    /// SELECT QRESYNC and UID FETCH VANISHED. Nothing is written for an empty set.
+    Vanished {
+        earlier: bool,
+        uids: Vec<(u32, u32)>,
+    },
     Flags(Vec<Flag<'a>>),
     Exists(u32),
     Recent(u32),
@@ -179,7 +204,8 @@ pub enum Data<'a> {
         origin: Option<u32>,
         len: u64,
     },
-    /// ESEARCH (RFC 4731): `ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]`.
+    /// ESEARCH (RFC 4731): `ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]
+    /// [MODSEQ m]` (MODSEQ: RFC 7162 §3.1.5, when the keys held MODSEQ and something matched).
     ESearch {
         tag: Tag<'a>,
         uid: bool,
@@ -187,6 +213,7 @@ pub enum Data<'a> {
         max: Option<u32>,
         count: Option<u32>,
         all: Option<Vec<(u32, u32)>>,
+        modseq: Option<u64>,
     },
 }
 
@@ -321,6 +348,10 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
         Code::UseAttr => simple("USEATTR", out),
         Code::ClientBug => simple("CLIENTBUG", out),
         Code::PrivacyRequired => simple("PRIVACYREQUIRED", out),
+        Code::HighestModSeq(n) => simple(&format!("HIGHESTMODSEQ {n}"), out),
+        Code::NoModSeq => simple("NOMODSEQ", out),
+        Code::Modified(set) => simple(&format!("MODIFIED {}", uid_set(set)), out),
+        Code::Closed => simple("CLOSED", out),
     }
     out.extend_from_slice(b"] ");
 }
@@ -387,11 +418,15 @@ fn status_item_name(item: StatusItem) -> &'static str {
         StatusItem::Unseen => "UNSEEN",
         StatusItem::Deleted => "DELETED",
         StatusItem::Size => "SIZE",
+        StatusItem::HighestModSeq => "HIGHESTMODSEQ",
     }
 }
 
 /// Writes untagged data.
 pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
+    if matches!(data, Data::Vanished { uids, .. } if uids.is_empty()) {
+        return;
+    }
     out.extend_from_slice(b"* ");
     match data {
         Data::Fetch { seq, items } => fetch::write_fetch(out, *seq, items),
@@ -468,11 +503,18 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
             out.extend_from_slice(list.join(" ").as_bytes());
             out.push(b')');
         }
-        Data::Search(ids) | Data::Sort(ids) => {
-            out.extend_from_slice(if matches!(data, Data::Search(_)) { b"SEARCH" } else { b"SORT" });
+        Data::Search { ids, modseq } | Data::Sort { ids, modseq } => {
+            out.extend_from_slice(if matches!(data, Data::Search { .. }) { b"SEARCH" } else { b"SORT" });
             for id in ids {
                 out.extend_from_slice(format!(" {id}").as_bytes());
             }
+            if let Some(m) = modseq.filter(|_| !ids.is_empty()) {
+                out.extend_from_slice(format!(" (MODSEQ {m})").as_bytes());
+            }
+        }
+        Data::Vanished { earlier, uids } => {
+            out.extend_from_slice(if *earlier { b"VANISHED (EARLIER) " } else { b"VANISHED " });
+            out.extend_from_slice(uid_set(uids).as_bytes());
         }
         Data::Flags(flags) => {
             out.extend_from_slice(b"FLAGS ");
@@ -481,7 +523,7 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
         Data::Exists(n) => out.extend_from_slice(format!("{n} EXISTS").as_bytes()),
         Data::Recent(n) => out.extend_from_slice(format!("{n} RECENT").as_bytes()),
         Data::Expunge(n) => out.extend_from_slice(format!("{n} EXPUNGE").as_bytes()),
-        Data::ESearch { tag, uid, min, max, count, all } => {
+        Data::ESearch { tag, uid, min, max, count, all, modseq } => {
             out.extend_from_slice(b"ESEARCH (TAG ");
             write_string(out, tag.as_str().as_bytes());
             out.push(b')');
@@ -495,6 +537,9 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
             }
             if let Some(all) = all.as_ref().filter(|a| !a.is_empty()) {
                 out.extend_from_slice(format!(" ALL {}", uid_set(all)).as_bytes());
+            }
+            if let Some(m) = modseq {
+                out.extend_from_slice(format!(" MODSEQ {m}").as_bytes());
             }
         }
         Data::Enabled(caps) => {
@@ -589,9 +634,9 @@ mod tests {
             }),
             "* STATUS blurdybloop (MESSAGES 231 UIDNEXT 44292)\r\n"
         );
-        assert_eq!(data(&Data::Search(vec![2, 84, 882])), "* SEARCH 2 84 882\r\n");
-        assert_eq!(data(&Data::Sort(vec![5, 3, 4, 1, 2])), "* SORT 5 3 4 1 2\r\n");
-        assert_eq!(data(&Data::Sort(vec![])), "* SORT\r\n");
+        assert_eq!(data(&Data::Search { ids: vec![2, 84, 882], modseq: None }), "* SEARCH 2 84 882\r\n");
+        assert_eq!(data(&Data::Sort { ids: vec![5, 3, 4, 1, 2], modseq: None }), "* SORT 5 3 4 1 2\r\n");
+        assert_eq!(data(&Data::Sort { ids: vec![], modseq: Some(7) }), "* SORT\r\n");
         // RFC 5256 §4's THREAD example.
         let t = |id: u32, children: Vec<Thread>| Thread { id: Some(id), children };
         let threads = vec![
@@ -638,7 +683,73 @@ mod tests {
         assert_eq!(out, b"\"\"");
     }
 
+    /// RFC 7162's responses, from its examples.
+    #[test]
+    fn condstore_and_qresync_responses() {
+        assert_eq!(
+            status(None, Status::Ok, Some(&Code::HighestModSeq(715194045007)), "Highest"),
+            "* OK [HIGHESTMODSEQ 715194045007] Highest\r\n"
+        );
+        assert_eq!(status(None, Status::Ok, Some(&Code::NoModSeq), "Sorry"), "* OK [NOMODSEQ] Sorry\r\n");
+        assert_eq!(status(None, Status::Ok, Some(&Code::Closed), "x"), "* OK [CLOSED] x\r\n");
+        assert_eq!(
+            status(Some("d105"), Status::Ok, Some(&Code::Modified(vec![(7, 7), (9, 9)])), "Conditional STORE failed"),
+            "d105 OK [MODIFIED 7,9] Conditional STORE failed\r\n"
+        );
+        let items = [FetchItem::Uid(4), FetchItem::ModSeq(12121231000)];
+        assert_eq!(data(&Data::Fetch { seq: 1, items: &items }), "* 1 FETCH (UID 4 MODSEQ (12121231000))\r\n");
+        assert_eq!(
+            data(&Data::Vanished { earlier: true, uids: vec![(41, 41), (43, 116), (118, 118)] }),
+            "* VANISHED (EARLIER) 41,43:116,118\r\n"
+        );
+        assert_eq!(data(&Data::Vanished { earlier: false, uids: vec![(405, 405)] }), "* VANISHED 405\r\n");
+        assert_eq!(data(&Data::Vanished { earlier: false, uids: vec![] }), "", "no empty VANISHED");
+        assert_eq!(
+            data(&Data::Search { ids: vec![2, 5, 6], modseq: Some(917162500) }),
+            "* SEARCH 2 5 6 (MODSEQ 917162500)\r\n"
+        );
+        assert_eq!(data(&Data::Search { ids: vec![], modseq: Some(9) }), "* SEARCH\r\n");
+        let tag = Tag::new("a").unwrap();
+        assert_eq!(
+            data(&Data::ESearch {
+                tag,
+                uid: true,
+                min: Some(2),
+                max: None,
+                count: None,
+                all: None,
+                modseq: Some(917162500)
+            }),
+            "* ESEARCH (TAG \"a\") UID MIN 2 MODSEQ 917162500\r\n"
+        );
+        let item = [(StatusItem::HighestModSeq, 7011231777)];
+        assert_eq!(
+            data(&Data::Status { mailbox: b"blurdybloop", items: item.to_vec() }),
+            "* STATUS blurdybloop (HIGHESTMODSEQ 7011231777)\r\n"
+        );
+    }
+
     proptest::proptest! {
+        /// VANISHED's and MODIFIED's sets read back, with the crate's own lexer, as the
+        /// UIDs they were made from.
+        #[test]
+        fn uid_sets_read_back(uids in proptest::collection::btree_set(1u32..=u32::MAX, 1..40)) {
+            let uids: Vec<u32> = uids.into_iter().collect();
+            let mut ranges: Vec<(u32, u32)> = Vec::new();
+            for &u in &uids {
+                match ranges.last_mut() {
+                    Some(r) if r.1.checked_add(1) == Some(u) => r.1 = u,
+                    _ => ranges.push((u, u)),
+                }
+            }
+            let line = data(&Data::Vanished { earlier: true, uids: ranges });
+            let set = line.strip_prefix("* VANISHED (EARLIER) ").unwrap();
+            let mut c = Cursor::new(set.as_bytes());
+            let read: Vec<u32> = crate::sequence::numbers(&c.sequence_set().unwrap(), u32::MAX).collect();
+            proptest::prop_assert_eq!(read, uids);
+            proptest::prop_assert_eq!(c.rest(), b"\r\n");
+        }
+
         /// Whatever the value, it reads back as itself with the crate's own lexer.
         #[test]
         fn astrings_read_back(value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {

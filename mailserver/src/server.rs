@@ -116,7 +116,7 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 18] = [
+const IMAP_EXTENSIONS: [&str; 20] = [
     "NAMESPACE",
     "UNSELECT",
     "UIDPLUS",
@@ -135,6 +135,8 @@ const IMAP_EXTENSIONS: [&str; 18] = [
     "MULTIAPPEND",
     "QUOTA",
     "QUOTA=RES-STORAGE",
+    "CONDSTORE",
+    "QRESYNC",
 ];
 
 fn imap_config(l: &Listener) -> ImapConfig {
@@ -145,6 +147,7 @@ fn imap_config(l: &Listener) -> ImapConfig {
     c.challenge_response_without_tls = l.config.allow_plaintext_auth;
     c.mechanisms = if l.config.auth { crate::identity::sasl::offered(l.config.cram_md5) } else { Vec::new() };
     c.extensions = IMAP_EXTENSIONS.map(str::to_owned).to_vec();
+    c.enable = ["CONDSTORE", "QRESYNC"].map(str::to_owned).to_vec();
     // The listener's message size bounds APPEND too, and is advertised (RFC 7889).
     let max = l.config.limits.max_message_size;
     c.framing.max_literal = max;

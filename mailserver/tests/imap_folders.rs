@@ -111,7 +111,7 @@ fn hostile_list_patterns_answer_and_the_session_goes_on() {
     assert!(a.cmd("NOOP")[0].contains("OK"));
 }
 
-/// A UID index cut inside its header (`1 <validity> 1` left of `… 11`) once renumbered
+/// A UID index cut inside its header (`2 <validity> 1` left of `… 11`) once renumbered
 /// the messages from 1 under the same UIDVALIDITY; now it gets a new one, and says so.
 #[test]
 fn a_damaged_uid_index_means_a_new_uidvalidity() {
@@ -128,8 +128,8 @@ fn a_damaged_uid_index_means_a_new_uidvalidity() {
     s.kill();
     let index = s.data().join("mail/localhost/alice/Maildir/sansmail-uidlist");
     let text = std::fs::read_to_string(&index).unwrap();
-    assert!(text.starts_with(&format!("1 {before} 11 10\n")), "{text}");
-    std::fs::write(&index, format!("1 {before} 1")).unwrap();
+    assert!(text.starts_with(&format!("2 {before} 11 10 ")), "{text}");
+    std::fs::write(&index, format!("2 {before} 1")).unwrap();
     s.restart();
     let mut a = Raw::login(s.addr("imapplain"));
     let after = validity(&mut a);

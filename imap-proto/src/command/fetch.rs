@@ -88,6 +88,8 @@ pub enum FetchAttr<'a> {
     BodyStructure,
     /// `UID`.
     Uid,
+    /// `MODSEQ` (CONDSTORE, RFC 7162 §3.1.4).
+    ModSeq,
     /// `BODY[section]<partial>` or `BODY.PEEK[…]` (`peek`: `\Seen` is not set).
     BodySection {
         /// `.PEEK`.
@@ -177,6 +179,7 @@ fn attribute<'a>(c: &mut Cursor<'a>) -> Result<FetchAttr<'a>, ParseError> {
         _ if is("RFC822.TEXT") => FetchAttr::Rfc822Text,
         _ if is("BODYSTRUCTURE") => FetchAttr::BodyStructure,
         _ if is("UID") => FetchAttr::Uid,
+        _ if is("MODSEQ") => FetchAttr::ModSeq,
         _ if is("BODY") && c.rest().first() != Some(&b'[') => FetchAttr::Body,
         _ if is("BODY") || is("BODY.PEEK") => {
             let section = section(c)?;

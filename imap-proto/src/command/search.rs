@@ -72,6 +72,12 @@ pub enum SearchKey<'a> {
     Sequence(Vec<SeqRange>),
     /// `( search-key *(SP search-key) )`: all of them.
     And(Vec<SearchKey<'a>>),
+    /// `MODSEQ [entry-name entry-type] modseq` (CONDSTORE, RFC 7162 §3.1.5): messages whose
+    /// mod-sequence is at least `modseq`.
+    ModSeq {
+        entry: Option<super::ModSeqEntry<'a>>,
+        modseq: u64,
+    },
 }
 
 /// ESEARCH result options (RFC 4731 §3.1).
@@ -228,6 +234,10 @@ fn key<'a>(c: &mut Cursor<'a>, depth: usize) -> Result<SearchKey<'a>, ParseError
             c.sp()?;
             let n = c.number()?;
             if is("LARGER") { SearchKey::Larger(n) } else { SearchKey::Smaller(n) }
+        }
+        _ if is("MODSEQ") => {
+            let (entry, modseq) = super::condstore::search_modseq(c)?;
+            SearchKey::ModSeq { entry, modseq }
         }
         _ if is("NEW") => SearchKey::New,
         _ if is("NOT") => {

@@ -19,7 +19,7 @@ fn rfc3501_sample_session() {
     );
     assert_eq!(
         parse("a002 select inbox\r\n"),
-        Ok(Command { tag: "a002", body: Body::Select { mailbox: Mailbox::Inbox } })
+        Ok(Command { tag: "a002", body: Body::Select { mailbox: Mailbox::Inbox, params: SelectParams::default() } })
     );
     assert_eq!(
         parse("a003 fetch 12 full\r\n").unwrap().body,
@@ -35,7 +35,8 @@ fn rfc3501_sample_session() {
                 FetchAttr::Rfc822Size,
                 FetchAttr::Envelope,
                 FetchAttr::Body
-            ]
+            ],
+            modifiers: FetchModifiers::default()
         }
     );
     assert_eq!(
@@ -50,7 +51,8 @@ fn rfc3501_sample_session() {
                 peek: false,
                 section: Section { part: vec![], text: Some(SectionText::Header) },
                 partial: None
-            }]
+            }],
+            modifiers: FetchModifiers::default()
         }
     );
     let v = |n| SeqNumber::Value(std::num::NonZeroU32::new(n).unwrap());
@@ -59,6 +61,7 @@ fn rfc3501_sample_session() {
         Body::Store {
             uid: false,
             set: vec![SeqRange { from: v(12), to: v(12) }],
+            unchanged_since: None,
             mode: StoreMode::Add,
             silent: false,
             flags: vec![Flag::system("deleted").unwrap()]
@@ -69,6 +72,7 @@ fn rfc3501_sample_session() {
         Body::Store {
             uid: true,
             set: vec![SeqRange { from: v(1), to: SeqNumber::Largest }],
+            unchanged_since: None,
             mode: StoreMode::Remove,
             silent: true,
             flags: vec![Flag::system("Seen").unwrap(), Flag::keyword("$Junk").unwrap()]
@@ -159,7 +163,10 @@ fn mailbox_commands() {
     );
     assert!(parse("t STATUS x (BOGUS)\r\n").is_err());
     assert!(parse("t STATUS x ()\r\n").is_err());
-    assert_eq!(parse("t SELECT InBoX\r\n").unwrap().body, Body::Select { mailbox: Mailbox::Inbox });
+    assert_eq!(
+        parse("t SELECT InBoX\r\n").unwrap().body,
+        Body::Select { mailbox: Mailbox::Inbox, params: SelectParams::default() }
+    );
 }
 
 #[test]
@@ -201,7 +208,8 @@ fn uid_and_extension_commands() {
         Body::Fetch {
             uid: true,
             set: vec![SeqRange { from: v(1), to: v(1) }],
-            attributes: vec![FetchAttr::Uid, FetchAttr::Flags]
+            attributes: vec![FetchAttr::Uid, FetchAttr::Flags],
+            modifiers: FetchModifiers::default()
         }
     );
     assert_eq!(
@@ -444,6 +452,85 @@ fn quota_commands() {
     );
     for bad in ["t GETQUOTA\r\n", "t SETQUOTA \"\" (STORAGE)\r\n", "t SETQUOTA \"\" (STORAGE 99999999999999999999)\r\n"]
     {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+}
+
+/// RFC 7162's CONDSTORE and QRESYNC grammar, from the RFC's examples.
+#[test]
+fn condstore_and_qresync() {
+    let v = |n| SeqNumber::Value(std::num::NonZeroU32::new(n).unwrap());
+    let r = |a, b| SeqRange { from: v(a), to: v(b) };
+    let Body::Select { params, .. } = parse("a SELECT INBOX (CONDSTORE)\r\n").unwrap().body else { panic!() };
+    assert!(params.condstore && params.qresync.is_none());
+    // §3.2.5.2's example.
+    let cmd = "A02 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))\r\n";
+    let Body::Select { params, .. } = parse(cmd).unwrap().body else { panic!() };
+    let q = params.qresync.unwrap();
+    assert_eq!((q.uidvalidity.get(), q.modseq), (67890007, 20050715194045000));
+    assert_eq!(q.known_uids, Some(vec![r(41, 41), r(43, 211), r(214, 541)]));
+    let cmd = "B02 EXAMINE INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500,9000,9990:9999 15000,22500,27000,29970,29973,29976,29979,29982,29985,29988,29991,29994,29997)))\r\n";
+    let Body::Examine { params, .. } = parse(cmd).unwrap().body else { panic!() };
+    let (numbers, uids) = params.qresync.unwrap().seq_match.unwrap();
+    assert_eq!((numbers.len(), uids.len()), (4, 13));
+    let cmd = "a SELECT x (QRESYNC (1 2 (3 4)))\r\n";
+    let Body::Select { params, .. } = parse(cmd).unwrap().body else { panic!() };
+    assert!(params.qresync.is_some_and(|q| q.known_uids.is_none() && q.seq_match.is_some()));
+    // §3.1.4.1, §3.2.6.
+    let Body::Fetch { modifiers, attributes, .. } =
+        parse("s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n").unwrap().body
+    else {
+        panic!()
+    };
+    assert_eq!((modifiers.changed_since, modifiers.vanished), (Some(12345), true));
+    assert_eq!(attributes, [FetchAttr::Uid, FetchAttr::Flags]);
+    let Body::Fetch { attributes, .. } = parse("a FETCH 1 (MODSEQ UID)\r\n").unwrap().body else { panic!() };
+    assert_eq!(attributes, [FetchAttr::ModSeq, FetchAttr::Uid]);
+    // §3.1.3.
+    let Body::Store { unchanged_since, silent, .. } =
+        parse("d105 STORE 7,5,9 (UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)\r\n").unwrap().body
+    else {
+        panic!()
+    };
+    assert_eq!((unchanged_since, silent), (Some(320162338), true));
+    // §3.1.5.
+    let Body::Search { keys, .. } = parse("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338\r\n").unwrap().body
+    else {
+        panic!()
+    };
+    assert_eq!(
+        keys,
+        [SearchKey::ModSeq {
+            entry: Some(ModSeqEntry { flag: b("\\draft"), kind: EntryKind::All }),
+            modseq: 620162338
+        }]
+    );
+    assert_eq!(
+        parse("a SEARCH MODSEQ 0\r\n").unwrap().body,
+        Body::Search { uid: false, ret: None, charset: None, keys: vec![SearchKey::ModSeq { entry: None, modseq: 0 }] }
+    );
+    let Body::Status { items, .. } = parse("a STATUS blurdybloop (UIDNEXT HIGHESTMODSEQ)\r\n").unwrap().body else {
+        panic!()
+    };
+    assert_eq!(items, [StatusItem::UidNext, StatusItem::HighestModSeq]);
+    for bad in [
+        "a SELECT INBOX (CONDSTORE CONDSTORE)\r\n",
+        "a SELECT INBOX ()\r\n",
+        "a SELECT INBOX (BOGUS)\r\n",
+        "a SELECT INBOX (QRESYNC (0 5))\r\n",
+        "a SELECT INBOX (QRESYNC (1 0))\r\n",
+        "a SELECT INBOX (QRESYNC (1 9223372036854775808))\r\n",
+        "a FETCH 1 FLAGS (CHANGEDSINCE 5 VANISHED)\r\n",
+        "a UID FETCH 1 FLAGS (VANISHED)\r\n",
+        "a UID FETCH 1 FLAGS (CHANGEDSINCE)\r\n",
+        "a UID FETCH 1 FLAGS ()\r\n",
+        "a STORE 1 (UNCHANGEDSINCE) FLAGS \\Seen\r\n",
+        "a STORE 1 (CHANGEDSINCE 5) FLAGS \\Seen\r\n",
+        "a SEARCH MODSEQ \"/flags/\" all 5\r\n",
+        "a SEARCH MODSEQ \"/other/x\" all 5\r\n",
+        "a SEARCH MODSEQ \"/flags/x\" mine 5\r\n",
+        "a SEARCH MODSEQ x\r\n",
+    ] {
         assert!(parse(bad).is_err(), "{bad}");
     }
 }

@@ -144,6 +144,8 @@ pub enum FetchItem<'a> {
     Flags(Vec<Flag<'a>>),
     /// `UID n`.
     Uid(u32),
+    /// `MODSEQ (n)` (CONDSTORE, RFC 7162 §3.1.4).
+    ModSeq(u64),
     /// `RFC822.SIZE n`.
     Rfc822Size(u64),
     /// `INTERNALDATE "dd-Mon-yyyy hh:mm:ss +zzzz"` (the embedder formats it).
@@ -232,6 +234,7 @@ fn write_item(out: &mut Vec<u8>, item: &FetchItem<'_>) {
             write_flags(out, flags);
         }
         FetchItem::Uid(uid) => out.extend_from_slice(format!("UID {uid}").as_bytes()),
+        FetchItem::ModSeq(n) => out.extend_from_slice(format!("MODSEQ ({n})").as_bytes()),
         FetchItem::Rfc822Size(n) => out.extend_from_slice(format!("RFC822.SIZE {n}").as_bytes()),
         FetchItem::InternalDate(date) => {
             out.extend_from_slice(b"INTERNALDATE ");

@@ -190,9 +190,19 @@ impl ServerSession {
         self.user.as_deref()
     }
 
-    /// Whether the client turned `capability` on with ENABLE.
+    /// Whether the client turned `capability` on with ENABLE (or the embedder noted it
+    /// with [`ServerSession::mark_enabled`]). ENABLE QRESYNC turns CONDSTORE on too.
     pub fn is_enabled(&self, capability: &str) -> bool {
         self.enabled.iter().any(|c| c.eq_ignore_ascii_case(capability))
+    }
+
+    /// Notes that the client turned `capability` on by using it: RFC 7162 §3.1 makes
+    /// CONDSTORE on from the first `SELECT (CONDSTORE)`, `FETCH (MODSEQ)`, `CHANGEDSINCE`,
+    /// `UNCHANGEDSINCE` or `SEARCH MODSEQ`, for the rest of the session.
+    pub fn mark_enabled(&mut self, capability: &str) {
+        if !self.is_enabled(capability) {
+            self.enabled.push(capability.to_ascii_uppercase());
+        }
     }
 
     /// Whether the session has ended: send what is left, then close the connection.
@@ -678,14 +688,32 @@ impl ServerSession {
                         newly.push(cap.to_ascii_uppercase());
                     }
                 }
+                // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
+                if self.is_enabled("QRESYNC") {
+                    self.mark_enabled("CONDSTORE");
+                }
                 write_data(&mut self.out, &Data::Enabled(newly.iter().map(String::as_str).collect()));
                 Action::Ok("ENABLE completed")
             }
             Body::Enable { .. } if authenticated => Action::Bad("ENABLE is valid only before SELECT"),
             _ if !authenticated => Action::Bad("Not authenticated"),
             Body::Idle => Action::Idle,
-            Body::Select { .. } => Action::Embedder(After::Select { read_only: false }),
-            Body::Examine { .. } => Action::Embedder(After::Select { read_only: true }),
+            Body::Select { params, .. } | Body::Examine { params, .. }
+                if params.qresync.is_some() && !self.is_enabled("QRESYNC") =>
+            {
+                Action::Bad("QRESYNC is not enabled")
+            }
+            Body::Fetch { modifiers, .. } if modifiers.vanished && !self.is_enabled("QRESYNC") => {
+                Action::Bad("QRESYNC is not enabled")
+            }
+            Body::Select { .. } | Body::Examine { .. } => {
+                // The selected mailbox closes as the new one is looked up (RFC 7162 §3.2.11,
+                // RFC 9051 §6.3.2): the client learns where its responses stop applying.
+                if selected {
+                    write_status(&mut self.out, None, Status::Ok, Some(&Code::Closed), "Previous mailbox closed");
+                }
+                Action::Embedder(After::Select { read_only: matches!(cmd.body, Body::Examine { .. }) })
+            }
             Body::Close | Body::Unselect if selected => Action::Embedder(After::Deselect),
             Body::Check
             | Body::Close

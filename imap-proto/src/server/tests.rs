@@ -132,13 +132,13 @@ impl Harness {
         let cmd = req.command();
         let ok = |h: &mut Self, text: &str| h.session.complete(Status::Ok, None, text).unwrap();
         match cmd.body {
-            Body::Select { mailbox: Mailbox::Inbox } => {
+            Body::Select { mailbox: Mailbox::Inbox, .. } => {
                 self.write("* 18 EXISTS\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* 2 RECENT\r\n");
                 self.write("* OK [UNSEEN 17] Message 17 is the first unseen message\r\n");
                 self.write("* OK [UIDVALIDITY 3857529045] UIDs valid\r\n");
                 self.session.complete(Status::Ok, Some(Code::ReadWrite), "SELECT completed").unwrap();
             }
-            Body::Examine { mailbox: Mailbox::Inbox } => {
+            Body::Examine { mailbox: Mailbox::Inbox, .. } => {
                 self.write("* 18 EXISTS\r\n");
                 self.session.complete(Status::Ok, Some(Code::ReadOnly), "EXAMINE completed").unwrap();
             }
@@ -779,4 +779,48 @@ fn misuse_is_named_and_the_decision_still_waits() {
     let mut out = Vec::new();
     s.poll_transmit(&mut out);
     assert!(out.ends_with(b"b OK IDLE terminated\r\n"), "{}", String::from_utf8_lossy(&out));
+}
+
+/// QRESYNC's parameters are refused until ENABLE QRESYNC (RFC 7162 §3.2.5, §3.2.6), which
+/// turns CONDSTORE on too; a SELECT while a mailbox is selected first closes it (`[CLOSED]`).
+#[test]
+fn qresync_needs_enable_and_select_closes_the_mailbox() {
+    let make = || {
+        let mut config = ServerConfig { plaintext_without_tls: true, ..embedder_config() };
+        config.enable = vec!["CONDSTORE".into(), "QRESYNC".into()];
+        Harness::new(config, false)
+    };
+    check(
+        make,
+        &format!(
+            "S: * OK [CAPABILITY {CAPS_PLAIN}] IMAP server ready
+             C: a LOGIN mrc secret
+             S: a OK [CAPABILITY {CAPS_AFTER}] Logged in
+             C: b SELECT INBOX (QRESYNC (1 5))
+             S: b BAD QRESYNC is not enabled
+             C: c ENABLE QRESYNC
+             S: * ENABLED QRESYNC
+             S: c OK ENABLE completed
+             C: d SELECT INBOX (QRESYNC (1 5))
+             S: * 18 EXISTS
+             S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)
+             S: * 2 RECENT
+             S: * OK [UNSEEN 17] Message 17 is the first unseen message
+             S: * OK [UIDVALIDITY 3857529045] UIDs valid
+             S: d OK [READ-WRITE] SELECT completed
+             C: e EXAMINE INBOX
+             S: * OK [CLOSED] Previous mailbox closed
+             S: * 18 EXISTS
+             S: e OK [READ-ONLY] EXAMINE completed"
+        ),
+    );
+    let mut h = make();
+    h.feed(b"a LOGIN mrc secret\r\nb ENABLE QRESYNC\r\n");
+    assert!(h.session.is_enabled("condstore") && h.session.is_enabled("QRESYNC"));
+    let mut h = make();
+    h.feed(b"a LOGIN mrc secret\r\nb SELECT INBOX\r\nc UID FETCH 1:* FLAGS (CHANGEDSINCE 5 VANISHED)\r\n");
+    assert!(h.wire().ends_with("c BAD QRESYNC is not enabled\r\n"), "{}", h.wire());
+    assert!(!h.session.is_enabled("CONDSTORE"));
+    h.session.mark_enabled("condstore");
+    assert!(h.session.is_enabled("CONDSTORE"));
 }

@@ -13,19 +13,18 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sansmail_imap_proto::command::{Body, Flag, ListReturn, ListSelect, Mailbox, ReturnOption, StoreMode};
+use sansmail_imap_proto::command::{Body, Flag, ListReturn, ListSelect, Mailbox, ReturnOption};
 use sansmail_imap_proto::lex::SeqRange;
 use sansmail_imap_proto::mutf7;
-use sansmail_imap_proto::response::{Code, Data, FetchItem, Status, StatusResponse};
+use sansmail_imap_proto::response::{Code, Data, Status, StatusResponse};
 use sansmail_imap_proto::server::{Request, ServerSession};
 
 use sansmail_imap_proto::sequence;
 
 use super::search::{self, Candidate, matches_all};
 pub(crate) use super::selected::Selected;
-use super::selected::flag_list;
 use super::store::{self, Flags, Folder};
-use super::{Connection, fetch, folders};
+use super::{Connection, condstore, fetch, folders};
 
 /// Keys one SEARCH may use (each text key reads every message): past it, `NO [LIMIT]`.
 const MAX_SEARCH_KEYS: usize = 256;
@@ -71,6 +70,15 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
     let Some((user, maildir)) = conn.user.clone() else {
         return Ok(Some(no(None, "Not logged in")));
     };
+    // A first CONDSTORE-enabling command turns it on; a selected folder tells its
+    // HIGHESTMODSEQ at once (RFC 7162 §3.1).
+    if condstore::enables(body) && !session.is_enabled("CONDSTORE") {
+        session.mark_enabled("CONDSTORE");
+        if let Some(sel) = conn.selected.as_mut() {
+            sel.condstore = true;
+            condstore::write_highest(&*sel.folder.lock()?, session.output());
+        }
+    }
     let out = session.output();
     let done = match body {
         Body::Noop | Body::Check => ok("Completed"),
@@ -84,10 +92,16 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
             out.extend_from_slice(b"* NAMESPACE ((\"\" \".\")) NIL NIL\r\n");
             ok("Completed")
         }
-        Body::Select { mailbox } | Body::Examine { mailbox } => {
+        Body::Select { mailbox, params } | Body::Examine { mailbox, params } => {
             conn.selected = None;
             let read_only = matches!(body, Body::Examine { .. });
-            select(conn, &maildir, mailbox, read_only, out)?
+            let modes = (session.is_enabled("CONDSTORE"), session.is_enabled("QRESYNC"));
+            let out = session.output();
+            let done = select(conn, &maildir, mailbox, read_only, modes, out)?;
+            if let (Some(sel), Some(q)) = (conn.selected.as_ref(), params.qresync.as_ref()) {
+                condstore::resync(sel, q, out)?;
+            }
+            done
         }
         Body::Unselect => {
             conn.selected = None;
@@ -114,9 +128,12 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
                 }
                 Some(mut sel) => {
                     let r = expunge(conn, &user, &mut sel, set, out);
+                    let condstore = sel.condstore;
                     conn.selected = Some(sel);
+                    // The expunges moved HIGHESTMODSEQ, and no FETCH told of it (RFC 7162 §3.1.10).
+                    let code = condstore.then(|| Code::HighestModSeq(r.as_ref().copied().unwrap_or(0)));
                     r?;
-                    ok("Expunged")
+                    Done(Status::Ok, code, "Expunged".to_owned())
                 }
                 None => no(None, "No mailbox selected"),
             }
@@ -174,15 +191,25 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         }
         Body::Status { mailbox, items } => folders::status(conn, &maildir, mailbox, items, out)?,
         Body::Append { .. } => super::append::whole(conn, body),
-        Body::Fetch { uid, set, attributes } => {
-            let done = with_selected(conn, out, |conn, sel, out| fetch::fetch(conn, sel, *uid, set, attributes, out))?;
+        Body::Fetch { uid, set, attributes, modifiers } => {
+            let done = with_selected(conn, out, |conn, sel, out| {
+                fetch::fetch(conn, sel, *uid, set, attributes, *modifiers, out)
+            })?;
             if conn.fetch_more.is_some() {
                 return Ok(None);
             }
             done
         }
-        Body::Store { uid, set, mode, silent, flags } => {
-            with_selected(conn, out, |_, sel, out| store_flags(sel, *uid, set, *mode, *silent, flags, out))?
+        Body::Store { uid, set, unchanged_since, mode, silent, flags } => {
+            let cmd = super::flags::Store {
+                uid: *uid,
+                set,
+                unchanged_since: *unchanged_since,
+                mode: *mode,
+                silent: *silent,
+                flags,
+            };
+            with_selected(conn, out, |_, sel, out| super::flags::store(sel, &cmd, out))?
         }
         Body::Search { charset: Some(cs), .. }
             if !cs.eq_ignore_ascii_case(b"UTF-8") && !cs.eq_ignore_ascii_case(b"US-ASCII") =>
@@ -309,11 +336,13 @@ pub(super) fn exists(dir: &Path) -> bool {
     dir.join("cur").is_dir()
 }
 
+/// SELECT and EXAMINE; `modes` says whether CONDSTORE and QRESYNC are on.
 fn select(
     conn: &mut Connection,
     maildir: &Path,
     mailbox: &Mailbox<'_>,
     read_only: bool,
+    (condstore, qresync): (bool, bool),
     out: &mut Vec<u8>,
 ) -> io::Result<Done> {
     let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d) || is_inbox(mailbox)) else {
@@ -329,11 +358,15 @@ fn select(
         view: Vec::new(),
         recent: HashSet::new(),
         keywords: Vec::new(),
+        condstore,
+        qresync,
     };
     let mut sink = Vec::new();
     sel.updates(&mut sink, true);
     let index = sel.folder.lock()?;
     let (validity, next) = (index.validity, index.next);
+    let mut highest = Vec::new();
+    condstore::write_highest(&index, &mut highest);
     drop(index);
     let mut flags = Vec::new();
     sel.write_flags(&mut flags);
@@ -350,6 +383,8 @@ fn select(
         .encode(out);
     StatusResponse { tag: None, status: Status::Ok, code: Some(&Code::UidNext(next)), text: "Predicted next UID" }
         .encode(out);
+    // Every folder keeps mod-sequences: told at every SELECT (RFC 7162 §3.1.2.1).
+    out.extend_from_slice(&highest);
     let code = if read_only { Code::ReadOnly } else { Code::ReadWrite };
     let text = if read_only { "EXAMINE completed" } else { "SELECT completed" };
     tracing::debug!(folder = %sel.name, messages = sel.view.len(), "IMAP select");
@@ -357,13 +392,15 @@ fn select(
     Ok(Done(Status::Ok, Some(code), text.to_owned()))
 }
 
+/// Removes the messages marked `\Deleted` (of `set`, for UID EXPUNGE); returns the
+/// folder's HIGHESTMODSEQ after.
 fn expunge(
     conn: &Connection,
     user: &str,
     sel: &mut Selected,
     set: Option<&[SeqRange]>,
     out: &mut Vec<u8>,
-) -> io::Result<()> {
+) -> io::Result<u64> {
     // Bring the view up to date first, so the numbers written below are the client's.
     sel.updates(out, true);
     let allowed = match set {
@@ -377,17 +414,14 @@ fn expunge(
         .collect();
     let positions: Vec<usize> = doomed.iter().filter_map(|&i| index.position(sel.view[i].uid)).collect();
     let freed = sel.folder.remove(&mut index, &positions)?;
+    let highest = index.highest_modseq;
     drop(index);
     conn.shared.quotas.remove(user, freed);
-    for &i in doomed.iter().rev() {
-        let gone = sel.view.remove(i);
-        sel.recent.remove(&gone.uid);
-        Data::Expunge(i as u32 + 1).encode(out);
-    }
+    sel.expunged(&doomed, out);
     if !doomed.is_empty() {
         sel.folder.notify();
     }
-    Ok(())
+    Ok(highest)
 }
 
 pub(super) fn system_and_keywords(flags: &[Flag<'_>]) -> (Flags, Vec<String>) {
@@ -458,75 +492,6 @@ fn copy_into(
     Ok(pairs)
 }
 
-fn store_flags(
-    sel: &mut Selected,
-    uid: bool,
-    set: &[SeqRange],
-    mode: StoreMode,
-    silent: bool,
-    flags: &[Flag<'_>],
-    out: &mut Vec<u8>,
-) -> io::Result<Done> {
-    if sel.read_only {
-        return Ok(no(Some(Code::ReadOnly), "Mailbox is read-only"));
-    }
-    let Some(positions) = sel.resolve(set, uid) else {
-        return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
-    };
-    let (bits, keywords) = system_and_keywords(flags);
-    let folder = sel.folder.clone();
-    let mut index = folder.lock()?;
-    if mode != StoreMode::Remove {
-        if !index.has_room_for(&keywords) {
-            return Ok(no(Some(Code::Limit), "Too many keywords in this folder"));
-        }
-        sel.announce(&keywords, out);
-    }
-    let mut keywords_changed = mode != StoreMode::Remove && index.note_keywords(&keywords);
-    for i in positions {
-        let k_uid = sel.view[i].uid;
-        let Some(p) = index.position(k_uid) else { continue };
-        let m = &index.messages[p];
-        let new_bits = match mode {
-            StoreMode::Replace => bits.0,
-            StoreMode::Add => m.flags.0 | bits.0,
-            StoreMode::Remove => m.flags.0 & !bits.0,
-        };
-        let mut kw = m.keywords.clone();
-        match mode {
-            StoreMode::Replace => kw.clone_from(&keywords),
-            StoreMode::Add => {
-                kw.extend(keywords.iter().filter(|k| !m.keywords.iter().any(|x| x.eq_ignore_ascii_case(k))).cloned())
-            }
-            StoreMode::Remove => kw.retain(|x| !keywords.iter().any(|k| k.eq_ignore_ascii_case(x))),
-        }
-        sel.folder.set_flags(&mut index, p, Flags(new_bits))?;
-        if kw != index.messages[p].keywords {
-            index.messages[p].keywords = kw;
-            keywords_changed = true;
-        }
-        let m = &index.messages[p];
-        sel.view[i].flags = m.flags;
-        sel.view[i].keywords.clone_from(&m.keywords);
-        // Keywords another session set on it are announced before they show.
-        sel.announce(&m.keywords, out);
-        if !silent {
-            let mut items = vec![FetchItem::Flags(flag_list(m.flags, &m.keywords, sel.recent.contains(&k_uid)))];
-            if uid {
-                items.insert(0, FetchItem::Uid(k_uid));
-            }
-            Data::Fetch { seq: i as u32 + 1, items: &items }.encode(out);
-        }
-    }
-    sel.folder.sync_flags(&mut index)?;
-    if keywords_changed {
-        sel.folder.save(&index)?;
-    }
-    drop(index);
-    sel.folder.notify();
-    Ok(ok(if uid { "UID STORE completed" } else { "STORE completed" }))
-}
-
 /// `* QUOTA "" (STORAGE used limit)` in KiB (RFC 9208), for a user with a quota: one root,
 /// `""`, for all their folders.
 fn quota(conn: &Connection, user: &str, out: &mut Vec<u8>) {
@@ -564,12 +529,23 @@ fn search(
     tag: &str,
     out: &mut Vec<u8>,
 ) -> io::Result<Done> {
-    let found: Vec<u32> = matching(sel, keys)?.into_iter().map(|(seq, m)| if uid { m.uid } else { seq }).collect();
+    let matched = matching(sel, keys)?;
+    let with_modseq = search::has_modseq(keys);
+    let found: Vec<u32> = matched.iter().map(|(seq, m)| if uid { m.uid } else { *seq }).collect();
     match ret.zip(sansmail_imap_proto::Tag::new(tag).ok()) {
-        None => Data::Search(found).encode(out),
+        None => {
+            let modseq = condstore::result_modseq(matched.iter().map(|(_, m)| m.modseq)).filter(|_| with_modseq);
+            Data::Search { ids: found, modseq }.encode(out);
+        }
         Some((opts, tag)) => {
             let all = opts.is_empty() || opts.contains(&ReturnOption::All);
             let has = |o| opts.contains(&o);
+            // MIN and MAX alone return two messages at most: the MODSEQ is theirs.
+            let ends_only = !all && !has(ReturnOption::Count);
+            let returned = matched.iter().enumerate().filter(|&(i, _)| {
+                !ends_only || (has(ReturnOption::Min) && i == 0) || (has(ReturnOption::Max) && i + 1 == matched.len())
+            });
+            let modseq = condstore::result_modseq(returned.map(|(_, (_, m))| m.modseq)).filter(|_| with_modseq);
             Data::ESearch {
                 tag,
                 uid,
@@ -577,6 +553,7 @@ fn search(
                 max: found.last().copied().filter(|_| has(ReturnOption::Max)),
                 count: has(ReturnOption::Count).then_some(found.len() as u32),
                 all: all.then(|| sequence::ranges(&found)),
+                modseq,
             }
             .encode(out);
         }
@@ -642,11 +619,7 @@ fn copy(
     let in_index: Vec<usize> = moved.iter().filter_map(|&i| index.position(sel.view[i].uid)).collect();
     sel.folder.remove(&mut index, &in_index)?;
     drop(index);
-    for &i in moved.iter().rev() {
-        let gone = sel.view.remove(i);
-        sel.recent.remove(&gone.uid);
-        Data::Expunge(i as u32 + 1).encode(out);
-    }
+    sel.expunged(&moved, out);
     sel.folder.notify();
     Ok(ok("MOVE completed"))
 }

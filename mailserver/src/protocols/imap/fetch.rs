@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{self, Read as _};
 use std::path::Path;
 
-use sansmail_imap_proto::command::{FetchAttr, Partial};
+use sansmail_imap_proto::command::{FetchAttr, FetchModifiers, Partial};
 use sansmail_imap_proto::lex::SeqRange;
 use sansmail_imap_proto::response::{Code, Data, FetchItem, Status};
 
@@ -88,16 +88,29 @@ pub(super) fn fetch(
     uid: bool,
     set: &[SeqRange],
     attributes: &[FetchAttr<'_>],
+    modifiers: FetchModifiers,
     out: &mut Vec<u8>,
 ) -> io::Result<Done> {
     let skip = conn.fetch_more.take().unwrap_or(0);
-    let Some(positions) = sel.resolve(set, uid) else {
+    let Some(mut positions) = sel.resolve(set, uid) else {
         return Ok(Done(Status::Bad, None, "Invalid message sequence number".to_owned()));
     };
+    // CHANGEDSINCE (RFC 7162 §3.1.4.1): only what changed after it, each with its MODSEQ;
+    // with VANISHED, first the UIDs of the set expunged after it (§3.2.6).
+    if let Some(since) = modifiers.changed_since {
+        let index = sel.folder.lock()?;
+        if modifiers.vanished && skip == 0 {
+            super::condstore::write_vanished_earlier(&index, since, Some(set), out);
+        }
+        positions.retain(|&i| index.position(sel.view[i].uid).is_some_and(|p| index.messages[p].modseq > since));
+    }
+    let with_modseq = modifiers.changed_since.is_some() || attributes.contains(&FetchAttr::ModSeq);
     let needs_content = |streaming: bool| {
         attributes.iter().any(|a| {
-            let from_index =
-                matches!(a, FetchAttr::Flags | FetchAttr::Uid | FetchAttr::Rfc822Size | FetchAttr::InternalDate);
+            let from_index = matches!(
+                a,
+                FetchAttr::Flags | FetchAttr::Uid | FetchAttr::Rfc822Size | FetchAttr::InternalDate | FetchAttr::ModSeq
+            );
             !(from_index || streaming && whole_message(a))
         })
     };
@@ -118,7 +131,7 @@ pub(super) fn fetch(
             };
             if sets_seen && !index.messages[p].flags.has(Flags::SEEN) {
                 let flags = Flags(index.messages[p].flags.0 | Flags::SEEN);
-                sel.folder.set_flags(&mut index, p, flags)?;
+                sel.folder.set_flags(&mut index, p, flags, None)?;
                 sel.folder.notify();
             }
             index.messages[p].clone()
@@ -133,6 +146,7 @@ pub(super) fn fetch(
                     a,
                     FetchAttr::Flags
                         | FetchAttr::Uid
+                        | FetchAttr::ModSeq
                         | FetchAttr::Rfc822Size
                         | FetchAttr::InternalDate
                         | FetchAttr::Envelope
@@ -190,6 +204,7 @@ pub(super) fn fetch(
             let item = match attr {
                 FetchAttr::Flags => FetchItem::Flags(flag_list(snapshot.flags, &snapshot.keywords, recent)),
                 FetchAttr::Uid => FetchItem::Uid(k_uid),
+                FetchAttr::ModSeq => FetchItem::ModSeq(snapshot.modseq),
                 FetchAttr::Rfc822Size => FetchItem::Rfc822Size(snapshot.size),
                 FetchAttr::InternalDate => FetchItem::InternalDate(Cow::Owned(internal_date(snapshot.internal))),
                 FetchAttr::Envelope => {
@@ -238,8 +253,14 @@ pub(super) fn fetch(
         if flags_changed && !attributes.contains(&FetchAttr::Flags) {
             items.push(FetchItem::Flags(flag_list(snapshot.flags, &snapshot.keywords, recent)));
         }
+        // A change told (or CHANGEDSINCE) carries its MODSEQ once CONDSTORE is on.
+        let modseq_due = with_modseq || (sel.condstore && (flags_changed || sel.view[i].modseq != snapshot.modseq));
+        if modseq_due && !attributes.contains(&FetchAttr::ModSeq) {
+            items.push(FetchItem::ModSeq(snapshot.modseq));
+        }
         sel.view[i].flags = snapshot.flags;
         sel.view[i].keywords.clone_from(&snapshot.keywords);
+        sel.view[i].modseq = snapshot.modseq;
         let seq = i as u32 + 1;
         if let Some(FetchAttr::BodySection { section, partial: p, .. }) = stream.map(|k| &attributes[k]) {
             let file = match open_message(&sel.folder, k_uid, &snapshot.path) {

@@ -352,6 +352,7 @@ pub(super) fn status(
                 StatusItem::UidValidity => u64::from(index.validity),
                 StatusItem::Unseen => count(&|m| !m.flags.has(Flags::SEEN)),
                 StatusItem::Deleted => count(&|m| m.flags.has(Flags::DELETED)),
+                StatusItem::HighestModSeq => index.highest_modseq,
                 _ => index.messages.iter().map(|m| m.size).sum(),
             };
             (item, v)

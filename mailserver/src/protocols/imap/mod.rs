@@ -8,8 +8,11 @@
 
 mod append;
 pub(crate) mod commands;
+mod condstore;
 pub(crate) mod fetch;
+mod flags;
 pub(crate) mod folders;
+mod index;
 pub(crate) mod message;
 mod reencode;
 pub(crate) mod search;

@@ -96,6 +96,18 @@ pub(crate) fn key_count(keys: &[SearchKey<'_>]) -> usize {
         .sum()
 }
 
+/// Whether the keys hold `MODSEQ` (RFC 7162 §3.1.5): the results then carry the highest
+/// mod-sequence of the messages returned.
+pub(crate) fn has_modseq(keys: &[SearchKey<'_>]) -> bool {
+    keys.iter().any(|k| match k {
+        SearchKey::ModSeq { .. } => true,
+        SearchKey::Not(k) => has_modseq(std::slice::from_ref(k)),
+        SearchKey::Or(a, b) => has_modseq(std::slice::from_ref(a)) || has_modseq(std::slice::from_ref(b)),
+        SearchKey::And(keys) => has_modseq(keys),
+        _ => false,
+    })
+}
+
 /// Case-insensitive substring test against a lower-cased haystack.
 fn contains_ci(lower_haystack: &str, needle: &[u8]) -> bool {
     let needle = String::from_utf8_lossy(needle).to_lowercase();
@@ -165,6 +177,8 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>) -> bool {
         }
         SearchKey::Body(s) => with_texts(c, |t| contains_ci(&t.body, s)),
         SearchKey::Text(s) => with_texts(c, |t| contains_ci(&t.body, s) || contains_ci(&t.raw, s)),
+        // One mod-sequence per message serves every flag's entry (RFC 7162 §3.1.5).
+        SearchKey::ModSeq { modseq, .. } => c.msg.modseq >= *modseq,
         _ => false,
     }
 }

@@ -2,7 +2,9 @@
 //! keywords as last told, the messages that are `\\Recent` to it and the keywords it has
 //! been told of. Before a command completes, [`Selected::updates`] brings the view up to
 //! date and writes the differences (EXPUNGE, EXISTS, RECENT, FLAGS, FETCH FLAGS); EXPUNGE is
-//! held back during FETCH, STORE and SEARCH (RFC 3501 §7.4.1).
+//! held back during FETCH, STORE and SEARCH (RFC 3501 §7.4.1). Once CONDSTORE is on, each
+//! FETCH of a change carries its UID and MODSEQ; once QRESYNC is, expunges are told as
+//! one `VANISHED` by UID (RFC 7162 §3.2.10).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ pub(super) struct Known {
     pub(super) uid: u32,
     pub(super) flags: Flags,
     pub(super) keywords: Vec<String>,
+    pub(super) modseq: u64,
 }
 
 /// The selected folder, as this session sees it.
@@ -35,6 +38,10 @@ pub(crate) struct Selected {
     /// The keywords this session has been told of in FLAGS and PERMANENTFLAGS: none is shown
     /// on a message before it is there (RFC 3501 §7.2.6).
     pub(super) keywords: Vec<String>,
+    /// CONDSTORE is on: changes are told with their MODSEQ (and UID).
+    pub(super) condstore: bool,
+    /// QRESYNC is on: expunges are told as VANISHED.
+    pub(super) qresync: bool,
 }
 
 pub(super) fn flag_list(flags: Flags, keywords: &[String], recent: bool) -> Vec<Flag<'_>> {
@@ -89,18 +96,14 @@ impl Selected {
         let Ok(mut index) = folder.lock() else { return };
         self.announce(&index.keywords, out);
         if expunge_ok {
-            for i in (0..self.view.len()).rev() {
-                if index.position(self.view[i].uid).is_none() {
-                    let gone = self.view.remove(i);
-                    self.recent.remove(&gone.uid);
-                    Data::Expunge(i as u32 + 1).encode(out);
-                }
-            }
+            let gone: Vec<usize> =
+                (0..self.view.len()).filter(|&i| index.position(self.view[i].uid).is_none()).collect();
+            self.expunged(&gone, out);
         }
         let last = self.view.last().map_or(0, |k| k.uid);
         let mut grew = false;
         for m in index.messages.iter().filter(|m| m.uid > last) {
-            self.view.push(Known { uid: m.uid, flags: m.flags, keywords: m.keywords.clone() });
+            self.view.push(Known { uid: m.uid, flags: m.flags, keywords: m.keywords.clone(), modseq: m.modseq });
             if m.uid > index.recent_upto {
                 self.recent.insert(m.uid);
             }
@@ -113,7 +116,7 @@ impl Selected {
             let last = self.view.last().map_or(0, |k| k.uid);
             if !self.read_only && last > index.recent_upto {
                 index.recent_upto = last;
-                if let Err(e) = folder.save(&index) {
+                if let Err(e) = folder.save(&mut index) {
                     tracing::warn!(error = %e, "cannot save the folder's index");
                 }
             }
@@ -122,12 +125,36 @@ impl Selected {
         }
         for (i, k) in self.view.iter_mut().enumerate() {
             let Some(m) = index.position(k.uid).map(|p| &index.messages[p]) else { continue };
-            if m.flags != k.flags || m.keywords != k.keywords {
+            if m.flags != k.flags || m.keywords != k.keywords || (self.condstore && m.modseq != k.modseq) {
                 k.flags = m.flags;
                 k.keywords.clone_from(&m.keywords);
-                let flags = flag_list(k.flags, &k.keywords, self.recent.contains(&k.uid));
-                Data::Fetch { seq: i as u32 + 1, items: &[FetchItem::Flags(flags)] }.encode(out);
+                k.modseq = m.modseq;
+                let flags = FetchItem::Flags(flag_list(k.flags, &k.keywords, self.recent.contains(&k.uid)));
+                let items = if self.condstore {
+                    vec![FetchItem::Uid(k.uid), flags, FetchItem::ModSeq(k.modseq)]
+                } else {
+                    vec![flags]
+                };
+                Data::Fetch { seq: i as u32 + 1, items: &items }.encode(out);
             }
+        }
+    }
+
+    /// Drops messages from the view (positions ascending) and tells the client: EXPUNGE
+    /// for each, highest first, or one VANISHED with QRESYNC.
+    pub(super) fn expunged(&mut self, positions: &[usize], out: &mut Vec<u8>) {
+        let mut uids = Vec::with_capacity(positions.len());
+        for &i in positions.iter().rev() {
+            let gone = self.view.remove(i);
+            self.recent.remove(&gone.uid);
+            uids.push(gone.uid);
+            if !self.qresync {
+                Data::Expunge(i as u32 + 1).encode(out);
+            }
+        }
+        if self.qresync {
+            uids.sort_unstable();
+            Data::Vanished { earlier: false, uids: sequence::ranges(&uids) }.encode(out);
         }
     }
 

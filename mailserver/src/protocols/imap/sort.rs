@@ -35,6 +35,9 @@ pub(super) fn sort(
     out: &mut Vec<u8>,
 ) -> io::Result<Done> {
     let found = matching(sel, keys)?;
+    // With MODSEQ among the keys, the results carry the highest (RFC 7162 §3.1.5).
+    let modseq = super::condstore::result_modseq(found.iter().map(|(_, m)| m.modseq))
+        .filter(|_| super::search::has_modseq(keys));
     let needs_content = criteria.iter().any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
     let mut rows: Vec<(Vec<Value>, u32, u32)> = Vec::with_capacity(found.len());
     for (seq, m) in found {
@@ -78,7 +81,7 @@ pub(super) fn sort(
     });
     let ids: Vec<u32> = rows.into_iter().map(|(_, seq, u)| if uid { u } else { seq }).collect();
     match ret.zip(sansmail_imap_proto::Tag::new(tag).ok()) {
-        None => Data::Sort(ids).encode(out),
+        None => Data::Sort { ids, modseq }.encode(out),
         // ESORT (RFC 5267): MIN and MAX are numbers, ALL keeps the sorted order.
         Some((opts, tag)) => {
             let has = |o| opts.contains(&o);
@@ -89,6 +92,7 @@ pub(super) fn sort(
                 max: ids.iter().max().copied().filter(|_| has(ReturnOption::Max)),
                 count: has(ReturnOption::Count).then_some(ids.len() as u32),
                 all: (has(ReturnOption::All) && !ids.is_empty()).then(|| sansmail_imap_proto::sequence::ranges(&ids)),
+                modseq,
             }
             .encode(out);
         }

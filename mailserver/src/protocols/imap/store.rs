@@ -21,6 +21,9 @@ use tokio::sync::watch;
 
 use crate::store::changes::Changes;
 
+pub(crate) use super::index::{Flags, Index, Message};
+use super::index::{Known, Parsed};
+
 /// The index file of a folder.
 const INDEX: &str = "sansmail-uidlist";
 /// The folders every new user gets, with their RFC 6154 attributes.
@@ -46,107 +49,6 @@ pub(crate) fn save_special_use(dir: &Path, uses: &[&str]) -> io::Result<()> {
 pub(crate) fn special_use(dir: &Path) -> Vec<&'static str> {
     let Ok(text) = fs::read_to_string(dir.join(SPECIAL_USE_FILE)) else { return Vec::new() };
     text.lines().filter_map(|l| SPECIAL_USE.iter().find(|(_, a)| *a == l.trim()).map(|(_, a)| *a)).collect()
-}
-
-/// System flags, one bit each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Flags(pub(crate) u8);
-
-impl Flags {
-    pub(crate) const SEEN: u8 = 1;
-    pub(crate) const ANSWERED: u8 = 2;
-    pub(crate) const FLAGGED: u8 = 4;
-    pub(crate) const DELETED: u8 = 8;
-    pub(crate) const DRAFT: u8 = 16;
-    /// (IMAP name, Maildir letter) of each, in the Maildir letters' ASCII order.
-    pub(crate) const NAMES: [(u8, &'static str, char); 5] = [
-        (Self::DRAFT, "Draft", 'D'),
-        (Self::FLAGGED, "Flagged", 'F'),
-        (Self::ANSWERED, "Answered", 'R'),
-        (Self::SEEN, "Seen", 'S'),
-        (Self::DELETED, "Deleted", 'T'),
-    ];
-
-    pub(crate) fn has(self, bit: u8) -> bool {
-        self.0 & bit != 0
-    }
-
-    /// The bit of a system flag name (`Seen`, any case); `None` for `\Recent` and unknown ones.
-    pub(crate) fn bit(name: &str) -> Option<u8> {
-        Self::NAMES.iter().find(|(_, n, _)| n.eq_ignore_ascii_case(name)).map(|(b, _, _)| *b)
-    }
-
-    fn from_info(info: &str) -> Self {
-        let letters = info.strip_prefix("2,").unwrap_or("");
-        Self(Self::NAMES.iter().filter(|(_, _, c)| letters.contains(*c)).fold(0, |acc, (b, _, _)| acc | b))
-    }
-
-    fn info(self) -> String {
-        let mut s = String::from("2,");
-        s.extend(Self::NAMES.iter().filter(|(b, _, _)| self.has(*b)).map(|(_, _, c)| c));
-        s
-    }
-}
-
-/// One message as the index knows it.
-#[derive(Clone, Debug)]
-pub(crate) struct Message {
-    pub(crate) uid: u32,
-    /// The Maildir base name (before `:`), stable across flag changes.
-    pub(crate) base: String,
-    /// The file, under `new/` or `cur/`.
-    pub(crate) path: PathBuf,
-    pub(crate) flags: Flags,
-    pub(crate) keywords: Vec<String>,
-    pub(crate) size: u64,
-    /// Delivery time (the file's modification time): INTERNALDATE.
-    pub(crate) internal: SystemTime,
-}
-
-/// A folder's index, as loaded and kept in step with the files.
-#[derive(Debug, Default)]
-pub(crate) struct Index {
-    pub(crate) validity: u32,
-    pub(crate) next: u32,
-    /// Sorted by UID.
-    pub(crate) messages: Vec<Message>,
-    /// UIDs up to this one have been announced as `\Recent` to some session.
-    pub(crate) recent_upto: u32,
-    /// Every keyword set in the folder so far, in the order first set: FLAGS lists them.
-    /// The list only grows (clients take a keyword missing from FLAGS as dropped).
-    pub(crate) keywords: Vec<String>,
-    loaded: bool,
-    seen_mtimes: Option<(SystemTime, SystemTime)>,
-    /// The folder's change counter when the last look began, if every change bumps it.
-    seen_generation: Option<u64>,
-    /// Flag renames not yet made durable ([`Folder::sync_flags`]).
-    unsynced: bool,
-}
-
-/// Keywords one folder may hold: past it, a STORE or APPEND of a new one gets `NO [LIMIT]`.
-pub(crate) const MAX_KEYWORDS: usize = 256;
-
-impl Index {
-    pub(crate) fn position(&self, uid: u32) -> Option<usize> {
-        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
-    }
-
-    /// Whether the folder's list has room for these keywords.
-    pub(crate) fn has_room_for(&self, keywords: &[String]) -> bool {
-        let new = keywords.iter().filter(|k| !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k))).count();
-        new == 0 || self.keywords.len() + new <= MAX_KEYWORDS
-    }
-
-    /// Adds to the folder's list the keywords it does not hold yet; whether any was new.
-    pub(crate) fn note_keywords(&mut self, keywords: &[String]) -> bool {
-        let before = self.keywords.len();
-        for k in keywords {
-            if !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
-                self.keywords.push(k.clone());
-            }
-        }
-        self.keywords.len() > before
-    }
 }
 
 /// What FETCH ENVELOPE / BODY / BODYSTRUCTURE need of a message, computed once: a message
@@ -315,17 +217,35 @@ impl Folder {
                 found.insert(base.to_owned(), (e.path(), flags, size, internal));
             }
         }
-        let before = index.messages.len();
+        // Flags changed by another program, or by a rename the index did not record before
+        // a crash, get a new mod-sequence: no change hides under one a client has seen.
+        let mut changed = Vec::new();
+        let mut gone = Vec::new();
         index.messages.retain_mut(|m| match found.remove(&m.base) {
             Some((path, flags, size, internal)) => {
+                if m.flags != flags {
+                    changed.push(m.uid);
+                }
                 m.path = path;
                 m.flags = flags;
                 m.size = size;
                 m.internal = internal;
                 true
             }
-            None => false,
+            None => {
+                gone.push(m.uid);
+                false
+            }
         });
+        for uid in &changed {
+            let modseq = index.bump_modseq();
+            if let Some(p) = index.position(*uid) {
+                index.messages[p].modseq = modseq;
+            }
+        }
+        if !gone.is_empty() {
+            index.note_vanished(gone.iter().copied());
+        }
         let mut added: Vec<_> = found.into_iter().collect();
         // New files get UIDs in delivery order.
         added.sort_by(|a, b| (a.1.3, &a.0).cmp(&(b.1.3, &b.0)));
@@ -333,9 +253,10 @@ impl Folder {
         for (base, (path, flags, size, internal)) in added {
             let uid = index.next;
             index.next += 1;
-            index.messages.push(Message { uid, base, path, flags, keywords: Vec::new(), size, internal });
+            let modseq = index.bump_modseq();
+            index.messages.push(Message { uid, base, path, flags, keywords: Vec::new(), size, internal, modseq });
         }
-        if grew || index.messages.len() != before {
+        if grew || !gone.is_empty() || index.needs_reserve() {
             self.save(index)?;
         }
         Ok(())
@@ -349,28 +270,44 @@ impl Folder {
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e),
         };
-        match parse_index(&text) {
-            Some(Parsed { validity, next, recent_upto, keywords, known }) => {
+        match super::index::parse(&text) {
+            Some(Parsed {
+                validity,
+                next,
+                recent_upto,
+                keywords,
+                known,
+                reserved_modseq,
+                vanished,
+                vanished_floor,
+            }) => {
                 index.validity = validity;
                 index.next = next;
                 index.keywords = keywords;
-                for (_, _, k) in &known {
-                    index.note_keywords(k);
+                for k in &known {
+                    index.note_keywords(&k.keywords);
                 }
                 // An index from before `recent_upto` was kept: what it knew was seen.
                 index.recent_upto = recent_upto.unwrap_or(next.saturating_sub(1)).min(next.saturating_sub(1));
+                // Mod-sequences go on above every one handed out before (the reserve).
+                index.reserved_modseq = reserved_modseq;
+                index.highest_modseq = reserved_modseq.max(known.iter().map(|k| k.modseq).max().unwrap_or(0));
+                index.vanished = vanished;
+                index.vanished_floor = vanished_floor;
                 // Known messages keep their UIDs: they are placed before the first look at
                 // the files, which drops those gone and numbers only the new ones.
                 index.messages = known
                     .into_iter()
-                    .map(|(uid, base, keywords)| Message {
+                    .map(|Known { uid, base, keywords, modseq, flags }| Message {
                         uid,
                         path: PathBuf::new(),
                         base,
-                        flags: Flags::default(),
+                        // A version 1 index kept no flags: every message's change is new.
+                        flags: flags.unwrap_or(Flags(u8::MAX)),
                         keywords,
                         size: 0,
                         internal: UNIX_EPOCH,
+                        modseq,
                     })
                     .collect();
             }
@@ -383,6 +320,9 @@ impl Folder {
                 index.next = 1;
                 index.recent_upto = 0;
                 index.messages.clear();
+                index.highest_modseq = 0;
+                index.vanished.clear();
+                index.vanished_floor = 0;
                 // Kept at once: the folder shows this UIDVALIDITY from now on, even before
                 // it holds a message.
                 self.save(index)?;
@@ -398,21 +338,8 @@ impl Folder {
     }
 
     /// Writes the index atomically and durably (a UID once given must survive a crash).
-    pub(crate) fn save(&self, index: &Index) -> io::Result<()> {
-        let mut text = format!("1 {} {} {}", index.validity, index.next, index.recent_upto);
-        for k in &index.keywords {
-            text.push(' ');
-            text.push_str(k);
-        }
-        text.push('\n');
-        for m in &index.messages {
-            text.push_str(&format!("{} {}", m.uid, m.base));
-            for k in &m.keywords {
-                text.push(' ');
-                text.push_str(k);
-            }
-            text.push('\n');
-        }
+    pub(crate) fn save(&self, index: &mut Index) -> io::Result<()> {
+        let (text, reserved) = index.encode();
         let tmp = self.dir.join(format!("{INDEX}.tmp"));
         {
             let mut f = File::create(&tmp)?;
@@ -420,7 +347,9 @@ impl Folder {
             f.sync_all()?;
         }
         fs::rename(&tmp, self.dir.join(INDEX))?;
-        sync_dir(&self.dir)
+        sync_dir(&self.dir)?;
+        index.reserved_modseq = reserved;
+        Ok(())
     }
 
     /// Makes the flag changes since the last call durable (the renames' directories
@@ -434,12 +363,37 @@ impl Folder {
         Ok(())
     }
 
-    /// Sets a message's system flags: the file moves to `cur/` with the new info, made
-    /// durable by [`Folder::sync_flags`].
-    pub(crate) fn set_flags(&self, index: &mut Index, pos: usize, flags: Flags) -> io::Result<()> {
-        let Some(m) = index.messages.get_mut(pos) else { return Ok(()) };
-        if m.flags == flags && m.path.parent().is_some_and(|p| p.ends_with("cur")) {
-            return Ok(());
+    /// Sets a message's system flags and keywords: the file moves to `cur/` with the new
+    /// info (made durable by [`Folder::sync_flags`]), and a change gets a new mod-sequence.
+    /// Returns whether anything changed.
+    pub(crate) fn set_flags(
+        &self,
+        index: &mut Index,
+        pos: usize,
+        flags: Flags,
+        keywords: Option<Vec<String>>,
+    ) -> io::Result<bool> {
+        let Some(m) = index.messages.get(pos) else { return Ok(false) };
+        let new_keywords = keywords.filter(|k| *k != m.keywords);
+        let in_cur = m.path.parent().is_some_and(|p| p.ends_with("cur"));
+        let changed = m.flags != flags || new_keywords.is_some();
+        if !changed && in_cur {
+            return Ok(false);
+        }
+        if changed {
+            let modseq = index.bump_modseq();
+            if index.needs_reserve() {
+                self.save(index)?;
+            }
+            let m = &mut index.messages[pos];
+            m.modseq = modseq;
+            if let Some(k) = new_keywords {
+                m.keywords = k;
+            }
+        }
+        let m = &mut index.messages[pos];
+        if m.flags == flags && in_cur {
+            return Ok(changed);
         }
         let to = self.dir.join("cur").join(format!("{}:{}", m.base, flags.info()));
         fs::rename(&m.path, &to)?;
@@ -448,7 +402,7 @@ impl Folder {
         index.unsynced = true;
         // Our own rename is not news to the next look.
         index.seen_mtimes = Some((mtime(&self.dir.join("new")), mtime(&self.dir.join("cur"))));
-        Ok(())
+        Ok(changed)
     }
 
     /// Adds a message file already written to `tmp/` (synced): it moves into `cur/` with
@@ -468,6 +422,7 @@ impl Folder {
         let uid = index.next;
         index.next += 1;
         index.note_keywords(&keywords);
+        let modseq = index.bump_modseq();
         index.messages.push(Message {
             uid,
             base: base.to_owned(),
@@ -476,6 +431,7 @@ impl Folder {
             keywords,
             size: meta.len(),
             internal: meta.modified().unwrap_or(UNIX_EPOCH),
+            modseq,
         });
         index.seen_mtimes = Some((mtime(&self.dir.join("new")), mtime(&self.dir.join("cur"))));
         if let Err(e) = self.save(index) {
@@ -501,11 +457,15 @@ impl Folder {
             }
             gone[p] = true;
         }
+        let uids: Vec<u32> = index.messages.iter().zip(&gone).filter(|(_, g)| **g).map(|(m, _)| m.uid).collect();
         let mut i = 0;
         index.messages.retain(|_| {
             i += 1;
             !gone[i - 1]
         });
+        if !uids.is_empty() {
+            index.note_vanished(uids);
+        }
         for sub in ["new", "cur"] {
             let _ = sync_dir(&self.dir.join(sub));
         }
@@ -522,53 +482,6 @@ impl Folder {
         let rand: String = r.iter().map(|b| format!("{b:02x}")).collect();
         format!("{}.M{}R{rand}.{hostname}", now.as_secs(), now.subsec_micros())
     }
-}
-
-/// A known message in the index file: UID, base name, keywords.
-type Known = (u32, String, Vec<String>);
-
-/// What an index file holds.
-struct Parsed {
-    validity: u32,
-    next: u32,
-    /// The last UID announced as `\Recent` (absent from files written before it was kept).
-    recent_upto: Option<u32>,
-    /// The folder's keywords, in the order first set.
-    keywords: Vec<String>,
-    known: Vec<Known>,
-}
-
-/// The index file (`1 <validity> <next> [<recent_upto>]` then `<uid> <base> [keyword…]`
-/// lines, sorted), or `None` when it is empty or cannot be trusted: a header that does not
-/// read, a file cut short (no final line end), a line that does not read, UIDs out of order
-/// or at or past UIDNEXT.
-fn parse_index(text: &str) -> Option<Parsed> {
-    let body = text.strip_suffix('\n')?;
-    let mut lines = body.split('\n');
-    let header: Vec<&str> = lines.next()?.split(' ').collect();
-    let (validity, next, recent_upto, keywords) = match header[..] {
-        ["1", validity, next] => (validity, next, None, Vec::new()),
-        ["1", validity, next, recent, ref keywords @ ..] => {
-            if keywords.iter().any(|k| k.is_empty()) {
-                return None;
-            }
-            (validity, next, Some(recent.parse::<u32>().ok()?), keywords.iter().map(|k| (*k).to_owned()).collect())
-        }
-        _ => return None,
-    };
-    let (validity, next): (u32, u32) =
-        (validity.parse().ok().filter(|&v| v > 0)?, next.parse().ok().filter(|&n| n > 0)?);
-    let mut known: Vec<Known> = Vec::new();
-    for line in lines {
-        let mut parts = line.split(' ');
-        let uid: u32 = parts.next()?.parse().ok()?;
-        let base = parts.next().filter(|b| !b.is_empty())?;
-        if uid == 0 || uid >= next || known.last().is_some_and(|k| k.0 >= uid) {
-            return None;
-        }
-        known.push((uid, base.to_owned(), parts.map(str::to_owned).collect()));
-    }
-    Some(Parsed { validity, next, recent_upto, keywords, known })
 }
 
 /// The longest wire name a folder can have: its directory is `.` and the name, and
@@ -715,7 +628,7 @@ mod tests {
         assert_eq!(idx.messages.last().unwrap().uid, 3);
         // Flags move the file to cur/ with the Maildir info; the UID stays.
         let pos = idx.position(3).unwrap();
-        folder.set_flags(&mut idx, pos, Flags(Flags::SEEN | Flags::FLAGGED)).unwrap();
+        folder.set_flags(&mut idx, pos, Flags(Flags::SEEN | Flags::FLAGGED), None).unwrap();
         assert!(d.join("cur/3.c.host:2,FS").exists());
         // A file removed behind our back (POP3) is gone at the next look, its UID not reused.
         fs::remove_file(d.join("new/1.a.host")).unwrap();
@@ -745,7 +658,7 @@ mod tests {
         fs::write(d.join("tmp/8.y.host"), "Subject: y\r\n\r\n").unwrap();
         let uid = folder.add(&mut idx, &d.join("tmp/8.y.host"), "8.y.host", Flags::default(), Vec::new()).unwrap();
         let pos = idx.position(uid).unwrap();
-        folder.set_flags(&mut idx, pos, Flags(Flags::SEEN)).unwrap();
+        folder.set_flags(&mut idx, pos, Flags(Flags::SEEN), None).unwrap();
         assert!(idx.unsynced, "a rename waits for its directory sync");
         folder.sync_flags(&mut idx).unwrap();
         assert!(!idx.unsynced);
@@ -753,43 +666,53 @@ mod tests {
         let _ = fs::remove_dir_all(&d);
     }
 
-    /// An index cut anywhere, or out of step with itself, is never read as one that names
-    /// other messages under the same UIDVALIDITY.
+    /// Mod-sequences only grow, across restarts and crashes: a flag change whose index
+    /// write never happened is found at the next start and gets a mod-sequence above every
+    /// one handed out before; expunges are remembered for VANISHED.
     #[test]
-    fn a_damaged_index_is_not_trusted() {
-        let text = "1 1700000000 12 5\n1 aaa\n5 bbb $Junk\n11 ccc\n";
-        let p = parse_index(text).unwrap();
-        assert_eq!((p.validity, p.next, p.recent_upto, p.known.len()), (1_700_000_000, 12, Some(5), 3));
-        for cut in 0..text.len() {
-            match parse_index(&text[..cut]) {
-                None => {}
-                // Only at a line end: the same header, fewer messages (they get new UIDs).
-                Some(q) => {
-                    assert_eq!(
-                        (q.validity, q.next, q.recent_upto),
-                        (p.validity, p.next, p.recent_upto),
-                        "cut at {cut}"
-                    );
-                    assert!(q.known.len() < p.known.len() && p.known.starts_with(&q.known), "cut at {cut}");
-                }
-            }
-        }
-        // The folder's keywords follow `recent_upto`.
-        let p = parse_index("1 17 5 2 $Junk \\Seen-not-a-keyword $Work\n1 a $Work\n").unwrap();
-        assert_eq!(p.keywords, ["$Junk", "\\Seen-not-a-keyword", "$Work"]);
-        // An index written before `recent_upto` was kept still reads.
-        assert_eq!(parse_index("1 1700000000 12\n1 aaa\n").map(|p| p.recent_upto), Some(None));
-        for bad in [
-            "1 1700000000 5\n5 aaa\n",
-            "1 1700000000 9\n3 a\n2 b\n",
-            "1 0 5\n",
-            "2 17 5\n",
-            "1 17 5\nx a\n",
-            "1 17 5 x\n",
-            "1 17 5 1  $Junk\n",
-        ] {
-            assert!(parse_index(bad).is_none(), "{bad:?}");
-        }
+    fn modseqs_survive_a_crash_and_never_go_back() {
+        let d = tempdir("modseq");
+        fs::write(d.join("new/1.a.host"), "Subject: a\r\n\r\nx\r\n").unwrap();
+        fs::write(d.join("new/2.b.host"), "Subject: b\r\n\r\ny\r\n").unwrap();
+        let registry = || Registry::new(Arc::new(Changes::new(crate::store::changes::Mode::Poll)));
+        let reg = registry();
+        let folder = reg.folder(&d);
+        let mut idx = folder.lock().unwrap();
+        assert_eq!(idx.messages.iter().map(|m| m.modseq).collect::<Vec<_>>(), [1, 2]);
+        // A flag change: a new mod-sequence, within the reserve, so no index write.
+        assert!(folder.set_flags(&mut idx, 0, Flags(Flags::SEEN), None).unwrap());
+        let seen_by_client = idx.messages[0].modseq;
+        assert_eq!((seen_by_client, idx.highest_modseq), (3, 3));
+        assert!(!folder.set_flags(&mut idx, 0, Flags(Flags::SEEN), None).unwrap(), "no change, no new modseq");
+        assert_eq!(idx.highest_modseq, 3);
+        // Keywords alone are a change too.
+        assert!(folder.set_flags(&mut idx, 1, Flags::default(), Some(vec!["$Work".into()])).unwrap());
+        assert_eq!(idx.messages[1].modseq, 4);
+        drop(idx);
+        drop(folder);
+        // The process dies here: the index on disk still has message 1 unflagged at modseq 1.
+        let reg = registry();
+        let folder = reg.folder(&d);
+        let mut idx = folder.lock().unwrap();
+        assert!(idx.messages[0].flags.has(Flags::SEEN));
+        assert!(idx.messages[0].modseq > seen_by_client, "the lost change is news again");
+        assert!(idx.highest_modseq >= idx.messages[0].modseq);
+        let before = idx.highest_modseq;
+        let freed = folder.remove(&mut idx, &[1]).unwrap();
+        assert!(freed > 0);
+        assert!(idx.highest_modseq > before);
+        assert_eq!(idx.vanished_since(before, |_| true), [2]);
+        drop(idx);
+        drop(folder);
+        // A clean restart: everything as it was, HIGHESTMODSEQ not lower.
+        let highest = reg.folder(&d).lock().unwrap().highest_modseq;
+        drop(reg);
+        let reg = registry();
+        let idx_folder = reg.folder(&d);
+        let idx = idx_folder.lock().unwrap();
+        assert!(idx.highest_modseq >= highest);
+        assert_eq!(idx.vanished_since(before, |_| true), [2]);
+        let _ = fs::remove_dir_all(&d);
     }
 
     #[test]
