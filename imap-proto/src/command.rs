@@ -248,6 +248,11 @@ pub enum Body<'a> {
         root: Cow<'a, [u8]>,
         limits: Vec<(&'a str, u64)>,
     },
+    /// `CANCELUPDATE tag…` (RFC 5267 §4.3): the search contexts, by the tags of the
+    /// commands that made them, whose updates stop.
+    CancelUpdate {
+        tags: Vec<Cow<'a, [u8]>>,
+    },
     Idle,
     Unselect,
     Namespace,
@@ -600,6 +605,17 @@ impl<'a> Command<'a> {
                 Body::SetQuota { root, limits }
             }
             _ if is("THREAD") => thread(c, false)?,
+            _ if is("CANCELUPDATE") => {
+                let mut tags = Vec::new();
+                loop {
+                    c.sp()?;
+                    tags.push(c.string()?);
+                    if c.rest().first() != Some(&b' ') {
+                        break;
+                    }
+                }
+                Body::CancelUpdate { tags }
+            }
             _ => return Err(ParseError::Unknown),
         })
     }

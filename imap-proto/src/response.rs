@@ -83,6 +83,9 @@ pub enum Code<'a> {
     /// QRESYNC (RFC 7162 §3.2.11): the mailbox selected before is now closed; what
     /// follows is the new one's.
     Closed,
+    /// CONTEXT=SEARCH (RFC 5267 §4.3): the server will not keep the result of the command
+    /// with this tag up to date (`NOUPDATE "tag"`).
+    NoUpdate(Tag<'a>),
 }
 
 /// One node of a THREAD response: a message (or, with `id` `None`, a missing parent the
@@ -205,7 +208,10 @@ pub enum Data<'a> {
         len: u64,
     },
     /// ESEARCH (RFC 4731): `ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]
-    /// [MODSEQ m]` (MODSEQ: RFC 7162 §3.1.5, when the keys held MODSEQ and something matched).
+    /// [PARTIAL (low:high set)] [ADDTO (position set)]… [REMOVEFROM (position set)]… [MODSEQ
+    /// m]` (PARTIAL, ADDTO, REMOVEFROM: RFC 5267; an empty PARTIAL set is `NIL`; MODSEQ: RFC
+    /// 7162 §3.1.5, when the keys held MODSEQ and something matched). The sets are ranges in
+    /// the result's order (a sorted result's set need not ascend).
     ESearch {
         tag: Tag<'a>,
         uid: bool,
@@ -213,9 +219,16 @@ pub enum Data<'a> {
         max: Option<u32>,
         count: Option<u32>,
         all: Option<Vec<(u32, u32)>>,
+        partial: Option<PartialResult>,
+        add_to: Vec<(u32, Vec<(u32, u32)>)>,
+        remove_from: Vec<(u32, Vec<(u32, u32)>)>,
         modseq: Option<u64>,
     },
 }
+
+/// ESEARCH's `PARTIAL (low:high set)` (RFC 5267 §4.4): the range asked, and the results in
+/// it as ranges in the result's order.
+pub type PartialResult = ((u32, u32), Vec<(u32, u32)>);
 
 /// A sequence set from sorted ranges: `1:3,7,9:10`.
 pub(crate) fn uid_set(ranges: &[(u32, u32)]) -> String {
@@ -352,6 +365,10 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
         Code::NoModSeq => simple("NOMODSEQ", out),
         Code::Modified(set) => simple(&format!("MODIFIED {}", uid_set(set)), out),
         Code::Closed => simple("CLOSED", out),
+        Code::NoUpdate(tag) => {
+            out.extend_from_slice(b"NOUPDATE ");
+            write_string(out, tag.as_str().as_bytes());
+        }
     }
     out.extend_from_slice(b"] ");
 }
@@ -523,7 +540,7 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
         Data::Exists(n) => out.extend_from_slice(format!("{n} EXISTS").as_bytes()),
         Data::Recent(n) => out.extend_from_slice(format!("{n} RECENT").as_bytes()),
         Data::Expunge(n) => out.extend_from_slice(format!("{n} EXPUNGE").as_bytes()),
-        Data::ESearch { tag, uid, min, max, count, all, modseq } => {
+        Data::ESearch { tag, uid, min, max, count, all, partial, add_to, remove_from, modseq } => {
             out.extend_from_slice(b"ESEARCH (TAG ");
             write_string(out, tag.as_str().as_bytes());
             out.push(b')');
@@ -537,6 +554,15 @@ pub(crate) fn write_data(out: &mut Vec<u8>, data: &Data<'_>) {
             }
             if let Some(all) = all.as_ref().filter(|a| !a.is_empty()) {
                 out.extend_from_slice(format!(" ALL {}", uid_set(all)).as_bytes());
+            }
+            if let Some(((low, high), set)) = partial {
+                let set = if set.is_empty() { "NIL".to_owned() } else { uid_set(set) };
+                out.extend_from_slice(format!(" PARTIAL ({low}:{high} {set})").as_bytes());
+            }
+            for (name, changes) in [("ADDTO", add_to), ("REMOVEFROM", remove_from)] {
+                for (position, set) in changes.iter().filter(|(_, s)| !s.is_empty()) {
+                    out.extend_from_slice(format!(" {name} ({position} {})", uid_set(set)).as_bytes());
+                }
             }
             if let Some(m) = modseq {
                 out.extend_from_slice(format!(" MODSEQ {m}").as_bytes());
@@ -718,6 +744,9 @@ mod tests {
                 max: None,
                 count: None,
                 all: None,
+                partial: None,
+                add_to: Vec::new(),
+                remove_from: Vec::new(),
                 modseq: Some(917162500)
             }),
             "* ESEARCH (TAG \"a\") UID MIN 2 MODSEQ 917162500\r\n"
@@ -727,6 +756,38 @@ mod tests {
             data(&Data::Status { mailbox: b"blurdybloop", items: item.to_vec() }),
             "* STATUS blurdybloop (HIGHESTMODSEQ 7011231777)\r\n"
         );
+    }
+
+    /// RFC 5267's ESEARCH data and NOUPDATE, from imaptest's and the RFC's examples.
+    #[test]
+    fn context_search_responses() {
+        let tag = Tag::new("B01").unwrap();
+        let esearch = |partial, add_to, remove_from| Data::ESearch {
+            tag,
+            uid: true,
+            min: None,
+            max: None,
+            count: None,
+            all: None,
+            partial,
+            add_to,
+            remove_from,
+            modseq: None,
+        };
+        assert_eq!(
+            data(&esearch(Some(((1, 6), vec![(5, 5), (3, 4), (2, 2), (1, 1)])), vec![], vec![])),
+            "* ESEARCH (TAG \"B01\") UID PARTIAL (1:6 5,3:4,2,1)\r\n"
+        );
+        assert_eq!(
+            data(&esearch(Some(((6, 6), vec![])), vec![], vec![])),
+            "* ESEARCH (TAG \"B01\") UID PARTIAL (6:6 NIL)\r\n"
+        );
+        assert_eq!(
+            data(&esearch(None, vec![(0, vec![(1, 2), (4, 4)])], vec![(0, vec![(3, 3)]), (2, vec![])])),
+            "* ESEARCH (TAG \"B01\") UID ADDTO (0 1:2,4) REMOVEFROM (0 3)\r\n"
+        );
+        let code = Code::NoUpdate(Tag::new("B01").unwrap());
+        assert_eq!(status(None, Status::Ok, Some(&code), "Too many"), "* OK [NOUPDATE \"B01\"] Too many\r\n");
     }
 
     proptest::proptest! {

@@ -100,7 +100,7 @@ proptest! {
             Data::Lsub { attributes: words.clone(), delimiter: None, mailbox: &mailbox },
             Data::Status { mailbox: &mailbox, items: Vec::new() },
         ];
-        for d in data.iter().chain(Tag::new(&tag).ok().map(|tag| Data::ESearch { tag, uid: true, min: None, max: None, count: Some(1), all: None, modseq: Some(5) }).iter()) {
+        for d in data.iter().chain(Tag::new(&tag).ok().map(|tag| Data::ESearch { tag, uid: true, min: None, max: None, count: Some(1), all: None, partial: Some(((1, 2), vec![])), add_to: vec![(0, vec![(1, 3)])], remove_from: Vec::new(), modseq: Some(5) }).iter()) {
             let mut out = Vec::new();
             d.encode(&mut out);
             prop_assert!(one_line(&out), "{:?}", String::from_utf8_lossy(&out));

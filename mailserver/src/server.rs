@@ -116,7 +116,7 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 20] = [
+const IMAP_EXTENSIONS: [&str; 22] = [
     "NAMESPACE",
     "UNSELECT",
     "UIDPLUS",
@@ -130,6 +130,8 @@ const IMAP_EXTENSIONS: [&str; 20] = [
     "SORT",
     "SORT=DISPLAY",
     "ESORT",
+    "CONTEXT=SEARCH",
+    "CONTEXT=SORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
     "MULTIAPPEND",

@@ -80,14 +80,26 @@ pub enum SearchKey<'a> {
     },
 }
 
-/// ESEARCH result options (RFC 4731 §3.1).
+/// ESEARCH result options (RFC 4731 §3.1), and RFC 5267's CONTEXT=SEARCH/SORT ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 #[allow(missing_docs)]
 pub enum ReturnOption {
     Min,
     Max,
     All,
     Count,
+    /// `UPDATE` (RFC 5267 §4.3): keep the result and tell its changes as they happen
+    /// (ADDTO, REMOVEFROM) until CANCELUPDATE.
+    Update,
+    /// `CONTEXT` (RFC 5267 §4.2): a hint that the client will ask about the result again.
+    Context,
+    /// `PARTIAL low:high` (RFC 5267 §4.4): the results at these positions (1-based, `low`
+    /// ≤ `high`: `4:2` reads as `2:4`).
+    Partial {
+        low: u32,
+        high: u32,
+    },
 }
 
 /// A parsed SEARCH (after the command name).
@@ -129,7 +141,24 @@ pub(super) fn return_options(c: &mut Cursor<'_>) -> Result<Option<Vec<ReturnOpti
                 _ if is("MAX") => ReturnOption::Max,
                 _ if is("ALL") => ReturnOption::All,
                 _ if is("COUNT") => ReturnOption::Count,
-                _ => return Err(ParseError::Syntax(LexError { expected: "MIN, MAX, ALL or COUNT", at })),
+                _ if is("UPDATE") => ReturnOption::Update,
+                _ if is("CONTEXT") => ReturnOption::Context,
+                _ if is("PARTIAL") => {
+                    c.sp()?;
+                    let a = c.nz_number()?.get();
+                    if !c.eat(b':') {
+                        return Err(ParseError::Syntax(c.err("partial-range (low:high)")));
+                    }
+                    let b = c.nz_number()?.get();
+                    if opts.iter().any(|o| matches!(o, ReturnOption::Partial { .. })) {
+                        return Err(ParseError::Syntax(LexError { expected: "one PARTIAL", at }));
+                    }
+                    ReturnOption::Partial { low: a.min(b), high: a.max(b) }
+                }
+                _ => {
+                    let expected = "MIN, MAX, ALL, COUNT, UPDATE, CONTEXT or PARTIAL";
+                    return Err(ParseError::Syntax(LexError { expected, at }));
+                }
             };
             if !opts.contains(&opt) {
                 opts.push(opt);

@@ -534,3 +534,37 @@ fn condstore_and_qresync() {
         assert!(parse(bad).is_err(), "{bad}");
     }
 }
+
+/// RFC 5267's return options and CANCELUPDATE, as imaptest sends them.
+#[test]
+fn context_search_commands() {
+    let ret = |s: &str| match parse(s).unwrap().body {
+        Body::Search { ret, .. } | Body::Sort { ret, .. } => ret.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ret("a SEARCH RETURN (UPDATE) BODY body SEEN\r\n"), [ReturnOption::Update]);
+    assert_eq!(
+        ret("a SEARCH RETURN (update all context) 1\r\n"),
+        [ReturnOption::Update, ReturnOption::All, ReturnOption::Context]
+    );
+    assert_eq!(ret("a SEARCH RETURN (PARTIAL 4:2) ALL\r\n"), [ReturnOption::Partial { low: 2, high: 4 }]);
+    assert_eq!(
+        ret("a SORT RETURN (PARTIAL 1:6) (ARRIVAL) US-ASCII ALL\r\n"),
+        [ReturnOption::Partial { low: 1, high: 6 }]
+    );
+    for bad in [
+        "a SEARCH RETURN (PARTIAL 1) ALL\r\n",
+        "a SEARCH RETURN (PARTIAL 1:*) ALL\r\n",
+        "a SEARCH RETURN (PARTIAL *:1) ALL\r\n",
+        "a SEARCH RETURN (PARTIAL 0:1) ALL\r\n",
+        "a SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL\r\n",
+        "a CANCELUPDATE\r\n",
+        "a CANCELUPDATE B01\r\n",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        parse("a CANCELUPDATE \"B01\" \"B02\"\r\n").unwrap().body,
+        Body::CancelUpdate { tags: vec![b("B01"), b("B02")] }
+    );
+}

@@ -727,6 +727,7 @@ impl ServerSession {
             | Body::Search { .. }
             | Body::Sort { .. }
             | Body::Thread { .. }
+            | Body::CancelUpdate { .. }
                 if !selected =>
             {
                 Action::Bad("No mailbox selected")

@@ -47,7 +47,7 @@ pub(super) fn failed(e: &io::Error) -> Done {
 
 /// Runs one command and completes it.
 pub(crate) fn run(conn: &mut Connection, request: Request, session: &mut ServerSession) {
-    let done = match dispatch(conn, &request.command().body, session) {
+    let done = match dispatch(conn, &request, session) {
         Ok(Some(done)) => done,
         // IDLE: completed at DONE; a FETCH with more to send: run again once written.
         Ok(None) => {
@@ -66,7 +66,8 @@ pub(crate) fn run(conn: &mut Connection, request: Request, session: &mut ServerS
     let _ = session.complete(status, code, &text);
 }
 
-fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession) -> io::Result<Option<Done>> {
+fn dispatch(conn: &mut Connection, request: &Request, session: &mut ServerSession) -> io::Result<Option<Done>> {
+    let body = &request.command().body;
     let Some((user, maildir)) = conn.user.clone() else {
         return Ok(Some(no(None, "Not logged in")));
     };
@@ -251,15 +252,19 @@ fn dispatch(conn: &mut Connection, body: &Body<'_>, session: &mut ServerSession)
         Body::Sort { uid, ret, criteria, keys, .. } => {
             let tag = tag_of_request(session);
             let out = session.output();
-            with_selected(conn, out, |_, sel, out| {
-                super::sort::sort(sel, *uid, ret.as_deref(), &tag, criteria, keys, out)
-            })?
+            let sort = super::sort::Sort { uid: *uid, ret: ret.as_deref(), tag: &tag, criteria, keys };
+            with_selected(conn, out, |_, sel, out| super::sort::sort(sel, &sort, request.as_bytes(), out))?
         }
         Body::Search { uid, ret, keys, .. } => {
             let tag = tag_of_request(session);
             let out = session.output();
-            with_selected(conn, out, |_, sel, out| search(sel, *uid, ret.as_deref(), keys, &tag, out))?
+            let command = request.as_bytes();
+            with_selected(conn, out, |_, sel, out| search(sel, *uid, ret.as_deref(), keys, (&tag, command), out))?
         }
+        Body::CancelUpdate { tags } => with_selected(conn, out, |_, sel, _| {
+            super::context::cancel(sel, tags);
+            Ok(ok("CANCELUPDATE completed"))
+        })?,
         Body::Copy { uid, set, mailbox } | Body::Move { uid, set, mailbox } => {
             let moving = matches!(body, Body::Move { .. });
             match conn.selected.take() {
@@ -360,6 +365,8 @@ fn select(
         keywords: Vec::new(),
         condstore,
         qresync,
+        contexts: Vec::new(),
+        context_stamp: None,
     };
     let mut sink = Vec::new();
     sel.updates(&mut sink, true);
@@ -526,7 +533,7 @@ fn search(
     uid: bool,
     ret: Option<&[ReturnOption]>,
     keys: &[sansmail_imap_proto::command::SearchKey<'_>],
-    tag: &str,
+    (tag, command): (&str, &[u8]),
     out: &mut Vec<u8>,
 ) -> io::Result<Done> {
     let matched = matching(sel, keys)?;
@@ -553,9 +560,17 @@ fn search(
                 max: found.last().copied().filter(|_| has(ReturnOption::Max)),
                 count: has(ReturnOption::Count).then_some(found.len() as u32),
                 all: all.then(|| sequence::ranges(&found)),
+                partial: super::context::partial(opts, &found),
+                add_to: Vec::new(),
+                remove_from: Vec::new(),
                 modseq,
             }
             .encode(out);
+            // RETURN (UPDATE): the result is kept and its changes told (RFC 5267 §4.3).
+            if has(ReturnOption::Update) {
+                let uids = matched.iter().map(|(_, m)| m.uid).collect();
+                super::context::keep(sel, tag.as_str(), uid, false, command, uids, out);
+            }
         }
     }
     Ok(ok(if uid { "UID SEARCH completed" } else { "SEARCH completed" }))

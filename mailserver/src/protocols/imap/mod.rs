@@ -9,6 +9,7 @@
 mod append;
 pub(crate) mod commands;
 mod condstore;
+mod context;
 pub(crate) mod fetch;
 mod flags;
 pub(crate) mod folders;

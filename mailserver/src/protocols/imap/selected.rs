@@ -42,6 +42,10 @@ pub(crate) struct Selected {
     pub(super) condstore: bool,
     /// QRESYNC is on: expunges are told as VANISHED.
     pub(super) qresync: bool,
+    /// Search results kept up to date (CONTEXT=SEARCH, RFC 5267).
+    pub(super) contexts: Vec<super::context::Context>,
+    /// The folder's state when they were last computed.
+    pub(super) context_stamp: Option<(u64, u32, usize, usize)>,
 }
 
 pub(super) fn flag_list(flags: Flags, keywords: &[String], recent: bool) -> Vec<Flag<'_>> {
@@ -92,6 +96,12 @@ impl Selected {
     /// Brings the view up to date and writes what changed; expunges only when `expunge_ok`.
     pub(crate) fn updates(&mut self, out: &mut Vec<u8>, expunge_ok: bool) {
         self.changes.mark_unchanged();
+        self.view_updates(out, expunge_ok);
+        // Kept search results (CONTEXT=SEARCH) follow the view.
+        super::context::refresh(self, out);
+    }
+
+    fn view_updates(&mut self, out: &mut Vec<u8>, expunge_ok: bool) {
         let folder = self.folder.clone();
         let Ok(mut index) = folder.lock() else { return };
         self.announce(&index.keywords, out);
@@ -143,6 +153,7 @@ impl Selected {
     /// Drops messages from the view (positions ascending) and tells the client: EXPUNGE
     /// for each, highest first, or one VANISHED with QRESYNC.
     pub(super) fn expunged(&mut self, positions: &[usize], out: &mut Vec<u8>) {
+        super::context::expunging(self, positions, out);
         let mut uids = Vec::with_capacity(positions.len());
         for &i in positions.iter().rev() {
             let gone = self.view.remove(i);

@@ -25,19 +25,57 @@ enum Value {
     Text(Vec<u8>),
 }
 
-pub(super) fn sort(
-    sel: &mut Selected,
-    uid: bool,
-    ret: Option<&[ReturnOption]>,
-    tag: &str,
-    criteria: &[SortCriterion],
-    keys: &[SearchKey<'_>],
-    out: &mut Vec<u8>,
-) -> io::Result<Done> {
+/// What one SORT asks.
+pub(super) struct Sort<'c, 'a> {
+    pub(super) uid: bool,
+    pub(super) ret: Option<&'c [ReturnOption]>,
+    pub(super) tag: &'c str,
+    pub(super) criteria: &'c [SortCriterion],
+    pub(super) keys: &'c [SearchKey<'a>],
+}
+
+/// SORT, or ESORT with RETURN; `command` is the command's octets, kept for RETURN (UPDATE).
+pub(super) fn sort(sel: &mut Selected, cmd: &Sort<'_, '_>, command: &[u8], out: &mut Vec<u8>) -> io::Result<Done> {
+    let Sort { uid, ret, tag, criteria, keys } = *cmd;
     let found = matching(sel, keys)?;
     // With MODSEQ among the keys, the results carry the highest (RFC 7162 §3.1.5).
     let modseq = super::condstore::result_modseq(found.iter().map(|(_, m)| m.modseq))
         .filter(|_| super::search::has_modseq(keys));
+    let order = ordered(sel, criteria, found);
+    let ids: Vec<u32> = order.iter().map(|&(seq, u)| if uid { u } else { seq }).collect();
+    let Some((opts, tag)) = ret.zip(sansmail_imap_proto::Tag::new(tag).ok()) else {
+        Data::Sort { ids, modseq }.encode(out);
+        return Ok(ok(if uid { "UID SORT completed" } else { "SORT completed" }));
+    };
+    // ESORT (RFC 5267): MIN and MAX are numbers, ALL and PARTIAL keep the sorted order.
+    let has = |o| opts.contains(&o);
+    let partial = super::context::partial(opts, &ids);
+    Data::ESearch {
+        tag,
+        uid,
+        min: ids.iter().min().copied().filter(|_| has(ReturnOption::Min)),
+        max: ids.iter().max().copied().filter(|_| has(ReturnOption::Max)),
+        count: has(ReturnOption::Count).then_some(ids.len() as u32),
+        all: (has(ReturnOption::All) && !ids.is_empty()).then(|| sansmail_imap_proto::sequence::ranges(&ids)),
+        partial,
+        add_to: Vec::new(),
+        remove_from: Vec::new(),
+        modseq,
+    }
+    .encode(out);
+    if has(ReturnOption::Update) {
+        let uids = order.iter().map(|&(_, u)| u).collect();
+        super::context::keep(sel, tag.as_str(), uid, true, command, uids, out);
+    }
+    Ok(ok(if uid { "UID SORT completed" } else { "SORT completed" }))
+}
+
+/// The messages found, as (message number, UID), in the criteria's order.
+pub(super) fn ordered(
+    sel: &Selected,
+    criteria: &[SortCriterion],
+    found: Vec<(u32, super::store::Message)>,
+) -> Vec<(u32, u32)> {
     let needs_content = criteria.iter().any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
     let mut rows: Vec<(Vec<Value>, u32, u32)> = Vec::with_capacity(found.len());
     for (seq, m) in found {
@@ -79,25 +117,7 @@ pub(super) fn sort(
         }
         a.1.cmp(&b.1)
     });
-    let ids: Vec<u32> = rows.into_iter().map(|(_, seq, u)| if uid { u } else { seq }).collect();
-    match ret.zip(sansmail_imap_proto::Tag::new(tag).ok()) {
-        None => Data::Sort { ids, modseq }.encode(out),
-        // ESORT (RFC 5267): MIN and MAX are numbers, ALL keeps the sorted order.
-        Some((opts, tag)) => {
-            let has = |o| opts.contains(&o);
-            Data::ESearch {
-                tag,
-                uid,
-                min: ids.iter().min().copied().filter(|_| has(ReturnOption::Min)),
-                max: ids.iter().max().copied().filter(|_| has(ReturnOption::Max)),
-                count: has(ReturnOption::Count).then_some(ids.len() as u32),
-                all: (has(ReturnOption::All) && !ids.is_empty()).then(|| sansmail_imap_proto::sequence::ranges(&ids)),
-                modseq,
-            }
-            .encode(out);
-        }
-    }
-    Ok(ok(if uid { "UID SORT completed" } else { "SORT completed" }))
+    rows.into_iter().map(|(_, seq, u)| (seq, u)).collect()
 }
 
 /// The message with what SORT reads parsed: addresses, the date, and the subject with its
