@@ -253,6 +253,10 @@ pub enum Body<'a> {
     CancelUpdate {
         tags: Vec<Cow<'a, [u8]>>,
     },
+    /// `COMPRESS algorithm` (RFC 4978); `DEFLATE` is the one algorithm defined.
+    Compress {
+        algorithm: &'a str,
+    },
     Idle,
     Unselect,
     Namespace,
@@ -605,6 +609,10 @@ impl<'a> Command<'a> {
                 Body::SetQuota { root, limits }
             }
             _ if is("THREAD") => thread(c, false)?,
+            _ if is("COMPRESS") => {
+                c.sp()?;
+                Body::Compress { algorithm: c.atom()? }
+            }
             _ if is("CANCELUPDATE") => {
                 let mut tags = Vec::new();
                 loop {

@@ -83,6 +83,8 @@ pub enum Code<'a> {
     /// QRESYNC (RFC 7162 §3.2.11): the mailbox selected before is now closed; what
     /// follows is the new one's.
     Closed,
+    /// COMPRESS (RFC 4978): compression is already on.
+    CompressionActive,
     /// CONTEXT=SEARCH (RFC 5267 §4.3): the server will not keep the result of the command
     /// with this tag up to date (`NOUPDATE "tag"`).
     NoUpdate(Tag<'a>),
@@ -365,6 +367,7 @@ fn write_code(out: &mut Vec<u8>, code: &Code<'_>) {
         Code::NoModSeq => simple("NOMODSEQ", out),
         Code::Modified(set) => simple(&format!("MODIFIED {}", uid_set(set)), out),
         Code::Closed => simple("CLOSED", out),
+        Code::CompressionActive => simple("COMPRESSIONACTIVE", out),
         Code::NoUpdate(tag) => {
             out.extend_from_slice(b"NOUPDATE ");
             write_string(out, tag.as_str().as_bytes());

@@ -150,6 +150,8 @@ fn imap_config(l: &Listener) -> ImapConfig {
     c.mechanisms = if l.config.auth { crate::identity::sasl::offered(l.config.cram_md5) } else { Vec::new() };
     c.extensions = IMAP_EXTENSIONS.map(str::to_owned).to_vec();
     c.enable = ["CONDSTORE", "QRESYNC"].map(str::to_owned).to_vec();
+    // RFC 4978: the driver wraps the connection in raw DEFLATE at the session's word.
+    c.compress = true;
     // The listener's message size bounds APPEND too, and is advertised (RFC 7889).
     let max = l.config.limits.max_message_size;
     c.framing.max_literal = max;

@@ -39,6 +39,10 @@ pub struct ServerConfig {
     pub extensions: Vec<String>,
     /// Capabilities a client may turn on with ENABLE (RFC 5161).
     pub enable: Vec<String>,
+    /// Offer `COMPRESS=DEFLATE` (RFC 4978) once logged in. Off by default: at
+    /// [`super::Event::Compress`] the embedder deflates what it writes and inflates what it
+    /// reads from then on.
+    pub compress: bool,
     /// The server's `ID` (RFC 2971) fields.
     pub id: Vec<(String, String)>,
     /// Framing after login (line, literal and command sizes; LITERAL+/-, BINARY).
@@ -59,6 +63,7 @@ impl Default for ServerConfig {
             mechanisms: Vec::new(),
             extensions: Vec::new(),
             enable: Vec::new(),
+            compress: false,
             id: vec![("name".to_owned(), "Sansmail".to_owned())],
             framing: FramingConfig::default(),
             limits: Limits::default(),

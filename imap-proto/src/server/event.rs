@@ -73,6 +73,11 @@ pub enum Event {
     Command(Request),
     /// The client ended `IDLE`: write any last updates and complete the command.
     IdleDone,
+    /// COMPRESS DEFLATE succeeded (RFC 4978), and its `OK` is the last output queued: write
+    /// it as it is, then deflate (raw DEFLATE, RFC 1951, flushed at the end of each write) all
+    /// that is written and inflate all that is read. Input the session held after the command
+    /// was dropped: a client waits for the `OK` before it sends compressed data.
+    Compress,
     /// Close the connection once pending output is written (after LOGOUT, a `BYE`, a
     /// timeout or too many errors). No events follow.
     Close,

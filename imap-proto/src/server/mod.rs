@@ -124,6 +124,8 @@ pub struct ServerSession {
     events: VecDeque<Event>,
     out: Vec<u8>,
     enabled: Vec<String>,
+    /// COMPRESS DEFLATE is on.
+    compressed: bool,
     user: Option<String>,
     last_input: Instant,
     prelogin_bytes: u64,
@@ -144,6 +146,7 @@ impl ServerSession {
             events: VecDeque::new(),
             out: Vec::new(),
             enabled: Vec::new(),
+            compressed: false,
             user: None,
             last_input: now,
             prelogin_bytes: 0,
@@ -461,6 +464,9 @@ impl ServerSession {
             caps.push("BINARY".to_owned());
         }
         caps.extend(["SASL-IR", "ID", "ENABLE", "IDLE"].map(str::to_owned));
+        if self.config.compress && self.state != State::NotAuthenticated && !self.compressed {
+            caps.push("COMPRESS=DEFLATE".to_owned());
+        }
         caps.extend(self.config.extensions.iter().cloned());
         caps
     }
@@ -610,6 +616,12 @@ impl ServerSession {
                 self.bye("Logging out");
                 write_status(&mut self.out, tagged(&tag), Status::Ok, None, "LOGOUT completed");
             }
+            Action::Compress => {
+                write_status(&mut self.out, tagged(&tag), Status::Ok, None, "DEFLATE active");
+                self.framer.reset();
+                self.compressed = true;
+                self.events.push_back(Event::Compress);
+            }
             Action::StartTls => {
                 write_status(&mut self.out, tagged(&tag), Status::Ok, None, "Begin TLS negotiation now");
                 self.framer.reset();
@@ -697,6 +709,12 @@ impl ServerSession {
             }
             Body::Enable { .. } if authenticated => Action::Bad("ENABLE is valid only before SELECT"),
             _ if !authenticated => Action::Bad("Not authenticated"),
+            Body::Compress { .. } if !self.config.compress => Action::Bad("COMPRESS not available"),
+            Body::Compress { .. } if self.compressed => {
+                Action::No(Some(Code::CompressionActive), "Compression is already active")
+            }
+            Body::Compress { algorithm } if algorithm.eq_ignore_ascii_case("DEFLATE") => Action::Compress,
+            Body::Compress { .. } => Action::Bad("Unknown compression algorithm"),
             Body::Idle => Action::Idle,
             Body::Select { params, .. } | Body::Examine { params, .. }
                 if params.qresync.is_some() && !self.is_enabled("QRESYNC") =>
@@ -744,6 +762,7 @@ enum Action {
     No(Option<Code<'static>>, &'static str),
     Logout,
     StartTls,
+    Compress,
     Login(Event),
     /// A login that cannot succeed: answered and counted as a rejected one.
     LoginFailed,

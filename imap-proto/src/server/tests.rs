@@ -121,7 +121,7 @@ impl Harness {
                 }
                 Event::Command(req) => self.command(req),
                 Event::IdleDone => self.session.complete(Status::Ok, None, "IDLE terminated").unwrap(),
-                Event::StartTls | Event::Close => {}
+                Event::StartTls | Event::Close | Event::Compress => {}
             }
             self.events.push(event);
         }
@@ -823,4 +823,30 @@ fn qresync_needs_enable_and_select_closes_the_mailbox() {
     assert!(!h.session.is_enabled("CONDSTORE"));
     h.session.mark_enabled("condstore");
     assert!(h.session.is_enabled("CONDSTORE"));
+}
+
+/// COMPRESS DEFLATE (RFC 4978): offered once logged in, when the embedder does it; its OK
+/// is the last output before compression; a second one is refused.
+#[test]
+fn compress_deflate_once_after_login() {
+    let make =
+        || Harness::new(ServerConfig { plaintext_without_tls: true, compress: true, ..embedder_config() }, false);
+    let mut h = make();
+    h.feed(b"a COMPRESS DEFLATE\r\nb LOGIN mrc secret\r\nc COMPRESS LZW\r\nd COMPRESS DEFLATE\r\n");
+    let wire = h.wire();
+    assert!(wire.contains("a BAD Not authenticated\r\n"), "{wire}");
+    let after = CAPS_AFTER.replace(" IDLE ", " IDLE COMPRESS=DEFLATE ");
+    assert!(wire.contains(&format!("b OK [CAPABILITY {after}] Logged in\r\n")), "{wire}");
+    assert!(wire.contains("c BAD Unknown compression algorithm\r\n"), "{wire}");
+    assert!(wire.ends_with("d OK DEFLATE active\r\n"), "{wire}");
+    assert_eq!(h.events.iter().filter(|e| matches!(e, Event::Compress)).count(), 1);
+    // From here the embedder inflates: the session reads plain commands again.
+    h.feed(b"e COMPRESS DEFLATE\r\nf CAPABILITY\r\n");
+    let wire = h.wire();
+    assert!(wire.contains("e NO [COMPRESSIONACTIVE] Compression is already active\r\n"), "{wire}");
+    assert!(wire.contains(&format!("* CAPABILITY {CAPS_AFTER}\r\n")), "no longer offered: {wire}");
+    // Not offered, not taken.
+    let mut h = Harness::plaintext();
+    h.feed(b"a LOGIN mrc secret\r\nb COMPRESS DEFLATE\r\n");
+    assert!(h.wire().ends_with("b BAD COMPRESS not available\r\n"), "{}", h.wire());
 }

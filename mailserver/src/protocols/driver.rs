@@ -1,6 +1,6 @@
 //! The one driver loop: moves bytes between a socket and a protocol crate's server
 //! session, hands each event to the protocol's [`Handler`], and splices in TLS (implicit,
-//! or after STARTTLS/STLS). SMTP, POP3 and IMAP are its users; NNTP and the ODMR role
+//! or after STARTTLS/STLS) and IMAP's COMPRESS=DEFLATE ([`super::deflate`]). SMTP, POP3 and IMAP are its users; NNTP and the ODMR role
 //! reversal will be the next.
 //!
 //! ```text
@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
+use super::deflate::Deflate;
 use crate::net::{read_by, write_all};
 
 /// What the loop needs of a protocol crate's server session: the Sans-IO pump contract
@@ -39,10 +40,12 @@ pub(crate) trait Session {
     fn is_closed(&self) -> bool;
     /// Whether this event asks for the TLS handshake (STARTTLS, STLS answered).
     fn is_starttls(event: &Self::Event) -> bool;
+    /// Whether this event turns compression on (IMAP's COMPRESS DEFLATE answered).
+    fn is_compress(event: &Self::Event) -> bool;
 }
 
 macro_rules! session_impl {
-    ($session:ty, $event:ty, $starttls:pat) => {
+    ($session:ty, $event:ty, $starttls:pat $(, $compress:pat)?) => {
         impl Session for $session {
             type Event = $event;
             fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
@@ -69,6 +72,10 @@ macro_rules! session_impl {
             fn is_starttls(event: &Self::Event) -> bool {
                 matches!(event, $starttls)
             }
+            fn is_compress(event: &Self::Event) -> bool {
+                let _ = event;
+                false $(|| matches!(event, $compress))?
+            }
         }
     };
 }
@@ -86,7 +93,8 @@ session_impl!(
 session_impl!(
     sansmail_imap_proto::server::ServerSession,
     sansmail_imap_proto::server::Event,
-    sansmail_imap_proto::server::Event::StartTls
+    sansmail_imap_proto::server::Event::StartTls,
+    sansmail_imap_proto::server::Event::Compress
 );
 
 /// The socket and what is queued for it.
@@ -179,6 +187,9 @@ enum Flow {
     Closed,
     /// The session asked for the TLS handshake: run it, then drive again.
     StartTls,
+    /// The session turned compression on: drive again through [`Deflate`], with the
+    /// octets read past the command.
+    Compress(Vec<u8>),
 }
 
 /// Runs `session` over `stream` until it closes or asks for TLS.
@@ -197,12 +208,14 @@ where
         loop {
             let used = session.handle_input(Instant::now(), &buf[offset..filled]);
             offset += used;
-            let mut starttls = false;
+            let (mut starttls, mut compress) = (false, false);
             let mut events = 0;
             while let Some(event) = session.poll_event() {
                 events += 1;
                 if S::is_starttls(&event) {
                     starttls = true;
+                } else if S::is_compress(&event) {
+                    compress = true;
                 } else {
                     handler.on_event(event, session, &mut wire).await?;
                 }
@@ -210,6 +223,9 @@ where
             let wrote = wire.send(session).await?;
             if starttls {
                 return Ok(Flow::StartTls);
+            }
+            if compress {
+                return Ok(Flow::Compress(buf[offset..filled].to_vec()));
             }
             if session.is_closed() {
                 let _ = wire.stream.shutdown().await;
@@ -277,27 +293,43 @@ where
 {
     let result = async {
         if tls.implicit {
-            let mut stream = tls_accept(&tls, stream).await?;
+            let stream = tls_accept(&tls, stream).await?;
             let mut session = new_session(true);
-            drive(&mut stream, &mut session, handler).await?;
-            return Ok(());
+            return drive_on(stream, &mut session, handler).await;
         }
         let mut stream = stream;
         let mut session = new_session(false);
         match drive(&mut stream, &mut session, handler).await? {
             Flow::Closed => Ok(()),
+            Flow::Compress(pending) => {
+                drive(&mut Deflate::new(stream, &pending), &mut session, handler).await.map(|_| ())
+            }
             Flow::StartTls => {
-                let mut stream = tls_accept(&tls, stream).await?;
+                let stream = tls_accept(&tls, stream).await?;
                 session.handle_tls_established(Instant::now());
                 handler.on_tls_established();
                 // A second STARTTLS is refused by the session itself.
-                drive(&mut stream, &mut session, handler).await.map(|_| ())
+                drive_on(stream, &mut session, handler).await
             }
         }
     }
     .await;
     handler.on_end();
     result
+}
+
+/// Drives the session over a stream that is already as secure as it gets (TLS, or plain
+/// after the session ruled STARTTLS out), and through [`Deflate`] if it turns compression on.
+async fn drive_on<S, H, IO>(mut stream: IO, session: &mut S, handler: &mut H) -> io::Result<()>
+where
+    S: Session,
+    H: Handler<S>,
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    match drive(&mut stream, session, handler).await? {
+        Flow::Compress(pending) => drive(&mut Deflate::new(stream, &pending), session, handler).await.map(|_| ()),
+        Flow::Closed | Flow::StartTls => Ok(()),
+    }
 }
 
 async fn tls_accept(tls: &Tls<'_>, stream: TcpStream) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {

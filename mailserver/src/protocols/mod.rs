@@ -2,6 +2,7 @@
 //! one [`driver`] loop, its events answered by the protocol's handler with the policy,
 //! identity and store layers.
 
+mod deflate;
 pub(crate) mod driver;
 pub(crate) mod imap;
 pub(crate) mod pop3;
