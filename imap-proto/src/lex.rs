@@ -56,11 +56,16 @@ static CLASS: [u8; 256] = {
 
 /// One element of a sequence set: a number, or `*` (the largest in use).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SeqNumber {
     /// A message sequence number or UID.
     Value(NonZeroU32),
     /// `*`.
     Largest,
+    /// `$` (SEARCHRES, RFC 5182): the messages the last `SEARCH RETURN (SAVE)` saved. It
+    /// stands alone (`$` is the whole set, as [`crate::sequence::is_saved`] tells); as a
+    /// number it is 0, in no range.
+    Saved,
 }
 
 /// `seq-number / seq-range` (a range may be written either way round).
@@ -193,6 +198,9 @@ impl<'a> Cursor<'a> {
     /// `sequence-set`. Each element takes at least two octets of the command, so the set is
     /// bounded by the command's size.
     pub fn sequence_set(&mut self) -> Result<Vec<SeqRange>, LexError> {
+        if self.eat(b'$') {
+            return Ok(vec![SeqRange { from: SeqNumber::Saved, to: SeqNumber::Saved }]);
+        }
         let mut out = Vec::new();
         loop {
             let from = self.seq_number()?;

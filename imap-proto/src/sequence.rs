@@ -13,8 +13,15 @@ impl SeqNumber {
         match self {
             Self::Value(v) => v.get(),
             Self::Largest => largest,
+            Self::Saved => 0,
         }
     }
+}
+
+/// Whether the set is `$`, the saved search result (SEARCHRES, RFC 5182): the embedder
+/// answers it from the result it saved.
+pub fn is_saved(set: &[SeqRange]) -> bool {
+    matches!(set, [SeqRange { from: SeqNumber::Saved, .. }])
 }
 
 impl SeqRange {

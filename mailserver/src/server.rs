@@ -116,7 +116,8 @@ pub(crate) fn max_blocking_threads() -> usize {
 }
 
 /// The IMAP extensions whose commands the mail store answers (the session adds its own).
-const IMAP_EXTENSIONS: [&str; 22] = [
+const IMAP_EXTENSIONS: [&str; 24] = [
+    "IMAP4rev2",
     "NAMESPACE",
     "UNSELECT",
     "UIDPLUS",
@@ -131,6 +132,7 @@ const IMAP_EXTENSIONS: [&str; 22] = [
     "SORT=DISPLAY",
     "ESORT",
     "CONTEXT=SEARCH",
+    "SEARCHRES",
     "CONTEXT=SORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
@@ -149,7 +151,7 @@ fn imap_config(l: &Listener) -> ImapConfig {
     c.challenge_response_without_tls = l.config.allow_plaintext_auth;
     c.mechanisms = if l.config.auth { crate::identity::sasl::offered(l.config.cram_md5) } else { Vec::new() };
     c.extensions = IMAP_EXTENSIONS.map(str::to_owned).to_vec();
-    c.enable = ["CONDSTORE", "QRESYNC"].map(str::to_owned).to_vec();
+    c.enable = ["CONDSTORE", "QRESYNC", "IMAP4rev2"].map(str::to_owned).to_vec();
     // RFC 4978: the driver wraps the connection in raw DEFLATE at the session's word.
     c.compress = true;
     // The listener's message size bounds APPEND too, and is advertised (RFC 7889).

@@ -57,15 +57,18 @@ fn condstore_changes_are_numbered_and_conditional_stores_are_refused() {
     assert!(silent[0].starts_with("* 3 FETCH (UID 3 MODSEQ (") && !silent[0].contains("FLAGS"), "{silent:?}");
     let after_flagged = number_after(&silent[0], "MODSEQ");
     // CHANGEDSINCE: only what changed after it, each with its MODSEQ.
+    // (Message 2 lost no \Seen it did not have: no change, no new MODSEQ.)
     let changed = a.cmd(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {m1})"));
-    assert_eq!(changed.len(), 3, "{changed:?}");
-    assert!(changed[0].starts_with("* 2 FETCH (UID 2 FLAGS (") && changed[0].contains("MODSEQ ("), "{changed:?}");
-    assert!(changed[1].starts_with("* 3 FETCH (UID 3 FLAGS (\\Flagged") && changed[1].contains("MODSEQ ("));
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    assert!(
+        changed[0].starts_with("* 3 FETCH (UID 3 FLAGS (\\Flagged") && changed[0].contains("MODSEQ ("),
+        "{changed:?}"
+    );
     // SEARCH MODSEQ answers with the highest MODSEQ of what it returns.
     let found = a.cmd(&format!("SEARCH MODSEQ \"/flags/\\\\flagged\" all {after_flagged}"));
     assert_eq!(found[0], format!("* SEARCH 3 (MODSEQ {after_flagged})\r\n"), "{found:?}");
     let esearch = a.cmd(&format!("UID SEARCH RETURN (COUNT) MODSEQ {}", h0 + 1));
-    assert!(esearch[0].contains("COUNT 3 MODSEQ "), "{esearch:?}");
+    assert!(esearch[0].contains(&format!("COUNT 2 MODSEQ {after_flagged}")), "{esearch:?}");
     // A session selected without CONDSTORE hears of flags alone; once it turns CONDSTORE
     // on with a FETCH MODSEQ, it is told HIGHESTMODSEQ and changes carry UID and MODSEQ.
     let mut d = Raw::login(addr);

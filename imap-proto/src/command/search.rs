@@ -100,6 +100,8 @@ pub enum ReturnOption {
         low: u32,
         high: u32,
     },
+    /// `SAVE` (SEARCHRES, RFC 5182): keep the result for `$`.
+    Save,
 }
 
 /// A parsed SEARCH (after the command name).
@@ -143,6 +145,7 @@ pub(super) fn return_options(c: &mut Cursor<'_>) -> Result<Option<Vec<ReturnOpti
                 _ if is("COUNT") => ReturnOption::Count,
                 _ if is("UPDATE") => ReturnOption::Update,
                 _ if is("CONTEXT") => ReturnOption::Context,
+                _ if is("SAVE") => ReturnOption::Save,
                 _ if is("PARTIAL") => {
                     c.sp()?;
                     let a = c.nz_number()?.get();
@@ -156,7 +159,7 @@ pub(super) fn return_options(c: &mut Cursor<'_>) -> Result<Option<Vec<ReturnOpti
                     ReturnOption::Partial { low: a.min(b), high: a.max(b) }
                 }
                 _ => {
-                    let expected = "MIN, MAX, ALL, COUNT, UPDATE, CONTEXT or PARTIAL";
+                    let expected = "MIN, MAX, ALL, COUNT, SAVE, UPDATE, CONTEXT or PARTIAL";
                     return Err(ParseError::Syntax(LexError { expected, at }));
                 }
             };
@@ -226,7 +229,7 @@ fn key<'a>(c: &mut Cursor<'a>, depth: usize) -> Result<SearchKey<'a>, ParseError
             c.close()?;
             return Ok(SearchKey::And(keys));
         }
-        Some(b'0'..=b'9' | b'*') => return Ok(SearchKey::Sequence(c.sequence_set()?)),
+        Some(b'0'..=b'9' | b'*' | b'$') => return Ok(SearchKey::Sequence(c.sequence_set()?)),
         _ => {}
     }
     let word = c.atom()?;

@@ -568,3 +568,23 @@ fn context_search_commands() {
         Body::CancelUpdate { tags: vec![b("B01"), b("B02")] }
     );
 }
+
+/// SEARCHRES (RFC 5182): `RETURN (SAVE)` and `$`, alone, wherever a set goes.
+#[test]
+fn searchres_dollar() {
+    let Body::Fetch { set, .. } = parse("a FETCH $ (FLAGS)\r\n").unwrap().body else { panic!() };
+    assert!(crate::sequence::is_saved(&set));
+    assert_eq!(crate::sequence::numbers(&set, 10).count(), 0, "as numbers, `$` is none");
+    let Body::Store { set, .. } = parse("a UID STORE $ +FLAGS (\\Seen)\r\n").unwrap().body else { panic!() };
+    assert!(crate::sequence::is_saved(&set));
+    let Body::Search { ret, keys, .. } = parse("a SEARCH RETURN (SAVE MIN) UID $ $\r\n").unwrap().body else {
+        panic!()
+    };
+    assert_eq!(ret.unwrap(), [ReturnOption::Save, ReturnOption::Min]);
+    assert!(
+        matches!(&keys[..], [SearchKey::Uid(a), SearchKey::Sequence(b)] if crate::sequence::is_saved(a) && crate::sequence::is_saved(b))
+    );
+    for bad in ["a FETCH $,1 FLAGS\r\n", "a FETCH 1:$ FLAGS\r\n", "a COPY $$ x\r\n"] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+}

@@ -695,9 +695,11 @@ impl ServerSession {
             Body::Enable { capabilities } if self.state == State::Authenticated => {
                 let mut newly = Vec::new();
                 for cap in capabilities {
-                    if self.config.enable.iter().any(|c| c.eq_ignore_ascii_case(cap)) && !self.is_enabled(cap) {
-                        self.enabled.push(cap.to_ascii_uppercase());
-                        newly.push(cap.to_ascii_uppercase());
+                    // Named back as the server spells it (`IMAP4rev2`).
+                    let offered = self.config.enable.iter().find(|c| c.eq_ignore_ascii_case(cap));
+                    if let Some(offered) = offered.filter(|_| !self.is_enabled(cap)).cloned() {
+                        self.enabled.push(offered.clone());
+                        newly.push(offered);
                     }
                 }
                 // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).

@@ -67,7 +67,9 @@ pub(crate) fn run(conn: &mut Connection, request: Request, session: &mut ServerS
 }
 
 fn dispatch(conn: &mut Connection, request: &Request, session: &mut ServerSession) -> io::Result<Option<Done>> {
-    let body = &request.command().body;
+    conn.utf8_names = session.is_enabled("IMAP4rev2");
+    let converted = if conn.utf8_names { stored_names(&request.command().body) } else { None };
+    let body = converted.as_ref().unwrap_or(&request.command().body);
     let Some((user, maildir)) = conn.user.clone() else {
         return Ok(Some(no(None, "Not logged in")));
     };
@@ -96,7 +98,8 @@ fn dispatch(conn: &mut Connection, request: &Request, session: &mut ServerSessio
         Body::Select { mailbox, params } | Body::Examine { mailbox, params } => {
             conn.selected = None;
             let read_only = matches!(body, Body::Examine { .. });
-            let modes = (session.is_enabled("CONDSTORE"), session.is_enabled("QRESYNC"));
+            let modes =
+                (session.is_enabled("CONDSTORE"), session.is_enabled("QRESYNC"), session.is_enabled("IMAP4rev2"));
             let out = session.output();
             let done = select(conn, &maildir, mailbox, read_only, modes, out)?;
             if let (Some(sel), Some(q)) = (conn.selected.as_ref(), params.qresync.as_ref()) {
@@ -161,6 +164,7 @@ fn dispatch(conn: &mut Connection, request: &Request, session: &mut ServerSessio
                 recursive: selection.contains(&ListSelect::RecursiveMatch),
                 special_use_only: selection.contains(&ListSelect::SpecialUse),
                 show_subscribed: subscribed || return_options.contains(&ListReturn::Subscribed),
+                utf8: conn.utf8_names,
             };
             // LIST-STATUS (RFC 5819): a STATUS after each folder listed that exists.
             let items = return_options.iter().find_map(|o| match o {
@@ -186,6 +190,7 @@ fn dispatch(conn: &mut Connection, request: &Request, session: &mut ServerSessio
                 recursive: false,
                 special_use_only: false,
                 show_subscribed: false,
+                utf8: conn.utf8_names,
             };
             folders::list(&maildir, reference, &[pattern], how, out, &mut |_, _| {});
             ok("Completed")
@@ -256,10 +261,13 @@ fn dispatch(conn: &mut Connection, request: &Request, session: &mut ServerSessio
             with_selected(conn, out, |_, sel, out| super::sort::sort(sel, &sort, request.as_bytes(), out))?
         }
         Body::Search { uid, ret, keys, .. } => {
+            // IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 §6.4.4).
+            let all = [ReturnOption::All];
+            let ret = ret.as_deref().or(session.is_enabled("IMAP4rev2").then_some(&all[..]));
             let tag = tag_of_request(session);
             let out = session.output();
             let command = request.as_bytes();
-            with_selected(conn, out, |_, sel, out| search(sel, *uid, ret.as_deref(), keys, (&tag, command), out))?
+            with_selected(conn, out, |_, sel, out| search(sel, *uid, ret, keys, (&tag, command), out))?
         }
         Body::CancelUpdate { tags } => with_selected(conn, out, |_, sel, _| {
             super::context::cancel(sel, tags);
@@ -318,6 +326,66 @@ pub(super) fn wire_name(m: &Mailbox<'_>) -> String {
     }
 }
 
+/// A UTF-8 name or pattern (IMAP4rev2, RFC 9051 §5.1) as the store names folders: in
+/// modified UTF-7 (`&` itself becomes `&-`). Octets that are not UTF-8 stay as they are, and
+/// no folder has such a name.
+fn utf8_to_wire(name: &[u8]) -> Vec<u8> {
+    match std::str::from_utf8(name) {
+        Ok(utf8) => mutf7::encode(utf8).into_bytes(),
+        Err(_) => name.to_vec(),
+    }
+}
+
+/// With IMAP4rev2 on, a command's mailbox names and LIST patterns (UTF-8) as the store names
+/// folders (modified UTF-7), so that everything below sees one form and rev1 clients see the
+/// same folders; `None` for a command without names.
+pub(super) fn stored_names<'a>(body: &Body<'a>) -> Option<Body<'a>> {
+    use std::borrow::Cow;
+    let convert = |m: &mut Mailbox<'a>| {
+        if let Mailbox::Other(n) = m {
+            *n = Cow::Owned(utf8_to_wire(n));
+        }
+    };
+    let mut b = body.clone();
+    match &mut b {
+        Body::Select { mailbox, .. }
+        | Body::Examine { mailbox, .. }
+        | Body::Create { mailbox, .. }
+        | Body::Delete { mailbox }
+        | Body::Subscribe { mailbox }
+        | Body::Unsubscribe { mailbox }
+        | Body::Status { mailbox, .. }
+        | Body::Append { mailbox, .. }
+        | Body::Copy { mailbox, .. }
+        | Body::Move { mailbox, .. }
+        | Body::GetQuotaRoot { mailbox } => convert(mailbox),
+        Body::Rename { from, to } => {
+            convert(from);
+            convert(to);
+        }
+        Body::List { reference, patterns, .. } => {
+            *reference = Cow::Owned(utf8_to_wire(reference));
+            for p in patterns {
+                *p = Cow::Owned(utf8_to_wire(p));
+            }
+        }
+        Body::Lsub { reference, pattern } => {
+            *reference = Cow::Owned(utf8_to_wire(reference));
+            *pattern = Cow::Owned(utf8_to_wire(pattern));
+        }
+        _ => return None,
+    }
+    Some(b)
+}
+
+/// A store name as this session shows it: UTF-8 once IMAP4rev2 is on, else as it is.
+pub(super) fn shown(name: &str, utf8: bool) -> std::borrow::Cow<'_, [u8]> {
+    match mutf7::decode(name.as_bytes()) {
+        Ok(decoded) if utf8 && decoded != name => std::borrow::Cow::Owned(decoded.into_bytes()),
+        _ => std::borrow::Cow::Borrowed(name.as_bytes()),
+    }
+}
+
 /// Whether a mailbox name, normalised, is the inbox.
 pub(super) fn is_inbox(m: &Mailbox<'_>) -> bool {
     wire_name(m) == "INBOX"
@@ -347,7 +415,7 @@ fn select(
     maildir: &Path,
     mailbox: &Mailbox<'_>,
     read_only: bool,
-    (condstore, qresync): (bool, bool),
+    (condstore, qresync, rev2): (bool, bool, bool),
     out: &mut Vec<u8>,
 ) -> io::Result<Done> {
     let Some(dir) = folder_of(maildir, mailbox).filter(|d| exists(d) || is_inbox(mailbox)) else {
@@ -365,6 +433,8 @@ fn select(
         keywords: Vec::new(),
         condstore,
         qresync,
+        rev2,
+        saved: Vec::new(),
         contexts: Vec::new(),
         context_stamp: None,
     };
@@ -380,7 +450,14 @@ fn select(
     let (flags, permanent) = flags.split_at(flags.iter().position(|&b| b == b'\n').map_or(0, |p| p + 1));
     out.extend_from_slice(flags);
     Data::Exists(sel.view.len() as u32).encode(out);
-    Data::Recent(sel.recent.len() as u32).encode(out);
+    if rev2 {
+        // RFC 9051 §6.3.2: the folder's name as LIST gives it; no RECENT.
+        let mailbox = shown(&sel.name, true);
+        Data::List { attributes: Vec::new(), delimiter: Some('.'), mailbox: &mailbox, child_info: Vec::new() }
+            .encode(out);
+    } else {
+        Data::Recent(sel.recent.len() as u32).encode(out);
+    }
     if let Some(i) = sel.view.iter().position(|k| !k.flags.has(Flags::SEEN)) {
         StatusResponse { tag: None, status: Status::Ok, code: Some(&Code::Unseen(i as u32 + 1)), text: "First unseen" }
             .encode(out);
@@ -521,6 +598,7 @@ pub(super) fn matching(
     for (i, k) in sel.view.iter().enumerate() {
         let Some(p) = index.position(k.uid) else { continue };
         let mut c = Candidate::new(i as u32 + 1, &index.messages[p], sel.recent.contains(&k.uid), max_seq, max_uid);
+        c.saved = &sel.saved;
         if matches_all(keys, &mut c) {
             found.push((i as u32 + 1, index.messages[p].clone()));
         }
@@ -547,12 +625,33 @@ fn search(
         Some((opts, tag)) => {
             let all = opts.is_empty() || opts.contains(&ReturnOption::All);
             let has = |o| opts.contains(&o);
-            // MIN and MAX alone return two messages at most: the MODSEQ is theirs.
+            // MIN and MAX alone return two messages at most: the MODSEQ is theirs, and
+            // SAVE keeps them alone (RFC 5182 §2.4).
             let ends_only = !all && !has(ReturnOption::Count);
-            let returned = matched.iter().enumerate().filter(|&(i, _)| {
-                !ends_only || (has(ReturnOption::Min) && i == 0) || (has(ReturnOption::Max) && i + 1 == matched.len())
-            });
-            let modseq = condstore::result_modseq(returned.map(|(_, (_, m))| m.modseq)).filter(|_| with_modseq);
+            let returned: Vec<&store::Message> = matched
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| {
+                    !ends_only
+                        || (has(ReturnOption::Min) && i == 0)
+                        || (has(ReturnOption::Max) && i + 1 == matched.len())
+                })
+                .map(|(_, (_, m))| m)
+                .collect();
+            let modseq = condstore::result_modseq(returned.iter().map(|m| m.modseq)).filter(|_| with_modseq);
+            if has(ReturnOption::Save) {
+                let only_ends = ends_only && (has(ReturnOption::Min) || has(ReturnOption::Max));
+                let saved = if only_ends {
+                    returned.iter().map(|m| m.uid).collect()
+                } else {
+                    matched.iter().map(|(_, m)| m.uid).collect()
+                };
+                sel.saved = saved;
+                // SAVE alone answers nothing but the OK (RFC 5182 §2.4).
+                if opts.iter().all(|o| *o == ReturnOption::Save) {
+                    return Ok(ok(if uid { "UID SEARCH completed" } else { "SEARCH completed" }));
+                }
+            }
             Data::ESearch {
                 tag,
                 uid,

@@ -52,7 +52,7 @@ pub(super) fn resync(sel: &Selected, q: &Qresync, out: &mut Vec<u8>) -> std::io:
     for (i, k) in sel.view.iter().enumerate() {
         let Some(m) = index.position(k.uid).map(|p| &index.messages[p]) else { continue };
         if m.modseq > q.modseq && known.is_none_or(|s| sequence::contains(s, m.uid, largest)) {
-            let flags = flag_list(m.flags, &m.keywords, sel.recent.contains(&m.uid));
+            let flags = flag_list(m.flags, &m.keywords, sel.shows_recent(m.uid));
             let items = [FetchItem::Uid(m.uid), FetchItem::Flags(flags), FetchItem::ModSeq(m.modseq)];
             Data::Fetch { seq: i as u32 + 1, items: &items }.encode(out);
         }

@@ -195,7 +195,7 @@ pub(super) fn fetch(
         let mut items: Vec<FetchItem<'_>> = Vec::new();
         let flags_changed = sel.view[i].flags != snapshot.flags || sel.view[i].keywords != snapshot.keywords;
         sel.announce(&snapshot.keywords, out);
-        let recent = sel.recent.contains(&k_uid);
+        let recent = sel.shows_recent(k_uid);
         for (k, attr) in attributes.iter().enumerate() {
             if Some(k) == stream {
                 continue;

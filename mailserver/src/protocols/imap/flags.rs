@@ -80,7 +80,7 @@ pub(super) fn store(sel: &mut Selected, cmd: &Store<'_, '_>, out: &mut Vec<u8>) 
                 items.push(FetchItem::Uid(k_uid));
             }
             if !silent {
-                items.push(FetchItem::Flags(flag_list(m.flags, &m.keywords, sel.recent.contains(&k_uid))));
+                items.push(FetchItem::Flags(flag_list(m.flags, &m.keywords, sel.shows_recent(k_uid))));
             }
             if sel.condstore {
                 items.push(FetchItem::ModSeq(m.modseq));

@@ -215,6 +215,8 @@ pub(super) struct Listing {
     pub(super) recursive: bool,
     pub(super) special_use_only: bool,
     pub(super) show_subscribed: bool,
+    /// Names shown in UTF-8 (IMAP4rev2).
+    pub(super) utf8: bool,
 }
 
 /// LIST or LSUB of `patterns` under `reference`. `listed` is called after each LIST line of
@@ -270,15 +272,24 @@ pub(super) fn list(
                 .find(|p| matches(p) && !(if how.lsub { subs.contains(p) } else { folders.contains(p) }));
             if let Some(parent) = parent.filter(|p| !parents_named.contains(p)) {
                 if how.lsub {
-                    Data::Lsub { attributes: vec!["\\Noselect"], delimiter: Some('.'), mailbox: parent.as_bytes() }
-                        .encode(out);
+                    Data::Lsub {
+                        attributes: vec!["\\Noselect"],
+                        delimiter: Some('.'),
+                        mailbox: &super::commands::shown(&parent, how.utf8),
+                    }
+                    .encode(out);
                 } else {
                     let mut attributes = vec!["\\Noselect", "\\HasChildren"];
                     if how.show_subscribed && subs.contains(&parent) {
                         attributes.push("\\Subscribed");
                     }
-                    Data::List { attributes, delimiter: Some('.'), mailbox: parent.as_bytes(), child_info: vec![] }
-                        .encode(out);
+                    Data::List {
+                        attributes,
+                        delimiter: Some('.'),
+                        mailbox: &super::commands::shown(&parent, how.utf8),
+                        child_info: vec![],
+                    }
+                    .encode(out);
                 }
                 parents_named.push(parent);
             }
@@ -318,10 +329,11 @@ pub(super) fn list(
             attributes.push("\\Subscribed");
         }
         attributes.extend(special);
+        let mailbox = super::commands::shown(name, how.utf8);
         if how.lsub {
-            Data::Lsub { attributes, delimiter: Some('.'), mailbox: name.as_bytes() }.encode(out);
+            Data::Lsub { attributes, delimiter: Some('.'), mailbox: &mailbox }.encode(out);
         } else {
-            Data::List { attributes, delimiter: Some('.'), mailbox: name.as_bytes(), child_info }.encode(out);
+            Data::List { attributes, delimiter: Some('.'), mailbox: &mailbox, child_info }.encode(out);
             if exists {
                 listed(name, out);
             }
@@ -359,7 +371,7 @@ pub(super) fn status(
         })
         .collect();
     let name = wire_name(mailbox);
-    Data::Status { mailbox: name.as_bytes(), items: values }.encode(out);
+    Data::Status { mailbox: &super::commands::shown(&name, conn.utf8_names), items: values }.encode(out);
     Ok(ok("STATUS completed"))
 }
 

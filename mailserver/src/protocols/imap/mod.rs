@@ -54,6 +54,8 @@ pub(crate) struct Connection {
     /// The FETCH under way met a message expunged by another session (it ends
     /// `NO [EXPUNGEISSUED]`).
     pub(crate) fetch_vanished: bool,
+    /// IMAP4rev2 is on: mailbox names are shown in UTF-8 (RFC 9051 §5.1).
+    pub(crate) utf8_names: bool,
     /// An APPEND's messages, each written as it arrives (several with MULTIAPPEND), kept
     /// unpublished until the command ends.
     appending: Vec<append::Appending>,
@@ -133,6 +135,7 @@ impl Connection {
             resume: None,
             streaming: None,
             fetch_vanished: false,
+            utf8_names: false,
             appending: Vec::new(),
             commands: 0,
         }
@@ -210,7 +213,13 @@ impl Connection {
                 let started = if self.appending.len() >= append::MAX_MESSAGES {
                     Err(commands::no(Some(Code::Limit), "Too many messages in one APPEND"))
                 } else {
-                    tokio::task::block_in_place(|| append::start(self, &request.command().body, size))
+                    // IMAP4rev2's UTF-8 mailbox name, as the store names folders.
+                    let converted = session
+                        .is_enabled("IMAP4rev2")
+                        .then(|| commands::stored_names(&request.command().body))
+                        .flatten();
+                    let body = converted.as_ref().unwrap_or(&request.command().body);
+                    tokio::task::block_in_place(|| append::start(self, body, size))
                 };
                 let _ = match started {
                     Ok(appending) => {

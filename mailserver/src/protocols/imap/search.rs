@@ -69,12 +69,14 @@ pub(crate) struct Candidate<'a> {
     /// The largest sequence number and UID (what `*` means).
     pub(crate) max_seq: u32,
     pub(crate) max_uid: u32,
+    /// The UIDs `$` names (SEARCHRES), ascending.
+    pub(crate) saved: &'a [u32],
     texts: Option<Option<Texts>>,
 }
 
 impl<'a> Candidate<'a> {
     pub(crate) fn new(seq: u32, msg: &'a Message, recent: bool, max_seq: u32, max_uid: u32) -> Self {
-        Self { seq, msg, recent, max_seq, max_uid, texts: None }
+        Self { seq, msg, recent, max_seq, max_uid, saved: &[], texts: None }
     }
 
     fn texts(&mut self) -> Option<&Texts> {
@@ -157,6 +159,9 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>) -> bool {
         SearchKey::SentBefore(d) => with_texts(c, |t| t.sent_day.is_some_and(|s| s < day_of(*d))),
         SearchKey::SentOn(d) => with_texts(c, |t| t.sent_day == Some(day_of(*d))),
         SearchKey::SentSince(d) => with_texts(c, |t| t.sent_day.is_some_and(|s| s >= day_of(*d))),
+        SearchKey::Uid(set) | SearchKey::Sequence(set) if sequence::is_saved(set) => {
+            c.saved.binary_search(&c.msg.uid).is_ok()
+        }
         SearchKey::Uid(set) => sequence::contains(set, c.msg.uid, c.max_uid),
         SearchKey::Sequence(set) => sequence::contains(set, c.seq, c.max_seq),
         SearchKey::Not(k) => !matches(k, c),

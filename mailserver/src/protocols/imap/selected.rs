@@ -42,6 +42,10 @@ pub(crate) struct Selected {
     pub(super) condstore: bool,
     /// QRESYNC is on: expunges are told as VANISHED.
     pub(super) qresync: bool,
+    /// IMAP4rev2 is on (RFC 9051): no `\Recent`, SEARCH answers with ESEARCH.
+    pub(super) rev2: bool,
+    /// The messages `$` names (SEARCHRES, RFC 5182), by UID, ascending.
+    pub(super) saved: Vec<u32>,
     /// Search results kept up to date (CONTEXT=SEARCH, RFC 5267).
     pub(super) contexts: Vec<super::context::Context>,
     /// The folder's state when they were last computed.
@@ -60,6 +64,11 @@ pub(super) fn flag_list(flags: Flags, keywords: &[String], recent: bool) -> Vec<
 }
 
 impl Selected {
+    /// Whether the client is told `\Recent` on this message.
+    pub(super) fn shows_recent(&self, uid: u32) -> bool {
+        !self.rev2 && self.recent.contains(&uid)
+    }
+
     pub(crate) fn watch(&self) -> watch::Receiver<u64> {
         self.changes.clone()
     }
@@ -131,7 +140,10 @@ impl Selected {
                 }
             }
             Data::Exists(self.view.len() as u32).encode(out);
-            Data::Recent(self.recent.len() as u32).encode(out);
+            // IMAP4rev2 has no `\Recent` (RFC 9051 Appendix E).
+            if !self.rev2 {
+                Data::Recent(self.recent.len() as u32).encode(out);
+            }
         }
         for (i, k) in self.view.iter_mut().enumerate() {
             let Some(m) = index.position(k.uid).map(|p| &index.messages[p]) else { continue };
@@ -139,7 +151,8 @@ impl Selected {
                 k.flags = m.flags;
                 k.keywords.clone_from(&m.keywords);
                 k.modseq = m.modseq;
-                let flags = FetchItem::Flags(flag_list(k.flags, &k.keywords, self.recent.contains(&k.uid)));
+                let recent = !self.rev2 && self.recent.contains(&k.uid);
+                let flags = FetchItem::Flags(flag_list(k.flags, &k.keywords, recent));
                 let items = if self.condstore {
                     vec![FetchItem::Uid(k.uid), flags, FetchItem::ModSeq(k.modseq)]
                 } else {
@@ -154,6 +167,10 @@ impl Selected {
     /// for each, highest first, or one VANISHED with QRESYNC.
     pub(super) fn expunged(&mut self, positions: &[usize], out: &mut Vec<u8>) {
         super::context::expunging(self, positions, out);
+        if !self.saved.is_empty() {
+            let gone: Vec<u32> = positions.iter().map(|&i| self.view[i].uid).collect();
+            self.saved.retain(|u| !gone.contains(u));
+        }
         let mut uids = Vec::with_capacity(positions.len());
         for &i in positions.iter().rev() {
             let gone = self.view.remove(i);
@@ -172,6 +189,12 @@ impl Selected {
     /// Positions in the view a set names (message numbers, or UIDs with `uid`); `None` for
     /// a message number past the last.
     pub(super) fn resolve(&self, set: &[SeqRange], uid: bool) -> Option<Vec<usize>> {
+        // `$`: the saved result's messages, however the command numbers them.
+        if sequence::is_saved(set) {
+            return Some(
+                (0..self.view.len()).filter(|&i| self.saved.binary_search(&self.view[i].uid).is_ok()).collect(),
+            );
+        }
         if uid {
             let max = self.view.last().map_or(0, |k| k.uid);
             return Some((0..self.view.len()).filter(|&i| sequence::contains(set, self.view[i].uid, max)).collect());

@@ -50,6 +50,15 @@ pub(super) fn sort(sel: &mut Selected, cmd: &Sort<'_, '_>, command: &[u8], out: 
     // ESORT (RFC 5267): MIN and MAX are numbers, ALL and PARTIAL keep the sorted order.
     let has = |o| opts.contains(&o);
     let partial = super::context::partial(opts, &ids);
+    // SAVE (RFC 5182, RFC 5267 §3): `$` names the messages found.
+    if has(ReturnOption::Save) {
+        let mut uids: Vec<u32> = order.iter().map(|&(_, u)| u).collect();
+        uids.sort_unstable();
+        sel.saved = uids;
+        if opts.iter().all(|o| *o == ReturnOption::Save) {
+            return Ok(ok(if uid { "UID SORT completed" } else { "SORT completed" }));
+        }
+    }
     Data::ESearch {
         tag,
         uid,
