@@ -29,7 +29,9 @@ fuzz_target!(|input: Input| {
     // What a mail store would offer, so AUTHENTICATE and the extension commands are reached.
     config.mechanisms = vec![Mechanism::Plain, Mechanism::ScramSha256];
     config.extensions =
-        ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "MULTIAPPEND"].map(str::to_owned).to_vec();
+        ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "MULTIAPPEND", "CONDSTORE", "QRESYNC"].map(str::to_owned).to_vec();
+    config.enable = ["CONDSTORE", "QRESYNC", "IMAP4rev2"].map(str::to_owned).to_vec();
+    config.compress = true;
     config.framing.stream_literals_above = Some(16);
     // The streamed message: (announced, received).
     let mut streaming: Option<(u64, u64)> = None;

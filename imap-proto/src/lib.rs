@@ -9,15 +9,16 @@
 //! - [`command`]: the commands of RFC 3501 and the extensions (IDLE, UIDPLUS, MOVE,
 //!   LITERAL+/-, NAMESPACE, ID, ENABLE, SPECIAL-USE and CREATE-SPECIAL-USE, UNSELECT,
 //!   LIST-EXTENDED and LIST-STATUS, ESEARCH, BINARY, SORT/ESORT, THREAD, QUOTA,
-//!   MULTIAPPEND), FETCH and SEARCH included;
+//!   MULTIAPPEND, CONDSTORE and QRESYNC, CONTEXT=SEARCH/SORT, SEARCHRES, COMPRESS, and
+//!   IMAP4rev2's grammar), FETCH and SEARCH included;
 //! - [`lex`]: the grammar's tokens (tags, atoms, quoted strings and literals, numbers,
 //!   sequence sets, bounded nesting) read from a framed command, borrowing where it can;
 //! - [`mutf7`]: modified UTF-7 mailbox names, decoded strictly;
 //! - [`response`]: status responses with codes, untagged data, and FETCH data (envelopes,
 //!   body structures, sections), each string in its tightest safe form;
-//! - [`server`]: the server session: states, login exchange, STARTTLS, IDLE, APPEND
-//!   messages streamed to the embedder, limits and autologout, every other command handed
-//!   to the embedder after its state is checked.
+//! - [`server`]: the server session: states, login exchange, STARTTLS, COMPRESS, ENABLE,
+//!   IDLE, APPEND messages streamed to the embedder, limits and autologout, every other
+//!   command handed to the embedder after its state is checked.
 //!
 //! A server session, driven by hand:
 //!

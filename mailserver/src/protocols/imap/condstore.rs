@@ -35,8 +35,27 @@ pub(super) fn write_highest(index: &Index, out: &mut Vec<u8>) {
 /// `* VANISHED (EARLIER)` for the UIDs of `set` (all when `None`) expunged after `since`.
 pub(super) fn write_vanished_earlier(index: &Index, since: u64, set: Option<&[SeqRange]>, out: &mut Vec<u8>) {
     let largest = index.next.saturating_sub(1);
-    let uids = index.vanished_since(since, |u| set.is_none_or(|s| sequence::contains(s, u, largest)));
-    Data::Vanished { earlier: true, uids: sequence::ranges(&uids) }.encode(out);
+    let known = set.map(|s| normalized(s, largest));
+    Data::Vanished { earlier: true, uids: index.vanished_since(since, known.as_deref()) }.encode(out);
+}
+
+/// A client's UID set as sorted, disjoint ranges within 1..=`largest` (`*` is `largest`).
+fn normalized(set: &[SeqRange], largest: u32) -> Vec<(u32, u32)> {
+    let mut ranges: Vec<(u32, u32)> = set
+        .iter()
+        .map(|r| r.bounds(largest))
+        .filter(|&(lo, _)| lo >= 1 && lo <= largest)
+        .map(|(lo, hi)| (lo, hi.min(largest)))
+        .collect();
+    ranges.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
 }
 
 /// SELECT's QRESYNC (RFC 7162 §3.2.5): for a client whose cache is of this UIDVALIDITY,

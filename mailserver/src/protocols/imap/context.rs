@@ -8,6 +8,8 @@
 //! `ESEARCH … ADDTO (…) REMOVEFROM (…)`. Messages expunged from it are told in a REMOVEFROM
 //! before their EXPUNGE, while their message numbers are still the client's.
 
+use std::collections::{HashMap, HashSet};
+
 use sansmail_imap_proto::command::{Body, Command, ReturnOption};
 use sansmail_imap_proto::response::{Code, Data, Status, StatusResponse};
 use sansmail_imap_proto::{Tag, sequence};
@@ -83,17 +85,15 @@ pub(super) fn expunging(sel: &mut Selected, positions: &[usize], out: &mut Vec<u
     if sel.contexts.is_empty() {
         return;
     }
-    let gone: Vec<(u32, u32)> = positions.iter().map(|&i| (i as u32 + 1, sel.view[i].uid)).collect();
+    // UID → message number, of those leaving.
+    let gone: HashMap<u32, u32> = positions.iter().map(|&i| (sel.view[i].uid, i as u32 + 1)).collect();
     for c in &mut sel.contexts {
-        let mut removed: Vec<u32> = gone
-            .iter()
-            .filter(|(_, uid)| c.uids.contains(uid))
-            .map(|&(seq, uid)| if c.uid { uid } else { seq })
-            .collect();
+        let mut removed: Vec<u32> =
+            c.uids.iter().filter_map(|u| gone.get(u).map(|&seq| if c.uid { *u } else { seq })).collect();
         if removed.is_empty() {
             continue;
         }
-        c.uids.retain(|u| !gone.iter().any(|(_, g)| g == u));
+        c.uids.retain(|u| !gone.contains_key(u));
         removed.sort_unstable();
         write_changes(c, Vec::new(), sequence::ranges(&removed), out);
     }
@@ -113,14 +113,17 @@ pub(super) fn refresh(sel: &mut Selected, out: &mut Vec<u8>) {
     let mut contexts = std::mem::take(&mut sel.contexts);
     for c in &mut contexts {
         let Some(now) = evaluate(sel, c) else { continue };
-        let seq_of = |uid: u32| sel.view.iter().position(|k| k.uid == uid).map_or(0, |i| i as u32 + 1);
+        // The view is in UID order: a message number is a binary search away.
+        let seq_of = |uid: u32| sel.view.binary_search_by_key(&uid, |k| k.uid).map_or(0, |i| i as u32 + 1);
         let id = |uid: u32| if c.uid { uid } else { seq_of(uid) };
-        let mut removed: Vec<u32> = c.uids.iter().filter(|u| !now.contains(u)).map(|&u| id(u)).collect();
+        let (before, after): (HashSet<u32>, HashSet<u32>) =
+            (c.uids.iter().copied().collect(), now.iter().copied().collect());
+        let mut removed: Vec<u32> = c.uids.iter().filter(|u| !after.contains(u)).map(|&u| id(u)).collect();
         removed.sort_unstable();
         let added: Vec<(u32, u32)> = now
             .iter()
             .enumerate()
-            .filter(|(_, u)| !c.uids.contains(u))
+            .filter(|(_, u)| !before.contains(u))
             .map(|(position, &u)| (if c.sorted { position as u32 + 1 } else { 0 }, id(u)))
             .collect();
         c.uids = now;

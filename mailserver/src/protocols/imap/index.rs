@@ -162,27 +162,33 @@ impl Index {
         }
     }
 
-    /// The UIDs expunged after mod-sequence `since`, sorted, among those `known` accepts;
-    /// when the folder no longer remembers that far back, every UID below UIDNEXT that is
-    /// not here (and `known` accepts).
-    pub(crate) fn vanished_since(&self, since: u64, known: impl Fn(u32) -> bool) -> Vec<u32> {
+    /// The UIDs expunged after mod-sequence `since`, as sorted ranges, within `known`
+    /// (sorted, disjoint ranges; all UIDs when `None`); when the folder no longer remembers
+    /// that far back, every UID below UIDNEXT that is not here (within `known`). The answer
+    /// is as many ranges as there are messages and known ranges, however large the UIDs.
+    pub(crate) fn vanished_since(&self, since: u64, known: Option<&[(u32, u32)]>) -> Vec<(u32, u32)> {
         if since >= self.vanished_floor {
+            let within = |u: u32| known.is_none_or(|k| intersect(&[(u, u)], k).len() == 1);
             let mut uids: Vec<u32> =
-                self.vanished.iter().filter(|&&(m, u)| m > since && known(u)).map(|&(_, u)| u).collect();
+                self.vanished.iter().filter(|&&(m, u)| m > since && within(u)).map(|&(_, u)| u).collect();
             uids.sort_unstable();
-            uids.dedup();
-            return uids;
+            return sansmail_imap_proto::sequence::ranges(&uids);
         }
-        let mut out = Vec::new();
-        let mut present = self.messages.iter().map(|m| m.uid).peekable();
-        for uid in 1..self.next {
-            if present.peek() == Some(&uid) {
-                present.next();
-            } else if known(uid) {
-                out.push(uid);
+        let mut gaps = Vec::new();
+        let mut expected = 1u32;
+        for m in &self.messages {
+            if m.uid > expected {
+                gaps.push((expected, m.uid - 1));
             }
+            expected = m.uid.saturating_add(1);
         }
-        out
+        if self.next > expected {
+            gaps.push((expected, self.next - 1));
+        }
+        match known {
+            None => gaps,
+            Some(k) => intersect(&gaps, k),
+        }
     }
 
     /// The file's text. The reserve is raised here: the caller stores what it returns in
@@ -211,6 +217,23 @@ impl Index {
         }
         (text, reserved)
     }
+}
+
+/// The overlap of two lists of sorted, disjoint ranges.
+fn intersect(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let (lo, hi) = (a[i].0.max(b[j].0), a[i].1.min(b[j].1));
+        if lo <= hi {
+            out.push((lo, hi));
+        }
+        if a[i].1 < b[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
 }
 
 /// A known message in the index file.
@@ -402,9 +425,9 @@ mod tests {
         assert_eq!((p.validity, p.next, p.recent_upto, p.reserved_modseq), (9, 8, Some(3), reserved));
         assert_eq!(p.known.iter().map(|k| (k.uid, k.modseq)).collect::<Vec<_>>(), [(2, 1), (5, 2), (7, 3)]);
         assert_eq!(p.vanished, [(4, 1), (4, 3)]);
-        assert_eq!(index.vanished_since(3, |_| true), [1, 3]);
-        assert_eq!(index.vanished_since(4, |_| true), Vec::<u32>::new());
-        assert_eq!(index.vanished_since(0, |u| u != 1), [3]);
+        assert_eq!(index.vanished_since(3, None), [(1, 1), (3, 3)]);
+        assert_eq!(index.vanished_since(4, None), []);
+        assert_eq!(index.vanished_since(0, Some(&[(2, 7)])), [(3, 3)]);
     }
 
     /// Past [`VANISHED_KEPT`] expunges the oldest are forgotten; asked about them, the
@@ -427,8 +450,16 @@ mod tests {
             internal: SystemTime::UNIX_EPOCH,
             modseq: 1,
         });
-        let all = index.vanished_since(3, |u| u < 20);
-        assert_eq!(all, (1..20).collect::<Vec<_>>(), "a superset from the floor down");
-        assert_eq!(index.vanished_since(12, |u| u < 20), (13..20).collect::<Vec<_>>());
+        let all = index.vanished_since(3, Some(&[(1, 19)]));
+        assert_eq!(all, [(1, 19)], "a superset from the floor down");
+        assert_eq!(
+            index.vanished_since(3, None),
+            [(1, 3998), (4000, 3999)].iter().copied().filter(|r| r.0 <= r.1).collect::<Vec<_>>()
+        );
+        assert_eq!(index.vanished_since(12, Some(&[(1, 19)])), [(13, 19)]);
+        // A folder that gave out 4 billion UIDs answers in two ranges, not 4 billion UIDs.
+        index.next = u32::MAX;
+        assert_eq!(index.vanished_since(0, None), [(1, 3998), (4000, u32::MAX - 1)]);
+        assert_eq!(index.vanished_since(0, Some(&[(5, 5), (3999, 4001)])), [(5, 5), (4000, 4001)]);
     }
 }

@@ -168,8 +168,9 @@ impl Selected {
     pub(super) fn expunged(&mut self, positions: &[usize], out: &mut Vec<u8>) {
         super::context::expunging(self, positions, out);
         if !self.saved.is_empty() {
+            // Positions ascend, and so do their UIDs.
             let gone: Vec<u32> = positions.iter().map(|&i| self.view[i].uid).collect();
-            self.saved.retain(|u| !gone.contains(u));
+            self.saved.retain(|u| gone.binary_search(u).is_err());
         }
         let mut uids = Vec::with_capacity(positions.len());
         for &i in positions.iter().rev() {

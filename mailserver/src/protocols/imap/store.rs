@@ -701,7 +701,7 @@ mod tests {
         let freed = folder.remove(&mut idx, &[1]).unwrap();
         assert!(freed > 0);
         assert!(idx.highest_modseq > before);
-        assert_eq!(idx.vanished_since(before, |_| true), [2]);
+        assert_eq!(idx.vanished_since(before, None), [(2, 2)]);
         drop(idx);
         drop(folder);
         // A clean restart: everything as it was, HIGHESTMODSEQ not lower.
@@ -711,7 +711,7 @@ mod tests {
         let idx_folder = reg.folder(&d);
         let idx = idx_folder.lock().unwrap();
         assert!(idx.highest_modseq >= highest);
-        assert_eq!(idx.vanished_since(before, |_| true), [2]);
+        assert_eq!(idx.vanished_since(before, None), [(2, 2)]);
         let _ = fs::remove_dir_all(&d);
     }
 
