@@ -588,3 +588,37 @@ fn searchres_dollar() {
         assert!(parse(bad).is_err(), "{bad}");
     }
 }
+
+proptest::proptest! {
+    /// CONDSTORE's, QRESYNC's and CONTEXT's arguments, written as a client writes them, read
+    /// back as the values written, for any values the grammar allows.
+    #[test]
+    fn condstore_and_context_arguments_round_trip(
+        validity in 1u32..=u32::MAX,
+        modseq in 1u64..=i64::MAX as u64,
+        known in proptest::collection::vec((1u32..=u32::MAX, 0u32..1000), 0..8),
+        low in 1u32..=u32::MAX,
+        high in 1u32..=u32::MAX,
+    ) {
+        let set: Vec<String> = known.iter().map(|&(a, n)| format!("{a}:{}", a.saturating_add(n))).collect();
+        let known_text = if set.is_empty() { String::new() } else { format!(" {}", set.join(",")) };
+        let cmd = format!("a SELECT INBOX (QRESYNC ({validity} {modseq}{known_text}))\r\n");
+        let Body::Select { params, .. } = parse(&cmd).unwrap().body else { panic!() };
+        let q = params.qresync.unwrap();
+        proptest::prop_assert_eq!((q.uidvalidity.get(), q.modseq), (validity, modseq));
+        let ranges: Vec<(u32, u32)> = q.known_uids.unwrap_or_default().iter().map(|r| r.bounds(0)).collect();
+        let expected: Vec<(u32, u32)> = known.iter().map(|&(a, n)| (a, a.saturating_add(n))).collect();
+        proptest::prop_assert_eq!(ranges, expected);
+        let cmd = format!("a UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE {modseq} VANISHED)\r\n");
+        let Body::Fetch { modifiers, .. } = parse(&cmd).unwrap().body else { panic!() };
+        proptest::prop_assert_eq!((modifiers.changed_since, modifiers.vanished), (Some(modseq), true));
+        let cmd = format!("a STORE 1 (UNCHANGEDSINCE {modseq}) FLAGS ()\r\n");
+        let Body::Store { unchanged_since, .. } = parse(&cmd).unwrap().body else { panic!() };
+        proptest::prop_assert_eq!(unchanged_since, Some(modseq));
+        let cmd = format!("a SEARCH RETURN (PARTIAL {low}:{high} SAVE) MODSEQ {modseq}\r\n");
+        let Body::Search { ret, keys, .. } = parse(&cmd).unwrap().body else { panic!() };
+        let partial = ReturnOption::Partial { low: low.min(high), high: low.max(high) };
+        proptest::prop_assert_eq!(ret.unwrap(), vec![partial, ReturnOption::Save]);
+        proptest::prop_assert_eq!(keys, vec![SearchKey::ModSeq { entry: None, modseq }]);
+    }
+}
