@@ -37,6 +37,7 @@ pub mod command;
 pub mod multiline;
 pub mod overview;
 pub mod response;
+pub mod server;
 pub mod wildmat;
 
 pub use command::{Command, CommandError, EncodeError, Keyword};
