@@ -14,7 +14,8 @@
 //!   multi-line block follows;
 //! - [`wildmat`]: RFC 3977 §4 patterns, matched in bounded time;
 //! - [`overview`]: OVER and HDR lines whose fields no header can break;
-//! - [`multiline`]: dot-stuffed blocks, streamed both ways.
+//! - [`multiline`]: dot-stuffed blocks, streamed both ways;
+//! - [`server::ServerSession`] and [`client::ClientSession`]: the two state machines.
 //!
 //! ```
 //! use sansmail_nntp_proto::{Command, Response, wildmat::Wildmat};
@@ -33,6 +34,7 @@
 //! assert_eq!(status.code, 211);
 //! ```
 
+pub mod client;
 pub mod command;
 pub mod multiline;
 pub mod overview;
