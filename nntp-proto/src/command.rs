@@ -91,7 +91,42 @@ impl Keyword {
     }
 
     fn from_word(word: &str) -> Self {
-        Self::ALL.iter().find(|(_, s)| s.eq_ignore_ascii_case(word)).map_or(Self::Unknown, |(k, _)| *k)
+        // Upper-cased into a buffer and matched whole: one pass, no allocation.
+        let mut buf = [0u8; 12];
+        let Some(upper) = buf.get_mut(..word.len()) else { return Self::Unknown };
+        for (u, b) in upper.iter_mut().zip(word.bytes()) {
+            *u = b.to_ascii_uppercase();
+        }
+        match &*upper {
+            b"ARTICLE" => Self::Article,
+            b"AUTHINFO" => Self::Authinfo,
+            b"BODY" => Self::Body,
+            b"CAPABILITIES" => Self::Capabilities,
+            b"CHECK" => Self::Check,
+            b"DATE" => Self::Date,
+            b"GROUP" => Self::Group,
+            b"HDR" => Self::Hdr,
+            b"HEAD" => Self::Head,
+            b"HELP" => Self::Help,
+            b"IHAVE" => Self::Ihave,
+            b"LAST" => Self::Last,
+            b"LIST" => Self::List,
+            b"LISTGROUP" => Self::ListGroup,
+            b"MODE" => Self::Mode,
+            b"NEWGROUPS" => Self::NewGroups,
+            b"NEWNEWS" => Self::NewNews,
+            b"NEXT" => Self::Next,
+            b"OVER" => Self::Over,
+            b"POST" => Self::Post,
+            b"QUIT" => Self::Quit,
+            b"STARTTLS" => Self::StartTls,
+            b"STAT" => Self::Stat,
+            b"TAKETHIS" => Self::Takethis,
+            b"XHDR" => Self::XHdr,
+            b"XOVER" => Self::XOver,
+            b"XPAT" => Self::XPat,
+            _ => Self::Unknown,
+        }
     }
 }
 
@@ -409,9 +444,25 @@ impl<'a> Command<'a> {
         }
         let mut words = line.split([' ', '\t']).filter(|w| !w.is_empty());
         let keyword = Keyword::from_word(words.next().ok_or(CommandError::Unknown)?);
-        let args: Vec<&'a str> = words.collect();
+        // No command takes more than four arguments but XPAT (its patterns): those go on
+        // the stack, and only an XPAT with many patterns takes a vector.
+        let mut few = [""; 4];
+        let mut count = 0;
+        let mut many: Vec<&'a str> = Vec::new();
+        for w in words {
+            if count < few.len() {
+                few[count] = w;
+            } else {
+                if many.is_empty() {
+                    many.extend_from_slice(&few);
+                }
+                many.push(w);
+            }
+            count += 1;
+        }
+        let args: &[&'a str] = if many.is_empty() { &few[..count] } else { &many };
         let syntax = CommandError::Syntax(keyword);
-        let cmd = match (keyword, &args[..]) {
+        let cmd = match (keyword, args) {
             (Keyword::Unknown, _) => return Err(CommandError::Unknown),
             (Keyword::Capabilities, []) => Self::Capabilities { keyword: None },
             (Keyword::Capabilities, [k]) if is_token(k) => Self::Capabilities { keyword: Some(k) },
@@ -450,7 +501,7 @@ impl<'a> Command<'a> {
             (Keyword::NewNews, [w, d, t, gmt @ ..]) if gmt.len() <= 1 && crate::wildmat::is_wildmat(w) => {
                 Self::NewNews { wildmat: w, since: date_time(d, t, gmt.first().copied()).ok_or(syntax)? }
             }
-            (Keyword::List, _) => Self::List(list(&args).ok_or(syntax)?),
+            (Keyword::List, _) => Self::List(list(args).ok_or(syntax)?),
             (Keyword::Over, []) => Self::Over { target: None, x: false },
             (Keyword::Over, [t]) => Self::Over { target: Some(target(t).ok_or(syntax)?), x: false },
             (Keyword::XOver, []) => Self::Over { target: None, x: true },

@@ -39,6 +39,15 @@ pub struct Overview<'a> {
 /// Writes a header value as one field: unfolded (CRLF before white space dropped), tabs and
 /// line breaks and NULs made spaces, leading and trailing white space trimmed.
 pub fn write_field(out: &mut Vec<u8>, value: &[u8]) {
+    // Most values hold no tab, line break or NUL and no white space at their ends: copied.
+    let clean = value.first().is_none_or(|&b| b != b' ')
+        && value.last().is_none_or(|&b| b != b' ')
+        && memchr::memchr3(b'\t', b'\r', b'\n', value).is_none()
+        && memchr::memchr(0, value).is_none();
+    if clean {
+        out.extend_from_slice(value);
+        return;
+    }
     let start = out.len();
     let mut i = 0;
     while i < value.len() {
@@ -62,15 +71,34 @@ pub fn write_field(out: &mut Vec<u8>, value: &[u8]) {
     out.drain(start..start + lead);
 }
 
+/// Writes `n` in decimal, without an allocation.
+fn write_number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 impl Overview<'_> {
     /// Writes the line and its CRLF.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.number.to_string().as_bytes());
+        write_number(out, self.number);
         for field in [self.subject, self.from, self.date, self.message_id, self.references] {
             out.push(b'\t');
             write_field(out, field);
         }
-        out.extend_from_slice(format!("\t{}\t{}\t", self.bytes, self.lines).as_bytes());
+        out.push(b'\t');
+        write_number(out, self.bytes);
+        out.push(b'\t');
+        write_number(out, self.lines);
+        out.push(b'\t');
         if !self.xref.is_empty() {
             out.extend_from_slice(b"Xref: ");
             write_field(out, self.xref);
@@ -96,7 +124,7 @@ impl Overview<'_> {
 
 /// Writes an HDR/XHDR line: `number value` and CRLF (an absent header is an empty value).
 pub fn write_hdr(out: &mut Vec<u8>, number: u64, value: &[u8]) {
-    out.extend_from_slice(number.to_string().as_bytes());
+    write_number(out, number);
     out.push(b' ');
     write_field(out, value);
     out.extend_from_slice(b"\r\n");

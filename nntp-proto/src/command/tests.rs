@@ -75,6 +75,9 @@ fn rfc3977_examples() {
             patterns: vec!["*foo*", "*bar*"]
         })
     );
+    let Ok(Command::XPat { patterns, .. }) = parse("XPAT Subject 1- a b c d e") else { panic!() };
+    assert_eq!(patterns, ["a", "b", "c", "d", "e"], "more words than fit on the stack");
+    assert_eq!(parse("GROUP a b c d e f"), Err(CommandError::Syntax(Keyword::Group)));
     assert_eq!(parse("AUTHINFO USER wilma"), Ok(Command::AuthinfoUser { user: "wilma" }));
     assert_eq!(parse("AUTHINFO PASS flintstone"), Ok(Command::AuthinfoPass { password: Secret::new("flintstone") }));
     let Ok(Command::AuthinfoSasl { mechanism, initial_response }) = parse("AUTHINFO SASL PLAIN AHRlc3QAMTIzNA==")
