@@ -1,0 +1,121 @@
+//! The spool: articles stored and found again, cross-posts, duplicates, expiry that never
+//! gives a number twice, and a crash at each step of a store put right by `open`.
+
+use super::*;
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sansmail-news-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+fn article(id: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "Path: not-for-mail\r\nFrom: Poster <p@example.net>\r\nNewsgroups: local.test\r\nSubject: {subject}\r\n\
+         Date: Mon, 7 Dec 2026 10:11:12 +0000\r\nMessage-ID: {id}\r\n\r\nline one\r\nline two\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn articles_are_stored_numbered_and_found_again() {
+    let d = tempdir("store");
+    let s = NewsStore::open(&d, &["local.test", "local.other"]).unwrap();
+    assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 0, low: 1, high: 0 });
+    let places = s.store(&article("<1@x>", "first"), "<1@x>", &["local.test"]).unwrap();
+    assert_eq!(places, [("local.test".to_owned(), 1)]);
+    let places = s.store(&article("<2@x>", "cross"), "<2@x>", &["local.test", "nosuch.group", "local.other"]).unwrap();
+    assert_eq!(places, [("local.test".to_owned(), 2), ("local.other".to_owned(), 1)]);
+    assert!(matches!(s.store(&article("<1@x>", "again"), "<1@x>", &["local.test"]), Err(StoreError::Duplicate)));
+    assert!(matches!(s.store(&article("<3@x>", "x"), "<3@x>", &["nosuch.group"]), Err(StoreError::NoGroup)));
+    let over = s.overview("local.test", 1, u64::MAX);
+    assert_eq!(over.iter().map(|e| (e.number, e.subject.as_str())).collect::<Vec<_>>(), [(1, "first"), (2, "cross")]);
+    assert_eq!(over[1].lines, 2);
+    assert!(over[1].xref.ends_with("local.test:2 local.other:1"), "{}", over[1].xref);
+    // The cross-post is one file in both groups, Xref first.
+    let (a, b) = (s.path("local.test", 2).unwrap(), s.path("local.other", 1).unwrap());
+    let stored = fs::read(&a).unwrap();
+    assert!(stored.starts_with(b"Xref: ") && stored == fs::read(&b).unwrap());
+    assert_eq!(s.locate("<2@x>"), Some(("local.test".to_owned(), 2)));
+    assert!(s.seen("<1@x>") && !s.seen("<9@x>"));
+    assert_eq!(s.since(UNIX_EPOCH, |g| g == "local.other"), ["<2@x>"]);
+    // A restart reads the same.
+    drop(s);
+    let s = NewsStore::open(&d, &["local.test", "local.other"]).unwrap();
+    assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 2, low: 1, high: 2 });
+    assert_eq!(s.overview("local.test", 2, 2)[0].message_id, "<2@x>");
+    assert!(s.seen("<2@x>"));
+    let _ = fs::remove_dir_all(&d);
+}
+
+#[test]
+fn expiry_keeps_numbers_and_history() {
+    let d = tempdir("expire");
+    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    for i in 1..=3 {
+        let id = format!("<{i}@x>");
+        s.store(&article(&id, "x"), &id, &["local.test"]).unwrap();
+    }
+    assert_eq!(s.expire("local.test", SystemTime::now() + Duration::from_secs(1)).unwrap(), 3);
+    assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 0, low: 4, high: 3 });
+    drop(s);
+    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    // An expired article is not taken again, and the next number is past every old one.
+    assert!(matches!(s.store(&article("<2@x>", "x"), "<2@x>", &["local.test"]), Err(StoreError::Duplicate)));
+    assert_eq!(s.store(&article("<4@x>", "x"), "<4@x>", &["local.test"]).unwrap(), [("local.test".to_owned(), 4)]);
+    assert!(s.locate("<2@x>").is_none());
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// The process dies after the article file was synced but before its overview and history
+/// lines: `open` writes them from the file, so the article is there and the three agree.
+/// The other way round (a line whose file is gone) the line is dropped.
+#[test]
+fn a_crash_between_the_steps_is_put_right() {
+    let d = tempdir("crash");
+    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    s.store(&article("<1@x>", "kept"), "<1@x>", &["local.test"]).unwrap();
+    drop(s);
+    let g = d.join("local.test");
+    // An article whose overview and history lines never made it (and a high mark behind).
+    fs::write(g.join("2"), article("<2@x>", "orphan")).unwrap();
+    // A line whose article file is gone.
+    let mut over = fs::read_to_string(g.join(".overview")).unwrap();
+    over.push_str("7\tghost\ta\tb\t<7@x>\t\t1\t1\t\t1\n");
+    fs::write(g.join(".overview"), over).unwrap();
+    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    let over = s.overview("local.test", 1, u64::MAX);
+    assert_eq!(over.iter().map(|e| (e.number, e.subject.as_str())).collect::<Vec<_>>(), [(1, "kept"), (2, "orphan")]);
+    assert!(s.seen("<2@x>"), "the history learnt it");
+    assert_eq!(s.group("local.test").unwrap().high, 2);
+    // The next article is 3: no number given twice.
+    assert_eq!(s.store(&article("<3@x>", "x"), "<3@x>", &["local.test"]).unwrap()[0].1, 3);
+    drop(s);
+    // And a second open finds nothing to put right: the files agree.
+    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 3, low: 1, high: 3 });
+    let history = fs::read_to_string(d.join("history")).unwrap();
+    assert_eq!(history.lines().filter(|l| l.starts_with("<2@x>\t")).count(), 1, "{history}");
+    let _ = fs::remove_dir_all(&d);
+}
+
+#[test]
+fn hostile_names_and_headers() {
+    let d = tempdir("names");
+    for bad in ["../etc", "a/b", ".hidden", "", "a*b"] {
+        assert!(NewsStore::open(&d, &[bad]).is_err(), "{bad:?}");
+    }
+    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    assert!(s.add_group("..").is_err() && s.add_group("x/../../y").is_err());
+    // A header with tabs and line breaks makes one overview line with its fields in place.
+    let mut a = b"Subject: a\tb\r\n\tc\r\nMessage-ID: <h@x>\r\nXref: forged.host evil:99\r\n\r\nbody\r\n".to_vec();
+    s.store(&a, "<h@x>", &["local.test"]).unwrap();
+    let e = &s.overview("local.test", 1, 1)[0];
+    assert_eq!(e.subject, "a b c");
+    assert!(!e.xref.contains("evil"), "the poster's Xref is not ours: {}", e.xref);
+    drop(s);
+    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    assert_eq!(s.overview("local.test", 1, 1)[0].subject, "a b c");
+    a.clear();
+    let _ = fs::remove_dir_all(&d);
+}
