@@ -32,5 +32,13 @@ if ! python3 -c "import scramp, aiosmtpd, dnslib" >/dev/null 2>&1; then
     || python3 -m pip install --quiet --break-system-packages scramp aiosmtpd dnslib
 fi
 
+# Python 3.13 dropped nntplib from the standard library; the news tests' reader is its
+# packaged copy there.
+if ! python3 -c "import nntplib" >/dev/null 2>&1; then
+  echo "== pip install standard-nntplib"
+  python3 -m pip install --quiet standard-nntplib 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages standard-nntplib
+fi
+
 echo "== cargo test --workspace $*"
 exec cargo test --workspace "$@"

@@ -8,8 +8,6 @@ mod cli;
 mod config;
 mod identity;
 mod net;
-// Its user, the NNTP service, is the next part of its issue; until then its tests are.
-#[allow(dead_code)]
 mod news;
 mod outbound;
 mod protocols;

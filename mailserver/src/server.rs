@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use sansmail_imap_proto::response::{Status as ImapStatus, StatusResponse};
 use sansmail_imap_proto::server::{ServerConfig as ImapConfig, ServerSession as ImapSession};
+use sansmail_nntp_proto::server::{ServerConfig as NntpConfig, ServerSession as NntpSession};
 use sansmail_pop3_proto::server::{ServerConfig as Pop3Config, ServerSession as Pop3Session};
 use sansmail_pop3_proto::{Response as Pop3Response, ResponseCode};
 use sansmail_smtp_proto::Reply;
@@ -39,6 +40,7 @@ struct Endpoint {
     smtp: Arc<SmtpConfig>,
     pop3: Arc<Pop3Config>,
     imap: Arc<ImapConfig>,
+    nntp: Arc<NntpConfig>,
     relay: Relay,
     tls: Option<TlsAcceptor>,
     slots: Arc<Semaphore>,
@@ -142,6 +144,22 @@ const IMAP_EXTENSIONS: [&str; 24] = [
     "CONDSTORE",
     "QRESYNC",
 ];
+
+fn nntp_config(config: &Config, l: &Listener) -> NntpConfig {
+    let mut c = NntpConfig::new(config.hostname.clone());
+    c.implementation = l.config.announce_version.then(|| format!("sansmail {}", env!("CARGO_PKG_VERSION")));
+    c.starttls = l.config.tls == TlsMode::Starttls;
+    c.plaintext_without_tls = l.config.allow_plaintext_auth;
+    c.challenge_response_without_tls = l.config.allow_plaintext_auth;
+    c.mechanisms = if l.config.auth { crate::identity::sasl::offered(l.config.cram_md5) } else { Vec::new() };
+    // The reader service; transit (IHAVE, streaming) comes with peers.
+    c.reader = true;
+    c.limits.max_article = l.config.limits.max_message_size;
+    c.limits.errors = u32::try_from(l.config.limits.max_errors).unwrap_or(u32::MAX);
+    // RFC 3977 §3.1: an inactivity timer of at least three minutes.
+    c.timeouts.idle = l.idle_timeout().max(Duration::from_secs(180));
+    c
+}
 
 fn imap_config(l: &Listener) -> ImapConfig {
     let mut c = ImapConfig::default();
@@ -252,6 +270,20 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         ),
         logins: Logins::default(),
     });
+    let news = Arc::new(crate::news::News::open(&config.data_dir, &config.newsgroup, &config.hostname)?);
+    // Each group's retention, applied at start and hourly.
+    let expiring = news.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let news = expiring.clone();
+            let removed = tokio::task::spawn_blocking(move || news.expire(std::time::SystemTime::now())).await;
+            if let Ok(n @ 1..) = removed {
+                tracing::info!(articles = n, "expired news articles");
+            }
+        }
+    });
     let shared = Arc::new(Shared {
         hostname: config.hostname.clone(),
         hop_limit: config.hop_limit,
@@ -265,6 +297,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         changes,
         spool,
         jobs,
+        news,
     });
     let stop = CancellationToken::new();
     // The accept loops and every session: waited for, within the grace period, at the end.
@@ -281,6 +314,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
             smtp: Arc::new(smtp_config(&config, &l)),
             pop3: Arc::new(pop3_config(&config, &l)),
             imap: Arc::new(imap_config(&l)),
+            nntp: Arc::new(nntp_config(&config, &l)),
             relay: l.relay(),
             tls: tls.clone().filter(|_| l.config.tls != TlsMode::None),
             slots: Arc::new(Semaphore::new(l.config.limits.max_connections.max(1))),
@@ -373,6 +407,10 @@ async fn refuse(mut stream: TcpStream, service: Service, code: u16, enhanced: (u
     } else if service == Service::Imap {
         let bye = StatusResponse { tag: None, status: ImapStatus::Bye, code: None, text };
         bye.encode(&mut out);
+    } else if service == Service::Nntp {
+        // RFC 3977 §5.1.1: 400 for a service unavailable now, 502 for one never available.
+        let code = if code / 100 == 4 { 400 } else { 502 };
+        sansmail_nntp_proto::Response { code, text }.encode(&mut out);
     } else {
         let code = if code / 100 == 4 { Some(ResponseCode::SysTemp) } else { Some(ResponseCode::SysPerm) };
         Pop3Response { ok: false, code, text }.encode(&mut out);
@@ -444,6 +482,14 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
         let session = |tls| ServerSession::new(config.clone(), Instant::now(), tls);
         let r = tokio::time::timeout(max, driver::serve(stream, tls, session, &mut conn)).await;
         (r, conn.accepted)
+    } else if l.config.service == Service::Nntp {
+        let mut conn = crate::protocols::nntp::Connection::new(shared.clone(), shared.news.clone(), peer);
+        let config = &endpoint.nntp;
+        // Posting is each group's rule: the greeting says 200 where some group takes posts.
+        let posting = !shared.news.groups.is_empty();
+        let session = |tls| NntpSession::new(config.clone(), Instant::now(), tls, posting);
+        let r = tokio::time::timeout(max, driver::serve(stream, tls, session, &mut conn)).await;
+        (r, conn.posted)
     } else if l.config.service == Service::Imap {
         let mut conn = crate::protocols::imap::Connection::new(shared.clone(), peer);
         let config = &endpoint.imap;

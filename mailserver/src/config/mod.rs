@@ -66,6 +66,9 @@ pub(crate) struct Config {
     /// IMAP folder limits per account.
     #[serde(default)]
     pub(crate) imap: ImapConfig,
+    /// The newsgroups the NNTP listeners serve.
+    #[serde(default)]
+    pub(crate) newsgroup: Vec<crate::news::NewsgroupConfig>,
 }
 
 /// `[tls]`.
@@ -88,6 +91,8 @@ pub(crate) enum Service {
     Pop3,
     /// Mail access over IMAP (port 143; 993 with `tls = "implicit"`).
     Imap,
+    /// News over NNTP (port 119; 563 with `tls = "implicit"`).
+    Nntp,
 }
 
 impl Service {
@@ -104,6 +109,7 @@ impl fmt::Display for Service {
             Self::Submission => "submission",
             Self::Pop3 => "pop3",
             Self::Imap => "imap",
+            Self::Nntp => "nntp",
         })
     }
 }
@@ -238,6 +244,7 @@ fn default_listeners() -> Vec<ListenerConfig> {
         listener(Service::Submission, "127.0.0.1:5587"),
         listener(Service::Pop3, "127.0.0.1:1110"),
         listener(Service::Imap, "127.0.0.1:1143"),
+        listener(Service::Nntp, "127.0.0.1:1119"),
     ]
 }
 
@@ -434,6 +441,7 @@ fn unreachable_default() -> Config {
         outbound: crate::outbound::OutboundConfig::default(),
         route: Vec::new(),
         imap: ImapConfig::default(),
+        newsgroup: Vec::new(),
     }
 }
 

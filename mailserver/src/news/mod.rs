@@ -1,8 +1,123 @@
-//! The news service's parts that are not the protocol: the spool ([`store`]).
-//!
-//! The NNTP listeners, the newsgroups' configuration, feeds and the mail↔news gateway come
-//! with the rest of their issue; the spool lands first, with its tests, so that what they
-//! build on is settled: durable articles, numbers never given twice, and a spool a crash
-//! cannot leave inconsistent.
+//! The news service's parts that are not the protocol: the newsgroups' configuration
+//! (`[[newsgroup]]`), who may read and post where, and the spool ([`store`]).
 
 pub(crate) mod store;
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use self::store::NewsStore;
+
+/// Who may read or post in a group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Who {
+    /// Anyone who connects.
+    Anyone,
+    /// Logged-in users.
+    #[default]
+    Authenticated,
+    /// Clients from the group's `networks`, and logged-in users.
+    Networks,
+    /// Nobody (a read-only group, fed only).
+    Nobody,
+}
+
+fn default_read() -> Who {
+    Who::Anyone
+}
+
+fn default_status() -> String {
+    "y".to_owned()
+}
+
+/// `[[newsgroup]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewsgroupConfig {
+    /// `local.general`: a newsgroup name (RFC 3977 §4.1), at most 200 octets.
+    pub(crate) name: String,
+    /// LIST NEWSGROUPS' one line.
+    #[serde(default)]
+    pub(crate) description: String,
+    /// `y` (posting allowed), `n` (no posting here), `m` (moderated).
+    #[serde(default = "default_status")]
+    pub(crate) status: String,
+    /// Who may read: default anyone.
+    #[serde(default = "default_read")]
+    pub(crate) read: Who,
+    /// Who may post: default logged-in users.
+    #[serde(default)]
+    pub(crate) post: Who,
+    /// The networks `networks` names.
+    #[serde(default)]
+    pub(crate) networks: Vec<IpNet>,
+    /// Largest article taken, octets; default the listener's `max_message_size`.
+    #[serde(default)]
+    pub(crate) max_article_size: Option<u64>,
+    /// Articles older than this many days are removed (hourly); none: kept.
+    #[serde(default)]
+    pub(crate) retention_days: Option<u32>,
+}
+
+impl NewsgroupConfig {
+    fn allows(&self, who: Who, ip: IpAddr, logged_in: bool) -> bool {
+        match who {
+            Who::Anyone => true,
+            Who::Authenticated => logged_in,
+            Who::Networks => logged_in || self.networks.iter().any(|n| n.contains(&ip)),
+            Who::Nobody => false,
+        }
+    }
+
+    /// Whether a client may read the group.
+    pub(crate) fn readable(&self, ip: IpAddr, logged_in: bool) -> bool {
+        self.allows(self.read, ip, logged_in)
+    }
+
+    /// Whether a client may post to the group (moderated ones aside).
+    pub(crate) fn postable(&self, ip: IpAddr, logged_in: bool) -> bool {
+        self.status == "y" && self.allows(self.post, ip, logged_in)
+    }
+}
+
+/// The news service: its groups and its spool.
+pub(crate) struct News {
+    pub(crate) groups: Vec<NewsgroupConfig>,
+    pub(crate) store: NewsStore,
+    /// This server's name in `Path` and `Xref`.
+    pub(crate) path_host: String,
+}
+
+impl News {
+    /// Opens the spool under `data_dir/news` for the configured groups.
+    pub(crate) fn open(data_dir: &Path, groups: &[NewsgroupConfig], host: &str) -> std::io::Result<Self> {
+        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        let store = NewsStore::open(&data_dir.join("news"), &names)?;
+        store.set_host(host)?;
+        Ok(Self { groups: groups.to_vec(), store, path_host: host.to_owned() })
+    }
+
+    /// A configured group.
+    pub(crate) fn group(&self, name: &str) -> Option<&NewsgroupConfig> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// Removes what each group's retention says is too old; returns how many.
+    pub(crate) fn expire(&self, now: std::time::SystemTime) -> usize {
+        let mut removed = 0;
+        for g in &self.groups {
+            let Some(days) = g.retention_days else { continue };
+            let before = now.checked_sub(std::time::Duration::from_secs(u64::from(days) * 86_400));
+            match before.map(|b| self.store.expire(&g.name, b)) {
+                Some(Ok(n)) => removed += n,
+                Some(Err(e)) => tracing::warn!(group = %g.name, error = %e, "news expiry failed"),
+                None => {}
+            }
+        }
+        removed
+    }
+}

@@ -236,20 +236,6 @@ impl NewsStore {
         sync_dir(&dir)
     }
 
-    /// Adds a group (an empty directory and its marks); nothing if it is there.
-    pub(crate) fn add_group(&self, name: &str) -> io::Result<()> {
-        if !safe_group(name) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad newsgroup name"));
-        }
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.groups.contains_key(name) {
-            return Ok(());
-        }
-        let group = self.load_group(name, &mut state.history)?;
-        state.groups.insert(name.to_owned(), group);
-        Ok(())
-    }
-
     /// A group's counts, if it is carried.
     pub(crate) fn group(&self, name: &str) -> Option<GroupInfo> {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,7 +1,7 @@
 //! The one driver loop: moves bytes between a socket and a protocol crate's server
 //! session, hands each event to the protocol's [`Handler`], and splices in TLS (implicit,
-//! or after STARTTLS/STLS) and IMAP's COMPRESS=DEFLATE ([`super::deflate`]). SMTP, POP3 and IMAP are its users; NNTP and the ODMR role
-//! reversal will be the next.
+//! or after STARTTLS/STLS) and IMAP's COMPRESS=DEFLATE ([`super::deflate`]). SMTP, POP3,
+//! IMAP and NNTP are its users; the ODMR role reversal will be the next.
 //!
 //! ```text
 //!  read_by ──► handle_input ──► poll_event ──► Handler::on_event ──► policy / store
@@ -89,6 +89,11 @@ session_impl!(
     sansmail_pop3_proto::server::ServerSession,
     sansmail_pop3_proto::server::Event,
     sansmail_pop3_proto::server::Event::StartTls
+);
+session_impl!(
+    sansmail_nntp_proto::server::ServerSession,
+    sansmail_nntp_proto::server::Event,
+    sansmail_nntp_proto::server::Event::StartTls
 );
 session_impl!(
     sansmail_imap_proto::server::ServerSession,

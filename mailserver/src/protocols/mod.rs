@@ -5,6 +5,7 @@
 mod deflate;
 pub(crate) mod driver;
 pub(crate) mod imap;
+pub(crate) mod nntp;
 pub(crate) mod pop3;
 pub(crate) mod smtp;
 
@@ -36,4 +37,6 @@ pub(crate) struct Shared {
     pub(crate) changes: Arc<crate::store::changes::Changes>,
     pub(crate) spool: Arc<Spool>,
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
+    /// The newsgroups and their spool.
+    pub(crate) news: Arc<crate::news::News>,
 }

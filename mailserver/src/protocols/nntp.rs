@@ -1,0 +1,612 @@
+//! The NNTP driver: moves bytes between a socket and `nntp-proto`'s [`ServerSession`], and
+//! answers its decisions over the news spool ([`crate::news`]): logins (the same accounts,
+//! mechanisms and throttling as POP3 and IMAP), the reader commands (GROUP, LISTGROUP, NEXT,
+//! LAST, ARTICLE/HEAD/BODY/STAT, LIST, OVER, HDR, NEWNEWS, NEWGROUPS, DATE), and POST
+//! (headers checked and completed per RFC 5537, the article stored durably before `240`).
+//! Who may read and post where is each group's `read`/`post` rule.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sansmail_nntp_proto::command::{ArticleRef, Command, ListKeyword, Range, Target};
+use sansmail_nntp_proto::overview::{OVERVIEW_FMT, write_hdr};
+use sansmail_nntp_proto::response::Response;
+use sansmail_nntp_proto::server::{Event, Request, ServerSession};
+use sansmail_nntp_proto::wildmat::Wildmat;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::driver::{Handler, Wire};
+use crate::identity::login::{Login, Outcome};
+use crate::news::News;
+use crate::news::store::{Entry, StoreError, header_value};
+use crate::protocols::Shared;
+
+/// Article content is written in pieces of this size.
+const CHUNK: usize = 64 * 1024;
+/// Articles one OVER, HDR or LISTGROUP lists at most (a larger range is cut there).
+const MAX_LISTED: u64 = 100_000;
+
+/// One NNTP client connection.
+pub(crate) struct Connection {
+    shared: Arc<Shared>,
+    news: Arc<News>,
+    peer: SocketAddr,
+    login: Login,
+    user: Option<String>,
+    /// The selected group and the current article in it.
+    group: Option<String>,
+    current: Option<u64>,
+    /// The article being received.
+    article: Vec<u8>,
+    /// Articles posted, for the session log line.
+    pub(crate) posted: usize,
+}
+
+impl Handler<ServerSession> for Connection {
+    const READ_BUFFER: usize = 16 * 1024;
+
+    async fn on_event<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        event: Event,
+        session: &mut ServerSession,
+        wire: &mut Wire<'_, IO>,
+    ) -> io::Result<()> {
+        match event {
+            Event::Login { user, password } => {
+                let outcome = self.login.password(&user, password.into_inner()).await;
+                self.outcome(outcome, session);
+            }
+            Event::AuthStart { mechanism, initial_response } => {
+                match self.login.start(&mechanism, initial_response.map(sansmail_nntp_proto::Secret::into_inner)).await
+                {
+                    Some(outcome) => self.outcome(outcome, session),
+                    None => {
+                        let _ = session.reject_login("Unsupported mechanism");
+                    }
+                }
+            }
+            Event::AuthResponse(response) => {
+                let outcome = self.login.respond(&response).await;
+                self.outcome(outcome, session);
+            }
+            Event::Command(request) => self.command(&request, session, wire).await?,
+            Event::ArticleData(piece) => self.article.extend_from_slice(&piece),
+            Event::ArticleEnd => {
+                let article = std::mem::take(&mut self.article);
+                let response = tokio::task::block_in_place(|| self.post(article));
+                let _ = session.respond(Response { code: response.0, text: &response.1 });
+            }
+            Event::ArticleAborted => self.article = Vec::new(),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// An answer made of a code and owned text.
+type Answer = (u16, String);
+
+impl Connection {
+    pub(crate) fn new(shared: Arc<Shared>, news: Arc<News>, peer: SocketAddr) -> Self {
+        let login = Login::new(shared.identity.clone(), peer.ip());
+        Self { shared, news, peer, login, user: None, group: None, current: None, article: Vec::new(), posted: 0 }
+    }
+
+    /// Answers a login step in NNTP terms (RFC 4643).
+    fn outcome(&mut self, outcome: Outcome, session: &mut ServerSession) {
+        let _ = match outcome {
+            Outcome::Challenge(c) => session.auth_challenge(&c),
+            Outcome::Success(user) => {
+                self.shared.identity.logins.record(self.peer.ip());
+                tracing::info!(client = %self.peer.ip(), user = %user, "NNTP login");
+                let r = session.accept_login(&user);
+                self.user = Some(user);
+                r
+            }
+            Outcome::Failed | Outcome::Malformed => session.reject_login("Authentication failed"),
+            Outcome::Blocked => session.reject_login("Too many failures, try again later"),
+            Outcome::NowBlocked => {
+                let _ = session.reject_login("Too many failures, try again later");
+                session.close("Too many failures");
+                Ok(())
+            }
+        };
+    }
+
+    fn readable(&self, group: &str) -> bool {
+        self.news.group(group).is_some_and(|g| g.readable(self.peer.ip(), self.user.is_some()))
+    }
+
+    async fn command<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        request: &Request,
+        session: &mut ServerSession,
+        wire: &mut Wire<'_, IO>,
+    ) -> io::Result<()> {
+        let cmd = request.command();
+        let (code, text, block): (u16, String, Option<Vec<u8>>) = match cmd {
+            Command::Group { name } => match self.select(name) {
+                Some((count, low, high)) => (211, format!("{count} {low} {high} {name}"), None),
+                None => (411, "No such newsgroup".into(), None),
+            },
+            Command::ListGroup { group, range } => {
+                let name = match group {
+                    Some(g) => (*g).to_owned(),
+                    None => self.group.clone().unwrap_or_default(),
+                };
+                match self.select(&name) {
+                    Some((count, low, high)) => {
+                        let range = range.unwrap_or(Range { low: 1, high: None });
+                        let mut list = Vec::new();
+                        for e in self.entries(&name, range) {
+                            list.extend_from_slice(format!("{}\r\n", e.number).as_bytes());
+                        }
+                        (211, format!("{count} {low} {high} {name} list follows"), Some(list))
+                    }
+                    None => (411, "No such newsgroup".into(), None),
+                }
+            }
+            Command::Next | Command::Last => self.step(matches!(cmd, Command::Next)),
+            Command::Article(which) | Command::Head(which) | Command::Body(which) | Command::Stat(which) => {
+                return self.retrieve(cmd, *which, session, wire).await;
+            }
+            Command::List(keyword) => self.list(*keyword),
+            Command::Over { target, .. } => match self.targets(*target) {
+                Err(answer) => (answer.0, answer.1, None),
+                Ok(entries) => {
+                    let mut block = Vec::new();
+                    for (number, e) in &entries {
+                        let mut o = e.overview();
+                        o.number = *number;
+                        o.encode(&mut block);
+                    }
+                    (224, "Overview information follows".into(), Some(block))
+                }
+            },
+            Command::Hdr { field, target, x } => match self.targets(*target) {
+                Err(answer) => (answer.0, answer.1, None),
+                Ok(entries) => {
+                    let mut block = Vec::new();
+                    for (number, e) in &entries {
+                        let value = tokio::task::block_in_place(|| self.field(e, field));
+                        write_hdr(&mut block, *number, &value);
+                    }
+                    let code = if *x { 221 } else { 225 };
+                    (code, "Headers follow".into(), Some(block))
+                }
+            },
+            Command::NewGroups { .. } => (231, "No new newsgroups".into(), Some(Vec::new())),
+            Command::NewNews { wildmat, since } => {
+                let since = to_system_time(since);
+                let wanted = Wildmat::parse(wildmat);
+                let ids =
+                    self.news.store.since(since, |g| wanted.as_ref().is_some_and(|w| w.matches(g)) && self.readable(g));
+                let mut block = Vec::new();
+                for id in ids {
+                    block.extend_from_slice(id.as_bytes());
+                    block.extend_from_slice(b"\r\n");
+                }
+                (230, "New news follows".into(), Some(block))
+            }
+            Command::Date => (111, date_now(), None),
+            Command::Post => {
+                let ip = self.peer.ip();
+                let logged_in = self.user.is_some();
+                if self.news.groups.iter().any(|g| g.postable(ip, logged_in)) {
+                    (340, "Send article to be posted".into(), None)
+                } else if !logged_in {
+                    (480, "Authentication required for posting".into(), None)
+                } else {
+                    (440, "Posting not permitted".into(), None)
+                }
+            }
+            Command::XPat { .. } => (503, "XPAT not supported".into(), None),
+            _ => (503, "Not supported".into(), None),
+        };
+        let _ = session.respond(Response { code, text: &text });
+        if let Some(block) = block {
+            let _ = session.block_data(&block);
+            let _ = session.block_end();
+        }
+        Ok(())
+    }
+
+    /// GROUP: selects a readable group, the current article its first; (count, low, high).
+    fn select(&mut self, name: &str) -> Option<(u64, u64, u64)> {
+        if !self.readable(name) {
+            return None;
+        }
+        let info = self.news.store.group(name)?;
+        self.group = Some(name.to_owned());
+        self.current = (info.count > 0).then_some(info.low);
+        Some((info.count, info.low, info.high))
+    }
+
+    /// The entries of a group in a range (at most [`MAX_LISTED`]).
+    fn entries(&self, group: &str, range: Range) -> Vec<Entry> {
+        let high = range.high.unwrap_or(u64::MAX);
+        let mut e = self.news.store.overview(group, range.low, high);
+        e.truncate(MAX_LISTED as usize);
+        e
+    }
+
+    /// NEXT and LAST (RFC 3977 §6.1.3–4).
+    fn step(&mut self, forward: bool) -> (u16, String, Option<Vec<u8>>) {
+        let (Some(group), Some(current)) = (self.group.clone(), self.current) else {
+            return (420, "No current article selected".into(), None);
+        };
+        let found = if forward {
+            self.news.store.overview(&group, current.saturating_add(1), u64::MAX).into_iter().next()
+        } else {
+            self.news.store.overview(&group, 1, current.saturating_sub(1)).into_iter().last()
+        };
+        match found {
+            Some(e) => {
+                self.current = Some(e.number);
+                (223, format!("{} {} retrieved", e.number, e.message_id), None)
+            }
+            None if forward => (421, "No next article in this group".into(), None),
+            None => (422, "No previous article in this group".into(), None),
+        }
+    }
+
+    /// OVER's and HDR's articles: (number to show, entry); or the refusal.
+    fn targets(&self, target: Option<Target<'_>>) -> Result<Vec<(u64, Entry)>, Answer> {
+        match target {
+            Some(Target::MessageId(id)) => {
+                let (g, n) = self
+                    .news
+                    .store
+                    .locate(id)
+                    .filter(|(g, _)| self.readable(g))
+                    .ok_or((430, "No such article".into()))?;
+                let e = self.news.store.overview(&g, n, n).into_iter().next().ok_or((430, "No such article".into()))?;
+                Ok(vec![(0, e)])
+            }
+            Some(Target::Range(range)) => {
+                let group = self.group.as_deref().ok_or((412, "No newsgroup selected".into()))?;
+                let entries = self.entries(group, range);
+                if entries.is_empty() {
+                    return Err((423, "No articles in that range".into()));
+                }
+                Ok(entries.into_iter().map(|e| (e.number, e)).collect())
+            }
+            None => {
+                let group = self.group.as_deref().ok_or((412, "No newsgroup selected".into()))?;
+                let n = self.current.ok_or((420, "No current article selected".into()))?;
+                let e = self
+                    .news
+                    .store
+                    .overview(group, n, n)
+                    .into_iter()
+                    .next()
+                    .ok_or((420, "Current article gone".into()))?;
+                Ok(vec![(n, e)])
+            }
+        }
+    }
+
+    /// A header field of an article for HDR: from the overview when it is there, else from
+    /// the article's header.
+    fn field(&self, e: &Entry, field: &str) -> Vec<u8> {
+        let from_overview = match field.to_ascii_lowercase().as_str() {
+            "subject" => Some(e.subject.clone()),
+            "from" => Some(e.from.clone()),
+            "date" => Some(e.date.clone()),
+            "message-id" => Some(e.message_id.clone()),
+            "references" => Some(e.references.clone()),
+            ":bytes" | "bytes" => Some(e.bytes.to_string()),
+            ":lines" | "lines" => Some(e.lines.to_string()),
+            "xref" => Some(e.xref.clone()),
+            _ => None,
+        };
+        if let Some(v) = from_overview {
+            return v.into_bytes();
+        }
+        let Some((g, n)) = self.news.store.locate(&e.message_id) else { return Vec::new() };
+        let Some(path) = self.news.store.path(&g, n) else { return Vec::new() };
+        let raw = std::fs::read(path).unwrap_or_default();
+        let end = memchr::memmem::find(&raw, b"\r\n\r\n").map_or(raw.len(), |p| p + 4);
+        header_value(&raw[..end], field).unwrap_or_default()
+    }
+
+    /// LIST and its keywords.
+    fn list(&self, keyword: ListKeyword<'_>) -> (u16, String, Option<Vec<u8>>) {
+        let ip = self.peer.ip();
+        let logged_in = self.user.is_some();
+        let wanted = |w: Option<&str>, name: &str| w.and_then(Wildmat::parse).is_none_or(|w| w.matches(name));
+        let mut block = Vec::new();
+        match keyword {
+            ListKeyword::Active(w) | ListKeyword::Counts(w) => {
+                let counts = matches!(keyword, ListKeyword::Counts(_));
+                for info in self.news.store.groups() {
+                    let Some(g) = self.news.group(&info.name).filter(|g| g.readable(ip, logged_in)) else { continue };
+                    if !wanted(w, &info.name) {
+                        continue;
+                    }
+                    let status = if g.status == "m" {
+                        "m"
+                    } else if g.postable(ip, logged_in) {
+                        "y"
+                    } else {
+                        "n"
+                    };
+                    let line = if counts {
+                        format!("{} {} {} {} {status}\r\n", info.name, info.high, info.low, info.count)
+                    } else {
+                        format!("{} {} {} {status}\r\n", info.name, info.high, info.low)
+                    };
+                    block.extend_from_slice(line.as_bytes());
+                }
+            }
+            ListKeyword::ActiveTimes(w) => {
+                for g in self.news.groups.iter().filter(|g| g.readable(ip, logged_in) && wanted(w, &g.name)) {
+                    block.extend_from_slice(format!("{} 0 sansmail\r\n", g.name).as_bytes());
+                }
+            }
+            ListKeyword::Newsgroups(w) => {
+                for g in self.news.groups.iter().filter(|g| g.readable(ip, logged_in) && wanted(w, &g.name)) {
+                    let mut line = g.name.clone().into_bytes();
+                    line.push(b'\t');
+                    sansmail_nntp_proto::overview::write_field(&mut line, g.description.as_bytes());
+                    line.extend_from_slice(b"\r\n");
+                    block.extend_from_slice(&line);
+                }
+            }
+            ListKeyword::OverviewFmt => {
+                for f in OVERVIEW_FMT {
+                    block.extend_from_slice(format!("{f}\r\n").as_bytes());
+                }
+            }
+            ListKeyword::Headers(_) => block.extend_from_slice(b":\r\n:bytes\r\n:lines\r\n"),
+            ListKeyword::DistribPats => {}
+            _ => return (503, "Not supported".into(), None),
+        }
+        (215, "Information follows".into(), Some(block))
+    }
+
+    /// ARTICLE, HEAD, BODY and STAT.
+    async fn retrieve<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        cmd: &Command<'_>,
+        which: Option<ArticleRef<'_>>,
+        session: &mut ServerSession,
+        wire: &mut Wire<'_, IO>,
+    ) -> io::Result<()> {
+        let found: Result<(String, u64, u64), Answer> = match which {
+            Some(ArticleRef::MessageId(id)) => self
+                .news
+                .store
+                .locate(id)
+                .filter(|(g, _)| self.readable(g))
+                .map(|(g, n)| (g, n, 0))
+                .ok_or((430, "No article with that message-id".into())),
+            Some(ArticleRef::Number(n)) => match self.group.clone() {
+                None => Err((412, "No newsgroup selected".into())),
+                Some(g) => match self.news.store.path(&g, n) {
+                    Some(_) => {
+                        self.current = Some(n);
+                        Ok((g, n, n))
+                    }
+                    None => Err((423, "No article with that number".into())),
+                },
+            },
+            None => match (self.group.clone(), self.current) {
+                (Some(g), Some(n)) if self.news.store.path(&g, n).is_some() => Ok((g, n, n)),
+                _ => Err((420, "No current article selected".into())),
+            },
+        };
+        let (group, number, shown) = match found {
+            Ok(f) => f,
+            Err((code, text)) => {
+                let _ = session.respond(Response { code, text: &text });
+                return Ok(());
+            }
+        };
+        let Some(entry) = self.news.store.overview(&group, number, number).into_iter().next() else {
+            let _ = session.respond(Response { code: 430, text: "Article gone" });
+            return Ok(());
+        };
+        let code = match cmd {
+            Command::Article(_) => 220,
+            Command::Head(_) => 221,
+            Command::Body(_) => 222,
+            _ => 223,
+        };
+        let text = format!("{shown} {}", entry.message_id);
+        if code == 223 {
+            let _ = session.respond(Response { code, text: &text });
+            return Ok(());
+        }
+        let Some(path) = self.news.store.path(&group, number) else {
+            let _ = session.respond(Response { code: 430, text: "Article gone" });
+            return Ok(());
+        };
+        let raw = match tokio::fs::read(&path).await {
+            Ok(raw) => raw,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "NNTP article unreadable");
+                let _ = session.respond(Response { code: 403, text: "Article unavailable" });
+                return Ok(());
+            }
+        };
+        let split = memchr::memmem::find(&raw, b"\r\n\r\n").map_or(raw.len(), |p| p + 2);
+        let part = match code {
+            220 => &raw[..],
+            221 => &raw[..split],
+            _ => raw.get(split + 2..).unwrap_or_default(),
+        };
+        let _ = session.respond(Response { code, text: &text });
+        for piece in part.chunks(CHUNK) {
+            let _ = session.block_data(piece);
+            wire.send(session).await?;
+        }
+        let _ = session.block_end();
+        Ok(())
+    }
+
+    /// POST's article: checked, completed (Message-ID, Date, Path, Injection-Info), stored
+    /// durably in every group it names that this client may post to; then `240`.
+    fn post(&mut self, article: Vec<u8>) -> Answer {
+        let end = match memchr::memmem::find(&article, b"\r\n\r\n") {
+            Some(p) => p + 2,
+            None => return (441, "No blank line after the header".into()),
+        };
+        let (head, body) = article.split_at(end);
+        let value = |name: &str| header_value(head, name).map(|v| String::from_utf8_lossy(&v).into_owned());
+        let (Some(newsgroups), Some(_from), Some(_subject)) = (value("Newsgroups"), value("From"), value("Subject"))
+        else {
+            return (441, "From, Subject and Newsgroups are required".into());
+        };
+        let ip = self.peer.ip();
+        let logged_in = self.user.is_some();
+        let named: Vec<&str> = newsgroups.split(',').map(str::trim).filter(|g| !g.is_empty()).collect();
+        if named.iter().any(|g| self.news.group(g).is_some_and(|c| c.status == "m")) {
+            return (441, "Moderated groups do not take posts here yet".into());
+        }
+        let groups: Vec<&str> =
+            named.iter().copied().filter(|g| self.news.group(g).is_some_and(|c| c.postable(ip, logged_in))).collect();
+        if groups.is_empty() {
+            return (441, "No group you may post to".into());
+        }
+        let limit = groups
+            .iter()
+            .filter_map(|g| self.news.group(g).and_then(|c| c.max_article_size))
+            .min()
+            // Else the listener's `max_message_size`, which the session already kept to.
+            .unwrap_or(u64::MAX);
+        if article.len() as u64 > limit {
+            return (441, "Article too large".into());
+        }
+        let host = &self.news.path_host;
+        let message_id = match value("Message-ID") {
+            Some(id) if sansmail_nntp_proto::command::is_message_id(&id) => id,
+            Some(_) => return (441, "Invalid Message-ID".into()),
+            None => new_message_id(host),
+        };
+        if self.news.store.seen(&message_id) {
+            return (441, "Duplicate article".into());
+        }
+        // The header as stored: the poster's fields but those the server writes, then ours.
+        let mut stored = Vec::with_capacity(article.len() + 256);
+        stored.extend_from_slice(format!("Path: {host}!not-for-mail\r\n").as_bytes());
+        let own = ["path:", "xref:", "injection-info:", "injection-date:", "message-id:"];
+        let mut skipping = false;
+        for line in head.split_inclusive(|&b| b == b'\n') {
+            let continuation = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
+            if !continuation {
+                let lower = line.to_ascii_lowercase();
+                skipping = own.iter().any(|h| lower.starts_with(h.as_bytes()));
+            }
+            if !skipping {
+                stored.extend_from_slice(line);
+            }
+        }
+        stored.extend_from_slice(format!("Message-ID: {message_id}\r\n").as_bytes());
+        if value("Date").is_none() {
+            stored.extend_from_slice(format!("Date: {}\r\n", rfc5322_now()).as_bytes());
+        }
+        stored.extend_from_slice(format!("Injection-Date: {}\r\n", rfc5322_now()).as_bytes());
+        stored.extend_from_slice(format!("Injection-Info: {host}; posting-host=\"{ip}\"\r\n").as_bytes());
+        stored.extend_from_slice(b"\r\n");
+        stored.extend_from_slice(body.get(2..).unwrap_or_default());
+        match self.news.store.store(&stored, &message_id, &groups) {
+            Ok(places) => {
+                self.posted += 1;
+                tracing::info!(client = %ip, id = %message_id, groups = ?places, "NNTP post");
+                (240, format!("Article received {message_id}"))
+            }
+            Err(StoreError::Duplicate) => (441, "Duplicate article".into()),
+            Err(StoreError::NoGroup) => (441, "No such newsgroup".into()),
+            Err(StoreError::Io(e)) => {
+                tracing::warn!(error = %e, "NNTP post not stored");
+                (441, "Posting failed, try again later".into())
+            }
+        }
+    }
+}
+
+/// A fresh message-id for a post that had none.
+fn new_message_id(host: &str) -> String {
+    let mut r = [0u8; 9];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
+    let rand: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("<{now}.{rand}@{host}>")
+}
+
+/// Days since 1970 as (year, month, day).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn now_parts() -> (i64, u32, u32, u64) {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil((secs / 86_400) as i64);
+    (y, m, d, secs % 86_400)
+}
+
+/// DATE's `yyyymmddhhmmss` (UTC).
+fn date_now() -> String {
+    let (y, m, d, s) = now_parts();
+    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// An RFC 5322 date, UTC.
+fn rfc5322_now() -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (y, m, d, s) = now_parts();
+    format!(
+        "{d} {} {y} {:02}:{:02}:{:02} +0000",
+        MONTHS[(m as usize).saturating_sub(1) % 12],
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// NEWNEWS's date and time as a time (the server's local time is taken as UTC).
+fn to_system_time(d: &sansmail_nntp_proto::command::DateTime) -> SystemTime {
+    let year = i64::from(d.full_year(now_parts().0.clamp(0, 9999) as u16));
+    let days = days_from_civil(year, u32::from(d.month), u32::from(d.day));
+    let secs = days * 86_400 + i64::from(d.hour) * 3600 + i64::from(d.minute) * 60 + i64::from(d.second);
+    UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
+
+/// Days since 1970 of a civil date.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        for days in [0, 59, 365, 11_016, 20_794, 100_000] {
+            let (y, m, d) = civil(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(date_now().len(), 14);
+        assert!(new_message_id("news.example").starts_with('<'));
+    }
+}
