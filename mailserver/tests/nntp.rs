@@ -126,3 +126,71 @@ fn nntplib_reads_posts_and_follows_each_groups_rules() {
     assert!(out.contains("tls True"), "{out}");
     assert!(out.contains("post 240") && out.contains("group 2 1 2 local.general"), "{out}");
 }
+
+/// A group of 2,500 articles put in the spool by hand (as after a crash that left articles
+/// without their overview lines): the server rebuilds the overview at start, and OVER,
+/// XHDR and LISTGROUP go through the whole range (in batches) with every line there.
+#[test]
+fn a_large_group_is_rebuilt_and_listed_whole() {
+    let s = Server::start("nntp-large", &config());
+    let group = s.data().join("news/local.general");
+    std::fs::create_dir_all(&group).unwrap();
+    for n in 1..=2500u32 {
+        let article = format!(
+            "From: p{n}@example.net\r\nNewsgroups: local.general\r\nSubject: article {n}\r\n\
+             Message-ID: <{n}@example.net>\r\n\r\nbody {n}\r\n"
+        );
+        std::fs::write(group.join(n.to_string()), article).unwrap();
+    }
+    let mut s = s;
+    s.kill();
+    s.restart();
+    const SCRIPT: &str = r#"
+import nntplib, sys, warnings
+warnings.simplefilter('ignore')
+s = nntplib.NNTP('127.0.0.1', int(sys.argv[1]), readermode=False)
+resp, count, first, last, name = s.group('local.general')
+print('group', count, first, last)
+resp, overviews = s.over((first, last))
+print('over', len(overviews), overviews[0][1]['subject'], overviews[-1][1]['subject'])
+print('numbers', [n for n, _ in overviews] == list(range(1, 2501)))
+resp, headers = s.xhdr('subject', '1-')
+print('xhdr', len(headers), headers[1234])
+resp, headers = s.xhdr('newsgroups', '2499-')
+print('xhdr other', headers)
+s.quit()
+"#;
+    let port = s.addr("nntpplain").port().to_string();
+    let out = common::python(SCRIPT, &[&port]);
+    for expected in [
+        "group 2500 1 2500",
+        "over 2500 article 1 article 2500",
+        "numbers True",
+        "xhdr 2500 ('1235', 'article 1235')",
+        "xhdr other [('2499', 'local.general'), ('2500', 'local.general')]",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in:\n{out}");
+    }
+    // LISTGROUP over a raw socket: every number of the range, then the end.
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::net::TcpStream::connect(s.addr("nntpplain")).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    (&stream).write_all(b"LISTGROUP local.general 1001-\r\nNEXT\r\nLAST\r\nQUIT\r\n").unwrap();
+    let mut lines = Vec::new();
+    for l in reader.lines() {
+        let l = l.unwrap();
+        let done = l.starts_with("205 ");
+        lines.push(l);
+        if done {
+            break;
+        }
+    }
+    assert!(lines[0].starts_with("211 2500 1 2500 local.general"), "{:?}", &lines[..2]);
+    assert_eq!(lines[1], "1001");
+    assert_eq!(lines[1500], "2500");
+    assert_eq!(lines[1501], ".");
+    assert!(lines[1502].starts_with("223 2 <2@example.net>"), "{}", lines[1502]);
+    assert!(lines[1503].starts_with("223 1 <1@example.net>"), "{}", lines[1503]);
+}

@@ -275,12 +275,26 @@ impl NewsStore {
         Some(self.group_dir(group).join(number.to_string()))
     }
 
-    /// The overview entries of a group with numbers in `low..=high`, in order.
-    pub(crate) fn overview(&self, group: &str, low: u64, high: u64) -> Vec<Entry> {
+    /// The overview entries of a group with numbers in `low..=high`, in order, at most
+    /// `limit` of them (a caller going through a large group takes it a batch at a time).
+    pub(crate) fn overview(&self, group: &str, low: u64, high: u64, limit: usize) -> Vec<Entry> {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let Some(g) = state.groups.get(group) else { return Vec::new() };
         let from = g.entries.partition_point(|e| e.number < low);
-        g.entries[from..].iter().take_while(|e| e.number <= high).cloned().collect()
+        g.entries[from..].iter().take_while(|e| e.number <= high).take(limit).cloned().collect()
+    }
+
+    /// The article after `n` (or before it), for NEXT and LAST.
+    pub(crate) fn neighbour(&self, group: &str, n: u64, forward: bool) -> Option<Entry> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let g = state.groups.get(group)?;
+        let at = g.entries.partition_point(|e| e.number <= n);
+        if forward {
+            g.entries.get(at).cloned()
+        } else {
+            let before = g.entries.partition_point(|e| e.number < n);
+            before.checked_sub(1).and_then(|i| g.entries.get(i)).cloned()
+        }
     }
 
     /// The message-ids of articles in groups `wanted` accepts that arrived at or after `since`

@@ -25,8 +25,9 @@ use crate::protocols::Shared;
 
 /// Article content is written in pieces of this size.
 const CHUNK: usize = 64 * 1024;
-/// Articles one OVER, HDR or LISTGROUP lists at most (a larger range is cut there).
-const MAX_LISTED: u64 = 100_000;
+/// OVER, HDR and LISTGROUP go through a range this many articles at a time: a command over
+/// a large group holds one batch, never the group.
+const BATCH: usize = 1000;
 
 /// One NNTP client connection.
 pub(crate) struct Connection {
@@ -136,17 +137,45 @@ impl Connection {
                     Some(g) => (*g).to_owned(),
                     None => self.group.clone().unwrap_or_default(),
                 };
-                match self.select(&name) {
-                    Some((count, low, high)) => {
-                        let range = range.unwrap_or(Range { low: 1, high: None });
-                        let mut list = Vec::new();
-                        for e in self.entries(&name, range) {
-                            list.extend_from_slice(format!("{}\r\n", e.number).as_bytes());
-                        }
-                        (211, format!("{count} {low} {high} {name} list follows"), Some(list))
-                    }
-                    None => (411, "No such newsgroup".into(), None),
+                let Some((count, low, high)) = self.select(&name) else {
+                    let _ = session.respond(Response { code: 411, text: "No such newsgroup" });
+                    return Ok(());
+                };
+                let text = format!("{count} {low} {high} {name} list follows");
+                let _ = session.respond(Response { code: 211, text: &text });
+                let range = range.unwrap_or(Range { low: 1, high: None });
+                return self
+                    .stream(&name, range, session, wire, |_, e, out| {
+                        out.extend_from_slice(format!("{}\r\n", e.number).as_bytes());
+                    })
+                    .await;
+            }
+            Command::Over { target: Some(Target::Range(range)), .. }
+            | Command::Hdr { target: Some(Target::Range(range)), .. } => {
+                let Some(group) = self.group.clone() else {
+                    let _ = session.respond(Response { code: 412, text: "No newsgroup selected" });
+                    return Ok(());
+                };
+                if self.news.store.overview(&group, range.low, range.high.unwrap_or(u64::MAX), 1).is_empty() {
+                    let _ = session.respond(Response { code: 423, text: "No articles in that range" });
+                    return Ok(());
                 }
+                return match cmd {
+                    Command::Hdr { field, x, .. } => {
+                        let code = if *x { 221 } else { 225 };
+                        let _ = session.respond(Response { code, text: "Headers follow" });
+                        let field = (*field).to_owned();
+                        self.stream(&group, *range, session, wire, move |me, e, out| {
+                            let value = me.field(e, &field);
+                            write_hdr(out, e.number, &value);
+                        })
+                        .await
+                    }
+                    _ => {
+                        let _ = session.respond(Response { code: 224, text: "Overview information follows" });
+                        self.stream(&group, *range, session, wire, |_, e, out| e.overview().encode(out)).await
+                    }
+                };
             }
             Command::Next | Command::Last => self.step(matches!(cmd, Command::Next)),
             Command::Article(which) | Command::Head(which) | Command::Body(which) | Command::Stat(which) => {
@@ -224,12 +253,35 @@ impl Connection {
         Some((info.count, info.low, info.high))
     }
 
-    /// The entries of a group in a range (at most [`MAX_LISTED`]).
-    fn entries(&self, group: &str, range: Range) -> Vec<Entry> {
+    /// Writes a block of one line per article of a range, [`BATCH`] articles at a time
+    /// (each batch sent before the next is read), then ends it.
+    async fn stream<IO: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        group: &str,
+        range: Range,
+        session: &mut ServerSession,
+        wire: &mut Wire<'_, IO>,
+        line: impl Fn(&Self, &Entry, &mut Vec<u8>),
+    ) -> io::Result<()> {
         let high = range.high.unwrap_or(u64::MAX);
-        let mut e = self.news.store.overview(group, range.low, high);
-        e.truncate(MAX_LISTED as usize);
-        e
+        let mut low = range.low;
+        while low <= high {
+            let batch = self.news.store.overview(group, low, high, BATCH);
+            let mut block = Vec::new();
+            tokio::task::block_in_place(|| {
+                for e in &batch {
+                    line(self, e, &mut block);
+                }
+            });
+            let _ = session.block_data(&block);
+            wire.send(session).await?;
+            match batch.last() {
+                Some(last) if batch.len() == BATCH => low = last.number.saturating_add(1),
+                _ => break,
+            }
+        }
+        let _ = session.block_end();
+        Ok(())
     }
 
     /// NEXT and LAST (RFC 3977 §6.1.3–4).
@@ -237,11 +289,7 @@ impl Connection {
         let (Some(group), Some(current)) = (self.group.clone(), self.current) else {
             return (420, "No current article selected".into(), None);
         };
-        let found = if forward {
-            self.news.store.overview(&group, current.saturating_add(1), u64::MAX).into_iter().next()
-        } else {
-            self.news.store.overview(&group, 1, current.saturating_sub(1)).into_iter().last()
-        };
+        let found = self.news.store.neighbour(&group, current, forward);
         match found {
             Some(e) => {
                 self.current = Some(e.number);
@@ -262,24 +310,19 @@ impl Connection {
                     .locate(id)
                     .filter(|(g, _)| self.readable(g))
                     .ok_or((430, "No such article".into()))?;
-                let e = self.news.store.overview(&g, n, n).into_iter().next().ok_or((430, "No such article".into()))?;
+                let e =
+                    self.news.store.overview(&g, n, n, 1).into_iter().next().ok_or((430, "No such article".into()))?;
                 Ok(vec![(0, e)])
             }
-            Some(Target::Range(range)) => {
-                let group = self.group.as_deref().ok_or((412, "No newsgroup selected".into()))?;
-                let entries = self.entries(group, range);
-                if entries.is_empty() {
-                    return Err((423, "No articles in that range".into()));
-                }
-                Ok(entries.into_iter().map(|e| (e.number, e)).collect())
-            }
+            // Ranges are streamed by `stream`.
+            Some(Target::Range(_)) => Err((423, "No articles in that range".into())),
             None => {
                 let group = self.group.as_deref().ok_or((412, "No newsgroup selected".into()))?;
                 let n = self.current.ok_or((420, "No current article selected".into()))?;
                 let e = self
                     .news
                     .store
-                    .overview(group, n, n)
+                    .overview(group, n, n, 1)
                     .into_iter()
                     .next()
                     .ok_or((420, "Current article gone".into()))?;
@@ -405,7 +448,7 @@ impl Connection {
                 return Ok(());
             }
         };
-        let Some(entry) = self.news.store.overview(&group, number, number).into_iter().next() else {
+        let Some(entry) = self.news.store.overview(&group, number, number, 1).into_iter().next() else {
             let _ = session.respond(Response { code: 430, text: "Article gone" });
             return Ok(());
         };

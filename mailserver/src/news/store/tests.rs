@@ -28,9 +28,13 @@ fn articles_are_stored_numbered_and_found_again() {
     assert_eq!(places, [("local.test".to_owned(), 2), ("local.other".to_owned(), 1)]);
     assert!(matches!(s.store(&article("<1@x>", "again"), "<1@x>", &["local.test"]), Err(StoreError::Duplicate)));
     assert!(matches!(s.store(&article("<3@x>", "x"), "<3@x>", &["nosuch.group"]), Err(StoreError::NoGroup)));
-    let over = s.overview("local.test", 1, u64::MAX);
+    let over = s.overview("local.test", 1, u64::MAX, usize::MAX);
     assert_eq!(over.iter().map(|e| (e.number, e.subject.as_str())).collect::<Vec<_>>(), [(1, "first"), (2, "cross")]);
     assert_eq!(over[1].lines, 2);
+    assert_eq!(s.overview("local.test", 1, u64::MAX, 1).len(), 1, "a batch at a time");
+    assert_eq!(s.neighbour("local.test", 1, true).map(|e| e.number), Some(2));
+    assert_eq!(s.neighbour("local.test", 2, false).map(|e| e.number), Some(1));
+    assert!(s.neighbour("local.test", 2, true).is_none() && s.neighbour("local.test", 1, false).is_none());
     assert!(over[1].xref.ends_with("local.test:2 local.other:1"), "{}", over[1].xref);
     // The cross-post is one file in both groups, Xref first.
     let (a, b) = (s.path("local.test", 2).unwrap(), s.path("local.other", 1).unwrap());
@@ -43,7 +47,7 @@ fn articles_are_stored_numbered_and_found_again() {
     drop(s);
     let s = NewsStore::open(&d, &["local.test", "local.other"]).unwrap();
     assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 2, low: 1, high: 2 });
-    assert_eq!(s.overview("local.test", 2, 2)[0].message_id, "<2@x>");
+    assert_eq!(s.overview("local.test", 2, 2, 1)[0].message_id, "<2@x>");
     assert!(s.seen("<2@x>"));
     let _ = fs::remove_dir_all(&d);
 }
@@ -84,7 +88,7 @@ fn a_crash_between_the_steps_is_put_right() {
     over.push_str("7\tghost\ta\tb\t<7@x>\t\t1\t1\t\t1\n");
     fs::write(g.join(".overview"), over).unwrap();
     let s = NewsStore::open(&d, &["local.test"]).unwrap();
-    let over = s.overview("local.test", 1, u64::MAX);
+    let over = s.overview("local.test", 1, u64::MAX, usize::MAX);
     assert_eq!(over.iter().map(|e| (e.number, e.subject.as_str())).collect::<Vec<_>>(), [(1, "kept"), (2, "orphan")]);
     assert!(s.seen("<2@x>"), "the history learnt it");
     assert_eq!(s.group("local.test").unwrap().high, 2);
@@ -109,12 +113,12 @@ fn hostile_names_and_headers() {
     // A header with tabs and line breaks makes one overview line with its fields in place.
     let mut a = b"Subject: a\tb\r\n\tc\r\nMessage-ID: <h@x>\r\nXref: forged.host evil:99\r\n\r\nbody\r\n".to_vec();
     s.store(&a, "<h@x>", &["local.test"]).unwrap();
-    let e = &s.overview("local.test", 1, 1)[0];
+    let e = &s.overview("local.test", 1, 1, 1)[0];
     assert_eq!(e.subject, "a b c");
     assert!(!e.xref.contains("evil"), "the poster's Xref is not ours: {}", e.xref);
     drop(s);
     let s = NewsStore::open(&d, &["local.test"]).unwrap();
-    assert_eq!(s.overview("local.test", 1, 1)[0].subject, "a b c");
+    assert_eq!(s.overview("local.test", 1, 1, 1)[0].subject, "a b c");
     a.clear();
     let _ = fs::remove_dir_all(&d);
 }
