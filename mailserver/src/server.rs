@@ -152,8 +152,10 @@ fn nntp_config(config: &Config, l: &Listener) -> NntpConfig {
     c.plaintext_without_tls = l.config.allow_plaintext_auth;
     c.challenge_response_without_tls = l.config.allow_plaintext_auth;
     c.mechanisms = if l.config.auth { crate::identity::sasl::offered(l.config.cram_md5) } else { Vec::new() };
-    // The reader service; transit (IHAVE, streaming) comes with peers.
+    // The reader service; transit (IHAVE, MODE STREAM, CHECK, TAKETHIS) where peers may feed.
     c.reader = true;
+    c.ihave = !config.newspeer.is_empty();
+    c.streaming = c.ihave;
     c.limits.max_article = l.config.limits.max_message_size;
     c.limits.errors = u32::try_from(l.config.limits.max_errors).unwrap_or(u32::MAX);
     // RFC 3977 §3.1: an inactivity timer of at least three minutes.
@@ -270,7 +272,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         ),
         logins: Logins::default(),
     });
-    let news = Arc::new(crate::news::News::open(&config.data_dir, &config.newsgroup, &config.hostname)?);
+    let news =
+        Arc::new(crate::news::News::open(&config.data_dir, &config.newsgroup, &config.newspeer, &config.hostname)?);
     // Each group's retention, applied at start and hourly.
     let expiring = news.clone();
     tokio::spawn(async move {

@@ -194,3 +194,70 @@ s.quit()
     assert!(lines[1502].starts_with("223 2 <2@example.net>"), "{}", lines[1502]);
     assert!(lines[1503].starts_with("223 1 <1@example.net>"), "{}", lines[1503]);
 }
+
+/// A peer feeds articles with IHAVE and with MODE STREAM's CHECK and TAKETHIS: each is
+/// stored with our name added to its Path; duplicates, loops, foreign groups and a
+/// mismatched message-id are refused with the RFC's codes; a reader sees what was fed. A
+/// server with no `[[newspeer]]` does not offer transit at all.
+#[test]
+fn a_peer_feeds_with_ihave_and_streaming() {
+    let with_peer = format!("{}[[newspeer]]\nname = \"upstream\"\nnetworks = [\"127.0.0.0/8\"]\n", config());
+    let s = Server::start("nntp-transit", &with_peer);
+    const FEED: &str = r#"
+import socket, sys
+sock = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=20)
+f = sock.makefile('rb')
+def line():
+    return f.readline().decode().rstrip('\r\n')
+def send(data):
+    sock.sendall(data)
+def article(mid, groups='local.general', path='upstream!not-for-mail'):
+    return ('Path: %s\r\nFrom: p@upstream.test\r\nNewsgroups: %s\r\nSubject: fed %s\r\n'
+            'Message-ID: %s\r\n\r\n.fed body\r\n.\r\n' % (path, groups, mid, mid)).replace('\r\n.fed', '\r\n..fed').encode()
+print('greeting', line()[:3])
+send(b'IHAVE <1@upstream.test>\r\n'); print('ihave', line()[:3])
+send(article('<1@upstream.test>')); print('transferred', line()[:3])
+send(b'IHAVE <1@upstream.test>\r\n'); print('again', line()[:3])
+send(b'MODE STREAM\r\n'); print('stream', line()[:3])
+send(b'CHECK <1@upstream.test>\r\nCHECK <2@upstream.test>\r\n')
+print('check', line(), '|', line())
+send(b'TAKETHIS <2@upstream.test>\r\n' + article('<2@upstream.test>')
+     + b'TAKETHIS <3@upstream.test>\r\n' + article('<3@upstream.test>', path='localhost!upstream')
+     + b'TAKETHIS <4@upstream.test>\r\n' + article('<4@upstream.test>', groups='alt.elsewhere')
+     + b'TAKETHIS <5@upstream.test>\r\n' + article('<6@upstream.test>')
+     + b'TAKETHIS <2@upstream.test>\r\n' + article('<2@upstream.test>'))
+for _ in range(5):
+    print('takethis', line())
+send(b'QUIT\r\n'); print('quit', line()[:3])
+"#;
+    let port = s.addr("nntpplain").port().to_string();
+    let out = common::python(FEED, &[&port]);
+    for expected in [
+        "greeting 200",
+        "ihave 335",
+        "transferred 235",
+        "again 435",
+        "stream 203",
+        "check 438 <1@upstream.test> | 238 <2@upstream.test>",
+        "takethis 239 <2@upstream.test>",
+        "takethis 439 <3@upstream.test> Loop",
+        "takethis 439 <4@upstream.test> No group",
+        "takethis 439 <5@upstream.test> Message-ID differs",
+        "takethis 439 <2@upstream.test> Duplicate",
+        "quit 205",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in:\n{out}");
+    }
+    // What was fed is there, our name first in its Path, its dot-stuffing undone.
+    let stored = std::fs::read_to_string(s.data().join("news/local.general/2")).unwrap();
+    assert!(stored.contains("Path: localhost!upstream!not-for-mail\r\n"), "{stored}");
+    assert!(stored.contains("\r\n.fed body\r\n"), "{stored}");
+    // Without a peer, no transit: IHAVE is not a command here.
+    let plain = Server::start("nntp-no-transit", &config());
+    let out = common::python(
+        "import socket,sys\ns=socket.create_connection(('127.0.0.1',int(sys.argv[1])));f=s.makefile('rb')\n\
+         f.readline();s.sendall(b'IHAVE <x@y>\\r\\n');print(f.readline().decode()[:3])",
+        &[&plain.addr("nntpplain").port().to_string()],
+    );
+    assert_eq!(out.trim(), "500");
+}

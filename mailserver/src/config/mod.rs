@@ -69,6 +69,9 @@ pub(crate) struct Config {
     /// The newsgroups the NNTP listeners serve.
     #[serde(default)]
     pub(crate) newsgroup: Vec<crate::news::NewsgroupConfig>,
+    /// The servers that may feed articles to the NNTP listeners.
+    #[serde(default)]
+    pub(crate) newspeer: Vec<crate::news::NewsPeerConfig>,
 }
 
 /// `[tls]`.
@@ -442,6 +445,7 @@ fn unreachable_default() -> Config {
         route: Vec::new(),
         imap: ImapConfig::default(),
         newsgroup: Vec::new(),
+        newspeer: Vec::new(),
     }
 }
 

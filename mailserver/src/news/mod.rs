@@ -84,9 +84,26 @@ impl NewsgroupConfig {
     }
 }
 
+/// `[[newspeer]]`: a server that may feed articles here (IHAVE, MODE STREAM with CHECK and
+/// TAKETHIS): by its address, or by logging in as one of its accounts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewsPeerConfig {
+    /// A name for logs.
+    pub(crate) name: String,
+    /// The peer's addresses (CIDR).
+    #[serde(default)]
+    pub(crate) networks: Vec<IpNet>,
+    /// Accounts that, logged in, are this peer.
+    #[serde(default)]
+    pub(crate) users: Vec<String>,
+}
+
 /// The news service: its groups and its spool.
 pub(crate) struct News {
     pub(crate) groups: Vec<NewsgroupConfig>,
+    /// The servers that may feed articles here.
+    pub(crate) peers: Vec<NewsPeerConfig>,
     pub(crate) store: NewsStore,
     /// This server's name in `Path` and `Xref`.
     pub(crate) path_host: String,
@@ -94,11 +111,24 @@ pub(crate) struct News {
 
 impl News {
     /// Opens the spool under `data_dir/news` for the configured groups.
-    pub(crate) fn open(data_dir: &Path, groups: &[NewsgroupConfig], host: &str) -> std::io::Result<Self> {
+    pub(crate) fn open(
+        data_dir: &Path,
+        groups: &[NewsgroupConfig],
+        peers: &[NewsPeerConfig],
+        host: &str,
+    ) -> std::io::Result<Self> {
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
         let store = NewsStore::open(&data_dir.join("news"), &names)?;
         store.set_host(host)?;
-        Ok(Self { groups: groups.to_vec(), store, path_host: host.to_owned() })
+        Ok(Self { groups: groups.to_vec(), peers: peers.to_vec(), store, path_host: host.to_owned() })
+    }
+
+    /// The peer a client is, by its address or its login.
+    pub(crate) fn peer(&self, ip: IpAddr, user: Option<&str>) -> Option<&NewsPeerConfig> {
+        self.peers.iter().find(|p| {
+            p.networks.iter().any(|n| n.contains(&ip))
+                || user.is_some_and(|u| p.users.iter().any(|x| x.eq_ignore_ascii_case(u)))
+        })
     }
 
     /// A configured group.

@@ -39,8 +39,9 @@ pub(crate) struct Connection {
     /// The selected group and the current article in it.
     group: Option<String>,
     current: Option<u64>,
-    /// The article being received.
+    /// The article being received, and what brought it.
     article: Vec<u8>,
+    carrier: Carrier,
     /// Articles posted, for the session log line.
     pub(crate) posted: usize,
 }
@@ -76,10 +77,25 @@ impl Handler<ServerSession> for Connection {
             Event::ArticleData(piece) => self.article.extend_from_slice(&piece),
             Event::ArticleEnd => {
                 let article = std::mem::take(&mut self.article);
-                let response = tokio::task::block_in_place(|| self.post(article));
-                let _ = session.respond(Response { code: response.0, text: &response.1 });
+                let carrier = std::mem::take(&mut self.carrier);
+                let response = tokio::task::block_in_place(|| match &carrier {
+                    Carrier::Post => self.post(article),
+                    Carrier::Ihave(id) | Carrier::Takethis(id) => self.transfer(article, id, &carrier),
+                });
+                match response {
+                    // A TAKETHIS that could not be stored now cannot be answered "try later"
+                    // (RFC 4644 has 239 and 439 only): the connection ends, and the peer
+                    // offers it again.
+                    (400, text) => session.close(&text),
+                    (code, text) => {
+                        let _ = session.respond(Response { code, text: &text });
+                    }
+                }
             }
-            Event::ArticleAborted => self.article = Vec::new(),
+            Event::ArticleAborted => {
+                self.article = Vec::new();
+                self.carrier = Carrier::Post;
+            }
             _ => {}
         }
         Ok(())
@@ -89,10 +105,31 @@ impl Handler<ServerSession> for Connection {
 /// An answer made of a code and owned text.
 type Answer = (u16, String);
 
+/// What brought the article being received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Carrier {
+    #[default]
+    Post,
+    /// IHAVE or TAKETHIS, with the message-id the command named.
+    Ihave(String),
+    Takethis(String),
+}
+
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, news: Arc<News>, peer: SocketAddr) -> Self {
         let login = Login::new(shared.identity.clone(), peer.ip());
-        Self { shared, news, peer, login, user: None, group: None, current: None, article: Vec::new(), posted: 0 }
+        Self {
+            shared,
+            news,
+            peer,
+            login,
+            user: None,
+            group: None,
+            current: None,
+            article: Vec::new(),
+            carrier: Carrier::Post,
+            posted: 0,
+        }
     }
 
     /// Answers a login step in NNTP terms (RFC 4643).
@@ -220,10 +257,35 @@ impl Connection {
                 (230, "New news follows".into(), Some(block))
             }
             Command::Date => (111, date_now(), None),
+            Command::Ihave { message_id } | Command::Check { message_id } => {
+                let ihave = matches!(cmd, Command::Ihave { .. });
+                match self.news.peer(self.peer.ip(), self.user.as_deref()) {
+                    None if self.user.is_none() => (480, "Transfer permission denied, log in".into(), None),
+                    None => (502, "Transfer permission denied".into(), None),
+                    Some(_) if self.news.store.seen(message_id) => {
+                        if ihave {
+                            (435, "Duplicate".into(), None)
+                        } else {
+                            (438, (*message_id).to_owned(), None)
+                        }
+                    }
+                    Some(_) if ihave => {
+                        self.carrier = Carrier::Ihave((*message_id).to_owned());
+                        (335, "Send it; end with <CR-LF>.<CR-LF>".into(), None)
+                    }
+                    Some(_) => (238, (*message_id).to_owned(), None),
+                }
+            }
+            Command::Takethis { message_id } => {
+                // Its article follows at once; the verdict comes at its end.
+                self.carrier = Carrier::Takethis((*message_id).to_owned());
+                return Ok(());
+            }
             Command::Post => {
                 let ip = self.peer.ip();
                 let logged_in = self.user.is_some();
                 if self.news.groups.iter().any(|g| g.postable(ip, logged_in)) {
+                    self.carrier = Carrier::Post;
                     (340, "Send article to be posted".into(), None)
                 } else if !logged_in {
                     (480, "Authentication required for posting".into(), None)
@@ -488,6 +550,74 @@ impl Connection {
         }
         let _ = session.block_end();
         Ok(())
+    }
+
+    /// An article fed by a peer (IHAVE, TAKETHIS): from a peer, with the message-id the
+    /// command named, not seen before, not looping (our name in its Path), for a group
+    /// carried here; stored with our name added to its Path.
+    fn transfer(&mut self, article: Vec<u8>, id: &str, carrier: &Carrier) -> Answer {
+        let takethis = matches!(carrier, Carrier::Takethis(_));
+        let reject =
+            |text: &str| -> Answer { if takethis { (439, format!("{id} {text}")) } else { (437, text.to_owned()) } };
+        let Some(peer) = self.news.peer(self.peer.ip(), self.user.as_deref()).map(|p| p.name.clone()) else {
+            return reject("Transfer permission denied");
+        };
+        let Some(end) = memchr::memmem::find(&article, b"\r\n\r\n").map(|p| p + 2) else {
+            return reject("No blank line after the header");
+        };
+        let (head, body) = article.split_at(end);
+        let value = |name: &str| header_value(head, name).map(|v| String::from_utf8_lossy(&v).into_owned());
+        if value("Message-ID").as_deref() != Some(id) {
+            return reject("Message-ID differs from the command's");
+        }
+        if self.news.store.seen(id) {
+            return reject("Duplicate");
+        }
+        let host = self.news.path_host.clone();
+        let path = value("Path").unwrap_or_default();
+        if path.split('!').any(|element| element.trim() == host) {
+            return reject("Loop: already passed here");
+        }
+        let named = value("Newsgroups").unwrap_or_default();
+        let groups: Vec<&str> = named.split(',').map(str::trim).filter(|g| self.news.group(g).is_some()).collect();
+        if groups.is_empty() {
+            return reject("No group carried here");
+        }
+        let limit = groups.iter().filter_map(|g| self.news.group(g).and_then(|c| c.max_article_size)).min();
+        if limit.is_some_and(|l| article.len() as u64 > l) {
+            return reject("Article too large");
+        }
+        // The header as fed, our name in front of its Path, without an Xref of its own.
+        let mut stored = Vec::with_capacity(article.len() + host.len() + 8);
+        stored.extend_from_slice(format!("Path: {host}!{path}\r\n").as_bytes());
+        let mut skipping = false;
+        for line in head.split_inclusive(|&b| b == b'\n') {
+            if !line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+                let lower = line.to_ascii_lowercase();
+                skipping = lower.starts_with(b"path:") || lower.starts_with(b"xref:");
+            }
+            if !skipping {
+                stored.extend_from_slice(line);
+            }
+        }
+        stored.extend_from_slice(body);
+        match self.news.store.store(&stored, id, &groups) {
+            Ok(places) => {
+                self.posted += 1;
+                tracing::info!(peer = %peer, id = %id, groups = ?places, "NNTP transfer");
+                if takethis { (239, id.to_owned()) } else { (235, "Article transferred OK".into()) }
+            }
+            Err(StoreError::Duplicate) => reject("Duplicate"),
+            Err(StoreError::NoGroup) => reject("No group carried here"),
+            Err(StoreError::Io(e)) => {
+                tracing::warn!(error = %e, "NNTP transfer not stored");
+                if takethis {
+                    (400, "Cannot store the article, try again later".into())
+                } else {
+                    (436, "Transfer failed, try again later".into())
+                }
+            }
+        }
     }
 
     /// POST's article: checked, completed (Message-ID, Date, Path, Injection-Info), stored
