@@ -274,6 +274,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     });
     let news =
         Arc::new(crate::news::News::open(&config.data_dir, &config.newsgroup, &config.newspeer, &config.hostname)?);
+    // The outgoing feeds, each offering its backlog as it grows.
+    tokio::spawn(crate::news::feed::run(news.clone()));
     // Each group's retention, applied at start and hourly.
     let expiring = news.clone();
     tokio::spawn(async move {

@@ -261,3 +261,43 @@ send(b'QUIT\r\n'); print('quit', line()[:3])
     );
     assert_eq!(out.trim(), "500");
 }
+
+/// An outgoing feed: what is posted on one server is offered to its peer with CHECK and
+/// TAKETHIS, arrives with both names in its Path, and leaves the backlog; a group the feed
+/// does not take stays home.
+#[test]
+fn articles_are_fed_to_a_peer() {
+    let peer_b = "[[newspeer]]\nname = \"a.test\"\nnetworks = [\"127.0.0.0/8\"]\n";
+    let b = Server::start("nntp-feed-b", &format!("hostname = \"b.test\"\n{}{peer_b}", config()));
+    let b_port = b.addr("nntpplain").port();
+    let peer_a =
+        format!("[[newspeer]]\nname = \"b.test\"\nfeed = \"127.0.0.1:{b_port}\"\ngroups = \"local.*,!local.staff\"\n");
+    let a = Server::start("nntp-feed-a", &format!("hostname = \"a.test\"\n{}{peer_a}", config()));
+    let out = a.cli(&["user", "add", "alice@localhost"], &format!("{PASSWORD}\n"));
+    assert!(out.status.success(), "{out:?}");
+    const POST: &str = r#"
+import io, nntplib, sys, warnings
+warnings.simplefilter('ignore')
+s = nntplib.NNTP('127.0.0.1', int(sys.argv[1]), readermode=False)
+s.login(sys.argv[2], sys.argv[3], usenetrc=False)
+for group in ['local.general', 'local.staff']:
+    print('post', group, s.post(io.BytesIO(('From: alice@localhost\r\nNewsgroups: %s\r\nSubject: to the peer\r\n\r\nhello\r\n' % group).encode()))[:3])
+s.quit()
+"#;
+    let port = a.addr("nntpplain").port().to_string();
+    let out = common::python(POST, &[&port, "alice@localhost", PASSWORD]);
+    assert!(out.contains("post local.general 240") && out.contains("post local.staff 240"), "{out}");
+    let fed = b.data().join("news/local.general/1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !fed.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let article = std::fs::read_to_string(&fed).unwrap_or_else(|_| panic!("not fed; A's log:\n{}", a.log_text()));
+    assert!(article.contains("Path: b.test!a.test!not-for-mail\r\n"), "{article}");
+    assert!(article.contains("Subject: to the peer\r\n") && !article.contains("Xref: a.test"), "{article}");
+    // The staff group is not in the feed's groups; the backlog is empty once the run ends.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!b.data().join("news/local.staff/1").exists());
+    let backlog = std::fs::read_to_string(a.data().join("news/feeds/b.test.backlog")).unwrap();
+    assert_eq!(backlog, "", "{backlog}");
+}

@@ -1,6 +1,7 @@
 //! The news service's parts that are not the protocol: the newsgroups' configuration
 //! (`[[newsgroup]]`), who may read and post where, and the spool ([`store`]).
 
+pub(crate) mod feed;
 pub(crate) mod store;
 
 use std::net::IpAddr;
@@ -97,6 +98,26 @@ pub(crate) struct NewsPeerConfig {
     /// Accounts that, logged in, are this peer.
     #[serde(default)]
     pub(crate) users: Vec<String>,
+    /// Where to feed it the articles stored here (`"host:port"`); none: it only feeds us.
+    #[serde(default)]
+    pub(crate) feed: Option<String>,
+    /// The groups fed to it, a wildmat (`"*,!local.*"`); default all.
+    #[serde(default = "all_groups")]
+    pub(crate) groups: String,
+    /// Feed with MODE STREAM's CHECK and TAKETHIS (default), else IHAVE.
+    #[serde(default = "yes")]
+    pub(crate) streaming: bool,
+    /// Its name as it writes it in Path (what passed there is not fed back); default `name`.
+    #[serde(default)]
+    pub(crate) path_name: Option<String>,
+}
+
+fn all_groups() -> String {
+    "*".to_owned()
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The news service: its groups and its spool.
@@ -107,6 +128,8 @@ pub(crate) struct News {
     pub(crate) store: NewsStore,
     /// This server's name in `Path` and `Xref`.
     pub(crate) path_host: String,
+    /// The outgoing feeds' queues.
+    pub(crate) feeds: feed::Feeds,
 }
 
 impl News {
@@ -120,7 +143,18 @@ impl News {
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
         let store = NewsStore::open(&data_dir.join("news"), &names)?;
         store.set_host(host)?;
-        Ok(Self { groups: groups.to_vec(), peers: peers.to_vec(), store, path_host: host.to_owned() })
+        for p in peers {
+            if sansmail_nntp_proto::wildmat::Wildmat::parse(&p.groups).is_none() {
+                let text = format!("[[newspeer]] {}: groups {:?} is not a wildmat", p.name, p.groups);
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, text));
+            }
+            if p.name.is_empty() || !p.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+                let text = format!("[[newspeer]] name {:?}: letters, digits, '-', '_' and '.' only", p.name);
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, text));
+            }
+        }
+        let feeds = feed::Feeds::new(&data_dir.join("news"), peers)?;
+        Ok(Self { groups: groups.to_vec(), peers: peers.to_vec(), store, path_host: host.to_owned(), feeds })
     }
 
     /// The peer a client is, by its address or its login.
@@ -129,6 +163,24 @@ impl News {
             p.networks.iter().any(|n| n.contains(&ip))
                 || user.is_some_and(|u| p.users.iter().any(|x| x.eq_ignore_ascii_case(u)))
         })
+    }
+
+    /// Stores an article (see [`NewsStore::store`]) and queues it for the outgoing feeds
+    /// that take it, before either is acknowledged. `path` is its Path as stored.
+    pub(crate) fn store(
+        &self,
+        article: &[u8],
+        message_id: &str,
+        groups: &[&str],
+        path: &str,
+    ) -> Result<Vec<(String, u64)>, store::StoreError> {
+        let places = self.store.store(article, message_id, groups)?;
+        let stored: Vec<&str> = places.iter().map(|(g, _)| g.as_str()).collect();
+        if let Err(e) = self.feeds.queue(&self.peers, message_id, &stored, path) {
+            // Stored, so acknowledged; only its propagation is lost, and the log says so.
+            tracing::warn!(id = %message_id, error = %e, "cannot queue the article for the feeds");
+        }
+        Ok(places)
     }
 
     /// A configured group.

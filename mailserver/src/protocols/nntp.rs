@@ -601,7 +601,8 @@ impl Connection {
             }
         }
         stored.extend_from_slice(body);
-        match self.news.store.store(&stored, id, &groups) {
+        let stored_path = format!("{host}!{path}");
+        match self.news.store(&stored, id, &groups, &stored_path) {
             Ok(places) => {
                 self.posted += 1;
                 tracing::info!(peer = %peer, id = %id, groups = ?places, "NNTP transfer");
@@ -685,7 +686,7 @@ impl Connection {
         stored.extend_from_slice(format!("Injection-Info: {host}; posting-host=\"{ip}\"\r\n").as_bytes());
         stored.extend_from_slice(b"\r\n");
         stored.extend_from_slice(body.get(2..).unwrap_or_default());
-        match self.news.store.store(&stored, &message_id, &groups) {
+        match self.news.store(&stored, &message_id, &groups, &format!("{host}!not-for-mail")) {
             Ok(places) => {
                 self.posted += 1;
                 tracing::info!(client = %ip, id = %message_id, groups = ?places, "NNTP post");
