@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Idle sessions at scale: starts a release sansmail with implicit-TLS IMAP, POP3 and SMTP
-# listeners on 127.0.0.1, then runs load/idle_sessions.rs against each in turn (a fresh
+# Idle sessions at scale: starts a release sansmail with implicit-TLS IMAP, POP3, SMTP and
+# NNTP listeners on 127.0.0.1, then runs load/idle_sessions.rs against each in turn (a fresh
 # server each time, so every figure is measured from an empty server):
 #   IMAP: N sessions (LOGIN, SELECT INBOX, IDLE) on one mailbox, then one delivery;
 #   POP3: P sessions logged in, one account each (a maildrop takes one session);
-#   SMTP: N sessions after EHLO and AUTH PLAIN.
+#   SMTP: N sessions after EHLO and AUTH PLAIN;
+#   NNTP: N readers after AUTHINFO USER/PASS and GROUP (asked for by name: "nntp").
 # Prints RSS per session, threads, idle CPU, a newcomer's login time and (IMAP) how long
 # the delivery took to reach every IDLE session. Exits non-zero if any session failed.
 #
 #   benches/load/idle-sessions.sh [N] [P] [PROTOCOLS]   (defaults 10000, 1000, "imap pop3 smtp")
 #
-# Ports BASE..BASE+3 (BASE=24000 unless set). Needs a file-descriptor limit above 2 N;
+# Ports BASE..BASE+4 (BASE=24000 unless set). Needs a file-descriptor limit above 2 N;
 # sessions come from 127.x.y.z source addresses, one each, so the per-address limits are
 # not what is measured.
 set -euo pipefail
@@ -62,6 +63,14 @@ service = "submission"
 bind = "127.0.0.1:$((BASE + 3))"
 tls = "implicit"
 limits = { max_connections = 100000, idle_timeout_secs = 3600 }
+[[listener]]
+name = "nntps"
+service = "nntp"
+bind = "127.0.0.1:$((BASE + 4))"
+tls = "implicit"
+limits = { max_connections = 100000, idle_timeout_secs = 3600 }
+[[newsgroup]]
+name = "local.general"
 CONF
   if [ "$1" = pop3 ]; then
     for i in $(seq 0 "$(($2 + 9))"); do echo "$PASSWORD" | "$BIN" -c "$work/load.toml" user add "u$i@localhost" >/dev/null; done
@@ -70,12 +79,13 @@ CONF
   fi
   RUST_LOG=warn "$BIN" serve -c "$work/load.toml" 2>"$work/log" &
   pid=$!
-  while ! ss -ltn | grep -q "127.0.0.1:$((BASE + 3)) "; do sleep 0.1; done
+  while ! ss -ltn | grep -q "127.0.0.1:$((BASE + 4)) "; do sleep 0.1; done
   local status=0
   case "$1" in
     imap) "$TOOL" imap "127.0.0.1:$((BASE + 1))" "$2" "$pid" alice@localhost "$PASSWORD" "127.0.0.1:$BASE" || status=$? ;;
     pop3) "$TOOL" pop3 "127.0.0.1:$((BASE + 2))" "$2" "$pid" 'u{}@localhost' "$PASSWORD" || status=$? ;;
     smtp) "$TOOL" smtp "127.0.0.1:$((BASE + 3))" "$2" "$pid" alice@localhost "$PASSWORD" || status=$? ;;
+    nntp) "$TOOL" nntp "127.0.0.1:$((BASE + 4))" "$2" "$pid" alice@localhost "$PASSWORD" || status=$? ;;
   esac
   kill "$pid"
   wait "$pid" 2>/dev/null || true

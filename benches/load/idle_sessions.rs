@@ -12,9 +12,10 @@
 //!
 //! `PROTOCOL` is `imap` (LOGIN, SELECT INBOX, IDLE; implicit TLS), `pop3` (USER/PASS, then
 //! idle; implicit TLS; `USER` may hold `{}`, replaced by the session's number, since a POP3
-//! maildrop takes one session) or `smtp` (EHLO, AUTH PLAIN, then idle; implicit TLS). `PID` is
+//! maildrop takes one session), `smtp` (EHLO, AUTH PLAIN, then idle; implicit TLS) or `nntp`
+//! (AUTHINFO USER/PASS, GROUP local.general, then idle; implicit TLS). `PID` is
 //! the server's process. `SMTP_ADDR` (IMAP only) is a plain SMTP listener to deliver through.
-//! `benches/load/idle-sessions.sh` starts a server and runs all three.
+//! `benches/load/idle-sessions.sh` starts a server and runs them.
 
 use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -136,6 +137,12 @@ async fn open(t: &Target, i: usize) -> Result<Stream> {
             line(&mut s).await?;
             exchange(&mut s, &format!("USER {user}\r\n"), "+OK").await?;
             exchange(&mut s, &format!("PASS {}\r\n", t.password), "+OK").await?;
+        }
+        "nntp" => {
+            line(&mut s).await?;
+            exchange(&mut s, &format!("AUTHINFO USER {user}\r\n"), "381").await?;
+            exchange(&mut s, &format!("AUTHINFO PASS {}\r\n", t.password), "281").await?;
+            exchange(&mut s, "GROUP local.general\r\n", "211").await?;
         }
         "smtp" => {
             line(&mut s).await?;
