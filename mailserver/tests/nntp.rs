@@ -301,3 +301,63 @@ s.quit()
     let backlog = std::fs::read_to_string(a.data().join("news/feeds/b.test.backlog")).unwrap();
     assert_eq!(backlog, "", "{backlog}");
 }
+
+/// Two servers feeding each other: an article posted on either reaches the other once and
+/// is not fed back (the peer's name is in its Path), so nothing loops and each group holds
+/// each article once.
+#[test]
+fn two_servers_feeding_each_other_do_not_loop() {
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (port_a, port_b) = (free(), free());
+    let side = |me: &str, other: &str, mine: u16, theirs: u16| {
+        format!(
+            "hostname = \"{me}\"\n[[listener]]\nname = \"nntpplain\"\nservice = \"nntp\"\nbind = \"127.0.0.1:{mine}\"\n\
+             tls = \"none\"\nallow_plaintext_auth = true\n[[newsgroup]]\nname = \"local.general\"\n\
+             [[newspeer]]\nname = \"{other}\"\nnetworks = [\"127.0.0.0/8\"]\nfeed = \"127.0.0.1:{theirs}\"\n"
+        )
+    };
+    let a = Server::start("nntp-loop-a", &side("a.test", "b.test", port_a, port_b));
+    let b = Server::start("nntp-loop-b", &side("b.test", "a.test", port_b, port_a));
+    for s in [&a, &b] {
+        let out = s.cli(&["user", "add", "alice@localhost"], &format!("{PASSWORD}\n"));
+        assert!(out.status.success(), "{out:?}");
+    }
+    const POST: &str = r#"
+import io, nntplib, sys, warnings
+warnings.simplefilter('ignore')
+s = nntplib.NNTP('127.0.0.1', int(sys.argv[1]), readermode=False)
+s.login(sys.argv[2], sys.argv[3], usenetrc=False)
+print('post', s.post(io.BytesIO(('From: alice@localhost\r\nNewsgroups: local.general\r\nSubject: from %s\r\n\r\nhi\r\n' % sys.argv[1]).encode()))[:3])
+s.quit()
+"#;
+    for port in [port_a, port_b] {
+        let out = common::python(POST, &[&port.to_string(), "alice@localhost", PASSWORD]);
+        assert!(out.contains("post 240"), "{out}");
+    }
+    let count = |s: &Server| {
+        std::fs::read_dir(s.data().join("news/local.general"))
+            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().parse::<u64>().is_ok()).count())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while (count(&a) < 2 || count(&b) < 2) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A while longer: a loop would show as more articles or a refused feed in a log.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!((count(&a), count(&b)), (2, 2), "A's log:\n{}\nB's log:\n{}", a.log_text(), b.log_text());
+    for (s, peer) in [(&a, "b.test"), (&b, "a.test")] {
+        let backlog = std::fs::read_to_string(s.data().join(format!("news/feeds/{peer}.backlog"))).unwrap_or_default();
+        assert_eq!(backlog, "", "nothing left to feed");
+        // Each side offered its own article only: the other's was never queued back.
+        let log = s.log_text();
+        let offered: usize = log
+            .lines()
+            .filter(|l| l.contains("news feed run"))
+            .filter_map(|l| l.split("offered=").nth(1)?.split(' ').next()?.parse::<usize>().ok())
+            .sum();
+        assert_eq!(offered, 1, "{log}");
+    }
+    let fed_to_a = std::fs::read_to_string(a.data().join("news/local.general/2")).unwrap();
+    assert!(fed_to_a.contains("Path: a.test!b.test!not-for-mail\r\n"), "{fed_to_a}");
+}
