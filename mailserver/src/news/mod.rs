@@ -141,8 +141,7 @@ impl News {
         host: &str,
     ) -> std::io::Result<Self> {
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-        let store = NewsStore::open(&data_dir.join("news"), &names)?;
-        store.set_host(host)?;
+        let store = NewsStore::open(&data_dir.join("news"), &names, host)?;
         for p in peers {
             if sansmail_nntp_proto::wildmat::Wildmat::parse(&p.groups).is_none() {
                 let text = format!("[[newspeer]] {}: groups {:?} is not a wildmat", p.name, p.groups);

@@ -97,6 +97,8 @@ impl From<io::Error> for StoreError {
 #[derive(Debug)]
 pub(crate) struct NewsStore {
     dir: PathBuf,
+    /// This server's name, first in `Xref`.
+    host: String,
     state: Mutex<State>,
 }
 
@@ -130,8 +132,8 @@ fn safe_group(name: &str) -> bool {
 
 impl NewsStore {
     /// Opens (creating) the spool under `dir` for these groups, putting right what a crash
-    /// left half done.
-    pub(crate) fn open(dir: &Path, groups: &[&str]) -> io::Result<Self> {
+    /// left half done; `host` is this server's name in `Xref`.
+    pub(crate) fn open(dir: &Path, groups: &[&str], host: &str) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
         let mut state = State::default();
         for line in fs::read_to_string(dir.join("history")).unwrap_or_default().lines() {
@@ -146,7 +148,7 @@ impl NewsStore {
                 .collect();
             state.history.insert(id.to_owned(), places);
         }
-        let store = Self { dir: dir.to_path_buf(), state: Mutex::new(State::default()) };
+        let store = Self { dir: dir.to_path_buf(), host: host.to_owned(), state: Mutex::new(State::default()) };
         for name in groups {
             if !safe_group(name) {
                 return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad newsgroup name {name:?}")));
@@ -341,7 +343,7 @@ impl NewsStore {
             }
             places.push(((*g).to_owned(), high));
         }
-        let xref_value = std::iter::once(self.host())
+        let xref_value = std::iter::once(self.host.clone())
             .chain(places.iter().map(|(g, n)| format!("{g}:{n}")))
             .collect::<Vec<_>>()
             .join(" ");
@@ -415,18 +417,6 @@ impl NewsStore {
         }
         sync_dir(&dir)?;
         Ok(old.len())
-    }
-
-    /// The name in `Xref` and `Path`.
-    fn host(&self) -> String {
-        fs::read_to_string(self.dir.join("pathhost"))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|_| "sansmail".to_owned())
-    }
-
-    /// Sets the name used in `Xref` (the server's hostname).
-    pub(crate) fn set_host(&self, host: &str) -> io::Result<()> {
-        fs::write(self.dir.join("pathhost"), host)
     }
 }
 

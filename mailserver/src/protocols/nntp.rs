@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sansmail_imap_proto::datetime;
 use sansmail_nntp_proto::command::{ArticleRef, Command, ListKeyword, Range, Target};
 use sansmail_nntp_proto::overview::{OVERVIEW_FMT, write_hdr};
 use sansmail_nntp_proto::response::Response;
@@ -711,61 +712,30 @@ fn new_message_id(host: &str) -> String {
     format!("<{now}.{rand}@{host}>")
 }
 
-/// Days since 1970 as (year, month, day).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-fn now_parts() -> (i64, u32, u32, u64) {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (y, m, d) = civil((secs / 86_400) as i64);
-    (y, m, d, secs % 86_400)
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// DATE's `yyyymmddhhmmss` (UTC).
 fn date_now() -> String {
-    let (y, m, d, s) = now_parts();
+    let now = unix_now();
+    let (y, m, d) = datetime::civil_from_days(now.div_euclid(86_400));
+    let s = now.rem_euclid(86_400);
     format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// An RFC 5322 date, UTC.
+/// An RFC 5322 date, now.
 fn rfc5322_now() -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let (y, m, d, s) = now_parts();
-    format!(
-        "{d} {} {y} {:02}:{:02}:{:02} +0000",
-        MONTHS[(m as usize).saturating_sub(1) % 12],
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    crate::identity::directory::rfc5322_date(u64::try_from(unix_now()).unwrap_or(0))
 }
 
 /// NEWNEWS's date and time as a time (the server's local time is taken as UTC).
 fn to_system_time(d: &sansmail_nntp_proto::command::DateTime) -> SystemTime {
-    let year = i64::from(d.full_year(now_parts().0.clamp(0, 9999) as u16));
-    let days = days_from_civil(year, u32::from(d.month), u32::from(d.day));
+    let this_year = datetime::civil_from_days(unix_now().div_euclid(86_400)).0;
+    let year = i64::from(d.full_year(u16::try_from(this_year.clamp(0, 9999)).unwrap_or(2000)));
+    let days = datetime::days_from_civil(year, u32::from(d.month), u32::from(d.day));
     let secs = days * 86_400 + i64::from(d.hour) * 3600 + i64::from(d.minute) * 60 + i64::from(d.second);
     UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
-}
-
-/// Days since 1970 of a civil date.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -774,13 +744,19 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        for days in [0, 59, 365, 11_016, 20_794, 100_000] {
-            let (y, m, d) = civil(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
         assert_eq!(date_now().len(), 14);
+        assert!(rfc5322_now().ends_with(" +0000"));
+        let d = sansmail_nntp_proto::command::DateTime {
+            year: 1999,
+            two_digit_year: false,
+            month: 6,
+            day: 24,
+            hour: 1,
+            minute: 2,
+            second: 3,
+            gmt: true,
+        };
+        assert_eq!(to_system_time(&d), UNIX_EPOCH + Duration::from_secs(930_186_123));
         assert!(new_message_id("news.example").starts_with('<'));
     }
 }

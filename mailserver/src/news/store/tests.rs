@@ -20,7 +20,7 @@ fn article(id: &str, subject: &str) -> Vec<u8> {
 #[test]
 fn articles_are_stored_numbered_and_found_again() {
     let d = tempdir("store");
-    let s = NewsStore::open(&d, &["local.test", "local.other"]).unwrap();
+    let s = NewsStore::open(&d, &["local.test", "local.other"], "news.test").unwrap();
     assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 0, low: 1, high: 0 });
     let places = s.store(&article("<1@x>", "first"), "<1@x>", &["local.test"]).unwrap();
     assert_eq!(places, [("local.test".to_owned(), 1)]);
@@ -35,7 +35,7 @@ fn articles_are_stored_numbered_and_found_again() {
     assert_eq!(s.neighbour("local.test", 1, true).map(|e| e.number), Some(2));
     assert_eq!(s.neighbour("local.test", 2, false).map(|e| e.number), Some(1));
     assert!(s.neighbour("local.test", 2, true).is_none() && s.neighbour("local.test", 1, false).is_none());
-    assert!(over[1].xref.ends_with("local.test:2 local.other:1"), "{}", over[1].xref);
+    assert_eq!(over[1].xref, "news.test local.test:2 local.other:1");
     // The cross-post is one file in both groups, Xref first.
     let (a, b) = (s.path("local.test", 2).unwrap(), s.path("local.other", 1).unwrap());
     let stored = fs::read(&a).unwrap();
@@ -45,7 +45,7 @@ fn articles_are_stored_numbered_and_found_again() {
     assert_eq!(s.since(UNIX_EPOCH, |g| g == "local.other"), ["<2@x>"]);
     // A restart reads the same.
     drop(s);
-    let s = NewsStore::open(&d, &["local.test", "local.other"]).unwrap();
+    let s = NewsStore::open(&d, &["local.test", "local.other"], "news.test").unwrap();
     assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 2, low: 1, high: 2 });
     assert_eq!(s.overview("local.test", 2, 2, 1)[0].message_id, "<2@x>");
     assert!(s.seen("<2@x>"));
@@ -55,7 +55,7 @@ fn articles_are_stored_numbered_and_found_again() {
 #[test]
 fn expiry_keeps_numbers_and_history() {
     let d = tempdir("expire");
-    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     for i in 1..=3 {
         let id = format!("<{i}@x>");
         s.store(&article(&id, "x"), &id, &["local.test"]).unwrap();
@@ -63,7 +63,7 @@ fn expiry_keeps_numbers_and_history() {
     assert_eq!(s.expire("local.test", SystemTime::now() + Duration::from_secs(1)).unwrap(), 3);
     assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 0, low: 4, high: 3 });
     drop(s);
-    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     // An expired article is not taken again, and the next number is past every old one.
     assert!(matches!(s.store(&article("<2@x>", "x"), "<2@x>", &["local.test"]), Err(StoreError::Duplicate)));
     assert_eq!(s.store(&article("<4@x>", "x"), "<4@x>", &["local.test"]).unwrap(), [("local.test".to_owned(), 4)]);
@@ -77,7 +77,7 @@ fn expiry_keeps_numbers_and_history() {
 #[test]
 fn a_crash_between_the_steps_is_put_right() {
     let d = tempdir("crash");
-    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     s.store(&article("<1@x>", "kept"), "<1@x>", &["local.test"]).unwrap();
     drop(s);
     let g = d.join("local.test");
@@ -87,7 +87,7 @@ fn a_crash_between_the_steps_is_put_right() {
     let mut over = fs::read_to_string(g.join(".overview")).unwrap();
     over.push_str("7\tghost\ta\tb\t<7@x>\t\t1\t1\t\t1\n");
     fs::write(g.join(".overview"), over).unwrap();
-    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     let over = s.overview("local.test", 1, u64::MAX, usize::MAX);
     assert_eq!(over.iter().map(|e| (e.number, e.subject.as_str())).collect::<Vec<_>>(), [(1, "kept"), (2, "orphan")]);
     assert!(s.seen("<2@x>"), "the history learnt it");
@@ -96,7 +96,7 @@ fn a_crash_between_the_steps_is_put_right() {
     assert_eq!(s.store(&article("<3@x>", "x"), "<3@x>", &["local.test"]).unwrap()[0].1, 3);
     drop(s);
     // And a second open finds nothing to put right: the files agree.
-    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 3, low: 1, high: 3 });
     let history = fs::read_to_string(d.join("history")).unwrap();
     assert_eq!(history.lines().filter(|l| l.starts_with("<2@x>\t")).count(), 1, "{history}");
@@ -107,9 +107,9 @@ fn a_crash_between_the_steps_is_put_right() {
 fn hostile_names_and_headers() {
     let d = tempdir("names");
     for bad in ["../etc", "a/b", ".hidden", "", "a*b"] {
-        assert!(NewsStore::open(&d, &[bad]).is_err(), "{bad:?}");
+        assert!(NewsStore::open(&d, &[bad], "news.test").is_err(), "{bad:?}");
     }
-    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     // A header with tabs and line breaks makes one overview line with its fields in place.
     let mut a = b"Subject: a\tb\r\n\tc\r\nMessage-ID: <h@x>\r\nXref: forged.host evil:99\r\n\r\nbody\r\n".to_vec();
     s.store(&a, "<h@x>", &["local.test"]).unwrap();
@@ -117,7 +117,7 @@ fn hostile_names_and_headers() {
     assert_eq!(e.subject, "a b c");
     assert!(!e.xref.contains("evil"), "the poster's Xref is not ours: {}", e.xref);
     drop(s);
-    let s = NewsStore::open(&d, &["local.test"]).unwrap();
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     assert_eq!(s.overview("local.test", 1, 1, 1)[0].subject, "a b c");
     a.clear();
     let _ = fs::remove_dir_all(&d);
