@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::receiver::{free_port, receiver, spawn_ready};
+use common::receiver::{dead_port, free_port, receiver, spawn_ready};
 use common::{Server, mx, python, smtplib, temp_dir};
 
 /// The sansmail under test: local users alice and bob, an `mx` listener that lets
@@ -297,7 +297,8 @@ fn hostile_servers_are_deferred_and_cost_bounded_memory() {
 #[test]
 fn the_queue_cli_lists_holds_releases_flushes_and_removes() {
     // The receiver is down at first: messages wait, an hour apart.
-    let port = free_port(&["127.0.0.1"]);
+    let dead = dead_port();
+    let port = dead.port;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let extra = format!(
         "{}\n[outbound]\ndns_servers = [\"127.0.0.1:9\"]\nretry_first_secs = 3600\n",
@@ -325,6 +326,7 @@ fn the_queue_cli_lists_holds_releases_flushes_and_removes() {
     assert_eq!(s.outbound(), vec![ids[0].clone()]);
     assert!(!s.cli(&["queue", "remove", "000000000000000000"], "").status.success());
     // The receiver comes up; a flush of a held message does nothing until it is released.
+    drop(dead);
     let rx = receiver("127.0.0.1", port, "accept");
     cli_ok(&["queue", "flush", "--domain", "remote.test"]);
     std::thread::sleep(Duration::from_secs(2));
@@ -340,8 +342,10 @@ fn the_queue_cli_lists_holds_releases_flushes_and_removes() {
 
 #[test]
 fn a_delay_warning_goes_once() {
-    let port = free_port(&["127.0.0.1"]);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Down for good: no listener, and no other test's server can land on the port (one once
+    // did, the sender's own, and the message looped until its hop limit).
+    let dead = dead_port();
+    let addr: SocketAddr = format!("127.0.0.1:{}", dead.port).parse().unwrap();
     let extra = format!(
         "{}\n[outbound]\ndns_servers = [\"127.0.0.1:9\"]\nretry_first_secs = 1\nretry_max_secs = 1\ndelay_warning_secs = 1\n",
         route("remote.test", addr)

@@ -76,6 +76,21 @@ pub fn spawn_ready(script: &str, args: &[&str]) -> Child2 {
     Child2(child)
 }
 
+/// A port on 127.0.0.1 held by a socket that does not listen: connections to it are refused,
+/// and no other socket (another test's listener, the server under test's own) can take it
+/// while this lives. A "down" receiver that `free_port` would only guess is free.
+pub struct DeadPort {
+    pub port: u16,
+    _socket: tokio::net::TcpSocket,
+}
+
+pub fn dead_port() -> DeadPort {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    DeadPort { port, _socket: socket }
+}
+
 /// A port free on every one of `ips` (so one MX port serves several hosts).
 pub fn free_port(ips: &[&str]) -> u16 {
     loop {
