@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// Newsgroups and news pulls (works beside a running server).
+    News {
+        #[command(subcommand)]
+        action: cli::news::NewsAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -218,6 +223,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
+        Command::News { action } => cli::news::run(&config, action),
         Command::Explain { listener, client, user, from, to, recent_login } => {
             explain(&config, &listener, (client, recent_login), user, &from, &to)
         }

@@ -238,6 +238,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     let outbound = Arc::new(crate::store::outbound_queue::Store::open(&config.data_dir)?);
     let (outbound_ids, outbound_rx) = mpsc::unbounded_channel();
     let changes = Arc::new(crate::store::changes::Changes::new(config.imap.folder_watch));
+    let news = Arc::new(crate::news::News::open(&config.data_dir, &config, Some(directory.clone()))?);
     let deliverer = Arc::new(Deliverer {
         spool: spool.clone(),
         mailboxes: mailboxes.clone(),
@@ -247,7 +248,9 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         outbound: outbound.clone(),
         outbound_ids,
         changes: changes.clone(),
+        news: Some(news.clone()),
     });
+    let _ = news.mailer.set(deliverer.clone());
     let manager = crate::outbound::Manager::new(
         outbound,
         &config.outbound,
@@ -272,10 +275,21 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         ),
         logins: Logins::default(),
     });
-    let news =
-        Arc::new(crate::news::News::open(&config.data_dir, &config.newsgroup, &config.newspeer, &config.hostname)?);
-    // The outgoing feeds, each offering its backlog as it grows.
+    // The outgoing feeds, each offering its backlog as it grows; the pulls, each on its
+    // schedule; the managed groups file, looked at every two seconds.
     tokio::spawn(crate::news::feed::run(news.clone()));
+    tokio::spawn(crate::news::pull::run(news.clone()));
+    let refreshing = news.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let news = refreshing.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || news.refresh_groups()).await {
+                tracing::warn!(error = %e, "cannot read the managed newsgroups");
+            }
+        }
+    });
     // Each group's retention, applied at start and hourly.
     let expiring = news.clone();
     tokio::spawn(async move {
@@ -491,7 +505,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
         let mut conn = crate::protocols::nntp::Connection::new(shared.clone(), shared.news.clone(), peer);
         let config = &endpoint.nntp;
         // Posting is each group's rule: the greeting says 200 where some group takes posts.
-        let posting = !shared.news.groups.is_empty();
+        let posting = !shared.news.groups().is_empty();
         let session = |tls| NntpSession::new(config.clone(), Instant::now(), tls, posting);
         let r = tokio::time::timeout(max, driver::serve(stream, tls, session, &mut conn)).await;
         (r, conn.posted)

@@ -1,3 +1,4 @@
 //! Command-line subcommands beyond `serve` that work on the data directory.
 
+pub(crate) mod news;
 pub(crate) mod queue;

@@ -72,6 +72,9 @@ pub(crate) struct Config {
     /// The servers that may feed articles to the NNTP listeners.
     #[serde(default)]
     pub(crate) newspeer: Vec<crate::news::NewsPeerConfig>,
+    /// The news service as a whole.
+    #[serde(default)]
+    pub(crate) news: crate::news::NewsSettings,
 }
 
 /// `[tls]`.
@@ -446,6 +449,7 @@ fn unreachable_default() -> Config {
         imap: ImapConfig::default(),
         newsgroup: Vec::new(),
         newspeer: Vec::new(),
+        news: crate::news::NewsSettings::default(),
     }
 }
 

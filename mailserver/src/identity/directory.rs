@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use serde::Deserialize;
 
@@ -18,6 +18,8 @@ pub(crate) enum Target {
     Mailbox(String),
     /// A remote address (forwarding), for the outbound queue.
     Remote(String),
+    /// A newsgroup's posting address: the mail becomes an article in the group.
+    Newsgroup(String),
 }
 
 /// The local domains and their mailboxes.
@@ -31,6 +33,8 @@ pub(crate) struct Directory {
     /// `[[user]]` settings by mailbox.
     settings: HashMap<String, UserConfig>,
     postmaster: String,
+    /// Newsgroups' posting addresses (lower case) → group, from the news service.
+    news: RwLock<HashMap<String, String>>,
 }
 
 impl Directory {
@@ -53,6 +57,7 @@ impl Directory {
             aliases,
             settings,
             postmaster: normalize(postmaster),
+            news: RwLock::new(HashMap::new()),
         };
         for u in user {
             for f in &u.forward {
@@ -71,6 +76,9 @@ impl Directory {
     /// forwarding says (one level: a forward to a local address lands in that mailbox, never
     /// forwarded again, so forwarding cannot loop). `None`: no such user.
     pub(crate) fn targets(&self, local: &str, domain: &str) -> Option<Vec<Target>> {
+        if let Some(group) = self.newsgroup(local, domain) {
+            return Some(vec![Target::Newsgroup(group)]);
+        }
         let mailbox = self.mailbox(local, domain)?;
         let Some(user) = self.settings.get(&mailbox).filter(|u| !u.forward.is_empty()) else {
             return Some(vec![Target::Mailbox(mailbox)]);
@@ -91,6 +99,20 @@ impl Directory {
             }
         }
         Some(targets)
+    }
+
+    /// The newsgroup whose posting address `local@domain` is.
+    pub(crate) fn newsgroup(&self, local: &str, domain: &str) -> Option<String> {
+        let news = self.news.read().unwrap_or_else(|e| e.into_inner());
+        if news.is_empty() {
+            return None;
+        }
+        news.get(&format!("{local}@{domain}").to_ascii_lowercase()).cloned()
+    }
+
+    /// Sets the newsgroups' posting addresses (lower case → group).
+    pub(crate) fn set_news_addresses(&self, map: HashMap<String, String>) {
+        *self.news.write().unwrap_or_else(|e| e.into_inner()) = map;
     }
 
     /// A user's stored password hash (the account file re-read if it changed).

@@ -133,7 +133,11 @@ async fn feed_loop(news: Arc<News>, i: usize) {
 }
 
 /// The next event of the client session, reading and writing as it needs.
-async fn next(stream: &mut TcpStream, client: &mut ClientSession, buf: &mut [u8]) -> io::Result<ClientEvent> {
+pub(super) async fn next(
+    stream: &mut TcpStream,
+    client: &mut ClientSession,
+    buf: &mut [u8],
+) -> io::Result<ClientEvent> {
     loop {
         let mut out = Vec::new();
         client.poll_transmit(&mut out);
@@ -157,7 +161,7 @@ async fn next(stream: &mut TcpStream, client: &mut ClientSession, buf: &mut [u8]
 }
 
 /// The status code of the next response (blocks are not expected here).
-async fn code(stream: &mut TcpStream, client: &mut ClientSession, buf: &mut [u8]) -> io::Result<u16> {
+pub(super) async fn code(stream: &mut TcpStream, client: &mut ClientSession, buf: &mut [u8]) -> io::Result<u16> {
     match next(stream, client, buf).await? {
         ClientEvent::Greeting { code, .. } | ClientEvent::Response { code, .. } => Ok(code),
         _ => Err(io::Error::other("unexpected data from the peer")),
@@ -221,11 +225,16 @@ async fn feed_once(news: &News, peer: &NewsPeerConfig, ids: &[String]) -> io::Re
             }
         }
     }
+    quit(&mut stream, &mut client).await;
+    Ok(done)
+}
+
+/// Says QUIT, without waiting for the answer.
+pub(super) async fn quit(stream: &mut TcpStream, client: &mut ClientSession) {
     let _ = client.send(&Command::Quit);
     let mut out = Vec::new();
     client.poll_transmit(&mut out);
     let _ = stream.write_all(&out).await;
-    Ok(done)
 }
 
 /// An article as offered: the stored file without this server's own `Xref`.

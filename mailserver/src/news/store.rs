@@ -126,8 +126,9 @@ fn append_synced(path: &Path, text: &[u8]) -> io::Result<()> {
 
 /// A group name that can be a directory: a newsgroup name, no `/`, not `.` or `..`, not a
 /// hidden file's name.
-fn safe_group(name: &str) -> bool {
-    is_newsgroup_name(name) && !name.contains('/') && !name.starts_with('.') && name.len() <= 200
+pub(crate) fn safe_group(name: &str) -> bool {
+    // RFC 5536 §3.1.4: dot-separated components, none empty.
+    is_newsgroup_name(name) && !name.contains('/') && name.split('.').all(|c| !c.is_empty()) && name.len() <= 200
 }
 
 impl NewsStore {
@@ -158,6 +159,11 @@ impl NewsStore {
         }
         *store.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
         Ok(store)
+    }
+
+    /// The spool's directory (`news/`).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn group_dir(&self, name: &str) -> PathBuf {
@@ -388,16 +394,71 @@ impl NewsStore {
         Ok(places)
     }
 
+    /// Starts carrying a group (its directory made, or what it holds read back).
+    pub(crate) fn add_group(&self, name: &str) -> io::Result<()> {
+        if !safe_group(name) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad newsgroup name {name:?}")));
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.groups.contains_key(name) {
+            return Ok(());
+        }
+        let group = self.load_group(name, &mut state.history)?;
+        state.groups.insert(name.to_owned(), group);
+        Ok(())
+    }
+
+    /// Stops carrying a group; its files stay (adding it again brings them back).
+    pub(crate) fn remove_group(&self, name: &str) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(name);
+    }
+
+    /// Puts a message-id in the history without an article (a control message acted on,
+    /// a cancelled article not seen yet): it is refused from now on.
+    pub(crate) fn remember(&self, message_id: &str) -> io::Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.history.contains_key(message_id) {
+            return Ok(());
+        }
+        let now = unix(SystemTime::now());
+        append_synced(&self.dir.join("history"), format!("{message_id}\t{now}\t\n").as_bytes())?;
+        state.history.insert(message_id.to_owned(), Vec::new());
+        Ok(())
+    }
+
+    /// Removes an article from every group (a cancel); its message-id stays in the history.
+    /// Returns whether it was here.
+    pub(crate) fn remove(&self, message_id: &str) -> io::Result<bool> {
+        let places = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            match state.history.get(message_id) {
+                Some(p) => p.clone(),
+                None => return Ok(false),
+            }
+        };
+        let mut found = false;
+        for (g, n) in places {
+            found |= self.drop_where(&g, |e| e.number == n)? > 0;
+        }
+        Ok(found)
+    }
+
     /// Removes a group's articles that arrived before `before`; returns how many. Their
     /// message-ids stay in the history; the high-water mark stays.
     pub(crate) fn expire(&self, group: &str, before: SystemTime) -> io::Result<usize> {
+        self.drop_where(group, |e| e.arrived < before)
+    }
+
+    /// Removes a group's articles that `gone` picks: the overview rewritten first, then the
+    /// files; how many.
+    fn drop_where(&self, group: &str, gone: impl Fn(&Entry) -> bool) -> io::Result<usize> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let Some(g) = state.groups.get_mut(group) else { return Ok(0) };
-        let old: Vec<u64> = g.entries.iter().filter(|e| e.arrived < before).map(|e| e.number).collect();
+        let old: Vec<u64> = g.entries.iter().filter(|e| gone(e)).map(|e| e.number).collect();
         if old.is_empty() {
             return Ok(0);
         }
-        g.entries.retain(|e| e.arrived >= before);
+        g.entries.retain(|e| !gone(e));
         let dir = self.group_dir(group);
         let mut text = String::new();
         for e in &g.entries {

@@ -21,7 +21,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::driver::{Handler, Wire};
 use crate::identity::login::{Login, Outcome};
 use crate::news::News;
-use crate::news::store::{Entry, StoreError, header_value};
+use crate::news::intake::{Intake, Poster};
+use crate::news::store::{Entry, header_value};
 use crate::protocols::Shared;
 
 /// Article content is written in pieces of this size.
@@ -79,10 +80,7 @@ impl Handler<ServerSession> for Connection {
             Event::ArticleEnd => {
                 let article = std::mem::take(&mut self.article);
                 let carrier = std::mem::take(&mut self.carrier);
-                let response = tokio::task::block_in_place(|| match &carrier {
-                    Carrier::Post => self.post(article),
-                    Carrier::Ihave(id) | Carrier::Takethis(id) => self.transfer(article, id, &carrier),
-                });
+                let response = tokio::task::block_in_place(|| self.take(&article, &carrier));
                 match response {
                     // A TAKETHIS that could not be stored now cannot be answered "try later"
                     // (RFC 4644 has 239 and 439 only): the connection ends, and the peer
@@ -285,7 +283,7 @@ impl Connection {
             Command::Post => {
                 let ip = self.peer.ip();
                 let logged_in = self.user.is_some();
-                if self.news.groups.iter().any(|g| g.postable(ip, logged_in)) {
+                if self.news.groups().iter().any(|g| g.postable(ip, logged_in)) {
                     self.carrier = Carrier::Post;
                     (340, "Send article to be posted".into(), None)
                 } else if !logged_in {
@@ -448,12 +446,12 @@ impl Connection {
                 }
             }
             ListKeyword::ActiveTimes(w) => {
-                for g in self.news.groups.iter().filter(|g| g.readable(ip, logged_in) && wanted(w, &g.name)) {
+                for g in self.news.groups().iter().filter(|g| g.readable(ip, logged_in) && wanted(w, &g.name)) {
                     block.extend_from_slice(format!("{} 0 sansmail\r\n", g.name).as_bytes());
                 }
             }
             ListKeyword::Newsgroups(w) => {
-                for g in self.news.groups.iter().filter(|g| g.readable(ip, logged_in) && wanted(w, &g.name)) {
+                for g in self.news.groups().iter().filter(|g| g.readable(ip, logged_in) && wanted(w, &g.name)) {
                     let mut line = g.name.clone().into_bytes();
                     line.push(b'\t');
                     sansmail_nntp_proto::overview::write_field(&mut line, g.description.as_bytes());
@@ -553,163 +551,45 @@ impl Connection {
         Ok(())
     }
 
-    /// An article fed by a peer (IHAVE, TAKETHIS): from a peer, with the message-id the
-    /// command named, not seen before, not looping (our name in its Path), for a group
-    /// carried here; stored with our name added to its Path.
-    fn transfer(&mut self, article: Vec<u8>, id: &str, carrier: &Carrier) -> Answer {
+    /// The article just received, to the news service; the answer in NNTP terms.
+    fn take(&mut self, article: &[u8], carrier: &Carrier) -> Answer {
+        let intake = match carrier {
+            Carrier::Post => {
+                let poster = Poster { ip: self.peer.ip(), user: self.user.as_deref() };
+                let intake = self.news.post(article, poster);
+                return match intake {
+                    Intake::Stored(id) | Intake::Control(id) => {
+                        self.posted += 1;
+                        (240, format!("Article received {id}"))
+                    }
+                    Intake::Mailed(id) => {
+                        self.posted += 1;
+                        (240, format!("Article {id} sent to the moderator"))
+                    }
+                    Intake::Refused(text) | Intake::Failed(text) => (441, text),
+                };
+            }
+            Carrier::Ihave(id) | Carrier::Takethis(id) => match self.news.peer(self.peer.ip(), self.user.as_deref()) {
+                Some(peer) => self.news.transfer(article, id, peer),
+                None => Intake::Refused("Transfer permission denied".into()),
+            },
+        };
+        let (Carrier::Ihave(id) | Carrier::Takethis(id)) = carrier else { return (441, String::new()) };
         let takethis = matches!(carrier, Carrier::Takethis(_));
-        let reject =
-            |text: &str| -> Answer { if takethis { (439, format!("{id} {text}")) } else { (437, text.to_owned()) } };
-        let Some(peer) = self.news.peer(self.peer.ip(), self.user.as_deref()).map(|p| p.name.clone()) else {
-            return reject("Transfer permission denied");
-        };
-        let Some(end) = memchr::memmem::find(&article, b"\r\n\r\n").map(|p| p + 2) else {
-            return reject("No blank line after the header");
-        };
-        let (head, body) = article.split_at(end);
-        let value = |name: &str| header_value(head, name).map(|v| String::from_utf8_lossy(&v).into_owned());
-        if value("Message-ID").as_deref() != Some(id) {
-            return reject("Message-ID differs from the command's");
-        }
-        if self.news.store.seen(id) {
-            return reject("Duplicate");
-        }
-        let host = self.news.path_host.clone();
-        let path = value("Path").unwrap_or_default();
-        if path.split('!').any(|element| element.trim() == host) {
-            return reject("Loop: already passed here");
-        }
-        let named = value("Newsgroups").unwrap_or_default();
-        let groups: Vec<&str> = named.split(',').map(str::trim).filter(|g| self.news.group(g).is_some()).collect();
-        if groups.is_empty() {
-            return reject("No group carried here");
-        }
-        let limit = groups.iter().filter_map(|g| self.news.group(g).and_then(|c| c.max_article_size)).min();
-        if limit.is_some_and(|l| article.len() as u64 > l) {
-            return reject("Article too large");
-        }
-        // The header as fed, our name in front of its Path, without an Xref of its own.
-        let mut stored = Vec::with_capacity(article.len() + host.len() + 8);
-        stored.extend_from_slice(format!("Path: {host}!{path}\r\n").as_bytes());
-        let mut skipping = false;
-        for line in head.split_inclusive(|&b| b == b'\n') {
-            if !line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
-                let lower = line.to_ascii_lowercase();
-                skipping = lower.starts_with(b"path:") || lower.starts_with(b"xref:");
-            }
-            if !skipping {
-                stored.extend_from_slice(line);
-            }
-        }
-        stored.extend_from_slice(body);
-        let stored_path = format!("{host}!{path}");
-        match self.news.store(&stored, id, &groups, &stored_path) {
-            Ok(places) => {
+        match intake {
+            Intake::Stored(_) | Intake::Control(_) | Intake::Mailed(_) => {
                 self.posted += 1;
-                tracing::info!(peer = %peer, id = %id, groups = ?places, "NNTP transfer");
-                if takethis { (239, id.to_owned()) } else { (235, "Article transferred OK".into()) }
+                if takethis { (239, id.clone()) } else { (235, "Article transferred OK".into()) }
             }
-            Err(StoreError::Duplicate) => reject("Duplicate"),
-            Err(StoreError::NoGroup) => reject("No group carried here"),
-            Err(StoreError::Io(e)) => {
-                tracing::warn!(error = %e, "NNTP transfer not stored");
-                if takethis {
-                    (400, "Cannot store the article, try again later".into())
-                } else {
-                    (436, "Transfer failed, try again later".into())
-                }
-            }
+            Intake::Refused(text) if takethis => (439, format!("{id} {text}")),
+            Intake::Refused(text) => (437, text),
+            // A TAKETHIS that could not be stored now cannot be answered "try later"
+            // (RFC 4644 has 239 and 439 only): the connection ends, and the peer offers
+            // it again.
+            Intake::Failed(text) if takethis => (400, text),
+            Intake::Failed(_) => (436, "Transfer failed, try again later".into()),
         }
     }
-
-    /// POST's article: checked, completed (Message-ID, Date, Path, Injection-Info), stored
-    /// durably in every group it names that this client may post to; then `240`.
-    fn post(&mut self, article: Vec<u8>) -> Answer {
-        let end = match memchr::memmem::find(&article, b"\r\n\r\n") {
-            Some(p) => p + 2,
-            None => return (441, "No blank line after the header".into()),
-        };
-        let (head, body) = article.split_at(end);
-        let value = |name: &str| header_value(head, name).map(|v| String::from_utf8_lossy(&v).into_owned());
-        let (Some(newsgroups), Some(_from), Some(_subject)) = (value("Newsgroups"), value("From"), value("Subject"))
-        else {
-            return (441, "From, Subject and Newsgroups are required".into());
-        };
-        let ip = self.peer.ip();
-        let logged_in = self.user.is_some();
-        let named: Vec<&str> = newsgroups.split(',').map(str::trim).filter(|g| !g.is_empty()).collect();
-        if named.iter().any(|g| self.news.group(g).is_some_and(|c| c.status == "m")) {
-            return (441, "Moderated groups do not take posts here yet".into());
-        }
-        let groups: Vec<&str> =
-            named.iter().copied().filter(|g| self.news.group(g).is_some_and(|c| c.postable(ip, logged_in))).collect();
-        if groups.is_empty() {
-            return (441, "No group you may post to".into());
-        }
-        let limit = groups
-            .iter()
-            .filter_map(|g| self.news.group(g).and_then(|c| c.max_article_size))
-            .min()
-            // Else the listener's `max_message_size`, which the session already kept to.
-            .unwrap_or(u64::MAX);
-        if article.len() as u64 > limit {
-            return (441, "Article too large".into());
-        }
-        let host = &self.news.path_host;
-        let message_id = match value("Message-ID") {
-            Some(id) if sansmail_nntp_proto::command::is_message_id(&id) => id,
-            Some(_) => return (441, "Invalid Message-ID".into()),
-            None => new_message_id(host),
-        };
-        if self.news.store.seen(&message_id) {
-            return (441, "Duplicate article".into());
-        }
-        // The header as stored: the poster's fields but those the server writes, then ours.
-        let mut stored = Vec::with_capacity(article.len() + 256);
-        stored.extend_from_slice(format!("Path: {host}!not-for-mail\r\n").as_bytes());
-        let own = ["path:", "xref:", "injection-info:", "injection-date:", "message-id:"];
-        let mut skipping = false;
-        for line in head.split_inclusive(|&b| b == b'\n') {
-            let continuation = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
-            if !continuation {
-                let lower = line.to_ascii_lowercase();
-                skipping = own.iter().any(|h| lower.starts_with(h.as_bytes()));
-            }
-            if !skipping {
-                stored.extend_from_slice(line);
-            }
-        }
-        stored.extend_from_slice(format!("Message-ID: {message_id}\r\n").as_bytes());
-        if value("Date").is_none() {
-            stored.extend_from_slice(format!("Date: {}\r\n", rfc5322_now()).as_bytes());
-        }
-        stored.extend_from_slice(format!("Injection-Date: {}\r\n", rfc5322_now()).as_bytes());
-        stored.extend_from_slice(format!("Injection-Info: {host}; posting-host=\"{ip}\"\r\n").as_bytes());
-        stored.extend_from_slice(b"\r\n");
-        stored.extend_from_slice(body.get(2..).unwrap_or_default());
-        match self.news.store(&stored, &message_id, &groups, &format!("{host}!not-for-mail")) {
-            Ok(places) => {
-                self.posted += 1;
-                tracing::info!(client = %ip, id = %message_id, groups = ?places, "NNTP post");
-                (240, format!("Article received {message_id}"))
-            }
-            Err(StoreError::Duplicate) => (441, "Duplicate article".into()),
-            Err(StoreError::NoGroup) => (441, "No such newsgroup".into()),
-            Err(StoreError::Io(e)) => {
-                tracing::warn!(error = %e, "NNTP post not stored");
-                (441, "Posting failed, try again later".into())
-            }
-        }
-    }
-}
-
-/// A fresh message-id for a post that had none.
-fn new_message_id(host: &str) -> String {
-    let mut r = [0u8; 9];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
-    let rand: String = r.iter().map(|b| format!("{b:02x}")).collect();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!("<{now}.{rand}@{host}>")
 }
 
 fn unix_now() -> i64 {
@@ -722,11 +602,6 @@ fn date_now() -> String {
     let (y, m, d) = datetime::civil_from_days(now.div_euclid(86_400));
     let s = now.rem_euclid(86_400);
     format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", s / 3600, s / 60 % 60, s % 60)
-}
-
-/// An RFC 5322 date, now.
-fn rfc5322_now() -> String {
-    crate::identity::directory::rfc5322_date(u64::try_from(unix_now()).unwrap_or(0))
 }
 
 /// NEWNEWS's date and time as a time (the server's local time is taken as UTC).
@@ -745,7 +620,6 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(date_now().len(), 14);
-        assert!(rfc5322_now().ends_with(" +0000"));
         let d = sansmail_nntp_proto::command::DateTime {
             year: 1999,
             two_digit_year: false,
@@ -757,6 +631,5 @@ mod tests {
             gmt: true,
         };
         assert_eq!(to_system_time(&d), UNIX_EPOCH + Duration::from_secs(930_186_123));
-        assert!(new_message_id("news.example").starts_with('<'));
     }
 }

@@ -278,6 +278,14 @@ impl Connection {
                     out.push(Recipient { address: address.clone(), ..dsn.clone() });
                 }
                 Target::Remote(a) => out.push(Recipient { address: a, original: Some(address.clone()), ..dsn.clone() }),
+                Target::Newsgroup(g) => {
+                    let group = self.shared.news.group(&g);
+                    if !group.is_some_and(|c| c.postable(self.peer.ip(), self.user.is_some())) {
+                        tracing::info!(client = %self.peer.ip(), user = ?self.user, group = %g, "RCPT refused: may not post");
+                        return Err(reply(550, (5, 7, 1), format!("<{address}>: You may not post to {g}")));
+                    }
+                    out.push(Recipient { address: address.clone(), newsgroup: Some(g), ..dsn.clone() });
+                }
             }
         }
         Ok(out)
@@ -398,7 +406,7 @@ impl Connection {
         let stored = size + self.tx.head_len;
         let quotas = &self.shared.quotas;
         let local: Vec<&str> = self.tx.recipients.iter().filter_map(|r| r.mailbox.as_deref()).collect();
-        let remote = self.tx.recipients.iter().any(|r| r.mailbox.is_none());
+        let remote = self.tx.recipients.iter().any(Recipient::is_remote);
         // The space is promised now, until delivery has the copies (or the spool fails).
         let over =
             tokio::task::block_in_place(|| local.iter().filter(|m| !quotas.reserve(&envelope.id, m, stored)).count());

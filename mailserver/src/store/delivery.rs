@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::identity::directory::Autoreply;
 use crate::identity::directory::{Directory, Target};
+use crate::news::intake::Intake;
 use crate::store::autoreply;
 use crate::store::quota::Quotas;
 use crate::store::spool::{Envelope, Recipient, Spool};
@@ -208,6 +209,8 @@ pub(crate) struct Deliverer {
     pub(crate) outbound_ids: mpsc::UnboundedSender<String>,
     /// Wakes the sessions watching a mailbox that mail reached.
     pub(crate) changes: Arc<crate::store::changes::Changes>,
+    /// The news service, for mail to newsgroups' posting addresses.
+    pub(crate) news: Option<Arc<crate::news::News>>,
 }
 
 impl Deliverer {
@@ -242,7 +245,7 @@ impl Deliverer {
                 tracing::error!(file, queue_id = %id, "a queued message with a malformed id is skipped");
                 continue;
             }
-            let remote: Vec<Recipient> = envelope.recipients.iter().filter(|r| r.mailbox.is_none()).cloned().collect();
+            let remote: Vec<Recipient> = envelope.recipients.iter().filter(|r| r.is_remote()).cloned().collect();
             if !remote.is_empty() {
                 // The remote recipients move to the outbound queue (durably) before this
                 // file can go; a repeat after a crash finds them there already.
@@ -257,6 +260,9 @@ impl Deliverer {
                 }
             }
             for (index, rcpt) in envelope.recipients.iter().enumerate() {
+                if let Some(group) = &rcpt.newsgroup {
+                    self.to_newsgroup(envelope, index, group, content)?;
+                }
                 let Some(mailbox) = &rcpt.mailbox else {
                     continue;
                 };
@@ -293,6 +299,24 @@ impl Deliverer {
         Ok(())
     }
 
+    /// Mail to a newsgroup's posting address: posted (see [`crate::news::gateway`]). Only a
+    /// failure to store is an error (the delivery is tried again, as the same article).
+    fn to_newsgroup(&self, envelope: &Envelope, index: usize, group: &str, content: &[u8]) -> io::Result<()> {
+        let Some(news) = &self.news else { return Ok(()) };
+        let fallback = crate::news::gateway::mail_message_id(&envelope.id, index, &news.path_host);
+        match news.post_mail(content, group, &envelope.from, &envelope.client, &fallback) {
+            Intake::Failed(text) => Err(io::Error::other(text)),
+            Intake::Refused(why) => {
+                tracing::info!(queue_id = %envelope.id, group, why, "mail not posted");
+                Ok(())
+            }
+            Intake::Stored(id) | Intake::Mailed(id) | Intake::Control(id) => {
+                tracing::info!(queue_id = %envelope.id, group, id = %id, "mail posted to the newsgroup");
+                Ok(())
+            }
+        }
+    }
+
     fn autoreply(&self, mailbox: &str, original: &Envelope, settings: &Autoreply, content: &[u8]) -> io::Result<()> {
         let sender = &original.from;
         if let autoreply::Verdict::Skip(why) = autoreply::judge(mailbox, sender, content) {
@@ -315,7 +339,28 @@ impl Deliverer {
     /// null reverse path (RFC 3834 §3.3, RFC 3464 §2), so nothing answers it; `to` is
     /// resolved like any recipient. Returns the queue id, or `None` when `to` leads nowhere.
     pub(crate) fn queue_generated(&self, to: &str, message: &[u8], origin: &str) -> io::Result<Option<String>> {
-        let recipients: Vec<Recipient> = match to.rsplit_once('@') {
+        self.queue_generated_to(&[to], message, origin)
+    }
+
+    /// [`Self::queue_generated`] for several recipients: one queued message.
+    pub(crate) fn queue_generated_to(&self, to: &[&str], message: &[u8], origin: &str) -> io::Result<Option<String>> {
+        let recipients: Vec<Recipient> = to.iter().flat_map(|to| self.resolve(to)).collect();
+        if recipients.is_empty() {
+            return Ok(None);
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let id = crate::store::spool::new_id();
+        let envelope = Envelope { id, recipients, received: now, client: origin.into(), ..Envelope::default() };
+        let mut incoming = self.spool.begin(&envelope, &[])?;
+        incoming.write(message)?;
+        let file = self.spool.commit(incoming)?;
+        let _ = self.jobs.send(Job { file: file.clone(), recovering: false });
+        Ok(Some(file))
+    }
+
+    /// Where a generated message to `to` goes.
+    fn resolve(&self, to: &str) -> Vec<Recipient> {
+        match to.rsplit_once('@') {
             Some((l, d)) if self.directory.is_local_domain(d) => self
                 .directory
                 .targets(l, d)
@@ -328,21 +373,13 @@ impl Deliverer {
                     Target::Remote(a) => {
                         Recipient { address: a, original: Some(to.to_owned()), ..Recipient::default() }
                     }
+                    Target::Newsgroup(g) => {
+                        Recipient { address: to.to_owned(), newsgroup: Some(g), ..Recipient::default() }
+                    }
                 })
                 .collect(),
             _ => vec![Recipient { address: to.to_owned(), ..Recipient::default() }],
-        };
-        if recipients.is_empty() {
-            return Ok(None);
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let id = crate::store::spool::new_id();
-        let envelope = Envelope { id, recipients, received: now, client: origin.into(), ..Envelope::default() };
-        let mut incoming = self.spool.begin(&envelope, &[])?;
-        incoming.write(message)?;
-        let file = self.spool.commit(incoming)?;
-        let _ = self.jobs.send(Job { file: file.clone(), recovering: false });
-        Ok(Some(file))
     }
 }
 

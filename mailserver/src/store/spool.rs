@@ -41,6 +41,16 @@ pub(crate) struct Recipient {
     /// DSN `ORCPT` (RFC 3461 §4.2), `type;address` as given (xtext decoded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) orcpt: Option<String>,
+    /// The newsgroup whose posting address this is: delivered as an article.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) newsgroup: Option<String>,
+}
+
+impl Recipient {
+    /// Whether it leaves through the outbound queue (neither a mailbox nor a newsgroup).
+    pub(crate) fn is_remote(&self) -> bool {
+        self.mailbox.is_none() && self.newsgroup.is_none()
+    }
 }
 
 /// What is known of a message besides its content.

@@ -106,7 +106,7 @@ fn a_crash_between_the_steps_is_put_right() {
 #[test]
 fn hostile_names_and_headers() {
     let d = tempdir("names");
-    for bad in ["../etc", "a/b", ".hidden", "", "a*b"] {
+    for bad in ["../etc", "a/b", ".hidden", "", "a*b", "a..b", "a."] {
         assert!(NewsStore::open(&d, &[bad], "news.test").is_err(), "{bad:?}");
     }
     let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
