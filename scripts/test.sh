@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs the real clients the server's tests drive
 # where they are missing (Debian packages: swaks, msmtp, curl, fetchmail, Perl's HMAC for
-# swaks' CRAM-MD5; from PyPI: scramp, aiosmtpd, dnslib), then runs `cargo test --workspace`
+# swaks' CRAM-MD5, inn2 for INN's news tools; from PyPI: scramp, aiosmtpd, dnslib), then runs `cargo test --workspace`
 # with any arguments given (`scripts/test.sh -p sansmail --test imap`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +38,22 @@ if ! python3 -c "import nntplib" >/dev/null 2>&1; then
   echo "== pip install standard-nntplib"
   python3 -m pip install --quiet standard-nntplib 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages standard-nntplib
+fi
+
+# INN's tools (innxmit, pullnews) are the news tests' independent peers. On a host whose name
+# does not resolve, inn2's post-install stops with "domain not set in inn.conf": give it a
+# domain and a Path name, then finish the configuration. Its own daemon is not started.
+if [ ! -x /usr/lib/news/bin/innxmit ] || ! dpkg -s inn2 2>/dev/null | grep -q "^Status: install ok installed"; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "== apt-get install inn2"
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq inn2 >/dev/null 2>&1 || true
+  if [ -f /etc/news/inn.conf ]; then
+    $SUDO sed -i 's/^#*domain:.*/domain:                      localdomain/; s/^pathhost:.*/pathhost:                    inn.test/' /etc/news/inn.conf
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO dpkg --configure inn2 >/dev/null 2>&1 || true
+  [ -x /usr/lib/news/bin/innxmit ] || { echo "scripts/test.sh: inn2 did not install" >&2; exit 1; }
 fi
 
 echo "== cargo test --workspace $*"
