@@ -276,18 +276,26 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         logins: Logins::default(),
     });
     // The outgoing feeds, each offering its backlog as it grows; the pulls, each on its
-    // schedule; the managed groups file, looked at every two seconds.
+    // schedule; the managed groups file, looked at every two seconds; the spool's
+    // checkpoint every thirty (what the journal holds is on disk by then, so it is cheap).
     tokio::spawn(crate::news::feed::run(news.clone()));
     tokio::spawn(crate::news::pull::run(news.clone()));
     let refreshing = news.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
-        loop {
+        for round in 0u64.. {
             tick.tick().await;
             let news = refreshing.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || news.refresh_groups()).await {
-                tracing::warn!(error = %e, "cannot read the managed newsgroups");
-            }
+            let checkpoint = round % 15 == 14;
+            let done = tokio::task::spawn_blocking(move || {
+                if let Err(e) = news.refresh_groups() {
+                    tracing::warn!(error = %e, "cannot read the managed newsgroups");
+                }
+                if checkpoint && let Err(e) = news.store.checkpoint() {
+                    tracing::warn!(error = %e, "news spool checkpoint failed");
+                }
+            });
+            let _ = done.await;
         }
     });
     // Each group's retention, applied at start and hourly.

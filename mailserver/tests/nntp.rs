@@ -115,10 +115,21 @@ fn nntplib_reads_posts_and_follows_each_groups_rules() {
     ] {
         assert!(out.contains(expected), "{expected:?} in:\n{out}");
     }
-    // The cross-post is one file in both groups.
-    let news = s.data().join("news");
-    let a = std::fs::read(news.join("local.general/1")).unwrap();
-    assert_eq!(a, std::fs::read(news.join("local.staff/1")).unwrap());
+    // The cross-post is the same article in both groups, its Xref naming both.
+    let out = common::nntp_raw(
+        s.addr("nntpplain"),
+        &[
+            &format!("AUTHINFO USER alice@localhost\r\nAUTHINFO PASS {PASSWORD}"),
+            "GROUP local.general",
+            "ARTICLE 1",
+            "GROUP local.staff",
+            "ARTICLE 1",
+        ],
+    );
+    let articles: Vec<&str> = out.split("\r\n220 ").skip(1).map(|a| a.split("\r\n.\r\n").next().unwrap()).collect();
+    assert_eq!(articles.len(), 2, "{out}");
+    assert_eq!(articles[0], articles[1]);
+    assert!(articles[0].contains("Xref: localhost local.general:1 local.staff:1"), "{out}");
     // Acknowledged, then kill -9: there after the restart, numbered on from it.
     s.kill();
     s.restart();
@@ -249,9 +260,10 @@ send(b'QUIT\r\n'); print('quit', line()[:3])
         assert!(out.contains(expected), "{expected:?} in:\n{out}");
     }
     // What was fed is there, our name first in its Path, its dot-stuffing undone.
-    let stored = std::fs::read_to_string(s.data().join("news/local.general/2")).unwrap();
+    let stored = common::nntp_article(s.addr("nntpplain"), "local.general", 2).unwrap();
     assert!(stored.contains("Path: localhost!upstream!not-for-mail\r\n"), "{stored}");
-    assert!(stored.contains("\r\n.fed body\r\n"), "{stored}");
+    // (Read back over NNTP: stored as ".fed body", dot-stuffed again on the wire.)
+    assert!(stored.contains("\r\n..fed body\r\n"), "{stored}");
     // Without a peer, no transit: IHAVE is not a command here.
     let plain = Server::start("nntp-no-transit", &config());
     let out = common::python(
@@ -287,17 +299,17 @@ s.quit()
     let port = a.addr("nntpplain").port().to_string();
     let out = common::python(POST, &[&port, "alice@localhost", PASSWORD]);
     assert!(out.contains("post local.general 240") && out.contains("post local.staff 240"), "{out}");
-    let fed = b.data().join("news/local.general/1");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !fed.exists() && std::time::Instant::now() < deadline {
+    while common::news_count(&b, "local.general") == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let article = std::fs::read_to_string(&fed).unwrap_or_else(|_| panic!("not fed; A's log:\n{}", a.log_text()));
+    let article = common::nntp_article(b.addr("nntpplain"), "local.general", 1)
+        .unwrap_or_else(|| panic!("not fed; A's log:\n{}", a.log_text()));
     assert!(article.contains("Path: b.test!a.test!not-for-mail\r\n"), "{article}");
     assert!(article.contains("Subject: to the peer\r\n") && !article.contains("Xref: a.test"), "{article}");
     // The staff group is not in the feed's groups; the backlog is empty once the run ends.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(!b.data().join("news/local.staff/1").exists());
+    assert_eq!(common::news_count(&b, "local.staff"), 0);
     let backlog = std::fs::read_to_string(a.data().join("news/feeds/b.test.backlog")).unwrap();
     assert_eq!(backlog, "", "{backlog}");
 }
@@ -334,11 +346,7 @@ s.quit()
         let out = common::python(POST, &[&port.to_string(), "alice@localhost", PASSWORD]);
         assert!(out.contains("post 240"), "{out}");
     }
-    let count = |s: &Server| {
-        std::fs::read_dir(s.data().join("news/local.general"))
-            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().parse::<u64>().is_ok()).count())
-            .unwrap_or(0)
-    };
+    let count = |s: &Server| common::news_count(s, "local.general");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while (count(&a) < 2 || count(&b) < 2) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -358,6 +366,6 @@ s.quit()
             .sum();
         assert_eq!(offered, 1, "{log}");
     }
-    let fed_to_a = std::fs::read_to_string(a.data().join("news/local.general/2")).unwrap();
+    let fed_to_a = common::nntp_article(a.addr("nntpplain"), "local.general", 2).unwrap();
     assert!(fed_to_a.contains("Path: a.test!b.test!not-for-mail\r\n"), "{fed_to_a}");
 }

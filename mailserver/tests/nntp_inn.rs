@@ -55,7 +55,7 @@ fn batch(dir: &Path, name: &str, range: std::ops::RangeInclusive<u32>) -> std::p
 }
 
 fn count(s: &Server) -> usize {
-    std::fs::read_to_string(s.data().join("news/local.test/.overview")).map_or(0, |t| t.lines().count())
+    common::news_count(s, "local.test")
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn innxmit_feeds_us_with_streaming_and_with_ihave() {
     assert!(stats.contains("offered 200 accepted 100 refused 100"), "{stats}");
     assert_eq!(count(&s), 300);
     // Each stored once, with our name added to its Path.
-    let article = std::fs::read_to_string(s.data().join("news/local.test/300")).unwrap();
+    let article = common::nntp_article(s.addr("nntp"), "local.test", 300).unwrap();
     assert!(article.contains("Path: sansmail.test!inn.test!not-for-mail"), "{article}");
     assert!(article.contains("Message-ID: <inn300@inn.test>"), "{article}");
 }
@@ -112,6 +112,6 @@ fn pullnews_pulls_from_us_and_feeds_another_server() {
     let out = run();
     assert!(out.contains("10 articles were accepted"), "{out}");
     assert_eq!(count(&downstream), 60);
-    let article = std::fs::read_to_string(downstream.data().join("news/local.test/60")).unwrap();
+    let article = common::nntp_article(downstream.addr("nntp"), "local.test", 60).unwrap();
     assert!(article.contains("Path: down.test!up.test!inn.test!not-for-mail"), "{article}");
 }

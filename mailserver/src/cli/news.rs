@@ -140,9 +140,11 @@ pub(crate) fn run(config: &Config, action: NewsAction) -> Result<(), Box<dyn std
     Ok(())
 }
 
-/// A group's articles and high-water mark, from its files.
+/// A group's articles and high-water mark, from its overview and `.high` files.
 fn counts(dir: &Path) -> (usize, u64) {
-    let count = fs::read_to_string(dir.join(".overview")).map_or(0, |t| t.lines().count());
-    let high = fs::read_to_string(dir.join(".high")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-    (count, high)
+    let overview = fs::read_to_string(dir.join(".overview")).unwrap_or_default();
+    let numbers: Vec<u64> = overview.lines().filter_map(|l| l.split('\t').next()?.parse().ok()).collect();
+    let marks = fs::read_to_string(dir.join(".high")).unwrap_or_default();
+    let marked = marks.split_whitespace().next().and_then(|t| t.parse().ok()).unwrap_or(0);
+    (numbers.len(), numbers.iter().copied().max().unwrap_or(0).max(marked))
 }

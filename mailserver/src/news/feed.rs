@@ -239,8 +239,7 @@ pub(super) async fn quit(stream: &mut TcpStream, client: &mut ClientSession) {
 
 /// An article as offered: the stored file without this server's own `Xref`.
 fn article(news: &News, id: &str) -> Option<Vec<u8>> {
-    let (group, number) = news.store.locate(id)?;
-    let raw = fs::read(news.store.path(&group, number)?).ok()?;
+    let raw = news.store.article_by_id(id)?;
     if raw.len() >= 5 && raw[..5].eq_ignore_ascii_case(b"Xref:") {
         let end = memchr::memmem::find(&raw, b"\r\n").map_or(raw.len(), |p| p + 2);
         return Some(raw[end..].to_vec());

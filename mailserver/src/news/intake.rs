@@ -9,7 +9,9 @@
 //!
 //! A post to a moderated group without an approval it may give is mailed to the group's
 //! moderator; `Approved:` counts only from the moderator's account, a listed approver or a
-//! news administrator. Control messages are never filed in groups: a cancel is honoured
+//! news administrator. An article taken is staged: durable and visible at the next
+//! [`News::commit`], which its caller makes before it answers. Control messages are never
+//! filed in groups: a cancel is honoured
 //! from the poster's own account, an administrator, or a peer with `control = true`;
 //! newgroup and rmgroup only with `[news] control_groups`, from the same; everything else
 //! (checkgroups, ihave, sendme) is remembered and ignored.
@@ -197,11 +199,12 @@ impl News {
         stored
     }
 
-    /// Stores an article and says so.
+    /// Stages an article (durable and visible at the next [`News::commit`], which must come
+    /// before it is acknowledged) and says so.
     pub(crate) fn file(&self, article: &[u8], message_id: &str, groups: &[&str], path: &str) -> Intake {
-        match self.store(article, message_id, groups, path) {
+        match self.stage(article, message_id, groups, path) {
             Ok(places) => {
-                tracing::info!(id = %message_id, groups = ?places, "news article stored");
+                tracing::debug!(id = %message_id, groups = ?places, "news article taken");
                 Intake::Stored(message_id.to_owned())
             }
             Err(StoreError::Duplicate) => Intake::Refused("Duplicate article".into()),
@@ -278,7 +281,7 @@ impl News {
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
         let intake = self.file(&stored, id, &names, &stored_path);
         if matches!(intake, Intake::Stored(_)) {
-            tracing::info!(peer = %peer.name, id, "news transfer");
+            tracing::debug!(peer = %peer.name, id, groups = ?names, "news transfer");
         }
         intake
     }
@@ -286,8 +289,7 @@ impl News {
     /// Whether `user` posted the article `id` here (its Injection-Info is ours and names
     /// the account).
     fn posted_by(&self, id: &str, user: &str) -> bool {
-        let Some(file) = self.store.locate(id).and_then(|(g, n)| self.store.path(&g, n)) else { return false };
-        let raw = std::fs::read(file).unwrap_or_default();
+        let Some(raw) = self.store.article_by_id(id) else { return false };
         let Some((head, _)) = split(&raw) else { return false };
         let Some(info) = value(head, "Injection-Info") else { return false };
         let mut parts = info.split(';').map(str::trim);

@@ -14,7 +14,7 @@ pub(crate) mod store;
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -264,6 +264,15 @@ pub(crate) struct News {
     pub(crate) mailer: OnceLock<Arc<Deliverer>>,
     /// Where posting addresses are told to the mail side.
     directory: Option<Arc<Directory>>,
+    /// Staged articles, for the feeds and the subscribers once committed.
+    staged: Mutex<Vec<Staged>>,
+}
+
+/// An article staged, not yet committed.
+struct Staged {
+    message_id: String,
+    groups: Vec<String>,
+    path: String,
 }
 
 impl News {
@@ -305,6 +314,7 @@ impl News {
             groups_file,
             mailer: OnceLock::new(),
             directory,
+            staged: Mutex::new(Vec::new()),
         };
         news.tell_directory();
         Ok(news)
@@ -318,24 +328,48 @@ impl News {
         })
     }
 
-    /// Stores an article (see [`NewsStore::store`]), queues it for the outgoing feeds that
-    /// take it and mails it to its groups' subscribers, all before it is acknowledged.
-    /// `path` is its Path as stored.
-    pub(crate) fn store(
+    /// Stages an article (see [`NewsStore::stage`]): neither durable nor visible, nor fed
+    /// on, until [`Self::commit`]. `path` is its Path as stored.
+    pub(crate) fn stage(
         &self,
         article: &[u8],
         message_id: &str,
         groups: &[&str],
         path: &str,
     ) -> Result<Vec<(String, u64)>, store::StoreError> {
-        let places = self.store.store(article, message_id, groups)?;
-        let stored: Vec<&str> = places.iter().map(|(g, _)| g.as_str()).collect();
-        if let Err(e) = self.feeds.queue(&self.peers, message_id, &stored, path) {
-            // Stored, so acknowledged; only its propagation is lost, and the log says so.
-            tracing::warn!(id = %message_id, error = %e, "cannot queue the article for the feeds");
-        }
-        self.mail_subscribers(article, message_id, &stored);
+        let mut staged = self.staged.lock().unwrap_or_else(|e| e.into_inner());
+        let places = self.store.stage(article, message_id, groups)?;
+        staged.push(Staged {
+            message_id: message_id.to_owned(),
+            groups: places.iter().map(|(g, _)| g.clone()).collect(),
+            path: path.to_owned(),
+        });
         Ok(places)
+    }
+
+    /// Makes every staged article durable and visible ([`NewsStore::commit`]), then queues
+    /// each for the outgoing feeds that take it and mails it to its groups' subscribers: all
+    /// before any of them is acknowledged.
+    pub(crate) fn commit(&self) -> std::io::Result<()> {
+        let mut staged = self.staged.lock().unwrap_or_else(|e| e.into_inner());
+        if staged.is_empty() {
+            return Ok(());
+        }
+        self.store.commit()?;
+        for s in staged.drain(..) {
+            let groups: Vec<&str> = s.groups.iter().map(String::as_str).collect();
+            if let Err(e) = self.feeds.queue(&self.peers, &s.message_id, &groups, &s.path) {
+                // Stored, so acknowledged; only its propagation is lost, and the log says so.
+                tracing::warn!(id = %s.message_id, error = %e, "cannot queue the article for the feeds");
+            }
+            if groups.iter().any(|g| self.group(g).is_some_and(|c| !c.subscribers.is_empty())) {
+                match self.store.article_by_id(&s.message_id) {
+                    Some(article) => self.mail_subscribers(&article, &s.message_id, &groups),
+                    None => tracing::warn!(id = %s.message_id, "cannot read the article back for its subscribers"),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A carried group.

@@ -204,7 +204,13 @@ async fn fetch(
             continue;
         }
         let len = article.len();
-        match tokio::task::block_in_place(|| news.transfer(&article, &id, peer)) {
+        // Committed a window at a time (and at the end): what is staged is held in memory.
+        let last_of_window = answered > to || (answered - from) % WINDOW as u64 == 0;
+        let intake = tokio::task::block_in_place(|| {
+            let intake = news.transfer(&article, &id, peer);
+            if last_of_window { news.commit().map(|()| intake) } else { Ok(intake) }
+        })?;
+        match intake {
             Intake::Stored(_) | Intake::Control(_) => {
                 pulled.articles += 1;
                 pulled.octets += len;
@@ -213,5 +219,5 @@ async fn fetch(
             Intake::Refused(_) | Intake::Mailed(_) => pulled.skipped += 1,
         }
     }
-    Ok(())
+    tokio::task::block_in_place(|| news.commit())
 }

@@ -2,30 +2,56 @@
 //! narrow interface ([`NewsStore`]) that a distributed backend could replace.
 //!
 //! On disk, under the data directory's `news/`:
-//! - `<group>/<number>`: an article, written whole and synced before it is acknowledged;
-//!   a cross-posted article is one file hard-linked into each group, its `Xref` naming
-//!   every number. The files are the truth, as Maildir files are for mail.
-//! - `<group>/.high`: the highest number the group ever gave, synced *before* the article is
-//!   written, so a number is never given twice, not after a crash, not after expiry.
+//! - `<group>/<first>.pack`: the group's articles, appended one after another ([`pack`]),
+//!   a new pack every [`PACK_BYTES`]; a cross-posted article is in each group's pack, its
+//!   `Xref` naming every number. The packs are the truth, as Maildir files are for mail.
+//!   [`NewsStore::stage`] appends; [`NewsStore::commit`] syncs every pack written since the
+//!   last commit (one sync for all the articles staged meanwhile, by every connection),
+//!   then makes them visible; only then may they be acknowledged.
 //! - `<group>/.overview`: one line per article (the seven RFC 3977 §8.3 fields, Xref, the
-//!   arrival time), appended and synced after the article file.
-//! - `history`: `message-id TAB arrival TAB group:number…` per article ever stored, appended
-//!   and synced last, kept after expiry so an old article is not taken again.
+//!   arrival time, where it is in its pack), appended after the commit's sync.
+//! - `<group>/.high`: the highest number the group gave and the highest whose overview line
+//!   is synced, written at each checkpoint (every thirty seconds, and before anything is
+//!   removed), so a number once seen is never given twice and a removed article is never
+//!   brought back. (A number staged but never committed was never seen.)
+//! - `history`: `message-id TAB arrival TAB group:number…` per article ever stored, kept
+//!   after expiry so an old article is not taken again.
 //!
-//! [`NewsStore::open`] puts a crashed spool right: an article file without an overview
-//! line gets one (from its header), an overview line without its file is dropped, a group's
+//! [`NewsStore::open`] puts a crashed spool right: a pack's torn last record is cut, every
+//! article in a pack past the group's synced mark without an overview line gets one (from
+//! its header), an overview line whose article is not in its pack is dropped, a group's
 //! high-water mark is at least its highest article, and every article's message-id is in
-//! the history. So after `kill -9`, whatever was acknowledged is there and the three agree.
+//! the history. So after `kill -9`, whatever was acknowledged is there, whole, and the
+//! three agree. Article files of the earlier one-file-per-article layout (or put in a
+//! group's folder by hand) are taken into the group's pack at open.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sansmail_nntp_proto::command::is_newsgroup_name;
-use sansmail_nntp_proto::overview::{Overview, write_field};
+use sansmail_nntp_proto::overview::Overview;
+
+mod format;
+mod pack;
+
+pub(crate) use self::format::header_value;
+use self::format::{entry_of, format_entry, parse_entry, strip_xref};
+
+/// A pack past this size is followed by a new one (an expired pack is removed whole).
+const PACK_BYTES: u64 = 64 << 20;
+
+/// Where an article is: its pack (by the pack's first number), and its bytes in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Place {
+    pack: u64,
+    offset: u64,
+    len: u64,
+}
 
 /// One article as the overview knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +67,7 @@ pub(crate) struct Entry {
     pub(crate) xref: String,
     /// When it arrived here (NEWNEWS, expiry).
     pub(crate) arrived: SystemTime,
+    at: Place,
 }
 
 impl Entry {
@@ -69,12 +96,25 @@ pub(crate) struct GroupInfo {
     pub(crate) high: u64,
 }
 
+/// The pack being appended to.
+#[derive(Debug)]
+struct Writer {
+    pack: u64,
+    file: File,
+    len: u64,
+    /// Appended to since the last sync.
+    dirty: bool,
+}
+
 #[derive(Debug, Default)]
 struct Group {
-    /// The highest number given (synced to `.high`).
+    /// The highest number given.
     high: u64,
     /// By number.
     entries: Vec<Entry>,
+    writer: Option<Writer>,
+    /// Packs filled and left since the last commit, still to be synced.
+    left: Vec<File>,
 }
 
 /// Why an article was not stored.
@@ -102,11 +142,23 @@ pub(crate) struct NewsStore {
     state: Mutex<State>,
 }
 
+/// An article staged, not yet committed.
+#[derive(Debug)]
+struct Pending {
+    message_id: String,
+    arrived: SystemTime,
+    entries: Vec<(String, Entry)>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     groups: HashMap<String, Group>,
     /// Message-id → where it is (empty once expired everywhere).
     history: HashMap<String, Vec<(String, u64)>>,
+    /// Staged since the last commit: appended, not yet synced or visible.
+    pending: Vec<Pending>,
+    /// Groups whose overview lines are not synced yet.
+    touched: HashSet<String>,
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -124,11 +176,24 @@ fn append_synced(path: &Path, text: &[u8]) -> io::Result<()> {
     f.sync_data()
 }
 
+/// Writes a small file atomically and durably.
+fn replace_synced(dir: &Path, name: &str, text: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    fs::write(&tmp, text)?;
+    File::open(&tmp)?.sync_all()?;
+    fs::rename(&tmp, dir.join(name))?;
+    sync_dir(dir)
+}
+
 /// A group name that can be a directory: a newsgroup name, no `/`, not `.` or `..`, not a
 /// hidden file's name.
 pub(crate) fn safe_group(name: &str) -> bool {
     // RFC 5536 §3.1.4: dot-separated components, none empty.
     is_newsgroup_name(name) && !name.contains('/') && name.split('.').all(|c| !c.is_empty()) && name.len() <= 200
+}
+
+fn pack_name(first: u64) -> String {
+    format!("{first}.pack")
 }
 
 impl NewsStore {
@@ -170,56 +235,97 @@ impl NewsStore {
         self.dir.join(name)
     }
 
-    /// One group from disk, its overview put in step with its files.
+    /// One group from disk: its packs read back, its overview put in step with them.
     fn load_group(&self, name: &str, history: &mut HashMap<String, Vec<(String, u64)>>) -> io::Result<Group> {
         let dir = self.group_dir(name);
         fs::create_dir_all(&dir)?;
-        let high: u64 = fs::read_to_string(dir.join(".high")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-        let mut files: Vec<u64> = fs::read_dir(&dir)?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()))
-            .filter(|&n| n > 0)
-            .collect();
-        files.sort_unstable();
+        let marks = fs::read_to_string(dir.join(".high")).unwrap_or_default();
+        let mut marks = marks.split_whitespace().map(|w| w.parse::<u64>().unwrap_or(0));
+        let (high, synced) = (marks.next().unwrap_or(0), marks.next().unwrap_or(0));
         let mut by_number: HashMap<u64, Entry> = HashMap::new();
         for line in fs::read_to_string(dir.join(".overview")).unwrap_or_default().lines() {
             if let Some(e) = parse_entry(line) {
                 by_number.insert(e.number, e);
             }
         }
-        let mut entries = Vec::with_capacity(files.len());
-        let mut rebuilt = Vec::new();
-        for n in &files {
-            match by_number.remove(n) {
-                Some(e) => entries.push(e),
-                None => {
-                    // Stored, then the process died before its overview line: make it now.
-                    let path = dir.join(n.to_string());
-                    let raw = fs::read(&path)?;
-                    let arrived = fs::metadata(&path).and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
-                    let e = entry_of(*n, &raw, arrived);
-                    rebuilt.push(e.clone());
-                    entries.push(e);
+        let listing: Vec<String> =
+            fs::read_dir(&dir)?.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+        let mut packs: Vec<u64> = listing.iter().filter_map(|n| n.strip_suffix(".pack")?.parse().ok()).collect();
+        packs.sort_unstable();
+        let mut loose: Vec<u64> = listing.iter().filter_map(|n| n.parse().ok()).filter(|&n| n > 0).collect();
+        loose.sort_unstable();
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut rebuilt = false;
+        let mut writer = None;
+        for (i, &first) in packs.iter().enumerate() {
+            let path = dir.join(pack_name(first));
+            let data = fs::read(&path)?;
+            let (records, end) = pack::parse(&data);
+            for r in &records {
+                let at = Place { pack: first, offset: r.offset, len: r.bytes.len() as u64 };
+                match by_number.remove(&r.number) {
+                    Some(e) if e.at == at => entries.push(e),
+                    // Past the synced mark and without its line: taken in, then the process
+                    // died before the line reached the disk.
+                    _ if r.number > synced => {
+                        let mut e = entry_of(r.number, r.bytes, r.arrived);
+                        e.at = at;
+                        entries.push(e);
+                        rebuilt = true;
+                    }
+                    // Removed (expired, cancelled) before the last checkpoint.
+                    _ => {}
                 }
             }
-        }
-        if !rebuilt.is_empty() || !by_number.is_empty() {
-            // Lines of articles gone (expired, or never written) are dropped; the file is
-            // rewritten whole.
-            let mut text = String::new();
-            for e in &entries {
-                text.push_str(&format_entry(e));
+            let file = OpenOptions::new().read(true).append(true).open(&path)?;
+            if end < data.len() {
+                // A torn last record: never synced, so never acknowledged.
+                file.set_len(end as u64)?;
+                file.sync_all()?;
             }
-            let tmp = dir.join(".overview.tmp");
-            fs::write(&tmp, &text)?;
-            File::open(&tmp)?.sync_all()?;
-            fs::rename(&tmp, dir.join(".overview"))?;
-            sync_dir(&dir)?;
+            if i + 1 == packs.len() && (end as u64) < PACK_BYTES {
+                writer = Some(Writer { pack: first, file, len: end as u64, dirty: false });
+            }
         }
-        let last = entries.last().map_or(0, |e| e.number);
-        let group = Group { high: high.max(last), entries };
-        if group.high != high {
-            self.write_high(name, group.high)?;
+        // Lines whose article is not in its pack are dropped.
+        rebuilt |= !by_number.is_empty();
+        entries.sort_by_key(|e| e.number);
+        entries.dedup_by_key(|e| e.number);
+        let mut group =
+            Group { high: high.max(entries.last().map_or(0, |e| e.number)), entries, writer, left: Vec::new() };
+        // Loose article files (the earlier layout, or put here by hand) go into the pack.
+        let mut imported = Vec::new();
+        for n in loose {
+            let path = dir.join(n.to_string());
+            if group.entries.binary_search_by_key(&n, |e| e.number).is_ok() {
+                continue;
+            }
+            let raw = fs::read(&path)?;
+            let arrived = fs::metadata(&path).and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
+            let mut e = entry_of(n, &raw, arrived);
+            e.at = self.append(name, &mut group, n, &e.message_id.clone(), arrived, &raw)?;
+            let at = group.entries.partition_point(|x| x.number < n);
+            group.entries.insert(at, e);
+            group.high = group.high.max(n);
+            imported.push(path);
+            rebuilt = true;
+        }
+        if let Some(w) = group.writer.as_mut() {
+            w.file.sync_data()?;
+            w.dirty = false;
+        }
+        for f in group.left.drain(..) {
+            f.sync_data()?;
+        }
+        for path in imported {
+            fs::remove_file(path)?;
+        }
+        if rebuilt {
+            let text: String = group.entries.iter().map(format_entry).collect();
+            replace_synced(&dir, ".overview", text.as_bytes())?;
+        }
+        if rebuilt || group.high != high || synced != group.high {
+            self.write_marks(name, group.high)?;
         }
         let mut missing = String::new();
         for e in &group.entries {
@@ -235,13 +341,46 @@ impl NewsStore {
         Ok(group)
     }
 
-    fn write_high(&self, name: &str, high: u64) -> io::Result<()> {
-        let dir = self.group_dir(name);
-        let tmp = dir.join(".high.tmp");
-        fs::write(&tmp, format!("{high}\n"))?;
-        File::open(&tmp)?.sync_all()?;
-        fs::rename(&tmp, dir.join(".high"))?;
-        sync_dir(&dir)
+    /// `.high`: the highest number given, and (the same) the highest whose line is synced.
+    fn write_marks(&self, name: &str, high: u64) -> io::Result<()> {
+        replace_synced(&self.group_dir(name), ".high", format!("{high} {high}\n").as_bytes())
+    }
+
+    /// Appends an article's record to a group's pack (a new pack when it is full); where
+    /// its bytes are. Not synced.
+    fn append(
+        &self,
+        name: &str,
+        group: &mut Group,
+        number: u64,
+        message_id: &str,
+        arrived: SystemTime,
+        bytes: &[u8],
+    ) -> io::Result<Place> {
+        if group.writer.as_ref().is_none_or(|w| w.len >= PACK_BYTES) {
+            let path = self.group_dir(name).join(pack_name(number));
+            let file = OpenOptions::new().read(true).create(true).append(true).open(&path)?;
+            let len = file.metadata()?.len();
+            // A new pack's name must survive a crash with its content.
+            sync_dir(&self.group_dir(name))?;
+            if let Some(old) = group.writer.replace(Writer { pack: number, file, len, dirty: false })
+                && old.dirty
+            {
+                group.left.push(old.file);
+            }
+        }
+        let Some(w) = group.writer.as_mut() else { return Err(io::Error::other("no pack")) };
+        let mut record = Vec::with_capacity(bytes.len() + 96);
+        let at = pack::encode(&mut record, number, message_id, arrived, bytes);
+        if let Err(e) = w.file.write_all(&record) {
+            // Nothing half written stays: the next record must follow a whole one.
+            let _ = w.file.set_len(w.len);
+            return Err(e);
+        }
+        let place = Place { pack: w.pack, offset: w.len + at, len: bytes.len() as u64 };
+        w.len += record.len() as u64;
+        w.dirty = true;
+        Ok(place)
     }
 
     /// A group's counts, if it is carried.
@@ -258,9 +397,10 @@ impl NewsStore {
         all
     }
 
-    /// Whether a message-id was ever stored (IHAVE, CHECK, duplicates).
+    /// Whether a message-id was ever stored, or is being (IHAVE, CHECK, duplicates).
     pub(crate) fn seen(&self, message_id: &str) -> bool {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).history.contains_key(message_id)
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.history.contains_key(message_id) || state.pending.iter().any(|p| p.message_id == message_id)
     }
 
     /// Where an article is now, by message-id: its first group and number.
@@ -275,12 +415,30 @@ impl NewsStore {
             .cloned()
     }
 
-    /// The article's file, if it is here.
-    pub(crate) fn path(&self, group: &str, number: u64) -> Option<PathBuf> {
+    /// Whether a group holds an article of that number.
+    pub(crate) fn contains(&self, group: &str, number: u64) -> bool {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let g = state.groups.get(group)?;
-        g.entries.binary_search_by_key(&number, |e| e.number).ok()?;
-        Some(self.group_dir(group).join(number.to_string()))
+        state.groups.get(group).is_some_and(|g| g.entries.binary_search_by_key(&number, |e| e.number).is_ok())
+    }
+
+    /// An article's bytes, if it is here.
+    pub(crate) fn article(&self, group: &str, number: u64) -> io::Result<Option<Vec<u8>>> {
+        let at = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(g) = state.groups.get(group) else { return Ok(None) };
+            let Ok(i) = g.entries.binary_search_by_key(&number, |e| e.number) else { return Ok(None) };
+            g.entries[i].at
+        };
+        let file = File::open(self.group_dir(group).join(pack_name(at.pack)))?;
+        let mut bytes = vec![0; usize::try_from(at.len).map_err(io::Error::other)?];
+        file.read_exact_at(&mut bytes, at.offset)?;
+        Ok(Some(bytes))
+    }
+
+    /// An article's bytes by message-id, if it is here.
+    pub(crate) fn article_by_id(&self, message_id: &str) -> Option<Vec<u8>> {
+        let (g, n) = self.locate(message_id)?;
+        self.article(&g, n).ok().flatten()
     }
 
     /// The overview entries of a group with numbers in `low..=high`, in order, at most
@@ -320,18 +478,31 @@ impl NewsStore {
         ids
     }
 
-    /// Stores an article in `groups` (those carried here; a cross-post is one file linked
-    /// into each). Returns `(group, number)` per group. The article, its overview lines and
-    /// its history line are synced before this returns: then, and only then, it may be
-    /// acknowledged. `Xref` is added to the stored copy.
+    /// Stores an article now: [`Self::stage`], then [`Self::commit`].
+    #[cfg(test)]
     pub(crate) fn store(
         &self,
         article: &[u8],
         message_id: &str,
         groups: &[&str],
     ) -> Result<Vec<(String, u64)>, StoreError> {
+        let places = self.stage(article, message_id, groups)?;
+        self.commit()?;
+        Ok(places)
+    }
+
+    /// Takes an article for `groups` (those carried here), numbered in each and appended to
+    /// each one's pack, not yet synced; returns `(group, number)` per group. It is neither
+    /// visible nor durable until [`Self::commit`] returns; it counts as seen at once. `Xref`
+    /// is added to the stored copy.
+    pub(crate) fn stage(
+        &self,
+        article: &[u8],
+        message_id: &str,
+        groups: &[&str],
+    ) -> Result<Vec<(String, u64)>, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.history.contains_key(message_id) {
+        if state.history.contains_key(message_id) || state.pending.iter().any(|p| p.message_id == message_id) {
             return Err(StoreError::Duplicate);
         }
         let mut targets: Vec<&str> = groups.iter().copied().filter(|g| state.groups.contains_key(*g)).collect();
@@ -339,59 +510,118 @@ impl NewsStore {
         if targets.is_empty() {
             return Err(StoreError::NoGroup);
         }
-        // Numbers first, made durable: a crash from here on leaves a gap, never a reuse.
-        let mut places = Vec::with_capacity(targets.len());
-        for g in &targets {
-            let high = state.groups.get(*g).map_or(0, |grp| grp.high) + 1;
-            self.write_high(g, high)?;
-            if let Some(grp) = state.groups.get_mut(*g) {
-                grp.high = high;
-            }
-            places.push(((*g).to_owned(), high));
-        }
-        let xref_value = std::iter::once(self.host.clone())
+        let places: Vec<(String, u64)> =
+            targets.iter().map(|g| ((*g).to_owned(), state.groups.get(*g).map_or(0, |grp| grp.high) + 1)).collect();
+        let xref = std::iter::once(self.host.clone())
             .chain(places.iter().map(|(g, n)| format!("{g}:{n}")))
             .collect::<Vec<_>>()
             .join(" ");
-        let mut stored = format!("Xref: {xref_value}\r\n").into_bytes();
+        let mut stored = format!("Xref: {xref}\r\n").into_bytes();
         stored.extend_from_slice(strip_xref(article));
         let arrived = SystemTime::now();
-        // One file, synced, then linked into each group.
-        let (first_group, first_number) = &places[0];
-        let first = self.group_dir(first_group).join(first_number.to_string());
-        let tmp = self.group_dir(first_group).join(format!(".{first_number}.tmp"));
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&stored)?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, &first)?;
-        sync_dir(&self.group_dir(first_group))?;
-        for (g, n) in &places[1..] {
-            let to = self.group_dir(g).join(n.to_string());
-            if fs::hard_link(&first, &to).is_err() {
-                fs::copy(&first, &to)?;
-                File::open(&to)?.sync_all()?;
+        let mut entries = Vec::with_capacity(places.len());
+        for (g, n) in &places {
+            let Some(mut grp) = state.groups.remove(g) else { continue };
+            let appended = self.append(g, &mut grp, *n, message_id, arrived, &stored);
+            if appended.is_ok() {
+                grp.high = *n;
             }
-            sync_dir(&self.group_dir(g))?;
-        }
-        let mut history_line = format!("{message_id}\t{}\t", unix(arrived));
-        for (i, (g, n)) in places.iter().enumerate() {
+            state.groups.insert(g.clone(), grp);
             let mut e = entry_of(*n, &stored, arrived);
-            e.xref = xref_value.clone();
-            append_synced(&self.group_dir(g).join(".overview"), format_entry(&e).as_bytes())?;
-            if let Some(grp) = state.groups.get_mut(g) {
-                grp.entries.push(e);
-            }
-            if i > 0 {
-                history_line.push(' ');
-            }
-            history_line.push_str(&format!("{g}:{n}"));
+            e.xref.clone_from(&xref);
+            e.at = appended?;
+            entries.push((g.clone(), e));
         }
-        history_line.push('\n');
-        append_synced(&self.dir.join("history"), history_line.as_bytes())?;
-        state.history.insert(message_id.to_owned(), places.clone());
+        state.pending.push(Pending { message_id: message_id.to_owned(), arrived, entries });
         Ok(places)
+    }
+
+    /// Makes every staged article durable (one sync per pack written, for all of them),
+    /// writes their overview and history lines and makes them visible; returns their
+    /// message-ids. Articles other callers staged are committed too.
+    pub(crate) fn commit(&self) -> io::Result<Vec<String>> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.commit_locked(&mut state)
+    }
+
+    fn commit_locked(&self, state: &mut State) -> io::Result<Vec<String>> {
+        if state.pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        for g in state.groups.values_mut() {
+            for f in g.left.drain(..) {
+                f.sync_data()?;
+            }
+            if let Some(w) = g.writer.as_mut().filter(|w| w.dirty) {
+                w.file.sync_data()?;
+                w.dirty = false;
+            }
+        }
+        let pending = std::mem::take(&mut state.pending);
+        let mut overview: HashMap<&str, String> = HashMap::new();
+        let mut history = String::new();
+        for p in &pending {
+            history.push_str(&format!("{}\t{}\t", p.message_id, unix(p.arrived)));
+            for (i, (g, e)) in p.entries.iter().enumerate() {
+                overview.entry(g.as_str()).or_default().push_str(&format_entry(e));
+                if i > 0 {
+                    history.push(' ');
+                }
+                history.push_str(&format!("{g}:{}", e.number));
+            }
+            history.push('\n');
+        }
+        // Not synced: the packs are, and `open` rebuilds these lines from them.
+        let written = (|| -> io::Result<()> {
+            for (g, lines) in &overview {
+                let path = self.group_dir(g).join(".overview");
+                OpenOptions::new().create(true).append(true).open(path)?.write_all(lines.as_bytes())?;
+            }
+            OpenOptions::new().create(true).append(true).open(self.dir.join("history"))?.write_all(history.as_bytes())
+        })();
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "news overview or history line not written; rebuilt at the next start");
+        }
+        let mut ids = Vec::with_capacity(pending.len());
+        for p in pending {
+            let mut places = Vec::with_capacity(p.entries.len());
+            for (g, e) in p.entries {
+                places.push((g.clone(), e.number));
+                if let Some(grp) = state.groups.get_mut(&g) {
+                    let at = grp.entries.partition_point(|x| x.number < e.number);
+                    grp.entries.insert(at, e);
+                }
+                state.touched.insert(g);
+            }
+            state.history.insert(p.message_id.clone(), places);
+            ids.push(p.message_id);
+        }
+        Ok(ids)
+    }
+
+    /// Syncs the overview and history lines written since the last checkpoint and moves the
+    /// groups' synced marks up to them.
+    pub(crate) fn checkpoint(&self) -> io::Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.checkpoint_locked(&mut state)
+    }
+
+    fn checkpoint_locked(&self, state: &mut State) -> io::Result<()> {
+        self.commit_locked(state)?;
+        if state.touched.is_empty() {
+            return Ok(());
+        }
+        if let Ok(f) = File::open(self.dir.join("history")) {
+            f.sync_data()?;
+        }
+        for g in std::mem::take(&mut state.touched) {
+            let Some(high) = state.groups.get(&g).map(|grp| grp.high) else { continue };
+            if let Ok(f) = File::open(self.group_dir(&g).join(".overview")) {
+                f.sync_data()?;
+            }
+            self.write_marks(&g, high)?;
+        }
+        Ok(())
     }
 
     /// Starts carrying a group (its directory made, or what it holds read back).
@@ -410,7 +640,12 @@ impl NewsStore {
 
     /// Stops carrying a group; its files stay (adding it again brings them back).
     pub(crate) fn remove_group(&self, name: &str) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(name);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // What it took in is made durable first.
+        if let Err(e) = self.checkpoint_locked(&mut state) {
+            tracing::warn!(group = name, error = %e, "news checkpoint before removing a group failed");
+        }
+        state.groups.remove(name);
     }
 
     /// Puts a message-id in the history without an article (a control message acted on,
@@ -426,8 +661,8 @@ impl NewsStore {
         Ok(())
     }
 
-    /// Removes an article from every group (a cancel); its message-id stays in the history.
-    /// Returns whether it was here.
+    /// Removes an article from every group (a cancel), its bytes overwritten in the packs;
+    /// its message-id stays in the history. Returns whether it was here.
     pub(crate) fn remove(&self, message_id: &str) -> io::Result<bool> {
         let places = {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -438,7 +673,7 @@ impl NewsStore {
         };
         let mut found = false;
         for (g, n) in places {
-            found |= self.drop_where(&g, |e| e.number == n)? > 0;
+            found |= self.drop_where(&g, |e| e.number == n, true)? > 0;
         }
         Ok(found)
     }
@@ -446,34 +681,42 @@ impl NewsStore {
     /// Removes a group's articles that arrived before `before`; returns how many. Their
     /// message-ids stay in the history; the high-water mark stays.
     pub(crate) fn expire(&self, group: &str, before: SystemTime) -> io::Result<usize> {
-        self.drop_where(group, |e| e.arrived < before)
+        self.drop_where(group, |e| e.arrived < before, false)
     }
 
-    /// Removes a group's articles that `gone` picks: the overview rewritten first, then the
-    /// files; how many.
-    fn drop_where(&self, group: &str, gone: impl Fn(&Entry) -> bool) -> io::Result<usize> {
+    /// Removes a group's articles that `gone` picks: the marks moved up first (nothing
+    /// removed is brought back from a pack), then the overview rewritten, then packs left
+    /// with no article removed (`scrub`: the articles' bytes overwritten at once); how many.
+    fn drop_where(&self, group: &str, gone: impl Fn(&Entry) -> bool, scrub: bool) -> io::Result<usize> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(g) = state.groups.get_mut(group) else { return Ok(0) };
-        let old: Vec<u64> = g.entries.iter().filter(|e| gone(e)).map(|e| e.number).collect();
-        if old.is_empty() {
+        if !state.groups.get(group).is_some_and(|g| g.entries.iter().any(&gone)) {
             return Ok(0);
         }
+        state.touched.insert(group.to_owned());
+        self.checkpoint_locked(&mut state)?;
+        let Some(g) = state.groups.get_mut(group) else { return Ok(0) };
+        let old: Vec<Entry> = g.entries.iter().filter(|e| gone(e)).cloned().collect();
         g.entries.retain(|e| !gone(e));
         let dir = self.group_dir(group);
-        let mut text = String::new();
-        for e in &g.entries {
-            text.push_str(&format_entry(e));
-        }
-        // The overview first: a crash then leaves files without lines, which `open` puts
-        // back, rather than lines without files.
-        let tmp = dir.join(".overview.tmp");
-        fs::write(&tmp, &text)?;
-        File::open(&tmp)?.sync_all()?;
-        fs::rename(&tmp, dir.join(".overview"))?;
-        for n in &old {
-            match fs::remove_file(dir.join(n.to_string())) {
+        let text: String = g.entries.iter().map(format_entry).collect();
+        replace_synced(&dir, ".overview", text.as_bytes())?;
+        let kept: HashSet<u64> = g.entries.iter().map(|e| e.at.pack).collect();
+        let writing = g.writer.as_ref().map(|w| w.pack);
+        let mut emptied: Vec<u64> =
+            old.iter().map(|e| e.at.pack).filter(|p| !kept.contains(p) && Some(*p) != writing).collect();
+        emptied.sort_unstable();
+        emptied.dedup();
+        for pack in &emptied {
+            match fs::remove_file(dir.join(pack_name(*pack))) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
+            }
+        }
+        if scrub {
+            for e in old.iter().filter(|e| !emptied.contains(&e.at.pack)) {
+                let file = OpenOptions::new().write(true).open(dir.join(pack_name(e.at.pack)))?;
+                file.write_all_at(&vec![b'X'; usize::try_from(e.at.len).unwrap_or(0)], e.at.offset)?;
+                file.sync_data()?;
             }
         }
         sync_dir(&dir)?;
@@ -489,91 +732,6 @@ fn info(name: &str, g: &Group) -> GroupInfo {
         // Empty: RFC 3977 §6.1.1.2 asks for high = low - 1 (or 0 0).
         _ => GroupInfo { name: name.to_owned(), count: 0, low: g.high + 1, high: g.high },
     }
-}
-
-/// The article without an `Xref` field of its own (a server's Xref is its own to write).
-fn strip_xref(article: &[u8]) -> &[u8] {
-    if article.len() >= 5 && article[..5].eq_ignore_ascii_case(b"Xref:") {
-        // Only a leading Xref is dropped here; the poster-side checks refuse others.
-        let end = memchr::memmem::find(article, b"\r\n").map_or(article.len(), |p| p + 2);
-        return &article[end..];
-    }
-    article
-}
-
-/// The overview of an article file.
-fn entry_of(number: u64, raw: &[u8], arrived: SystemTime) -> Entry {
-    let header_end = memchr::memmem::find(raw, b"\r\n\r\n").map_or(raw.len(), |p| p + 4);
-    let (head, body) = raw.split_at(header_end);
-    let field = |name: &str| -> String {
-        let mut out = Vec::new();
-        if let Some(v) = header_value(head, name) {
-            write_field(&mut out, &v);
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    let lines = body.iter().filter(|&&b| b == b'\n').count() as u64;
-    Entry {
-        number,
-        subject: field("Subject"),
-        from: field("From"),
-        date: field("Date"),
-        message_id: field("Message-ID"),
-        references: field("References"),
-        bytes: raw.len() as u64,
-        lines,
-        xref: field("Xref"),
-        arrived,
-    }
-}
-
-/// A header field's value, folded lines joined, from a header block.
-pub(crate) fn header_value(head: &[u8], name: &str) -> Option<Vec<u8>> {
-    let mut value: Option<Vec<u8>> = None;
-    for line in head.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(v) = value.as_mut() {
-            if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
-                v.push(b' ');
-                v.extend_from_slice(line.trim_ascii());
-                continue;
-            }
-            return value;
-        }
-        if line.len() > name.len()
-            && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-            && line[name.len()] == b':'
-        {
-            value = Some(line[name.len() + 1..].trim_ascii().to_vec());
-        }
-    }
-    value
-}
-
-/// An overview file line: the OVER line's fields, then the arrival time.
-fn format_entry(e: &Entry) -> String {
-    let mut line = Vec::new();
-    e.overview().encode(&mut line);
-    line.truncate(line.len() - 2);
-    format!("{}\t{}\n", String::from_utf8_lossy(&line), unix(e.arrived))
-}
-
-fn parse_entry(line: &str) -> Option<Entry> {
-    let (over, arrived) = line.rsplit_once('\t')?;
-    let o = Overview::parse(over.as_bytes())?;
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    Some(Entry {
-        number: o.number,
-        subject: text(o.subject),
-        from: text(o.from),
-        date: text(o.date),
-        message_id: text(o.message_id),
-        references: text(o.references),
-        bytes: o.bytes,
-        lines: o.lines,
-        xref: text(o.xref),
-        arrived: UNIX_EPOCH + Duration::from_secs(arrived.parse().ok()?),
-    })
 }
 
 #[cfg(test)]

@@ -172,6 +172,14 @@ pub(crate) trait Handler<S: Session> {
         Ok(wire.read(buf, session).await)
     }
 
+    /// Called before what the session queued is written. A handler that answered before
+    /// its work was durable (NNTP's articles, committed together) makes it so here, or,
+    /// when `may_defer` (more pipelined input waits and the last round made progress),
+    /// returns `false` to take that input in first and answer it all after one commit.
+    async fn before_send(&mut self, _may_defer: bool) -> io::Result<bool> {
+        Ok(true)
+    }
+
     /// TLS is up after STARTTLS: forget what the plaintext exchange established.
     fn on_tls_established(&mut self) {}
 
@@ -224,6 +232,11 @@ where
                 } else {
                     handler.on_event(event, session, &mut wire).await?;
                 }
+            }
+            let may_defer =
+                !(starttls || compress || session.is_closed()) && offset < filled && (used > 0 || events > 0);
+            if !handler.before_send(may_defer).await? {
+                continue;
             }
             let wrote = wire.send(session).await?;
             if starttls {

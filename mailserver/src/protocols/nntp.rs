@@ -46,10 +46,26 @@ pub(crate) struct Connection {
     carrier: Carrier,
     /// Articles posted, for the session log line.
     pub(crate) posted: usize,
+    /// Articles answered but not committed yet (see `before_send`).
+    uncommitted: usize,
 }
 
+/// The most articles answered before one commit makes them durable (and the answers go).
+const MAX_UNCOMMITTED: usize = 64;
+
 impl Handler<ServerSession> for Connection {
-    const READ_BUFFER: usize = 16 * 1024;
+    const READ_BUFFER: usize = 64 * 1024;
+
+    async fn before_send(&mut self, may_defer: bool) -> io::Result<bool> {
+        if self.uncommitted == 0 {
+            return Ok(true);
+        }
+        if may_defer && self.uncommitted < MAX_UNCOMMITTED {
+            return Ok(false);
+        }
+        self.commit()?;
+        Ok(true)
+    }
 
     async fn on_event<IO: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
@@ -81,6 +97,7 @@ impl Handler<ServerSession> for Connection {
                 let article = std::mem::take(&mut self.article);
                 let carrier = std::mem::take(&mut self.carrier);
                 let response = tokio::task::block_in_place(|| self.take(&article, &carrier));
+                self.uncommitted += 1;
                 match response {
                     // A TAKETHIS that could not be stored now cannot be answered "try later"
                     // (RFC 4644 has 239 and 439 only): the connection ends, and the peer
@@ -128,7 +145,18 @@ impl Connection {
             article: Vec::new(),
             carrier: Carrier::Post,
             posted: 0,
+            uncommitted: 0,
         }
+    }
+
+    /// Makes the articles answered so far durable, before their answers are written. A
+    /// failure ends the connection unanswered: the peer offers them again.
+    fn commit(&mut self) -> io::Result<()> {
+        if self.uncommitted > 0 {
+            tokio::task::block_in_place(|| self.news.commit())?;
+            self.uncommitted = 0;
+        }
+        Ok(())
     }
 
     /// Answers a login step in NNTP terms (RFC 4643).
@@ -324,6 +352,10 @@ impl Connection {
         wire: &mut Wire<'_, IO>,
         line: impl Fn(&Self, &Entry, &mut Vec<u8>),
     ) -> io::Result<()> {
+        // What is written from here goes out at once, behind the answers already queued.
+        if self.uncommitted > 0 {
+            tokio::task::block_in_place(|| self.news.commit())?;
+        }
         let high = range.high.unwrap_or(u64::MAX);
         let mut low = range.low;
         while low <= high {
@@ -409,9 +441,7 @@ impl Connection {
         if let Some(v) = from_overview {
             return v.into_bytes();
         }
-        let Some((g, n)) = self.news.store.locate(&e.message_id) else { return Vec::new() };
-        let Some(path) = self.news.store.path(&g, n) else { return Vec::new() };
-        let raw = std::fs::read(path).unwrap_or_default();
+        let raw = self.news.store.article_by_id(&e.message_id).unwrap_or_default();
         let end = memchr::memmem::find(&raw, b"\r\n\r\n").map_or(raw.len(), |p| p + 4);
         header_value(&raw[..end], field).unwrap_or_default()
     }
@@ -479,6 +509,8 @@ impl Connection {
         session: &mut ServerSession,
         wire: &mut Wire<'_, IO>,
     ) -> io::Result<()> {
+        // What is written from here goes out at once, behind the answers already queued.
+        self.commit()?;
         let found: Result<(String, u64, u64), Answer> = match which {
             Some(ArticleRef::MessageId(id)) => self
                 .news
@@ -489,16 +521,16 @@ impl Connection {
                 .ok_or((430, "No article with that message-id".into())),
             Some(ArticleRef::Number(n)) => match self.group.clone() {
                 None => Err((412, "No newsgroup selected".into())),
-                Some(g) => match self.news.store.path(&g, n) {
-                    Some(_) => {
+                Some(g) => match self.news.store.contains(&g, n) {
+                    true => {
                         self.current = Some(n);
                         Ok((g, n, n))
                     }
-                    None => Err((423, "No article with that number".into())),
+                    false => Err((423, "No article with that number".into())),
                 },
             },
             None => match (self.group.clone(), self.current) {
-                (Some(g), Some(n)) if self.news.store.path(&g, n).is_some() => Ok((g, n, n)),
+                (Some(g), Some(n)) if self.news.store.contains(&g, n) => Ok((g, n, n)),
                 _ => Err((420, "No current article selected".into())),
             },
         };
@@ -524,14 +556,14 @@ impl Connection {
             let _ = session.respond(Response { code, text: &text });
             return Ok(());
         }
-        let Some(path) = self.news.store.path(&group, number) else {
-            let _ = session.respond(Response { code: 430, text: "Article gone" });
-            return Ok(());
-        };
-        let raw = match tokio::fs::read(&path).await {
-            Ok(raw) => raw,
+        let raw = match tokio::task::block_in_place(|| self.news.store.article(&group, number)) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                let _ = session.respond(Response { code: 430, text: "Article gone" });
+                return Ok(());
+            }
             Err(e) => {
-                tracing::warn!(file = %path.display(), error = %e, "NNTP article unreadable");
+                tracing::warn!(group = %group, number, error = %e, "NNTP article unreadable");
                 let _ = session.respond(Response { code: 403, text: "Article unavailable" });
                 return Ok(());
             }

@@ -304,7 +304,9 @@ impl Deliverer {
     fn to_newsgroup(&self, envelope: &Envelope, index: usize, group: &str, content: &[u8]) -> io::Result<()> {
         let Some(news) = &self.news else { return Ok(()) };
         let fallback = crate::news::gateway::mail_message_id(&envelope.id, index, &news.path_host);
-        match news.post_mail(content, group, &envelope.from, &envelope.client, &fallback) {
+        let intake = news.post_mail(content, group, &envelope.from, &envelope.client, &fallback);
+        news.commit()?;
+        match intake {
             Intake::Failed(text) => Err(io::Error::other(text)),
             Intake::Refused(why) => {
                 tracing::info!(queue_id = %envelope.id, group, why, "mail not posted");

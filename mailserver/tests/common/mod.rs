@@ -372,3 +372,31 @@ pub fn fetchmail(dir: &Path, protocol: &str, port: u16, user: &str, password: &s
     let log = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
     (run.status.success(), log)
 }
+
+/// Sends NNTP commands (then QUIT) on one connection and returns everything the server
+/// wrote until it closed.
+pub fn nntp_raw(addr: SocketAddr, commands: &[&str]) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut text: String = commands.iter().map(|c| format!("{c}\r\n")).collect();
+    text.push_str("QUIT\r\n");
+    stream.write_all(text.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Article `number` of `group` as a reader gets it (anonymous), if it is there.
+pub fn nntp_article(addr: SocketAddr, group: &str, number: u64) -> Option<String> {
+    let out = nntp_raw(addr, &[&format!("GROUP {group}"), &format!("ARTICLE {number}")]);
+    let start = out.find("\r\n220 ")?;
+    let body = &out[start + 2..];
+    let text = &body[body.find("\r\n")? + 2..];
+    Some(text[..text.find("\r\n.\r\n")? + 2].to_owned())
+}
+
+/// How many articles a group's overview lists (its `.overview` file).
+pub fn news_count(s: &Server, group: &str) -> usize {
+    std::fs::read_to_string(s.data().join("news").join(group).join(".overview")).map_or(0, |t| t.lines().count())
+}

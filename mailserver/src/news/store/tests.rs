@@ -1,6 +1,8 @@
 //! The spool: articles stored and found again, cross-posts, duplicates, expiry that never
 //! gives a number twice, and a crash at each step of a store put right by `open`.
 
+use std::time::Duration;
+
 use super::*;
 
 fn tempdir(name: &str) -> PathBuf {
@@ -36,10 +38,10 @@ fn articles_are_stored_numbered_and_found_again() {
     assert_eq!(s.neighbour("local.test", 2, false).map(|e| e.number), Some(1));
     assert!(s.neighbour("local.test", 2, true).is_none() && s.neighbour("local.test", 1, false).is_none());
     assert_eq!(over[1].xref, "news.test local.test:2 local.other:1");
-    // The cross-post is one file in both groups, Xref first.
-    let (a, b) = (s.path("local.test", 2).unwrap(), s.path("local.other", 1).unwrap());
-    let stored = fs::read(&a).unwrap();
-    assert!(stored.starts_with(b"Xref: ") && stored == fs::read(&b).unwrap());
+    // The cross-post is the same in both groups, Xref first.
+    let a = s.article("local.test", 2).unwrap().unwrap();
+    assert!(a.starts_with(b"Xref: ") && Some(a) == s.article("local.other", 1).unwrap());
+    assert!(s.article("local.test", 3).unwrap().is_none());
     assert_eq!(s.locate("<2@x>"), Some(("local.test".to_owned(), 2)));
     assert!(s.seen("<1@x>") && !s.seen("<9@x>"));
     assert_eq!(s.since(UNIX_EPOCH, |g| g == "local.other"), ["<2@x>"]);
@@ -71,33 +73,53 @@ fn expiry_keeps_numbers_and_history() {
     let _ = fs::remove_dir_all(&d);
 }
 
-/// The process dies after the article file was synced but before its overview and history
-/// lines: `open` writes them from the file, so the article is there and the three agree.
-/// The other way round (a line whose file is gone) the line is dropped.
+/// The process dies after an article was synced into its pack but before its overview and
+/// history lines: `open` writes them from the pack, so the article is there and the three
+/// agree; a torn record at a pack's end (never synced, never acknowledged) is cut; a line
+/// whose article is not in its pack is dropped; an article file put in the group's folder
+/// by hand (the earlier layout) is taken into the pack.
 #[test]
 fn a_crash_between_the_steps_is_put_right() {
     let d = tempdir("crash");
     let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     s.store(&article("<1@x>", "kept"), "<1@x>", &["local.test"]).unwrap();
+    s.store(&article("<2@x>", "unlisted"), "<2@x>", &["local.test"]).unwrap();
     drop(s);
     let g = d.join("local.test");
-    // An article whose overview and history lines never made it (and a high mark behind).
-    fs::write(g.join("2"), article("<2@x>", "orphan")).unwrap();
-    // A line whose article file is gone.
-    let mut over = fs::read_to_string(g.join(".overview")).unwrap();
-    over.push_str("7\tghost\ta\tb\t<7@x>\t\t1\t1\t\t1\n");
-    fs::write(g.join(".overview"), over).unwrap();
+    // Article 2's lines never reached the disk; a record was being appended.
+    let over = fs::read_to_string(g.join(".overview")).unwrap();
+    let first_line = over.lines().next().unwrap().to_owned();
+    fs::write(g.join(".overview"), format!("{first_line}\n7\tghost\ta\tb\t<7@x>\t\t1\t1\t\t1\t1 0 5\n")).unwrap();
+    let history = fs::read_to_string(d.join("history")).unwrap();
+    fs::write(d.join("history"), history.lines().next().unwrap().to_owned() + "\n").unwrap();
+    let pack = g.join("1.pack");
+    let whole = fs::metadata(&pack).unwrap().len();
+    OpenOptions::new()
+        .append(true)
+        .open(&pack)
+        .unwrap()
+        .write_all(b"@sansmail-article 3 500 1 <3@x>\nFrom: torn")
+        .unwrap();
+    // And a loose file.
+    fs::write(g.join("5"), article("<5@x>", "loose")).unwrap();
     let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     let over = s.overview("local.test", 1, u64::MAX, usize::MAX);
-    assert_eq!(over.iter().map(|e| (e.number, e.subject.as_str())).collect::<Vec<_>>(), [(1, "kept"), (2, "orphan")]);
-    assert!(s.seen("<2@x>"), "the history learnt it");
-    assert_eq!(s.group("local.test").unwrap().high, 2);
-    // The next article is 3: no number given twice.
-    assert_eq!(s.store(&article("<3@x>", "x"), "<3@x>", &["local.test"]).unwrap()[0].1, 3);
+    assert_eq!(
+        over.iter().map(|e| (e.number, e.subject.as_str())).collect::<Vec<_>>(),
+        [(1, "kept"), (2, "unlisted"), (5, "loose")]
+    );
+    assert!(s.seen("<2@x>") && s.seen("<5@x>"), "the history learnt them");
+    assert!(!s.seen("<3@x>"));
+    assert!(!g.join("5").exists(), "taken into the pack");
+    assert!(fs::metadata(&pack).unwrap().len() > whole, "the torn record cut, the loose one appended");
+    assert!(s.article("local.test", 5).unwrap().unwrap().ends_with(b"line two\r\n"));
+    // The next article is 6: no number given twice.
+    assert_eq!(s.store(&article("<6@x>", "x"), "<6@x>", &["local.test"]).unwrap()[0].1, 6);
+    s.checkpoint().unwrap();
     drop(s);
     // And a second open finds nothing to put right: the files agree.
     let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
-    assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 3, low: 1, high: 3 });
+    assert_eq!(s.group("local.test").unwrap(), GroupInfo { name: "local.test".into(), count: 4, low: 1, high: 6 });
     let history = fs::read_to_string(d.join("history")).unwrap();
     assert_eq!(history.lines().filter(|l| l.starts_with("<2@x>\t")).count(), 1, "{history}");
     let _ = fs::remove_dir_all(&d);
@@ -120,5 +142,41 @@ fn hostile_names_and_headers() {
     let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
     assert_eq!(s.overview("local.test", 1, 1, 1)[0].subject, "a b c");
     a.clear();
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// Staged articles are neither visible nor stored twice before their commit; a cancel
+/// overwrites the article's bytes in its pack and is never undone by a restart, expiry
+/// removes a pack with nothing left in it, and numbers go on past both.
+#[test]
+fn staging_cancels_and_expiry() {
+    let d = tempdir("staging");
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
+    s.store(&article("<1@x>", "one"), "<1@x>", &["local.test"]).unwrap();
+    s.store(&article("<2@x>", "two"), "<2@x>", &["local.test"]).unwrap();
+    s.stage(&article("<3@x>", "three"), "<3@x>", &["local.test"]).unwrap();
+    assert!(!s.contains("local.test", 3), "staged is not visible");
+    assert!(s.seen("<3@x>"), "but is not taken twice");
+    assert!(matches!(s.stage(&article("<3@x>", "x"), "<3@x>", &["local.test"]), Err(StoreError::Duplicate)));
+    assert_eq!(s.commit().unwrap(), ["<3@x>"]);
+    assert!(s.contains("local.test", 3));
+    assert!(s.remove("<2@x>").unwrap());
+    let pack = fs::read(d.join("local.test/1.pack")).unwrap();
+    assert!(memchr::memmem::find(&pack, b"Subject: two").is_none(), "the cancelled bytes are gone");
+    s.store(&article("<4@x>", "four"), "<4@x>", &["local.test"]).unwrap();
+    drop(s);
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
+    let over = s.overview("local.test", 1, u64::MAX, usize::MAX);
+    assert_eq!(
+        over.iter().map(|e| (e.number, e.subject.as_str())).collect::<Vec<_>>(),
+        [(1, "one"), (3, "three"), (4, "four")]
+    );
+    assert_eq!(s.expire("local.test", SystemTime::now() + Duration::from_secs(1)).unwrap(), 3);
+    assert!(!d.join("local.test/1.pack").exists() || s.store(&article("<5@x>", "x"), "<5@x>", &["local.test"]).is_ok());
+    drop(s);
+    let s = NewsStore::open(&d, &["local.test"], "news.test").unwrap();
+    assert_eq!(s.group("local.test").unwrap().count, u64::from(s.seen("<5@x>")));
+    let next = s.store(&article("<6@x>", "x"), "<6@x>", &["local.test"]).unwrap()[0].1;
+    assert!(next >= 5, "{next}");
     let _ = fs::remove_dir_all(&d);
 }
