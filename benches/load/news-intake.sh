@@ -32,10 +32,10 @@ chmod 755 "$W"
 SPID=""
 cleanup() {
   [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
-  pkill -f "^$INNBIN/innd" 2>/dev/null || true
-  pkill -u news nnrpd 2>/dev/null || true
-  # innd takes a moment to flush and go: the next run needs its port.
-  for _ in $(seq 100); do pgrep -f "^$INNBIN/innd" >/dev/null || break; sleep 0.1; done
+  # innd goes by ctlinnd (it takes a moment to flush); the next run needs its port.
+  [ -f "$W/inn/etc/inn.conf" ] && su news -s /bin/sh -c "INNCONF=$W/inn/etc/inn.conf $INNBIN/ctlinnd -t 10 shutdown bench" >/dev/null 2>&1 || true
+  for _ in $(seq 100); do pgrep -u news -f "^$INNBIN/innd" >/dev/null || break; sleep 0.1; done
+  pkill -9 -u news -f "^$INNBIN/(innd|nnrpd)" 2>/dev/null || true
   [ -n "${KEEP:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
