@@ -329,3 +329,54 @@ fn a_pull_fetches_what_is_new_upstream() {
     assert_eq!(marks, "local.general 4\n");
     assert!(!site.cli(&["news", "pull", "nobody"], "").status.success());
 }
+
+/// Control messages fed by peers: a cancel from a peer with `control = true` removes the
+/// article; the same from a peer without it is remembered and ignored; a newgroup from the
+/// trusted peer makes the group only with `[news] control_groups`.
+#[test]
+fn peers_cancel_only_when_trusted_to() {
+    let s = Server::start(
+        "news-control-peers",
+        &config(
+            "[[newsgroup]]\nname = \"local.general\"\npost = \"anyone\"\n\
+             [[newspeer]]\nname = \"trusted\"\nusers = [\"trusted@example.test\"]\ncontrol = true\n\
+             [[newspeer]]\nname = \"other\"\nusers = [\"other@example.test\"]\n",
+        ),
+    );
+    add_users(&s, &["trusted", "other"]);
+    let out = steps(
+        &s,
+        &serde_json::json!([
+            ["post", article("p@example.test", "local.general", "first", "Message-ID: <c1@example.test>\r\n")],
+            ["post", article("p@example.test", "local.general", "second", "Message-ID: <c2@example.test>\r\n")]
+        ]),
+    );
+    assert_eq!(out.matches("post 240").count(), 2, "{out}");
+    let ihave = |user: &str, id: &str, control: &str| {
+        let art = format!(
+            "Path: peer!not-for-mail\r\nFrom: p@example.test\r\nNewsgroups: local.general\r\nSubject: cmsg\r\n\
+             Message-ID: {id}\r\nControl: {control}\r\n\r\ncontrol\r\n."
+        );
+        common::nntp_raw(
+            s.addr("nntp"),
+            &[
+                &format!("AUTHINFO USER {user}@example.test"),
+                &format!("AUTHINFO PASS {PASSWORD}"),
+                &format!("IHAVE {id}"),
+                &art,
+            ],
+        )
+    };
+    let out = ihave("other", "<k1@peer>", "cancel <c1@example.test>");
+    assert!(out.contains("\r\n235 "), "{out}");
+    let out = ihave("trusted", "<k2@peer>", "cancel <c2@example.test>");
+    assert!(out.contains("\r\n235 "), "{out}");
+    let out = ihave("trusted", "<k3@peer>", "newgroup local.fromcontrol");
+    assert!(out.contains("\r\n235 "), "{out}");
+    let out = steps(&s, &serde_json::json!([["subjects", "local.general"], ["list"]]));
+    assert!(out.contains(r#"subjects local.general ["first"]"#), "{out}");
+    assert!(!out.contains("local.fromcontrol"), "{out}");
+    // Control messages are remembered: not taken twice.
+    let out = ihave("trusted", "<k2@peer>", "cancel <c2@example.test>");
+    assert!(out.contains("\r\n435 "), "{out}");
+}
