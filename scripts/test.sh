@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs the real clients the server's tests drive
-# where they are missing (Debian packages: swaks, msmtp, curl, fetchmail, Perl's HMAC for
-# swaks' CRAM-MD5, inn2 for INN's news tools; from PyPI: scramp, aiosmtpd, dnslib), then runs `cargo test --workspace`
+# where they are missing (Debian packages: swaks, msmtp, curl, fetchmail, slrnpull, Perl's HMAC
+# for swaks' CRAM-MD5, inn2 for INN's news tools; from PyPI: scramp, aiosmtpd, dnslib), then runs `cargo test --workspace`
 # with any arguments given (`scripts/test.sh -p sansmail --test imap`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in swaks python3 msmtp curl fetchmail; do
+for tool in swaks python3 msmtp curl fetchmail slrnpull; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 perl -MDigest::HMAC_MD5 -e1 >/dev/null 2>&1 || need+=(libdigest-hmac-perl)

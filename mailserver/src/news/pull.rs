@@ -182,7 +182,10 @@ async fn fetch(
             pulled.skipped += 1;
             continue;
         }
+        // A hostile upstream's word is not taken for a message-id: the article's own header
+        // must say the same (`transfer`), and this must be one.
         let id = text.split_whitespace().nth(1).unwrap_or_default().to_owned();
+        let valid = sansmail_nntp_proto::command::is_message_id(&id);
         let mut article = Vec::new();
         let mut too_large = false;
         loop {
@@ -199,7 +202,7 @@ async fn fetch(
                 _ => return Err(io::Error::other("unexpected data from the upstream")),
             }
         }
-        if too_large {
+        if too_large || !valid {
             pulled.skipped += 1;
             continue;
         }
