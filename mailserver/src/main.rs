@@ -6,6 +6,7 @@
 
 mod cli;
 mod config;
+mod gateway;
 mod identity;
 mod net;
 mod news;
@@ -83,6 +84,11 @@ enum Command {
     News {
         #[command(subcommand)]
         action: cli::news::NewsAction,
+    },
+    /// Store-and-forward gateways: what they hold; hand a domain's mail over now.
+    Gateway {
+        #[command(subcommand)]
+        action: cli::gateway::GatewayAction,
     },
 }
 
@@ -224,6 +230,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::News { action } => cli::news::run(&config, action),
+        Command::Gateway { action } => cli::gateway::run(&config, action),
         Command::Explain { listener, client, user, from, to, recent_login } => {
             explain(&config, &listener, (client, recent_login), user, &from, &to)
         }
@@ -252,6 +259,7 @@ fn explain(
     }
     let relay = l.relay();
     let dir = config.directory()?;
+    let gateways = crate::gateway::Gateways::new(&config.gateway, &config.data_dir)?;
     let user = user.map(|u| users::normalize(&u));
     let client = policy::Client { ip, user: user.as_deref(), recent_login, local_ip: None };
     let path = |a: &str| format!("<{}>", a.trim_start_matches('<').trim_end_matches('>'));
@@ -273,7 +281,7 @@ fn explain(
                 continue;
             }
         };
-        match policy::rcpt_to(&relay, &dir, client, &forward) {
+        match policy::rcpt_to(&relay, &dir, &gateways, client, &forward) {
             Ok((_, targets, rule)) => println!("RCPT TO:{to_path} -> 250 accepted, to {targets:?} (rule: {rule})"),
             Err(d) => println!("RCPT TO:{to_path} -> {} (rule: {})", reply_line(&d.reply), d.rule),
         }

@@ -69,6 +69,8 @@ fn smtp_config(config: &Config, l: &Listener) -> SmtpConfig {
     let mut c = SmtpConfig::new(config.hostname.clone());
     c.greeting = "ESMTP sansmail".into();
     c.extensions.starttls = l.config.tls == TlsMode::Starttls;
+    // ETRN where a gateway lets someone ask.
+    c.extensions.etrn = l.config.service.is_smtp() && config.gateway.iter().any(|g| !g.etrn_networks.is_empty());
     if l.config.auth {
         c.auth_mechanisms = crate::identity::sasl::offered(l.config.cram_md5);
         c.auth_requires_tls = !l.config.allow_plaintext_auth;
@@ -251,6 +253,10 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         news: Some(news.clone()),
     });
     let _ = news.mailer.set(deliverer.clone());
+    let gateways = Arc::new(
+        crate::gateway::Gateways::new(&config.gateway, &config.data_dir)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+    );
     let manager = crate::outbound::Manager::new(
         outbound,
         &config.outbound,
@@ -258,6 +264,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         &config.hostname,
         &config.data_dir,
         deliverer.clone(),
+        gateways.clone(),
     )?;
     tokio::spawn(crate::outbound::run(Arc::new(manager), outbound_rx));
     tokio::spawn(delivery::run(deliverer, job_rx));
@@ -325,6 +332,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         spool,
         jobs,
         news,
+        gateways,
+        data_dir: config.data_dir.clone(),
     });
     let stop = CancellationToken::new();
     // The accept loops and every session: waited for, within the grace period, at the end.

@@ -1,4 +1,5 @@
 //! Command-line subcommands beyond `serve` that work on the data directory.
 
+pub(crate) mod gateway;
 pub(crate) mod news;
 pub(crate) mod queue;

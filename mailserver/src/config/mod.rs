@@ -75,6 +75,9 @@ pub(crate) struct Config {
     /// The news service as a whole.
     #[serde(default)]
     pub(crate) news: crate::news::NewsSettings,
+    /// Store-and-forward gateways for other domains.
+    #[serde(default)]
+    pub(crate) gateway: Vec<crate::gateway::GatewayConfig>,
 }
 
 /// `[tls]`.
@@ -450,6 +453,7 @@ fn unreachable_default() -> Config {
         newsgroup: Vec::new(),
         newspeer: Vec::new(),
         news: crate::news::NewsSettings::default(),
+        gateway: Vec::new(),
     }
 }
 

@@ -101,6 +101,7 @@ pub(crate) fn mail_from(
 pub(crate) fn rcpt_to(
     relay: &Relay,
     dir: &Directory,
+    gateways: &crate::gateway::Gateways,
     client: Client<'_>,
     to: &ForwardPath<'_>,
 ) -> Result<(String, Vec<Target>, String), Denied> {
@@ -125,6 +126,25 @@ pub(crate) fn rcpt_to(
         };
     }
     let target = || vec![Target::Remote(normalize(&address))];
+    // A gateway's domain: taken from anyone, for the domain's own server.
+    if let Domain::Name(domain) = &mailbox.domain
+        && let Some(g) = gateways.for_domain(domain)
+    {
+        let listed = || g.addresses.iter().any(|a| normalize(a) == normalize(&address));
+        if g.recipients == crate::gateway::Recipients::Listed && !listed() {
+            return Err(deny(
+                550,
+                (5, 1, 1),
+                format!("<{address}>: Recipient address rejected: no such user at {domain}"),
+                UNKNOWN_USER,
+            ));
+        }
+        let how = match g.delivery {
+            crate::gateway::Delivery::Forward => "forwarded to its host",
+            crate::gateway::Delivery::Hold => "held until ETRN or `sansmail gateway flush`",
+        };
+        return Ok((address.clone(), target(), format!("gateway {}, {how}", g.name())));
+    }
     if relay.in_networks(client.ip) {
         return Ok((address.clone(), target(), "relay.networks".into()));
     }
@@ -163,15 +183,16 @@ mod tests {
     #[test]
     fn after_login_window_relays_only_when_on_and_recent() {
         let dir = Config::embedded().directory().unwrap();
+        let gw = crate::gateway::Gateways::new(&[], std::path::Path::new("/nonexistent")).unwrap();
         let (to, _) = ForwardPath::parse(b"<x@remote.test>").unwrap();
         let mut relay = Relay::default();
         let client =
             |recent_login| Client { ip: "192.0.2.1".parse().unwrap(), user: None, recent_login, local_ip: None };
-        assert!(rcpt_to(&relay, &dir, client(true), &to).is_err(), "off: a recent login does not relay");
+        assert!(rcpt_to(&relay, &dir, &gw, client(true), &to).is_err(), "off: a recent login does not relay");
         relay.after_login = Some(std::time::Duration::from_secs(300));
-        let (_, _, rule) = rcpt_to(&relay, &dir, client(true), &to).unwrap();
+        let (_, _, rule) = rcpt_to(&relay, &dir, &gw, client(true), &to).unwrap();
         assert_eq!(rule, "relay.after_login_minutes");
-        assert!(rcpt_to(&relay, &dir, client(false), &to).is_err(), "on: no recent login, no relay");
+        assert!(rcpt_to(&relay, &dir, &gw, client(false), &to).is_err(), "on: no recent login, no relay");
     }
 }
 

@@ -12,7 +12,7 @@ mod config;
 pub(crate) mod dsn;
 pub(crate) mod route;
 
-pub(crate) use config::{OutboundConfig, RouteConfig};
+pub(crate) use config::{OutboundConfig, RouteConfig, RouteTls};
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -28,9 +28,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use self::client::{Attempt, HopResult};
-use self::config::RouteTls;
 use self::dsn::Kind;
 use self::route::{Routed, Router};
+use crate::gateway::Gateways;
 use crate::store::delivery::Deliverer;
 use crate::store::outbound_queue::{RcptState, State, Status, Store};
 use crate::store::spool::{Envelope, Recipient};
@@ -55,7 +55,12 @@ pub(crate) struct Manager {
     flush_mark: PathBuf,
     /// Connections kept between messages.
     pool: client::Pool,
+    /// The store-and-forward gateways: their hosts, holds and releases.
+    pub(crate) gateways: Arc<Gateways>,
 }
+
+/// How soon a held gateway domain's mail is looked at again (for its hold limit).
+const HOLD_RECHECK_SECS: u64 = 3600;
 
 impl Manager {
     /// The outbound queue of `data_dir`, sending as `hostname` by these settings and routes.
@@ -66,8 +71,11 @@ impl Manager {
         hostname: &str,
         data_dir: &std::path::Path,
         deliverer: Arc<Deliverer>,
+        gateways: Arc<Gateways>,
     ) -> io::Result<Self> {
-        let router = Router::new(config, routes).map_err(io::Error::other)?;
+        // A gateway's domains go to its host, before any [[route]].
+        let all: Vec<RouteConfig> = gateways.routes().into_iter().chain(routes.iter().cloned()).collect();
+        let router = Router::new(config, &all).map_err(io::Error::other)?;
         Ok(Self {
             flush_mark: data_dir.join("queue").join("out").join(FLUSH_MARK),
             store,
@@ -79,7 +87,14 @@ impl Manager {
             verified: Mutex::new(HashMap::new()),
             per_domain: Mutex::new(HashMap::new()),
             pool: client::Pool::default(),
+            gateways,
         })
+    }
+
+    /// How long mail for `domain` may wait before it is returned: a gateway's hold limit,
+    /// else `max_queue_secs`.
+    fn lifetime(&self, domain: &str) -> u64 {
+        self.gateways.for_domain(domain).map_or(self.config.max_queue_secs, |g| g.hold_days.saturating_mul(86_400))
     }
 
     fn domain_slots(&self, domain: &str) -> Arc<Semaphore> {
@@ -161,6 +176,16 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
             }
             _ = tick.tick() => {
                 manager.pool.reap();
+                let released = manager.gateways.take_releases();
+                if !released.is_empty() {
+                    // The released domains' mail due now, then scheduled.
+                    let store = manager.store.clone();
+                    let marked = blocking(move || store.for_domains(&released, true)).await;
+                    if let Err(e) = marked {
+                        tracing::error!(error = %e, "cannot release a gateway's mail");
+                    }
+                    rescan(&manager, &mut schedule);
+                }
                 if std::fs::remove_file(&manager.flush_mark).is_ok() {
                     tracing::info!("queue flush requested");
                     rescan(&manager, &mut schedule);
@@ -310,6 +335,48 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             None => by_domain.push((domain, vec![i])),
         }
     }
+    // A held gateway domain's mail waits for its release, without an attempt counted; past
+    // the gateway's hold limit it is returned.
+    let mut held_changed = false;
+    by_domain.retain(|(domain, idxs)| {
+        if !m.gateways.held(domain) {
+            return true;
+        }
+        for &i in idxs {
+            let s = &mut state.rcpt[i];
+            if now >= env.received.saturating_add(m.lifetime(domain)) {
+                s.status = Status::Failed;
+                s.status_code = "4.4.7".into();
+                s.last_error = format!("held for {domain} and not collected in time");
+                s.unreported = wants_report(&env, &env.recipients[i], s);
+            } else {
+                s.next_attempt = now + HOLD_RECHECK_SECS;
+            }
+        }
+        held_changed = true;
+        false
+    });
+    if by_domain.is_empty() && held_changed {
+        let done = state.is_done() && !state.rcpt.iter().any(|r| r.unreported);
+        if !done {
+            save(m, id, &state).await?;
+        }
+        if state.rcpt.iter().any(|r| r.unreported) {
+            let store = m.store.clone();
+            let key = id.to_owned();
+            let content = blocking(move || store.read(&key)).await?.1;
+            if report(m, &env, &content, &mut state, now).await? && !state.is_done() {
+                save(m, id, &state).await?;
+            }
+        }
+        if state.is_done() {
+            let store = m.store.clone();
+            let key = id.to_owned();
+            blocking(move || store.remove(&key)).await?;
+            return Ok(None);
+        }
+        return Ok(state.next_due());
+    }
     let all_busy = !by_domain.is_empty()
         && by_domain.iter().all(|(d, _)| m.domain_slots(d).available_permits() == 0)
         && !state.rcpt.iter().any(|r| r.unreported);
@@ -347,7 +414,7 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             s.next_hop_reports = result.status == Status::Delivered && result.next_hop_reports;
             if s.status == Status::Deferred {
                 s.next_attempt = now + m.backoff(s.attempts);
-                if now >= env.received.saturating_add(m.config.max_queue_secs) {
+                if now >= env.received.saturating_add(m.lifetime(&domain)) {
                     // Too long in the queue: a failure, with the last reason and 4.4.7.
                     s.status = Status::Failed;
                     s.status_code = "4.4.7".into();
@@ -425,7 +492,18 @@ impl Outcome {
 async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &str, idxs: &[usize]) -> Vec<Outcome> {
     let all =
         |status, code: &str, text: String| idxs.iter().map(|_| Outcome::local(status, code, text.clone())).collect();
-    let dest = match m.router.route(domain).await {
+    // A release asked for by ETRN from a client that takes the mail itself.
+    let to_client = m.gateways.release(domain).and_then(|r| r.to);
+    let routed = match to_client {
+        Some(addr) => Routed::To(route::Destination {
+            hops: vec![route::Hop { host: addr.ip().to_string(), port: addr.port() }],
+            tls: RouteTls::Opportunistic,
+            ca_file: None,
+            credentials: None,
+        }),
+        None => m.router.route(domain).await,
+    };
+    let dest = match routed {
         Routed::To(d) => d,
         Routed::NullMx => return all(Status::Failed, "5.1.10", format!("{domain} accepts no mail (null MX)")),
         Routed::NoSuchDomain => return all(Status::Failed, "5.1.2", format!("domain {domain} does not exist")),

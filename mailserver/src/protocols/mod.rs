@@ -39,4 +39,8 @@ pub(crate) struct Shared {
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
     /// The newsgroups and their spool.
     pub(crate) news: Arc<crate::news::News>,
+    /// The store-and-forward gateways.
+    pub(crate) gateways: Arc<crate::gateway::Gateways>,
+    /// The data directory (ETRN's releases).
+    pub(crate) data_dir: std::path::PathBuf,
 }

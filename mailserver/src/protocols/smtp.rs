@@ -209,11 +209,45 @@ impl Connection {
                 self.auth_outcome(outcome, session);
             }
             Event::AuthCancelled => self.login.cancel(),
-            Event::Verify(_) | Event::Expand(_) | Event::Etrn(_) | Event::Atrn { .. } => {
+            Event::Etrn(node) => {
+                let answer = tokio::task::block_in_place(|| self.etrn(&node));
+                let _ = if answer.code().class() == 2 { session.accept_with(&answer) } else { session.reject(&answer) };
+            }
+            Event::Verify(_) | Event::Expand(_) | Event::Atrn { .. } => {
                 let _ = session.reject(&reply(502, (5, 5, 1), "Command not implemented"));
             }
             _ => {}
         }
+    }
+
+    /// ETRN (RFC 1985): the node's held mail handed over now (to the gateway's host, or to
+    /// this client); the RFC's replies (250/251/253, 458, 459).
+    fn etrn(&self, node: &str) -> Reply<'static> {
+        use crate::gateway::EtrnRefusal;
+        let (gateway, domains) = match self.shared.gateways.etrn(node, self.peer.ip()) {
+            Ok(x) => x,
+            Err(EtrnRefusal::Unknown) => return reply(459, (4, 7, 1), format!("{node}: no mail is held here for it")),
+            Err(EtrnRefusal::NotAllowed) => {
+                tracing::info!(client = %self.peer.ip(), node, "ETRN refused");
+                return reply(459, (4, 7, 1), format!("{node}: not allowed from your address"));
+            }
+            Err(EtrnRefusal::TooSoon) => return reply(458, (4, 7, 1), format!("{node}: a run started moments ago")),
+        };
+        let held = crate::store::outbound_queue::Store::open(&self.shared.data_dir)
+            .and_then(|q| q.for_domains(&domains, false))
+            .map_or(0, |(n, _)| n);
+        if held == 0 {
+            return reply(251, (2, 0, 0), format!("OK, no messages waiting for {node}"));
+        }
+        let to = gateway.etrn_to_client.then(|| std::net::SocketAddr::new(self.peer.ip(), gateway.etrn_port));
+        for d in &domains {
+            if let Err(e) = crate::gateway::request_release(&self.shared.data_dir, d, to) {
+                tracing::warn!(domain = %d, error = %e, "ETRN release failed");
+                return reply(458, (4, 3, 0), format!("Unable to queue messages for {node}"));
+            }
+        }
+        tracing::info!(client = %self.peer.ip(), node, gateway = gateway.name(), messages = held, "ETRN");
+        reply(253, (2, 0, 0), format!("OK, {held} pending messages for node {node} started"))
     }
 
     /// Who is asking, for the relay policy.
@@ -251,19 +285,20 @@ impl Connection {
         let orcpt = params.orcpt.as_ref().and_then(|o| Some(format!("{};{}", o.addr_type, xtext(&o.addr)?)));
         let dsn = Recipient { notify, orcpt, ..Recipient::default() };
         let client = self.client();
-        let (address, targets, _rule) = match policy::rcpt_to(&self.relay, &self.shared.directory, client, to) {
-            Ok(ok) => ok,
-            Err(d) => {
-                tracing::info!(client = %self.peer.ip(), user = ?self.user, rule = %d.rule, "RCPT refused");
-                if d.rule == policy::UNKNOWN_USER {
-                    self.unknown_recipients += 1;
-                    if self.shared.identity.defences.unknown_recipient(self.peer.ip(), self.unknown_recipients) {
-                        return Err(reply(421, (4, 7, 0), "Too many unknown recipients, closing connection"));
+        let (address, targets, _rule) =
+            match policy::rcpt_to(&self.relay, &self.shared.directory, &self.shared.gateways, client, to) {
+                Ok(ok) => ok,
+                Err(d) => {
+                    tracing::info!(client = %self.peer.ip(), user = ?self.user, rule = %d.rule, "RCPT refused");
+                    if d.rule == policy::UNKNOWN_USER {
+                        self.unknown_recipients += 1;
+                        if self.shared.identity.defences.unknown_recipient(self.peer.ip(), self.unknown_recipients) {
+                            return Err(reply(421, (4, 7, 0), "Too many unknown recipients, closing connection"));
+                        }
                     }
+                    return Err(d.reply);
                 }
-                return Err(d.reply);
-            }
-        };
+            };
         let mut out = Vec::with_capacity(targets.len());
         for t in targets {
             match t {

@@ -221,6 +221,34 @@ impl Store {
         }
     }
 
+    /// The messages waiting (a recipient not final) for one of `domains` (lower case), and
+    /// their octets; with `due_now`, those recipients are made due at once (a release).
+    pub(crate) fn for_domains(&self, domains: &[String], due_now: bool) -> io::Result<(usize, u64)> {
+        let (mut count, mut octets) = (0, 0);
+        for id in self.list()? {
+            let Ok(env) = self.envelope(&id) else { continue };
+            let Ok(mut state) = self.state(&id, env.recipients.len(), 0) else { continue };
+            let mut waiting = false;
+            for (r, s) in env.recipients.iter().zip(state.rcpt.iter_mut()) {
+                let domain = r.address.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
+                if !s.status.is_final() && domains.contains(&domain) {
+                    waiting = true;
+                    if due_now {
+                        s.next_attempt = 0;
+                    }
+                }
+            }
+            if waiting {
+                count += 1;
+                octets += fs::metadata(self.msg(&id)).map_or(0, |m| m.len());
+                if due_now {
+                    self.save_state(&id, &state)?;
+                }
+            }
+        }
+        Ok((count, octets))
+    }
+
     /// Writes a message's state durably.
     pub(crate) fn save_state(&self, id: &str, state: &State) -> io::Result<()> {
         let text = toml::to_string(state).map_err(io::Error::other)?;

@@ -1,0 +1,153 @@
+//! Store-and-forward gateways with real clients: a second `sansmail` is the gateway domain's
+//! own server; mail is sent to the gateway with swaks; `fetchmail --protocol ETRN` asks for
+//! held mail. Each hand-over way delivers what was accepted exactly once, and `kill -9`
+//! while the gateway holds loses nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::Server;
+
+/// The gateway domain's own server: branch.test with bob.
+fn branch() -> Server {
+    Server::start(
+        "gw-branch",
+        &common::mx(
+            "hostname = \"mx.branch.test\"\n[[domain]]\nname = \"branch.test\"\n[[user]]\naddress = \"bob@branch.test\"\n",
+            "",
+        ),
+    )
+}
+
+fn gateway(name: &str, keys: &str) -> Server {
+    Server::start(
+        name,
+        &common::mx(
+            "hostname = \"gw.provider.test\"\n",
+            &format!("[[gateway]]\nname = \"branch\"\ndomains = [\"branch.test\"]\ntls = \"none\"\n{keys}"),
+        ),
+    )
+}
+
+fn send(s: &Server, to: &str, subject: &str) -> (bool, String) {
+    let server = s.addr("mx").to_string();
+    common::swaks(&["--server", &server, "--from", "alice@remote.test", "--to", to, "--h-Subject", subject])
+}
+
+fn etrn_fetchmail(s: &Server, domain: &str) -> String {
+    let out = Command::new("fetchmail")
+        .args(["-v", "--nodetach", "--nosyslog", "-f", "/dev/null", "--protocol", "ETRN", "--port"])
+        .arg(s.addr("mx").port().to_string())
+        .args(["--fetchdomains", domain, "127.0.0.1"])
+        .env("HOME", &s.dir)
+        .output()
+        .expect("fetchmail is installed (scripts/test.sh)");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn a_gateway_forwards_at_once_and_takes_only_its_recipients() {
+    let b = branch();
+    let host = b.addr("mx");
+    let a = gateway(
+        "gw-forward",
+        &format!("recipients = \"listed\"\naddresses = [\"bob@branch.test\"]\nhost = [\"{host}\"]\n"),
+    );
+    let (ok, out) = send(&a, "bob@branch.test", "forwarded");
+    assert!(ok, "{out}");
+    let mails = b.wait_maildir("branch.test", "bob", 1);
+    assert_eq!(mails.len(), 1, "{}", a.log_text());
+    assert!(mails[0].1.contains("Subject: forwarded") && mails[0].1.contains("by gw.provider.test"), "{}", mails[0].1);
+    let (ok, out) = send(&a, "carol@branch.test", "unlisted");
+    assert!(!ok && out.contains("550 5.1.1"), "{out}");
+    // Not a relay for anything else.
+    let (ok, out) = send(&a, "someone@elsewhere.test", "relay?");
+    assert!(!ok && out.contains("5.7.1"), "{out}");
+    // explain names the rule.
+    let out = a.cli(
+        &["explain", "--listener", "mx", "--client", "192.0.2.7", "--from", "x@remote.test", "--to", "bob@branch.test"],
+        "",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("250 accepted") && text.contains("gateway branch, forwarded to its host"), "{text}");
+    assert!(a.wait_queue_empty());
+    assert!(common::wait_until(|| a.outbound().is_empty()));
+    assert_eq!(b.maildir("branch.test", "bob").len(), 1);
+}
+
+#[test]
+fn held_mail_leaves_on_etrn_exactly_once_and_survives_kill_9() {
+    let b = branch();
+    let host = b.addr("mx");
+    let mut a =
+        gateway("gw-hold", &format!("delivery = \"hold\"\nhost = [\"{host}\"]\netrn_networks = [\"127.0.0.1/32\"]\n"));
+    for i in 1..=3 {
+        let (ok, out) = send(&a, "bob@branch.test", &format!("held {i}"));
+        assert!(ok, "{out}");
+    }
+    assert_eq!(a.wait_outbound(3).len(), 3);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(b.maildir("branch.test", "bob").is_empty(), "held, not forwarded");
+    let out = a.cli(&["gateway", "list"], "");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("branch  branch.test  hold"), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 message(s)"), "{out:?}");
+    // Held across a crash.
+    a.kill();
+    a.restart();
+    assert_eq!(a.outbound().len(), 3);
+    // Only the listed networks may ask.
+    let refused = common::from_address("127.0.0.2", a.addr("mx"), "EHLO other.test\r\nETRN branch.test\r\nQUIT\r\n");
+    assert!(refused.contains("459 4.7.1"), "{refused}");
+    let unknown = common::from_address("127.0.0.1", a.addr("mx"), "EHLO branch.test\r\nETRN nothing.test\r\nQUIT\r\n");
+    assert!(unknown.contains("459 4.7.1"), "{unknown}");
+    let out = etrn_fetchmail(&a, "branch.test");
+    assert!(out.contains("253 2.0.0 OK, 3 pending messages for node branch.test started"), "{out}");
+    let mails = b.wait_maildir("branch.test", "bob", 3);
+    assert_eq!(mails.len(), 3, "{}", a.log_text());
+    assert!(common::wait_until(|| a.outbound().is_empty()), "{}", a.log_text());
+    // Asked again at once: too soon; nothing was delivered twice.
+    let again = common::from_address("127.0.0.1", a.addr("mx"), "EHLO branch.test\r\nETRN branch.test\r\nQUIT\r\n");
+    assert!(again.contains("458 4.7.1"), "{again}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(b.maildir("branch.test", "bob").len(), 3);
+}
+
+#[test]
+fn etrn_can_deliver_to_the_asking_client_and_the_cli_can_flush() {
+    let b = branch();
+    let port = b.addr("mx").port();
+    // No host: the mail goes to whoever asks (from the listed networks), on its port.
+    let a = gateway(
+        "gw-to-client",
+        &format!(
+            "delivery = \"hold\"\netrn_networks = [\"127.0.0.1/32\"]\netrn_to_client = true\netrn_port = {port}\n"
+        ),
+    );
+    let (ok, out) = send(&a, "bob@branch.test", "to the client");
+    assert!(ok, "{out}");
+    assert_eq!(a.wait_outbound(1).len(), 1);
+    let out = a.cli(&["gateway", "flush", "branch.test"], "");
+    assert!(!out.status.success(), "no host to flush to: {out:?}");
+    let asked = common::from_address("127.0.0.1", a.addr("mx"), "EHLO branch.test\r\nETRN @test\r\nQUIT\r\n");
+    assert!(asked.contains("253 2.0.0 OK, 1 pending messages for node @test started"), "{asked}");
+    let mails = b.wait_maildir("branch.test", "bob", 1);
+    assert_eq!(mails.len(), 1, "{}", a.log_text());
+    assert!(common::wait_until(|| a.outbound().is_empty()));
+    // And with a host, `sansmail gateway flush` hands it over.
+    let c = branch();
+    let host = c.addr("mx");
+    let g = gateway("gw-flush", &format!("delivery = \"hold\"\nhost = [\"{host}\"]\n"));
+    let (ok, out) = send(&g, "bob@branch.test", "flushed");
+    assert!(ok, "{out}");
+    assert_eq!(g.wait_outbound(1).len(), 1);
+    let out = g.cli(&["gateway", "flush", "branch.test"], "");
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 message(s)"), "{out:?}");
+    assert_eq!(c.wait_maildir("branch.test", "bob", 1).len(), 1, "{}", g.log_text());
+    // Without etrn_networks, ETRN is not offered at all.
+    let no = common::from_address("127.0.0.1", g.addr("mx"), "EHLO branch.test\r\nETRN branch.test\r\nQUIT\r\n");
+    assert!(!no.contains("250-ETRN") && no.contains("502"), "{no}");
+}
