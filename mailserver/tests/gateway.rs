@@ -151,3 +151,39 @@ fn etrn_can_deliver_to_the_asking_client_and_the_cli_can_flush() {
     let no = common::from_address("127.0.0.1", g.addr("mx"), "EHLO branch.test\r\nETRN branch.test\r\nQUIT\r\n");
     assert!(!no.contains("250-ETRN") && no.contains("502"), "{no}");
 }
+
+#[test]
+fn a_full_gateway_refuses_with_452_and_says_so_once_each_way() {
+    let b = branch();
+    let host = b.addr("mx");
+    let a = Server::start(
+        "gw-quota",
+        &common::mx(
+            "hostname = \"gw.provider.test\"\n[[domain]]\nname = \"provider.test\"\n[[user]]\naddress = \"admin@provider.test\"\n",
+            &format!(
+                "[[gateway]]\nname = \"branch\"\ndomains = [\"branch.test\"]\ntls = \"none\"\ndelivery = \"hold\"\n\
+                 host = [\"{host}\"]\nmax_messages = 2\nquota_notify = \"admin@provider.test\"\n"
+            ),
+        ),
+    );
+    for i in 1..=2 {
+        let (ok, out) = send(&a, "bob@branch.test", &format!("held {i}"));
+        assert!(ok, "{out}");
+    }
+    let (ok, out) = send(&a, "bob@branch.test", "one too many");
+    assert!(!ok && out.contains("452 4.2.2"), "{out}");
+    assert_eq!(a.wait_outbound(2).len(), 2, "nothing held is lost");
+    let notices = a.wait_maildir("provider.test", "admin", 1);
+    assert_eq!(notices.len(), 1, "{}", a.log_text());
+    assert!(notices[0].1.contains("Subject: Gateway branch is over its quota"), "{}", notices[0].1);
+    // Collected: below again, told once, and mail is taken again.
+    let out = a.cli(&["gateway", "flush", "branch.test"], "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(b.wait_maildir("branch.test", "bob", 2).len(), 2);
+    let notices = a.wait_maildir("provider.test", "admin", 2);
+    assert!(notices.iter().any(|(_, m)| m.contains("Subject: Gateway branch is below its quota again")), "{notices:?}");
+    let (ok, out) = send(&a, "bob@branch.test", "room again");
+    assert!(ok, "{out}");
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(a.maildir("provider.test", "admin").len(), 2, "each crossing told once");
+}

@@ -95,6 +95,25 @@ pub(crate) struct GatewayConfig {
     /// Held mail not collected within this many days is returned to its senders.
     #[serde(default = "hold_days")]
     pub(crate) hold_days: u64,
+    /// The most messages held at once; past it, `452 4.2.2` at RCPT (nothing held is lost).
+    #[serde(default)]
+    pub(crate) max_messages: Option<u64>,
+    /// The most octets held at once (the same).
+    #[serde(default)]
+    pub(crate) max_octets: Option<u64>,
+    /// Told once when the gateway goes over its quota, and once when it is below again.
+    #[serde(default)]
+    pub(crate) quota_notify: Option<String>,
+    /// The notices' sender (`From:`); default the postmaster.
+    #[serde(default)]
+    pub(crate) quota_sender: Option<String>,
+}
+
+/// What a gateway holds, as last counted (plus what was taken since).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub(crate) messages: u64,
+    pub(crate) octets: u64,
 }
 
 fn smtp_port() -> u16 {
@@ -102,6 +121,16 @@ fn smtp_port() -> u16 {
 }
 
 impl GatewayConfig {
+    /// Whether it has a quota.
+    pub(crate) fn has_quota(&self) -> bool {
+        self.max_messages.is_some() || self.max_octets.is_some()
+    }
+
+    /// Whether `usage` is at or past the quota.
+    pub(crate) fn over(&self, usage: Usage) -> bool {
+        self.max_messages.is_some_and(|m| usage.messages >= m) || self.max_octets.is_some_and(|o| usage.octets >= o)
+    }
+
     /// The gateway's name.
     pub(crate) fn name(&self) -> &str {
         self.name.as_deref().or(self.domains.first().map(String::as_str)).unwrap_or("gateway")
@@ -128,6 +157,9 @@ pub(crate) struct Gateways {
     /// Last ETRN run per gateway (rate limit).
     last_etrn: Mutex<HashMap<String, Instant>>,
     release_dir: PathBuf,
+    /// What each gateway with a quota holds (counted by the queue manager every few
+    /// seconds, plus what was taken since).
+    usage: Mutex<HashMap<String, Usage>>,
 }
 
 /// Why ETRN is refused.
@@ -146,6 +178,10 @@ impl Gateways {
     pub(crate) fn new(list: &[GatewayConfig], data_dir: &Path) -> Result<Self, String> {
         let mut seen: Vec<String> = Vec::new();
         for g in list {
+            if !g.name().bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) || g.name().starts_with('.')
+            {
+                return Err(format!("[[gateway]] name {:?}: letters, digits, '-', '_' and '.' only", g.name()));
+            }
             if g.domains.is_empty() {
                 return Err(format!("[[gateway]] {}: no domains", g.name()));
             }
@@ -173,7 +209,29 @@ impl Gateways {
             releases: Mutex::new(HashMap::new()),
             last_etrn: Mutex::new(HashMap::new()),
             release_dir: release_dir(data_dir),
+            usage: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Whether a gateway is at or past its quota.
+    pub(crate) fn over_quota(&self, g: &GatewayConfig) -> bool {
+        g.has_quota()
+            && g.over(self.usage.lock().unwrap_or_else(|e| e.into_inner()).get(g.name()).copied().unwrap_or_default())
+    }
+
+    /// Counts a message just taken for a gateway (until the next count).
+    pub(crate) fn taken(&self, g: &GatewayConfig, octets: u64) {
+        if g.has_quota() {
+            let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+            let u = usage.entry(g.name().to_owned()).or_default();
+            u.messages += 1;
+            u.octets += octets;
+        }
+    }
+
+    /// Sets what a gateway holds, as counted.
+    pub(crate) fn counted(&self, g: &GatewayConfig, usage: Usage) {
+        self.usage.lock().unwrap_or_else(|e| e.into_inner()).insert(g.name().to_owned(), usage);
     }
 
     /// The gateway that takes mail for `domain`.
@@ -289,6 +347,50 @@ pub(crate) fn request_release(data_dir: &Path, domain: &str, to: Option<SocketAd
     let text = to.map(|a| a.to_string()).unwrap_or_default();
     fs::write(dir.join(domain.to_ascii_lowercase()), text)?;
     fs::write(data_dir.join("queue").join("out").join(crate::outbound::FLUSH_MARK), b"")
+}
+
+/// The mark that a gateway is over its quota (so each crossing is told once, across
+/// restarts too).
+pub(crate) fn quota_mark(data_dir: &Path, g: &GatewayConfig) -> PathBuf {
+    data_dir.join("queue").join("out").join(format!(".quota-over-{}", g.name()))
+}
+
+/// The notice of a quota crossing: a short text message to `quota_notify`.
+pub(crate) fn quota_notice(g: &GatewayConfig, from: &str, over: bool, usage: Usage) -> Vec<u8> {
+    let (subject, text) = if over {
+        (
+            format!("Gateway {} is over its quota", g.name()),
+            format!(
+                "The gateway {} ({}) holds {} message(s), {} octets: at or past its quota \
+                 (max_messages {:?}, max_octets {:?}). New mail for it is refused with \
+                 452 4.2.2 until the mail it holds is collected.",
+                g.name(),
+                g.domains.join(", "),
+                usage.messages,
+                usage.octets,
+                g.max_messages,
+                g.max_octets
+            ),
+        )
+    } else {
+        (
+            format!("Gateway {} is below its quota again", g.name()),
+            format!(
+                "The gateway {} ({}) holds {} message(s), {} octets, below its quota: it takes mail again.",
+                g.name(),
+                g.domains.join(", "),
+                usage.messages,
+                usage.octets
+            ),
+        )
+    };
+    let to = g.quota_notify.as_deref().unwrap_or_default();
+    let date = crate::identity::directory::rfc5322_date(crate::outbound::unix_now());
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {date}\r\nAuto-Submitted: auto-generated\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]

@@ -139,6 +139,14 @@ pub(crate) fn rcpt_to(
                 UNKNOWN_USER,
             ));
         }
+        if gateways.over_quota(g) {
+            return Err(deny(
+                452,
+                (4, 2, 2),
+                format!("<{address}>: the gateway for {domain} is full, try again later"),
+                "gateway quota",
+            ));
+        }
         let how = match g.delivery {
             crate::gateway::Delivery::Forward => "forwarded to its host",
             crate::gateway::Delivery::Hold => "held until ETRN or `sansmail gateway flush`",

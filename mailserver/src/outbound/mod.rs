@@ -57,6 +57,7 @@ pub(crate) struct Manager {
     pool: client::Pool,
     /// The store-and-forward gateways: their hosts, holds and releases.
     pub(crate) gateways: Arc<Gateways>,
+    data_dir: PathBuf,
 }
 
 /// How soon a held gateway domain's mail is looked at again (for its hold limit).
@@ -88,6 +89,7 @@ impl Manager {
             per_domain: Mutex::new(HashMap::new()),
             pool: client::Pool::default(),
             gateways,
+            data_dir: data_dir.to_path_buf(),
         })
     }
 
@@ -140,6 +142,8 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
     // Which message each task is trying, so even a task that died gives its message back.
     let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut ticks: u64 = 0;
+    count_gateways(&manager).await;
     loop {
         // A slot first, then a message: a message leaves the schedule only when it can start.
         let now = unix_now();
@@ -176,6 +180,10 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
             }
             _ = tick.tick() => {
                 manager.pool.reap();
+                ticks += 1;
+                if ticks % QUOTA_COUNT_TICKS == 0 {
+                    count_gateways(&manager).await;
+                }
                 let released = manager.gateways.take_releases();
                 if !released.is_empty() {
                     // The released domains' mail due now, then scheduled.
@@ -190,6 +198,46 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
                     tracing::info!("queue flush requested");
                     rescan(&manager, &mut schedule);
                 }
+            }
+        }
+    }
+}
+
+/// How often (in seconds) what the gateways with a quota hold is counted.
+const QUOTA_COUNT_TICKS: u64 = 5;
+
+/// Counts what each gateway with a quota holds, and tells `quota_notify` when one crossed
+/// its quota, either way (once per crossing: a mark file remembers the side it is on).
+async fn count_gateways(m: &Arc<Manager>) {
+    for g in m.gateways.list.iter().filter(|g| g.has_quota()) {
+        let store = m.store.clone();
+        let domains: Vec<String> = g.domains.iter().map(|d| d.to_ascii_lowercase()).collect();
+        let Ok((messages, octets)) = blocking(move || store.for_domains(&domains, false)).await else { continue };
+        let usage = crate::gateway::Usage { messages: messages as u64, octets };
+        m.gateways.counted(g, usage);
+        let over = g.over(usage);
+        let mark = crate::gateway::quota_mark(&m.data_dir, g);
+        if over == mark.exists() {
+            continue;
+        }
+        let marked = if over { std::fs::write(&mark, b"") } else { std::fs::remove_file(&mark) };
+        if let Err(e) = marked {
+            tracing::warn!(gateway = g.name(), error = %e, "cannot record the gateway's quota state");
+            continue;
+        }
+        tracing::info!(
+            gateway = g.name(),
+            over,
+            messages = usage.messages,
+            octets = usage.octets,
+            "gateway quota crossed"
+        );
+        if let Some(to) = g.quota_notify.clone() {
+            let from = g.quota_sender.clone().unwrap_or_else(|| format!("postmaster@{}", m.hostname));
+            let notice = crate::gateway::quota_notice(g, &from, over, usage);
+            let d = m.deliverer.clone();
+            if let Err(e) = blocking(move || d.queue_generated(&to, &notice, "gateway quota")).await {
+                tracing::warn!(gateway = g.name(), error = %e, "cannot queue the quota notice");
             }
         }
     }

@@ -482,6 +482,17 @@ impl Connection {
                     from = %envelope.from, to = ?to, size, "accepted"
                 );
                 self.accepted += 1;
+                // A gateway's quota counts it at once (the manager's next count takes over).
+                let mut gateways: Vec<&str> = Vec::new();
+                for r in &tx.recipients {
+                    let domain = r.address.rsplit_once('@').map_or("", |(_, d)| d);
+                    if let Some(g) = self.shared.gateways.for_domain(domain)
+                        && !gateways.contains(&g.name())
+                    {
+                        gateways.push(g.name());
+                        self.shared.gateways.taken(g, size);
+                    }
+                }
                 // The committer announces segments itself; a message in its own file is ours to announce.
                 if !file.is_empty() {
                     let _ = self.shared.jobs.send(Job { file, recovering: false });
