@@ -181,7 +181,7 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
             _ = tick.tick() => {
                 manager.pool.reap();
                 ticks += 1;
-                if ticks % QUOTA_COUNT_TICKS == 0 {
+                if ticks.is_multiple_of(QUOTA_COUNT_TICKS) {
                     count_gateways(&manager).await;
                 }
                 let released = manager.gateways.take_releases();
