@@ -187,3 +187,77 @@ fn a_full_gateway_refuses_with_452_and_says_so_once_each_way() {
     std::thread::sleep(Duration::from_secs(6));
     assert_eq!(a.maildir("provider.test", "admin").len(), 2, "each crossing told once");
 }
+
+/// "DomainPOP": the gateway keeps a domain's mail in one local mailbox, a copy per
+/// recipient with `Delivered-To`; fetchmail, in multidrop mode reading that header,
+/// collects it over POP3 and hands each copy to the domain's own server for its user.
+#[test]
+fn a_gateway_mailbox_is_collected_by_fetchmail_multidrop() {
+    let b = Server::start(
+        "gw-branch-pop",
+        &common::mx(
+            "hostname = \"mx.branch.test\"\n[[domain]]\nname = \"branch.test\"\n\
+             [[user]]\naddress = \"bob@branch.test\"\n[[user]]\naddress = \"carol@branch.test\"\n",
+            "",
+        ),
+    );
+    let a = Server::start(
+        "gw-mailbox",
+        &common::mx(
+            "hostname = \"gw.provider.test\"\n[[domain]]\nname = \"provider.test\"\n",
+            "[[listener]]\nname = \"pop3\"\nservice = \"pop3\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
+             allow_plaintext_auth = true\n\
+             [[gateway]]\nname = \"branch\"\ndomains = [\"branch.test\"]\ndelivery = \"mailbox\"\n\
+             mailbox = \"gw@provider.test\"\n",
+        ),
+    );
+    // Without its account the mailbox cannot take mail yet: try again later.
+    let (ok, out) = send(&a, "bob@branch.test", "too early");
+    assert!(!ok && out.contains("451 4.3.0"), "{out}");
+    let out = a.cli(&["user", "add", "gw@provider.test"], "gw-secret\n");
+    assert!(out.status.success(), "{out:?}");
+    let server = a.addr("mx").to_string();
+    let (ok, out) = common::swaks(&[
+        "--server",
+        &server,
+        "--from",
+        "alice@remote.test",
+        "--to",
+        "bob@branch.test,carol@branch.test",
+        "--h-Subject",
+        "for two",
+    ]);
+    assert!(ok, "{out}");
+    let held = a.wait_maildir("provider.test", "gw", 2);
+    assert_eq!(held.len(), 2, "a copy per recipient");
+    assert!(held.iter().any(|(_, m)| m.contains("Delivered-To: bob@branch.test\r\n")), "{held:?}");
+    assert!(held.iter().any(|(_, m)| m.contains("Delivered-To: carol@branch.test\r\n")), "{held:?}");
+    let rc = a.dir.join("fetchmailrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set no bouncemail\npoll 127.0.0.1 service {} protocol pop3 envelope \"Delivered-To:\" localdomains branch.test\n\
+             user \"gw@provider.test\" password \"gw-secret\" is * here\n\
+             sslproto '' smtphost 127.0.0.1/{} smtpaddress branch.test fetchall\n",
+            a.addr("pop3").port(),
+            b.addr("mx").port()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&rc).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    std::fs::set_permissions(&rc, perms).unwrap();
+    let run = Command::new("fetchmail")
+        .arg("-f")
+        .arg(&rc)
+        .args(["--nodetach", "--nosyslog", "-v"])
+        .env("HOME", &a.dir)
+        .env("FETCHMAILHOME", &a.dir)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    assert!(log.contains("RCPT TO:<bob@branch.test>") && log.contains("RCPT TO:<carol@branch.test>"), "{log}");
+    assert_eq!(b.wait_maildir("branch.test", "bob", 1).len(), 1, "{log}");
+    assert_eq!(b.wait_maildir("branch.test", "carol", 1).len(), 1, "{log}");
+    assert!(a.maildir("provider.test", "gw").is_empty(), "collected and deleted");
+}

@@ -29,6 +29,7 @@ pub(crate) fn run(config: &Config, action: GatewayAction) -> Result<(), Box<dyn 
                     Delivery::Forward => format!("forward to {}", g.host.join(", ")),
                     Delivery::Hold if g.etrn_to_client => "hold (ETRN delivers to the asking client)".to_owned(),
                     Delivery::Hold => format!("hold (ETRN delivers to {})", g.host.join(", ")),
+                    Delivery::Mailbox => format!("kept in the mailbox {}", g.mailbox.as_deref().unwrap_or_default()),
                 };
                 println!("{}  {}  {how}  {count} message(s), {octets} octets held", g.name(), domains.join(","));
             }

@@ -50,6 +50,9 @@ pub(crate) enum Delivery {
     Forward,
     /// Held until ETRN or `sansmail gateway flush`.
     Hold,
+    /// Kept in one local mailbox (`mailbox`), each copy with `Delivered-To` naming the
+    /// address it was for, for the domain's server to collect over POP3 or IMAP.
+    Mailbox,
 }
 
 fn hold_days() -> u64 {
@@ -73,9 +76,12 @@ pub(crate) struct GatewayConfig {
     #[serde(default)]
     pub(crate) delivery: Delivery,
     /// The domains' own server (`"host:port"`, several tried in order). Needed unless every
-    /// hand-over goes to the ETRN client (`etrn_to_client`).
+    /// hand-over goes to the ETRN client (`etrn_to_client`) or to a mailbox.
     #[serde(default)]
     pub(crate) host: Vec<String>,
+    /// For `delivery = "mailbox"`: the local account that keeps the domains' mail.
+    #[serde(default)]
+    pub(crate) mailbox: Option<String>,
     #[serde(default)]
     pub(crate) tls: RouteTls,
     #[serde(default)]
@@ -197,11 +203,18 @@ impl Gateways {
                 }
                 seen.push(d);
             }
-            if g.host.is_empty() && !(g.delivery == Delivery::Hold && g.etrn_to_client) {
-                return Err(format!(
-                    "[[gateway]] {}: a host is needed (or delivery = \"hold\" with etrn_to_client)",
-                    g.name()
-                ));
+            match g.delivery {
+                Delivery::Mailbox if g.mailbox.as_deref().is_none_or(|m| !m.contains('@')) => {
+                    return Err(format!("[[gateway]] {}: delivery = \"mailbox\" needs a mailbox address", g.name()));
+                }
+                Delivery::Mailbox => {}
+                _ if g.host.is_empty() && !(g.delivery == Delivery::Hold && g.etrn_to_client) => {
+                    return Err(format!(
+                        "[[gateway]] {}: a host is needed (or delivery = \"hold\" with etrn_to_client)",
+                        g.name()
+                    ));
+                }
+                _ => {}
             }
         }
         Ok(Self {

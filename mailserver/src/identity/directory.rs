@@ -20,6 +20,9 @@ pub(crate) enum Target {
     Remote(String),
     /// A newsgroup's posting address: the mail becomes an article in the group.
     Newsgroup(String),
+    /// A gateway domain's address kept in the gateway's local mailbox (the copy says which
+    /// address it was for).
+    GatewayCopy(String),
 }
 
 /// The local domains and their mailboxes.

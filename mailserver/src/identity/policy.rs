@@ -150,8 +150,23 @@ pub(crate) fn rcpt_to(
         let how = match g.delivery {
             crate::gateway::Delivery::Forward => "forwarded to its host",
             crate::gateway::Delivery::Hold => "held until ETRN or `sansmail gateway flush`",
+            crate::gateway::Delivery::Mailbox => "kept in the gateway's mailbox",
         };
-        return Ok((address.clone(), target(), format!("gateway {}, {how}", g.name())));
+        let targets = match (g.delivery, g.mailbox.as_deref().and_then(|m| m.rsplit_once('@'))) {
+            (crate::gateway::Delivery::Mailbox, Some((l, d))) => match dir.targets(l, d).as_deref() {
+                Some([Target::Mailbox(m)]) => vec![Target::GatewayCopy(m.clone())],
+                _ => {
+                    return Err(deny(
+                        451,
+                        (4, 3, 0),
+                        format!("<{address}>: the gateway's mailbox is not set up, try again later"),
+                        "gateway mailbox missing",
+                    ));
+                }
+            },
+            _ => target(),
+        };
+        return Ok((address.clone(), targets, format!("gateway {}, {how}", g.name())));
     }
     if relay.in_networks(client.ip) {
         return Ok((address.clone(), target(), "relay.networks".into()));

@@ -171,8 +171,10 @@ impl Connection {
                 Ok(rcpts) => {
                     for r in rcpts {
                         // One copy per mailbox (an alias and its user, two forwards to one
-                        // address), one entry per remote address.
+                        // address), one entry per remote address; a gateway mailbox keeps a
+                        // copy per address (each says which it was for).
                         let dup = self.tx.recipients.iter().any(|o| match (&o.mailbox, &r.mailbox) {
+                            _ if r.gateway_copy => o.gateway_copy && o.address == r.address,
                             (Some(a), Some(b)) => a == b,
                             (None, None) => o.address == r.address,
                             _ => false,
@@ -301,13 +303,14 @@ impl Connection {
             };
         let mut out = Vec::with_capacity(targets.len());
         for t in targets {
+            let gateway_copy = matches!(t, Target::GatewayCopy(_));
             match t {
-                Target::Mailbox(m) => {
+                Target::Mailbox(m) | Target::GatewayCopy(m) => {
                     let full = tokio::task::block_in_place(|| self.shared.quotas.is_full(&m));
                     if full {
                         return Err(reply(452, (4, 2, 2), format!("<{address}>: Mailbox full, try again later")));
                     }
-                    out.push(Recipient { address: address.clone(), mailbox: Some(m), ..dsn.clone() });
+                    out.push(Recipient { address: address.clone(), mailbox: Some(m), gateway_copy, ..dsn.clone() });
                 }
                 Target::Remote(a) if a == normalize(&address) => {
                     out.push(Recipient { address: address.clone(), ..dsn.clone() });

@@ -80,19 +80,24 @@ impl Mailboxes {
         Ok(false)
     }
 
-    /// Writes one copy into `tmp/`, with `Return-Path` on top (RFC 5321 §4.4), not yet
-    /// synced; `None` if an earlier attempt had already delivered it.
+    /// Writes one copy into `tmp/`, with `Return-Path` on top (RFC 5321 §4.4), and
+    /// `Delivered-To` naming the address it was for when that is not the mailbox's own (a
+    /// gateway mailbox's copies, so whoever collects them can route each); not yet synced;
+    /// `None` if an earlier attempt had already delivered it.
     fn stage(
         &self,
         mailbox: &str,
         name_base: &str,
-        from: &str,
+        (from, delivered_to): (&str, Option<&str>),
         content: &[u8],
         recovering: bool,
     ) -> io::Result<Option<Staged>> {
         let dir = self.maildir(mailbox);
         Self::create(&dir)?;
-        let return_path = format!("Return-Path: <{from}>\r\n");
+        let mut return_path = format!("Return-Path: <{from}>\r\n");
+        if let Some(to) = delivered_to {
+            return_path.push_str(&format!("Delivered-To: {to}\r\n"));
+        }
         let size = return_path.len() + content.len();
         let name = format!("{name_base}.{},S={size}", self.hostname);
         if Self::has(&dir, &name, recovering)? {
@@ -267,7 +272,11 @@ impl Deliverer {
                     continue;
                 };
                 let name = format!("{id}.{index}");
-                if let Some(copy) = self.mailboxes.stage(mailbox, &name, &envelope.from, content, recovering)? {
+                // A copy for a gateway mailbox says which address it was for.
+                let delivered_to = rcpt.gateway_copy.then_some(rcpt.address.as_str());
+                if let Some(copy) =
+                    self.mailboxes.stage(mailbox, &name, (&envelope.from, delivered_to), content, recovering)?
+                {
                     staged.push(copy);
                     delivered.push((m, index));
                 }
@@ -378,6 +387,12 @@ impl Deliverer {
                     Target::Newsgroup(g) => {
                         Recipient { address: to.to_owned(), newsgroup: Some(g), ..Recipient::default() }
                     }
+                    Target::GatewayCopy(m) => Recipient {
+                        address: to.to_owned(),
+                        mailbox: Some(m),
+                        gateway_copy: true,
+                        ..Recipient::default()
+                    },
                 })
                 .collect(),
             _ => vec![Recipient { address: to.to_owned(), ..Recipient::default() }],

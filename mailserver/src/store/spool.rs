@@ -44,6 +44,10 @@ pub(crate) struct Recipient {
     /// The newsgroup whose posting address this is: delivered as an article.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) newsgroup: Option<String>,
+    /// A gateway domain's recipient kept in the gateway's mailbox: its copy carries
+    /// `Delivered-To` with this address.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) gateway_copy: bool,
 }
 
 impl Recipient {
