@@ -24,7 +24,7 @@ pub(crate) fn run(config: &Config, action: GatewayAction) -> Result<(), Box<dyn 
         GatewayAction::List => {
             for g in &gateways.list {
                 let domains: Vec<String> = g.domains.iter().map(|d| d.to_ascii_lowercase()).collect();
-                let (count, octets) = store.for_domains(&domains, false)?;
+                let (count, octets) = store.for_domains(&domains)?;
                 let how = match g.delivery {
                     Delivery::Forward => format!("forward to {}", g.host.join(", ")),
                     Delivery::Hold if g.etrn_to_client => "hold (ETRN delivers to the asking client)".to_owned(),
@@ -44,7 +44,7 @@ pub(crate) fn run(config: &Config, action: GatewayAction) -> Result<(), Box<dyn 
                 )
                 .into());
             }
-            let (count, _) = store.for_domains(std::slice::from_ref(&d), false)?;
+            let (count, _) = store.for_domains(std::slice::from_ref(&d))?;
             request_release(&config.data_dir, &d, None)?;
             println!("{count} message(s) for {d} handed over now");
         }

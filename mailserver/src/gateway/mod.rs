@@ -166,6 +166,8 @@ pub(crate) struct Gateways {
     /// What each gateway with a quota holds (counted by the queue manager every few
     /// seconds, plus what was taken since).
     usage: Mutex<HashMap<String, Usage>>,
+    /// Wakes the queue manager when a release was written (it also looks every second).
+    pub(crate) wake: tokio::sync::Notify,
 }
 
 /// Why ETRN is refused.
@@ -223,6 +225,7 @@ impl Gateways {
             last_etrn: Mutex::new(HashMap::new()),
             release_dir: release_dir(data_dir),
             usage: Mutex::new(HashMap::new()),
+            wake: tokio::sync::Notify::new(),
         })
     }
 
@@ -353,13 +356,12 @@ pub(crate) fn release_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// Asks the running server to hand over `domain`'s held mail (to `to`, else the gateway's
-/// host): a release file, then the queue's flush mark.
+/// host): a release file, which the queue manager takes in within a second.
 pub(crate) fn request_release(data_dir: &Path, domain: &str, to: Option<SocketAddr>) -> io::Result<()> {
     let dir = release_dir(data_dir);
     fs::create_dir_all(&dir)?;
     let text = to.map(|a| a.to_string()).unwrap_or_default();
-    fs::write(dir.join(domain.to_ascii_lowercase()), text)?;
-    fs::write(data_dir.join("queue").join("out").join(crate::outbound::FLUSH_MARK), b"")
+    fs::write(dir.join(domain.to_ascii_lowercase()), text)
 }
 
 /// The mark that a gateway is over its quota (so each crossing is told once, across

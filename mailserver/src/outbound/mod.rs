@@ -178,26 +178,19 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
                     }
                 }
             }
+            // ETRN's release, at once rather than at the next tick.
+            () = manager.gateways.wake.notified() => releases(&manager, &mut schedule).await,
             _ = tick.tick() => {
                 manager.pool.reap();
                 ticks += 1;
                 if ticks.is_multiple_of(QUOTA_COUNT_TICKS) {
                     count_gateways(&manager).await;
                 }
-                let released = manager.gateways.take_releases();
-                if !released.is_empty() {
-                    // The released domains' mail due now, then scheduled.
-                    let store = manager.store.clone();
-                    let marked = blocking(move || store.for_domains(&released, true)).await;
-                    if let Err(e) = marked {
-                        tracing::error!(error = %e, "cannot release a gateway's mail");
-                    }
-                    rescan(&manager, &mut schedule);
-                }
                 if std::fs::remove_file(&manager.flush_mark).is_ok() {
                     tracing::info!("queue flush requested");
                     rescan(&manager, &mut schedule);
                 }
+                releases(&manager, &mut schedule).await;
             }
         }
     }
@@ -212,7 +205,7 @@ async fn count_gateways(m: &Arc<Manager>) {
     for g in m.gateways.list.iter().filter(|g| g.has_quota()) {
         let store = m.store.clone();
         let domains: Vec<String> = g.domains.iter().map(|d| d.to_ascii_lowercase()).collect();
-        let Ok((messages, octets)) = blocking(move || store.for_domains(&domains, false)).await else { continue };
+        let Ok((messages, octets)) = blocking(move || store.for_domains(&domains)).await else { continue };
         let usage = crate::gateway::Usage { messages: messages as u64, octets };
         m.gateways.counted(g, usage);
         let over = g.over(usage);
@@ -240,6 +233,26 @@ async fn count_gateways(m: &Arc<Manager>) {
                 tracing::warn!(gateway = g.name(), error = %e, "cannot queue the quota notice");
             }
         }
+    }
+}
+
+/// Takes in the gateways' releases: the released domains' messages scheduled now, after
+/// any rescan (which would put them back at their state's time); their recipients there
+/// count as due while the release lasts, so no state is rewritten for it.
+async fn releases(manager: &Arc<Manager>, schedule: &mut Schedule) {
+    let released = manager.gateways.take_releases();
+    if released.is_empty() {
+        return;
+    }
+    let store = manager.store.clone();
+    match blocking(move || store.waiting_for(&released)).await {
+        Ok(ids) => {
+            let now = unix_now();
+            for id in ids {
+                schedule.put(id, now);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot release a gateway's mail"),
     }
 }
 
@@ -374,10 +387,12 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
     // Due recipients, grouped by domain.
     let mut by_domain: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, (r, s)) in env.recipients.iter().zip(&state.rcpt).enumerate() {
-        if s.status.is_final() || s.next_attempt > now {
+        let domain = r.address.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
+        // A released gateway domain's recipients are due while the release lasts.
+        let due = s.next_attempt <= now || m.gateways.release(&domain).is_some();
+        if s.status.is_final() || !due {
             continue;
         }
-        let domain = r.address.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
         match by_domain.iter_mut().find(|(d, _)| *d == domain) {
             Some((_, v)) => v.push(i),
             None => by_domain.push((domain, vec![i])),

@@ -236,7 +236,7 @@ impl Connection {
             Err(EtrnRefusal::TooSoon) => return reply(458, (4, 7, 1), format!("{node}: a run started moments ago")),
         };
         let held = crate::store::outbound_queue::Store::open(&self.shared.data_dir)
-            .and_then(|q| q.for_domains(&domains, false))
+            .and_then(|q| q.for_domains(&domains))
             .map_or(0, |(n, _)| n);
         if held == 0 {
             return reply(251, (2, 0, 0), format!("OK, no messages waiting for {node}"));
@@ -248,6 +248,7 @@ impl Connection {
                 return reply(458, (4, 3, 0), format!("Unable to queue messages for {node}"));
             }
         }
+        self.shared.gateways.wake.notify_one();
         tracing::info!(client = %self.peer.ip(), node, gateway = gateway.name(), messages = held, "ETRN");
         reply(253, (2, 0, 0), format!("OK, {held} pending messages for node {node} started"))
     }

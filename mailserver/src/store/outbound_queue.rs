@@ -221,32 +221,32 @@ impl Store {
         }
     }
 
-    /// The messages waiting (a recipient not final) for one of `domains` (lower case), and
-    /// their octets; with `due_now`, those recipients are made due at once (a release).
-    pub(crate) fn for_domains(&self, domains: &[String], due_now: bool) -> io::Result<(usize, u64)> {
-        let (mut count, mut octets) = (0, 0);
+    /// The ids of the messages waiting (a recipient not final) for one of `domains`.
+    pub(crate) fn waiting_for(&self, domains: &[String]) -> io::Result<Vec<String>> {
+        let mut ids = Vec::new();
         for id in self.list()? {
             let Ok(env) = self.envelope(&id) else { continue };
-            let Ok(mut state) = self.state(&id, env.recipients.len(), 0) else { continue };
-            let mut waiting = false;
-            for (r, s) in env.recipients.iter().zip(state.rcpt.iter_mut()) {
-                let domain = r.address.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
-                if !s.status.is_final() && domains.contains(&domain) {
-                    waiting = true;
-                    if due_now {
-                        s.next_attempt = 0;
-                    }
-                }
-            }
+            let Ok(state) = self.state(&id, env.recipients.len(), 0) else { continue };
+            let waiting = env.recipients.iter().zip(&state.rcpt).any(|(r, s)| {
+                !s.status.is_final()
+                    && r.address.rsplit_once('@').is_some_and(|(_, d)| domains.contains(&d.to_ascii_lowercase()))
+            });
             if waiting {
-                count += 1;
-                octets += fs::metadata(self.msg(&id)).map_or(0, |m| m.len());
-                if due_now {
-                    self.save_state(&id, &state)?;
-                }
+                ids.push(id);
             }
         }
-        Ok((count, octets))
+        Ok(ids)
+    }
+
+    /// The messages waiting (a recipient not final) for one of `domains` (lower case), and
+    /// their octets.
+    pub(crate) fn for_domains(&self, domains: &[String]) -> io::Result<(usize, u64)> {
+        let mut octets = 0;
+        let ids = self.waiting_for(domains)?;
+        for id in &ids {
+            octets += fs::metadata(self.msg(id)).map_or(0, |m| m.len());
+        }
+        Ok((ids.len(), octets))
     }
 
     /// Writes a message's state durably.
