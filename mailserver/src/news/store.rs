@@ -159,6 +159,9 @@ struct State {
     pending: Vec<Pending>,
     /// Groups whose overview lines are not synced yet.
     touched: HashSet<String>,
+    /// Groups whose overview file missed lines (a failed append): rewritten whole from
+    /// memory at the next checkpoint, before the synced mark passes them.
+    rewrite: HashSet<String>,
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -580,7 +583,8 @@ impl NewsStore {
             OpenOptions::new().create(true).append(true).open(self.dir.join("history"))?.write_all(history.as_bytes())
         })();
         if let Err(e) = written {
-            tracing::warn!(error = %e, "news overview or history line not written; rebuilt at the next start");
+            tracing::warn!(error = %e, "news overview or history line not written; rewritten at the next checkpoint");
+            state.rewrite.extend(overview.keys().map(|g| (*g).to_owned()));
         }
         let mut ids = Vec::with_capacity(pending.len());
         for p in pending {
@@ -615,11 +619,14 @@ impl NewsStore {
             f.sync_data()?;
         }
         for g in std::mem::take(&mut state.touched) {
-            let Some(high) = state.groups.get(&g).map(|grp| grp.high) else { continue };
-            if let Ok(f) = File::open(self.group_dir(&g).join(".overview")) {
+            let Some(grp) = state.groups.get(&g) else { continue };
+            if state.rewrite.remove(&g) {
+                let text: String = grp.entries.iter().map(format_entry).collect();
+                replace_synced(&self.group_dir(&g), ".overview", text.as_bytes())?;
+            } else if let Ok(f) = File::open(self.group_dir(&g).join(".overview")) {
                 f.sync_data()?;
             }
-            self.write_marks(&g, high)?;
+            self.write_marks(&g, grp.high)?;
         }
         Ok(())
     }
