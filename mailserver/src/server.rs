@@ -69,8 +69,9 @@ fn smtp_config(config: &Config, l: &Listener) -> SmtpConfig {
     let mut c = SmtpConfig::new(config.hostname.clone());
     c.greeting = "ESMTP sansmail".into();
     c.extensions.starttls = l.config.tls == TlsMode::Starttls;
-    // ETRN where a gateway lets someone ask.
+    // ETRN where a gateway lets someone ask; ATRN on odmr listeners.
     c.extensions.etrn = l.config.service.is_smtp() && config.gateway.iter().any(|g| !g.etrn_networks.is_empty());
+    c.extensions.atrn = l.config.service == Service::Odmr;
     if l.config.auth {
         c.auth_mechanisms = crate::identity::sasl::offered(l.config.cram_md5);
         c.auth_requires_tls = !l.config.allow_plaintext_auth;
@@ -514,6 +515,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     let (result, messages) = if l.config.service.is_smtp() {
         let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
         conn.local_ip = stream.local_addr().ok().map(|a| a.ip());
+        conn.odmr = l.config.service == Service::Odmr;
         let config = &endpoint.smtp;
         let session = |tls| ServerSession::new(config.clone(), Instant::now(), tls);
         let r = tokio::time::timeout(max, driver::serve(stream, tls, session, &mut conn)).await;

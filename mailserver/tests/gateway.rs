@@ -261,3 +261,77 @@ fn a_gateway_mailbox_is_collected_by_fetchmail_multidrop() {
     assert_eq!(b.wait_maildir("branch.test", "carol", 1).len(), 1, "{log}");
     assert!(a.maildir("provider.test", "gw").is_empty(), "collected and deleted");
 }
+
+/// ATRN (On-Demand Mail Relay, RFC 2645) with fetchmail's `protocol ODMR`: it logs in
+/// (CRAM-MD5), asks for the domain, and pipes the reversed connection to the domain's own
+/// server, to which this server then delivers the held mail as the client.
+#[test]
+fn atrn_hands_held_mail_over_the_same_connection_to_fetchmail_odmr() {
+    let b = branch();
+    let a = Server::start(
+        "gw-atrn",
+        &common::mx(
+            "hostname = \"gw.provider.test\"\n[[domain]]\nname = \"provider.test\"\n",
+            "[[listener]]\nname = \"odmr\"\nservice = \"odmr\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
+             allow_plaintext_auth = true\n\
+             [[gateway]]\nname = \"branch\"\ndomains = [\"branch.test\"]\ndelivery = \"hold\"\n\
+             atrn_users = [\"branch@provider.test\"]\n",
+        ),
+    );
+    for u in ["branch", "other"] {
+        let out = a.cli(&["user", "add", &format!("{u}@provider.test")], "odmr-secret\n");
+        assert!(out.status.success(), "{out:?}");
+    }
+    for i in 1..=3 {
+        let (ok, out) = send(&a, "bob@branch.test", &format!("odmr {i}"));
+        assert!(ok, "{out}");
+    }
+    assert_eq!(a.wait_outbound(3).len(), 3);
+    // Another account may not collect it; and the ODMR listener takes no mail.
+    const OTHER: &str = r#"
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20)
+s.ehlo('other.test')
+print('mail', s.docmd('MAIL', 'FROM:<x@y.test>')[0])
+s.login('other@provider.test', 'odmr-secret')
+print('atrn', s.docmd('ATRN', 'branch.test')[0])
+s.quit()
+"#;
+    let out = common::python(OTHER, &[&a.addr("odmr").port().to_string()]);
+    assert!(out.contains("mail 502") && out.contains("atrn 450"), "{out}");
+    let rc = a.dir.join("fetchmailrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "poll 127.0.0.1 service {} protocol odmr user \"branch@provider.test\" password \"odmr-secret\"\n\
+             fetchdomains branch.test sslproto '' smtphost 127.0.0.1/{}\n",
+            a.addr("odmr").port(),
+            b.addr("mx").port()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&rc).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    std::fs::set_permissions(&rc, perms).unwrap();
+    let fetch = || {
+        let run = Command::new("fetchmail")
+            .arg("-f")
+            .arg(&rc)
+            .args(["--nodetach", "--nosyslog", "-v"])
+            .env("HOME", &a.dir)
+            .env("FETCHMAILHOME", &a.dir)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr)
+    };
+    let log = fetch();
+    assert!(log.contains("Turnaround now"), "{log}\n{}", a.log_text());
+    assert_eq!(b.wait_maildir("branch.test", "bob", 3).len(), 3, "{log}\n{}", a.log_text());
+    assert!(common::wait_until(|| a.outbound().is_empty()), "{}", a.log_text());
+    assert!(a.wait_for_log(&["ATRN turn", "delivered=3"], Duration::from_secs(10)), "{}", a.log_text());
+    // Nothing left: 453, and nothing delivered twice.
+    let log = fetch();
+    assert!(log.contains("You have no mail"), "{log}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(b.maildir("branch.test", "bob").len(), 3);
+}

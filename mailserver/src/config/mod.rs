@@ -102,12 +102,15 @@ pub(crate) enum Service {
     Imap,
     /// News over NNTP (port 119; 563 with `tls = "implicit"`).
     Nntp,
+    /// On-Demand Mail Relay (port 366, RFC 2645): AUTH, then ATRN collects a gateway's
+    /// held mail over the same connection.
+    Odmr,
 }
 
 impl Service {
     /// Whether the service speaks SMTP (relay rules, message limits apply).
     pub(crate) fn is_smtp(self) -> bool {
-        matches!(self, Self::Smtp | Self::Submission)
+        matches!(self, Self::Smtp | Self::Submission | Self::Odmr)
     }
 }
 
@@ -119,6 +122,7 @@ impl fmt::Display for Service {
             Self::Pop3 => "pop3",
             Self::Imap => "imap",
             Self::Nntp => "nntp",
+            Self::Odmr => "odmr",
         })
     }
 }

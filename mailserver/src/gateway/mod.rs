@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+pub(crate) mod atrn;
+
 use crate::outbound::RouteConfig;
 use crate::outbound::RouteTls;
 
@@ -82,6 +84,12 @@ pub(crate) struct GatewayConfig {
     /// For `delivery = "mailbox"`: the local account that keeps the domains' mail.
     #[serde(default)]
     pub(crate) mailbox: Option<String>,
+    /// Accounts that may collect the held mail with ATRN (RFC 2645) on an `odmr` listener.
+    #[serde(default)]
+    pub(crate) atrn_users: Vec<String>,
+    /// If set, ATRN is taken only from these client networks too.
+    #[serde(default)]
+    pub(crate) atrn_networks: Vec<IpNet>,
     #[serde(default)]
     pub(crate) tls: RouteTls,
     #[serde(default)]
@@ -210,7 +218,9 @@ impl Gateways {
                     return Err(format!("[[gateway]] {}: delivery = \"mailbox\" needs a mailbox address", g.name()));
                 }
                 Delivery::Mailbox => {}
-                _ if g.host.is_empty() && !(g.delivery == Delivery::Hold && g.etrn_to_client) => {
+                _ if g.host.is_empty()
+                    && !(g.delivery == Delivery::Hold && (g.etrn_to_client || !g.atrn_users.is_empty())) =>
+                {
                     return Err(format!(
                         "[[gateway]] {}: a host is needed (or delivery = \"hold\" with etrn_to_client)",
                         g.name()
@@ -347,6 +357,44 @@ impl Gateways {
         }
         last.insert(gateway.name().to_owned(), now);
         Ok((gateway, domains))
+    }
+}
+
+/// Why ATRN is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AtrnRefusal {
+    /// A domain this account may not collect, or none at all (450).
+    Refused,
+}
+
+impl Gateways {
+    /// ATRN's domains (RFC 2645 §5): those asked for, each held by a gateway this account
+    /// may collect from (and, where the gateway lists networks, from this address); with
+    /// none asked for, every such domain.
+    pub(crate) fn atrn(&self, user: &str, client: IpAddr, asked: &[String]) -> Result<Vec<String>, AtrnRefusal> {
+        let allowed = |g: &GatewayConfig| {
+            g.delivery == Delivery::Hold
+                && g.atrn_users.iter().any(|u| u.eq_ignore_ascii_case(user))
+                && (g.atrn_networks.is_empty() || g.atrn_networks.iter().any(|n| n.contains(&client)))
+        };
+        if asked.is_empty() {
+            let all: Vec<String> = self
+                .list
+                .iter()
+                .filter(|g| allowed(g))
+                .flat_map(|g| g.domains.iter().map(|d| d.to_ascii_lowercase()))
+                .collect();
+            return if all.is_empty() { Err(AtrnRefusal::Refused) } else { Ok(all) };
+        }
+        let mut domains = Vec::new();
+        for d in asked {
+            let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+            match self.for_domain(&d) {
+                Some(g) if allowed(g) => domains.push(d),
+                _ => return Err(AtrnRefusal::Refused),
+            }
+        }
+        Ok(domains)
     }
 }
 

@@ -307,7 +307,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
 }
 
 /// The SMTP envelope for some recipients of a queued message.
-fn smtp_envelope(env: &Envelope, content: &[u8], rcpts: &[&Recipient]) -> Result<SmtpEnvelope, String> {
+pub(crate) fn smtp_envelope(env: &Envelope, content: &[u8], rcpts: &[&Recipient]) -> Result<SmtpEnvelope, String> {
     let from = if env.from.is_empty() {
         ReversePath::Null
     } else {

@@ -180,6 +180,12 @@ pub(crate) trait Handler<S: Session> {
         Ok(true)
     }
 
+    /// The session closed with its last output written: a handler that takes the
+    /// connection over (ATRN's turn) uses it here, before it is shut down.
+    async fn take_over<IO: AsyncRead + AsyncWrite + Unpin>(&mut self, _stream: &mut IO) -> io::Result<()> {
+        Ok(())
+    }
+
     /// TLS is up after STARTTLS: forget what the plaintext exchange established.
     fn on_tls_established(&mut self) {}
 
@@ -246,6 +252,7 @@ where
                 return Ok(Flow::Compress(buf[offset..filled].to_vec()));
             }
             if session.is_closed() {
+                handler.take_over(wire.stream).await?;
                 let _ = wire.stream.shutdown().await;
                 return Ok(Flow::Closed);
             }

@@ -68,6 +68,10 @@ pub(crate) struct Connection {
     unknown_recipients: u32,
     /// Messages accepted in this session, for the session log line.
     pub(crate) accepted: usize,
+    /// An `odmr` listener's session: ATRN only, no mail taken.
+    pub(crate) odmr: bool,
+    /// ATRN's domains, once accepted: the connection's turn comes when the session closes.
+    turn: Option<Vec<String>>,
 }
 
 /// An xtext value decoded, if it decodes to printable text (what a DSN may carry).
@@ -88,6 +92,20 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
 impl Handler<ServerSession> for Connection {
     fn write_timeout(&self, session: &ServerSession) -> Duration {
         session.config().timeouts.command
+    }
+
+    async fn take_over<IO: AsyncRead + AsyncWrite + Unpin>(&mut self, stream: &mut IO) -> io::Result<()> {
+        let Some(domains) = self.turn.take() else { return Ok(()) };
+        let data_dir = self.shared.data_dir.clone();
+        let store = crate::store::outbound_queue::Store::open(&data_dir)?;
+        match crate::gateway::atrn::hand_over(stream, &store, &data_dir, &domains, &self.shared.hostname).await {
+            Ok(t) => tracing::info!(
+                client = %self.peer.ip(), user = ?self.user, domains = ?domains,
+                delivered = t.delivered, refused = t.refused, deferred = t.deferred, "ATRN turn"
+            ),
+            Err(e) => tracing::warn!(client = %self.peer.ip(), domains = ?domains, error = %e, "ATRN turn failed"),
+        }
+        Ok(())
     }
 
     async fn on_event<IO: AsyncRead + AsyncWrite + Unpin>(
@@ -125,6 +143,8 @@ impl Connection {
             login,
             unknown_recipients: 0,
             accepted: 0,
+            odmr: false,
+            turn: None,
         }
     }
 
@@ -147,6 +167,9 @@ impl Connection {
                 self.helo = host.into_owned();
                 self.reset();
                 let _ = session.accept();
+            }
+            Event::MailFrom { .. } if self.odmr => {
+                let _ = session.reject(&reply(502, (5, 5, 1), "This listener takes ATRN only (RFC 2645)"));
             }
             Event::MailFrom { from, params } => {
                 self.reset();
@@ -215,7 +238,19 @@ impl Connection {
                 let answer = tokio::task::block_in_place(|| self.etrn(&node));
                 let _ = if answer.code().class() == 2 { session.accept_with(&answer) } else { session.reject(&answer) };
             }
-            Event::Verify(_) | Event::Expand(_) | Event::Atrn { .. } => {
+            Event::Atrn { domains } => {
+                let answer = tokio::task::block_in_place(|| self.atrn(&domains));
+                match answer {
+                    Ok(domains) => {
+                        self.turn = Some(domains);
+                        let _ = session.accept();
+                    }
+                    Err(r) => {
+                        let _ = session.reject(&r);
+                    }
+                }
+            }
+            Event::Verify(_) | Event::Expand(_) => {
                 let _ = session.reject(&reply(502, (5, 5, 1), "Command not implemented"));
             }
             _ => {}
@@ -251,6 +286,27 @@ impl Connection {
         self.shared.gateways.wake.notify_one();
         tracing::info!(client = %self.peer.ip(), node, gateway = gateway.name(), messages = held, "ETRN");
         reply(253, (2, 0, 0), format!("OK, {held} pending messages for node {node} started"))
+    }
+
+    /// ATRN (RFC 2645) from a logged-in account: the domains whose held mail it may
+    /// collect; else 450 (refused) or 453 (no mail waiting).
+    fn atrn(&self, asked: &[String]) -> Result<Vec<String>, Reply<'static>> {
+        if !self.odmr {
+            return Err(reply(502, (5, 5, 1), "ATRN is taken on the ODMR listener"));
+        }
+        let user = self.user.clone().unwrap_or_default();
+        let Ok(domains) = self.shared.gateways.atrn(&user, self.peer.ip(), asked) else {
+            tracing::info!(client = %self.peer.ip(), user, asked = ?asked, "ATRN refused");
+            return Err(reply(450, (4, 7, 1), "ATRN request refused"));
+        };
+        let held = crate::store::outbound_queue::Store::open(&self.shared.data_dir)
+            .and_then(|q| q.for_domains(&domains))
+            .map_or(0, |(n, _)| n);
+        if held == 0 {
+            return Err(reply(453, (4, 7, 0), "You have no mail"));
+        }
+        tracing::info!(client = %self.peer.ip(), user, domains = ?domains, messages = held, "ATRN");
+        Ok(domains)
     }
 
     /// Who is asking, for the relay policy.

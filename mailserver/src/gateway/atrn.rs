@@ -1,0 +1,187 @@
+//! ATRN's turn (On-Demand Mail Relay, RFC 2645): after `250` to ATRN on an `odmr`
+//! listener, the roles reverse on the same connection and this server delivers the held
+//! mail of the domains asked for as the SMTP client (`smtp-proto`'s `ClientSession`), the
+//! other side answering as the server. Each message's outcome is recorded in its
+//! outbound-queue state as the queue manager records its own: delivered and refused
+//! recipients are final (a refusal reported to the sender by the manager), a temporary
+//! refusal leaves the recipient held for the next ATRN.
+
+use std::time::{Duration, Instant};
+
+use sansmail_smtp_proto::Reply;
+use sansmail_smtp_proto::client::{ClientConfig, ClientEvent, ClientSession, ClientTimeouts, TlsPolicy};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use crate::outbound::FLUSH_MARK;
+use crate::store::outbound_queue::{Status, Store};
+
+/// What one turn did.
+#[derive(Debug, Default)]
+pub(crate) struct Turn {
+    pub(crate) delivered: usize,
+    pub(crate) refused: usize,
+    pub(crate) deferred: usize,
+}
+
+/// Runs the turn over `stream`: every message waiting for `domains`, one transaction each.
+pub(crate) async fn hand_over<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    store: &Store,
+    data_dir: &std::path::Path,
+    domains: &[String],
+    hostname: &str,
+) -> Result<Turn, String> {
+    let ids = tokio::task::block_in_place(|| store.waiting_for(domains)).map_err(|e| e.to_string())?;
+    let mut turn = Turn::default();
+    let mut session: Option<ClientSession> = None;
+    let mut report_due = false;
+    for id in ids {
+        let Ok((env, content)) = tokio::task::block_in_place(|| store.read(&id)) else { continue };
+        let Ok(mut state) = tokio::task::block_in_place(|| store.state(&id, env.recipients.len(), 0)) else {
+            continue;
+        };
+        let idxs: Vec<usize> = (0..env.recipients.len())
+            .filter(|&i| {
+                !state.rcpt[i].status.is_final()
+                    && env.recipients[i]
+                        .address
+                        .rsplit_once('@')
+                        .is_some_and(|(_, d)| domains.contains(&d.to_ascii_lowercase()))
+            })
+            .collect();
+        if idxs.is_empty() {
+            continue;
+        }
+        let rcpts: Vec<&crate::store::spool::Recipient> = idxs.iter().map(|&i| &env.recipients[i]).collect();
+        let envelope = crate::outbound::smtp_envelope(&env, &content, &rcpts)?;
+        let now = Instant::now();
+        match session.as_mut() {
+            None => {
+                let mut config = ClientConfig::default();
+                config.hello_name = hostname.to_owned();
+                // The connection is what the client chose for ATRN (TLS or not).
+                config.tls = TlsPolicy::Never;
+                config.keep_open = true;
+                config.timeouts = ClientTimeouts::default();
+                session = Some(ClientSession::new(config, envelope, now, false).map_err(|e| e.to_string())?);
+            }
+            Some(s) => s.next_transaction(now, envelope).map_err(|e| format!("{e:?}"))?,
+        }
+        let Some(s) = session.as_mut() else { break };
+        let replies = transaction(stream, s, &content, idxs.len()).await?;
+        for (&i, reply) in idxs.iter().zip(replies) {
+            let r = &mut state.rcpt[i];
+            r.attempts += 1;
+            r.remote = "ATRN".into();
+            r.status_code = reply.enhanced().map_or_else(|| format!("{}.0.0", reply.code().class()), |e| e.to_string());
+            r.last_error = reply.to_string().replace('\n', " ");
+            match reply.code().class() {
+                2 => {
+                    r.status = Status::Delivered;
+                    turn.delivered += 1;
+                }
+                5 => {
+                    r.status = Status::Failed;
+                    r.unreported = !env.from.is_empty();
+                    report_due |= r.unreported;
+                    turn.refused += 1;
+                }
+                _ => turn.deferred += 1,
+            }
+        }
+        let finished = state.is_done() && !state.rcpt.iter().any(|r| r.unreported);
+        let saved =
+            tokio::task::block_in_place(|| if finished { store.remove(&id) } else { store.save_state(&id, &state) });
+        saved.map_err(|e| e.to_string())?;
+    }
+    if let Some(s) = session.as_mut() {
+        s.quit(Instant::now());
+        let mut out = Vec::new();
+        s.poll_transmit(&mut out);
+        let _ = stream.write_all(&out).await;
+    }
+    let _ = stream.shutdown().await;
+    if report_due {
+        // The manager reports the refusals at its next look.
+        let _ = std::fs::write(data_dir.join("queue").join("out").join(FLUSH_MARK), b"");
+    }
+    Ok(turn)
+}
+
+/// One transaction: each recipient's final reply (refused at RCPT, else the end of data's).
+async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    session: &mut ClientSession,
+    content: &[u8],
+    recipients: usize,
+) -> Result<Vec<Reply<'static>>, String> {
+    let mut rcpt: Vec<Option<Reply<'static>>> = vec![None; recipients];
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = Vec::new();
+    loop {
+        while let Some(event) = session.poll_event() {
+            match event {
+                ClientEvent::ReadyForBody => {
+                    let mut rest = content;
+                    while !rest.is_empty() {
+                        let taken = session.write_body(rest).unwrap_or(rest.len());
+                        rest = &rest[taken..];
+                        session.poll_transmit(&mut out);
+                        write(stream, &mut out).await?;
+                    }
+                    let _ = session.finish_body(Instant::now());
+                }
+                ClientEvent::Recipient { index, reply } => {
+                    if let Some(slot) = rcpt.get_mut(index) {
+                        *slot = Some(reply);
+                    }
+                }
+                ClientEvent::Done(result) => {
+                    session.poll_transmit(&mut out);
+                    write(stream, &mut out).await?;
+                    let end = match result {
+                        Ok(reply) => reply,
+                        Err(sansmail_smtp_proto::client::ClientError::Rejected(_, reply)) => reply,
+                        Err(e) => return Err(format!("the turn failed: {e}")),
+                    };
+                    return Ok(rcpt
+                        .into_iter()
+                        .map(|r| match r {
+                            Some(r) if !r.is_positive() => r,
+                            _ => end.clone(),
+                        })
+                        .collect());
+                }
+                _ => {}
+            }
+        }
+        session.poll_transmit(&mut out);
+        write(stream, &mut out).await?;
+        if session.is_closed() {
+            return Err("the other side closed the turn".into());
+        }
+        let wait =
+            session.poll_timeout().map_or(Duration::from_secs(300), |t| t.saturating_duration_since(Instant::now()));
+        match tokio::time::timeout(wait, tokio::io::AsyncReadExt::read(stream, &mut buf)).await {
+            Err(_) => session.handle_timeout(Instant::now()),
+            Ok(Ok(0)) => session.handle_eof(),
+            Ok(Ok(n)) => {
+                let _ = session.handle_input(Instant::now(), &buf[..n]);
+            }
+            Ok(Err(e)) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+async fn write<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> Result<(), String> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let r = tokio::time::timeout(Duration::from_secs(300), stream.write_all(out)).await;
+    out.clear();
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write: {e}")),
+        Err(_) => Err("write: timed out".into()),
+    }
+}
