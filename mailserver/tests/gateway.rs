@@ -335,3 +335,48 @@ s.quit()
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(b.maildir("branch.test", "bob").len(), 3);
 }
+
+/// `keep_copy`: every message the gateway takes is also kept, once, in a local account.
+#[test]
+fn a_gateway_keeps_one_copy_of_each_message() {
+    let b = Server::start(
+        "gw-branch-copy",
+        &common::mx(
+            "hostname = \"mx.branch.test\"\n[[domain]]\nname = \"branch.test\"\n\
+             [[user]]\naddress = \"bob@branch.test\"\n[[user]]\naddress = \"carol@branch.test\"\n",
+            "",
+        ),
+    );
+    let host = b.addr("mx");
+    let a = Server::start(
+        "gw-copy",
+        &common::mx(
+            "hostname = \"gw.provider.test\"\n[[domain]]\nname = \"provider.test\"\n\
+             [[user]]\naddress = \"archive@provider.test\"\n",
+            &format!(
+                "[[gateway]]\nname = \"branch\"\ndomains = [\"branch.test\"]\ntls = \"none\"\nhost = [\"{host}\"]\n\
+                 keep_copy = \"archive@provider.test\"\n"
+            ),
+        ),
+    );
+    let server = a.addr("mx").to_string();
+    let (ok, out) = common::swaks(&[
+        "--server",
+        &server,
+        "--from",
+        "alice@remote.test",
+        "--to",
+        "bob@branch.test,carol@branch.test",
+        "--h-Subject",
+        "archived",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(b.wait_maildir("branch.test", "bob", 1).len(), 1);
+    assert_eq!(b.wait_maildir("branch.test", "carol", 1).len(), 1);
+    let copies = a.wait_maildir("provider.test", "archive", 1);
+    assert_eq!(copies.len(), 1, "one copy per message, not per recipient");
+    assert!(copies[0].1.contains("Subject: archived"), "{}", copies[0].1);
+    assert!(common::wait_until(|| a.outbound().is_empty()));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(a.maildir("provider.test", "archive").len(), 1);
+}

@@ -84,6 +84,10 @@ pub(crate) struct GatewayConfig {
     /// For `delivery = "mailbox"`: the local account that keeps the domains' mail.
     #[serde(default)]
     pub(crate) mailbox: Option<String>,
+    /// A local account that keeps a copy of every message the gateway takes (an archive
+    /// of what was handed on), one copy per message.
+    #[serde(default)]
+    pub(crate) keep_copy: Option<String>,
     /// Accounts that may collect the held mail with ATRN (RFC 2645) on an `odmr` listener.
     #[serde(default)]
     pub(crate) atrn_users: Vec<String>,

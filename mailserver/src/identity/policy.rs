@@ -152,7 +152,7 @@ pub(crate) fn rcpt_to(
             crate::gateway::Delivery::Hold => "held until ETRN or `sansmail gateway flush`",
             crate::gateway::Delivery::Mailbox => "kept in the gateway's mailbox",
         };
-        let targets = match (g.delivery, g.mailbox.as_deref().and_then(|m| m.rsplit_once('@'))) {
+        let mut targets = match (g.delivery, g.mailbox.as_deref().and_then(|m| m.rsplit_once('@'))) {
             (crate::gateway::Delivery::Mailbox, Some((l, d))) => match dir.targets(l, d).as_deref() {
                 Some([Target::Mailbox(m)]) => vec![Target::GatewayCopy(m.clone())],
                 _ => {
@@ -166,6 +166,20 @@ pub(crate) fn rcpt_to(
             },
             _ => target(),
         };
+        // The archive copy (one per message: the SMTP driver keeps one copy per mailbox).
+        if let Some((l, d)) = g.keep_copy.as_deref().and_then(|m| m.rsplit_once('@')) {
+            match dir.targets(l, d).as_deref() {
+                Some([Target::Mailbox(m)]) => targets.push(Target::Mailbox(m.clone())),
+                _ => {
+                    return Err(deny(
+                        451,
+                        (4, 3, 0),
+                        format!("<{address}>: the gateway's copy mailbox is not set up, try again later"),
+                        "gateway keep_copy missing",
+                    ));
+                }
+            }
+        }
         return Ok((address.clone(), targets, format!("gateway {}, {how}", g.name())));
     }
     if relay.in_networks(client.ip) {
