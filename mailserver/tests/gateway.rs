@@ -49,6 +49,45 @@ fn etrn_fetchmail(s: &Server, domain: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
+/// The domain's own server with two users, bob and carol.
+fn branch_of_two(name: &str) -> Server {
+    Server::start(
+        name,
+        &common::mx(
+            "hostname = \"mx.branch.test\"\n[[domain]]\nname = \"branch.test\"\n\
+             [[user]]\naddress = \"bob@branch.test\"\n[[user]]\naddress = \"carol@branch.test\"\n",
+            "",
+        ),
+    )
+}
+
+/// One message to bob and carol at once.
+fn send_to_both(s: &Server, subject: &str) {
+    let server = s.addr("mx").to_string();
+    let to = "bob@branch.test,carol@branch.test";
+    let (ok, out) =
+        common::swaks(&["--server", &server, "--from", "alice@remote.test", "--to", to, "--h-Subject", subject]);
+    assert!(ok, "{out}");
+}
+
+/// Runs fetchmail with `rc` as its (private) run-control file; its whole log.
+fn fetchmail_with(dir: &std::path::Path, rc: &str) -> String {
+    let path = dir.join("fetchmailrc");
+    std::fs::write(&path, rc).unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    std::fs::set_permissions(&path, perms).unwrap();
+    let run = Command::new("fetchmail")
+        .arg("-f")
+        .arg(&path)
+        .args(["--nodetach", "--nosyslog", "-v"])
+        .env("HOME", dir)
+        .env("FETCHMAILHOME", dir)
+        .output()
+        .expect("fetchmail is installed (scripts/test.sh)");
+    String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr)
+}
+
 #[test]
 fn a_gateway_forwards_at_once_and_takes_only_its_recipients() {
     let b = branch();
@@ -193,14 +232,7 @@ fn a_full_gateway_refuses_with_452_and_says_so_once_each_way() {
 /// collects it over POP3 and hands each copy to the domain's own server for its user.
 #[test]
 fn a_gateway_mailbox_is_collected_by_fetchmail_multidrop() {
-    let b = Server::start(
-        "gw-branch-pop",
-        &common::mx(
-            "hostname = \"mx.branch.test\"\n[[domain]]\nname = \"branch.test\"\n\
-             [[user]]\naddress = \"bob@branch.test\"\n[[user]]\naddress = \"carol@branch.test\"\n",
-            "",
-        ),
-    );
+    let b = branch_of_two("gw-branch-pop");
     let a = Server::start(
         "gw-mailbox",
         &common::mx(
@@ -216,46 +248,21 @@ fn a_gateway_mailbox_is_collected_by_fetchmail_multidrop() {
     assert!(!ok && out.contains("451 4.3.0"), "{out}");
     let out = a.cli(&["user", "add", "gw@provider.test"], "gw-secret\n");
     assert!(out.status.success(), "{out:?}");
-    let server = a.addr("mx").to_string();
-    let (ok, out) = common::swaks(&[
-        "--server",
-        &server,
-        "--from",
-        "alice@remote.test",
-        "--to",
-        "bob@branch.test,carol@branch.test",
-        "--h-Subject",
-        "for two",
-    ]);
-    assert!(ok, "{out}");
+    send_to_both(&a, "for two");
     let held = a.wait_maildir("provider.test", "gw", 2);
     assert_eq!(held.len(), 2, "a copy per recipient");
     assert!(held.iter().any(|(_, m)| m.contains("Delivered-To: bob@branch.test\r\n")), "{held:?}");
     assert!(held.iter().any(|(_, m)| m.contains("Delivered-To: carol@branch.test\r\n")), "{held:?}");
-    let rc = a.dir.join("fetchmailrc");
-    std::fs::write(
-        &rc,
-        format!(
+    let log = fetchmail_with(
+        &a.dir,
+        &format!(
             "set no bouncemail\npoll 127.0.0.1 service {} protocol pop3 envelope \"Delivered-To:\" localdomains branch.test\n\
              user \"gw@provider.test\" password \"gw-secret\" is * here\n\
              sslproto '' smtphost 127.0.0.1/{} smtpaddress branch.test fetchall\n",
             a.addr("pop3").port(),
             b.addr("mx").port()
         ),
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&rc).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
-    std::fs::set_permissions(&rc, perms).unwrap();
-    let run = Command::new("fetchmail")
-        .arg("-f")
-        .arg(&rc)
-        .args(["--nodetach", "--nosyslog", "-v"])
-        .env("HOME", &a.dir)
-        .env("FETCHMAILHOME", &a.dir)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    );
     assert!(log.contains("RCPT TO:<bob@branch.test>") && log.contains("RCPT TO:<carol@branch.test>"), "{log}");
     assert_eq!(b.wait_maildir("branch.test", "bob", 1).len(), 1, "{log}");
     assert_eq!(b.wait_maildir("branch.test", "carol", 1).len(), 1, "{log}");
@@ -299,31 +306,13 @@ s.quit()
 "#;
     let out = common::python(OTHER, &[&a.addr("odmr").port().to_string()]);
     assert!(out.contains("mail 502") && out.contains("atrn 450"), "{out}");
-    let rc = a.dir.join("fetchmailrc");
-    std::fs::write(
-        &rc,
-        format!(
-            "poll 127.0.0.1 service {} protocol odmr user \"branch@provider.test\" password \"odmr-secret\"\n\
-             fetchdomains branch.test sslproto '' smtphost 127.0.0.1/{}\n",
-            a.addr("odmr").port(),
-            b.addr("mx").port()
-        ),
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&rc).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
-    std::fs::set_permissions(&rc, perms).unwrap();
-    let fetch = || {
-        let run = Command::new("fetchmail")
-            .arg("-f")
-            .arg(&rc)
-            .args(["--nodetach", "--nosyslog", "-v"])
-            .env("HOME", &a.dir)
-            .env("FETCHMAILHOME", &a.dir)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr)
-    };
+    let rc = format!(
+        "poll 127.0.0.1 service {} protocol odmr user \"branch@provider.test\" password \"odmr-secret\"\n\
+         fetchdomains branch.test sslproto '' smtphost 127.0.0.1/{}\n",
+        a.addr("odmr").port(),
+        b.addr("mx").port()
+    );
+    let fetch = || fetchmail_with(&a.dir, &rc);
     let log = fetch();
     assert!(log.contains("Turnaround now"), "{log}\n{}", a.log_text());
     assert_eq!(b.wait_maildir("branch.test", "bob", 3).len(), 3, "{log}\n{}", a.log_text());
@@ -339,14 +328,7 @@ s.quit()
 /// `keep_copy`: every message the gateway takes is also kept, once, in a local account.
 #[test]
 fn a_gateway_keeps_one_copy_of_each_message() {
-    let b = Server::start(
-        "gw-branch-copy",
-        &common::mx(
-            "hostname = \"mx.branch.test\"\n[[domain]]\nname = \"branch.test\"\n\
-             [[user]]\naddress = \"bob@branch.test\"\n[[user]]\naddress = \"carol@branch.test\"\n",
-            "",
-        ),
-    );
+    let b = branch_of_two("gw-branch-copy");
     let host = b.addr("mx");
     let a = Server::start(
         "gw-copy",
@@ -359,18 +341,7 @@ fn a_gateway_keeps_one_copy_of_each_message() {
             ),
         ),
     );
-    let server = a.addr("mx").to_string();
-    let (ok, out) = common::swaks(&[
-        "--server",
-        &server,
-        "--from",
-        "alice@remote.test",
-        "--to",
-        "bob@branch.test,carol@branch.test",
-        "--h-Subject",
-        "archived",
-    ]);
-    assert!(ok, "{out}");
+    send_to_both(&a, "archived");
     assert_eq!(b.wait_maildir("branch.test", "bob", 1).len(), 1);
     assert_eq!(b.wait_maildir("branch.test", "carol", 1).len(), 1);
     let copies = a.wait_maildir("provider.test", "archive", 1);
