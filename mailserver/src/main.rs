@@ -12,6 +12,7 @@ mod net;
 mod news;
 mod outbound;
 mod protocols;
+mod schedule;
 mod server;
 mod store;
 

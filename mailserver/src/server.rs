@@ -242,7 +242,12 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     let (outbound_ids, outbound_rx) = mpsc::unbounded_channel();
     let changes = Arc::new(crate::store::changes::Changes::new(config.imap.folder_watch));
     let news = Arc::new(crate::news::News::open(&config.data_dir, &config, Some(directory.clone()))?);
+    let gateways = Arc::new(
+        crate::gateway::Gateways::new(&config.gateway, &config.data_dir)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+    );
     let deliverer = Arc::new(Deliverer {
+        gateways: gateways.clone(),
         spool: spool.clone(),
         mailboxes: mailboxes.clone(),
         quotas: quotas.clone(),
@@ -254,10 +259,6 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         news: Some(news.clone()),
     });
     let _ = news.mailer.set(deliverer.clone());
-    let gateways = Arc::new(
-        crate::gateway::Gateways::new(&config.gateway, &config.data_dir)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-    );
     let manager = crate::outbound::Manager::new(
         outbound,
         &config.outbound,
@@ -267,7 +268,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         deliverer.clone(),
         gateways.clone(),
     )?;
-    tokio::spawn(crate::outbound::run(Arc::new(manager), outbound_rx));
+    let manager = Arc::new(manager);
+    tokio::spawn(crate::outbound::run(manager.clone(), outbound_rx));
     tokio::spawn(delivery::run(deliverer, job_rx));
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -334,6 +336,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         jobs,
         news,
         gateways,
+        outbound: manager,
         data_dir: config.data_dir.clone(),
     });
     let stop = CancellationToken::new();

@@ -59,6 +59,13 @@ fn check_config_and_serve_refuse_the_same_things() {
             "data_dir",
         ),
         (format!("{data}{}", listener("192.0.2.1:2525", "none")), "listener l1: address 192.0.2.1 is not on this host"),
+        (
+            format!(
+                "{data}{}[[gateway]]\ndomains = [\"b.test\"]\nhost = [\"127.0.0.1:25\"]\nschedule = [\"mon 25:00\"]\n",
+                listener("127.0.0.1:0", "none")
+            ),
+            "[[gateway]] b.test: schedule entry \"mon 25:00\"",
+        ),
     ];
     for (config, says) in &cases {
         let (ok, out) = run(&dir, &["check-config"], config);

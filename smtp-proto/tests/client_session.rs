@@ -112,6 +112,42 @@ fn all_recipients_refused() {
 }
 
 #[test]
+fn verification_asks_rcpt_and_never_sends_data() {
+    for (pipelining, chunking) in [(true, true), (true, false), (false, false)] {
+        let config = {
+            let mut conf = ServerConfig::default();
+            conf.extensions.pipelining = pipelining;
+            conf.extensions.chunking = chunking;
+            conf
+        };
+        let mut server = Server::new(config);
+        let mut c = ClientSession::verify(
+            ClientConfig::default(),
+            envelope(&["bob@server.test", "nobody@server.test"]),
+            Instant::now(),
+            false,
+        )
+        .unwrap();
+        let events = converse(&mut c, &mut server, b"never sent", 3, &mut |e: &Event| match e {
+            Event::Recipient { to, .. } if to.mailbox().unwrap().local_part == "nobody" => {
+                Some(Reply::new(550, (5, 1, 1), "No such user"))
+            }
+            _ => None,
+        });
+        let codes: Vec<u16> = events
+            .iter()
+            .filter_map(|e| if let ClientEvent::Recipient { reply, .. } = e { Some(reply.code().get()) } else { None })
+            .collect();
+        assert_eq!(codes, [250, 550], "pipelining {pipelining} chunking {chunking}");
+        assert!(done(&events).is_ok());
+        assert!(server.messages.is_empty());
+        let out = server.output();
+        assert!(!out.contains("354") && !out.contains("octets"), "no DATA or BDAT: {out}");
+        assert!(out.contains("221"), "the session ends with QUIT: {out}");
+    }
+}
+
+#[test]
 fn message_refused_at_end_of_data() {
     let mut server = Server::new(ServerConfig::default());
     let mut c = client(ClientConfig::default(), &["bob@server.test"]);

@@ -373,6 +373,9 @@ impl Config {
         };
         config.listeners()?;
         config.check_domains()?;
+        // Gateways are checked whole (domains, hosts, schedules, senders) where the server
+        // builds them; the folder it names is not made here.
+        crate::gateway::Gateways::new(&config.gateway, &config.data_dir).map_err(ConfigError)?;
         Ok(config)
     }
 

@@ -30,6 +30,7 @@ pub(crate) async fn hand_over<S: AsyncRead + AsyncWrite + Unpin>(
     data_dir: &std::path::Path,
     domains: &[String],
     hostname: &str,
+    strip: bool,
 ) -> Result<Turn, String> {
     let ids = tokio::task::block_in_place(|| store.waiting_for(domains)).map_err(|e| e.to_string())?;
     let mut turn = Turn::default();
@@ -53,6 +54,8 @@ pub(crate) async fn hand_over<S: AsyncRead + AsyncWrite + Unpin>(
             continue;
         }
         let rcpts: Vec<&crate::store::spool::Recipient> = idxs.iter().map(|&i| &env.recipients[i]).collect();
+        let stripped = if strip { super::strip::strip_attachments(&content) } else { None };
+        let content = stripped.unwrap_or(content);
         let envelope = crate::outbound::smtp_envelope(&env, &content, &rcpts)?;
         let now = Instant::now();
         match session.as_mut() {

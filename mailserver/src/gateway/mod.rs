@@ -18,147 +18,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ipnet::IpNet;
-use serde::Deserialize;
-
 pub(crate) mod atrn;
+pub(crate) mod callout;
+mod config;
+pub(crate) mod strip;
+
+pub(crate) use config::{CalloutFallback, Delivery, GatewayConfig, Recipients, Usage};
+
+use sansmail_smtp_proto::address::ReversePath;
 
 use crate::outbound::RouteConfig;
-use crate::outbound::RouteTls;
+use crate::schedule::Timetable;
 
 /// How long a release lets the queue try a held domain's mail.
 pub(crate) const RELEASE_SECS: u64 = 600;
 /// The least time between two ETRN runs for one gateway.
 pub(crate) const ETRN_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Which recipients of a gateway's domains are taken.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Recipients {
-    /// Any address in the domains (the seeds' way; whatever the domain's server later
-    /// refuses comes back as a bounce to the sender, so this can send backscatter).
-    #[default]
-    Any,
-    /// Only the `addresses` listed; others get `550 5.1.1` at RCPT.
-    Listed,
-}
-
-/// How a gateway's mail leaves.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Delivery {
-    /// To `host` at once, retried as any queued mail.
-    #[default]
-    Forward,
-    /// Held until ETRN or `sansmail gateway flush`.
-    Hold,
-    /// Kept in one local mailbox (`mailbox`), each copy with `Delivered-To` naming the
-    /// address it was for, for the domain's server to collect over POP3 or IMAP.
-    Mailbox,
-}
-
-fn hold_days() -> u64 {
-    14
-}
-
-/// `[[gateway]]`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct GatewayConfig {
-    /// A name (logs, the CLI, ETRN's `#name` form); default: the first domain.
-    #[serde(default)]
-    pub(crate) name: Option<String>,
-    /// The domains whose mail this gateway takes.
-    pub(crate) domains: Vec<String>,
-    #[serde(default)]
-    pub(crate) recipients: Recipients,
-    /// For `recipients = "listed"`: whole addresses.
-    #[serde(default)]
-    pub(crate) addresses: Vec<String>,
-    #[serde(default)]
-    pub(crate) delivery: Delivery,
-    /// The domains' own server (`"host:port"`, several tried in order). Needed unless every
-    /// hand-over goes to the ETRN client (`etrn_to_client`) or to a mailbox.
-    #[serde(default)]
-    pub(crate) host: Vec<String>,
-    /// For `delivery = "mailbox"`: the local account that keeps the domains' mail.
-    #[serde(default)]
-    pub(crate) mailbox: Option<String>,
-    /// A local account that keeps a copy of every message the gateway takes (an archive
-    /// of what was handed on), one copy per message.
-    #[serde(default)]
-    pub(crate) keep_copy: Option<String>,
-    /// Accounts that may collect the held mail with ATRN (RFC 2645) on an `odmr` listener.
-    #[serde(default)]
-    pub(crate) atrn_users: Vec<String>,
-    /// If set, ATRN is taken only from these client networks too.
-    #[serde(default)]
-    pub(crate) atrn_networks: Vec<IpNet>,
-    #[serde(default)]
-    pub(crate) tls: RouteTls,
-    #[serde(default)]
-    pub(crate) ca_file: Option<PathBuf>,
-    #[serde(default)]
-    pub(crate) username: Option<String>,
-    #[serde(default)]
-    pub(crate) password: Option<String>,
-    /// Client networks that may ask for the mail with ETRN; none: nobody.
-    #[serde(default)]
-    pub(crate) etrn_networks: Vec<IpNet>,
-    /// ETRN delivers to the asking client's address (port `etrn_port`) rather than `host`.
-    #[serde(default)]
-    pub(crate) etrn_to_client: bool,
-    #[serde(default = "smtp_port")]
-    pub(crate) etrn_port: u16,
-    /// Held mail not collected within this many days is returned to its senders.
-    #[serde(default = "hold_days")]
-    pub(crate) hold_days: u64,
-    /// The most messages held at once; past it, `452 4.2.2` at RCPT (nothing held is lost).
-    #[serde(default)]
-    pub(crate) max_messages: Option<u64>,
-    /// The most octets held at once (the same).
-    #[serde(default)]
-    pub(crate) max_octets: Option<u64>,
-    /// Told once when the gateway goes over its quota, and once when it is below again.
-    #[serde(default)]
-    pub(crate) quota_notify: Option<String>,
-    /// The notices' sender (`From:`); default the postmaster.
-    #[serde(default)]
-    pub(crate) quota_sender: Option<String>,
-}
-
-/// What a gateway holds, as last counted (plus what was taken since).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Usage {
-    pub(crate) messages: u64,
-    pub(crate) octets: u64,
-}
-
-fn smtp_port() -> u16 {
-    25
-}
-
-impl GatewayConfig {
-    /// Whether it has a quota.
-    pub(crate) fn has_quota(&self) -> bool {
-        self.max_messages.is_some() || self.max_octets.is_some()
-    }
-
-    /// Whether `usage` is at or past the quota.
-    pub(crate) fn over(&self, usage: Usage) -> bool {
-        self.max_messages.is_some_and(|m| usage.messages >= m) || self.max_octets.is_some_and(|o| usage.octets >= o)
-    }
-
-    /// The gateway's name.
-    pub(crate) fn name(&self) -> &str {
-        self.name.as_deref().or(self.domains.first().map(String::as_str)).unwrap_or("gateway")
-    }
-
-    /// Whether it takes mail for `domain` (lower case).
-    pub(crate) fn serves(&self, domain: &str) -> bool {
-        self.domains.iter().any(|d| d.trim_end_matches('.').eq_ignore_ascii_case(domain))
-    }
-}
 
 /// A release in force: until when, and where to (the ETRN client), if not `host`.
 #[derive(Clone, Copy, Debug)]
@@ -180,7 +55,26 @@ pub(crate) struct Gateways {
     usage: Mutex<HashMap<String, Usage>>,
     /// Wakes the queue manager when a release was written (it also looks every second).
     pub(crate) wake: tokio::sync::Notify,
+    /// Each gateway's schedule, by its place in `list`.
+    timetables: Vec<Option<Timetable>>,
+    /// The last hand-over of each gateway, by name.
+    handovers: Mutex<HashMap<String, Handover>>,
+    /// Recipients a callout asked about, and when the answer goes stale.
+    pub(crate) callouts: callout::Cache,
 }
+
+/// A gateway's last hand-over: when its last message left, and how many left in that run
+/// (deliveries less than [`RUN_GAP_SECS`] apart).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Handover {
+    pub(crate) at: u64,
+    pub(crate) messages: u64,
+    /// Not yet written to its file.
+    dirty: bool,
+}
+
+/// Deliveries further apart than this belong to separate hand-overs.
+const RUN_GAP_SECS: u64 = 60;
 
 /// Why ETRN is refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -233,7 +127,29 @@ impl Gateways {
                 _ => {}
             }
         }
+        for g in list {
+            if let Some(s) = &g.envelope_sender {
+                reverse_path(s).map_err(|e| format!("[[gateway]] {}: {e}", g.name()))?;
+            }
+        }
+        let timetables = list
+            .iter()
+            .map(|g| {
+                if g.schedule.is_empty() {
+                    return Ok(None);
+                }
+                if g.delivery == Delivery::Mailbox {
+                    return Err(format!("[[gateway]] {}: a schedule needs delivery = \"forward\"", g.name()));
+                }
+                Timetable::parse(&g.schedule, g.timezone.as_deref())
+                    .map(Some)
+                    .map_err(|e| format!("[[gateway]] {}: {e}", g.name()))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Self {
+            timetables,
+            handovers: Mutex::new(HashMap::new()),
+            callouts: callout::Cache::default(),
             list: list.to_vec(),
             releases: Mutex::new(HashMap::new()),
             last_etrn: Mutex::new(HashMap::new()),
@@ -291,7 +207,7 @@ impl Gateways {
     /// Whether the queue leaves `domain`'s mail alone now: held and not released.
     pub(crate) fn held(&self, domain: &str) -> bool {
         let Some(g) = self.for_domain(domain) else { return false };
-        g.delivery == Delivery::Hold && self.release(domain).is_none()
+        g.holds() && self.release(domain).is_none()
     }
 
     /// The release in force for `domain`, if any.
@@ -299,6 +215,78 @@ impl Gateways {
         let mut r = self.releases.lock().unwrap_or_else(|e| e.into_inner());
         r.retain(|_, rel| rel.until > Instant::now());
         r.get(&domain.to_ascii_lowercase()).copied()
+    }
+
+    /// The gateway's schedule, if it has one.
+    pub(crate) fn timetable(&self, g: &GatewayConfig) -> Option<&Timetable> {
+        let i = self.list.iter().position(|x| x.name() == g.name())?;
+        self.timetables.get(i)?.as_ref()
+    }
+
+    /// Releases what the schedules open: a connection time in `(after, now]` releases the
+    /// gateway's domains for [`RELEASE_SECS`], an open window for the next few seconds
+    /// (renewed each second while it stays open). Returns the domains that were not
+    /// released before, whose waiting mail the queue then schedules.
+    pub(crate) fn scheduled_releases(&self, after: i64, now: i64) -> Vec<String> {
+        let mut newly = Vec::new();
+        let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
+        let instant = Instant::now();
+        releases.retain(|_, rel| rel.until > instant);
+        for (g, t) in self.list.iter().zip(&self.timetables) {
+            let Some(t) = t else { continue };
+            let until = if t.fired(after, now) {
+                instant + Duration::from_secs(RELEASE_SECS)
+            } else if t.open(now) {
+                instant + Duration::from_secs(3)
+            } else {
+                continue;
+            };
+            for d in &g.domains {
+                let d = d.to_ascii_lowercase();
+                match releases.get_mut(&d) {
+                    Some(r) => r.until = r.until.max(until),
+                    None => {
+                        tracing::info!(gateway = g.name(), domain = %d, "gateway schedule opens");
+                        releases.insert(d.clone(), Release { until, to: None });
+                        newly.push(d);
+                    }
+                }
+            }
+        }
+        newly
+    }
+
+    /// Notes that `messages` of `domain`'s mail were handed over at `now` (unix seconds).
+    pub(crate) fn handed_over(&self, domain: &str, messages: u64, now: u64) {
+        let Some(g) = self.for_domain(domain) else { return };
+        let mut map = self.handovers.lock().unwrap_or_else(|e| e.into_inner());
+        let h = map.entry(g.name().to_owned()).or_default();
+        if now.saturating_sub(h.at) > RUN_GAP_SECS {
+            h.messages = 0;
+        }
+        h.at = now;
+        h.messages += messages;
+        h.dirty = true;
+    }
+
+    /// Writes the hand-overs noted since the last call to `queue/out/.handover-<name>`.
+    pub(crate) fn write_handovers(&self, data_dir: &Path) {
+        let dirty: Vec<(String, Handover)> = {
+            let mut map = self.handovers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut out = Vec::new();
+            for (name, h) in map.iter_mut() {
+                if std::mem::take(&mut h.dirty) {
+                    out.push((name.clone(), *h));
+                }
+            }
+            out
+        };
+        for (name, h) in dirty {
+            let path = handover_path(data_dir, &name);
+            if let Err(e) = fs::write(&path, format!("{} {}\n", h.at, h.messages)) {
+                tracing::warn!(gateway = %name, error = %e, "cannot record the hand-over");
+            }
+        }
     }
 
     /// Takes in the releases written under `queue/out/.release/`; the domains released.
@@ -377,7 +365,7 @@ impl Gateways {
     /// none asked for, every such domain.
     pub(crate) fn atrn(&self, user: &str, client: IpAddr, asked: &[String]) -> Result<Vec<String>, AtrnRefusal> {
         let allowed = |g: &GatewayConfig| {
-            g.delivery == Delivery::Hold
+            g.holds()
                 && g.atrn_users.iter().any(|u| u.eq_ignore_ascii_case(user))
                 && (g.atrn_networks.is_empty() || g.atrn_networks.iter().any(|n| n.contains(&client)))
         };
@@ -414,6 +402,28 @@ pub(crate) fn request_release(data_dir: &Path, domain: &str, to: Option<SocketAd
     fs::create_dir_all(&dir)?;
     let text = to.map(|a| a.to_string()).unwrap_or_default();
     fs::write(dir.join(domain.to_ascii_lowercase()), text)
+}
+
+/// An envelope sender as configured (`""`: the null sender).
+pub(crate) fn reverse_path(sender: &str) -> Result<ReversePath<'static>, String> {
+    if sender.is_empty() {
+        return Ok(ReversePath::Null);
+    }
+    ReversePath::parse(format!("<{sender}>").as_bytes())
+        .map(|(p, _)| p.into_owned())
+        .map_err(|e| format!("envelope_sender {sender:?}: {e}"))
+}
+
+/// Where a gateway's last hand-over is recorded.
+pub(crate) fn handover_path(data_dir: &Path, name: &str) -> PathBuf {
+    data_dir.join("queue").join("out").join(format!(".handover-{name}"))
+}
+
+/// A gateway's last hand-over as recorded: when (unix seconds) and how many messages.
+pub(crate) fn last_handover(data_dir: &Path, name: &str) -> Option<(u64, u64)> {
+    let text = fs::read_to_string(handover_path(data_dir, name)).ok()?;
+    let (at, n) = text.trim().split_once(' ')?;
+    Some((at.parse().ok()?, n.parse().ok()?))
 }
 
 /// The mark that a gateway is over its quota (so each crossing is told once, across

@@ -139,6 +139,29 @@ pub(crate) fn rcpt_to(
                 UNKNOWN_USER,
             ));
         }
+        if g.recipients == crate::gateway::Recipients::Callout {
+            use crate::gateway::callout::Verdict;
+            match gateways.callouts.get(&normalize(&address)) {
+                Some(Verdict::Exists) => {}
+                Some(Verdict::NoSuchUser(said)) => {
+                    return Err(deny(
+                        550,
+                        (5, 1, 1),
+                        format!("<{address}>: Recipient address rejected: its server says: {said}"),
+                        UNKNOWN_USER,
+                    ));
+                }
+                Some(Verdict::Unknown(_)) | None if g.callout_fallback == crate::gateway::CalloutFallback::Defer => {
+                    return Err(deny(
+                        451,
+                        (4, 4, 3),
+                        format!("<{address}>: cannot check it with the server of {domain} now, try again later"),
+                        "gateway callout unanswered",
+                    ));
+                }
+                Some(Verdict::Unknown(_)) | None => {}
+            }
+        }
         if gateways.over_quota(g) {
             return Err(deny(
                 452,

@@ -240,7 +240,13 @@ pub(crate) async fn send(
         }
         // The kept connection failed (the server closed it meanwhile): a new one.
     }
-    fresh(pool, key, addr, server_name, attempt, envelope, content).await
+    fresh(pool, key, addr, server_name, attempt, envelope, content, false).await
+}
+
+/// Asks `addr` whether it takes the envelope's recipients (MAIL and RCPT, then QUIT, no
+/// DATA): a callout. Each recipient's reply, or why the host could not be asked.
+pub(crate) async fn verify(addr: SocketAddr, server_name: &str, attempt: &Attempt, envelope: Envelope) -> HopResult {
+    fresh(&Pool::default(), String::new(), addr, server_name, attempt, envelope, b"", true).await
 }
 
 fn park(pool: &Pool, key: String, mut p: Parked) {
@@ -253,6 +259,7 @@ fn park(pool: &Pool, key: String, mut p: Parked) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn fresh(
     pool: &Pool,
     key: String,
@@ -261,6 +268,7 @@ async fn fresh(
     attempt: &Attempt,
     envelope: Envelope,
     content: &[u8],
+    verify: bool,
 ) -> HopResult {
     let recipients = envelope.recipients.len();
     let stream = match tokio::time::timeout(attempt.connect_timeout, TcpStream::connect(addr)).await {
@@ -278,11 +286,12 @@ async fn fresh(
             RouteTls::None => TlsPolicy::Never,
         };
         conf.credentials = attempt.credentials.clone().map(|(username, password)| Credentials { username, password });
-        conf.keep_open = true;
+        conf.keep_open = !verify;
         conf.timeouts = attempt.timeouts;
         conf
     };
-    let mut session = match ClientSession::new(config, envelope, Instant::now(), false) {
+    let session = if verify { ClientSession::verify } else { ClientSession::new };
+    let mut session = match session(config, envelope, Instant::now(), false) {
         Ok(s) => s,
         Err(e) => return HopResult::Unreachable(format!("cannot write the envelope: {e}")),
     };

@@ -11,6 +11,7 @@ pub(crate) mod client;
 mod config;
 pub(crate) mod dsn;
 pub(crate) mod route;
+mod verify;
 
 pub(crate) use config::{OutboundConfig, RouteConfig, RouteTls};
 
@@ -143,6 +144,8 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
     let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
+    // When the gateways' schedules were last looked at (a connection time passed since opens).
+    let mut looked = unix_now() as i64;
     count_gateways(&manager).await;
     loop {
         // A slot first, then a message: a message leaves the schedule only when it can start.
@@ -191,6 +194,11 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
                     rescan(&manager, &mut schedule);
                 }
                 releases(&manager, &mut schedule).await;
+                let now = unix_now() as i64;
+                let opened = manager.gateways.scheduled_releases(looked, now);
+                looked = now;
+                schedule_waiting(&manager, &mut schedule, opened).await;
+                manager.gateways.write_handovers(&manager.data_dir);
             }
         }
     }
@@ -241,6 +249,11 @@ async fn count_gateways(m: &Arc<Manager>) {
 /// count as due while the release lasts, so no state is rewritten for it.
 async fn releases(manager: &Arc<Manager>, schedule: &mut Schedule) {
     let released = manager.gateways.take_releases();
+    schedule_waiting(manager, schedule, released).await;
+}
+
+/// Schedules now every message waiting for one of `released`.
+async fn schedule_waiting(manager: &Arc<Manager>, schedule: &mut Schedule, released: Vec<String>) {
     if released.is_empty() {
         return;
     }
@@ -487,6 +500,9 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             s.unreported = wants_report(&env, &env.recipients[*i], s);
             tracing::info!(queue_id = %env.id, to = %env.recipients[*i].address, status = ?s.status, remote = %s.remote, detail = %s.last_error, "outbound");
         }
+        if idxs.iter().any(|&i| state.rcpt[i].status == Status::Delivered) {
+            m.gateways.handed_over(&domain, 1, now);
+        }
         // Saved before the next domain and before any report. After the last domain, a
         // message now finished with nothing to report needs no save: its removal, next, is
         // the record.
@@ -573,10 +589,18 @@ async fn deliver_domain(m: &Manager, env: &Envelope, content: &[u8], domain: &st
         Routed::Temporary(e) => return all(Status::Deferred, "4.4.3", e),
     };
     let rcpts: Vec<&Recipient> = idxs.iter().map(|&i| &env.recipients[i]).collect();
-    let envelope = match smtp_envelope(env, content, &rcpts) {
+    let gateway = m.gateways.for_domain(domain);
+    let stripped =
+        gateway.filter(|g| g.strip_attachments).and_then(|_| crate::gateway::strip::strip_attachments(content));
+    let content = stripped.as_deref().unwrap_or(content);
+    let mut envelope = match smtp_envelope(env, content, &rcpts) {
         Ok(e) => e,
         Err(e) => return all(Status::Failed, "5.1.3", e),
     };
+    // A gateway may hand its mail over under a sender of its own.
+    if let Some(sender) = gateway.and_then(|g| g.envelope_sender.as_deref()) {
+        envelope.from = crate::gateway::reverse_path(sender).unwrap_or(ReversePath::Null);
+    }
     let tls_config = match m.tls_config(dest.tls, dest.ca_file.as_ref()) {
         Ok(c) => c,
         Err(e) => return all(Status::Deferred, "4.7.5", format!("TLS configuration: {e}")),

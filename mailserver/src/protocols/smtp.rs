@@ -98,11 +98,18 @@ impl Handler<ServerSession> for Connection {
         let Some(domains) = self.turn.take() else { return Ok(()) };
         let data_dir = self.shared.data_dir.clone();
         let store = crate::store::outbound_queue::Store::open(&data_dir)?;
-        match crate::gateway::atrn::hand_over(stream, &store, &data_dir, &domains, &self.shared.hostname).await {
-            Ok(t) => tracing::info!(
-                client = %self.peer.ip(), user = ?self.user, domains = ?domains,
-                delivered = t.delivered, refused = t.refused, deferred = t.deferred, "ATRN turn"
-            ),
+        let gateways = &self.shared.gateways;
+        let strip = domains.iter().any(|d| gateways.for_domain(d).is_some_and(|g| g.strip_attachments));
+        match crate::gateway::atrn::hand_over(stream, &store, &data_dir, &domains, &self.shared.hostname, strip).await {
+            Ok(t) => {
+                if t.delivered > 0 {
+                    self.shared.gateways.handed_over(&domains[0], t.delivered as u64, crate::outbound::unix_now());
+                }
+                tracing::info!(
+                    client = %self.peer.ip(), user = ?self.user, domains = ?domains,
+                    delivered = t.delivered, refused = t.refused, deferred = t.deferred, "ATRN turn"
+                )
+            }
             Err(e) => tracing::warn!(client = %self.peer.ip(), domains = ?domains, error = %e, "ATRN turn failed"),
         }
         Ok(())
@@ -190,28 +197,30 @@ impl Connection {
                     }
                 }
             }
-            Event::Recipient { to, params } => match self.recipient(&to, &params) {
-                Ok(rcpts) => {
-                    for r in rcpts {
-                        // One copy per mailbox (an alias and its user, two forwards to one
-                        // address), one entry per remote address; a gateway mailbox keeps a
-                        // copy per address (each says which it was for).
-                        let dup = self.tx.recipients.iter().any(|o| match (&o.mailbox, &r.mailbox) {
-                            _ if r.gateway_copy => o.gateway_copy && o.address == r.address,
-                            (Some(a), Some(b)) => a == b,
-                            (None, None) => o.address == r.address,
-                            _ => false,
-                        });
-                        if !dup {
-                            self.tx.recipients.push(r);
+            Event::Recipient { to, params } => {
+                match self.callout(&to).await.and_then(|()| self.recipient(&to, &params)) {
+                    Ok(rcpts) => {
+                        for r in rcpts {
+                            // One copy per mailbox (an alias and its user, two forwards to one
+                            // address), one entry per remote address; a gateway mailbox keeps a
+                            // copy per address (each says which it was for).
+                            let dup = self.tx.recipients.iter().any(|o| match (&o.mailbox, &r.mailbox) {
+                                _ if r.gateway_copy => o.gateway_copy && o.address == r.address,
+                                (Some(a), Some(b)) => a == b,
+                                (None, None) => o.address == r.address,
+                                _ => false,
+                            });
+                            if !dup {
+                                self.tx.recipients.push(r);
+                            }
                         }
+                        let _ = session.accept();
                     }
-                    let _ = session.accept();
+                    Err(r) => {
+                        let _ = session.reject(&r);
+                    }
                 }
-                Err(r) => {
-                    let _ = session.reject(&r);
-                }
-            },
+            }
             Event::MessageStart => self.message_start(session.is_tls(), session.is_authenticated()),
             Event::MessageData(data) => self.message_data(&data).await,
             Event::MessageEnd { size } => {
@@ -333,6 +342,24 @@ impl Connection {
             }
             Outcome::Malformed => session.reject(&reply(501, (5, 5, 2), "Malformed authentication response")),
         };
+    }
+
+    /// For a gateway that checks its recipients with its domain's server: asks, unless the
+    /// answer is remembered (the policy then reads it).
+    async fn callout(&self, to: &ForwardPath<'_>) -> Result<(), Reply<'static>> {
+        let ForwardPath::Mailbox(m) = to else { return Ok(()) };
+        let sansmail_smtp_proto::Domain::Name(domain) = &m.domain else { return Ok(()) };
+        let gateways = &self.shared.gateways;
+        let Some(g) = gateways.for_domain(domain) else { return Ok(()) };
+        let address = normalize(&m.to_string());
+        if g.recipients != crate::gateway::Recipients::Callout || gateways.callouts.get(&address).is_some() {
+            return Ok(());
+        }
+        let Ok(_slot) = gateways.callouts.running.acquire().await else { return Ok(()) };
+        let verdict = self.shared.outbound.callout(domain, &address).await;
+        tracing::info!(client = %self.peer.ip(), to = %address, verdict = ?verdict, "gateway callout");
+        gateways.callouts.put(g, &address, verdict);
+        Ok(())
     }
 
     fn recipient(&mut self, to: &ForwardPath<'_>, params: &RcptParams<'_>) -> Result<Vec<Recipient>, Reply<'static>> {

@@ -216,6 +216,8 @@ pub(crate) struct Deliverer {
     pub(crate) changes: Arc<crate::store::changes::Changes>,
     /// The news service, for mail to newsgroups' posting addresses.
     pub(crate) news: Option<Arc<crate::news::News>>,
+    /// The gateways (a gateway mailbox's copies may lose their attachments).
+    pub(crate) gateways: Arc<crate::gateway::Gateways>,
 }
 
 impl Deliverer {
@@ -236,6 +238,13 @@ impl Deliverer {
             tracing::error!(file, fault, whole_messages = messages.len(), moved_to = %to.display(), "damaged queue file: its whole messages were delivered, the rest quarantined");
         }
         Ok(())
+    }
+
+    /// `content` without its attachments, if `address`'s gateway strips them and it has any.
+    fn stripped_for(&self, address: &str, content: &[u8]) -> Option<Vec<u8>> {
+        let (_, domain) = address.rsplit_once('@')?;
+        self.gateways.for_domain(domain).filter(|g| g.strip_attachments)?;
+        crate::gateway::strip::strip_attachments(content)
     }
 
     fn deliver_messages(&self, file: &str, messages: &[(Envelope, Vec<u8>)], recovering: bool) -> io::Result<()> {
@@ -274,6 +283,8 @@ impl Deliverer {
                 let name = format!("{id}.{index}");
                 // A copy for a gateway mailbox says which address it was for.
                 let delivered_to = rcpt.gateway_copy.then_some(rcpt.address.as_str());
+                let stripped = rcpt.gateway_copy.then(|| self.stripped_for(&rcpt.address, content)).flatten();
+                let content = stripped.as_deref().unwrap_or(content);
                 if let Some(copy) =
                     self.mailboxes.stage(mailbox, &name, (&envelope.from, delivered_to), content, recovering)?
                 {

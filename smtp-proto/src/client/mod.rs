@@ -198,6 +198,10 @@ pub struct ClientSession {
     mail_after_rset: bool,
     closed: bool,
     deadline: Option<Instant>,
+    /// Address verification: no DATA, the transaction ends after the RCPT replies.
+    verify_only: bool,
+    /// The last RCPT reply that accepted (what a verification's `Done` carries).
+    last_accepted: Option<Reply<'static>>,
 }
 
 impl ClientSession {
@@ -238,7 +242,40 @@ impl ClientSession {
             mail_after_rset: false,
             closed: false,
             deadline,
+            verify_only: false,
+            last_accepted: None,
         })
+    }
+
+    /// A session that only asks whether the server takes the envelope's recipients (an
+    /// address verification, or "callout"): greeting, EHLO (with STARTTLS and AUTH as
+    /// configured), MAIL and RCPT, then no DATA. Each recipient's reply arrives as a
+    /// [`ClientEvent::Recipient`]; [`ClientEvent::Done`] then carries the last RCPT reply
+    /// that accepted (or [`ClientError::NoRecipientsAccepted`]), and the session ends with QUIT, or RSET
+    /// before the next transaction when `keep_open` holds.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use sansmail_smtp_proto::client::{ClientConfig, ClientEvent, ClientSession, Envelope, TlsPolicy};
+    /// let mut config = ClientConfig::new("gateway.example");
+    /// config.tls = TlsPolicy::Never;
+    /// let envelope = Envelope::new("", &["bob@example.net"]).unwrap();
+    /// let now = Instant::now();
+    /// let mut s = ClientSession::verify(config, envelope, now, false).unwrap();
+    /// let mut out = Vec::new();
+    /// for reply in ["220 mx ready\r\n", "250 mx\r\n", "250 ok\r\n", "550 5.1.1 no such user\r\n"] {
+    ///     let _ = s.handle_input(now, reply.as_bytes());
+    ///     out.clear();
+    ///     s.poll_transmit(&mut out);
+    /// }
+    /// assert!(matches!(s.poll_event(), Some(ClientEvent::Recipient { index: 0, reply }) if reply.code() == 550));
+    /// assert!(matches!(s.poll_event(), Some(ClientEvent::Done(Err(_)))));
+    /// assert_eq!(out, b"QUIT\r\n");
+    /// ```
+    pub fn verify(config: ClientConfig, envelope: Envelope, now: Instant, tls: bool) -> Result<Self, EncodeError> {
+        let mut s = Self::new(config, envelope, now, tls)?;
+        s.verify_only = true;
+        Ok(s)
     }
 
     /// The server's EHLO reply (empty before it, or after a HELO fallback).
@@ -591,6 +628,9 @@ impl ClientSession {
                 self.answered += 1;
                 if ok {
                     self.accepted += 1;
+                    if self.verify_only {
+                        self.last_accepted = Some(reply.clone());
+                    }
                 }
                 self.events.push_back(ClientEvent::Recipient { index, reply });
                 if !self.pipelined && index + 1 < self.envelope.recipients.len() {
@@ -711,7 +751,7 @@ impl ClientSession {
             for i in 0..self.envelope.recipients.len() {
                 self.send_rcpt(now, i);
             }
-            if !self.use_bdat {
+            if !self.use_bdat && !self.verify_only {
                 self.send(now, Command::Data, Expect::Data);
             }
         }
@@ -729,6 +769,13 @@ impl ClientSession {
 
     /// Every RCPT has its reply.
     fn recipients_done(&mut self, now: Instant) {
+        if self.verify_only {
+            let result = self.last_accepted.take().ok_or(ClientError::NoRecipientsAccepted);
+            self.finish(now, result);
+            // The server holds an open transaction: RSET before any next one.
+            self.dirty = true;
+            return;
+        }
         if self.accepted == 0 {
             if !self.pipelined || self.use_bdat {
                 self.finish(now, Err(ClientError::NoRecipientsAccepted));
