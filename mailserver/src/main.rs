@@ -260,7 +260,7 @@ fn explain(
     }
     let relay = l.relay();
     let dir = config.directory()?;
-    let gateways = crate::gateway::Gateways::new(&config.gateway, &config.data_dir)?;
+    let gateways = crate::gateway::Gateways::of(config)?;
     let user = user.map(|u| users::normalize(&u));
     let client = policy::Client { ip, user: user.as_deref(), recent_login, local_ip: None };
     let path = |a: &str| format!("<{}>", a.trim_start_matches('<').trim_end_matches('>'));

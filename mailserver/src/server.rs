@@ -242,10 +242,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     let (outbound_ids, outbound_rx) = mpsc::unbounded_channel();
     let changes = Arc::new(crate::store::changes::Changes::new(config.imap.folder_watch));
     let news = Arc::new(crate::news::News::open(&config.data_dir, &config, Some(directory.clone()))?);
-    let gateways = Arc::new(
-        crate::gateway::Gateways::new(&config.gateway, &config.data_dir)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-    );
+    let gateways =
+        Arc::new(crate::gateway::Gateways::of(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?);
     let deliverer = Arc::new(Deliverer {
         gateways: gateways.clone(),
         spool: spool.clone(),

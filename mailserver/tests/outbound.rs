@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::receiver::{dead_port, free_port, receiver, spawn_ready};
+use common::receiver::{dead_port, dns_server, free_port, receiver, spawn_ready};
 use common::{Server, mx, python, smtplib, temp_dir};
 
 /// The sansmail under test: local users alice and bob, an `mx` listener that lets
@@ -169,32 +169,6 @@ fn success_notices_when_asked() {
     assert!(parsed.contains("| relayed | 2.0.0 |"), "{parsed}");
 }
 
-/// A DNS server for a zone, answering on 127.0.0.1 (dnslib): NXDOMAIN for names not in
-/// the zone, an empty answer (NODATA) for names without records of the asked type.
-const DNS: &str = r#"
-import sys, os
-from dnslib import RR, RCODE
-from dnslib.server import DNSServer, BaseResolver
-port, zone = int(sys.argv[1]), sys.argv[2]
-records = RR.fromZone(zone)
-class Zone(BaseResolver):
-    def resolve(self, request, handler):
-        reply = request.reply()
-        names = [rr for rr in records if rr.rname == request.q.qname]
-        if not names:
-            reply.header.rcode = RCODE.NXDOMAIN
-        for rr in names:
-            if rr.rtype == request.q.qtype:
-                reply.add_answer(rr)
-        return reply
-udp = DNSServer(Zone(), port=port, address='127.0.0.1')
-tcp = DNSServer(Zone(), port=port, address='127.0.0.1', tcp=True)
-udp.start_thread(); tcp.start_thread()
-print('ready', flush=True)
-sys.stdout = open(os.devnull, 'w')
-sys.stdin.read()
-"#;
-
 #[test]
 fn mx_preference_null_mx_and_implicit_mx_from_a_loopback_dns() {
     // a.mx (preference 10) is down; b.mx (20) answers; implicit.test has no MX, only an A.
@@ -210,8 +184,7 @@ fn mx_preference_null_mx_and_implicit_mx_from_a_loopback_dns() {
                 implicit.test. 60 IN A 127.0.0.4\n\
                 six.test. 60 IN MX 10 host6.test.\n\
                 host6.test. 60 IN AAAA ::1\n";
-    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _dns = spawn_ready(DNS, &[&dns_port.to_string(), zone]);
+    let (_dns, dns_port) = dns_server(zone);
     let extra = format!("\n[outbound]\ndns_servers = [\"127.0.0.1:{dns_port}\"]\nport = {port}\n");
     let s = sender("out-mx", &extra);
     let mx = s.addr("mx");

@@ -5,6 +5,7 @@
 use clap::Subcommand;
 
 use crate::config::Config;
+use crate::gateway::backup::State;
 use crate::gateway::{Delivery, GatewayConfig, Gateways, Recipients, last_handover, request_release};
 use crate::outbound::unix_now;
 use crate::store::outbound_queue::Store;
@@ -19,14 +20,34 @@ pub(crate) enum GatewayAction {
     Show { domain: String },
     /// Hand a domain's held mail over now (to the gateway's host), as ETRN would.
     Flush { domain: String },
+    /// Confirm a pending backup-MX domain: its held mail goes to its primary now.
+    Confirm { domain: String },
 }
 
 /// Runs `sansmail gateway …`.
 pub(crate) fn run(config: &Config, action: GatewayAction) -> Result<(), Box<dyn std::error::Error>> {
-    let gateways = Gateways::new(&config.gateway, &config.data_dir)?;
+    let gateways = Gateways::of(config)?;
     let store = Store::open(&config.data_dir)?;
     match action {
+        GatewayAction::Confirm { domain } => {
+            let d = domain.trim_end_matches('.').to_ascii_lowercase();
+            let b = gateways.backups.get(&d).ok_or_else(|| format!("{d} is not a backup MX domain"))?;
+            if b.state == State::Expired {
+                return Err(format!("{d} expired unconfirmed; its mail was returned").into());
+            }
+            gateways.backups.set_state(&d, State::Active)?;
+            request_release(&config.data_dir, &d, None)?;
+            println!("{d} confirmed: this server is its backup MX (primary {})", b.primary);
+        }
         GatewayAction::List => {
+            for b in gateways.backups.all() {
+                let (count, octets) = store.for_domains(std::slice::from_ref(&b.domain))?;
+                let state = format!("{:?}", b.state).to_ascii_lowercase();
+                println!(
+                    "{}  {}  backup MX ({state}) below {}  {count} message(s), {octets} octets held",
+                    b.domain, b.domain, b.primary
+                );
+            }
             for g in &gateways.list {
                 let (count, octets) = store.for_domains(&domains(g))?;
                 println!(
@@ -39,6 +60,20 @@ pub(crate) fn run(config: &Config, action: GatewayAction) -> Result<(), Box<dyn 
         }
         GatewayAction::Show { domain } => {
             let d = domain.trim_end_matches('.').to_ascii_lowercase();
+            if let Some(b) = gateways.backups.get(&d) {
+                let (count, octets) = store.for_domains(std::slice::from_ref(&d))?;
+                let c = &gateways.backups.config;
+                println!("backup MX    {d} ({:?}), below {}", b.state, b.primary);
+                println!(
+                    "held         {count} message(s), {octets} octets (quota {} message(s), {} octets)",
+                    c.max_messages, c.max_octets
+                );
+                if b.state == State::Pending {
+                    let left = (b.created + c.confirm_days * 86_400).saturating_sub(unix_now());
+                    println!("unconfirmed: returned in {} h unless `sansmail gateway confirm {d}`", left / 3600);
+                }
+                return Ok(());
+            }
             let g = gateways
                 .for_domain(&d)
                 .or_else(|| gateways.list.iter().find(|g| g.name().eq_ignore_ascii_case(&d)))

@@ -78,6 +78,9 @@ pub(crate) struct Config {
     /// Store-and-forward gateways for other domains.
     #[serde(default)]
     pub(crate) gateway: Vec<crate::gateway::GatewayConfig>,
+    /// Automatic backup-MX gateways for domains whose MX records list this server.
+    #[serde(default)]
+    pub(crate) backup_mx: crate::gateway::backup::BackupMxConfig,
 }
 
 /// `[tls]`.
@@ -376,6 +379,9 @@ impl Config {
         // Gateways are checked whole (domains, hosts, schedules, senders) where the server
         // builds them; the folder it names is not made here.
         crate::gateway::Gateways::new(&config.gateway, &config.data_dir).map_err(ConfigError)?;
+        if config.backup_mx.enabled && config.backup_mx.confirm_days == 0 && config.backup_mx.require_confirmation {
+            return Err(ConfigError("[backup_mx] confirm_days must be at least 1".into()));
+        }
         Ok(config)
     }
 
@@ -461,6 +467,7 @@ fn unreachable_default() -> Config {
         newspeer: Vec::new(),
         news: crate::news::NewsSettings::default(),
         gateway: Vec::new(),
+        backup_mx: Default::default(),
     }
 }
 

@@ -53,7 +53,7 @@ fn hold_days() -> u64 {
 }
 
 /// `[[gateway]]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GatewayConfig {
     /// A name (logs, the CLI, ETRN's `#name` form); default: the first domain.

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub(crate) mod atrn;
+pub(crate) mod backup;
 pub(crate) mod callout;
 mod config;
 pub(crate) mod strip;
@@ -61,6 +62,11 @@ pub(crate) struct Gateways {
     handovers: Mutex<HashMap<String, Handover>>,
     /// Recipients a callout asked about, and when the answer goes stale.
     pub(crate) callouts: callout::Cache,
+    /// Automatic backup-MX domains.
+    pub(crate) backups: backup::Backups,
+    /// This server's names and addresses, as MX records would give them.
+    own_names: Vec<String>,
+    own_addresses: Vec<IpAddr>,
 }
 
 /// A gateway's last hand-over: when its last message left, and how many left in that run
@@ -150,6 +156,9 @@ impl Gateways {
             timetables,
             handovers: Mutex::new(HashMap::new()),
             callouts: callout::Cache::default(),
+            backups: backup::Backups::new(backup::BackupMxConfig::default(), data_dir),
+            own_names: Vec::new(),
+            own_addresses: Vec::new(),
             list: list.to_vec(),
             releases: Mutex::new(HashMap::new()),
             last_etrn: Mutex::new(HashMap::new()),
@@ -157,6 +166,27 @@ impl Gateways {
             usage: Mutex::new(HashMap::new()),
             wake: tokio::sync::Notify::new(),
         })
+    }
+
+    /// The gateways of a configuration, with its backup-MX settings and this server's
+    /// names and addresses.
+    pub(crate) fn of(config: &crate::config::Config) -> Result<Self, String> {
+        let mut g = Self::new(&config.gateway, &config.data_dir)?;
+        let b = &config.backup_mx;
+        g.own_names = std::iter::once(config.hostname.clone()).chain(b.names.iter().cloned()).collect();
+        g.own_addresses = b.addresses.clone();
+        for l in config.listeners().map_err(|e| e.to_string())? {
+            if !l.addr.ip().is_unspecified() && !g.own_addresses.contains(&l.addr.ip()) {
+                g.own_addresses.push(l.addr.ip());
+            }
+        }
+        g.backups = backup::Backups::new(b.clone(), &config.data_dir);
+        Ok(g)
+    }
+
+    /// This server's names in MX records.
+    pub(crate) fn own_names(&self) -> &[String] {
+        &self.own_names
     }
 
     /// Whether a gateway is at or past its quota.
@@ -289,6 +319,15 @@ impl Gateways {
         }
     }
 
+    /// Releases `domain`'s held mail now (to its usual destination), for [`RELEASE_SECS`].
+    pub(crate) fn release_now(&self, domain: &str) {
+        let until = Instant::now() + Duration::from_secs(RELEASE_SECS);
+        self.releases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(domain.to_ascii_lowercase(), Release { until, to: None });
+    }
+
     /// Takes in the releases written under `queue/out/.release/`; the domains released.
     pub(crate) fn take_releases(&self) -> Vec<String> {
         let Ok(rd) = fs::read_dir(&self.release_dir) else { return Vec::new() };
@@ -298,7 +337,7 @@ impl Gateways {
             let Some(domain) = e.file_name().to_str().map(str::to_ascii_lowercase) else { continue };
             let to = fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<SocketAddr>().ok());
             let _ = fs::remove_file(&path);
-            if self.for_domain(&domain).is_none() {
+            if self.for_domain(&domain).is_none() && self.backups.get(&domain).is_none() {
                 continue;
             }
             tracing::info!(domain = %domain, to = ?to, "gateway release");

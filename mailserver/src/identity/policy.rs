@@ -16,6 +16,8 @@ use crate::net::canonical;
 
 /// The rule named when a local recipient does not exist (directory-harvest counting).
 pub(crate) const UNKNOWN_USER: &str = "local domain, unknown user";
+/// How every rule that refuses to relay begins.
+pub(crate) const RELAY_DENIED: &str = "relaying denied";
 
 /// Who is asking.
 #[derive(Clone, Copy, Debug)]
@@ -112,6 +114,16 @@ pub(crate) fn rcpt_to(
         ForwardPath::Mailbox(m) => m,
     };
     let address = mailbox.to_string();
+    // The answer to a backup-MX confirmation request: to the postmaster (the SMTP side
+    // confirmed the domain when it saw the token).
+    if let Domain::Name(domain) = &mailbox.domain
+        && let Some(token) = mailbox.local_part_unquoted().strip_prefix(crate::gateway::backup::CONFIRM_LOCAL)
+        && gateways.own_names().first().is_some_and(|h| h.eq_ignore_ascii_case(domain))
+        && gateways.backups.all().iter().any(|b| b.token.eq_ignore_ascii_case(token))
+    {
+        let postmaster = vec![Target::Mailbox(dir.postmaster().to_string())];
+        return Ok((address, postmaster, "backup MX confirmation".into()));
+    }
     if let Domain::Name(domain) = &mailbox.domain
         && dir.is_local_domain(domain)
     {
@@ -204,6 +216,23 @@ pub(crate) fn rcpt_to(
             }
         }
         return Ok((address.clone(), targets, format!("gateway {}, {how}", g.name())));
+    }
+    // A domain whose MX records list this server as its backup (`[backup_mx]`).
+    if let Domain::Name(domain) = &mailbox.domain
+        && let Some(b) = gateways.backups.get(domain)
+        && b.state != crate::gateway::backup::State::Expired
+    {
+        if gateways.backup_over_quota(domain) {
+            return Err(deny(
+                452,
+                (4, 2, 2),
+                format!("<{address}>: the backup queue for {domain} is full, try again later"),
+                "backup MX quota",
+            ));
+        }
+        let state =
+            if b.state == crate::gateway::backup::State::Pending { "pending confirmation" } else { "confirmed" };
+        return Ok((address.clone(), target(), format!("backup MX for {domain} ({state}), held for {}", b.primary)));
     }
     if relay.in_networks(client.ip) {
         return Ok((address.clone(), target(), "relay.networks".into()));

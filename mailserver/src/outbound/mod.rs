@@ -32,6 +32,7 @@ use self::client::{Attempt, HopResult};
 use self::dsn::Kind;
 use self::route::{Routed, Router};
 use crate::gateway::Gateways;
+use crate::gateway::backup::State as BackupState;
 use crate::store::delivery::Deliverer;
 use crate::store::outbound_queue::{RcptState, State, Status, Store};
 use crate::store::spool::{Envelope, Recipient};
@@ -49,7 +50,7 @@ pub(crate) struct Manager {
     router: Router,
     config: OutboundConfig,
     hostname: String,
-    deliverer: Arc<Deliverer>,
+    pub(crate) deliverer: Arc<Deliverer>,
     opportunistic: Arc<rustls::ClientConfig>,
     verified: Mutex<HashMap<Option<PathBuf>, Arc<rustls::ClientConfig>>>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -78,6 +79,9 @@ impl Manager {
         // A gateway's domains go to its host, before any [[route]].
         let all: Vec<RouteConfig> = gateways.routes().into_iter().chain(routes.iter().cloned()).collect();
         let router = Router::new(config, &all).map_err(io::Error::other)?;
+        for n in gateways.own_names().iter().chain(gateways.backups.all().iter().map(|b| &b.ours)) {
+            router.add_own_name(n);
+        }
         Ok(Self {
             flush_mark: data_dir.join("queue").join("out").join(FLUSH_MARK),
             store,
@@ -97,6 +101,9 @@ impl Manager {
     /// How long mail for `domain` may wait before it is returned: a gateway's hold limit,
     /// else `max_queue_secs`.
     fn lifetime(&self, domain: &str) -> u64 {
+        if self.gateways.backups.get(domain).is_some() {
+            return self.gateways.backups.config.hold_days.saturating_mul(86_400);
+        }
         self.gateways.for_domain(domain).map_or(self.config.max_queue_secs, |g| g.hold_days.saturating_mul(86_400))
     }
 
@@ -188,6 +195,13 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
                 ticks += 1;
                 if ticks.is_multiple_of(QUOTA_COUNT_TICKS) {
                     count_gateways(&manager).await;
+                    // Newly confirmed and newly expired domains: their mail is looked at now
+                    // (handed over, or returned).
+                    let changed = backup_mx_upkeep(&manager).await;
+                    for d in &changed {
+                        manager.gateways.release_now(d);
+                    }
+                    schedule_waiting(&manager, &mut schedule, changed).await;
                 }
                 if std::fs::remove_file(&manager.flush_mark).is_ok() {
                     tracing::info!("queue flush requested");
@@ -242,6 +256,37 @@ async fn count_gateways(m: &Arc<Manager>) {
             }
         }
     }
+}
+
+/// The backup-MX domains: taken in again from their files (the CLI confirms there), what
+/// each holds counted for its quota, pending ones past their time expired (returned: their
+/// domains, whose mail is to be bounced now), expired ones with nothing left forgotten.
+async fn backup_mx_upkeep(m: &Arc<Manager>) -> Vec<String> {
+    let backups = &m.gateways.backups;
+    if !backups.config.enabled && backups.all().is_empty() {
+        return Vec::new();
+    }
+    let before: Vec<_> = backups.all().into_iter().map(|b| (b.domain, b.state)).collect();
+    backups.reload();
+    let mut wake: Vec<String> = backups
+        .all()
+        .into_iter()
+        .filter(|b| b.state == BackupState::Active && !before.contains(&(b.domain.clone(), BackupState::Active)))
+        .map(|b| b.domain)
+        .collect();
+    wake.extend(backups.expire(unix_now()));
+    for b in backups.all() {
+        let store = m.store.clone();
+        let domains = vec![b.domain.clone()];
+        let Ok((messages, octets)) = blocking(move || store.for_domains(&domains)).await else { continue };
+        let g = backups.gateway(&b.domain);
+        m.gateways.counted(&g, crate::gateway::Usage { messages: messages as u64, octets });
+        if backups.may_forget(&b, messages, unix_now()) {
+            tracing::info!(domain = %b.domain, "expired backup MX domain forgotten");
+            backups.forget(&b.domain);
+        }
+    }
+    wake
 }
 
 /// Takes in the gateways' releases: the released domains' messages scheduled now, after
@@ -415,12 +460,18 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
     // the gateway's hold limit it is returned.
     let mut held_changed = false;
     by_domain.retain(|(domain, idxs)| {
-        if !m.gateways.held(domain) {
+        if !m.gateways.held(domain) && !m.gateways.backup_holds(domain, &env.client) {
             return true;
         }
+        let unconfirmed = m.gateways.backups.get(domain).is_some_and(|b| b.state == BackupState::Expired);
         for &i in idxs {
             let s = &mut state.rcpt[i];
-            if now >= env.received.saturating_add(m.lifetime(domain)) {
+            if unconfirmed {
+                s.status = Status::Failed;
+                s.status_code = "5.7.1".into();
+                s.last_error = format!("this server was not confirmed as backup MX for {domain}");
+                s.unreported = wants_report(&env, &env.recipients[i], s);
+            } else if now >= env.received.saturating_add(m.lifetime(domain)) {
                 s.status = Status::Failed;
                 s.status_code = "4.4.7".into();
                 s.last_error = format!("held for {domain} and not collected in time");

@@ -49,6 +49,11 @@ pub(crate) struct Router {
     smarthost: Vec<Hop>,
     port: u16,
     resolver: TokioResolver,
+    /// This server's names: MX records at or below the best of them are not tried
+    /// (RFC 5321 §5.1), so a backup MX hands mail up, never to itself or sideways.
+    /// Grows when a backup domain lists this server under another name of one of its
+    /// addresses.
+    pub(crate) own_names: std::sync::RwLock<Vec<String>>,
 }
 
 /// `host:port` (or `[v6]:port`), or a bare host with `default_port`.
@@ -94,7 +99,13 @@ impl Router {
         let opts = builder.options_mut();
         opts.timeout = Duration::from_secs(5);
         opts.attempts = 2;
-        Ok(Self { routes: routes.to_vec(), smarthost, port: config.port, resolver: builder.build() })
+        Ok(Self {
+            routes: routes.to_vec(),
+            smarthost,
+            port: config.port,
+            resolver: builder.build(),
+            own_names: std::sync::RwLock::new(Vec::new()),
+        })
     }
 
     /// Where mail for `domain` (lower-case) goes.
@@ -128,12 +139,42 @@ impl Router {
                     return Routed::NullMx;
                 }
                 shuffle_equal_preferences(&mut records);
+                let ours = {
+                    let names = self.own_names.read().unwrap_or_else(|e| e.into_inner());
+                    records.iter().filter(|(_, h)| names.iter().any(|n| n.eq_ignore_ascii_case(h))).map(|r| r.0).min()
+                };
+                if let Some(ours) = ours {
+                    records.retain(|(p, _)| *p < ours);
+                    if records.is_empty() {
+                        return Routed::Temporary(format!("this server is the best MX of {domain}: no host above it"));
+                    }
+                }
                 to(records.into_iter().map(|(_, host)| Hop { host, port: self.port }).collect())
             }
             Err(e) if e.is_nx_domain() => Routed::NoSuchDomain,
             // No MX: the domain itself is the implicit MX (RFC 5321 §5.1).
             Err(e) if e.is_no_records_found() => to(vec![Hop { host: domain.to_owned(), port: self.port }]),
             Err(e) => Routed::Temporary(format!("DNS lookup of {domain} MX failed: {e}")),
+        }
+    }
+
+    /// Counts `name` as one of this server's (an MX host found to have one of its addresses).
+    pub(crate) fn add_own_name(&self, name: &str) {
+        let mut names = self.own_names.write().unwrap_or_else(|e| e.into_inner());
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) && names.len() < 1_000 {
+            names.push(name.to_ascii_lowercase());
+        }
+    }
+
+    /// A domain's MX records (preference, host), none for a domain without them.
+    pub(crate) async fn mx_records(&self, domain: &str) -> Result<Vec<(u16, String)>, String> {
+        match self.resolver.mx_lookup(format!("{}.", domain.trim_end_matches('.'))).await {
+            Ok(mx) => Ok(mx
+                .iter()
+                .map(|r| (r.preference(), r.exchange().to_ascii().trim_end_matches('.').to_ascii_lowercase()))
+                .collect()),
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(Vec::new()),
+            Err(e) => Err(format!("DNS lookup of {domain} MX failed: {e}")),
         }
     }
 

@@ -74,3 +74,25 @@ impl Manager {
         Verdict::Unknown(last)
     }
 }
+
+impl Manager {
+    /// Whether `domain`'s MX records list this server (by name or address) below a better
+    /// host: that host and the record that is us.
+    pub(crate) async fn backup_primary(&self, domain: &str) -> Result<Option<(String, String)>, String> {
+        let records = self.router.mx_records(domain).await?;
+        let mut marked = Vec::new();
+        // A hostile zone may list many hosts; the first few are enough to judge.
+        for (p, host) in records.into_iter().take(16) {
+            let hop = super::route::Hop { host: host.clone(), port: 25 };
+            let addrs: Vec<std::net::IpAddr> =
+                self.router.addresses(&hop).await.map(|v| v.iter().map(|a| a.ip()).collect()).unwrap_or_default();
+            let us = self.gateways.is_us(&host, &addrs);
+            marked.push((p, host, us));
+        }
+        let found = crate::gateway::backup::primary_above_us(&marked);
+        if let Some((_, ours)) = &found {
+            self.router.add_own_name(ours);
+        }
+        Ok(found)
+    }
+}

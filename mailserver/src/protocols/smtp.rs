@@ -16,6 +16,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::driver::{Handler, Wire};
 
+mod gateway;
+
 use crate::identity::directory::{Target, rfc5322_date};
 use crate::identity::login::{Login, Outcome};
 use crate::identity::policy::Relay;
@@ -72,6 +74,8 @@ pub(crate) struct Connection {
     pub(crate) odmr: bool,
     /// ATRN's domains, once accepted: the connection's turn comes when the session closes.
     turn: Option<Vec<String>>,
+    /// The last RCPT was refused as relaying (a backup-MX lookup may change that).
+    relay_refused: bool,
 }
 
 /// An xtext value decoded, if it decodes to printable text (what a DSN may carry).
@@ -152,6 +156,7 @@ impl Connection {
             accepted: 0,
             odmr: false,
             turn: None,
+            relay_refused: false,
         }
     }
 
@@ -198,7 +203,7 @@ impl Connection {
                 }
             }
             Event::Recipient { to, params } => {
-                match self.callout(&to).await.and_then(|()| self.recipient(&to, &params)) {
+                match self.checked_recipient(&to, &params).await {
                     Ok(rcpts) => {
                         for r in rcpts {
                             // One copy per mailbox (an alias and its user, two forwards to one
@@ -266,58 +271,6 @@ impl Connection {
         }
     }
 
-    /// ETRN (RFC 1985): the node's held mail handed over now (to the gateway's host, or to
-    /// this client); the RFC's replies (250/251/253, 458, 459).
-    fn etrn(&self, node: &str) -> Reply<'static> {
-        use crate::gateway::EtrnRefusal;
-        let (gateway, domains) = match self.shared.gateways.etrn(node, self.peer.ip()) {
-            Ok(x) => x,
-            Err(EtrnRefusal::Unknown) => return reply(459, (4, 7, 1), format!("{node}: no mail is held here for it")),
-            Err(EtrnRefusal::NotAllowed) => {
-                tracing::info!(client = %self.peer.ip(), node, "ETRN refused");
-                return reply(459, (4, 7, 1), format!("{node}: not allowed from your address"));
-            }
-            Err(EtrnRefusal::TooSoon) => return reply(458, (4, 7, 1), format!("{node}: a run started moments ago")),
-        };
-        let held = crate::store::outbound_queue::Store::open(&self.shared.data_dir)
-            .and_then(|q| q.for_domains(&domains))
-            .map_or(0, |(n, _)| n);
-        if held == 0 {
-            return reply(251, (2, 0, 0), format!("OK, no messages waiting for {node}"));
-        }
-        let to = gateway.etrn_to_client.then(|| std::net::SocketAddr::new(self.peer.ip(), gateway.etrn_port));
-        for d in &domains {
-            if let Err(e) = crate::gateway::request_release(&self.shared.data_dir, d, to) {
-                tracing::warn!(domain = %d, error = %e, "ETRN release failed");
-                return reply(458, (4, 3, 0), format!("Unable to queue messages for {node}"));
-            }
-        }
-        self.shared.gateways.wake.notify_one();
-        tracing::info!(client = %self.peer.ip(), node, gateway = gateway.name(), messages = held, "ETRN");
-        reply(253, (2, 0, 0), format!("OK, {held} pending messages for node {node} started"))
-    }
-
-    /// ATRN (RFC 2645) from a logged-in account: the domains whose held mail it may
-    /// collect; else 450 (refused) or 453 (no mail waiting).
-    fn atrn(&self, asked: &[String]) -> Result<Vec<String>, Reply<'static>> {
-        if !self.odmr {
-            return Err(reply(502, (5, 5, 1), "ATRN is taken on the ODMR listener"));
-        }
-        let user = self.user.clone().unwrap_or_default();
-        let Ok(domains) = self.shared.gateways.atrn(&user, self.peer.ip(), asked) else {
-            tracing::info!(client = %self.peer.ip(), user, asked = ?asked, "ATRN refused");
-            return Err(reply(450, (4, 7, 1), "ATRN request refused"));
-        };
-        let held = crate::store::outbound_queue::Store::open(&self.shared.data_dir)
-            .and_then(|q| q.for_domains(&domains))
-            .map_or(0, |(n, _)| n);
-        if held == 0 {
-            return Err(reply(453, (4, 7, 0), "You have no mail"));
-        }
-        tracing::info!(client = %self.peer.ip(), user, domains = ?domains, messages = held, "ATRN");
-        Ok(domains)
-    }
-
     /// Who is asking, for the relay policy.
     fn client(&self) -> Client<'_> {
         let ip = self.peer.ip();
@@ -344,24 +297,6 @@ impl Connection {
         };
     }
 
-    /// For a gateway that checks its recipients with its domain's server: asks, unless the
-    /// answer is remembered (the policy then reads it).
-    async fn callout(&self, to: &ForwardPath<'_>) -> Result<(), Reply<'static>> {
-        let ForwardPath::Mailbox(m) = to else { return Ok(()) };
-        let sansmail_smtp_proto::Domain::Name(domain) = &m.domain else { return Ok(()) };
-        let gateways = &self.shared.gateways;
-        let Some(g) = gateways.for_domain(domain) else { return Ok(()) };
-        let address = normalize(&m.to_string());
-        if g.recipients != crate::gateway::Recipients::Callout || gateways.callouts.get(&address).is_some() {
-            return Ok(());
-        }
-        let Ok(_slot) = gateways.callouts.running.acquire().await else { return Ok(()) };
-        let verdict = self.shared.outbound.callout(domain, &address).await;
-        tracing::info!(client = %self.peer.ip(), to = %address, verdict = ?verdict, "gateway callout");
-        gateways.callouts.put(g, &address, verdict);
-        Ok(())
-    }
-
     fn recipient(&mut self, to: &ForwardPath<'_>, params: &RcptParams<'_>) -> Result<Vec<Recipient>, Reply<'static>> {
         let notify = params.notify.map(|n| {
             let names = [(n.success, "success"), (n.failure, "failure"), (n.delay, "delay")];
@@ -376,6 +311,7 @@ impl Connection {
                 Ok(ok) => ok,
                 Err(d) => {
                     tracing::info!(client = %self.peer.ip(), user = ?self.user, rule = %d.rule, "RCPT refused");
+                    self.relay_refused = d.rule.starts_with(policy::RELAY_DENIED);
                     if d.rule == policy::UNKNOWN_USER {
                         self.unknown_recipients += 1;
                         if self.shared.identity.defences.unknown_recipient(self.peer.ip(), self.unknown_recipients) {

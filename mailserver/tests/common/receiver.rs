@@ -185,3 +185,35 @@ impl Drop for Staller {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// A DNS server for a zone, answering on 127.0.0.1 (dnslib): NXDOMAIN for names not in
+/// the zone, an empty answer (NODATA) for names without records of the asked type.
+pub const DNS: &str = r#"
+import sys, os
+from dnslib import RR, RCODE
+from dnslib.server import DNSServer, BaseResolver
+port, zone = int(sys.argv[1]), sys.argv[2]
+records = RR.fromZone(zone)
+class Zone(BaseResolver):
+    def resolve(self, request, handler):
+        reply = request.reply()
+        names = [rr for rr in records if rr.rname == request.q.qname]
+        if not names:
+            reply.header.rcode = RCODE.NXDOMAIN
+        for rr in names:
+            if rr.rtype == request.q.qtype:
+                reply.add_answer(rr)
+        return reply
+udp = DNSServer(Zone(), port=port, address='127.0.0.1')
+tcp = DNSServer(Zone(), port=port, address='127.0.0.1', tcp=True)
+udp.start_thread(); tcp.start_thread()
+print('ready', flush=True)
+sys.stdout = open(os.devnull, 'w')
+sys.stdin.read()
+"#;
+
+/// Starts [`DNS`] for `zone` (RFC 1035 master-file lines) on a free port of 127.0.0.1.
+pub fn dns_server(zone: &str) -> (Child2, u16) {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    (spawn_ready(DNS, &[&port.to_string(), zone]), port)
+}
