@@ -6,6 +6,7 @@
 
 mod cli;
 mod config;
+mod fetch;
 mod gateway;
 mod identity;
 mod net;
@@ -86,6 +87,14 @@ enum Command {
         #[command(subcommand)]
         action: cli::news::NewsAction,
     },
+    /// Collection jobs ([[fetch]]): run one now, or see what each last did.
+    Fetch {
+        #[command(subcommand)]
+        action: cli::fetch::FetchAction,
+    },
+    /// The link is up: send what the outbound queue holds now, whatever its schedule, then
+    /// run the collection jobs (SIGUSR1 to the server does the same).
+    Connect,
     /// Store-and-forward gateways: what they hold; hand a domain's mail over now.
     Gateway {
         #[command(subcommand)]
@@ -232,6 +241,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::News { action } => cli::news::run(&config, action),
         Command::Gateway { action } => cli::gateway::run(&config, action),
+        Command::Fetch { action } => cli::fetch::run(&config, action),
+        Command::Connect => {
+            let out = config.data_dir.join("queue").join("out");
+            std::fs::create_dir_all(&out)?;
+            std::fs::write(out.join(crate::outbound::CONNECT_MARK), b"")?;
+            println!("connection requested: the server sends its queue within a second, then collects");
+            Ok(())
+        }
         Command::Explain { listener, client, user, from, to, recent_login } => {
             explain(&config, &listener, (client, recent_login), user, &from, &to)
         }

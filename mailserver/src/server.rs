@@ -362,6 +362,23 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         tasks.spawn(accept_loop(socket, endpoint, shared.clone(), stop.clone(), tasks.clone()));
     }
 
+    // The collection jobs: on connections, on their own clocks, from the CLI.
+    let fetcher = crate::fetch::Fetcher::new(config.fetch.clone(), shared.clone(), shared.outbound.clone());
+    tokio::spawn(crate::fetch::run(Arc::new(fetcher)));
+    // SIGUSR1: the link came up (as `sansmail connect`).
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mark = config.data_dir.join("queue").join("out").join(crate::outbound::CONNECT_MARK);
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        tokio::spawn(async move {
+            while usr1.recv().await.is_some() {
+                if let Err(e) = std::fs::write(&mark, b"") {
+                    tracing::warn!(error = %e, "SIGUSR1: cannot ask for a connection");
+                }
+            }
+        });
+    }
     signals.wait().await;
     tracing::info!(grace_secs = grace.as_secs(), "stopping: no new connections; sessions may finish");
     stop.cancel();

@@ -81,6 +81,9 @@ pub(crate) struct Config {
     /// Automatic backup-MX gateways for domains whose MX records list this server.
     #[serde(default)]
     pub(crate) backup_mx: crate::gateway::backup::BackupMxConfig,
+    /// Collection jobs: ETRN, ATRN, POP3 from a provider.
+    #[serde(default)]
+    pub(crate) fetch: Vec<crate::fetch::FetchConfig>,
 }
 
 /// `[tls]`.
@@ -379,6 +382,12 @@ impl Config {
         // Gateways are checked whole (domains, hosts, schedules, senders) where the server
         // builds them; the folder it names is not made here.
         crate::gateway::Gateways::new(&config.gateway, &config.data_dir).map_err(ConfigError)?;
+        for (i, job) in config.fetch.iter().enumerate() {
+            job.check().map_err(ConfigError)?;
+            if config.fetch[..i].iter().any(|j| j.name == job.name) {
+                return Err(ConfigError(format!("[[fetch]] {}: two jobs have that name", job.name)));
+            }
+        }
         if config.backup_mx.enabled && config.backup_mx.confirm_days == 0 && config.backup_mx.require_confirmation {
             return Err(ConfigError("[backup_mx] confirm_days must be at least 1".into()));
         }
@@ -468,6 +477,7 @@ fn unreachable_default() -> Config {
         news: crate::news::NewsSettings::default(),
         gateway: Vec::new(),
         backup_mx: Default::default(),
+        fetch: Vec::new(),
     }
 }
 

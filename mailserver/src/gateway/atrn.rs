@@ -12,7 +12,7 @@ use sansmail_smtp_proto::Reply;
 use sansmail_smtp_proto::client::{ClientConfig, ClientEvent, ClientSession, ClientTimeouts, TlsPolicy};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use crate::outbound::FLUSH_MARK;
+use crate::outbound::RESCAN_MARK;
 use crate::store::outbound_queue::{Status, Store};
 
 /// What one turn did.
@@ -106,7 +106,7 @@ pub(crate) async fn hand_over<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = stream.shutdown().await;
     if report_due {
         // The manager reports the refusals at its next look.
-        let _ = std::fs::write(data_dir.join("queue").join("out").join(FLUSH_MARK), b"");
+        let _ = std::fs::write(data_dir.join("queue").join("out").join(RESCAN_MARK), b"");
     }
     Ok(turn)
 }

@@ -36,6 +36,11 @@ pub(crate) struct OutboundConfig {
     /// Seconds one attempt to one domain may take as a whole (every host, connect to
     /// QUIT); past it the recipients are deferred.
     pub(crate) attempt_timeout_secs: u64,
+    /// When remote mail may leave (see `Timetable`); empty: always. Outside it mail is
+    /// held without failed attempts; `sansmail connect` or `queue flush` opens it for a while.
+    pub(crate) schedule: Vec<String>,
+    /// The schedule's time zone (IANA name); default the system's.
+    pub(crate) timezone: Option<String>,
 }
 
 impl Default for OutboundConfig {
@@ -56,6 +61,8 @@ impl Default for OutboundConfig {
             command_timeout_secs: 300,
             data_timeout_secs: 600,
             attempt_timeout_secs: 1800,
+            schedule: Vec::new(),
+            timezone: None,
         }
     }
 }

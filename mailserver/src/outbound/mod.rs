@@ -10,6 +10,7 @@
 pub(crate) mod client;
 mod config;
 pub(crate) mod dsn;
+mod hold;
 pub(crate) mod route;
 mod verify;
 
@@ -39,6 +40,11 @@ use crate::store::spool::{Envelope, Recipient};
 
 /// The name of the mark `sansmail queue flush|release` leaves for the running server.
 pub(crate) const FLUSH_MARK: &str = ".flush";
+/// The mark `sansmail connect` (or SIGUSR1) leaves: a connection (the schedule opened for a
+/// while) and the collection jobs after the queue has gone out.
+pub(crate) const CONNECT_MARK: &str = ".connect";
+/// The mark that only asks for a look at every queued message (after an ATRN turn).
+pub(crate) const RESCAN_MARK: &str = ".rescan";
 
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -55,6 +61,14 @@ pub(crate) struct Manager {
     verified: Mutex<HashMap<Option<PathBuf>, Arc<rustls::ClientConfig>>>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
     flush_mark: PathBuf,
+    /// `[outbound] schedule`: when remote mail may leave (none: always).
+    timetable: Option<crate::schedule::Timetable>,
+    /// A connection in force until then (`sansmail connect`, a flush, a connection time).
+    connection: Mutex<Option<std::time::Instant>>,
+    /// Wakes what waits for a connection (the collection jobs).
+    pub(crate) connections: tokio::sync::Notify,
+    /// Messages being tried or due now (the collection jobs wait for it to fall to none).
+    busy: std::sync::atomic::AtomicBool,
     /// Connections kept between messages.
     pool: client::Pool,
     /// The store-and-forward gateways: their hosts, holds and releases.
@@ -84,6 +98,16 @@ impl Manager {
         }
         Ok(Self {
             flush_mark: data_dir.join("queue").join("out").join(FLUSH_MARK),
+            timetable: match config.schedule.is_empty() {
+                true => None,
+                false => Some(
+                    crate::schedule::Timetable::parse(&config.schedule, config.timezone.as_deref())
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("[outbound] {e}")))?,
+                ),
+            },
+            connection: Mutex::new(None),
+            connections: tokio::sync::Notify::new(),
+            busy: std::sync::atomic::AtomicBool::new(false),
             store,
             router,
             config: config.clone(),
@@ -96,6 +120,11 @@ impl Manager {
             gateways,
             data_dir: data_dir.to_path_buf(),
         })
+    }
+
+    /// Whether the queue is sending (messages being tried, or due now).
+    pub(crate) fn sending(&self) -> bool {
+        self.busy.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How long mail for `domain` may wait before it is returned: a gateway's hold limit,
@@ -151,8 +180,9 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
     let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
-    // When the gateways' schedules were last looked at (a connection time passed since opens).
+    // When the schedules were last looked at (a connection time passed since opens).
     let mut looked = unix_now() as i64;
+    let mut was_open = manager.open_for_mail(unix_now());
     count_gateways(&manager).await;
     loop {
         // A slot first, then a message: a message leaves the schedule only when it can start.
@@ -171,6 +201,8 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
             });
             running.insert(task.id(), id);
         }
+        let busy = !tasks.is_empty() || schedule.due.first().is_some_and(|(t, _)| *t <= now);
+        manager.busy.store(busy, std::sync::atomic::Ordering::Relaxed);
         tokio::select! {
             Some(id) = ids.recv() => schedule.put(id, unix_now()),
             Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
@@ -203,12 +235,25 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
                     }
                     schedule_waiting(&manager, &mut schedule, changed).await;
                 }
-                if std::fs::remove_file(&manager.flush_mark).is_ok() {
-                    tracing::info!("queue flush requested");
+                let out = manager.data_dir.join("queue").join("out");
+                let flushed = std::fs::remove_file(&manager.flush_mark).is_ok();
+                let connect = std::fs::remove_file(out.join(CONNECT_MARK)).is_ok();
+                let now = unix_now() as i64;
+                let fired = manager.timetable.as_ref().is_some_and(|t| t.fired(looked, now));
+                if flushed || connect || fired {
+                    tracing::info!(flushed, connect, scheduled = fired, "connection: the queue goes out now");
+                    manager.connect();
+                }
+                let open = manager.open_for_mail(now as u64);
+                let rescanned = std::fs::remove_file(out.join(RESCAN_MARK)).is_ok();
+                if flushed || connect || fired || rescanned || (open && !was_open) {
                     rescan(&manager, &mut schedule);
                 }
+                if connect || fired {
+                    manager.connections.notify_waiters();
+                }
+                was_open = open;
                 releases(&manager, &mut schedule).await;
-                let now = unix_now() as i64;
                 let opened = manager.gateways.scheduled_releases(looked, now);
                 looked = now;
                 schedule_waiting(&manager, &mut schedule, opened).await;
@@ -456,39 +501,15 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             None => by_domain.push((domain, vec![i])),
         }
     }
-    // A held gateway domain's mail waits for its release, without an attempt counted; past
-    // the gateway's hold limit it is returned.
-    let mut held_changed = false;
-    by_domain.retain(|(domain, idxs)| {
-        if !m.gateways.held(domain) && !m.gateways.backup_holds(domain, &env.client) {
-            return true;
-        }
-        let unconfirmed = m.gateways.backups.get(domain).is_some_and(|b| b.state == BackupState::Expired);
-        for &i in idxs {
-            let s = &mut state.rcpt[i];
-            if unconfirmed {
-                s.status = Status::Failed;
-                s.status_code = "5.7.1".into();
-                s.last_error = format!("this server was not confirmed as backup MX for {domain}");
-                s.unreported = wants_report(&env, &env.recipients[i], s);
-            } else if now >= env.received.saturating_add(m.lifetime(domain)) {
-                s.status = Status::Failed;
-                s.status_code = "4.4.7".into();
-                s.last_error = format!("held for {domain} and not collected in time");
-                s.unreported = wants_report(&env, &env.recipients[i], s);
-            } else {
-                s.next_attempt = now + HOLD_RECHECK_SECS;
-            }
-        }
-        held_changed = true;
-        false
-    });
-    if by_domain.is_empty() && held_changed {
+    // Held mail waits without an attempt counted (a gateway's until its release, remote
+    // mail until the schedule opens); past its time it is returned.
+    let held = hold::apply(m, &env, &mut state, &mut by_domain, now);
+    if by_domain.is_empty() && held.changed {
         let done = state.is_done() && !state.rcpt.iter().any(|r| r.unreported);
         if !done {
             save(m, id, &state).await?;
         }
-        if state.rcpt.iter().any(|r| r.unreported) {
+        if state.rcpt.iter().any(|r| r.unreported) || m.warning_due(&env, &state, now) {
             let store = m.store.clone();
             let key = id.to_owned();
             let content = blocking(move || store.read(&key)).await?.1;
@@ -502,7 +523,7 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             blocking(move || store.remove(&key)).await?;
             return Ok(None);
         }
-        return Ok(state.next_due());
+        return Ok(hold::next_time(m, &env, &state, &held, now));
     }
     let all_busy = !by_domain.is_empty()
         && by_domain.iter().all(|(d, _)| m.domain_slots(d).available_permits() == 0)
@@ -572,7 +593,7 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
         blocking(move || store.remove(&key)).await?;
         return Ok(None);
     }
-    Ok(if busy { Some(busy_retry(&state, now)) } else { state.next_due() })
+    Ok(if busy { Some(busy_retry(&state, now)) } else { hold::next_time(m, &env, &state, &held, now) })
 }
 
 /// When a message with recipients left waiting for a busy domain comes back: in
@@ -738,7 +759,10 @@ async fn report(m: &Manager, env: &Envelope, content: &[u8], state: &mut State, 
     let warn_at = env.received.saturating_add(m.config.delay_warning_secs);
     if m.config.delay_warning_secs > 0 && !state.warned && now >= warn_at {
         let delayed: Vec<usize> = (0..state.rcpt.len())
-            .filter(|&i| state.rcpt[i].status == Status::Deferred && dsn::wants(&env.recipients[i], Kind::Delay))
+            .filter(|&i| {
+                matches!(state.rcpt[i].status, Status::Pending | Status::Deferred)
+                    && dsn::wants(&env.recipients[i], Kind::Delay)
+            })
             .collect();
         if !delayed.is_empty() {
             state.warned = true;

@@ -357,6 +357,19 @@ where
     }
 }
 
+/// Serves a session over a connection this server opened as the client, after the roles
+/// reversed (ATRN's turn, RFC 2645): already as secure as it will be.
+pub(crate) async fn serve_turned<S, H, IO>(stream: IO, session: &mut S, handler: &mut H) -> io::Result<()>
+where
+    S: Session,
+    H: Handler<S>,
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let result = drive_on(stream, session, handler).await;
+    handler.on_end();
+    result
+}
+
 async fn tls_accept(tls: &Tls<'_>, stream: TcpStream) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
     let acceptor = tls.acceptor.ok_or_else(|| io::Error::other("TLS without a certificate"))?;
     tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream))

@@ -364,6 +364,39 @@ impl Deliverer {
         self.queue_generated_to(&[to], message, origin)
     }
 
+    /// Takes in a message collected from elsewhere (`[[fetch]]`) for local addresses, under
+    /// the id given (a message taken again after a crash gets the same id; `recovering`
+    /// then makes its mailboxes keep the one copy they have): in the spool, fsynced, when
+    /// this returns, and delivered by the usual job.
+    pub(crate) fn inject(
+        &self,
+        id: &str,
+        (from, to): (&str, &[&str]),
+        message: &[u8],
+        origin: &str,
+        recovering: bool,
+    ) -> io::Result<()> {
+        let recipients: Vec<Recipient> = to.iter().flat_map(|to| self.resolve(to)).collect();
+        if recipients.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("no local mailbox for {to:?}")));
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let envelope = Envelope {
+            id: id.to_owned(),
+            from: from.to_owned(),
+            recipients,
+            received: now,
+            client: origin.into(),
+            ..Envelope::default()
+        };
+        self.spool.discard_tmp(id)?;
+        let mut incoming = self.spool.begin(&envelope, &[])?;
+        incoming.write(message)?;
+        let file = self.spool.commit(incoming)?;
+        let _ = self.jobs.send(Job { file, recovering });
+        Ok(())
+    }
+
     /// [`Self::queue_generated`] for several recipients: one queued message.
     pub(crate) fn queue_generated_to(&self, to: &[&str], message: &[u8], origin: &str) -> io::Result<Option<String>> {
         let recipients: Vec<Recipient> = to.iter().flat_map(|to| self.resolve(to)).collect();

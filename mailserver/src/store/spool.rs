@@ -210,6 +210,14 @@ impl Spool {
 
     /// Starts a large message: creates its own temporary file with the envelope and `head`
     /// (our `Received` header) written.
+    /// Removes what a crash left of a message being written under `id`.
+    pub(crate) fn discard_tmp(&self, id: &str) -> io::Result<()> {
+        match fs::remove_file(self.tmp.join(id)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn begin(&self, envelope: &Envelope, head: &[u8]) -> io::Result<Incoming> {
         let tmp_path = self.tmp.join(&envelope.id);
         let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
