@@ -1,0 +1,167 @@
+//! Collection jobs (`[[fetch]]`) against a second sansmail as the provider: ETRN (the held
+//! mail arrives on the site's own listener), ATRN (the site takes it on the same
+//! connection), and POP3 from the provider's gateway mailbox, sorted to local users by
+//! `Delivered-To`, To/Cc and rules, taken once even when the site is killed mid-run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::Server;
+
+const SITE_USERS: &str = "hostname = \"mx.office.test\"\n[[domain]]\nname = \"office.test\"\n\
+    [[user]]\naddress = \"bob@office.test\"\n[[user]]\naddress = \"carol@office.test\"\n\
+    [[user]]\naddress = \"sales@office.test\"\n";
+
+fn provider(name: &str, gateway: &str) -> Server {
+    Server::start(
+        name,
+        &common::mx(
+            "hostname = \"gw.provider.test\"\n[[domain]]\nname = \"provider.test\"\n",
+            &format!(
+                "[[listener]]\nname = \"pop3\"\nservice = \"pop3\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
+                 allow_plaintext_auth = true\n\
+                 [[listener]]\nname = \"odmr\"\nservice = \"odmr\"\nbind = \"127.0.0.1:0\"\ntls = \"none\"\n\
+                 allow_plaintext_auth = true\n\
+                 [[gateway]]\nname = \"office\"\ndomains = [\"office.test\"]\ntls = \"none\"\n{gateway}"
+            ),
+        ),
+    )
+}
+
+fn site(name: &str, jobs: &str) -> Server {
+    Server::start(name, &format!("{}{jobs}", common::mx(SITE_USERS, "")))
+}
+
+fn send(s: &Server, to: &str, headers: &str) {
+    let server = s.addr("mx").to_string();
+    let mut args = vec!["--server", server.as_str(), "--from", "alice@remote.test", "--to", to];
+    for h in headers.split('|').filter(|h| !h.is_empty()) {
+        args.push("--header");
+        args.push(h);
+    }
+    let (ok, out) = common::swaks(&args);
+    assert!(ok, "{out}");
+}
+
+fn add_user(s: &Server, address: &str, password: &str) {
+    let out = s.cli(&["user", "add", address], &format!("{password}\n"));
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn etrn_asks_the_provider_and_the_mail_comes_to_our_listener() {
+    let mut s = site("fetch-etrn-site", "");
+    let port = s.addr("mx").port();
+    let p = provider(
+        "fetch-etrn-provider",
+        &format!(
+            "delivery = \"hold\"\netrn_networks = [\"127.0.0.1/32\"]\netrn_to_client = true\netrn_port = {port}\n"
+        ),
+    );
+    for i in 1..=2 {
+        send(&p, "bob@office.test", &format!("Subject: etrn {i}"));
+    }
+    assert_eq!(p.wait_outbound(2).len(), 2);
+    // The site's job, written now that the provider's port is known.
+    let job = format!(
+        "\n[[fetch]]\nname = \"provider\"\nmethod = \"etrn\"\nhost = \"{}\"\ntls = \"none\"\ndomains = [\"office.test\"]\n",
+        p.addr("mx")
+    );
+    std::fs::write(&s.config, std::fs::read_to_string(&s.config).unwrap() + &job).unwrap();
+    s.restart();
+    let out = s.cli(&["fetch", "run", "provider"], "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(s.wait_maildir("office.test", "bob", 2).len(), 2, "{}\n{}", s.log_text(), p.log_text());
+    assert!(s.wait_for_log(&["fetch run", "job=provider", "messages=2"], Duration::from_secs(10)), "{}", s.log_text());
+    let status = String::from_utf8_lossy(&s.cli(&["fetch", "status"], "").stdout).into_owned();
+    assert!(status.contains("provider  Etrn") && status.contains("2 message(s)"), "{status}");
+}
+
+#[test]
+fn atrn_takes_the_held_mail_on_the_same_connection() {
+    let p = provider("fetch-atrn-provider", "delivery = \"hold\"\natrn_users = [\"office@provider.test\"]\n");
+    add_user(&p, "office@provider.test", "odmr-secret");
+    for to in ["bob@office.test", "carol@office.test", "nobody@office.test"] {
+        send(&p, to, &format!("Subject: atrn for {to}"));
+    }
+    assert_eq!(p.wait_outbound(3).len(), 3);
+    let s = site(
+        "fetch-atrn-site",
+        &format!(
+            "\n[[fetch]]\nname = \"odmr\"\nmethod = \"atrn\"\nhost = \"{}\"\ntls = \"none\"\ndomains = [\"office.test\"]\n\
+             username = \"office@provider.test\"\npassword = \"odmr-secret\"\n",
+            p.addr("odmr")
+        ),
+    );
+    let out = s.cli(&["fetch", "run"], "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(s.wait_maildir("office.test", "bob", 1).len(), 1, "{}\n{}", s.log_text(), p.log_text());
+    assert_eq!(s.wait_maildir("office.test", "carol", 1).len(), 1);
+    // The unknown user was refused by the site, so the provider returns it (its sender is
+    // remote: the bounce waits in the provider's queue); nothing else is left there.
+    assert!(common::wait_until(|| p.outbound().len() <= 1), "{}", p.log_text());
+    assert!(s.wait_for_log(&["fetch run", "job=odmr", "messages=2"], Duration::from_secs(10)), "{}", s.log_text());
+    // Nothing more: 453, a run with no mail and no error.
+    let out = s.cli(&["fetch", "run", "odmr"], "");
+    assert!(out.status.success());
+    assert!(s.wait_for_log(&["fetch run", "job=odmr", "messages=0", "error=\"\""], Duration::from_secs(10)));
+}
+
+/// DomainPOP: the provider keeps the domain's mail in one mailbox (a copy per recipient
+/// with Delivered-To); the site collects it over POP3 and sorts it.
+#[test]
+fn pop3_collection_routes_each_message_and_takes_it_once() {
+    let p = provider("fetch-pop3-provider", "delivery = \"mailbox\"\nmailbox = \"office@provider.test\"\n");
+    add_user(&p, "office@provider.test", "pop-secret");
+    send(&p, "bob@office.test,carol@office.test", "Subject: for both");
+    send(&p, "nobody@office.test", "Subject: Order 42");
+    send(&p, "stranger@office.test", "Subject: who?");
+    assert_eq!(p.wait_maildir("provider.test", "office", 4).len(), 4);
+    let mut s = site(
+        "fetch-pop3-site",
+        &format!(
+            "\n[[fetch]]\nname = \"domainpop\"\nmethod = \"pop3\"\nhost = \"{}\"\ntls = \"none\"\n\
+             username = \"office@provider.test\"\npassword = \"pop-secret\"\n\
+             [[fetch.rule]]\nheader = \"Subject\"\ncontains = \"order\"\ndeliver_to = \"sales@office.test\"\n",
+            p.addr("pop3")
+        ),
+    );
+    let out = s.cli(&["fetch", "run", "domainpop"], "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(s.wait_maildir("office.test", "bob", 1).len(), 1, "{}", s.log_text());
+    assert_eq!(s.wait_maildir("office.test", "carol", 1).len(), 1);
+    assert_eq!(s.wait_maildir("office.test", "sales", 1).len(), 1, "the rule");
+    assert_eq!(s.wait_maildir("office.test", "postmaster", 1).len(), 1, "unplaced: the postmaster");
+    let bob = &s.maildir("office.test", "bob")[0].1;
+    assert!(bob.contains("by mx.office.test (sansmail) with POP3 (fetch domainpop)"), "{bob}");
+    assert!(common::wait_until(|| p.maildir("provider.test", "office").is_empty()), "deleted once taken");
+    // Taken once: mail that arrives now is collected, nothing before again; a crash mid-run
+    // (the site killed while it collects) loses and repeats nothing.
+    for i in 1..=20 {
+        send(&p, "bob@office.test", &format!("Subject: batch {i}"));
+    }
+    assert_eq!(p.wait_maildir("provider.test", "office", 20).len(), 20);
+    let out = s.cli(&["fetch", "run", "domainpop"], "");
+    assert!(out.status.success());
+    assert!(common::wait_until(|| s.maildir("office.test", "bob").len() > 3), "{}", s.log_text());
+    s.kill();
+    s.restart();
+    let out = s.cli(&["fetch", "run", "domainpop"], "");
+    assert!(out.status.success());
+    assert!(common::wait_until(|| p.maildir("provider.test", "office").is_empty()), "{}", s.log_text());
+    let bob = s.wait_maildir("office.test", "bob", 21);
+    std::thread::sleep(Duration::from_millis(500));
+    let subjects: Vec<String> = s
+        .maildir("office.test", "bob")
+        .iter()
+        .filter_map(|(_, m)| m.lines().find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned)))
+        .collect();
+    for i in 1..=20 {
+        let n = subjects.iter().filter(|s| **s == format!("batch {i}")).count();
+        assert_eq!(n, 1, "batch {i} delivered {n} times: {subjects:?}");
+    }
+    assert_eq!(bob.len(), 21);
+}
