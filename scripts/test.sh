@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs the real clients the server's tests drive
 # where they are missing (Debian packages: swaks, msmtp, curl, fetchmail, slrnpull, Perl's HMAC
-# for swaks' CRAM-MD5, inn2 for INN's news tools; from PyPI: scramp, aiosmtpd, dnslib), then runs `cargo test --workspace`
+# for swaks' CRAM-MD5, dovecot-pop3d and dovecot-imapd, inn2 for INN's news tools; from PyPI: scramp, aiosmtpd, dnslib), then runs `cargo test --workspace`
 # with any arguments given (`scripts/test.sh -p sansmail --test imap`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,9 @@ for tool in swaks python3 msmtp curl fetchmail slrnpull; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 perl -MDigest::HMAC_MD5 -e1 >/dev/null 2>&1 || need+=(libdigest-hmac-perl)
+# Dovecot: the remote POP3/IMAP server of the collection tests (a private instance each).
+[ -x /usr/lib/dovecot/pop3 ] || need+=(dovecot-pop3d)
+[ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then

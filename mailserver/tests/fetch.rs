@@ -165,3 +165,59 @@ fn pop3_collection_routes_each_message_and_takes_it_once() {
     }
     assert_eq!(bob.len(), 21);
 }
+
+/// Dovecot as the provider's POP3 server: STLS with its certificate checked against the
+/// authority given, each message placed by its envelope header, the maildrop emptied; a job
+/// with `keep_days` leaves the mail there and still takes each message once.
+#[test]
+fn pop3_collection_from_dovecot_over_stls() {
+    let dv = common::dovecot::Dovecot::start(&[
+        ("office@provider.test", "pop-secret"),
+        ("kept@provider.test", "pop-secret"),
+    ]);
+    let batch: Vec<String> = (1..=30)
+        .map(|i| {
+            let to = if i % 2 == 0 { "bob" } else { "carol" };
+            format!(
+                "X-Original-To: {to}@office.test\r\nTo: list@lists.test\r\nSubject: dovecot {i}\r\n\r\nbody {i}\r\n"
+            )
+        })
+        .collect();
+    dv.put("office@provider.test", &batch);
+    dv.put("kept@provider.test", &batch[..5]);
+    let job = |name: &str, user: &str, extra: &str| {
+        format!(
+            "\n[[fetch]]\nname = \"{name}\"\nmethod = \"pop3\"\nhost = \"localhost:{}\"\nca_file = {:?}\n\
+             username = \"{user}\"\npassword = \"pop-secret\"\n{extra}",
+            dv.pop3,
+            dv.ca.display().to_string()
+        )
+    };
+    let s = site(
+        "fetch-dovecot",
+        &(job("dovecot", "office@provider.test", "")
+            + &job("kept", "kept@provider.test", "keep_days = 1\ndeliver_to = \"sales@office.test\"\n")),
+    );
+    let out = s.cli(&["fetch", "run"], "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(s.wait_maildir("office.test", "bob", 15).len(), 15, "{}\n{}", s.log_text(), dv.log());
+    assert_eq!(s.wait_maildir("office.test", "carol", 15).len(), 15);
+    assert_eq!(s.wait_maildir("office.test", "sales", 5).len(), 5);
+    assert!(common::wait_until(|| dv.count("office@provider.test") == 0), "{}", dv.log());
+    assert_eq!(dv.count("kept@provider.test"), 5, "kept for a day");
+    // Again: nothing new, nothing twice.
+    let out = s.cli(&["fetch", "run", "kept"], "");
+    assert!(out.status.success());
+    assert!(s.wait_for_log(&["fetch run", "job=kept", "messages=0"], Duration::from_secs(20)), "{}", s.log_text());
+    assert_eq!(s.maildir("office.test", "sales").len(), 5);
+    // A certificate it cannot check: no login, an error in the status.
+    let t =
+        site("fetch-dovecot-untrusted", &job("dovecot", "office@provider.test", "").replace("ca_file", "# ca_file"));
+    let out = t.cli(&["fetch", "run"], "");
+    assert!(out.status.success());
+    assert!(
+        t.wait_for_log(&["fetch run", "job=dovecot", "TLS with localhost"], Duration::from_secs(20)),
+        "{}",
+        t.log_text()
+    );
+}
