@@ -69,6 +69,7 @@ pub use atom::{Flag, InvalidAtom, Tag};
 /// across the SMTP, POP3 and IMAP crates.
 pub use sansmail_smtp_proto::{Mechanism, Secret};
 
+pub mod client;
 pub mod command;
 pub mod datetime;
 pub mod framing;
