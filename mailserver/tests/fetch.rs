@@ -221,3 +221,56 @@ fn pop3_collection_from_dovecot_over_stls() {
         t.log_text()
     );
 }
+
+/// Dovecot over IMAP with STARTTLS: a folder collected, each message placed, flagged and
+/// expunged only once stored here; killed mid-run, the site loses and repeats nothing.
+#[test]
+fn imap_collection_from_dovecot_survives_kill_9() {
+    const N: usize = 200;
+    let dv = common::dovecot::Dovecot::start(&[("office@provider.test", "imap-secret")]);
+    let batch: Vec<String> = (1..=N)
+        .map(|i| {
+            let to = if i % 2 == 0 { "bob" } else { "carol" };
+            let filler = "x".repeat(2000);
+            format!("Delivered-To: {to}@office.test\r\nSubject: imap {i}\r\n\r\n{filler}\r\n")
+        })
+        .collect();
+    dv.put("office@provider.test", &batch);
+    let mut s = site(
+        "fetch-imap",
+        &format!(
+            "\n[[fetch]]\nname = \"imap\"\nmethod = \"imap\"\nhost = \"localhost:{}\"\nca_file = {:?}\n\
+             username = \"office@provider.test\"\npassword = \"imap-secret\"\n",
+            dv.imap,
+            dv.ca.display().to_string()
+        ),
+    );
+    let out = s.cli(&["fetch", "run", "imap"], "");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        common::wait_until(|| s.maildir("office.test", "bob").len() + s.maildir("office.test", "carol").len() >= 10),
+        "{}\n{}",
+        s.log_text(),
+        dv.log()
+    );
+    s.kill();
+    s.restart();
+    let out = s.cli(&["fetch", "run", "imap"], "");
+    assert!(out.status.success());
+    assert!(s.wait_for_log(&["fetch run", "job=imap", "error=\"\""], Duration::from_secs(60)), "{}", s.log_text());
+    assert!(common::wait_until(|| dv.count("office@provider.test") == 0), "expunged: {}", dv.log());
+    let bob = s.wait_maildir("office.test", "bob", N / 2);
+    let carol = s.wait_maildir("office.test", "carol", N / 2);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut subjects: Vec<String> = bob
+        .iter()
+        .chain(&carol)
+        .filter_map(|(_, m)| m.lines().find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned)))
+        .collect();
+    subjects.sort();
+    let before = subjects.len();
+    subjects.dedup();
+    assert_eq!(before, subjects.len(), "nothing delivered twice");
+    assert_eq!(subjects.len(), N, "nothing lost");
+    assert!(bob[0].1.contains("with IMAP (fetch imap)"), "{}", bob[0].1);
+}

@@ -290,8 +290,8 @@ impl ClientSession {
                 Ok((n, response)) => {
                     used += n;
                     if let Some(r) = response {
-                        self.deadline = (self.phase == Phase::Greeting || !self.outstanding.is_empty())
-                            .then(|| now + self.timeout);
+                        self.deadline =
+                            (self.phase == Phase::Greeting || !self.outstanding.is_empty()).then(|| now + self.timeout);
                         self.on_response(&r);
                     }
                 }

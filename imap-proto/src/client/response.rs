@@ -319,7 +319,10 @@ mod tests {
             untagged("* CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN\r\n"),
             Untagged::Capability(vec!["IMAP4rev1".into(), "STARTTLS".into(), "AUTH=PLAIN".into()])
         );
-        assert_eq!(untagged("* FLAGS (\\Seen \\Deleted)\r\n"), Untagged::Flags(vec!["\\Seen".into(), "\\Deleted".into()]));
+        assert_eq!(
+            untagged("* FLAGS (\\Seen \\Deleted)\r\n"),
+            Untagged::Flags(vec!["\\Seen".into(), "\\Deleted".into()])
+        );
         let f = untagged(
             "* 12 FETCH (UID 345 RFC822.SIZE 11 FLAGS (\\Seen) BODYSTRUCTURE (\"text\" \"plain\" NIL) \
              INTERNALDATE \"07-Dec-2026 10:00:00 +0000\" BODY[] {12}\r\nSubject: x\r\n MODSEQ (9))\r\n",

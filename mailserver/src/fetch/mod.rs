@@ -6,7 +6,7 @@
 //!   arrives on our own SMTP listener;
 //! - `atrn`: On-Demand Mail Relay (RFC 2645): logs in, `ATRN` our domains, and takes the
 //!   mail as the SMTP server on the same connection, as durably as on port 25;
-//! - `pop3` (and `imap`, next): downloads a remote mailbox, delivers each message to the
+//! - `pop3` and `imap`: downloads a remote mailbox, delivers each message to the
 //!   local recipients its routing rules find (`route.rs`), and only then deletes it there.
 //!
 //! Each job keeps, under `fetch/`, what it has taken (`<name>.seen`: never the same message
@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod conn;
+mod imap;
 mod pop3;
 pub(crate) mod route;
 mod smtp;
@@ -122,6 +123,9 @@ pub(crate) struct FetchConfig {
     /// Also runs every this many minutes; 0: only on connections and the CLI.
     #[serde(default)]
     pub(crate) every_mins: u64,
+    /// imap: the folder collected (default INBOX).
+    #[serde(default)]
+    pub(crate) folder: Option<String>,
     #[serde(default)]
     pub(crate) rule: Vec<Rule>,
 }
@@ -158,7 +162,6 @@ impl FetchConfig {
             Method::Atrn | Method::Pop3 | Method::Imap if self.username.is_none() || self.password.is_none() => {
                 Err(format!("[[fetch]] {n}: a username and password are needed"))
             }
-            Method::Imap => Err(format!("[[fetch]] {n}: method \"imap\" is not built yet (use \"pop3\")")),
             _ => Ok(()),
         }
     }
@@ -276,7 +279,7 @@ impl Fetcher {
                 Method::Etrn => smtp::etrn(self, job).await,
                 Method::Atrn => smtp::atrn(self, job).await,
                 Method::Pop3 => pop3::collect(self, job, recovering).await,
-                Method::Imap => Err("method \"imap\" is not built yet".to_owned()),
+                Method::Imap => imap::collect(self, job, recovering).await,
             }
         })
         .await;

@@ -225,7 +225,7 @@ pub(super) fn with_trace(body: &[u8], job: &FetchConfig, hostname: &str) -> Vec<
 }
 
 /// The sender a collected message carries (`Return-Path`), or none.
-fn return_path(body: &[u8]) -> String {
+pub(super) fn return_path(body: &[u8]) -> String {
     let end = memchr::memmem::find(body, b"\r\n\r\n").unwrap_or(body.len());
     String::from_utf8_lossy(&body[..end])
         .lines()
