@@ -71,6 +71,7 @@ fn etrn_asks_the_provider_and_the_mail_comes_to_our_listener() {
         p.addr("mx")
     );
     std::fs::write(&s.config, std::fs::read_to_string(&s.config).unwrap() + &job).unwrap();
+    s.kill();
     s.restart();
     let out = s.cli(&["fetch", "run", "provider"], "");
     assert!(out.status.success(), "{out:?}");
