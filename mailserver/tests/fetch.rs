@@ -53,8 +53,8 @@ fn add_user(s: &Server, address: &str, password: &str) {
 
 #[test]
 fn etrn_asks_the_provider_and_the_mail_comes_to_our_listener() {
-    let mut s = site("fetch-etrn-site", "");
-    let port = s.addr("mx").port();
+    // The site's listener on a port chosen first: the provider delivers there.
+    let port = common::receiver::free_port(&["127.0.0.1"]);
     let p = provider(
         "fetch-etrn-provider",
         &format!(
@@ -65,14 +65,12 @@ fn etrn_asks_the_provider_and_the_mail_comes_to_our_listener() {
         send(&p, "bob@office.test", &format!("Subject: etrn {i}"));
     }
     assert_eq!(p.wait_outbound(2).len(), 2);
-    // The site's job, written now that the provider's port is known.
     let job = format!(
         "\n[[fetch]]\nname = \"provider\"\nmethod = \"etrn\"\nhost = \"{}\"\ntls = \"none\"\ndomains = [\"office.test\"]\n",
         p.addr("mx")
     );
-    std::fs::write(&s.config, std::fs::read_to_string(&s.config).unwrap() + &job).unwrap();
-    s.kill();
-    s.restart();
+    let config = common::mx(SITE_USERS, "").replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let s = Server::start("fetch-etrn-site", &format!("{config}{job}"));
     let out = s.cli(&["fetch", "run", "provider"], "");
     assert!(out.status.success(), "{out:?}");
     assert_eq!(s.wait_maildir("office.test", "bob", 2).len(), 2, "{}\n{}", s.log_text(), p.log_text());
@@ -165,6 +163,12 @@ fn pop3_collection_routes_each_message_and_takes_it_once() {
         assert_eq!(n, 1, "batch {i} delivered {n} times: {subjects:?}");
     }
     assert_eq!(bob.len(), 21);
+    // `sansmail connect`: the queue goes out, then every job runs.
+    send(&p, "carol@office.test", "Subject: on connect");
+    assert_eq!(p.wait_maildir("provider.test", "office", 1).len(), 1);
+    let out = s.cli(&["connect"], "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(s.wait_maildir("office.test", "carol", 2).len(), 2, "{}", s.log_text());
 }
 
 /// Dovecot as the provider's POP3 server: STLS with its certificate checked against the

@@ -250,7 +250,8 @@ pub(crate) async fn run(manager: Arc<Manager>, mut ids: mpsc::UnboundedReceiver<
                     rescan(&manager, &mut schedule);
                 }
                 if connect || fired {
-                    manager.connections.notify_waiters();
+                    // One waiter (the collection jobs): a permit is kept if it is busy.
+                    manager.connections.notify_one();
                 }
                 was_open = open;
                 releases(&manager, &mut schedule).await;
