@@ -12,7 +12,7 @@
 #
 #   benches/load/fetch-dovecot.sh [N]     (default N = 2000)
 #
-# Needs: dovecot-pop3d, dovecot-imapd, fetchmail (scripts/test.sh installs them); root,
+# Needs: dovecot-pop3d, dovecot-imapd, fetchmail (scripts/test.sh installs them), bc; root,
 # for Dovecot's users. Ports PORT (SMTP), DPOP, DIMAP.
 set -euo pipefail
 N=${1:-2000}
