@@ -523,6 +523,20 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     }
     let _slot = IpSlot { endpoint, ip: counted };
     let _ = stream.set_nodelay(true);
+    // The pregreet test: a client that talks before the greeting is not a real MTA.
+    let wait = Duration::from_millis(l.config.pregreet_ms);
+    if l.config.service.is_smtp() && !wait.is_zero() && l.config.tls != TlsMode::Implicit {
+        let mut probe = [0u8; 1];
+        if let Ok(Ok(n)) = tokio::time::timeout(wait, stream.peek(&mut probe)).await
+            && n > 0
+        {
+            let blocked = shared.identity.defences.early_talker(ip);
+            tracing::warn!(listener = %l.name, client = %ip, blocked, "refused: talked before the greeting");
+            let text = format!("{host} Protocol error: you talked before the greeting");
+            refuse(stream, l.config.service, 554, (5, 7, 1), &text).await;
+            return;
+        }
+    }
     let started = Instant::now();
     let max = Duration::from_secs(l.config.limits.max_session_secs);
     let tls = Tls {

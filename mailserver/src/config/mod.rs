@@ -180,6 +180,11 @@ pub(crate) struct ListenerConfig {
     /// `IMPLEMENTATION`, IMAP `ID`). Default false.
     #[serde(default)]
     pub(crate) announce_version: bool,
+    /// SMTP: milliseconds the greeting waits; a client that talks within them is a bot
+    /// (postscreen's pregreet test): `554 5.7.1`, the session ends, the address counts in
+    /// `[abuse] pregreet_before_block`. 0 (the default): greet at once.
+    #[serde(default)]
+    pub(crate) pregreet_ms: u64,
 }
 
 fn default_true() -> bool {
@@ -257,6 +262,7 @@ fn default_listeners() -> Vec<ListenerConfig> {
         cram_md5: true,
         apop: false,
         announce_version: false,
+        pregreet_ms: 0,
     };
     vec![
         listener(Service::Smtp, "127.0.0.1:2525"),

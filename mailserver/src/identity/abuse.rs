@@ -55,6 +55,9 @@ pub(crate) struct AbuseConfig {
     pub(crate) credential_cache_secs: u64,
     /// Successful checks remembered at most.
     pub(crate) credential_cache_entries: usize,
+    /// SMTP clients that talked before the greeting (a listener's `pregreet_ms`) from one
+    /// address before it is blocked; the early talk itself always ends its session.
+    pub(crate) pregreet_before_block: u32,
 }
 
 impl Default for AbuseConfig {
@@ -75,6 +78,8 @@ impl Default for AbuseConfig {
             // Dovecot's auth_cache_ttl.
             credential_cache_secs: 3600,
             credential_cache_entries: 10_000,
+            // Postscreen's way: a client that talks first is a bot; one strike.
+            pregreet_before_block: 1,
         }
     }
 }
@@ -208,6 +213,7 @@ struct State {
     auth_account: Table<String>,
     harvest_ip: Table<IpAddr>,
     connections: Table<IpAddr>,
+    pregreet_ip: Table<IpAddr>,
 }
 
 /// The shared defences.
@@ -233,6 +239,7 @@ impl Defences {
             auth_account: Table::new(),
             harvest_ip: Table::new(),
             connections: Table::new(),
+            pregreet_ip: Table::new(),
         };
         Self { config, state: Mutex::new(state) }
     }
@@ -260,7 +267,7 @@ impl Defences {
         let window = self.window();
         let ip = self.key(ip);
         let mut s = self.state();
-        if s.auth_ip.is_blocked(&ip, now) || s.harvest_ip.is_blocked(&ip, now) {
+        if s.auth_ip.is_blocked(&ip, now) || s.harvest_ip.is_blocked(&ip, now) || s.pregreet_ip.is_blocked(&ip, now) {
             return false;
         }
         s.connections.hit(&ip, now, window) <= self.config.connections_per_window
@@ -333,6 +340,20 @@ impl Defences {
 
     /// Records a RCPT to an unknown local user; `true` if the session must end (its own
     /// count, `session_count`, or the address's, is over the limit).
+    /// An SMTP client talked before the greeting; whether its address is now blocked.
+    pub(crate) fn early_talker(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let (window, until) = (self.window(), self.until(now));
+        let ip = self.key(ip);
+        let mut s = self.state();
+        if s.pregreet_ip.hit(&ip, now, window) >= self.config.pregreet_before_block.max(1) {
+            tracing::warn!(client = %ip, "address blocked: talked before the greeting");
+            s.pregreet_ip.block(&ip, until);
+            return true;
+        }
+        false
+    }
+
     pub(crate) fn unknown_recipient(&self, ip: IpAddr, session_count: u32) -> bool {
         let now = Instant::now();
         let window = self.window();
