@@ -335,6 +335,11 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         news,
         gateways,
         outbound: manager,
+        dnsbl: crate::identity::dnsbl::Dnsbl::new(
+            &config.dnsbl,
+            crate::outbound::route::resolver(&config.outbound).map_err(io::Error::other)?,
+        )
+        .map(Arc::new),
         data_dir: config.data_dir.clone(),
     });
     let stop = CancellationToken::new();
@@ -523,6 +528,17 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
     }
     let _slot = IpSlot { endpoint, ip: counted };
     let _ = stream.set_nodelay(true);
+    // The DNS lists (not for the relay networks, nor by default on submission).
+    let dnsbl_on = l.config.dnsbl.unwrap_or(l.config.service == Service::Smtp);
+    if let Some(lists) = shared.dnsbl.as_ref().filter(|_| dnsbl_on && !endpoint.relay.in_networks(ip))
+        && let Some(listed) = lists.check(ip).await
+    {
+        tracing::warn!(listener = %l.name, client = %ip, zone = %listed.zone, "refused: listed");
+        let why = if listed.text.is_empty() { String::new() } else { format!(": {}", listed.text) };
+        let text = format!("Service unavailable; client [{ip}] blocked using {}{why}", listed.zone);
+        refuse(stream, l.config.service, 554, (5, 7, 1), &text).await;
+        return;
+    }
     // The pregreet test: a client that talks before the greeting is not a real MTA.
     let wait = Duration::from_millis(l.config.pregreet_ms);
     if l.config.service.is_smtp() && !wait.is_zero() && l.config.tls != TlsMode::Implicit {

@@ -81,6 +81,9 @@ pub(crate) struct Config {
     /// Automatic backup-MX gateways for domains whose MX records list this server.
     #[serde(default)]
     pub(crate) backup_mx: crate::gateway::backup::BackupMxConfig,
+    /// DNS block and allow lists consulted at connect.
+    #[serde(default)]
+    pub(crate) dnsbl: crate::identity::dnsbl::DnsblConfig,
     /// Collection jobs: ETRN, ATRN, POP3 from a provider.
     #[serde(default)]
     pub(crate) fetch: Vec<crate::fetch::FetchConfig>,
@@ -185,6 +188,11 @@ pub(crate) struct ListenerConfig {
     /// `[abuse] pregreet_before_block`. 0 (the default): greet at once.
     #[serde(default)]
     pub(crate) pregreet_ms: u64,
+    /// SMTP: consult `[dnsbl]` at connect (clients in the relay networks never are).
+    /// Default: on for `service = "smtp"`, off for submission (its users log in, and their
+    /// home addresses are on the lists of dial-up ranges).
+    #[serde(default)]
+    pub(crate) dnsbl: Option<bool>,
 }
 
 fn default_true() -> bool {
@@ -263,6 +271,7 @@ fn default_listeners() -> Vec<ListenerConfig> {
         apop: false,
         announce_version: false,
         pregreet_ms: 0,
+        dnsbl: None,
     };
     vec![
         listener(Service::Smtp, "127.0.0.1:2525"),
@@ -484,6 +493,7 @@ fn unreachable_default() -> Config {
         gateway: Vec::new(),
         backup_mx: Default::default(),
         fetch: Vec::new(),
+        dnsbl: Default::default(),
     }
 }
 

@@ -56,6 +56,33 @@ pub(crate) struct Router {
     pub(crate) own_names: std::sync::RwLock<Vec<String>>,
 }
 
+/// The DNS resolver of `[outbound] dns_servers` (the system's when empty): 5 s per query,
+/// two tries, hickory's cache.
+pub(crate) fn resolver(config: &OutboundConfig) -> Result<TokioResolver, String> {
+    let builder = if config.dns_servers.is_empty() {
+        TokioResolver::builder_tokio().map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?
+    } else {
+        let mut servers = Vec::new();
+        for s in &config.dns_servers {
+            let addr: SocketAddr = s
+                .parse()
+                .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| format!("dns_servers: {s:?} is not an address"))?;
+            servers.push(NameServerConfig::new(addr, Protocol::Udp));
+            servers.push(NameServerConfig::new(addr, Protocol::Tcp));
+        }
+        TokioResolver::builder_with_config(
+            ResolverConfig::from_parts(None, Vec::new(), servers),
+            TokioConnectionProvider::default(),
+        )
+    };
+    let mut builder = builder;
+    let opts = builder.options_mut();
+    opts.timeout = Duration::from_secs(5);
+    opts.attempts = 2;
+    Ok(builder.build())
+}
+
 /// `host:port` (or `[v6]:port`), or a bare host with `default_port`.
 fn parse_hop(s: &str, default_port: u16) -> Result<Hop, String> {
     if let Ok(addr) = s.parse::<SocketAddr>() {
@@ -78,32 +105,12 @@ impl Router {
                 parse_hop(h, 25)?;
             }
         }
-        let builder = if config.dns_servers.is_empty() {
-            TokioResolver::builder_tokio().map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?
-        } else {
-            let mut servers = Vec::new();
-            for s in &config.dns_servers {
-                let addr: SocketAddr = s
-                    .parse()
-                    .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                    .map_err(|_| format!("dns_servers: {s:?} is not an address"))?;
-                servers.push(NameServerConfig::new(addr, Protocol::Udp));
-                servers.push(NameServerConfig::new(addr, Protocol::Tcp));
-            }
-            TokioResolver::builder_with_config(
-                ResolverConfig::from_parts(None, Vec::new(), servers),
-                TokioConnectionProvider::default(),
-            )
-        };
-        let mut builder = builder;
-        let opts = builder.options_mut();
-        opts.timeout = Duration::from_secs(5);
-        opts.attempts = 2;
+        let resolver = resolver(config)?;
         Ok(Self {
             routes: routes.to_vec(),
             smarthost,
             port: config.port,
-            resolver: builder.build(),
+            resolver,
             own_names: std::sync::RwLock::new(Vec::new()),
         })
     }
