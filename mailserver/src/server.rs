@@ -335,6 +335,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         news,
         gateways,
         outbound: manager,
+        greylist: crate::identity::greylist::Greylist::open(&config.greylist, &config.data_dir)?.map(Arc::new),
         dnsbl: crate::identity::dnsbl::Dnsbl::new(
             &config.dnsbl,
             crate::outbound::route::resolver(&config.outbound).map_err(io::Error::other)?,

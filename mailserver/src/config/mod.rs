@@ -81,6 +81,9 @@ pub(crate) struct Config {
     /// Automatic backup-MX gateways for domains whose MX records list this server.
     #[serde(default)]
     pub(crate) backup_mx: crate::gateway::backup::BackupMxConfig,
+    /// Greylisting (off by default).
+    #[serde(default)]
+    pub(crate) greylist: crate::identity::greylist::GreylistConfig,
     /// DNS block and allow lists consulted at connect.
     #[serde(default)]
     pub(crate) dnsbl: crate::identity::dnsbl::DnsblConfig,
@@ -494,6 +497,7 @@ fn unreachable_default() -> Config {
         backup_mx: Default::default(),
         fetch: Vec::new(),
         dnsbl: Default::default(),
+        greylist: Default::default(),
     }
 }
 

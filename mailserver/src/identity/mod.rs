@@ -6,6 +6,7 @@ pub(crate) mod abuse;
 pub(crate) mod credentials;
 pub(crate) mod directory;
 pub(crate) mod dnsbl;
+pub(crate) mod greylist;
 pub(crate) mod login;
 pub(crate) mod policy;
 pub(crate) mod sasl;

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub(crate) news: Arc<crate::news::News>,
     /// The store-and-forward gateways.
     pub(crate) gateways: Arc<crate::gateway::Gateways>,
+    /// Greylisting (off: `None`).
+    pub(crate) greylist: Option<Arc<crate::identity::greylist::Greylist>>,
     /// The DNS block and allow lists (none configured: `None`).
     pub(crate) dnsbl: Option<Arc<crate::identity::dnsbl::Dnsbl>>,
     /// The outbound queue's side (callouts ask over its routes).

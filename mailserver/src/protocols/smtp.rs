@@ -306,7 +306,7 @@ impl Connection {
         let orcpt = params.orcpt.as_ref().and_then(|o| Some(format!("{};{}", o.addr_type, xtext(&o.addr)?)));
         let dsn = Recipient { notify, orcpt, ..Recipient::default() };
         let client = self.client();
-        let (address, targets, _rule) =
+        let (address, targets, rule) =
             match policy::rcpt_to(&self.relay, &self.shared.directory, &self.shared.gateways, client, to) {
                 Ok(ok) => ok,
                 Err(d) => {
@@ -321,6 +321,19 @@ impl Connection {
                     return Err(d.reply);
                 }
             };
+        // Greylisting: not for logged-in users or clients the relay rules trust.
+        if let Some(grey) = &self.shared.greylist
+            && self.user.is_none()
+            && !rule.starts_with("relay.")
+        {
+            let from = self.tx.from.clone().unwrap_or_default();
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let verdict = tokio::task::block_in_place(|| grey.check(self.peer.ip(), &from, &address, now));
+            if let crate::identity::greylist::Verdict::Defer(secs) = verdict {
+                tracing::info!(client = %self.peer.ip(), from = %from, to = %address, "RCPT greylisted");
+                return Err(reply(451, (4, 7, 1), format!("<{address}>: Greylisted, try again in {secs} seconds")));
+            }
+        }
         let mut out = Vec::with_capacity(targets.len());
         for t in targets {
             let gateway_copy = matches!(t, Target::GatewayCopy(_));
