@@ -22,6 +22,9 @@ use crate::outbound::client::Io;
 
 /// Each response's time limit.
 const RESPONSE_SECS: u64 = 120;
+/// Untagged responses one command may bring (a folder's listing): more is a hostile or
+/// broken server, and the run stops rather than grow without bound.
+const MAX_UNTAGGED: usize = 1_000_000;
 
 struct Imap {
     io: Box<dyn Io>,
@@ -67,6 +70,9 @@ impl Imap {
         let mut data = Vec::new();
         loop {
             match self.event().await? {
+                ClientEvent::Untagged(_) if data.len() >= MAX_UNTAGGED => {
+                    return Err(format!("more than {MAX_UNTAGGED} responses to one command"));
+                }
                 ClientEvent::Untagged(u) => data.push(u),
                 ClientEvent::Tagged { tag: t, status } if t == tag => return Ok((data, status)),
                 ClientEvent::Tagged { .. } | ClientEvent::Continuation(_) | ClientEvent::Greeting(_) => {}

@@ -60,7 +60,15 @@ impl Manager {
                 match client::verify(addr, &hop.host, &attempt, envelope.clone()).await {
                     HopResult::Answered { replies, .. } => {
                         let Some(reply) = replies.first() else { continue };
-                        let text = reply.to_string().replace(['\r', '\n'], " ").trim().to_owned();
+                        // Passed on in our own reply: one short printable line.
+                        let text: String = reply
+                            .to_string()
+                            .chars()
+                            .map(|c| if c.is_control() { ' ' } else { c })
+                            .take(200)
+                            .collect::<String>()
+                            .trim()
+                            .to_owned();
                         return match reply.code().class() {
                             2 => Verdict::Exists,
                             5 => Verdict::NoSuchUser(text),
