@@ -2,9 +2,10 @@
 //! protocol's STARTTLS/STLS, the certificate checked unless the job says otherwise.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -48,5 +49,86 @@ pub(super) async fn upgrade(job: &FetchConfig, io: Box<dyn Io>) -> Result<Box<dy
         Ok(Ok(tls)) => Ok(Box::new(tls)),
         Ok(Err(e)) => Err(format!("TLS with {host}: {e}")),
         Err(_) => Err(format!("TLS with {host}: timed out")),
+    }
+}
+
+/// What the collection pumps need of a Sans-IO client session (POP3's and IMAP's).
+pub(super) trait ClientSans {
+    fn transmit(&mut self, out: &mut Vec<u8>);
+    fn input(&mut self, now: Instant, data: &[u8]);
+    fn deadline(&self) -> Option<Instant>;
+    fn expire(&mut self, now: Instant);
+}
+
+impl ClientSans for sansmail_pop3_proto::client::ClientSession {
+    fn transmit(&mut self, out: &mut Vec<u8>) {
+        self.poll_transmit(out);
+    }
+    fn input(&mut self, now: Instant, data: &[u8]) {
+        let _ = self.handle_input(now, data);
+    }
+    fn deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+    fn expire(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+}
+
+impl ClientSans for sansmail_imap_proto::client::ClientSession {
+    fn transmit(&mut self, out: &mut Vec<u8>) {
+        self.poll_transmit(out);
+    }
+    fn input(&mut self, now: Instant, data: &[u8]) {
+        let _ = self.handle_input(now, data);
+    }
+    fn deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+    fn expire(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+}
+
+/// A client session over its connection.
+pub(super) struct Pump<S> {
+    pub(super) io: Box<dyn Io>,
+    pub(super) session: S,
+    buf: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl<S: ClientSans> Pump<S> {
+    pub(super) fn new(io: Box<dyn Io>, session: S) -> Self {
+        Self { io, session, buf: vec![0; 64 * 1024], out: Vec::new() }
+    }
+
+    /// Writes what the session has to send.
+    pub(super) async fn flush(&mut self) -> Result<(), String> {
+        self.session.transmit(&mut self.out);
+        if !self.out.is_empty() {
+            self.io.write_all(&self.out).await.map_err(|e| format!("write: {e}"))?;
+            self.io.flush().await.map_err(|e| format!("write: {e}"))?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending, then reads once (or lets the session time out).
+    pub(super) async fn read(&mut self) -> Result<(), String> {
+        self.flush().await?;
+        match crate::net::read_by(&mut self.io, &mut self.buf, self.session.deadline()).await {
+            None => self.session.expire(Instant::now()),
+            Some(Ok(0)) => return Err("the server closed the connection".into()),
+            Some(Ok(n)) => self.session.input(Instant::now(), &self.buf[..n]),
+            Some(Err(e)) => return Err(format!("read: {e}")),
+        }
+        Ok(())
+    }
+
+    /// The TLS handshake after the protocol's STARTTLS/STLS was accepted.
+    pub(super) async fn upgrade(self, job: &FetchConfig) -> Result<Self, String> {
+        let Self { io, session, buf, out } = self;
+        Ok(Self { io: upgrade(job, io).await?, session, buf, out })
     }
 }

@@ -15,10 +15,10 @@ use sansmail_imap_proto::client::{
 };
 use tokio::io::AsyncWriteExt;
 
+use super::conn::{self, Pump};
 use super::pop3::{return_path, with_trace};
 use super::route::{Placement, place};
-use super::{FetchConfig, FetchTls, Fetcher, Report, Seen, conn, message_id};
-use crate::outbound::client::Io;
+use super::{FetchConfig, FetchTls, Fetcher, Report, Seen, message_id};
 
 /// Each response's time limit.
 const RESPONSE_SECS: u64 = 120;
@@ -26,24 +26,16 @@ const RESPONSE_SECS: u64 = 120;
 /// broken server, and the run stops rather than grow without bound.
 const MAX_UNTAGGED: usize = 1_000_000;
 
-struct Imap {
-    io: Box<dyn Io>,
-    session: ClientSession,
-    buf: Vec<u8>,
-    out: Vec<u8>,
+type Imap = Pump<ClientSession>;
+
+/// IMAP's own steps over the pump.
+trait Conversation {
+    async fn event(&mut self) -> Result<ClientEvent, String>;
+    async fn run(&mut self, command: &ClientCommand<'_>) -> Result<(Vec<Untagged>, StatusLine), String>;
+    async fn ok(&mut self, command: &ClientCommand<'_>, what: &str) -> Result<Vec<Untagged>, String>;
 }
 
-impl Imap {
-    async fn flush(&mut self) -> Result<(), String> {
-        self.session.poll_transmit(&mut self.out);
-        if !self.out.is_empty() {
-            self.io.write_all(&self.out).await.map_err(|e| format!("write: {e}"))?;
-            self.io.flush().await.map_err(|e| format!("write: {e}"))?;
-            self.out.clear();
-        }
-        Ok(())
-    }
-
+impl Conversation for Imap {
     async fn event(&mut self) -> Result<ClientEvent, String> {
         loop {
             if let Some(e) = self.session.poll_event() {
@@ -52,15 +44,7 @@ impl Imap {
                     e => Ok(e),
                 };
             }
-            self.flush().await?;
-            match crate::net::read_by(&mut self.io, &mut self.buf, self.session.poll_timeout()).await {
-                None => self.session.handle_timeout(Instant::now()),
-                Some(Ok(0)) => return Err("the server closed the connection".into()),
-                Some(Ok(n)) => {
-                    let _ = self.session.handle_input(Instant::now(), &self.buf[..n]);
-                }
-                Some(Err(e)) => return Err(format!("read: {e}")),
-            }
+            self.read().await?;
         }
     }
 
@@ -81,7 +65,7 @@ impl Imap {
         }
     }
 
-    /// [`Imap::run`], failing unless the server says OK.
+    /// `run`, failing unless the server says OK.
     async fn ok(&mut self, command: &ClientCommand<'_>, what: &str) -> Result<Vec<Untagged>, String> {
         let (data, status) = self.run(command).await?;
         if status.state != State::Ok {
@@ -100,12 +84,8 @@ pub(super) async fn collect(f: &Fetcher, job: &FetchConfig, recovering: bool) ->
         l.total = job.max_message_size.saturating_add(64 * 1024);
         l
     };
-    let mut m = Imap {
-        io: conn::open(job).await?,
-        session: ClientSession::with_limits(Instant::now(), Duration::from_secs(RESPONSE_SECS), limits),
-        buf: vec![0; 64 * 1024],
-        out: Vec::new(),
-    };
+    let session = ClientSession::with_limits(Instant::now(), Duration::from_secs(RESPONSE_SECS), limits);
+    let mut m = Imap::new(conn::open(job).await?, session);
     match m.event().await? {
         ClientEvent::Greeting(s) if s.state == State::Ok => {}
         ClientEvent::Greeting(s) => return Err(format!("refused: {}", s.text)),
@@ -114,8 +94,7 @@ pub(super) async fn collect(f: &Fetcher, job: &FetchConfig, recovering: bool) ->
     if job.tls == FetchTls::Starttls {
         m.ok(&ClientCommand::StartTls, "STARTTLS").await?;
         m.flush().await?;
-        let Imap { io, session, buf, out } = m;
-        m = Imap { io: conn::upgrade(job, io).await?, session, buf, out };
+        m = m.upgrade(job).await?;
         m.session.handle_tls_established();
     }
     let user = job.username.as_deref().unwrap_or_default();

@@ -13,20 +13,15 @@ use sansmail_pop3_proto::client::{ClientEvent, ClientSession};
 use sansmail_pop3_proto::{Command, Secret};
 use tokio::io::AsyncWriteExt;
 
+use super::conn::{self, Pump};
 use super::route::{Placement, place};
-use super::{FetchConfig, FetchTls, Fetcher, Report, Seen, conn, message_id};
-use crate::outbound::client::Io;
+use super::{FetchConfig, FetchTls, Fetcher, Report, Seen, message_id};
 
 /// Each response's time limit.
 const RESPONSE_SECS: u64 = 120;
 
 /// A POP3 conversation over one connection.
-struct Pop3 {
-    io: Box<dyn Io>,
-    session: ClientSession,
-    buf: Vec<u8>,
-    out: Vec<u8>,
-}
+type Pop3 = Pump<ClientSession>;
 
 /// The answer to one command: its status, and for a multi-line answer its body (at most
 /// `limit` octets kept; `truncated` says more came).
@@ -37,17 +32,13 @@ struct Answer {
     truncated: bool,
 }
 
-impl Pop3 {
-    async fn flush(&mut self) -> Result<(), String> {
-        self.session.poll_transmit(&mut self.out);
-        if !self.out.is_empty() {
-            self.io.write_all(&self.out).await.map_err(|e| format!("write: {e}"))?;
-            self.io.flush().await.map_err(|e| format!("write: {e}"))?;
-            self.out.clear();
-        }
-        Ok(())
-    }
+/// POP3's own steps over the pump.
+trait Conversation {
+    async fn event(&mut self) -> Result<ClientEvent, String>;
+    async fn ask(&mut self, command: &Command<'_>, multi: bool, limit: usize) -> Result<Answer, String>;
+}
 
+impl Conversation for Pop3 {
     /// Reads until an event comes.
     async fn event(&mut self) -> Result<ClientEvent, String> {
         loop {
@@ -57,15 +48,7 @@ impl Pop3 {
                     e => Ok(e),
                 };
             }
-            self.flush().await?;
-            match crate::net::read_by(&mut self.io, &mut self.buf, self.session.poll_timeout()).await {
-                None => self.session.handle_timeout(Instant::now()),
-                Some(Ok(0)) => return Err("the server closed the connection".into()),
-                Some(Ok(n)) => {
-                    let _ = self.session.handle_input(Instant::now(), &self.buf[..n]);
-                }
-                Some(Err(e)) => return Err(format!("read: {e}")),
-            }
+            self.read().await?;
         }
     }
 
@@ -109,13 +92,8 @@ fn listing(body: &[u8]) -> Vec<(u32, String)> {
 
 /// Collects the job's maildrop.
 pub(super) async fn collect(f: &Fetcher, job: &FetchConfig, recovering: bool) -> Result<Report, String> {
-    let io = conn::open(job).await?;
-    let mut p = Pop3 {
-        io,
-        session: ClientSession::new(Instant::now(), Duration::from_secs(RESPONSE_SECS)),
-        buf: vec![0; 64 * 1024],
-        out: Vec::new(),
-    };
+    let session = ClientSession::new(Instant::now(), Duration::from_secs(RESPONSE_SECS));
+    let mut p = Pop3::new(conn::open(job).await?, session);
     match p.event().await? {
         ClientEvent::Greeting { ok: true, .. } => {}
         ClientEvent::Greeting { text, .. } => return Err(format!("refused: {text}")),
@@ -127,8 +105,7 @@ pub(super) async fn collect(f: &Fetcher, job: &FetchConfig, recovering: bool) ->
             return Err(format!("STLS refused: {}", a.text));
         }
         p.flush().await?;
-        let Pop3 { io, session, buf, out } = p;
-        p = Pop3 { io: conn::upgrade(job, io).await?, session, buf, out };
+        p = p.upgrade(job).await?;
         p.session.handle_tls_established();
     }
     let user = job.username.as_deref().unwrap_or_default();
