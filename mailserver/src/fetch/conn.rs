@@ -60,35 +60,27 @@ pub(super) trait ClientSans {
     fn expire(&mut self, now: Instant);
 }
 
-impl ClientSans for sansmail_pop3_proto::client::ClientSession {
-    fn transmit(&mut self, out: &mut Vec<u8>) {
-        self.poll_transmit(out);
-    }
-    fn input(&mut self, now: Instant, data: &[u8]) {
-        let _ = self.handle_input(now, data);
-    }
-    fn deadline(&self) -> Option<Instant> {
-        self.poll_timeout()
-    }
-    fn expire(&mut self, now: Instant) {
-        self.handle_timeout(now);
-    }
+/// The two sessions spell these alike.
+macro_rules! client_sans {
+    ($($session:ty),*) => {$(
+        impl ClientSans for $session {
+            fn transmit(&mut self, out: &mut Vec<u8>) {
+                self.poll_transmit(out);
+            }
+            fn input(&mut self, now: Instant, data: &[u8]) {
+                let _ = self.handle_input(now, data);
+            }
+            fn deadline(&self) -> Option<Instant> {
+                self.poll_timeout()
+            }
+            fn expire(&mut self, now: Instant) {
+                self.handle_timeout(now);
+            }
+        }
+    )*};
 }
 
-impl ClientSans for sansmail_imap_proto::client::ClientSession {
-    fn transmit(&mut self, out: &mut Vec<u8>) {
-        self.poll_transmit(out);
-    }
-    fn input(&mut self, now: Instant, data: &[u8]) {
-        let _ = self.handle_input(now, data);
-    }
-    fn deadline(&self) -> Option<Instant> {
-        self.poll_timeout()
-    }
-    fn expire(&mut self, now: Instant) {
-        self.handle_timeout(now);
-    }
-}
+client_sans!(sansmail_pop3_proto::client::ClientSession, sansmail_imap_proto::client::ClientSession);
 
 /// A client session over its connection.
 pub(super) struct Pump<S> {
