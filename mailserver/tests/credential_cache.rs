@@ -56,6 +56,9 @@ print(' '.join(sorted(set(results))), len(results))
     let addr = s.addr("imapplain");
     let out = python(script, &[&addr.ip().to_string(), &addr.port().to_string(), PASSWORD]);
     assert_eq!(out.trim(), "OK 15", "{out}");
+    // The log comes through a pipe: wait for the fifteen lines before counting them.
+    let authenticated = || s.log_text().lines().filter(|l| l.contains("authenticated")).count();
+    assert!(common::wait_until(|| authenticated() >= 15), "{}", s.log_text());
     let log = s.log_text();
     assert!(!log.contains("account locked"), "{log}");
     // One argon2id check for the fifteen (the rest waited for it, or found it cached).
@@ -74,7 +77,10 @@ fn cached_credentials_go_with_a_new_password_or_the_account() {
     let addr = s.addr("imapplain");
     assert!(login(addr, PASSWORD).starts_with("a OK"));
     assert!(login(addr, PASSWORD).starts_with("a OK"));
-    assert!(s.log_text().contains("cached=true"), "the second login was answered from the cache");
+    assert!(
+        s.wait_for_log(&["cached=true"], std::time::Duration::from_secs(10)),
+        "the second login was answered from the cache"
+    );
     assert!(login(addr, "not-the-password").starts_with("a NO [AUTHENTICATIONFAILED]"));
     let out = s.cli(&["user", "passwd", "alice@localhost"], "brand-new-secret\n");
     assert!(out.status.success(), "{out:?}");
