@@ -47,7 +47,7 @@ fn listed_clients_are_refused_with_the_zones_text() {
     drop(dns);
     let again = common::from_address("127.0.0.2", mx, "QUIT\r\n");
     assert!(again.starts_with("554 5.7.1"), "{again}");
-    assert!(s.log_text().matches("refused: listed").count() >= 2);
+    assert!(common::wait_until(|| s.log_text().matches("refused: listed").count() >= 2), "{}", s.log_text());
 }
 
 /// A resolver that never answers costs each connection at most `timeout_ms`, and the

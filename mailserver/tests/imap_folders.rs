@@ -134,6 +134,6 @@ fn a_damaged_uid_index_means_a_new_uidvalidity() {
     let mut a = Raw::login(s.addr("imapplain"));
     let after = validity(&mut a);
     assert_ne!(before, after, "renumbered under the same UIDVALIDITY");
-    assert!(s.log_text().contains("UID index damaged"), "{}", s.log_text());
+    assert!(s.wait_for_log(&["UID index damaged"], std::time::Duration::from_secs(10)), "{}", s.log_text());
     assert!(a.cmd("SELECT INBOX").iter().any(|l| l == "* 10 EXISTS\r\n"));
 }

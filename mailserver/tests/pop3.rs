@@ -95,7 +95,7 @@ fn poplib_stls_apop_uidl_top_retr_dele() {
     // Implicit TLS, and a bare user name in the first local domain.
     let out = poplib(s.addr("pops"), "implicit", "alice", PASSWORD);
     assert!(out.contains("stat (2, "), "{out}");
-    assert!(s.log_text().contains("POP3 login"), "logins are logged");
+    assert!(s.wait_for_log(&["POP3 login"], std::time::Duration::from_secs(10)), "logins are logged");
 }
 
 #[test]
