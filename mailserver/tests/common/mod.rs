@@ -174,11 +174,13 @@ impl Server {
     /// Messages in a mailbox's `new/`, as (file name, content).
     pub fn maildir(&self, domain: &str, local: &str) -> Vec<(String, String)> {
         let dir = self.data().join("mail").join(domain).join(local).join("Maildir").join("new");
+        // A file listed may be gone when it is read (a POP3 or IMAP session deleting it,
+        // delivery moving it to cur/): what is gone is not counted.
         let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
             .map(|rd| {
-                rd.map(|e| {
-                    let e = e.unwrap();
-                    (e.file_name().into_string().unwrap(), std::fs::read_to_string(e.path()).unwrap())
+                rd.filter_map(|e| {
+                    let e = e.ok()?;
+                    Some((e.file_name().into_string().ok()?, std::fs::read_to_string(e.path()).ok()?))
                 })
                 .collect()
             })
