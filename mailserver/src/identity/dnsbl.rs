@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
+use hickory_resolver::proto::rr::RData;
 use serde::Deserialize;
 
 /// `[[dnsbl.zone]]`.
@@ -157,16 +158,26 @@ async fn lookup(resolver: &TokioResolver, ip: IpAddr, z: &Zone) -> (Option<Strin
         Ok(a) => a,
         Err(_) => return (None, DEFAULT_TTL),
     };
-    let ttl = answer.as_lookup().valid_until().saturating_duration_since(Instant::now()).min(MAX_TTL);
-    let counts = answer.iter().any(|a| {
-        let a = a.0;
-        if z.answers.is_empty() { a.octets()[0] == 127 } else { z.answers.contains(&a) }
+    let ttl = answer.valid_until().saturating_duration_since(Instant::now()).min(MAX_TTL);
+    let counts = answer.answers().iter().any(|r| match &r.data {
+        RData::A(a) => {
+            let a = a.0;
+            if z.answers.is_empty() { a.octets()[0] == 127 } else { z.answers.contains(&a) }
+        }
+        _ => false,
     });
     if !counts {
         return (None, ttl);
     }
     let text = match resolver.txt_lookup(name.as_str()).await {
-        Ok(txt) => txt.iter().next().map(|t| t.to_string()).unwrap_or_default(),
+        Ok(txt) => txt
+            .answers()
+            .iter()
+            .find_map(|r| match &r.data {
+                RData::TXT(t) => Some(t.to_string()),
+                _ => None,
+            })
+            .unwrap_or_default(),
         Err(_) => String::new(),
     };
     // The zone's text is shown to the client: one short printable line.

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-use hickory_resolver::name_server::TokioConnectionProvider;
-use hickory_resolver::proto::xfer::Protocol;
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::lookup::Lookup;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
 
 use super::config::{OutboundConfig, RouteConfig, RouteTls};
 
@@ -68,19 +69,33 @@ pub(crate) fn resolver(config: &OutboundConfig) -> Result<TokioResolver, String>
                 .parse()
                 .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
                 .map_err(|_| format!("dns_servers: {s:?} is not an address"))?;
-            servers.push(NameServerConfig::new(addr, Protocol::Udp));
-            servers.push(NameServerConfig::new(addr, Protocol::Tcp));
+            let (mut udp, mut tcp) = (ConnectionConfig::udp(), ConnectionConfig::tcp());
+            udp.port = addr.port();
+            tcp.port = addr.port();
+            servers.push(NameServerConfig::new(addr.ip(), true, vec![udp, tcp]));
         }
         TokioResolver::builder_with_config(
             ResolverConfig::from_parts(None, Vec::new(), servers),
-            TokioConnectionProvider::default(),
+            TokioRuntimeProvider::default(),
         )
     };
     let mut builder = builder;
     let opts = builder.options_mut();
     opts.timeout = Duration::from_secs(5);
     opts.attempts = 2;
-    Ok(builder.build())
+    builder.build().map_err(|e| format!("DNS resolver: {e}"))
+}
+
+/// An MX answer's records: (preference, exchange without its final dot, lower case).
+fn mx_records(answer: &Lookup) -> Vec<(u16, String)> {
+    answer
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::MX(mx) => Some((mx.preference, mx.exchange.to_ascii().trim_end_matches('.').to_ascii_lowercase())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `host:port` (or `[v6]:port`), or a bare host with `default_port`.
@@ -138,10 +153,7 @@ impl Router {
         }
         match self.resolver.mx_lookup(format!("{domain}.")).await {
             Ok(mx) => {
-                let mut records: Vec<(u16, String)> = mx
-                    .iter()
-                    .map(|r| (r.preference(), r.exchange().to_ascii().trim_end_matches('.').to_owned()))
-                    .collect();
+                let mut records = mx_records(&mx);
                 if records.iter().any(|(_, host)| host.is_empty()) {
                     return Routed::NullMx;
                 }
@@ -176,10 +188,7 @@ impl Router {
     /// A domain's MX records (preference, host), none for a domain without them.
     pub(crate) async fn mx_records(&self, domain: &str) -> Result<Vec<(u16, String)>, String> {
         match self.resolver.mx_lookup(format!("{}.", domain.trim_end_matches('.'))).await {
-            Ok(mx) => Ok(mx
-                .iter()
-                .map(|r| (r.preference(), r.exchange().to_ascii().trim_end_matches('.').to_ascii_lowercase()))
-                .collect()),
+            Ok(mx) => Ok(mx_records(&mx)),
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(Vec::new()),
             Err(e) => Err(format!("DNS lookup of {domain} MX failed: {e}")),
         }
