@@ -514,14 +514,10 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             let store = m.store.clone();
             let key = id.to_owned();
             let content = blocking(move || store.read(&key)).await?.1;
-            if report(m, &env, &content, &mut state, now).await? && !state.is_done() {
-                save(m, id, &state).await?;
+            if report_and_finish(m, id, (&env, &content), &mut state, now).await? {
+                return Ok(None);
             }
-        }
-        if state.is_done() {
-            let store = m.store.clone();
-            let key = id.to_owned();
-            blocking(move || store.remove(&key)).await?;
+        } else if finish(m, id, &state).await? {
             return Ok(None);
         }
         return Ok(hold::next_time(m, &env, &state, &held, now));
@@ -584,17 +580,36 @@ async fn attempt(m: &Arc<Manager>, id: &str) -> io::Result<Option<u64>> {
             save(m, id, &state).await?;
         }
     }
-    // A finished message is removed next; one still waiting keeps what was reported.
-    if report(m, &env, &content, &mut state, now).await? && !state.is_done() {
-        save(m, id, &state).await?;
-    }
-    if state.is_done() {
-        let store = m.store.clone();
-        let key = id.to_owned();
-        blocking(move || store.remove(&key)).await?;
+    if report_and_finish(m, id, (&env, &content), &mut state, now).await? {
         return Ok(None);
     }
     Ok(if busy { Some(busy_retry(&state, now)) } else { hold::next_time(m, &env, &state, &held, now) })
+}
+
+/// Queues what is to be reported, then removes a finished message (a finished message is
+/// removed next, so its report state need not be saved; one still waiting keeps what was
+/// reported). Whether it was removed.
+async fn report_and_finish(
+    m: &Arc<Manager>,
+    id: &str,
+    (env, content): (&Envelope, &[u8]),
+    state: &mut State,
+    now: u64,
+) -> io::Result<bool> {
+    if report(m, env, content, state, now).await? && !state.is_done() {
+        save(m, id, state).await?;
+    }
+    finish(m, id, state).await
+}
+
+/// Removes a message whose every recipient is final and reported; whether it was.
+async fn finish(m: &Manager, id: &str, state: &State) -> io::Result<bool> {
+    if !state.is_done() {
+        return Ok(false);
+    }
+    let (store, key) = (m.store.clone(), id.to_owned());
+    blocking(move || store.remove(&key)).await?;
+    Ok(true)
 }
 
 /// When a message with recipients left waiting for a busy domain comes back: in
