@@ -32,13 +32,16 @@ class Handler:
         if mode == 'slow':
             await asyncio.sleep(2)
         self.n += 1
-        with open(os.path.join(outdir, '%d.txt' % self.n), 'wb') as f:
+        # Written aside and renamed: a reader never sees half a message.
+        path = os.path.join(outdir, '%d.txt' % self.n)
+        with open(path + '.part', 'wb') as f:
             f.write(('FROM %s\n' % envelope.mail_from).encode())
             f.write(('PEER %s:%s\n' % session.peer[:2]).encode())
             for r in envelope.rcpt_tos:
                 f.write(('TO %s\n' % r).encode())
             f.write(b'\n')
             f.write(envelope.content)
+        os.replace(path + '.part', path)
         return '250 2.0.0 Ok: queued'
     async def handle_QUIT(self, server, session, envelope):
         if mode == 'tempfail':
@@ -118,12 +121,14 @@ impl Receiver {
     pub fn messages(&self) -> Vec<String> {
         let mut v: Vec<(String, String)> = std::fs::read_dir(&self.dir)
             .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.file_name().into_string().unwrap(),
-                    String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned(),
-                )
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name().into_string().ok()?;
+                // Whole messages only (one being written ends in `.part`).
+                if !name.ends_with(".txt") {
+                    return None;
+                }
+                Some((name, String::from_utf8_lossy(&std::fs::read(e.path()).ok()?).into_owned()))
             })
             .collect();
         v.sort();
