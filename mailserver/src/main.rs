@@ -14,6 +14,7 @@ mod news;
 mod outbound;
 mod protocols;
 mod schedule;
+mod senderauth;
 mod server;
 mod store;
 
@@ -99,6 +100,11 @@ enum Command {
     Gateway {
         #[command(subcommand)]
         action: cli::gateway::GatewayAction,
+    },
+    /// DKIM keys: make one for a domain and print its DNS record; list them.
+    Dkim {
+        #[command(subcommand)]
+        action: cli::dkim::DkimAction,
     },
 }
 
@@ -242,6 +248,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::News { action } => cli::news::run(&config, action),
         Command::Gateway { action } => cli::gateway::run(&config, action),
         Command::Fetch { action } => cli::fetch::run(&config, action),
+        Command::Dkim { action } => cli::dkim::run(&config, action),
         Command::Connect => {
             let out = config.data_dir.join("queue").join("out");
             std::fs::create_dir_all(&out)?;

@@ -255,6 +255,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         outbound_ids,
         changes: changes.clone(),
         news: Some(news.clone()),
+        dkim: Arc::new(crate::senderauth::keys::KeyStore::new(&config.data_dir)),
     });
     let _ = news.mailer.set(deliverer.clone());
     let manager = crate::outbound::Manager::new(

@@ -272,6 +272,13 @@ impl Connection {
     }
 
     /// Who is asking, for the relay policy.
+    /// Logged in, or from the relay networks: exempt from sender authentication checks, and
+    /// our DKIM keys may sign what it sends.
+    fn trusted(&self) -> bool {
+        let ip = self.peer.ip();
+        self.user.is_some() || self.relay.in_networks(ip) || self.relay.in_allow_from(ip)
+    }
+
     fn client(&self) -> Client<'_> {
         let ip = self.peer.ip();
         let recent_login = self.relay.after_login.is_some_and(|w| self.shared.identity.logins.recent(ip, w));
@@ -393,6 +400,7 @@ impl Connection {
             ret_full: self.tx.ret_full,
             envid: self.tx.envid.clone(),
             authenticated,
+            trusted: self.trusted(),
         };
         // What delivery adds: this header, and `Return-Path: <from>` CRLF.
         self.tx.head_len = (head.len() + "Return-Path: <>\r\n".len() + envelope.from.len()) as u64;

@@ -218,6 +218,8 @@ pub(crate) struct Deliverer {
     pub(crate) news: Option<Arc<crate::news::News>>,
     /// The gateways (a gateway mailbox's copies may lose their attachments).
     pub(crate) gateways: Arc<crate::gateway::Gateways>,
+    /// The DKIM keys that sign what leaves for remote domains.
+    pub(crate) dkim: Arc<crate::senderauth::keys::KeyStore>,
 }
 
 impl Deliverer {
@@ -247,6 +249,18 @@ impl Deliverer {
         crate::gateway::strip::strip_attachments(content)
     }
 
+    /// Our DKIM signatures for a message leaving for `remote` (see `senderauth::sign`).
+    fn signatures(&self, envelope: &Envelope, remote: &[Recipient], content: &[u8]) -> Option<String> {
+        use crate::senderauth::sign::{Origin, signatures};
+        let origin =
+            match (envelope.trusted || envelope.authenticated, remote.iter().find_map(|r| r.original.as_deref())) {
+                (true, _) => Origin::Trusted { envelope_sender: &envelope.from },
+                (false, Some(by)) => Origin::Forwarded { by },
+                (false, None) => return None,
+            };
+        signatures(&self.dkim, |d| self.directory.is_local_domain(d), origin, content)
+    }
+
     fn deliver_messages(&self, file: &str, messages: &[(Envelope, Vec<u8>)], recovering: bool) -> io::Result<()> {
         let mut handed_off = Vec::new();
         // Every copy of every message in the file is staged, then all are published at
@@ -264,10 +278,18 @@ impl Deliverer {
                 // The remote recipients move to the outbound queue (durably) before this
                 // file can go; a repeat after a crash finds them there already.
                 let delivered_to = forwarded_from(&remote).map(|o| format!("Delivered-To: {o}\r\n"));
+                let signatures = self.signatures(envelope, &remote, content);
                 let out = Envelope { recipients: remote, ..envelope.clone() };
-                let content = match &delivered_to {
-                    Some(field) => std::borrow::Cow::Owned([field.as_bytes(), content].concat()),
-                    None => std::borrow::Cow::Borrowed(content.as_slice()),
+                let content = match (&delivered_to, &signatures) {
+                    (None, None) => std::borrow::Cow::Borrowed(content.as_slice()),
+                    (d, s) => std::borrow::Cow::Owned(
+                        [
+                            d.as_deref().unwrap_or_default().as_bytes(),
+                            s.as_deref().unwrap_or_default().as_bytes(),
+                            content,
+                        ]
+                        .concat(),
+                    ),
                 };
                 if self.outbound.add(&out, &content)? {
                     handed_off.push(out.id);
@@ -405,7 +427,8 @@ impl Deliverer {
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let id = crate::store::spool::new_id();
-        let envelope = Envelope { id, recipients, received: now, client: origin.into(), ..Envelope::default() };
+        let envelope =
+            Envelope { id, recipients, received: now, client: origin.into(), trusted: true, ..Envelope::default() };
         let mut incoming = self.spool.begin(&envelope, &[])?;
         incoming.write(message)?;
         let file = self.spool.commit(incoming)?;

@@ -80,6 +80,10 @@ pub(crate) struct Envelope {
     /// more to it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) authenticated: bool,
+    /// The client was trusted to send as our domains (logged in, or from the relay
+    /// networks), or the server wrote the message: our DKIM keys may sign its `From:`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) trusted: bool,
 }
 
 /// One queued message: its envelope and content.

@@ -1,0 +1,185 @@
+//! DKIM signing checked by an independent verifier: keys made with `sansmail dkim generate`
+//! while the server runs, mail relayed, forwarded and auto-answered to an aiosmtpd receiver,
+//! and every signature verified by Python's dkimpy against the records the command printed
+//! (handed to dkimpy as its DNS, so no resolver is involved).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::receiver::{free_port, receiver};
+use common::{Server, python};
+
+/// Verifies each `DKIM-Signature` of a received message (the receiver's envelope lines cut
+/// off) with dkimpy; `records` maps `selector._domainkey.domain.` to the TXT value. Prints
+/// one line per signature: `d= s= a= verdict`, then the same for a copy with a line added to
+/// its body.
+const VERIFY: &str = r#"
+import sys, json, dkim
+path, records = sys.argv[1], json.loads(sys.argv[2])
+raw = open(path, 'rb').read()
+message = raw.split(b'\n\n', 1)[1]
+def dns(name, timeout=5):
+    return records.get(name.decode(), '').encode() or None
+def verdicts(m):
+    d = dkim.DKIM(m)
+    n = m.split(b'\r\n\r\n', 1)[0].lower().count(b'\ndkim-signature:') + m.lower().startswith(b'dkim-signature:')
+    out = []
+    for i in range(n):
+        try:
+            ok = d.verify(idx=i, dnsfunc=dns)
+        except dkim.ValidationError:
+            ok = False
+        out.append('%s %s %s %s' % (d.domain.decode() if d.domain else '-', d.selector.decode() if d.selector else '-',
+                                    dict(d.signature_fields).get(b'a', b'-').decode(), 'pass' if ok else 'fail'))
+    return out
+print('signatures', len(verdicts(message)))
+for v in verdicts(message):
+    print('intact', v)
+head, body = message.split(b'\r\n\r\n', 1)
+for v in verdicts(head + b'\r\n\r\n' + body + b'added in transit\r\n'):
+    print('altered', v)
+"#;
+
+/// The `name. IN TXT ( "…" "…" )` lines printed by `dkim generate`, as a name → value map.
+fn records(out: &str) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for line in out.lines().filter(|l| l.contains(" IN TXT ")) {
+        let name = line.split_whitespace().next().unwrap().to_owned();
+        let value: String = line.split('"').skip(1).step_by(2).collect();
+        map.insert(name, serde_json::Value::String(value));
+    }
+    map.into()
+}
+
+#[test]
+fn signatures_verify_with_dkimpy() {
+    let port = free_port(&["127.0.0.1"]);
+    let rx = receiver("127.0.0.1", port, "accept");
+    let config = common::mx(
+        "hostname = \"mail.example.test\"\n[[domain]]\nname = \"example.test\"\n\
+         [[user]]\naddress = \"alice@example.test\"\n\
+         [[user]]\naddress = \"fw@example.test\"\nforward = [\"far@remote.test\"]\n\
+         [[user]]\naddress = \"vac@example.test\"\nautoreply = { body = \"Away.\", days = 7 }\n",
+        &format!(
+            "[listener.relay]\nnetworks = [\"127.0.0.1/32\"]\n\
+             [[route]]\ndomain = \"remote.test\"\nhost = [\"{}\"]\ntls = \"none\"\n",
+            rx.addr
+        ),
+    );
+    let s = Server::start("dkim-sign", &config);
+    let mx = s.addr("mx").to_string();
+    // Unsigned while the domain has no key.
+    let (ok, out) = common::swaks(&["--server", &mx, "--from", "alice@example.test", "--to", "bob@remote.test"]);
+    assert!(ok, "{out}");
+    let first = rx.wait(1);
+    assert_eq!(first.len(), 1);
+    assert!(!first[0].contains("DKIM-Signature"), "{}", first[0]);
+
+    // Keys made beside the running server: it signs with them from the next message.
+    let made = s.cli(&["dkim", "generate", "example.test", "--selector", "t1"], "");
+    let printed = String::from_utf8_lossy(&made.stdout).into_owned();
+    assert!(made.status.success(), "{printed}{}", String::from_utf8_lossy(&made.stderr));
+    assert!(printed.contains("t1r._domainkey.example.test. IN TXT ( \"v=DKIM1; k=rsa; p="), "{printed}");
+    assert!(printed.contains("t1e._domainkey.example.test. IN TXT ( \"v=DKIM1; k=ed25519; p="), "{printed}");
+    let records = records(&printed).to_string();
+
+    let verify = |n: usize| -> String {
+        let path = rx.dir.join(format!("{n}.txt"));
+        python(VERIFY, &[&path.display().to_string(), &records])
+    };
+    let both_pass = |v: &str| {
+        assert!(v.contains("signatures 2"), "{v}");
+        assert!(v.contains("intact example.test t1r rsa-sha256 pass"), "{v}");
+        assert!(v.contains("intact example.test t1e ed25519-sha256 pass"), "{v}");
+        assert!(!v.contains("altered example.test t1r rsa-sha256 pass"), "a changed body must fail: {v}");
+        assert!(!v.contains("altered example.test t1e ed25519-sha256 pass"), "{v}");
+    };
+
+    // 1. Relayed mail of a trusted client.
+    let (ok, out) = common::swaks(&[
+        "--server",
+        &mx,
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@remote.test",
+        "--header",
+        "From: Alice <alice@example.test>",
+        "--header",
+        "Subject: signed",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(rx.wait(2).len(), 2);
+    let v = verify(2);
+    both_pass(&v);
+    let signed = &rx.messages()[1];
+    // Over-signed: each of these listed once more than the message has it (once), so none
+    // can be added after signing.
+    let unfolded = signed.replace("\r\n\t", "").replace("\r\n ", "");
+    let h = unfolded.split("h=").nth(1).unwrap().split(';').next().unwrap().to_ascii_lowercase();
+    for name in ["from", "subject", "to", "date"] {
+        assert_eq!(h.split(':').filter(|n| n.trim() == name).count(), 2, "{name} in h={h}");
+    }
+    assert!(signed.contains("c=relaxed/relaxed"), "{signed}");
+
+    // 2. A stranger's mail forwarded by a local user: signed by the forwarding domain.
+    let (ok, out) = common::swaks(&[
+        "--server",
+        &mx,
+        "--local-interface",
+        "127.0.0.2",
+        "--from",
+        "someone@elsewhere.test",
+        "--to",
+        "fw@example.test",
+        "--header",
+        "From: someone@elsewhere.test",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(rx.wait(3).len(), 3);
+    both_pass(&verify(3));
+
+    // 3. A stranger claiming our domain in `From:` (the envelope sender would be refused),
+    // forwarded: never signed by us.
+    let (ok, out) = common::swaks(&[
+        "--server",
+        &mx,
+        "--local-interface",
+        "127.0.0.2",
+        "--from",
+        "bounces@elsewhere.test",
+        "--to",
+        "fw@example.test",
+        "--header",
+        "From: ceo@example.test",
+    ]);
+    assert!(ok, "{out}");
+    let all = rx.wait(4);
+    assert_eq!(all.len(), 4);
+    assert!(!all[3].contains("DKIM-Signature"), "{}", all[3]);
+
+    // 4. An autoreply to a remote sender: written by the server, signed.
+    let (ok, out) = common::swaks(&[
+        "--server",
+        &mx,
+        "--local-interface",
+        "127.0.0.2",
+        "--from",
+        "asker@remote.test",
+        "--to",
+        "vac@example.test",
+        "--header",
+        "From: asker@remote.test",
+    ]);
+    assert!(ok, "{out}");
+    let all = rx.wait(5);
+    assert_eq!(all.len(), 5);
+    assert!(all[4].contains("TO asker@remote.test"), "{}", all[4]);
+    both_pass(&verify(5));
+
+    // The listing names both keys as signing.
+    let list = s.cli(&["dkim", "list"], "");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(listed.matches(": signs").count(), 2, "{listed}");
+}
