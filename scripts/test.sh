@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs the real clients the server's tests drive
 # where they are missing (Debian packages: swaks, msmtp, curl, fetchmail, slrnpull, Perl's HMAC
-# for swaks' CRAM-MD5, dovecot-pop3d and dovecot-imapd, inn2 for INN's news tools; from PyPI: scramp, aiosmtpd, dnslib), then runs `cargo test --workspace`
+# for swaks' CRAM-MD5, dovecot-pop3d and dovecot-imapd, inn2 for INN's news tools; from PyPI: scramp, aiosmtpd, dnslib, dkimpy, authres, pynacl, pyspf, dnspython), then runs `cargo test --workspace`
 # with any arguments given (`scripts/test.sh -p sansmail --test imap`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in swaks python3 msmtp curl fetchmail slrnpull; do
+for tool in swaks python3 msmtp curl fetchmail slrnpull openssl; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 perl -MDigest::HMAC_MD5 -e1 >/dev/null 2>&1 || need+=(libdigest-hmac-perl)
@@ -28,11 +28,13 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # The SCRAM client of the AUTH tests, the SMTP receivers and the loopback DNS server of the
-# outbound tests (all on 127.0.0.1).
-if ! python3 -c "import scramp, aiosmtpd, dnslib" >/dev/null 2>&1; then
-  echo "== pip install scramp aiosmtpd dnslib"
-  python3 -m pip install --quiet scramp aiosmtpd dnslib 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages scramp aiosmtpd dnslib
+# outbound tests (all on 127.0.0.1); dkimpy (with authres for ARC, PyNaCl for Ed25519) and
+# pyspf (over dnspython) as the independent DKIM, ARC and SPF implementations.
+py_mods="scramp aiosmtpd dnslib dkimpy authres pynacl pyspf dnspython"
+if ! python3 -c "import scramp, aiosmtpd, dnslib, dkim, authres, nacl, spf, dns.resolver" >/dev/null 2>&1; then
+  echo "== pip install $py_mods"
+  python3 -m pip install --quiet $py_mods 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages $py_mods
 fi
 
 # Python 3.13 dropped nntplib from the standard library; the news tests' reader is its

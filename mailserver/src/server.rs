@@ -256,6 +256,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         changes: changes.clone(),
         news: Some(news.clone()),
         dkim: Arc::new(crate::senderauth::keys::KeyStore::new(&config.data_dir)),
+        authserv_id: config.authentication.authserv_id.clone().unwrap_or_else(|| config.hostname.clone()),
     });
     let _ = news.mailer.set(deliverer.clone());
     let manager = crate::outbound::Manager::new(
@@ -320,6 +321,8 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
             }
         }
     });
+    // One resolver (and its cache) for the DNS lists and the sender checks.
+    let resolver = crate::outbound::route::resolver(&config.outbound).map_err(io::Error::other)?;
     let shared = Arc::new(Shared {
         hostname: config.hostname.clone(),
         hop_limit: config.hop_limit,
@@ -337,11 +340,12 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         gateways,
         outbound: manager,
         greylist: crate::identity::greylist::Greylist::open(&config.greylist, &config.data_dir)?.map(Arc::new),
-        dnsbl: crate::identity::dnsbl::Dnsbl::new(
-            &config.dnsbl,
-            crate::outbound::route::resolver(&config.outbound).map_err(io::Error::other)?,
-        )
-        .map(Arc::new),
+        dnsbl: crate::identity::dnsbl::Dnsbl::new(&config.dnsbl, resolver.clone()).map(Arc::new),
+        senderauth: Arc::new(crate::senderauth::verify::Checker::new(
+            &config.authentication,
+            &config.hostname,
+            resolver,
+        )),
         data_dir: config.data_dir.clone(),
     });
     let stop = CancellationToken::new();
@@ -566,6 +570,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
         let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
         conn.local_ip = stream.local_addr().ok().map(|a| a.ip());
         conn.odmr = l.config.service == Service::Odmr;
+        if l.config.sender_checks.unwrap_or(l.config.service == Service::Smtp) {
+            conn.sender_checks = Some((l.config.dmarc_policy, l.config.spf_policy));
+        }
         let config = &endpoint.smtp;
         let session = |tls| ServerSession::new(config.clone(), Instant::now(), tls);
         let r = tokio::time::timeout(max, driver::serve(stream, tls, session, &mut conn)).await;

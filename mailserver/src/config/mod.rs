@@ -90,6 +90,9 @@ pub(crate) struct Config {
     /// Collection jobs: ETRN, ATRN, POP3 from a provider.
     #[serde(default)]
     pub(crate) fetch: Vec<crate::fetch::FetchConfig>,
+    /// SPF, DKIM, DMARC and ARC checks of arriving mail.
+    #[serde(default)]
+    pub(crate) authentication: crate::senderauth::verify::AuthConfig,
 }
 
 /// `[tls]`.
@@ -196,6 +199,19 @@ pub(crate) struct ListenerConfig {
     /// home addresses are on the lists of dial-up ranges).
     #[serde(default)]
     pub(crate) dnsbl: Option<bool>,
+    /// SMTP: check SPF, DKIM, DMARC and ARC at the end of data and add
+    /// `Authentication-Results` (logged-in and relay-network clients never are). Default:
+    /// on for `service = "smtp"`, off for submission.
+    #[serde(default)]
+    pub(crate) sender_checks: Option<bool>,
+    /// What a DMARC failure gets: `enforce` (the domain's `p=reject` → `550 5.7.1`,
+    /// `p=quarantine` → the recipient's Junk folder; the default), `junk`, `note`.
+    #[serde(default)]
+    pub(crate) dmarc_policy: crate::senderauth::verify::DmarcAction,
+    /// What an SPF `fail` of the MAIL FROM identity gets: `note` (the default: DMARC weighs
+    /// it) or `reject` (`550 5.7.23`).
+    #[serde(default)]
+    pub(crate) spf_policy: crate::senderauth::verify::SpfAction,
 }
 
 fn default_true() -> bool {
@@ -275,6 +291,9 @@ fn default_listeners() -> Vec<ListenerConfig> {
         announce_version: false,
         pregreet_ms: 0,
         dnsbl: None,
+        sender_checks: None,
+        dmarc_policy: Default::default(),
+        spf_policy: Default::default(),
     };
     vec![
         listener(Service::Smtp, "127.0.0.1:2525"),
@@ -498,6 +517,7 @@ fn unreachable_default() -> Config {
         fetch: Vec::new(),
         dnsbl: Default::default(),
         greylist: Default::default(),
+        authentication: Default::default(),
     }
 }
 

@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) greylist: Option<Arc<crate::identity::greylist::Greylist>>,
     /// The DNS block and allow lists (none configured: `None`).
     pub(crate) dnsbl: Option<Arc<crate::identity::dnsbl::Dnsbl>>,
+    /// SPF, DKIM, DMARC and ARC checks of arriving mail.
+    pub(crate) senderauth: Arc<crate::senderauth::verify::Checker>,
     /// The outbound queue's side (callouts ask over its routes).
     pub(crate) outbound: Arc<crate::outbound::Manager>,
     /// The data directory (ETRN's releases).

@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::driver::{Handler, Wire};
 
 mod gateway;
+mod senderauth;
 
 use crate::identity::directory::{Target, rfc5322_date};
 use crate::identity::login::{Login, Outcome};
@@ -76,6 +77,8 @@ pub(crate) struct Connection {
     turn: Option<Vec<String>>,
     /// The last RCPT was refused as relaying (a backup-MX lookup may change that).
     relay_refused: bool,
+    /// This listener checks senders (SPF, DKIM, DMARC, ARC) and answers failures so.
+    pub(crate) sender_checks: Option<(crate::senderauth::verify::DmarcAction, crate::senderauth::verify::SpfAction)>,
 }
 
 /// An xtext value decoded, if it decodes to printable text (what a DSN may carry).
@@ -157,6 +160,7 @@ impl Connection {
             odmr: false,
             turn: None,
             relay_refused: false,
+            sender_checks: None,
         }
     }
 
@@ -401,6 +405,8 @@ impl Connection {
             envid: self.tx.envid.clone(),
             authenticated,
             trusted: self.trusted(),
+            auth_results: None,
+            junk: false,
         };
         // What delivery adds: this header, and `Return-Path: <from>` CRLF.
         self.tx.head_len = (head.len() + "Return-Path: <>\r\n".len() + envelope.from.len()) as u64;
@@ -470,12 +476,18 @@ impl Connection {
 
     async fn message_end(&mut self, size: u64) -> Reply<'static> {
         let failed = reply(451, (4, 3, 0), "Requested action aborted: local error in processing");
-        let Some(envelope) = self.tx.envelope.take().filter(|_| !self.tx.failed) else {
+        let Some(mut envelope) = self.tx.envelope.take().filter(|_| !self.tx.failed) else {
             self.reset();
             return failed;
         };
         if let Some(refusal) = self.loop_refusal() {
             tracing::warn!(client = %self.peer.ip(), from = %envelope.from, reason = %refusal, "mail loop refused");
+            self.reset();
+            return refusal;
+        }
+        if let Err(refusal) = self.check_sender(&mut envelope).await {
+            tracing::info!(client = %self.peer.ip(), from = %envelope.from, reason = %refusal, "refused by the sender checks");
+            self.abort_message();
             self.reset();
             return refusal;
         }
@@ -504,7 +516,12 @@ impl Connection {
                     self.flush_pending().await;
                 }
                 match self.tx.incoming.take().filter(|_| !self.tx.failed) {
-                    Some(incoming) => {
+                    Some(mut incoming) => {
+                        if (envelope.auth_results.is_some() || envelope.junk)
+                            && let Err(e) = incoming.set_envelope(&envelope)
+                        {
+                            tracing::warn!(error = %e, "the sender checks' results are not kept");
+                        }
                         let spool = self.shared.spool.clone();
                         blocking(move || spool.commit(incoming)).await
                     }

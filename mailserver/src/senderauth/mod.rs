@@ -2,5 +2,7 @@
 //! SPF, DKIM, DMARC and ARC checks of the mail that arrives. The cryptography, the record
 //! parsing and the SPF/DMARC evaluation are `mail-auth`'s; DNS is hickory-resolver's.
 
+pub(crate) mod fields;
 pub(crate) mod keys;
 pub(crate) mod sign;
+pub(crate) mod verify;

@@ -88,11 +88,14 @@ impl Mailboxes {
         &self,
         mailbox: &str,
         name_base: &str,
-        (from, delivered_to): (&str, Option<&str>),
+        (from, delivered_to, junk): (&str, Option<&str>, bool),
         content: &[u8],
         recovering: bool,
     ) -> io::Result<Option<Staged>> {
-        let dir = self.maildir(mailbox);
+        let mut dir = self.maildir(mailbox);
+        if junk {
+            dir = dir.join(".Junk");
+        }
         Self::create(&dir)?;
         let mut return_path = format!("Return-Path: <{from}>\r\n");
         if let Some(to) = delivered_to {
@@ -220,6 +223,8 @@ pub(crate) struct Deliverer {
     pub(crate) gateways: Arc<crate::gateway::Gateways>,
     /// The DKIM keys that sign what leaves for remote domains.
     pub(crate) dkim: Arc<crate::senderauth::keys::KeyStore>,
+    /// Our authserv-id: `Authentication-Results` naming it are ours alone to write.
+    pub(crate) authserv_id: String,
 }
 
 impl Deliverer {
@@ -249,6 +254,18 @@ impl Deliverer {
         crate::gateway::strip::strip_attachments(content)
     }
 
+    /// `content` as it is delivered and forwarded: without `Authentication-Results` that
+    /// claim our authserv-id (RFC 8601 §5), with ours from the sender checks on top.
+    fn with_our_results<'a>(&self, envelope: &Envelope, content: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        use std::borrow::Cow;
+        let cleaned = crate::senderauth::fields::without_our_results(content, &self.authserv_id);
+        match (&envelope.auth_results, cleaned) {
+            (None, None) => Cow::Borrowed(content),
+            (None, Some(c)) => Cow::Owned(c),
+            (Some(ours), c) => Cow::Owned([ours.as_bytes(), c.as_deref().unwrap_or(content)].concat()),
+        }
+    }
+
     /// Our DKIM signatures for a message leaving for `remote` (see `senderauth::sign`).
     fn signatures(&self, envelope: &Envelope, remote: &[Recipient], content: &[u8]) -> Option<String> {
         use crate::senderauth::sign::{Origin, signatures};
@@ -268,6 +285,7 @@ impl Deliverer {
         let mut staged = Vec::new();
         let mut delivered = Vec::new();
         for (m, (envelope, content)) in messages.iter().enumerate() {
+            let content = &self.with_our_results(envelope, content);
             let id = &envelope.id;
             if !crate::store::spool::is_id(id) {
                 tracing::error!(file, queue_id = %id, "a queued message with a malformed id is skipped");
@@ -281,7 +299,7 @@ impl Deliverer {
                 let signatures = self.signatures(envelope, &remote, content);
                 let out = Envelope { recipients: remote, ..envelope.clone() };
                 let content = match (&delivered_to, &signatures) {
-                    (None, None) => std::borrow::Cow::Borrowed(content.as_slice()),
+                    (None, None) => std::borrow::Cow::Borrowed(content.as_ref()),
                     (d, s) => std::borrow::Cow::Owned(
                         [
                             d.as_deref().unwrap_or_default().as_bytes(),
@@ -307,9 +325,13 @@ impl Deliverer {
                 let delivered_to = rcpt.gateway_copy.then_some(rcpt.address.as_str());
                 let stripped = rcpt.gateway_copy.then(|| self.stripped_for(&rcpt.address, content)).flatten();
                 let content = stripped.as_deref().unwrap_or(content);
-                if let Some(copy) =
-                    self.mailboxes.stage(mailbox, &name, (&envelope.from, delivered_to), content, recovering)?
-                {
+                if let Some(copy) = self.mailboxes.stage(
+                    mailbox,
+                    &name,
+                    (&envelope.from, delivered_to, envelope.junk),
+                    content,
+                    recovering,
+                )? {
                     staged.push(copy);
                     delivered.push((m, index));
                 }
@@ -327,7 +349,10 @@ impl Deliverer {
             let Some(mailbox) = &rcpt.mailbox else { continue };
             self.quotas.add(mailbox, copy.size);
             tracing::info!(queue_id = %envelope.id, to = %rcpt.address, mailbox = %mailbox, size = copy.size, "delivered");
-            if let Some(settings) = self.directory.settings(mailbox).and_then(|u| u.autoreply.as_ref()) {
+            // Mail DMARC sent to Junk is not answered (it is likely forged).
+            if let Some(settings) =
+                self.directory.settings(mailbox).and_then(|u| u.autoreply.as_ref()).filter(|_| !envelope.junk)
+            {
                 self.autoreply(mailbox, envelope, settings, content)?;
             }
         }

@@ -84,6 +84,13 @@ pub(crate) struct Envelope {
     /// networks), or the server wrote the message: our DKIM keys may sign its `From:`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) trusted: bool,
+    /// Our `Authentication-Results` field (CRLF-terminated), put on top of each local copy
+    /// and forward; ours that arrived with the message are removed then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) auth_results: Option<String>,
+    /// DMARC asked for quarantine: local copies go to the recipients' Junk folders.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) junk: bool,
 }
 
 /// One queued message: its envelope and content.
@@ -93,6 +100,9 @@ const MAGIC: &str = "sansmail-queue 1 ";
 /// Width of the content length in a record header, so a streamed message's header can be
 /// written first and completed at commit.
 const LEN_WIDTH: usize = 20;
+/// Room left after a large message's envelope for what the end of data adds to it (the
+/// sender checks' results), so it is rewritten in place.
+const ENVELOPE_SLACK: usize = 8192;
 /// Most messages, and octets, per segment.
 const SEGMENT_MESSAGES: usize = 256;
 const SEGMENT_BYTES: usize = 8 << 20;
@@ -151,9 +161,15 @@ pub(crate) fn quarantine(file: &Path) -> io::Result<PathBuf> {
 }
 
 pub(crate) fn record_header(envelope: &Envelope, content_len: u64) -> io::Result<Vec<u8>> {
+    padded_record_header(envelope, content_len, 0)
+}
+
+/// A record header whose envelope is followed by `slack` spaces (white space to TOML).
+fn padded_record_header(envelope: &Envelope, content_len: u64, slack: usize) -> io::Result<Vec<u8>> {
     let env = toml::to_string(envelope).map_err(io::Error::other)?;
-    let mut out = format!("{MAGIC}{} {content_len:0LEN_WIDTH$}\n", env.len()).into_bytes();
+    let mut out = format!("{MAGIC}{} {content_len:0LEN_WIDTH$}\n", env.len() + slack).into_bytes();
     out.extend_from_slice(env.as_bytes());
+    out.resize(out.len() + slack, b' ');
     Ok(out)
 }
 
@@ -165,6 +181,11 @@ pub(crate) struct Incoming {
     file: File,
     /// Offset of the content length in the record header.
     len_at: u64,
+    /// Where the envelope starts, and the room it has (its own length and the slack).
+    envelope_at: u64,
+    envelope_room: usize,
+    /// Where the content (our `Received` header first) starts.
+    content_at: u64,
     content_len: u64,
 }
 
@@ -225,21 +246,31 @@ impl Spool {
     pub(crate) fn begin(&self, envelope: &Envelope, head: &[u8]) -> io::Result<Incoming> {
         let tmp_path = self.tmp.join(&envelope.id);
         let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
-        let header = record_header(envelope, 0)?;
-        let len_at = header.iter().position(|&b| b == b'\n').map_or(0, |nl| nl - LEN_WIDTH) as u64;
+        let header = padded_record_header(envelope, 0, ENVELOPE_SLACK)?;
+        let newline = header.iter().position(|&b| b == b'\n').unwrap_or(0);
+        let len_at = newline.saturating_sub(LEN_WIDTH) as u64;
         let written = file.write_all(&header).and_then(|()| file.write_all(head));
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp_path);
             return Err(e);
         }
-        Ok(Incoming { id: envelope.id.clone(), tmp_path, file, len_at, content_len: head.len() as u64 })
+        Ok(Incoming {
+            id: envelope.id.clone(),
+            tmp_path,
+            file,
+            len_at,
+            envelope_at: newline as u64 + 1,
+            envelope_room: header.len() - newline - 1,
+            content_at: header.len() as u64,
+            content_len: head.len() as u64,
+        })
     }
 
     /// Makes a large message durable: length completed, fsynced, renamed into the queue,
     /// directory fsynced. On error the file is removed, so nothing half-written is ever
     /// delivered.
     pub(crate) fn commit(&self, incoming: Incoming) -> io::Result<String> {
-        let Incoming { id, tmp_path, mut file, len_at, content_len } = incoming;
+        let Incoming { id, tmp_path, mut file, len_at, content_len, .. } = incoming;
         let result = (|| {
             file.seek(SeekFrom::Start(len_at))?;
             file.write_all(format!("{content_len:0LEN_WIDTH$}").as_bytes())?;
@@ -417,6 +448,34 @@ impl Incoming {
         self.file.write_all(data)?;
         self.content_len += data.len() as u64;
         Ok(())
+    }
+
+    /// Replaces the envelope written at [`Spool::begin`] (in the room it kept); fails when
+    /// the new one does not fit.
+    pub(crate) fn set_envelope(&mut self, envelope: &Envelope) -> io::Result<()> {
+        let env = toml::to_string(envelope).map_err(io::Error::other)?;
+        if env.len() > self.envelope_room {
+            return Err(io::Error::other("the envelope outgrew its room"));
+        }
+        let mut padded = env.into_bytes();
+        padded.resize(self.envelope_room, b' ');
+        self.file.seek(SeekFrom::Start(self.envelope_at))?;
+        self.file.write_all(&padded)?;
+        self.file.seek(SeekFrom::End(0))?;
+        Ok(())
+    }
+
+    /// The content written so far (our `Received` header first), if it is at most `max`
+    /// octets.
+    pub(crate) fn content(&self, max: u64) -> io::Result<Option<Vec<u8>>> {
+        if self.content_len > max {
+            return Ok(None);
+        }
+        let mut file = File::open(&self.tmp_path)?;
+        file.seek(SeekFrom::Start(self.content_at))?;
+        let mut out = Vec::with_capacity(self.content_len as usize);
+        file.take(self.content_len).read_to_end(&mut out)?;
+        Ok(Some(out))
     }
 
     /// Gives up on the message (the client aborted, or the session refused it).

@@ -1,0 +1,59 @@
+//! The SMTP session's sender checks at the end of data: SPF, DKIM, DMARC and ARC by
+//! `senderauth::verify`, then the listener's policy (`dmarc_policy`, `spf_policy`) in SMTP
+//! terms. Logged-in clients and the relay networks are never checked.
+
+use mail_auth::dmarc::Policy;
+use sansmail_smtp_proto::Reply;
+
+use super::{Connection, reply};
+use crate::senderauth::verify::{DmarcAction, SpfAction};
+use crate::store::spool::Envelope;
+
+impl Connection {
+    /// Checks the message just received, if this listener checks and the client is not
+    /// trusted: a refusal, or the envelope given its `Authentication-Results` (and `junk`).
+    pub(super) async fn check_sender(&mut self, envelope: &mut Envelope) -> Result<(), Reply<'static>> {
+        let Some((dmarc_action, spf_action)) = self.sender_checks else { return Ok(()) };
+        if self.trusted() {
+            return Ok(());
+        }
+        let checker = self.shared.senderauth.clone();
+        // The message as it came: held in memory, or read back from its spool file.
+        let content = match self.tx.incoming.is_some() {
+            false => Some(std::mem::take(&mut self.tx.pending)),
+            true => {
+                if !self.tx.pending.is_empty() {
+                    self.flush_pending().await;
+                }
+                let max = checker.max_size();
+                self.tx.incoming.as_ref().and_then(|i| i.content(max).ok().flatten())
+            }
+        };
+        let ip = self.peer.ip();
+        let verdict = checker.check(ip, &self.helo, &envelope.from, content.as_deref()).await;
+        // What was taken from the pending buffer goes back (a small message is committed from it).
+        if self.tx.incoming.is_none()
+            && let Some(c) = content
+        {
+            self.tx.pending = c;
+        }
+        tracing::info!(
+            client = %ip, from = %envelope.from, listener = %self.listener, checks = %verdict.summary,
+            "sender checks"
+        );
+        if let Some(domain) = verdict.spf_fail.as_deref().filter(|_| spf_action == SpfAction::Reject) {
+            let text = format!("SPF of {domain} does not authorize [{ip}] to send its mail");
+            return Err(reply(550, (5, 7, 23), text));
+        }
+        match (&verdict.dmarc, dmarc_action) {
+            (Some((Policy::Reject, domain)), DmarcAction::Enforce) => {
+                let text = format!("Rejected by the DMARC policy of {domain}: not authenticated as {domain}");
+                return Err(reply(550, (5, 7, 1), text));
+            }
+            (Some(_), DmarcAction::Enforce | DmarcAction::Junk) => envelope.junk = true,
+            _ => {}
+        }
+        envelope.auth_results = Some(verdict.header);
+        Ok(())
+    }
+}

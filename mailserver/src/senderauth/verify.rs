@@ -1,0 +1,269 @@
+//! Checks of arriving mail at the end of data: SPF (RFC 7208) for the HELO name and the
+//! MAIL FROM identity, every DKIM signature (RFC 6376, RFC 8463), the ARC chain (RFC 8617)
+//! and DMARC (RFC 7489, with the record discovery of its successor) with alignment, written
+//! as one `Authentication-Results` field (RFC 8601). `mail-auth` evaluates; DNS is
+//! hickory's resolver (and its cache) of `[outbound] dns_servers`.
+//!
+//! Bounded whatever the message and its DNS: one deadline for all the lookups of a message
+//! (`timeout_ms`; what is unanswered then is a `temperror`), at most `max_signatures` DKIM
+//! signatures looked at, and no DKIM/ARC/DMARC work on messages over `max_message_size`
+//! (SPF still runs). SPF's own limits are mail-auth's: 10 DNS-querying terms, 20 s.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dmarc::Policy;
+use mail_auth::dmarc::verify::DmarcParameters;
+use mail_auth::spf::verify::SpfParameters;
+use mail_auth::{
+    ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult, DnsError,
+    Error, MessageAuthenticator, SpfOutput, SpfResult,
+};
+use serde::Deserialize;
+use tokio::time::{Instant, timeout_at};
+
+use super::fields;
+
+/// `[authentication]`: how arriving mail is checked (where is each listener's choice).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AuthConfig {
+    /// The name our `Authentication-Results` fields carry (RFC 8601 §2.5); default: the
+    /// hostname. Fields with it that arrive with a message are removed at delivery.
+    pub(crate) authserv_id: Option<String>,
+    /// All the DNS of one message's checks, in milliseconds; then `temperror`.
+    pub(crate) timeout_ms: u64,
+    /// DKIM signatures looked at per message (the rest are ignored, and said so).
+    pub(crate) max_signatures: usize,
+    /// Larger messages get SPF only (the others need the whole message in memory).
+    pub(crate) max_message_size: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { authserv_id: None, timeout_ms: 10_000, max_signatures: 10, max_message_size: 16 << 20 }
+    }
+}
+
+/// A listener's answer to a DMARC failure.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DmarcAction {
+    /// As the domain asks: `p=reject` → `550 5.7.1`, `p=quarantine` → the Junk folder.
+    #[default]
+    Enforce,
+    /// Both to the Junk folder; nothing refused.
+    Junk,
+    /// Only noted in `Authentication-Results`.
+    Note,
+}
+
+/// A listener's answer to an SPF `fail` (the domain's `-all`) of the MAIL FROM identity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SpfAction {
+    /// Noted in `Authentication-Results` (DMARC weighs it).
+    #[default]
+    Note,
+    /// `550 5.7.23` (RFC 7372).
+    Reject,
+}
+
+/// What the checks found.
+#[derive(Debug)]
+pub(crate) struct Verdict {
+    /// `Authentication-Results: …` CRLF.
+    pub(crate) header: String,
+    /// DMARC failed and the domain asks for this (`None` when it passed or asks nothing).
+    pub(crate) dmarc: Option<(Policy, String)>,
+    /// The MAIL FROM identity's SPF result is `fail`: its domain.
+    pub(crate) spf_fail: Option<String>,
+    /// For logs: `spf=… dkim=… dmarc=…`.
+    pub(crate) summary: String,
+}
+
+/// Runs the checks.
+pub(crate) struct Checker {
+    auth: MessageAuthenticator,
+    authserv_id: String,
+    timeout: Duration,
+    max_signatures: usize,
+    max_size: u64,
+}
+
+fn timed_out() -> Error {
+    Error::Dns(DnsError::Resolver("timed out (timeout_ms)".into()))
+}
+
+fn spf_word(r: SpfResult) -> &'static str {
+    match r {
+        SpfResult::Pass => "pass",
+        SpfResult::Fail => "fail",
+        SpfResult::SoftFail => "softfail",
+        SpfResult::Neutral => "neutral",
+        SpfResult::TempError => "temperror",
+        SpfResult::PermError => "permerror",
+        SpfResult::None => "none",
+    }
+}
+
+fn dkim_word(r: &DkimResult) -> &'static str {
+    match r {
+        DkimResult::Pass => "pass",
+        DkimResult::Neutral(_) => "neutral",
+        DkimResult::Fail(_) => "fail",
+        DkimResult::PermError(_) => "permerror",
+        DkimResult::TempError(_) => "temperror",
+        DkimResult::None => "none",
+    }
+}
+
+fn dmarc_word(r: &DmarcResult) -> &'static str {
+    match r {
+        DmarcResult::Pass => "pass",
+        DmarcResult::Fail(_) => "fail",
+        DmarcResult::TempError(_) => "temperror",
+        DmarcResult::PermError(_) => "permerror",
+        DmarcResult::None => "none",
+    }
+}
+
+impl Checker {
+    /// A checker over `resolver` (the outbound one: its cache serves both).
+    pub(crate) fn new(config: &AuthConfig, hostname: &str, resolver: TokioResolver) -> Self {
+        Self {
+            auth: MessageAuthenticator(resolver),
+            authserv_id: config.authserv_id.clone().unwrap_or_else(|| hostname.to_owned()),
+            timeout: Duration::from_millis(config.timeout_ms),
+            max_signatures: config.max_signatures,
+            max_size: config.max_message_size,
+        }
+    }
+
+    /// The largest message whose content is checked.
+    pub(crate) fn max_size(&self) -> u64 {
+        self.max_size
+    }
+
+    /// SPF for the HELO name and the MAIL FROM identity (the HELO one for the null sender,
+    /// RFC 7208 §2.4), within `deadline`.
+    pub(crate) async fn spf(
+        &self,
+        ip: IpAddr,
+        helo: &str,
+        mail_from: &str,
+        deadline: Instant,
+    ) -> (SpfOutput, SpfOutput) {
+        let host = self.authserv_id.as_str();
+        let late = |domain: &str| SpfOutput::new(domain.to_owned()).with_result(SpfResult::TempError);
+        let ehlo = timeout_at(deadline, self.auth.verify_spf(SpfParameters::verify_ehlo(ip, helo, host)));
+        let ehlo = ehlo.await.unwrap_or_else(|_| late(helo));
+        let mail = match mail_from {
+            "" => ehlo.clone(),
+            sender => {
+                let domain = sender.rsplit_once('@').map_or(helo, |(_, d)| d);
+                let check = self.auth.verify_spf(SpfParameters::verify_mail_from(ip, helo, host, sender));
+                timeout_at(deadline, check).await.unwrap_or_else(|_| late(domain))
+            }
+        };
+        (ehlo, mail)
+    }
+
+    /// Every check for one message as received (`message`: its header section and body;
+    /// `None` when it is over `max_message_size`, for SPF only).
+    pub(crate) async fn check(&self, ip: IpAddr, helo: &str, mail_from: &str, message: Option<&[u8]>) -> Verdict {
+        let deadline = Instant::now() + self.timeout;
+        let helo_domain = if helo.is_empty() { "unknown" } else { helo };
+        let (spf_ehlo, spf_mail) = self.spf(ip, helo_domain, mail_from, deadline).await;
+        let spf_fail = (spf_mail.result() == SpfResult::Fail).then(|| spf_mail.domain().to_owned());
+        let mut notes = Vec::new();
+
+        let trimmed;
+        let mut message = message.filter(|m| m.len() as u64 <= self.max_size);
+        if let Some(shorter) = message.and_then(|m| fields::keep_first(m, b"dkim-signature", self.max_signatures)) {
+            notes.push(format!("only the first {} DKIM signatures were checked", self.max_signatures));
+            trimmed = shorter;
+            message = Some(&trimmed);
+        }
+        let parsed = message.and_then(AuthenticatedMessage::parse);
+        let mail_from_domain = match mail_from.rsplit_once('@') {
+            Some((_, d)) => d,
+            None => helo_domain,
+        };
+        let mut results = AuthenticationResults::new(&self.authserv_id);
+        let mut dmarc_verdict = None;
+        let mut summary = format!("spf={}", spf_word(spf_mail.result()));
+        match &parsed {
+            Some(m) => {
+                let dkim = timeout_at(deadline, self.auth.verify_dkim(m))
+                    .await
+                    .unwrap_or_else(|_| vec![DkimOutput::temp_err(timed_out())]);
+                let arc: ArcOutput<'_> = timeout_at(deadline, self.auth.verify_arc(m))
+                    .await
+                    .unwrap_or_else(|_| ArcOutput::default().with_result(DkimResult::TempError(timed_out())));
+                let dmarc = timeout_at(
+                    deadline,
+                    self.auth.verify_dmarc(DmarcParameters::new(m, &dkim, mail_from_domain, &spf_mail)),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    let domain = m.from().rsplit_once('@').map_or("", |(_, d)| d).to_owned();
+                    DmarcOutput::new(domain)
+                        .with_dkim_result(DmarcResult::TempError(timed_out()))
+                        .with_spf_result(DmarcResult::TempError(timed_out()))
+                });
+                let from = m.from().to_owned();
+                results = results.with_dkim_results(&dkim, &from);
+                for d in &dkim {
+                    summary.push_str(&format!(" dkim={}", dkim_word(d.result())));
+                }
+                if dkim.is_empty() {
+                    summary.push_str(" dkim=none");
+                }
+                results = results.with_spf_ehlo_result(&spf_ehlo, ip, helo_domain).with_spf_mailfrom_result(
+                    &spf_mail,
+                    ip,
+                    mail_from,
+                    helo_domain,
+                );
+                if !matches!(arc.result(), DkimResult::None) {
+                    results = results.with_arc_result(&arc, ip);
+                    summary.push_str(&format!(" arc={}", dkim_word(arc.result())));
+                }
+                if dmarc.dmarc_record().is_some() || !matches!(dmarc.result(), DmarcResult::None) {
+                    results = results.with_dmarc_result(&dmarc);
+                }
+                summary.push_str(&format!(" dmarc={}", dmarc_word(&dmarc.result())));
+                if matches!(dmarc.result(), DmarcResult::Fail(_))
+                    && matches!(dmarc.policy(), Policy::Reject | Policy::Quarantine)
+                {
+                    dmarc_verdict = Some((dmarc.policy(), dmarc.domain().to_owned()));
+                }
+            }
+            None => {
+                results = results.with_spf_ehlo_result(&spf_ehlo, ip, helo_domain).with_spf_mailfrom_result(
+                    &spf_mail,
+                    ip,
+                    mail_from,
+                    helo_domain,
+                );
+                notes.push(if message.is_none() {
+                    format!("over {} octets: DKIM and DMARC not checked", self.max_size)
+                } else {
+                    "no header section: DKIM and DMARC not checked".to_owned()
+                });
+            }
+        }
+        let mut header = results.to_header();
+        if !notes.is_empty() {
+            // A comment after the last result (RFC 8601 §2.2 allows CFWS there).
+            let comment: String = notes.join("; ").chars().filter(|c| *c != '(' && *c != ')').collect();
+            if let Some(body) = header.strip_suffix("\r\n") {
+                header = format!("{body}\r\n\t({comment})\r\n");
+            }
+        }
+        Verdict { header, dmarc: dmarc_verdict, spf_fail, summary }
+    }
+}
