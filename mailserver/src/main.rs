@@ -72,6 +72,12 @@ enum Command {
         /// Suppose the client logged in to POP3 or IMAP within the after-login window.
         #[arg(long)]
         recent_login: bool,
+        /// The client's HELO name, for the SPF/DMARC verdict (default: the sender's domain).
+        #[arg(long)]
+        helo: Option<String>,
+        /// The message's `From:` address, for the DMARC verdict (default: the sender).
+        #[arg(long)]
+        header_from: Option<String>,
     },
     /// Manage accounts (stored as argon2id hashes in the data directory).
     User {
@@ -256,8 +262,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("connection requested: the server sends its queue within a second, then collects");
             Ok(())
         }
-        Command::Explain { listener, client, user, from, to, recent_login } => {
-            explain(&config, &listener, (client, recent_login), user, &from, &to)
+        Command::Explain { listener, client, user, from, to, recent_login, helo, header_from } => {
+            explain(&config, &listener, (client, recent_login), user, &from, &to)?;
+            cli::checks::explain(&config, &listener, client, helo.as_deref(), (&from, header_from.as_deref()))
         }
     }
 }

@@ -5,4 +5,5 @@
 pub(crate) mod fields;
 pub(crate) mod keys;
 pub(crate) mod sign;
+pub(crate) mod spf_syntax;
 pub(crate) mod verify;

@@ -7,9 +7,14 @@
 //! Bounded whatever the message and its DNS: one deadline for all the lookups of a message
 //! (`timeout_ms`; what is unanswered then is a `temperror`), at most `max_signatures` DKIM
 //! signatures looked at, and no DKIM/ARC/DMARC work on messages over `max_message_size`
-//! (SPF still runs). SPF's own limits are mail-auth's: 10 DNS-querying terms, 20 s.
+//! (SPF still runs). SPF's limits: mail-auth's 10 DNS-querying terms and 20 s, and here
+//! the two void lookups of RFC 7208 §4.6.4 (mail-auth has none), counted through its
+//! cache hooks: a lookup asked for and never answered with a record was void.
 
+use std::borrow::Borrow;
+use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
@@ -19,7 +24,7 @@ use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult, DnsError,
-    Error, MessageAuthenticator, SpfOutput, SpfResult,
+    Error, MessageAuthenticator, Parameters, RecordSet, ResolverCache, SpfOutput, SpfResult, Txt,
 };
 use serde::Deserialize;
 use tokio::time::{Instant, timeout_at};
@@ -84,6 +89,39 @@ pub(crate) struct Verdict {
     pub(crate) summary: String,
 }
 
+/// What a listener does with a verdict.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Refused at the end of data: code, enhanced code, text.
+    Refuse(u16, (u8, u16, u16), String),
+    /// Delivered to the recipients' Junk folders.
+    Junk,
+    /// Delivered.
+    Accept,
+}
+
+impl Verdict {
+    /// The listener's answer under its `dmarc_policy` and `spf_policy`.
+    pub(crate) fn outcome(&self, ip: IpAddr, dmarc: DmarcAction, spf: SpfAction) -> Outcome {
+        if let Some(domain) = self.spf_fail.as_deref().filter(|_| spf == SpfAction::Reject) {
+            return Outcome::Refuse(
+                550,
+                (5, 7, 23),
+                format!("SPF of {domain} does not authorize [{ip}] to send its mail"),
+            );
+        }
+        match (&self.dmarc, dmarc) {
+            (Some((Policy::Reject, domain)), DmarcAction::Enforce) => Outcome::Refuse(
+                550,
+                (5, 7, 1),
+                format!("Rejected by the DMARC policy of {domain}: not authenticated as {domain}"),
+            ),
+            (Some(_), DmarcAction::Enforce | DmarcAction::Junk) => Outcome::Junk,
+            _ => Outcome::Accept,
+        }
+    }
+}
+
 /// Runs the checks.
 pub(crate) struct Checker {
     auth: MessageAuthenticator,
@@ -91,6 +129,75 @@ pub(crate) struct Checker {
     timeout: Duration,
     max_signatures: usize,
     max_size: u64,
+}
+
+/// RFC 7208 §4.6.4: past this many lookups that find nothing, `permerror`.
+const MAX_VOID_LOOKUPS: usize = 2;
+
+/// mail-auth's cache hooks used as a counter: every lookup SPF evaluation makes asks `get`
+/// first (this cache never answers) and `insert`s what it found; asked minus found is the
+/// void lookups (NXDOMAIN, or no record of the type). The TXT names found are kept, for
+/// `spf_syntax`'s look at the records read.
+#[derive(Default)]
+struct VoidCounter {
+    asked: AtomicUsize,
+    found: AtomicUsize,
+    txt_names: std::sync::Mutex<Vec<Box<str>>>,
+}
+
+impl ResolverCache<Box<str>, Txt> for VoidCounter {
+    fn get<Q>(&self, _: &Q) -> Option<Txt>
+    where
+        Box<str>: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    fn remove<Q>(&self, _: &Q) -> Option<Txt>
+    where
+        Box<str>: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        None
+    }
+
+    fn insert(&self, name: Box<str>, _: Txt, _: std::time::Instant) {
+        self.found.fetch_add(1, Ordering::Relaxed);
+        self.txt_names.lock().unwrap_or_else(|p| p.into_inner()).push(name);
+    }
+}
+
+impl<K, T> ResolverCache<K, RecordSet<T>> for VoidCounter {
+    fn get<Q>(&self, _: &Q) -> Option<RecordSet<T>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    fn remove<Q>(&self, _: &Q) -> Option<RecordSet<T>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        None
+    }
+
+    fn insert(&self, _: K, value: RecordSet<T>, _: std::time::Instant) {
+        if !value.rrset.is_empty() {
+            self.found.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl VoidCounter {
+    fn voids(&self) -> usize {
+        self.asked.load(Ordering::Relaxed).saturating_sub(self.found.load(Ordering::Relaxed))
+    }
 }
 
 fn timed_out() -> Error {
@@ -157,18 +264,55 @@ impl Checker {
         deadline: Instant,
     ) -> (SpfOutput, SpfOutput) {
         let host = self.authserv_id.as_str();
-        let late = |domain: &str| SpfOutput::new(domain.to_owned()).with_result(SpfResult::TempError);
-        let ehlo = timeout_at(deadline, self.auth.verify_spf(SpfParameters::verify_ehlo(ip, helo, host)));
-        let ehlo = ehlo.await.unwrap_or_else(|_| late(helo));
+        let ehlo = self.check_host(SpfParameters::verify_ehlo(ip, helo, host), helo, deadline).await;
         let mail = match mail_from {
             "" => ehlo.clone(),
             sender => {
                 let domain = sender.rsplit_once('@').map_or(helo, |(_, d)| d);
-                let check = self.auth.verify_spf(SpfParameters::verify_mail_from(ip, helo, host, sender));
-                timeout_at(deadline, check).await.unwrap_or_else(|_| late(domain))
+                self.check_host(SpfParameters::verify_mail_from(ip, helo, host, sender), domain, deadline).await
             }
         };
         (ehlo, mail)
+    }
+
+    /// One SPF evaluation, its void lookups counted, within `deadline`.
+    async fn check_host(&self, params: SpfParameters<'_>, domain: &str, deadline: Instant) -> SpfOutput {
+        let counter = VoidCounter::default();
+        let params = Parameters::new(params)
+            .with_txt_cache(&counter)
+            .with_mx_cache(&counter)
+            .with_ipv4_cache(&counter)
+            .with_ipv6_cache(&counter)
+            .with_ptr_cache(&counter);
+        let Ok(out) = timeout_at(deadline, self.auth.verify_spf(params)).await else {
+            return SpfOutput::new(domain.to_owned()).with_result(SpfResult::TempError);
+        };
+        if matches!(out.result(), SpfResult::TempError | SpfResult::PermError) {
+            return out;
+        }
+        let permerror = |why: String| {
+            SpfOutput::new(out.domain().to_owned()).with_result(SpfResult::PermError).with_explanation(why)
+        };
+        if counter.voids() > MAX_VOID_LOOKUPS {
+            return permerror("more than two void lookups (RFC 7208 section 4.6.4)".to_owned());
+        }
+        // The records evaluation read, as RFC 7208 reads them (from the resolver's cache).
+        let names = std::mem::take(&mut *counter.txt_names.lock().unwrap_or_else(|p| p.into_inner()));
+        for name in names {
+            let Ok(Ok(lookup)) = timeout_at(deadline, self.auth.resolver().txt_lookup(&*name)).await else { continue };
+            let records: Vec<Vec<u8>> = lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    hickory_resolver::proto::rr::RData::TXT(t) => Some(t.txt_data.concat()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(problem) = super::spf_syntax::check_records(&records) {
+                return permerror(format!("{name}: {problem}"));
+            }
+        }
+        out
     }
 
     /// Every check for one message as received (`message`: its header section and body;

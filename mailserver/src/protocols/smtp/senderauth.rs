@@ -2,11 +2,10 @@
 //! `senderauth::verify`, then the listener's policy (`dmarc_policy`, `spf_policy`) in SMTP
 //! terms. Logged-in clients and the relay networks are never checked.
 
-use mail_auth::dmarc::Policy;
 use sansmail_smtp_proto::Reply;
 
 use super::{Connection, reply};
-use crate::senderauth::verify::{DmarcAction, SpfAction};
+use crate::senderauth::verify::Outcome;
 use crate::store::spool::Envelope;
 
 impl Connection {
@@ -41,17 +40,10 @@ impl Connection {
             client = %ip, from = %envelope.from, listener = %self.listener, checks = %verdict.summary,
             "sender checks"
         );
-        if let Some(domain) = verdict.spf_fail.as_deref().filter(|_| spf_action == SpfAction::Reject) {
-            let text = format!("SPF of {domain} does not authorize [{ip}] to send its mail");
-            return Err(reply(550, (5, 7, 23), text));
-        }
-        match (&verdict.dmarc, dmarc_action) {
-            (Some((Policy::Reject, domain)), DmarcAction::Enforce) => {
-                let text = format!("Rejected by the DMARC policy of {domain}: not authenticated as {domain}");
-                return Err(reply(550, (5, 7, 1), text));
-            }
-            (Some(_), DmarcAction::Enforce | DmarcAction::Junk) => envelope.junk = true,
-            _ => {}
+        match verdict.outcome(ip, dmarc_action, spf_action) {
+            Outcome::Refuse(code, enhanced, text) => return Err(reply(code, enhanced, text)),
+            Outcome::Junk => envelope.junk = true,
+            Outcome::Accept => {}
         }
         envelope.auth_results = Some(verdict.header);
         Ok(())
