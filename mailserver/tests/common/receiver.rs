@@ -192,7 +192,8 @@ impl Drop for Staller {
 }
 
 /// A DNS server for a zone, answering on 127.0.0.1 (dnslib): NXDOMAIN for names not in
-/// the zone, an empty answer (NODATA) for names without records of the asked type.
+/// the zone, an empty answer (NODATA) for names without records of the asked type, UDP
+/// answers past 1232 octets truncated (TCP then).
 pub const DNS: &str = r#"
 import sys, os
 from dnslib import RR, RCODE
@@ -208,6 +209,11 @@ class Zone(BaseResolver):
         for rr in names:
             if rr.rtype == request.q.qtype:
                 reply.add_answer(rr)
+        # As real servers do: a UDP answer past 1232 octets (the usual EDNS size) is cut to
+        # its question with TC set, and the client asks again over TCP.
+        if handler.protocol == 'udp' and len(reply.pack()) > 1232:
+            reply.rr = []
+            reply.header.tc = 1
         return reply
 udp = DNSServer(Zone(), port=port, address='127.0.0.1')
 tcp = DNSServer(Zone(), port=port, address='127.0.0.1', tcp=True)
