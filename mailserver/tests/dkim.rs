@@ -1,5 +1,5 @@
 //! DKIM signing checked by an independent verifier: keys made with `sansmail dkim generate`
-//! while the server runs, mail relayed, forwarded and auto-answered to an aiosmtpd receiver,
+//! while the server runs, mail relayed, forwarded, auto-answered and bounced to an aiosmtpd receiver,
 //! and every signature verified by Python's dkimpy against the records the command printed
 //! (handed to dkimpy as its DNS, so no resolver is involved).
 
@@ -55,7 +55,8 @@ fn records(out: &str) -> serde_json::Value {
 #[test]
 fn signatures_verify_with_dkimpy() {
     let port = free_port(&["127.0.0.1"]);
-    let rx = receiver("127.0.0.1", port, "accept");
+    // Takes everything but recipients starting with `bad` (refused `550 5.1.1`).
+    let rx = receiver("127.0.0.1", port, "reject");
     let config = common::mx(
         "hostname = \"mail.example.test\"\n[[domain]]\nname = \"example.test\"\n\
          [[user]]\naddress = \"alice@example.test\"\n\
@@ -177,6 +178,15 @@ fn signatures_verify_with_dkimpy() {
     assert_eq!(all.len(), 5);
     assert!(all[4].contains("TO asker@remote.test"), "{}", all[4]);
     both_pass(&verify(5));
+
+    // 5. A delivery report to a remote sender (from MAILER-DAEMON at our hostname, whose
+    // parent domain has the keys): signed.
+    let (ok, out) = common::swaks(&["--server", &mx, "--from", "sender@remote.test", "--to", "bad@remote.test"]);
+    assert!(ok, "{out}");
+    let all = rx.wait(6);
+    assert_eq!(all.len(), 6);
+    assert!(all[5].contains("TO sender@remote.test") && all[5].contains("multipart/report"), "{}", all[5]);
+    both_pass(&verify(6));
 
     // The listing names both keys as signing.
     let list = s.cli(&["dkim", "list"], "");

@@ -17,8 +17,8 @@ use std::process::Command;
 use common::receiver::dns_server;
 use common::{Server, python, temp_dir};
 
-/// Signs `path_in` into `path_out` with dkimpy: DKIM (`dkim`, fields listed) or an ARC set
-/// (`arc`, as `relay.signer.test`).
+/// Signs `path_in` into `path_out` with dkimpy as `d=signer.test`: DKIM (`dkim`, fields
+/// listed) or an ARC set (`arc`, as `relay.signer.test`).
 const SIGN: &str = r#"
 import sys, dkim
 mode, key, path_in, path_out = sys.argv[1], open(sys.argv[2], 'rb').read(), sys.argv[3], sys.argv[4]
@@ -122,7 +122,9 @@ fn arriving_mail_is_judged_as_the_rfcs_say() {
         txt("example.test.", "v=spf1 ip4:192.0.2.10 -all"),
         txt("_dmarc.example.test.", "v=DMARC1; p=reject"),
         txt("quar.test.", "v=spf1 ip4:192.0.2.10 -all") + &txt("_dmarc.quar.test.", "v=DMARC1; p=quarantine"),
-        txt("other.test.", "v=spf1 ?all"),
+        txt("other.test.", "v=spf1 ?all")
+            + &txt("news.signer.test.", "v=spf1 ?all")
+            + &txt("_dmarc.strict.signer.test.", "v=DMARC1; p=reject; adkim=s"),
     );
     let (_dns, port) = dns_server(&zone);
     let listener = |name: &str, extra: &str| {
@@ -238,6 +240,19 @@ fn arriving_mail_is_judged_as_the_rfcs_say() {
     let got = last();
     assert!(got.contains("arc=pass"), "{got}");
     assert!(s.wait_for_log(&["sender checks", "arc=pass"], std::time::Duration::from_secs(5)));
+
+    // M. DKIM alignment (RFC 7489 §3.1.1): `d=signer.test` on a message From: a subdomain
+    // aligns under relaxed alignment (signer.test's record, which covers its subdomains),
+    // and not where the subdomain publishes `adkim=s`.
+    let sub = MESSAGE.replace("ann@signer.test", "ann@news.signer.test");
+    let sub_signed = c.sign("dkim", &c.file("m2.eml", &sub), "from,from,to,subject");
+    assert_eq!(c.send("mx", "127.0.0.2", "bounce@other.test", &sub_signed), "sent");
+    let got = last();
+    assert!(got.contains("dkim=pass") && got.contains("dmarc=pass header.from=news.signer.test"), "{got}");
+    let strict = MESSAGE.replace("ann@signer.test", "ann@strict.signer.test");
+    let strict_signed = c.sign("dkim", &c.file("m3.eml", &strict), "from,from,to,subject");
+    let out = c.send("mx", "127.0.0.2", "bounce@other.test", &strict_signed);
+    assert!(out.starts_with("refused 550 5.7.1") && out.contains("strict.signer.test"), "{out}");
 
     // L. A message past what a session holds in memory (it streams to its spool file): read
     // back for the checks, its results written into the envelope kept for them.

@@ -1,7 +1,7 @@
 //! Hostile DNS and hostile messages against the sender checks: a 40 KB SPF record (over
 //! TCP), an include loop and a chain past the lookup limit, a resolver that never answers
-//! (bounded by `timeout_ms`, the mail taken with `temperror`), and a message with 60 DKIM
-//! signatures (only `max_signatures` looked at). The server keeps serving throughout.
+//! (bounded by `timeout_ms`, the mail taken with `temperror`), and messages with 60 DKIM
+//! signatures or 30 ARC sets (only `max_signatures` looked at). The server keeps serving throughout.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -54,7 +54,8 @@ fn results(s: &Server, n: usize) -> String {
 
 #[test]
 fn hostile_records_and_messages_are_bounded() {
-    let huge: String = (0..2000).map(|i| format!("\"ip4:198.51.{}.{} \"", i / 200, i % 200)).collect::<Vec<_>>().join(" ");
+    let huge: String =
+        (0..2000).map(|i| format!("\"ip4:198.51.{}.{} \"", i / 200, i % 200)).collect::<Vec<_>>().join(" ");
     let mut zone = format!("huge.test. 60 IN TXT \"v=spf1 \" {huge} \"-all\"\n");
     zone.push_str("loop1.test. 60 IN TXT \"v=spf1 include:loop2.test -all\"\n");
     zone.push_str("loop2.test. 60 IN TXT \"v=spf1 include:loop1.test -all\"\n");
@@ -82,12 +83,30 @@ fn hostile_records_and_messages_are_bounded() {
     }
 
     // 60 DKIM signatures: five are looked at, and the field says so.
-    let sigs: String = (0..60).map(|i| format!("DKIM-Signature: v=1; a=rsa-sha256; d=plain.test; s=s{i}; h=from; bh=AAAA; b=AAAA\r\n")).collect();
+    let sigs: String = (0..60)
+        .map(|i| format!("DKIM-Signature: v=1; a=rsa-sha256; d=plain.test; s=s{i}; h=from; bh=AAAA; b=AAAA\r\n"))
+        .collect();
     let out = smtplib(mx, "plain", "a@plain.test", "bob@localhost", &format!("{sigs}From: a@plain.test\r\n\r\nx\r\n"));
     assert!(out.contains("sent"), "{out}");
     let r = results(&s, 4);
     assert_eq!(r.matches("dkim=").count(), 5, "{r}");
     assert!(r.contains("only the first 5 DKIM signatures were checked"), "{r}");
+
+    // 30 ARC sets (each would hash the body again): failed unread.
+    let sets: String = (1..=30)
+        .rev()
+        .map(|i| {
+            format!(
+                "ARC-Seal: i={i}; a=rsa-sha256; cv=pass; d=plain.test; s=s; t=1; b=AAAA\r\n\
+                 ARC-Message-Signature: i={i}; a=rsa-sha256; d=plain.test; s=s; h=from; bh=AAAA; b=AAAA\r\n\
+                 ARC-Authentication-Results: i={i}; relay{i}.test; spf=pass\r\n"
+            )
+        })
+        .collect();
+    let out = smtplib(mx, "plain", "a@plain.test", "bob@localhost", &format!("{sets}From: a@plain.test\r\n\r\nx\r\n"));
+    assert!(out.contains("sent"), "{out}");
+    let r = results(&s, 5);
+    assert!(r.contains("arc=fail") && r.contains("30 ARC sets: not verified"), "{r}");
 }
 
 #[test]

@@ -76,6 +76,11 @@ pub(crate) fn keep_first(message: &[u8], name: &[u8], keep: usize) -> Option<Vec
     })
 }
 
+/// How many fields named `name` (ASCII, lower case) the header section of `message` has.
+pub(crate) fn count(message: &[u8], name: &[u8]) -> usize {
+    fields(header_section(message)).iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+}
+
 /// `message` without the `Authentication-Results` fields that name `authserv_id` (RFC 8601
 /// §5: only we may say what we found), or `None` when it has none.
 pub(crate) fn without_our_results(message: &[u8], authserv_id: &str) -> Option<Vec<u8>> {

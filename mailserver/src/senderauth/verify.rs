@@ -122,8 +122,14 @@ impl Verdict {
     }
 }
 
+/// Messages over this size are read back from their spool file for the checks only a few
+/// at a time ([`Checker::large`]), so many large messages at once cannot multiply memory.
+pub(crate) const LARGE: u64 = 1 << 20;
+
 /// Runs the checks.
 pub(crate) struct Checker {
+    /// Permits for reading a large message back (two per core, at least four).
+    pub(crate) large: tokio::sync::Semaphore,
     auth: MessageAuthenticator,
     authserv_id: String,
     timeout: Duration,
@@ -240,7 +246,9 @@ fn dmarc_word(r: &DmarcResult) -> &'static str {
 impl Checker {
     /// A checker over `resolver` (the outbound one: its cache serves both).
     pub(crate) fn new(config: &AuthConfig, hostname: &str, resolver: TokioResolver) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Self {
+            large: tokio::sync::Semaphore::new((2 * cores).max(4)),
             auth: MessageAuthenticator(resolver),
             authserv_id: config.authserv_id.clone().unwrap_or_else(|| hostname.to_owned()),
             timeout: Duration::from_millis(config.timeout_ms),
@@ -344,9 +352,18 @@ impl Checker {
                 let dkim = timeout_at(deadline, self.auth.verify_dkim(m))
                     .await
                     .unwrap_or_else(|_| vec![DkimOutput::temp_err(timed_out())]);
-                let arc: ArcOutput<'_> = timeout_at(deadline, self.auth.verify_arc(m))
-                    .await
-                    .unwrap_or_else(|_| ArcOutput::default().with_result(DkimResult::TempError(timed_out())));
+                // Each ARC set hashes the body again: a chain past `max_signatures` sets fails
+                // unread (RFC 8617 allows 50; no honest path is that long).
+                let sets = fields::count(message.unwrap_or_default(), b"arc-seal");
+                let arc: ArcOutput<'_> = if sets > self.max_signatures {
+                    notes.push(format!("{sets} ARC sets: not verified"));
+                    ArcOutput::default()
+                        .with_result(DkimResult::Fail(Error::Arc(mail_auth::arc::ArcError::ChainTooLong)))
+                } else {
+                    timeout_at(deadline, self.auth.verify_arc(m))
+                        .await
+                        .unwrap_or_else(|_| ArcOutput::default().with_result(DkimResult::TempError(timed_out())))
+                };
                 let dmarc = timeout_at(
                     deadline,
                     self.auth.verify_dmarc(DmarcParameters::new(m, &dkim, mail_from_domain, &spf_mail)),

@@ -478,6 +478,11 @@ impl Incoming {
         Ok(Some(out))
     }
 
+    /// The content octets written so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.content_len
+    }
+
     /// Gives up on the message (the client aborted, or the session refused it).
     pub(crate) fn discard(self) {
         let _ = fs::remove_file(&self.tmp_path);

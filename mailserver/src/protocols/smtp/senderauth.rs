@@ -17,7 +17,11 @@ impl Connection {
             return Ok(());
         }
         let checker = self.shared.senderauth.clone();
-        // The message as it came: held in memory, or read back from its spool file.
+        // The message as it came: held in memory, or read back from its spool file (a large
+        // one only while a permit is free, so memory does not grow with the sessions).
+        let big =
+            self.tx.incoming.is_some() && self.tx.head_len + envelope_size(self) > crate::senderauth::verify::LARGE;
+        let _permit = if big { checker.large.acquire().await.ok() } else { None };
         let content = match self.tx.incoming.is_some() {
             false => Some(std::mem::take(&mut self.tx.pending)),
             true => {
@@ -48,4 +52,9 @@ impl Connection {
         envelope.auth_results = Some(verdict.header);
         Ok(())
     }
+}
+
+/// The octets received so far for the current message (in the spool file or pending).
+fn envelope_size(c: &Connection) -> u64 {
+    c.tx.incoming.as_ref().map_or(0, crate::store::spool::Incoming::len) + c.tx.pending.len() as u64
 }
