@@ -6,7 +6,8 @@
 # FROM, the DKIM signature, ARC, DMARC; DNS answers from hickory's cache after the warm-up).
 # Each pass is timed from its first command to its last message in the Maildir; the checked
 # pass must show `dkim=pass` and `dmarc=pass` on every message, else the run fails. Prints
-# messages/s for each and the ratio.
+# messages/s and the server's CPU time per message (from /proc) for each, and the ratios:
+# throughput here is bound by the fsyncs and the Python client, CPU is what the checks cost.
 #
 #   benches/load/sender-checks.sh [N]     (default N = 4000)
 #
@@ -136,19 +137,24 @@ for t in threads: t.join()
 PY
 }
 delivered() { ls "$WORK/data/mail/localhost/$1/Maildir/new" 2>/dev/null | wc -l; }
-pass() { # port user first
-  local start end
+# The server's CPU time so far, in clock ticks (user + system).
+cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+TICK=$(getconf CLK_TCK)
+pass() { # port user first; prints "messages/s server-CPU-ms-per-message"
+  local start end c0 c1
   start=$(date +%s.%N)
+  c0=$(cpu)
   send "$1" "$2@localhost" "$3" "$N"
   while [ "$(delivered "$2")" -lt "$N" ]; do sleep 0.05; done
   end=$(date +%s.%N)
-  echo "$N / ($end - $start)" | bc -l
+  c1=$(cpu)
+  echo "$(echo "$N / ($end - $start)" | bc -l) $(echo "($c1 - $c0) * 1000 / $TICK / $N" | bc -l)"
 }
 # Warm-up: connections, allocator, hickory's cache.
 send "$CHECKED" warm@localhost "$N" 200
 while [ "$(delivered warm)" -lt 200 ]; do sleep 0.05; done
-S=$(pass "$PLAIN" plain 0)
-C=$(pass "$CHECKED" checked 0)
+read -r S SCPU <<<"$(pass "$PLAIN" plain 0)"
+read -r C CCPU <<<"$(pass "$CHECKED" checked 0)"
 NEW="$WORK/data/mail/localhost/checked/Maildir/new"
 passed=$(grep -l "dkim=pass" -r "$NEW" | xargs grep -l "dmarc=pass" | wc -l)
 if [ "$passed" -ne "$N" ]; then
@@ -159,8 +165,8 @@ if grep -rq "Authentication-Results" "$WORK/data/mail/localhost/plain/Maildir/ne
   echo "the unchecked listener added Authentication-Results" >&2
   exit 1
 fi
-printf 'without the checks: %.0f messages/s\n' "$S"
-printf 'with the checks:    %.0f messages/s (all %d: dkim=pass dmarc=pass)\n' "$C" "$N"
-printf 'checked / unchecked: %.2f\n' "$(echo "$C / $S" | bc -l)"
+printf 'without the checks: %.0f messages/s, server CPU %.3f ms/message\n' "$S" "$SCPU"
+printf 'with the checks:    %.0f messages/s, server CPU %.3f ms/message (all %d: dkim=pass dmarc=pass)\n' "$C" "$CCPU" "$N"
+printf 'checked / unchecked: %.2f (throughput), %.2f (CPU per message)\n' "$(echo "$C / $S" | bc -l)" "$(echo "$CCPU / $SCPU" | bc -l)"
 echo "peak RSS $(awk '/^VmHWM:/ {print $2, $3}' "/proc/$PID/status")"
 rm -rf "$WORK"
