@@ -70,9 +70,16 @@ fn signatures_verify_with_dkimpy() {
     );
     let s = Server::start("dkim-sign", &config);
     let mx = s.addr("mx").to_string();
+    // Sends from `src` (127.0.0.1 is a relay network, 127.0.0.2 a stranger), with a `From:`.
+    let send = |src: &str, from: &str, to: &str, header_from: &str| {
+        let header = format!("From: {header_from}");
+        let args = ["--server", &mx, "--local-interface", src, "--from", from, "--to", to, "--header", &header];
+        let (ok, out) = common::swaks(&args);
+        assert!(ok, "{out}");
+    };
+
     // Unsigned while the domain has no key.
-    let (ok, out) = common::swaks(&["--server", &mx, "--from", "alice@example.test", "--to", "bob@remote.test"]);
-    assert!(ok, "{out}");
+    send("127.0.0.1", "alice@example.test", "bob@remote.test", "alice@example.test");
     let first = rx.wait(1);
     assert_eq!(first.len(), 1);
     assert!(!first[0].contains("DKIM-Signature"), "{}", first[0]);
@@ -98,19 +105,7 @@ fn signatures_verify_with_dkimpy() {
     };
 
     // 1. Relayed mail of a trusted client.
-    let (ok, out) = common::swaks(&[
-        "--server",
-        &mx,
-        "--from",
-        "alice@example.test",
-        "--to",
-        "bob@remote.test",
-        "--header",
-        "From: Alice <alice@example.test>",
-        "--header",
-        "Subject: signed",
-    ]);
-    assert!(ok, "{out}");
+    send("127.0.0.1", "alice@example.test", "bob@remote.test", "Alice <alice@example.test>");
     assert_eq!(rx.wait(2).len(), 2);
     let v = verify(2);
     both_pass(&v);
@@ -125,55 +120,19 @@ fn signatures_verify_with_dkimpy() {
     assert!(signed.contains("c=relaxed/relaxed"), "{signed}");
 
     // 2. A stranger's mail forwarded by a local user: signed by the forwarding domain.
-    let (ok, out) = common::swaks(&[
-        "--server",
-        &mx,
-        "--local-interface",
-        "127.0.0.2",
-        "--from",
-        "someone@elsewhere.test",
-        "--to",
-        "fw@example.test",
-        "--header",
-        "From: someone@elsewhere.test",
-    ]);
-    assert!(ok, "{out}");
+    send("127.0.0.2", "someone@elsewhere.test", "fw@example.test", "someone@elsewhere.test");
     assert_eq!(rx.wait(3).len(), 3);
     both_pass(&verify(3));
 
     // 3. A stranger claiming our domain in `From:` (the envelope sender would be refused),
     // forwarded: never signed by us.
-    let (ok, out) = common::swaks(&[
-        "--server",
-        &mx,
-        "--local-interface",
-        "127.0.0.2",
-        "--from",
-        "bounces@elsewhere.test",
-        "--to",
-        "fw@example.test",
-        "--header",
-        "From: ceo@example.test",
-    ]);
-    assert!(ok, "{out}");
+    send("127.0.0.2", "bounces@elsewhere.test", "fw@example.test", "ceo@example.test");
     let all = rx.wait(4);
     assert_eq!(all.len(), 4);
     assert!(!all[3].contains("DKIM-Signature"), "{}", all[3]);
 
     // 4. An autoreply to a remote sender: written by the server, signed.
-    let (ok, out) = common::swaks(&[
-        "--server",
-        &mx,
-        "--local-interface",
-        "127.0.0.2",
-        "--from",
-        "asker@remote.test",
-        "--to",
-        "vac@example.test",
-        "--header",
-        "From: asker@remote.test",
-    ]);
-    assert!(ok, "{out}");
+    send("127.0.0.2", "asker@remote.test", "vac@example.test", "asker@remote.test");
     let all = rx.wait(5);
     assert_eq!(all.len(), 5);
     assert!(all[4].contains("TO asker@remote.test"), "{}", all[4]);
@@ -181,8 +140,7 @@ fn signatures_verify_with_dkimpy() {
 
     // 5. A delivery report to a remote sender (from MAILER-DAEMON at our hostname, whose
     // parent domain has the keys): signed.
-    let (ok, out) = common::swaks(&["--server", &mx, "--from", "sender@remote.test", "--to", "bad@remote.test"]);
-    assert!(ok, "{out}");
+    send("127.0.0.1", "sender@remote.test", "bad@remote.test", "sender@remote.test");
     let all = rx.wait(6);
     assert_eq!(all.len(), 6);
     assert!(all[5].contains("TO sender@remote.test") && all[5].contains("multipart/report"), "{}", all[5]);
