@@ -139,6 +139,22 @@ mod tests {
         assert!(without_our_results(b"Subject: x\r\n\r\nbody", "mx.example.org").is_none());
     }
 
+    proptest::proptest! {
+        /// Whatever arrives: no panic, and what is removed is whole fields of the header
+        /// section only (the body is left as it came).
+        #[test]
+        fn removal_keeps_the_body(message in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let mut message = message;
+            message.extend_from_slice(b"\r\n\r\nAuthentication-Results: mx; body\r\n");
+            if let Some(out) = without_our_results(&message, "mx") {
+                proptest::prop_assert!(out.len() < message.len());
+                proptest::prop_assert!(out.ends_with(b"\r\n\r\nAuthentication-Results: mx; body\r\n"));
+            }
+            let _ = keep_first(&message, b"dkim-signature", 1);
+            let _ = count(&message, b"arc-seal");
+        }
+    }
+
     #[test]
     fn signatures_kept_up_to_the_limit() {
         let out = String::from_utf8(keep_first(MESSAGE, b"dkim-signature", 1).unwrap()).unwrap();

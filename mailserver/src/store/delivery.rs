@@ -273,8 +273,8 @@ impl Deliverer {
             match (envelope.trusted || envelope.authenticated, remote.iter().find_map(|r| r.original.as_deref())) {
                 (true, _) => Origin::Trusted { envelope_sender: &envelope.from },
                 // A forward of mail DMARC failed is not vouched for with our signature.
-            (false, Some(by)) if !envelope.junk => Origin::Forwarded { by },
-            (false, Some(_)) => return None,
+                (false, Some(by)) if !envelope.junk => Origin::Forwarded { by },
+                (false, Some(_)) => return None,
                 (false, None) => return None,
             };
         signatures(&self.dkim, |d| self.directory.is_local_domain(d), origin, content)
