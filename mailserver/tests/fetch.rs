@@ -109,6 +109,81 @@ fn atrn_takes_the_held_mail_on_the_same_connection() {
     assert!(s.wait_for_log(&["fetch run", "job=odmr", "messages=0", "error=\"\""], Duration::from_secs(10)));
 }
 
+/// ETRN and ATRN to a provider that speaks STARTTLS with a certificate from a private
+/// authority: both jobs verify it (`ca_file`) and collect; without the authority the job
+/// refuses the provider and nothing is taken.
+#[test]
+fn etrn_and_atrn_over_starttls_check_the_providers_certificate() {
+    let dir = common::temp_dir("fetch-tls-ca");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca_cert, &ca_key)
+        .unwrap();
+    let (ca, cert_file, key_file) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&ca, ca_cert.pem()).unwrap();
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+
+    let port = common::receiver::free_port(&["127.0.0.1"]);
+    let p = Server::start(
+        "fetch-tls-provider",
+        &format!(
+            "hostname = \"gw.provider.test\"\n[[domain]]\nname = \"provider.test\"\n\
+             [tls]\ncert = {:?}\nkey = {:?}\n\
+             [[listener]]\nname = \"mx\"\nservice = \"smtp\"\nbind = \"127.0.0.1:0\"\ntls = \"starttls\"\n\
+             [[listener]]\nname = \"odmr\"\nservice = \"odmr\"\nbind = \"127.0.0.1:0\"\ntls = \"starttls\"\n\
+             [[gateway]]\nname = \"office\"\ndomains = [\"office.test\"]\ntls = \"none\"\ndelivery = \"hold\"\n\
+             etrn_networks = [\"127.0.0.1/32\"]\netrn_to_client = true\netrn_port = {port}\n\
+             atrn_users = [\"office@provider.test\"]\n",
+            cert_file.display().to_string(),
+            key_file.display().to_string()
+        ),
+    );
+    add_user(&p, "office@provider.test", "odmr-secret");
+    let job = |name: &str, method: &str, listener: &str, ca_file: Option<&std::path::Path>| {
+        let ca = ca_file.map(|c| format!("ca_file = {:?}\n", c.display().to_string())).unwrap_or_default();
+        format!(
+            "\n[[fetch]]\nname = \"{name}\"\nmethod = \"{method}\"\nhost = \"localhost:{}\"\ntls = \"starttls\"\n\
+             domains = [\"office.test\"]\nusername = \"office@provider.test\"\npassword = \"odmr-secret\"\n{ca}",
+            p.addr(listener).port()
+        )
+    };
+    let config = common::mx(SITE_USERS, "").replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let jobs = [
+        job("etrn-tls", "etrn", "mx", Some(&ca)),
+        job("atrn-tls", "atrn", "odmr", Some(&ca)),
+        job("atrn-untrusted", "atrn", "odmr", None),
+    ]
+    .concat();
+    let s = Server::start("fetch-tls-site", &format!("{config}{jobs}"));
+
+    // Without the authority: refused, the mail stays at the provider.
+    send(&p, "bob@office.test", "Subject: over tls 1");
+    assert_eq!(p.wait_outbound(1).len(), 1);
+    assert!(s.cli(&["fetch", "run", "atrn-untrusted"], "").status.success());
+    assert!(
+        s.wait_for_log(&["fetch run", "job=atrn-untrusted", "certificate"], Duration::from_secs(20)),
+        "{}",
+        s.log_text()
+    );
+    assert_eq!(p.outbound().len(), 1);
+    // ATRN over TLS takes it on the same connection.
+    assert!(s.cli(&["fetch", "run", "atrn-tls"], "").status.success());
+    assert_eq!(s.wait_maildir("office.test", "bob", 1).len(), 1, "{}\n{}", s.log_text(), p.log_text());
+    assert!(s.wait_for_log(&["fetch run", "job=atrn-tls", "messages=1"], Duration::from_secs(10)), "{}", s.log_text());
+    // ETRN over TLS: the provider delivers to our listener.
+    send(&p, "carol@office.test", "Subject: over tls 2");
+    assert_eq!(p.wait_outbound(1).len(), 1);
+    assert!(s.cli(&["fetch", "run", "etrn-tls"], "").status.success());
+    assert_eq!(s.wait_maildir("office.test", "carol", 1).len(), 1, "{}\n{}", s.log_text(), p.log_text());
+    assert!(s.wait_for_log(&["fetch run", "job=etrn-tls", "error=\"\""], Duration::from_secs(10)), "{}", s.log_text());
+}
+
 /// DomainPOP: the provider keeps the domain's mail in one mailbox (a copy per recipient
 /// with Delivered-To); the site collects it over POP3 and sorts it.
 #[test]
