@@ -6,13 +6,14 @@
 //! recipients are final (a refusal reported to the sender by the manager), a temporary
 //! refusal leaves the recipient held for the next ATRN.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sansmail_smtp_proto::Reply;
-use sansmail_smtp_proto::client::{ClientConfig, ClientEvent, ClientSession, ClientTimeouts, TlsPolicy};
+use sansmail_smtp_proto::client::{ClientConfig, ClientSession, ClientTimeouts, TlsPolicy};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::outbound::RESCAN_MARK;
+use crate::outbound::client::{HopResult, Pump};
 use crate::store::outbound_queue::{Status, Store};
 
 /// What one turn did.
@@ -111,80 +112,18 @@ pub(crate) async fn hand_over<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(turn)
 }
 
-/// One transaction: each recipient's final reply (refused at RCPT, else the end of data's).
+/// One transaction over the turned connection: each recipient's final reply (refused at
+/// RCPT, else the end of data's), through the queue's own [`Pump`].
 async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     session: &mut ClientSession,
     content: &[u8],
     recipients: usize,
 ) -> Result<Vec<Reply<'static>>, String> {
-    let mut rcpt: Vec<Option<Reply<'static>>> = vec![None; recipients];
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut out = Vec::new();
-    loop {
-        while let Some(event) = session.poll_event() {
-            match event {
-                ClientEvent::ReadyForBody => {
-                    let mut rest = content;
-                    while !rest.is_empty() {
-                        let taken = session.write_body(rest).unwrap_or(rest.len());
-                        rest = &rest[taken..];
-                        session.poll_transmit(&mut out);
-                        write(stream, &mut out).await?;
-                    }
-                    let _ = session.finish_body(Instant::now());
-                }
-                ClientEvent::Recipient { index, reply } => {
-                    if let Some(slot) = rcpt.get_mut(index) {
-                        *slot = Some(reply);
-                    }
-                }
-                ClientEvent::Done(result) => {
-                    session.poll_transmit(&mut out);
-                    write(stream, &mut out).await?;
-                    let end = match result {
-                        Ok(reply) => reply,
-                        Err(sansmail_smtp_proto::client::ClientError::Rejected(_, reply)) => reply,
-                        Err(e) => return Err(format!("the turn failed: {e}")),
-                    };
-                    return Ok(rcpt
-                        .into_iter()
-                        .map(|r| match r {
-                            Some(r) if !r.is_positive() => r,
-                            _ => end.clone(),
-                        })
-                        .collect());
-                }
-                _ => {}
-            }
-        }
-        session.poll_transmit(&mut out);
-        write(stream, &mut out).await?;
-        if session.is_closed() {
-            return Err("the other side closed the turn".into());
-        }
-        let wait =
-            session.poll_timeout().map_or(Duration::from_secs(300), |t| t.saturating_duration_since(Instant::now()));
-        match tokio::time::timeout(wait, tokio::io::AsyncReadExt::read(stream, &mut buf)).await {
-            Err(_) => session.handle_timeout(Instant::now()),
-            Ok(Ok(0)) => session.handle_eof(),
-            Ok(Ok(n)) => {
-                let _ = session.handle_input(Instant::now(), &buf[..n]);
-            }
-            Ok(Err(e)) => return Err(format!("read: {e}")),
-        }
-    }
-}
-
-async fn write<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> Result<(), String> {
-    if out.is_empty() {
-        return Ok(());
-    }
-    let r = tokio::time::timeout(Duration::from_secs(300), stream.write_all(out)).await;
-    out.clear();
-    match r {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("write: {e}")),
-        Err(_) => Err("write: timed out".into()),
+    let mut pump = Pump::new(recipients);
+    pump.run(stream, session, content).await?;
+    match pump.result("the ATRN turn", session) {
+        HopResult::Answered { replies, .. } => Ok(replies),
+        HopResult::Unreachable(why) => Err(why),
     }
 }

@@ -229,11 +229,10 @@ pub(crate) async fn send(
     if let Some(mut parked) = pool.take(&key)
         && parked.session.next_transaction(Instant::now(), envelope.clone()).is_ok()
     {
-        let mut pump = Pump { rcpt: vec![None; envelope.recipients.len()], done: None };
-        if let Ok(Stop::Idle(io)) = pump.run(parked.io, &mut parked.session, content).await {
+        let mut pump = Pump::new(envelope.recipients.len());
+        if let Ok(Stop::Idle) = pump.run(&mut parked.io, &mut parked.session, content).await {
             let result = pump.result(addr, &parked.session);
             if let HopResult::Answered { .. } = result {
-                parked.io = io;
                 park(pool, key, parked);
                 return result;
             }
@@ -295,10 +294,10 @@ async fn fresh(
         Ok(s) => s,
         Err(e) => return HopResult::Unreachable(format!("cannot write the envelope: {e}")),
     };
-    let mut pump = Pump { rcpt: vec![None; recipients], done: None };
-    let io: Box<dyn Io> = Box::new(stream);
-    let stop = match pump.run(io, &mut session, content).await {
-        Ok(Stop::StartTls(io)) => {
+    let mut pump = Pump::new(recipients);
+    let mut io: Box<dyn Io> = Box::new(stream);
+    let (stop, io) = match pump.run(&mut io, &mut session, content).await {
+        Ok(Stop::StartTls) => {
             let Ok(name) = ServerName::try_from(server_name.to_owned()) else {
                 return HopResult::Unreachable(format!("{server_name} is not a TLS server name"));
             };
@@ -306,17 +305,18 @@ async fn fresh(
             match tokio::time::timeout(Duration::from_secs(60), connector.connect(name, io)).await {
                 Ok(Ok(tls)) => {
                     session.handle_tls_established(Instant::now());
-                    pump.run(Box::new(tls), &mut session, content).await
+                    let mut tls: Box<dyn Io> = Box::new(tls);
+                    (pump.run(&mut tls, &mut session, content).await, tls)
                 }
-                Ok(Err(e)) => Err(format!("TLS handshake with {addr}: {e}")),
-                Err(_) => Err(format!("TLS handshake with {addr}: timed out")),
+                Ok(Err(e)) => return HopResult::Unreachable(format!("TLS handshake with {addr}: {e}")),
+                Err(_) => return HopResult::Unreachable(format!("TLS handshake with {addr}: timed out")),
             }
         }
-        other => other,
+        other => (other, io),
     };
     let io = match stop {
         Err(e) => return HopResult::Unreachable(e),
-        Ok(Stop::Idle(io)) => Some(io),
+        Ok(Stop::Idle) => Some(io),
         Ok(_) => None,
     };
     let result = pump.result(addr, &session);
@@ -327,17 +327,18 @@ async fn fresh(
 }
 
 /// Why [`Pump::run`] returned.
-enum Stop {
+pub(crate) enum Stop {
     /// The session is over.
     Closed,
-    /// STARTTLS was accepted: the plain connection, for the handshake.
-    StartTls(Box<dyn Io>),
+    /// STARTTLS was accepted: the connection is ready for the handshake.
+    StartTls,
     /// The transaction is over and the connection kept.
-    Idle(Box<dyn Io>),
+    Idle,
 }
 
-/// The replies gathered while pumping.
-struct Pump {
+/// One transaction's exchange over a connection, and the replies it gathered: the queue's
+/// deliveries and callouts, and ATRN's turn (`gateway/atrn.rs`), over whatever stream.
+pub(crate) struct Pump {
     rcpt: Vec<Option<Reply<'static>>>,
     done: Option<Result<Reply<'static>, ClientError>>,
 }
@@ -347,11 +348,16 @@ fn synthetic(code: u16, enhanced: (u8, u16, u16), text: &str) -> Reply<'static> 
 }
 
 impl Pump {
+    /// For a transaction to `recipients` recipients.
+    pub(crate) fn new(recipients: usize) -> Self {
+        Self { rcpt: vec![None; recipients], done: None }
+    }
+
     /// Runs the session over `stream` until it closes, asks for TLS, or (kept open) ends
     /// its transaction. I/O errors end the attempt.
-    async fn run(
+    pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
         &mut self,
-        mut stream: Box<dyn Io>,
+        stream: &mut S,
         session: &mut ClientSession,
         content: &[u8],
     ) -> Result<Stop, String> {
@@ -369,7 +375,7 @@ impl Pump {
                             let taken = session.write_body(rest).unwrap_or(rest.len());
                             rest = &rest[taken..];
                             session.poll_transmit(&mut out);
-                            write(&mut stream, &mut out).await?;
+                            write(stream, &mut out).await?;
                         }
                         let _ = session.finish_body(Instant::now());
                     }
@@ -383,18 +389,18 @@ impl Pump {
                 }
             }
             session.poll_transmit(&mut out);
-            write(&mut stream, &mut out).await?;
+            write(stream, &mut out).await?;
             if starttls {
-                return Ok(Stop::StartTls(stream));
+                return Ok(Stop::StartTls);
             }
             if session.is_closed() {
                 let _ = stream.shutdown().await;
                 return Ok(Stop::Closed);
             }
             if self.done.is_some() && session.is_idle() {
-                return Ok(Stop::Idle(stream));
+                return Ok(Stop::Idle);
             }
-            match crate::net::read_by(&mut stream, &mut buf, session.poll_timeout()).await {
+            match crate::net::read_by(stream, &mut buf, session.poll_timeout()).await {
                 None => session.handle_timeout(Instant::now()),
                 Some(Ok(0)) => session.handle_eof(),
                 Some(Ok(n)) => {
@@ -405,8 +411,9 @@ impl Pump {
         }
     }
 
-    /// Each recipient's final reply, or why the host could not be used.
-    fn result(self, addr: SocketAddr, session: &ClientSession) -> HopResult {
+    /// Each recipient's final reply, or why the host (`peer`, for the message) could not be
+    /// used.
+    pub(crate) fn result(self, peer: impl std::fmt::Display, session: &ClientSession) -> HopResult {
         let n = self.rcpt.len();
         let dsn = session.capabilities().has(&sansmail_smtp_proto::Capability::Dsn);
         let answered = |replies| HopResult::Answered { replies, dsn };
@@ -443,8 +450,8 @@ impl Pump {
                 let code = if ext == "REQUIRETLS" { (5, 7, 10) } else { (5, 6, 7) };
                 answered(vec![synthetic(550, code, &format!("the server does not offer {ext}")); n])
             }
-            Some(Err(e)) => HopResult::Unreachable(format!("{addr}: {e}")),
-            None => HopResult::Unreachable(format!("{addr}: the session ended without a result")),
+            Some(Err(e)) => HopResult::Unreachable(format!("{peer}: {e}")),
+            None => HopResult::Unreachable(format!("{peer}: the session ended without a result")),
         }
     }
 }
