@@ -570,7 +570,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: &Endpoint, sh
         let mut conn = Connection::new(shared.clone(), endpoint.relay.clone(), peer, l.name.clone());
         conn.local_ip = stream.local_addr().ok().map(|a| a.ip());
         conn.odmr = l.config.service == Service::Odmr;
-        if l.config.sender_checks.unwrap_or(l.config.service == Service::Smtp) {
+        let exempt = l.config.sender_checks_exempt.iter().any(|n| n.contains(&ip));
+        if l.config.sender_checks.unwrap_or(l.config.service == Service::Smtp) && !exempt {
             conn.sender_checks = Some((l.config.dmarc_policy, l.config.spf_policy));
         }
         let config = &endpoint.smtp;

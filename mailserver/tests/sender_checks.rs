@@ -136,7 +136,7 @@ fn arriving_mail_is_judged_as_the_rfcs_say() {
     let config = format!(
         "hostname = \"mail.example.test\"\n[[domain]]\nname = \"example.test\"\n[[user]]\naddress = \"bob@example.test\"\n\
          [outbound]\ndns_servers = [\"127.0.0.1:{port}\"]\n[authentication]\ntimeout_ms = 5000\n{}{}",
-        listener("mx", ""),
+        listener("mx", "sender_checks_exempt = [\"127.0.0.4/32\"]\n"),
         listener("strict", "spf_policy = \"reject\"\n"),
     );
     let s = Server::start("sender-checks", &config);
@@ -226,6 +226,13 @@ fn arriving_mail_is_judged_as_the_rfcs_say() {
 
     // J. The relay networks are trusted: not checked, nothing added.
     let out = c.send("mx", "127.0.0.9", "bounce@other.test", &forged);
+    assert_eq!(out, "sent");
+    let got = last();
+    assert!(!got.contains("Authentication-Results"), "{got}");
+
+    // J2. A host in `sender_checks_exempt` (a provider relaying others' mail by ETRN): not
+    // checked, though it may not relay.
+    let out = c.send("mx", "127.0.0.4", "bounce@other.test", &forged);
     assert_eq!(out, "sent");
     let got = last();
     assert!(!got.contains("Authentication-Results"), "{got}");

@@ -23,6 +23,10 @@ pub(crate) fn explain(
         println!("sender checks: off on this listener");
         return Ok(());
     }
+    if l.config.sender_checks_exempt.iter().any(|n| n.contains(&ip)) {
+        println!("sender checks: not made ({ip} is in this listener's sender_checks_exempt)");
+        return Ok(());
+    }
     if relay.in_networks(ip) || relay.in_allow_from(ip) {
         println!("sender checks: not made (the relay rules trust {ip}; logged-in clients are not checked either)");
         return Ok(());

@@ -204,6 +204,11 @@ pub(crate) struct ListenerConfig {
     /// on for `service = "smtp"`, off for submission.
     #[serde(default)]
     pub(crate) sender_checks: Option<bool>,
+    /// Clients whose mail is not checked though they are not trusted to relay: hosts that
+    /// relay others' mail to this listener (the provider's servers that hand over by ETRN,
+    /// a backup MX of ours). SPF would judge them, not the senders.
+    #[serde(default)]
+    pub(crate) sender_checks_exempt: Vec<IpNet>,
     /// What a DMARC failure gets: `enforce` (the domain's `p=reject` → `550 5.7.1`,
     /// `p=quarantine` → the recipient's Junk folder; the default), `junk`, `note`.
     #[serde(default)]
@@ -295,6 +300,7 @@ fn default_listeners() -> Vec<ListenerConfig> {
         // try-out should not wait on DNS for its own test mail. A port-25 listener in a
         // configuration has the checks on.
         sender_checks: Some(false),
+        sender_checks_exempt: Vec::new(),
         dmarc_policy: Default::default(),
         spf_policy: Default::default(),
     };
