@@ -13,6 +13,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use common::receiver::dns_server;
 use common::{Server, python, temp_dir};
@@ -100,10 +101,12 @@ impl Case<'_> {
     }
 
     fn send(&self, listener: &str, src: &str, from: &str, path: &str) -> String {
+        self.send_to(listener, src, from, "bob@example.test", path)
+    }
+
+    fn send_to(&self, listener: &str, src: &str, from: &str, to: &str, path: &str) -> String {
         let a = self.s.addr(listener);
-        python(SEND, &[&a.ip().to_string(), &a.port().to_string(), src, from, "bob@example.test", path])
-            .trim()
-            .to_owned()
+        python(SEND, &[&a.ip().to_string(), &a.port().to_string(), src, from, to, path]).trim().to_owned()
     }
 }
 
@@ -135,6 +138,7 @@ fn arriving_mail_is_judged_as_the_rfcs_say() {
     };
     let config = format!(
         "hostname = \"mail.example.test\"\n[[domain]]\nname = \"example.test\"\n[[user]]\naddress = \"bob@example.test\"\n\
+         [[user]]\naddress = \"vac@example.test\"\nautoreply = {{ body = \"Away.\", days = 7 }}\n\
          [outbound]\ndns_servers = [\"127.0.0.1:{port}\"]\n[authentication]\ntimeout_ms = 5000\n{}{}",
         listener("mx", "sender_checks_exempt = [\"127.0.0.4/32\"]\n"),
         listener("strict", "spf_policy = \"reject\"\n"),
@@ -246,7 +250,7 @@ fn arriving_mail_is_judged_as_the_rfcs_say() {
     assert_eq!(c.send("mx", "127.0.0.2", "ann@signer.test", &sealed), "sent");
     let got = last();
     assert!(got.contains("arc=pass"), "{got}");
-    assert!(s.wait_for_log(&["sender checks", "arc=pass"], std::time::Duration::from_secs(5)));
+    assert!(s.wait_for_log(&["sender checks", "arc=pass"], Duration::from_secs(5)));
 
     // M. DKIM alignment (RFC 7489 §3.1.1): `d=signer.test` on a message From: a subdomain
     // aligns under relaxed alignment (signer.test's record, which covers its subdomains),
@@ -260,6 +264,16 @@ fn arriving_mail_is_judged_as_the_rfcs_say() {
     let strict_signed = c.sign("dkim", &c.file("m3.eml", &strict), "from,from,to,subject");
     let out = c.send("mx", "127.0.0.2", "bounce@other.test", &strict_signed);
     assert!(out.starts_with("refused 550 5.7.1") && out.contains("strict.signer.test"), "{out}");
+
+    // N. Autoreplies answer only a sender the checks tied to its domain: SPF neither passing
+    // nor failing for other.test, no signature of it, no reply; SPF passing, a reply.
+    let ask = c.file("n.eml", "From: x@other.test\nTo: vac@example.test\nSubject: are you there?\n\nhello\n");
+    assert_eq!(c.send_to("mx", "127.0.0.2", "x@other.test", "vac@example.test", &ask), "sent");
+    assert!(s.wait_for_log(&["no autoreply: the sender checks did not verify the sender"], Duration::from_secs(10)));
+    let ask = c.file("n2.eml", "From: ann@signer.test\nTo: vac@example.test\nSubject: are you there?\n\nhello\n");
+    assert_eq!(c.send_to("mx", "127.0.0.2", "ann@signer.test", "vac@example.test", &ask), "sent");
+    assert!(s.wait_for_log(&["autoreply queued", "to=ann@signer.test"], Duration::from_secs(10)), "{}", s.log_text());
+    assert!(!s.log_text().contains("to=x@other.test"), "{}", s.log_text());
 
     // L. A message past what a session holds in memory (it streams to its spool file): read
     // back for the checks, its results written into the envelope kept for them.

@@ -407,6 +407,7 @@ impl Connection {
             trusted: self.trusted(),
             auth_results: None,
             junk: false,
+            unverified_sender: false,
         };
         // What delivery adds: this header, and `Return-Path: <from>` CRLF.
         self.tx.head_len = (head.len() + "Return-Path: <>\r\n".len() + envelope.from.len()) as u64;

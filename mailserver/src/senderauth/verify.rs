@@ -85,6 +85,9 @@ pub(crate) struct Verdict {
     pub(crate) dmarc: Option<(Policy, String)>,
     /// The MAIL FROM identity's SPF result is `fail`: its domain.
     pub(crate) spf_fail: Option<String>,
+    /// The reverse path is its domain's: SPF passed for it, or a DKIM signature of that
+    /// domain (or its parent) verified. What answers the sender automatically needs this.
+    pub(crate) sender_verified: bool,
     /// For logs: `spf=… dkim=… dmarc=…`.
     pub(crate) summary: String,
 }
@@ -346,6 +349,7 @@ impl Checker {
         };
         let mut results = AuthenticationResults::new(&self.authserv_id);
         let mut dmarc_verdict = None;
+        let mut sender_verified = spf_mail.result() == SpfResult::Pass;
         let mut summary = format!("spf={}", spf_word(spf_mail.result()));
         match &parsed {
             Some(m) => {
@@ -376,6 +380,15 @@ impl Checker {
                         .with_spf_result(DmarcResult::TempError(timed_out()))
                 });
                 let from = m.from().to_owned();
+                let sender_domain = mail_from_domain.to_ascii_lowercase();
+                sender_verified |= !mail_from.is_empty()
+                    && dkim.iter().any(|d| {
+                        d.result() == &DkimResult::Pass
+                            && d.signature().is_some_and(|s| {
+                                let d = s.d.to_ascii_lowercase();
+                                sender_domain == d || sender_domain.ends_with(&format!(".{d}"))
+                            })
+                    });
                 results = results.with_dkim_results(&dkim, &from);
                 for d in &dkim {
                     summary.push_str(&format!(" dkim={}", dkim_word(d.result())));
@@ -425,6 +438,6 @@ impl Checker {
                 header = format!("{body}\r\n\t({comment})\r\n");
             }
         }
-        Verdict { header, dmarc: dmarc_verdict, spf_fail, summary }
+        Verdict { header, dmarc: dmarc_verdict, spf_fail, sender_verified, summary }
     }
 }

@@ -390,6 +390,11 @@ impl Deliverer {
 
     fn autoreply(&self, mailbox: &str, original: &Envelope, settings: &Autoreply, content: &[u8]) -> io::Result<()> {
         let sender = &original.from;
+        if original.unverified_sender {
+            // An autoreply signed by us to a forged address would be backscatter with our name.
+            tracing::info!(mailbox, sender = %sender, "no autoreply: the sender checks did not verify the sender");
+            return Ok(());
+        }
         if let autoreply::Verdict::Skip(why) = autoreply::judge(mailbox, sender, content) {
             tracing::debug!(mailbox, sender = %sender, why, "no autoreply");
             return Ok(());

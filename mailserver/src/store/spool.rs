@@ -91,6 +91,10 @@ pub(crate) struct Envelope {
     /// DMARC asked for quarantine: local copies go to the recipients' Junk folders.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) junk: bool,
+    /// The sender checks ran and could not tie the reverse path to its domain (no SPF pass,
+    /// no DKIM pass by that domain): nothing automatic answers it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) unverified_sender: bool,
 }
 
 /// One queued message: its envelope and content.

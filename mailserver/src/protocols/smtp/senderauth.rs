@@ -49,6 +49,7 @@ impl Connection {
             Outcome::Junk => envelope.junk = true,
             Outcome::Accept => {}
         }
+        envelope.unverified_sender = !verdict.sender_verified;
         envelope.auth_results = Some(verdict.header);
         Ok(())
     }
