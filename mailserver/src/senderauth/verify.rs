@@ -441,3 +441,56 @@ impl Checker {
         Verdict { header, dmarc: dmarc_verdict, spf_fail, sender_verified, summary }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mail_auth::AuthenticatedMessage;
+    use proptest::prelude::*;
+
+    /// A header field mail-auth reads closely, with a hostile value.
+    fn field() -> impl Strategy<Value = String> {
+        let name = prop_oneof![
+            Just("DKIM-Signature"),
+            Just("ARC-Seal"),
+            Just("ARC-Message-Signature"),
+            Just("ARC-Authentication-Results"),
+            Just("From"),
+            Just("Received"),
+            Just("Content-Type"),
+        ];
+        let tag = prop_oneof![
+            Just("v=1"),
+            Just("a=rsa-sha256"),
+            Just("a=ed25519-sha256"),
+            Just("c=relaxed/simple"),
+            Just("d=example.org"),
+            Just("s=sel"),
+            Just("i=@example.org"),
+            Just("i=99999999999"),
+            Just("l=18446744073709551615"),
+            Just("h=from:from:to"),
+            Just("bh=AAAA"),
+            Just("b="),
+            Just("cv=pass"),
+            Just("x=0"),
+            Just("t=-1"),
+        ];
+        (name, prop::collection::vec(prop_oneof![tag.prop_map(str::to_owned), "[ -~]{0,20}"], 0..12))
+            .prop_map(|(n, tags)| format!("{n}: {}\r\n", tags.join("; ")))
+    }
+
+    proptest! {
+        /// mail-auth's parsing of a message (DKIM and ARC fields included) never panics on
+        /// what a client may send.
+        #[test]
+        fn hostile_headers_parse(fields in prop::collection::vec(field(), 0..20), body in "[\\x00-\\xff]{0,200}") {
+            let message = format!("{}\r\n{body}", fields.concat());
+            let _ = AuthenticatedMessage::parse(message.as_bytes());
+        }
+
+        #[test]
+        fn arbitrary_octets_parse(message in prop::collection::vec(any::<u8>(), 0..600)) {
+            let _ = AuthenticatedMessage::parse(&message);
+        }
+    }
+}
