@@ -244,6 +244,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
     let news = Arc::new(crate::news::News::open(&config.data_dir, &config, Some(directory.clone()))?);
     let gateways =
         Arc::new(crate::gateway::Gateways::of(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?);
+    let dkim = Arc::new(crate::senderauth::keys::KeyStore::new(&config.data_dir));
     let deliverer = Arc::new(Deliverer {
         gateways: gateways.clone(),
         spool: spool.clone(),
@@ -255,7 +256,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         outbound_ids,
         changes: changes.clone(),
         news: Some(news.clone()),
-        dkim: Arc::new(crate::senderauth::keys::KeyStore::new(&config.data_dir)),
+        dkim: dkim.clone(),
         authserv_id: config.authentication.authserv_id.clone().unwrap_or_else(|| config.hostname.clone()),
     });
     let _ = news.mailer.set(deliverer.clone());
@@ -341,6 +342,7 @@ pub(crate) async fn serve(config: Config) -> io::Result<()> {
         outbound: manager,
         greylist: crate::identity::greylist::Greylist::open(&config.greylist, &config.data_dir)?.map(Arc::new),
         dnsbl: crate::identity::dnsbl::Dnsbl::new(&config.dnsbl, resolver.clone()).map(Arc::new),
+        dkim,
         senderauth: Arc::new(crate::senderauth::verify::Checker::new(
             &config.authentication,
             &config.hostname,

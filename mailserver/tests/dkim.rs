@@ -1,7 +1,8 @@
 //! DKIM signing checked by an independent verifier: keys made with `sansmail dkim generate`
 //! while the server runs, mail relayed, forwarded, auto-answered and bounced to an aiosmtpd receiver,
 //! and every signature verified by Python's dkimpy against the records the command printed
-//! (handed to dkimpy as its DNS, so no resolver is involved).
+//! (handed to dkimpy as its DNS, so no resolver is involved); the forward also carries an
+//! ARC set dkimpy validates.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -34,6 +35,9 @@ def verdicts(m):
                                     dict(d.signature_fields).get(b'a', b'-').decode(), 'pass' if ok else 'fail'))
     return out
 print('signatures', len(verdicts(message)))
+if b'\nARC-Seal:' in message.split(b'\r\n\r\n', 1)[0] or message.startswith(b'ARC-Seal:'):
+    cv, _, why = dkim.arc_verify(message, dnsfunc=dns)
+    print('arc', cv.decode(), why)
 for v in verdicts(message):
     print('intact', v)
 head, body = message.split(b'\r\n\r\n', 1)
@@ -57,14 +61,19 @@ fn signatures_verify_with_dkimpy() {
     let port = free_port(&["127.0.0.1"]);
     // Takes everything but recipients starting with `bad` (refused `550 5.1.1`).
     let rx = receiver("127.0.0.1", port, "reject");
+    // The senders' SPF (the forward and the autoreply need their checks to pass).
+    let (_dns, dns_port) = common::receiver::dns_server(
+        "remote.test. 60 IN TXT \"v=spf1 ip4:127.0.0.2 -all\"\nelsewhere.test. 60 IN TXT \"v=spf1 ip4:127.0.0.2 -all\"\n",
+    );
     let config = common::mx(
         "hostname = \"mail.example.test\"\n[[domain]]\nname = \"example.test\"\n\
          [[user]]\naddress = \"alice@example.test\"\n\
          [[user]]\naddress = \"fw@example.test\"\nforward = [\"far@remote.test\"]\n\
          [[user]]\naddress = \"vac@example.test\"\nautoreply = { body = \"Away.\", days = 7 }\n",
         &format!(
-            "[listener.relay]\nnetworks = [\"127.0.0.1/32\"]\n\
-             [[route]]\ndomain = \"remote.test\"\nhost = [\"{}\"]\ntls = \"none\"\n",
+            "sender_checks = true\n[listener.relay]\nnetworks = [\"127.0.0.1/32\"]\n\
+             [[route]]\ndomain = \"remote.test\"\nhost = [\"{}\"]\ntls = \"none\"\n\
+             [outbound]\ndns_servers = [\"127.0.0.1:{dns_port}\"]\n",
             rx.addr
         ),
     );
@@ -122,14 +131,22 @@ fn signatures_verify_with_dkimpy() {
     // 2. A stranger's mail forwarded by a local user: signed by the forwarding domain.
     send("127.0.0.2", "someone@elsewhere.test", "fw@example.test", "someone@elsewhere.test");
     assert_eq!(rx.wait(3).len(), 3);
-    both_pass(&verify(3));
+    let v = verify(3);
+    both_pass(&v);
+    // And ARC-sealed (RFC 8617) over the results of our checks, which dkimpy validates.
+    assert!(v.contains("arc pass"), "{v}");
+    let forwarded = &rx.messages()[2];
+    assert!(
+        forwarded.contains("ARC-Authentication-Results: i=1; mail.example.test;") && forwarded.contains("spf=pass"),
+        "{forwarded}"
+    );
 
     // 3. A stranger claiming our domain in `From:` (the envelope sender would be refused),
     // forwarded: never signed by us.
     send("127.0.0.2", "bounces@elsewhere.test", "fw@example.test", "ceo@example.test");
     let all = rx.wait(4);
     assert_eq!(all.len(), 4);
-    assert!(!all[3].contains("DKIM-Signature"), "{}", all[3]);
+    assert!(!all[3].contains("DKIM-Signature") && !all[3].contains("ARC-Seal"), "{}", all[3]);
 
     // 4. An autoreply to a remote sender: written by the server, signed.
     send("127.0.0.2", "asker@remote.test", "vac@example.test", "asker@remote.test");

@@ -41,7 +41,7 @@ pub(crate) fn explain(
         let checker = Checker::new(&config.authentication, &config.hostname, resolver);
         let message = format!("From: <{header_from}>\r\nSubject: explain\r\n\r\n");
         let checked = Some(message.as_bytes()).filter(|_| !header_from.is_empty());
-        Ok::<_, String>(checker.check(ip, &helo, from, checked).await)
+        Ok::<_, String>(checker.check(ip, &helo, from, checked, None).await)
     })?;
     println!("sender checks (a message From: <{header_from}> without a DKIM signature): {}", verdict.summary);
     print!("{}", verdict.header);

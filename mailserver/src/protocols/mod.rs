@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) dnsbl: Option<Arc<crate::identity::dnsbl::Dnsbl>>,
     /// SPF, DKIM, DMARC and ARC checks of arriving mail.
     pub(crate) senderauth: Arc<crate::senderauth::verify::Checker>,
+    /// The DKIM keys (forwards are ARC-sealed with them at the end of data).
+    pub(crate) dkim: Arc<crate::senderauth::keys::KeyStore>,
     /// The outbound queue's side (callouts ask over its routes).
     pub(crate) outbound: Arc<crate::outbound::Manager>,
     /// The data directory (ETRN's releases).

@@ -408,6 +408,7 @@ impl Connection {
             auth_results: None,
             junk: false,
             unverified_sender: false,
+            arc_seal: None,
         };
         // What delivery adds: this header, and `Return-Path: <from>` CRLF.
         self.tx.head_len = (head.len() + "Return-Path: <>\r\n".len() + envelope.from.len()) as u64;
@@ -518,7 +519,7 @@ impl Connection {
                 }
                 match self.tx.incoming.take().filter(|_| !self.tx.failed) {
                     Some(mut incoming) => {
-                        if (envelope.auth_results.is_some() || envelope.junk)
+                        if (envelope.auth_results.is_some() || envelope.junk || envelope.arc_seal.is_some())
                             && let Err(e) = incoming.set_envelope(&envelope)
                         {
                             tracing::warn!(error = %e, "the sender checks' results are not kept");

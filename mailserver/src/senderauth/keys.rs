@@ -35,6 +35,11 @@ const SIGNED: [&str; 8] = [
     "List-Unsubscribe-Post",
 ];
 
+/// What an ARC message signature covers: the fields a forward leaves alone (not
+/// `DKIM-Signature`: ours is added after sealing, and a field signed as absent would break).
+const ARC_SIGNED: [&str; 9] =
+    ["From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "MIME-Version", "Content-Type"];
+
 /// The signed header names as `h=` lists them.
 pub(crate) fn header_list() -> Vec<&'static str> {
     OVERSIGNED.iter().flat_map(|h| [*h, *h]).chain(SIGNED).collect()
@@ -72,6 +77,8 @@ pub(crate) struct Key {
     pub(crate) record: String,
     modified: SystemTime,
     inner: Inner,
+    /// The private key, for the ARC sealer (made per seal).
+    der: PrivatePkcs8KeyDer<'static>,
 }
 
 impl Key {
@@ -101,7 +108,7 @@ impl Key {
             }
         };
         let record = format!("v=DKIM1; k={}; p={public}", algorithm.name());
-        Ok(Key { domain: domain.to_owned(), selector, algorithm, record, modified, inner })
+        Ok(Key { domain: domain.to_owned(), selector, algorithm, record, modified, inner, der: der.clone_key() })
     }
 
     /// Signs `message`: the `DKIM-Signature` field, folded, CRLF-terminated.
@@ -112,6 +119,28 @@ impl Key {
         }
         .map_err(|e| e.to_string())?;
         Ok(signature.to_header())
+    }
+
+    /// An ARC set (RFC 8617 §4.1: seal, message signature, our results) for `message` as it
+    /// arrived, continuing the chain `arc` found; RSA keys only (ARC defines no other).
+    pub(crate) fn arc_seal(
+        &self,
+        message: &mail_auth::AuthenticatedMessage<'_>,
+        results: &mail_auth::AuthenticationResults<'_>,
+        arc: &mail_auth::ArcOutput<'_>,
+    ) -> Result<String, String> {
+        if self.algorithm != Algorithm::Rsa {
+            return Err("ARC seals with RSA keys only".into());
+        }
+        let key =
+            RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs8(self.der.clone_key())).map_err(|e| e.to_string())?;
+        let set = mail_auth::arc::ArcSealer::from_key(key)
+            .domain(self.domain.clone())
+            .selector(self.selector.clone())
+            .headers(ARC_SIGNED)
+            .seal(message, results, arc)
+            .map_err(|e| e.to_string())?;
+        Ok(set.to_header())
     }
 
     /// The record as a DNS zone line, split in strings of at most 255 octets.

@@ -90,6 +90,8 @@ pub(crate) struct Verdict {
     pub(crate) sender_verified: bool,
     /// For logs: `spf=… dkim=… dmarc=…`.
     pub(crate) summary: String,
+    /// The ARC set sealing these results, when asked for (a forward) and the chain allows.
+    pub(crate) arc_seal: Option<String>,
 }
 
 /// What a listener does with a verdict.
@@ -207,6 +209,12 @@ impl VoidCounter {
     fn voids(&self) -> usize {
         self.asked.load(Ordering::Relaxed).saturating_sub(self.found.load(Ordering::Relaxed))
     }
+}
+
+/// Whether ARC verification read all `sets` the message carries (not a default output from
+/// a timeout or a skipped chain).
+fn arc_sets_read(arc: &ArcOutput<'_>, sets: usize) -> bool {
+    sets == 0 || arc.sets().len() == sets
 }
 
 fn timed_out() -> Error {
@@ -327,8 +335,16 @@ impl Checker {
     }
 
     /// Every check for one message as received (`message`: its header section and body;
-    /// `None` when it is over `max_message_size`, for SPF only).
-    pub(crate) async fn check(&self, ip: IpAddr, helo: &str, mail_from: &str, message: Option<&[u8]>) -> Verdict {
+    /// `None` when it is over `max_message_size`, for SPF only). With `seal`, a message
+    /// DMARC did not fail is ARC-sealed with that key (it is about to be forwarded).
+    pub(crate) async fn check(
+        &self,
+        ip: IpAddr,
+        helo: &str,
+        mail_from: &str,
+        message: Option<&[u8]>,
+        seal: Option<&super::keys::Key>,
+    ) -> Verdict {
         let deadline = Instant::now() + self.timeout;
         let helo_domain = if helo.is_empty() { "unknown" } else { helo };
         let (spf_ehlo, spf_mail) = self.spf(ip, helo_domain, mail_from, deadline).await;
@@ -349,6 +365,7 @@ impl Checker {
         };
         let mut results = AuthenticationResults::new(&self.authserv_id);
         let mut dmarc_verdict = None;
+        let mut arc_seal = None;
         let mut sender_verified = spf_mail.result() == SpfResult::Pass;
         let mut summary = format!("spf={}", spf_word(spf_mail.result()));
         match &parsed {
@@ -415,6 +432,15 @@ impl Checker {
                 {
                     dmarc_verdict = Some((dmarc.policy(), dmarc.domain().to_owned()));
                 }
+                // Seal only a chain read whole (every set it carries verified or failed by
+                // verification, not skipped), and mail DMARC let through.
+                let whole = arc_sets_read(&arc, sets) && sets <= self.max_signatures;
+                if let Some(key) = seal.filter(|_| whole && dmarc_verdict.is_none()) {
+                    match key.arc_seal(m, &results, &arc) {
+                        Ok(set) => arc_seal = Some(set),
+                        Err(e) => tracing::info!(domain = %key.domain, error = %e, "not ARC-sealed"),
+                    }
+                }
             }
             None => {
                 results = results.with_spf_ehlo_result(&spf_ehlo, ip, helo_domain).with_spf_mailfrom_result(
@@ -438,7 +464,7 @@ impl Checker {
                 header = format!("{body}\r\n\t({comment})\r\n");
             }
         }
-        Verdict { header, dmarc: dmarc_verdict, spf_fail, sender_verified, summary }
+        Verdict { header, dmarc: dmarc_verdict, spf_fail, sender_verified, summary, arc_seal }
     }
 }
 

@@ -298,10 +298,19 @@ impl Deliverer {
                 // The remote recipients move to the outbound queue (durably) before this
                 // file can go; a repeat after a crash finds them there already.
                 let delivered_to = forwarded_from(&remote).map(|o| format!("Delivered-To: {o}\r\n"));
+                // A forward carries the ARC set sealed at arrival; our signatures cover it.
+                let sealed;
+                let content: &[u8] = match envelope.arc_seal.as_deref() {
+                    Some(set) if remote.iter().any(|r| r.original.is_some()) => {
+                        sealed = [set.as_bytes(), content].concat();
+                        &sealed
+                    }
+                    _ => content,
+                };
                 let signatures = self.signatures(envelope, &remote, content);
                 let out = Envelope { recipients: remote, ..envelope.clone() };
                 let content = match (&delivered_to, &signatures) {
-                    (None, None) => std::borrow::Cow::Borrowed(content.as_ref()),
+                    (None, None) => std::borrow::Cow::Borrowed(content),
                     (d, s) => std::borrow::Cow::Owned(
                         [
                             d.as_deref().unwrap_or_default().as_bytes(),

@@ -95,6 +95,9 @@ pub(crate) struct Envelope {
     /// no DKIM pass by that domain): nothing automatic answers it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) unverified_sender: bool,
+    /// The ARC set sealing our results, for the copies that leave as forwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) arc_seal: Option<String>,
 }
 
 /// One queued message: its envelope and content.
@@ -106,7 +109,7 @@ const MAGIC: &str = "sansmail-queue 1 ";
 const LEN_WIDTH: usize = 20;
 /// Room left after a large message's envelope for what the end of data adds to it (the
 /// sender checks' results), so it is rewritten in place.
-const ENVELOPE_SLACK: usize = 8192;
+const ENVELOPE_SLACK: usize = 16384;
 /// Most messages, and octets, per segment.
 const SEGMENT_MESSAGES: usize = 256;
 const SEGMENT_BYTES: usize = 8 << 20;

@@ -33,7 +33,8 @@ impl Connection {
             }
         };
         let ip = self.peer.ip();
-        let verdict = checker.check(ip, &self.helo, &envelope.from, content.as_deref()).await;
+        let sealer = self.forward_sealer(content.as_deref());
+        let verdict = checker.check(ip, &self.helo, &envelope.from, content.as_deref(), sealer.as_deref()).await;
         // What was taken from the pending buffer goes back (a small message is committed from it).
         if self.tx.incoming.is_none()
             && let Some(c) = content
@@ -50,6 +51,7 @@ impl Connection {
             Outcome::Accept => {}
         }
         envelope.unverified_sender = !verdict.sender_verified;
+        envelope.arc_seal = verdict.arc_seal;
         envelope.auth_results = Some(verdict.header);
         Ok(())
     }
@@ -58,4 +60,20 @@ impl Connection {
 /// The octets received so far for the current message (in the spool file or pending).
 fn envelope_size(c: &Connection) -> u64 {
     c.tx.incoming.as_ref().map_or(0, crate::store::spool::Incoming::len) + c.tx.pending.len() as u64
+}
+
+impl Connection {
+    /// The RSA key that ARC-seals this message, if it is forwarded from one of our domains
+    /// that has one (and its `From:` is not ours: a stranger's claim of our domain is not
+    /// vouched for, as DKIM signing does not).
+    fn forward_sealer(&self, content: Option<&[u8]>) -> Option<std::sync::Arc<crate::senderauth::keys::Key>> {
+        let by = self.tx.recipients.iter().filter(|r| r.is_remote()).find_map(|r| r.original.as_deref())?;
+        let (_, domain) = by.rsplit_once('@')?;
+        let from = content.and_then(crate::senderauth::sign::from_domain);
+        if from.is_some_and(|f| self.shared.directory.is_local_domain(&f) || self.shared.dkim.has(&f)) {
+            return None;
+        }
+        let keys = self.shared.dkim.signing(&domain.to_ascii_lowercase());
+        keys.into_iter().find(|k| k.algorithm == crate::senderauth::keys::Algorithm::Rsa)
+    }
 }
