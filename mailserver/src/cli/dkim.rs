@@ -34,6 +34,9 @@ pub(crate) fn run(config: &Config, action: DkimAction) -> Result<(), Box<dyn std
                 );
             }
             let base = selector.unwrap_or_else(|| jiff::Zoned::now().strftime("%Y%m").to_string());
+            if !keys::valid_selector(&base) {
+                return Err(format!("selector {base:?}: letters, digits, hyphens and dots only").into());
+            }
             let wanted: Vec<(String, Algorithm)> = match only.as_deref() {
                 Some("rsa") => vec![(base, Algorithm::Rsa)],
                 Some(_) => vec![(base, Algorithm::Ed25519)],
@@ -49,7 +52,7 @@ pub(crate) fn run(config: &Config, action: DkimAction) -> Result<(), Box<dyn std
             let (keys, errors) = keys::listing(&config.data_dir);
             for (key, signs) in keys {
                 let state = if signs { "signs" } else { "published only (rotated out)" };
-                println!("; {} {} {:?}: {state}", key.domain, key.selector, key.algorithm);
+                println!("; {} {} {}: {state}", key.domain, key.selector, key.algorithm.name());
                 println!("{}", key.zone_line());
             }
             for e in errors {

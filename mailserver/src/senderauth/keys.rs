@@ -55,7 +55,8 @@ pub(crate) enum Algorithm {
 }
 
 impl Algorithm {
-    fn name(self) -> &'static str {
+    /// As the record's `k=` names it.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Algorithm::Rsa => "rsa",
             Algorithm::Ed25519 => "ed25519",
