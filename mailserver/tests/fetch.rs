@@ -114,20 +114,7 @@ fn atrn_takes_the_held_mail_on_the_same_connection() {
 /// refuses the provider and nothing is taken.
 #[test]
 fn etrn_and_atrn_over_starttls_check_the_providers_certificate() {
-    let dir = common::temp_dir("fetch-tls-ca");
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca_cert, &ca_key)
-        .unwrap();
-    let (ca, cert_file, key_file) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&ca, ca_cert.pem()).unwrap();
-    std::fs::write(&cert_file, cert.pem()).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let (ca, cert_file, key_file) = common::private_ca(&common::temp_dir("fetch-tls-ca"));
 
     let port = common::receiver::free_port(&["127.0.0.1"]);
     let p = Server::start(
