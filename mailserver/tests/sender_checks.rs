@@ -139,6 +139,8 @@ fn arriving_mail_is_judged_as_the_rfcs_say() {
     let config = format!(
         "hostname = \"mail.example.test\"\n[[domain]]\nname = \"example.test\"\n[[user]]\naddress = \"bob@example.test\"\n\
          [[user]]\naddress = \"vac@example.test\"\nautoreply = {{ body = \"Away.\", days = 7 }}\n\
+         [[user]]\naddress = \"gwbox@example.test\"\n\
+         [[gateway]]\nname = \"office\"\ndomains = [\"office.test\"]\ndelivery = \"mailbox\"\nmailbox = \"gwbox@example.test\"\n\
          [outbound]\ndns_servers = [\"127.0.0.1:{port}\"]\n[authentication]\ntimeout_ms = 5000\n{}{}",
         listener("mx", "sender_checks_exempt = [\"127.0.0.4/32\"]\n"),
         listener("strict", "spf_policy = \"reject\"\n"),
@@ -208,6 +210,18 @@ fn arriving_mail_is_judged_as_the_rfcs_say() {
         "{in_junk}"
     );
     assert_eq!(s.maildir("example.test", "bob").len(), delivered.get(), "not in the inbox");
+
+    // G2. The same for a domain we keep a gateway mailbox for: its copy stays in the mailbox
+    // the site collects (with our results on top), not in a Junk folder it never reads.
+    assert_eq!(c.send_to("mx", "127.0.0.2", "x@quar.test", "anyone@office.test", &quar), "sent");
+    let kept = s.wait_maildir("example.test", "gwbox", 1);
+    assert_eq!(kept.len(), 1, "{}", s.log_text());
+    assert!(
+        kept[0].1.contains("dmarc=fail") && kept[0].1.contains("Delivered-To: anyone@office.test"),
+        "{}",
+        kept[0].1
+    );
+    assert!(!s.data().join("mail/example.test/gwbox/Maildir/.Junk").exists());
 
     // H. A listener that refuses SPF failures: 550 5.7.23 (RFC 7372).
     let out = c.send("strict", "127.0.0.2", "x@quar.test", &quar);

@@ -339,7 +339,8 @@ impl Deliverer {
                 if let Some(copy) = self.mailboxes.stage(
                     mailbox,
                     &name,
-                    (&envelope.from, delivered_to, envelope.junk),
+                    // A gateway mailbox's copy is not junked: the site collecting it filters.
+                    (&envelope.from, delivered_to, envelope.junk && !rcpt.gateway_copy),
                     content,
                     recovering,
                 )? {
