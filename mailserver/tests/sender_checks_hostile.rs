@@ -107,6 +107,16 @@ fn hostile_records_and_messages_are_bounded() {
     assert!(out.contains("sent"), "{out}");
     let r = results(&s, 5);
     assert!(r.contains("arc=fail") && r.contains("30 ARC sets: not verified"), "{r}");
+
+    // A header section of 100,000 one-letter fields (300 KB): not handed to the parser, SPF
+    // still checked, and the message delivered whole.
+    let many = "X:\r\n".repeat(100_000);
+    let path = common::temp_dir("checks-many-fields").join("m.eml");
+    std::fs::write(&path, format!("{many}From: a@plain.test\r\n\r\nx\r\n")).unwrap();
+    let out = smtplib(mx, "plain", "a@plain.test", "bob@localhost", &format!("@{}", path.display()));
+    assert!(out.contains("sent"), "{out}");
+    let r = results(&s, 6);
+    assert!(r.contains("spf=pass") && r.contains("a header section over 262144 octets"), "{r}");
 }
 
 #[test]

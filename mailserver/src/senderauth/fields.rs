@@ -6,11 +6,13 @@ use std::ops::Range;
 use super::sign::header_section;
 
 /// Each field of a header section: its name and the octets it spans (continuation lines
-/// and the line end included).
-pub(crate) fn fields(section: &[u8]) -> Vec<(&[u8], Range<usize>)> {
-    let mut out = Vec::new();
+/// and the line end included). Lazy: nothing is held per field, whatever their number.
+pub(crate) fn fields(section: &[u8]) -> impl Iterator<Item = (&[u8], Range<usize>)> {
     let mut at = 0;
-    while at < section.len() {
+    std::iter::from_fn(move || {
+        if at >= section.len() {
+            return None;
+        }
         let start = at;
         // The field runs to the line end not followed by a continuation (space or tab).
         let mut end = start;
@@ -30,10 +32,9 @@ pub(crate) fn fields(section: &[u8]) -> Vec<(&[u8], Range<usize>)> {
         }
         let line = &section[start..end];
         let name = line.iter().position(|&b| b == b':').map_or(&line[..0], |c| trim(&line[..c]));
-        out.push((name, start..end));
         at = end;
-    }
-    out
+        Some((name, start..end))
+    })
 }
 
 fn trim(name: &[u8]) -> &[u8] {
@@ -42,24 +43,26 @@ fn trim(name: &[u8]) -> &[u8] {
 }
 
 /// `message` without the fields `drop` picks (name, whole field), or `None` when it picks
-/// none.
+/// none. One pass; the copy is made from the first field dropped on, and never holds more
+/// than the message.
 pub(crate) fn without(message: &[u8], mut drop: impl FnMut(&[u8], &[u8]) -> bool) -> Option<Vec<u8>> {
     let section = header_section(message);
-    let cut: Vec<Range<usize>> = fields(section)
-        .into_iter()
-        .filter(|(name, range)| drop(name, &section[range.clone()]))
-        .map(|(_, r)| r)
-        .collect();
-    if cut.is_empty() {
-        return None;
+    let mut out: Option<Vec<u8>> = None;
+    for (name, range) in fields(section) {
+        let field = &section[range.clone()];
+        match (&mut out, drop(name, field)) {
+            (None, false) => {}
+            (None, true) => {
+                let mut o = Vec::with_capacity(message.len());
+                o.extend_from_slice(&message[..range.start]);
+                out = Some(o);
+            }
+            (Some(o), false) => o.extend_from_slice(field),
+            (Some(_), true) => {}
+        }
     }
-    let mut out = Vec::with_capacity(message.len());
-    let mut at = 0;
-    for r in cut {
-        out.extend_from_slice(&message[at..r.start]);
-        at = r.end;
-    }
-    out.extend_from_slice(&message[at..]);
+    let mut out = out?;
+    out.extend_from_slice(&message[section.len()..]);
     Some(out)
 }
 
@@ -78,7 +81,7 @@ pub(crate) fn keep_first(message: &[u8], name: &[u8], keep: usize) -> Option<Vec
 
 /// How many fields named `name` (ASCII, lower case) the header section of `message` has.
 pub(crate) fn count(message: &[u8], name: &[u8]) -> usize {
-    fields(header_section(message)).iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+    fields(header_section(message)).filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
 }
 
 /// `message` without the `Authentication-Results` fields that name `authserv_id` (RFC 8601
@@ -121,7 +124,7 @@ mod tests {
 
     #[test]
     fn fields_with_folding() {
-        let f = fields(header_section(MESSAGE));
+        let f: Vec<_> = fields(header_section(MESSAGE)).collect();
         let names: Vec<&[u8]> = f.iter().map(|(n, _)| *n).collect();
         assert_eq!(names.len(), 6);
         assert_eq!(names[1], b"DKIM-Signature");

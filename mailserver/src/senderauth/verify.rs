@@ -142,6 +142,10 @@ pub(crate) struct Checker {
     max_size: u64,
 }
 
+/// The largest header section the DKIM, ARC and DMARC checks read (Postfix keeps 100 KiB
+/// of a header; real ones are a few KiB). Past it: SPF only.
+const MAX_HEADER_SECTION: usize = 256 * 1024;
+
 /// RFC 7208 §4.6.4: past this many lookups that find nothing, `permerror`.
 const MAX_VOID_LOOKUPS: usize = 2;
 
@@ -352,7 +356,17 @@ impl Checker {
         let mut notes = Vec::new();
 
         let trimmed;
-        let mut message = message.filter(|m| m.len() as u64 <= self.max_size);
+        // What is not read: a message over `max_message_size`, or one whose header section
+        // is past any real one's (mail-auth keeps an entry per field).
+        let skipped = match message {
+            Some(m) if m.len() as u64 > self.max_size => Some(format!("over {} octets", self.max_size)),
+            Some(m) if super::sign::header_section(m).len() > MAX_HEADER_SECTION => {
+                Some(format!("a header section over {} octets", MAX_HEADER_SECTION))
+            }
+            Some(_) => None,
+            None => Some(format!("over {} octets", self.max_size)),
+        };
+        let mut message = message.filter(|_| skipped.is_none());
         if let Some(shorter) = message.and_then(|m| fields::keep_first(m, b"dkim-signature", self.max_signatures)) {
             notes.push(format!("only the first {} DKIM signatures were checked", self.max_signatures));
             trimmed = shorter;
@@ -449,10 +463,9 @@ impl Checker {
                     mail_from,
                     helo_domain,
                 );
-                notes.push(if message.is_none() {
-                    format!("over {} octets: DKIM and DMARC not checked", self.max_size)
-                } else {
-                    "no header section: DKIM and DMARC not checked".to_owned()
+                notes.push(match &skipped {
+                    Some(why) => format!("{why}: DKIM and DMARC not checked"),
+                    None => "no header section: DKIM and DMARC not checked".to_owned(),
                 });
             }
         }
