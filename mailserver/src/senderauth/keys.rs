@@ -277,21 +277,21 @@ impl KeyStore {
     }
 
     /// The keys that sign for `domain`: the newest of each algorithm.
+    #[cfg(test)]
     pub(crate) fn signing(&self, domain: &str) -> Vec<Arc<Key>> {
-        let all = self.all();
-        let mut out: Vec<Arc<Key>> = Vec::new();
-        for k in all.get(&domain.to_ascii_lowercase()).into_iter().flatten() {
-            if !out.iter().any(|o| o.algorithm == k.algorithm) {
-                out.push(k.clone());
-            }
-        }
-        out
+        signing(&self.all(), domain)
     }
+}
 
-    /// Whether any key signs for `domain`.
-    pub(crate) fn has(&self, domain: &str) -> bool {
-        self.all().contains_key(&domain.to_ascii_lowercase())
+/// Of the keys `all`, those that sign for `domain`: the newest of each algorithm.
+pub(crate) fn signing(all: &Keys, domain: &str) -> Vec<Arc<Key>> {
+    let mut out: Vec<Arc<Key>> = Vec::new();
+    for k in all.get(&domain.to_ascii_lowercase()).into_iter().flatten() {
+        if !out.iter().any(|o| o.algorithm == k.algorithm) {
+            out.push(k.clone());
+        }
     }
+    out
 }
 
 /// For `sansmail dkim list`: every key, and whether it signs.

@@ -14,7 +14,7 @@
 
 use mail_parser::MessageParser;
 
-use super::keys::KeyStore;
+use super::keys::{Key, KeyStore, Keys, signing};
 
 /// Who handed the message in, as far as signing cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +52,23 @@ fn with_parents(domain: &str) -> impl Iterator<Item = &str> {
     std::iter::successors(Some(domain), |d| d.split_once('.').map(|(_, p)| p)).filter(|d| d.contains('.'))
 }
 
+/// The domain whose keys vouch for a forward by the local address `by` of a message
+/// `From:` `from`: `by`'s domain or its nearest parent with keys, unless `from` claims one of
+/// our domains (by the directory, `is_ours`, or by our keys), which a stranger's message may
+/// not have vouched for. The one rule for DKIM signing and ARC sealing of forwards.
+pub(crate) fn forward_signer(
+    all: &Keys,
+    is_ours: impl Fn(&str) -> bool,
+    from: Option<&str>,
+    by: &str,
+) -> Option<String> {
+    if from.is_some_and(|f| with_parents(f).any(|d| is_ours(d) || all.contains_key(d))) {
+        return None;
+    }
+    let by = domain_of(by)?;
+    with_parents(&by).find(|d| all.contains_key(*d)).map(str::to_owned)
+}
+
 /// The `DKIM-Signature` fields to put on top of `message`, or nothing when no key of ours
 /// may sign it. `is_ours` says whether a domain is one of the server's.
 pub(crate) fn signatures(
@@ -60,25 +77,18 @@ pub(crate) fn signatures(
     origin: Origin<'_>,
     message: &[u8],
 ) -> Option<String> {
+    // One look at the keys for the whole message.
+    let all = keys.all();
     let from = from_domain(message);
     let signer = match origin {
         Origin::Trusted { envelope_sender } => {
-            let by_from = from.as_deref().and_then(|f| with_parents(f).find(|d| keys.has(d)).map(str::to_owned));
-            by_from.or_else(|| {
-                let sender = domain_of(envelope_sender)?;
-                with_parents(&sender).find(|d| keys.has(d)).map(str::to_owned)
-            })?
+            let with_keys = |domain: &str| with_parents(domain).find(|d| all.contains_key(*d)).map(str::to_owned);
+            from.as_deref().and_then(with_keys).or_else(|| with_keys(&domain_of(envelope_sender)?))?
         }
-        Origin::Forwarded { by } => {
-            if from.as_deref().is_some_and(|f| with_parents(f).any(|d| is_ours(d) || keys.has(d))) {
-                return None;
-            }
-            let by = domain_of(by)?;
-            with_parents(&by).find(|d| keys.has(d)).map(str::to_owned)?
-        }
+        Origin::Forwarded { by } => forward_signer(&all, is_ours, from.as_deref(), by)?,
     };
     let mut out = String::new();
-    for key in keys.signing(&signer) {
+    for key in signing(&all, &signer) {
         match key.sign(message) {
             Ok(field) => out.push_str(&field),
             Err(e) => {
@@ -87,6 +97,19 @@ pub(crate) fn signatures(
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// The RSA key that ARC-seals a message forwarded by `by` (ARC defines RSA only), by the
+/// rule of [`forward_signer`].
+pub(crate) fn forward_sealer(
+    keys: &KeyStore,
+    is_ours: impl Fn(&str) -> bool,
+    message: &[u8],
+    by: &str,
+) -> Option<std::sync::Arc<Key>> {
+    let all = keys.all();
+    let domain = forward_signer(&all, is_ours, from_domain(message).as_deref(), by)?;
+    signing(&all, &domain).into_iter().find(|k| k.algorithm == super::keys::Algorithm::Rsa)
 }
 
 #[cfg(test)]
@@ -126,6 +149,14 @@ mod tests {
         assert!(signatures(&keys, ours, forward, foreign).unwrap().contains("d=example.com"));
         let forged = b"From: ceo@example.com\r\n\r\nwire money\r\n";
         assert!(signatures(&keys, ours, forward, forged).is_none(), "a stranger's claim of our domain");
+        // The one rule of signing and sealing forwards: a subdomain of ours counts as ours.
+        let all = keys.all();
+        assert_eq!(forward_signer(&all, ours, Some("mail.example.com"), "user@example.com"), None);
+        assert_eq!(
+            forward_signer(&all, ours, Some("elsewhere.org"), "user@example.com").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(forward_signer(&all, ours, None, "user@sub.example.com").as_deref(), Some("example.com"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

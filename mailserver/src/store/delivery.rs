@@ -274,8 +274,7 @@ impl Deliverer {
                 (true, _) => Origin::Trusted { envelope_sender: &envelope.from },
                 // A forward of mail DMARC failed is not vouched for with our signature.
                 (false, Some(by)) if !envelope.junk => Origin::Forwarded { by },
-                (false, Some(_)) => return None,
-                (false, None) => return None,
+                _ => return None,
             };
         signatures(&self.dkim, |d| self.directory.is_local_domain(d), origin, content)
     }

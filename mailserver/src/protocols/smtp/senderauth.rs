@@ -19,12 +19,13 @@ impl Connection {
         let checker = self.shared.senderauth.clone();
         // The message as it came: held in memory, or read back from its spool file (a large
         // one only while a permit is free, so memory does not grow with the sessions).
-        let big =
-            self.tx.incoming.is_some() && self.tx.head_len + envelope_size(self) > crate::senderauth::verify::LARGE;
+        // The permit is held until the checks are done: it bounds the copies alive at once.
+        let read_back = self.tx.incoming.as_ref().map(|i| i.len() + self.tx.pending.len() as u64);
+        let big = read_back.is_some_and(|n| n > crate::senderauth::verify::LARGE);
         let _permit = if big { checker.large.acquire().await.ok() } else { None };
-        let content = match self.tx.incoming.is_some() {
-            false => Some(std::mem::take(&mut self.tx.pending)),
-            true => {
+        let content = match read_back {
+            None => Some(std::mem::take(&mut self.tx.pending)),
+            Some(_) => {
                 if !self.tx.pending.is_empty() {
                     self.flush_pending().await;
                 }
@@ -57,23 +58,12 @@ impl Connection {
     }
 }
 
-/// The octets received so far for the current message (in the spool file or pending).
-fn envelope_size(c: &Connection) -> u64 {
-    c.tx.incoming.as_ref().map_or(0, crate::store::spool::Incoming::len) + c.tx.pending.len() as u64
-}
-
 impl Connection {
-    /// The RSA key that ARC-seals this message, if it is forwarded from one of our domains
-    /// that has one (and its `From:` is not ours: a stranger's claim of our domain is not
-    /// vouched for, as DKIM signing does not).
+    /// The key that ARC-seals this message, if it is forwarded from one of our domains
+    /// (`senderauth::sign::forward_sealer`).
     fn forward_sealer(&self, content: Option<&[u8]>) -> Option<std::sync::Arc<crate::senderauth::keys::Key>> {
         let by = self.tx.recipients.iter().filter(|r| r.is_remote()).find_map(|r| r.original.as_deref())?;
-        let (_, domain) = by.rsplit_once('@')?;
-        let from = content.and_then(crate::senderauth::sign::from_domain);
-        if from.is_some_and(|f| self.shared.directory.is_local_domain(&f) || self.shared.dkim.has(&f)) {
-            return None;
-        }
-        let keys = self.shared.dkim.signing(&domain.to_ascii_lowercase());
-        keys.into_iter().find(|k| k.algorithm == crate::senderauth::keys::Algorithm::Rsa)
+        let directory = &self.shared.directory;
+        crate::senderauth::sign::forward_sealer(&self.shared.dkim, |d| directory.is_local_domain(d), content?, by)
     }
 }
