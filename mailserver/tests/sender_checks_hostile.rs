@@ -9,15 +9,22 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::receiver::{dns_server, spawn_ready};
+use common::receiver::{dns_server, spawn_ready_port};
 use common::{Server, smtplib};
 
 /// A name server that takes queries on UDP and TCP and never answers.
 const SILENT_DNS: &str = r#"
 import socket, sys, threading
-port = int(sys.argv[1])
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', port))
-t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(('127.0.0.1', port)); t.listen(64)
+# A port free for both UDP and TCP, found where both are bound.
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0))
+    port = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(('127.0.0.1', port)); t.listen(64)
+        break
+    except OSError:
+        u.close(); t.close()
 held = []
 def drain():
     while True:
@@ -27,7 +34,7 @@ def hold():
         held.append(t.accept())
 threading.Thread(target=drain, daemon=True).start()
 threading.Thread(target=hold, daemon=True).start()
-print('ready', flush=True)
+print('ready', port, flush=True)
 sys.stdin.read()
 "#;
 
@@ -121,8 +128,7 @@ fn hostile_records_and_messages_are_bounded() {
 
 #[test]
 fn a_silent_resolver_costs_the_timeout_and_the_mail_is_taken() {
-    let port = common::receiver::free_port(&["127.0.0.1"]);
-    let _silent = spawn_ready(SILENT_DNS, &[&port.to_string()]);
+    let (_silent, port) = spawn_ready_port(SILENT_DNS, &[]);
     let s = server("checks-silent", port, 1500);
     let started = Instant::now();
     let out = smtplib(s.addr("mx"), "plain", "a@slow.test", "bob@localhost", "From: a@slow.test\r\n\r\nx\r\n");

@@ -215,16 +215,44 @@ class Zone(BaseResolver):
             reply.rr = []
             reply.header.tc = 1
         return reply
-udp = DNSServer(Zone(), port=port, address='127.0.0.1')
-tcp = DNSServer(Zone(), port=port, address='127.0.0.1', tcp=True)
+# Port 0: a port free for both UDP and TCP, found here where both are bound (a port chosen
+# by the caller could be taken over TCP in the meantime).
+while True:
+    udp = DNSServer(Zone(), port=port, address='127.0.0.1')
+    chosen = udp.server.server_address[1]
+    try:
+        tcp = DNSServer(Zone(), port=chosen, address='127.0.0.1', tcp=True)
+        break
+    except OSError:
+        udp.server.server_close()
+        if port:
+            raise
 udp.start_thread(); tcp.start_thread()
-print('ready', flush=True)
+print('ready', chosen, flush=True)
 sys.stdout = open(os.devnull, 'w')
 sys.stdin.read()
 "#;
 
-/// Starts [`DNS`] for `zone` (RFC 1035 master-file lines) on a free port of 127.0.0.1.
+/// Starts [`DNS`] for `zone` (RFC 1035 master-file lines) on a port of 127.0.0.1 it finds
+/// free for both UDP and TCP.
 pub fn dns_server(zone: &str) -> (Child2, u16) {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    (spawn_ready(DNS, &[&port.to_string(), zone]), port)
+    spawn_ready_port(DNS, &["0", zone])
+}
+
+/// Starts a Python helper that binds its own port and says `ready PORT`.
+pub fn spawn_ready_port(script: &str, args: &[&str]) -> (Child2, u16) {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().strip_prefix("ready ").and_then(|p| p.parse().ok());
+    let port = port.unwrap_or_else(|| panic!("helper did not start: {line:?}"));
+    (Child2(child), port)
 }
